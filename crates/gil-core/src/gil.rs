@@ -1,0 +1,547 @@
+//! The lock itself: CPython's `take_gil` / `drop_gil` (`Python/ceval_gil.c`) in safe Rust.
+//!
+//! [`Gil`] is the interpreter-wide lock; [`GilGuard`] is one thread's hold on it (CPython's
+//! "attached thread state"). Everything that CPython's eval loop and `Py_BEGIN_ALLOW_THREADS`
+//! do with the GIL is a method on the guard: [`GilGuard::check_point`] and
+//! [`GilGuard::allow_threads`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::stats::{GilStats, ThreadStats};
+use crate::timeline::{Span, ThreadLife, Timeline};
+
+/// CPython's default switch interval: `sys.getswitchinterval()` returns `0.005`.
+pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
+
+/// CPython ≤ 3.1's default `sys.setcheckinterval`: release the GIL every 100 ticks.
+pub const OLD_GIL_CHECK_INTERVAL: u32 = 100;
+
+/// Which interpreter the model behaves like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// CPython 3.2 and later: waiters ask for the GIL with a drop request after one switch
+    /// interval, and the holder, once it has dropped, waits until someone else has taken it
+    /// (forced switching).
+    Gil,
+    /// CPython ≤ 3.1 ("the old GIL"): every `check_interval` ticks the holder releases and at
+    /// once re-acquires the lock. No drop request, no forced switching: whoever wins the race
+    /// for the lock runs, and on a multi-core machine that is usually the thread that just let go.
+    OldGil {
+        /// Ticks (check points) between two releases; CPython's default was 100.
+        check_interval: u32,
+    },
+    /// The PEP 703 free-threaded build (`python3.13t`): no global lock at all. Check points and
+    /// `allow_threads` still exist and are still measured; they just never wait.
+    FreeThreaded,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mode::Gil => f.write_str("GIL (CPython 3.2+)"),
+            Mode::OldGil { check_interval } => {
+                write!(f, "old GIL (CPython <= 3.1, every {check_interval} ticks)")
+            }
+            Mode::FreeThreaded => f.write_str("free-threaded (PEP 703)"),
+        }
+    }
+}
+
+/// The Global Interpreter Lock of one model interpreter.
+///
+/// Cloning is cheap and gives another handle to the same lock (it is an `Arc` inside), so a
+/// `Gil` can be moved into `'static` threads; scoped threads can simply borrow it.
+///
+/// ```
+/// use gil_core::Gil;
+/// let gil = Gil::new();
+/// std::thread::scope(|s| {
+///     for name in ["T1", "T2"] {
+///         let gil = &gil;
+///         s.spawn(move || {
+///             let mut py = gil.acquire(name);
+///             for _ in 0..1000 {
+///                 py.check_point(); // "between two bytecodes"
+///             }
+///             py.allow_threads(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+///         });
+///     }
+/// });
+/// assert_eq!(gil.stats().threads.len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Gil {
+    inner: Arc<Inner>,
+}
+
+/// Shared state of one GIL.
+struct Inner {
+    mode: Mode,
+    /// `gil->mutex` and `gil->switch_mutex` of CPython, merged into one (see the crate docs).
+    state: Mutex<State>,
+    /// `gil->cond`: signalled when the GIL is released.
+    released: Condvar,
+    /// `gil->switch_cond`: signalled when a thread takes the GIL, so a forced-out holder can go on.
+    switched: Condvar,
+    /// The eval breaker's drop-request bit. Set by a waiter whose wait timed out; read with one
+    /// relaxed load at every check point; cleared by whoever takes the GIL next.
+    drop_request: AtomicBool,
+    /// The switch interval in nanoseconds (`sys.setswitchinterval`).
+    switch_interval_ns: AtomicU64,
+    /// Hands out thread-state ids; 0 means "nobody".
+    next_thread_id: AtomicU64,
+    /// Time zero of the timeline.
+    epoch: Instant,
+    /// Whether releases are recorded into `record`.
+    recording: AtomicBool,
+    record: Mutex<Record>,
+}
+
+/// The lock word and its bookkeeping, guarded by `Inner::state`.
+#[derive(Default)]
+struct State {
+    /// `gil->locked`: true while some thread holds the GIL.
+    locked: bool,
+    /// `gil->last_holder`: id of the thread that held it most recently (0: nobody yet).
+    last_holder: u64,
+    /// `gil->switch_number`: bumped every time the GIL changes hands.
+    switch_number: u64,
+    /// Threads blocked in `take`; only then is `released` signalled (a futex wake is a syscall).
+    waiters: u32,
+    /// Forced-out holders blocked until the switch happens; only then is `switched` signalled.
+    switch_waiters: u32,
+    /// Statistics since the last reset.
+    counters: Counters,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counters {
+    switches: u64,
+    forced_switches: u64,
+    drop_requests: u64,
+}
+
+/// What the instrumentation collected since the last reset.
+#[derive(Default)]
+struct Record {
+    finished: Vec<ThreadStats>,
+    spans: Vec<Span>,
+    lives: Vec<ThreadLife>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A thread that panicked while holding a model lock has already released the GIL in its
+    // guard's destructor; the data is still consistent, so poisoning is not an error here.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Default for Gil {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gil {
+    /// A CPython 3.2+ GIL with the default 5 ms switch interval.
+    pub fn new() -> Self {
+        Self::with_mode(Mode::Gil)
+    }
+
+    /// No global lock: the PEP 703 free-threaded build.
+    pub fn free_threaded() -> Self {
+        Self::with_mode(Mode::FreeThreaded)
+    }
+
+    /// The pre-3.2 GIL: release and re-acquire every `check_interval` check points.
+    pub fn old_gil(check_interval: u32) -> Self {
+        Self::with_mode(Mode::OldGil {
+            check_interval: check_interval.max(1),
+        })
+    }
+
+    /// A GIL that behaves like `mode`.
+    pub fn with_mode(mode: Mode) -> Self {
+        Gil {
+            inner: Arc::new(Inner {
+                mode,
+                state: Mutex::new(State::default()),
+                released: Condvar::new(),
+                switched: Condvar::new(),
+                drop_request: AtomicBool::new(false),
+                switch_interval_ns: AtomicU64::new(DEFAULT_SWITCH_INTERVAL.as_nanos() as u64),
+                next_thread_id: AtomicU64::new(1),
+                epoch: Instant::now(),
+                recording: AtomicBool::new(false),
+                record: Mutex::new(Record::default()),
+            }),
+        }
+    }
+
+    /// Which interpreter this GIL models.
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    /// True for the free-threaded build, which has no lock to wait for.
+    pub fn is_free_threaded(&self) -> bool {
+        self.inner.mode == Mode::FreeThreaded
+    }
+
+    /// `sys.getswitchinterval()`: how long a waiter waits before it sets a drop request.
+    pub fn switch_interval(&self) -> Duration {
+        Duration::from_nanos(self.inner.switch_interval_ns.load(Relaxed))
+    }
+
+    /// `sys.setswitchinterval(seconds)`. Like CPython, a zero interval is refused.
+    pub fn set_switch_interval(&self, interval: Duration) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !interval.is_zero(),
+            "switch interval must be greater than 0 (CPython raises ValueError too)"
+        );
+        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        self.inner.switch_interval_ns.store(nanos, Relaxed);
+        Ok(())
+    }
+
+    /// Attach the calling thread to the interpreter: block until it holds the GIL.
+    ///
+    /// `name` labels the thread in statistics and in the timeline chart. The returned guard
+    /// releases the GIL when dropped, also when the thread panics.
+    pub fn acquire(&self, name: &str) -> GilGuard<'_> {
+        let id = self.inner.next_thread_id.fetch_add(1, Relaxed);
+        if self.inner.recording.load(Relaxed) {
+            lock(&self.inner.record).lives.push(ThreadLife {
+                thread: id,
+                name: name.to_owned(),
+                born: self.inner.epoch.elapsed(),
+                died: None,
+            });
+        }
+        let mut guard = GilGuard {
+            inner: &self.inner,
+            id,
+            holding: false,
+            held_since: Instant::now(),
+            old_interval: match self.inner.mode {
+                Mode::OldGil { check_interval } => check_interval,
+                _ => 0,
+            },
+            ticks_left: 0,
+            stats: ThreadStats::new(id, name),
+            _not_send: PhantomData,
+        };
+        guard.ticks_left = guard.old_interval;
+        guard.take();
+        guard
+    }
+
+    /// Run `f` holding the GIL, like PyO3's `Python::attach` (formerly `with_gil`).
+    pub fn attach<R>(&self, name: &str, f: impl FnOnce(&mut GilGuard<'_>) -> R) -> R {
+        let mut py = self.acquire(name);
+        f(&mut py)
+    }
+
+    /// Start `n` model Python threads named `T1`…`Tn`, each running `f(index, guard)` while
+    /// attached, and wait for all of them. Results come back in thread order.
+    pub fn run_threads<R, F>(&self, n: usize, f: F) -> Vec<R>
+    where
+        R: Send,
+        F: Fn(usize, &mut GilGuard<'_>) -> R + Sync,
+    {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let f = &f;
+                    scope.spawn(move || self.attach(&format!("T{}", i + 1), |py| f(i, py)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    /// Counters and per-thread figures since the last [`Gil::reset_stats`].
+    ///
+    /// Per-thread figures appear once a thread's guard has been dropped.
+    pub fn stats(&self) -> GilStats {
+        let counters = lock(&self.inner.state).counters;
+        GilStats {
+            mode: self.inner.mode,
+            switch_interval: self.switch_interval(),
+            switches: counters.switches,
+            forced_switches: counters.forced_switches,
+            drop_requests: counters.drop_requests,
+            threads: lock(&self.inner.record).finished.clone(),
+        }
+    }
+
+    /// Forget all statistics and timeline data collected so far.
+    pub fn reset_stats(&self) {
+        lock(&self.inner.state).counters = Counters::default();
+        let mut record = lock(&self.inner.record);
+        record.finished.clear();
+        record.spans.clear();
+        record.lives.clear();
+    }
+
+    /// Start recording who holds the GIL when (clears any earlier recording).
+    ///
+    /// Recording costs a clock read and a short lock at each release, never at a check point
+    /// that does not switch, so it can stay on while timing.
+    pub fn record_timeline(&self) {
+        let mut record = lock(&self.inner.record);
+        record.spans.clear();
+        record.lives.clear();
+        self.inner.recording.store(true, Relaxed);
+    }
+
+    /// Stop recording and return what was recorded since [`Gil::record_timeline`].
+    pub fn take_timeline(&self) -> Timeline {
+        self.inner.recording.store(false, Relaxed);
+        let mut record = lock(&self.inner.record);
+        Timeline::new(
+            std::mem::take(&mut record.spans),
+            std::mem::take(&mut record.lives),
+            self.switch_interval(),
+        )
+    }
+}
+
+impl fmt::Debug for Gil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gil")
+            .field("mode", &self.inner.mode)
+            .field("switch_interval", &self.switch_interval())
+            .finish()
+    }
+}
+
+/// One thread's attachment to the interpreter: proof that it may run "bytecode".
+///
+/// While the guard exists and is not inside [`allow_threads`](Self::allow_threads), this thread
+/// holds the GIL (in GIL modes). Dropping the guard releases it — during a panic too, so a
+/// crashing thread never leaves the others waiting forever. Like PyO3's `Python<'py>` token,
+/// a guard belongs to the thread that made it and cannot be sent to another one.
+pub struct GilGuard<'gil> {
+    inner: &'gil Inner,
+    /// This thread state's id (what `last_holder` stores).
+    id: u64,
+    /// True between `take` and `release`.
+    holding: bool,
+    /// When the current hold began.
+    held_since: Instant,
+    /// Old-GIL check interval in ticks; 0 in the other modes.
+    old_interval: u32,
+    /// Old GIL: ticks until the next release.
+    ticks_left: u32,
+    stats: ThreadStats,
+    /// `!Send`: the GIL is held by a thread, not by a value that could move between threads.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl GilGuard<'_> {
+    /// The eval breaker, consulted "between two bytecodes".
+    ///
+    /// With nobody waiting this is one relaxed atomic load (old GIL: one local decrement), so
+    /// model code can call it on every loop iteration. If a waiter has set a drop request, the
+    /// holder releases the GIL, waits until another thread has taken it (forced switching), and
+    /// queues to take it back.
+    #[inline]
+    pub fn check_point(&mut self) {
+        if self.old_interval != 0 {
+            self.ticks_left -= 1;
+            if self.ticks_left == 0 {
+                self.ticks_left = self.old_interval;
+                self.switch_old_style();
+            }
+        } else if self.inner.drop_request.load(Relaxed) {
+            self.honour_drop_request();
+        }
+    }
+
+    /// `Py_BEGIN_ALLOW_THREADS` … `Py_END_ALLOW_THREADS`: run `f` with the GIL released, then
+    /// take it back. Blocking calls (sleep, file and socket I/O) and long native computations
+    /// belong in here; other threads run "Python" meanwhile.
+    pub fn allow_threads<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.release(true);
+        let started = Instant::now();
+        let result = f();
+        self.stats.detached += started.elapsed();
+        self.take();
+        result
+    }
+
+    /// PyO3's current name for [`allow_threads`](Self::allow_threads).
+    pub fn detach<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.allow_threads(f)
+    }
+
+    /// This thread's figures so far (hold time includes the hold in progress).
+    pub fn stats(&self) -> ThreadStats {
+        let mut stats = self.stats.clone();
+        if self.holding {
+            stats.held += self.held_since.elapsed();
+        }
+        stats
+    }
+
+    /// The label given to [`Gil::acquire`].
+    pub fn name(&self) -> &str {
+        &self.stats.name
+    }
+
+    /// The interpreter mode this guard runs under.
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn honour_drop_request(&mut self) {
+        self.release(true);
+        self.take();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn switch_old_style(&mut self) {
+        self.release(false);
+        self.take();
+    }
+
+    /// `take_gil`: wait for the GIL, asking the holder to drop it after each switch interval.
+    fn take(&mut self) {
+        let inner = self.inner;
+        let asked_at = Instant::now();
+        if inner.mode != Mode::FreeThreaded {
+            let mut state = lock(&inner.state);
+            if state.locked {
+                state.waiters += 1;
+                while state.locked {
+                    state = match inner.mode {
+                        Mode::OldGil { .. } => inner
+                            .released
+                            .wait(state)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                        _ => {
+                            let switch_number = state.switch_number;
+                            let interval =
+                                Duration::from_nanos(inner.switch_interval_ns.load(Relaxed).max(1));
+                            let (next, wait) = inner
+                                .released
+                                .wait_timeout(state, interval)
+                                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                            let mut next = next;
+                            // Ask only if nobody got the GIL during our whole wait: someone
+                            // else may already have asked and been served.
+                            if wait.timed_out()
+                                && next.locked
+                                && next.switch_number == switch_number
+                            {
+                                inner.drop_request.store(true, Relaxed);
+                                next.counters.drop_requests += 1;
+                                self.stats.drop_requests += 1;
+                            }
+                            next
+                        }
+                    };
+                }
+                state.waiters -= 1;
+            }
+            state.locked = true;
+            if state.last_holder != self.id {
+                state.last_holder = self.id;
+                state.switch_number += 1;
+                state.counters.switches += 1;
+                self.stats.switches_in += 1;
+            }
+            if state.switch_waiters > 0 {
+                inner.switched.notify_all();
+            }
+            // Whatever was asked has now been granted.
+            inner.drop_request.store(false, Relaxed);
+        }
+        let now = Instant::now();
+        self.stats.waited += now - asked_at;
+        self.stats.acquisitions += 1;
+        self.held_since = now;
+        self.holding = true;
+    }
+
+    /// `drop_gil`: let go, wake one waiter, and (if a drop was requested and `forced_switching`
+    /// applies) wait until some other thread has actually taken the GIL.
+    fn release(&mut self, forced_switching: bool) {
+        let inner = self.inner;
+        let now = Instant::now();
+        self.holding = false;
+        self.stats.held += now - self.held_since;
+        if inner.recording.load(Relaxed) {
+            lock(&inner.record).spans.push(Span {
+                thread: self.id,
+                start: self.held_since - inner.epoch,
+                end: now - inner.epoch,
+            });
+        }
+        if inner.mode == Mode::FreeThreaded {
+            return;
+        }
+        let mut state = lock(&inner.state);
+        state.last_holder = self.id;
+        state.locked = false;
+        if state.waiters > 0 {
+            inner.released.notify_one();
+        }
+        if forced_switching && inner.mode == Mode::Gil && inner.drop_request.load(Relaxed) {
+            inner.drop_request.store(false, Relaxed);
+            state.counters.forced_switches += 1;
+            self.stats.forced_drops += 1;
+            state.switch_waiters += 1;
+            while state.last_holder == self.id {
+                state = inner
+                    .switched
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            state.switch_waiters -= 1;
+            self.stats.waited += now.elapsed();
+        }
+    }
+}
+
+impl Drop for GilGuard<'_> {
+    fn drop(&mut self) {
+        if self.holding {
+            // A thread that ends (or unwinds) does not wait for the switch: CPython drops the
+            // GIL with no thread state at thread exit, which skips forced switching.
+            self.release(false);
+        }
+        let mut record = lock(&self.inner.record);
+        if self.inner.recording.load(Relaxed) {
+            let died = self.inner.epoch.elapsed();
+            if let Some(life) = record.lives.iter_mut().find(|l| l.thread == self.id) {
+                life.died = Some(died);
+            }
+        }
+        record.finished.push(self.stats.clone());
+    }
+}
+
+impl fmt::Debug for GilGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GilGuard")
+            .field("name", &self.stats.name)
+            .field("holding", &self.holding)
+            .finish()
+    }
+}

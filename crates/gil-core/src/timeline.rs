@@ -1,0 +1,267 @@
+//! Who held the GIL when, recorded from real runs and drawn as a `██░░` chart.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::measure::fmt_duration;
+
+/// One uninterrupted hold of the GIL by one thread (free-threaded: one stretch of running).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Thread-state id of the holder.
+    pub thread: u64,
+    /// When the hold began, from the start of the GIL's clock.
+    pub start: Duration,
+    /// When it ended.
+    pub end: Duration,
+}
+
+impl Span {
+    /// How long the hold lasted.
+    pub fn len(&self) -> Duration {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True for a hold of zero length.
+    pub fn is_empty(&self) -> bool {
+        self.len().is_zero()
+    }
+}
+
+/// When a thread attached and detached, so the chart can leave its row blank outside its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadLife {
+    /// Thread-state id.
+    pub thread: u64,
+    /// Its name.
+    pub name: String,
+    /// When it asked for the GIL the first time.
+    pub born: Duration,
+    /// When its guard was dropped (None if it was still attached when recording stopped).
+    pub died: Option<Duration>,
+}
+
+/// A recording made between [`Gil::record_timeline`](crate::Gil::record_timeline) and
+/// [`Gil::take_timeline`](crate::Gil::take_timeline).
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    spans: Vec<Span>,
+    lives: Vec<ThreadLife>,
+    switch_interval: Duration,
+}
+
+impl Timeline {
+    pub(crate) fn new(
+        mut spans: Vec<Span>,
+        lives: Vec<ThreadLife>,
+        switch_interval: Duration,
+    ) -> Self {
+        spans.sort_by_key(|s| s.start);
+        Timeline {
+            spans,
+            lives,
+            switch_interval,
+        }
+    }
+
+    /// Every hold, ordered by start time.
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// The recorded threads, in the order they attached.
+    pub fn threads(&self) -> &[ThreadLife] {
+        &self.lives
+    }
+
+    /// From the first thread's arrival to the last hold's end.
+    pub fn extent(&self) -> (Duration, Duration) {
+        let start = self
+            .lives
+            .iter()
+            .map(|l| l.born)
+            .chain(self.spans.iter().map(|s| s.start))
+            .min()
+            .unwrap_or_default();
+        let end = self.spans.iter().map(|s| s.end).max().unwrap_or(start);
+        (start, end)
+    }
+
+    /// Hold lengths of holds that ended because another thread took over, i.e. how long the GIL
+    /// stays with one thread while others wait. Holds by a thread alone are not counted.
+    pub fn contended_holds(&self) -> Vec<Duration> {
+        self.spans
+            .windows(2)
+            .filter(|pair| pair[0].thread != pair[1].thread)
+            .map(|pair| pair[0].len())
+            .collect()
+    }
+
+    /// Draw one row per thread over the whole recording, `cells` characters wide.
+    pub fn render(&self, cells: usize) -> String {
+        let (start, end) = self.extent();
+        self.render_window(start, end, cells)
+    }
+
+    /// Draw one row per thread for the window `from..to`, `cells` characters wide.
+    ///
+    /// A cell is `█` when the thread held the GIL for at least half of the cell's time, `░` when
+    /// it was alive but mostly not holding (waiting, or in `allow_threads`), and blank before it
+    /// started or after it ended. A scale line underneath says how long one cell is and marks
+    /// one switch interval, so the learner can read hold lengths off the chart.
+    pub fn render_window(&self, from: Duration, to: Duration, cells: usize) -> String {
+        let cells = cells.max(1);
+        let width = to
+            .saturating_sub(from)
+            .max(Duration::from_nanos(cells as u64));
+        let cell = width / cells as u32;
+        let name_width = self.lives.iter().map(|l| l.name.len()).max().unwrap_or(2);
+        let mut out = String::new();
+        for life in &self.lives {
+            let mut held = vec![Duration::ZERO; cells];
+            for span in self.spans.iter().filter(|s| s.thread == life.thread) {
+                add_overlap(&mut held, from, cell, span.start, span.end);
+            }
+            let died = life.died.unwrap_or(to.max(from + width));
+            let row: String = (0..cells)
+                .map(|i| {
+                    let cell_start = from + cell * i as u32;
+                    let cell_end = cell_start + cell;
+                    if cell_end <= life.born || cell_start >= died {
+                        ' '
+                    } else if held[i] * 2 >= cell {
+                        '█'
+                    } else {
+                        '░'
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "{:>name_width$} {}", life.name, row.trim_end());
+        }
+        let _ = writeln!(
+            out,
+            "{:>name_width$} {}",
+            "",
+            scale_line(cells, cell, self.switch_interval)
+        );
+        let _ = write!(
+            out,
+            "{:>name_width$} one cell = {}; '|' every switch interval ({}); █ holds the GIL, ░ does not",
+            "",
+            fmt_duration(cell),
+            fmt_duration(self.switch_interval)
+        );
+        out
+    }
+}
+
+/// Add the part of `start..end` that falls in each cell to that cell's total.
+fn add_overlap(
+    totals: &mut [Duration],
+    from: Duration,
+    cell: Duration,
+    start: Duration,
+    end: Duration,
+) {
+    if cell.is_zero() || end <= from {
+        return;
+    }
+    let start = start.max(from);
+    let first = ((start - from).as_nanos() / cell.as_nanos()) as usize;
+    for (i, total) in totals.iter_mut().enumerate().skip(first) {
+        let cell_start = from + cell * i as u32;
+        let cell_end = cell_start + cell;
+        if cell_start >= end {
+            break;
+        }
+        *total += end.min(cell_end).saturating_sub(start.max(cell_start));
+    }
+}
+
+/// A ruler: `|` at every multiple of the switch interval, `-` elsewhere.
+fn scale_line(cells: usize, cell: Duration, interval: Duration) -> String {
+    let per_interval = (interval.as_nanos() / cell.as_nanos().max(1)).max(1) as usize;
+    (0..cells)
+        .map(|i| if i % per_interval == 0 { '|' } else { '-' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn two_threads_alternating() -> Timeline {
+        let lives = vec![
+            ThreadLife {
+                thread: 1,
+                name: "T1".into(),
+                born: ms(0),
+                died: Some(ms(20)),
+            },
+            ThreadLife {
+                thread: 2,
+                name: "T2".into(),
+                born: ms(0),
+                died: Some(ms(20)),
+            },
+        ];
+        let spans = vec![
+            Span {
+                thread: 1,
+                start: ms(0),
+                end: ms(5),
+            },
+            Span {
+                thread: 2,
+                start: ms(5),
+                end: ms(10),
+            },
+            Span {
+                thread: 1,
+                start: ms(10),
+                end: ms(15),
+            },
+            Span {
+                thread: 2,
+                start: ms(15),
+                end: ms(20),
+            },
+        ];
+        Timeline::new(spans, lives, ms(5))
+    }
+
+    #[test]
+    fn alternating_holds_draw_as_complementary_rows() {
+        let chart = two_threads_alternating().render(8);
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows[0], "T1 ██░░██░░");
+        assert_eq!(rows[1], "T2 ░░██░░██");
+        assert_eq!(rows[2], "   |-|-|-|-");
+    }
+
+    #[test]
+    fn contended_holds_are_the_lengths_before_each_hand_off() {
+        assert_eq!(two_threads_alternating().contended_holds(), vec![ms(5); 3]);
+    }
+
+    #[test]
+    fn rows_are_blank_outside_a_threads_life() {
+        let lives = vec![ThreadLife {
+            thread: 1,
+            name: "A".into(),
+            born: ms(10),
+            died: Some(ms(20)),
+        }];
+        let spans = vec![Span {
+            thread: 1,
+            start: ms(10),
+            end: ms(20),
+        }];
+        let chart = Timeline::new(spans, lives, ms(5)).render_window(ms(0), ms(20), 4);
+        assert_eq!(chart.lines().next(), Some("A   ██"));
+    }
+}
