@@ -65,6 +65,7 @@
 pub mod cli;
 mod gil;
 pub mod measure;
+pub mod object;
 pub mod report;
 mod stats;
 mod timeline;

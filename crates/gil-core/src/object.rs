@@ -1,0 +1,633 @@
+//! Model Python objects with reference counts: what the GIL was invented to protect.
+//!
+//! Every CPython object starts with a header holding its reference count (`ob_refcnt`). Binding
+//! a name, storing into a list or passing an argument adds a reference (`Py_INCREF`); dropping
+//! one subtracts (`Py_DECREF`); when the count reaches zero the object is freed on the spot.
+//! In the default build those updates are plain, non-atomic `ob_refcnt++` / `ob_refcnt--`:
+//! correct only because the GIL lets one thread at a time touch any object.
+//!
+//! A [`PyObject`] here is that header. Its count is updated in one of three ways, chosen when
+//! the object is made ([`Counting`]):
+//!
+//! * [`Counting::Plain`] — the default build's read-modify-write. Modelled as a relaxed atomic
+//!   *load* followed by a separate relaxed *store*, so two threads racing on it lose updates
+//!   just as `ob_refcnt++` does in C, yet the Rust program has no undefined behaviour.
+//!   Correct only under a [`GilGuard`](crate::GilGuard) (or any other lock).
+//! * [`Counting::Atomic`] — `fetch_add` / `fetch_sub`: always correct, and what every incref
+//!   would cost if CPython simply made its counts atomic.
+//! * [`Counting::Biased`] — PEP 703's biased reference counting (the free-threaded build): the
+//!   thread that made the object (its *owner*) updates a private local count with plain
+//!   operations; every other thread updates a shared count atomically; the true count is the
+//!   sum. When the owner's local count drops to zero it *merges* into the shared count, and from
+//!   then on everyone uses the shared one. A thread that pushes the shared count below zero
+//!   (it dropped a reference the owner had handed it) marks the object *queued*, asking the
+//!   owner to merge.
+//!
+//! [`PyObject::immortal`] makes an immortal object (PEP 683, CPython 3.12+: `None`, small ints,
+//! interned strings): increfs and decrefs do nothing, and it is never freed.
+//!
+//! ## What the model checks for you
+//!
+//! Nothing is really freed — the Rust memory stays valid — but the model marks the object dead
+//! when its count reaches zero, and from then on any incref, decref or read of the count is a
+//! **use after free**: it is counted, and *not* carried out. [`PyObject::audit`], called once you
+//! believe every reference is gone, says what happened: freed exactly once ([`Verdict::Freed`]),
+//! never freed ([`Verdict::Leaked`]) or freed while references remained
+//! ([`Verdict::PrematureFree`]).
+//!
+//! ```
+//! use gil_core::object::{Counting, PyObject, Verdict};
+//!
+//! let a = PyObject::new("list", Counting::Plain); // a = []
+//! assert_eq!(a.getrefcount(), 2);                 // a, plus getrefcount's own argument
+//! a.incref();                                     // b = a
+//! assert_eq!(a.getrefcount(), 3);
+//! a.decref();                                     // del b
+//! a.decref();                                     // del a: the count reaches 0, freed
+//! assert_eq!(a.audit().verdict(), Verdict::Freed);
+//! ```
+//!
+//! ## Where the model simplifies CPython
+//!
+//! * Freeing is a flag, not a call to the allocator, so a use after free is detected instead of
+//!   crashing; CPython would read or corrupt reused memory.
+//! * Checking that flag costs every operation one relaxed load that CPython does not pay (the
+//!   same for all three kinds of counting, so comparisons between them stay fair).
+//! * Biased counting keeps its "queued" and "merged" state in a separate byte; CPython packs
+//!   those bits into `ob_ref_shared`. CPython's owner merges queued objects at its next
+//!   eval-breaker check; the model's owner merges one at its next decref of that object.
+//! * There are no types, no `tp_dealloc`, no cyclic garbage collector and no deferred
+//!   reference counting: an object is just its count.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, Ordering};
+
+/// What [`PyObject::refcnt`] reports for an immortal object: CPython 3.12's immortal count on
+/// 64-bit builds, `2**32 - 1`, chosen to be recognisably huge.
+pub const IMMORTAL_REFCNT: isize = u32::MAX as isize;
+
+/// How a [`PyObject`]'s reference count is updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counting {
+    /// `ob_refcnt++` with no lock prefix: a load, then a store. Loses updates when threads race.
+    Plain,
+    /// An atomic read-modify-write (`fetch_add` / `fetch_sub`), like Rust's `Arc`.
+    Atomic,
+    /// PEP 703 biased counting: plain updates by the owner thread, atomic ones by the others.
+    Biased,
+}
+
+impl Counting {
+    /// All three, in the order lessons present them.
+    pub const ALL: [Counting; 3] = [Counting::Plain, Counting::Atomic, Counting::Biased];
+}
+
+impl fmt::Display for Counting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Counting::Plain => "plain",
+            Counting::Atomic => "atomic",
+            Counting::Biased => "biased",
+        })
+    }
+}
+
+/// A model Python object: a reference count and the bookkeeping that catches misuse of it.
+///
+/// Share it between threads by reference (scoped threads) or in an `Arc`; the model count is
+/// independent of Rust's own ownership, which only keeps the memory valid.
+pub struct PyObject {
+    /// Shown in `Debug` output, like `type(x).__name__`.
+    type_name: &'static str,
+    /// How this object's count is updated.
+    counting: Counting,
+    /// True for immortal objects: increfs and decrefs do nothing.
+    immortal: bool,
+    /// `ob_refcnt` for plain and atomic counting; `ob_ref_shared` for biased counting.
+    shared: AtomicIsize,
+    /// `ob_ref_local`: the owner's private count (biased counting only; only the owner writes).
+    local: AtomicIsize,
+    /// `ob_tid`: the owner thread's id (biased counting only; 0: no owner).
+    owner: usize,
+    /// Biased counting's state (CPython: the low bits of `ob_ref_shared`). `OWNED` (0): the
+    /// owner counts locally; `QUEUED` (2): another thread took the shared count below zero and
+    /// the owner should merge; `MERGED` (3): the local count was folded into the shared one, and
+    /// every thread, the owner too, now updates the shared count atomically.
+    brc_state: AtomicU8,
+    /// True once the count has reached zero and the object was (model-)freed.
+    freed: AtomicBool,
+    /// How many times the count reached zero and the object was freed (more than 1: double free).
+    deallocs: AtomicU64,
+    /// Operations attempted on the object after it was freed (and not carried out).
+    use_after_free: AtomicU64,
+}
+
+/// An id for the calling thread that costs one thread-local address computation, like
+/// CPython's `_Py_ThreadId` (the thread-pointer register). Unique among running threads.
+#[inline]
+fn current_thread_id() -> usize {
+    thread_local! {
+        static MARK: u8 = const { 0 };
+    }
+    MARK.with(|mark| std::ptr::from_ref(mark) as usize)
+}
+
+impl PyObject {
+    /// A new object holding one reference (its creator's), like the result of `[]`.
+    ///
+    /// With [`Counting::Biased`] the calling thread becomes the owner, and that first reference
+    /// is in the owner's local count.
+    pub fn new(type_name: &'static str, counting: Counting) -> Self {
+        let biased = counting == Counting::Biased;
+        PyObject {
+            type_name,
+            counting,
+            immortal: false,
+            shared: AtomicIsize::new(if biased { 0 } else { 1 }),
+            local: AtomicIsize::new(if biased { 1 } else { 0 }),
+            owner: if biased { current_thread_id() } else { 0 },
+            brc_state: AtomicU8::new(OWNED),
+            freed: AtomicBool::new(false),
+            deallocs: AtomicU64::new(0),
+            use_after_free: AtomicU64::new(0),
+        }
+    }
+
+    /// An immortal object (PEP 683), like `None`: increfs and decrefs are no-ops, it is never
+    /// freed, and its count reads [`IMMORTAL_REFCNT`].
+    pub fn immortal(type_name: &'static str) -> Self {
+        PyObject {
+            immortal: true,
+            ..PyObject::new(type_name, Counting::Plain)
+        }
+    }
+
+    /// The name given at creation.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// How this object's count is updated.
+    pub fn counting(&self) -> Counting {
+        self.counting
+    }
+
+    /// True for objects made with [`PyObject::immortal`].
+    pub fn is_immortal(&self) -> bool {
+        self.immortal
+    }
+
+    /// True if the count has reached zero and the object has been freed. Asking is not a use.
+    pub fn is_freed(&self) -> bool {
+        self.freed.load(Ordering::Relaxed)
+    }
+
+    /// Biased counting: the state, if the calling thread is the owner and has not merged yet
+    /// (its updates take the plain fast path); `None` for everyone else.
+    #[inline]
+    fn owned_here(&self) -> Option<u8> {
+        if self.owner != current_thread_id() {
+            return None;
+        }
+        let state = self.brc_state.load(Ordering::Relaxed);
+        (state != MERGED).then_some(state)
+    }
+
+    /// False if an incref or decref must do nothing: the object is immortal, or it is freed
+    /// (then the attempt is counted as a use after free).
+    #[inline]
+    fn countable(&self) -> bool {
+        if self.immortal {
+            return false;
+        }
+        if self.freed.load(Ordering::Relaxed) {
+            self.used_after_free();
+            return false;
+        }
+        true
+    }
+
+    /// `Py_INCREF`: add a reference.
+    ///
+    /// On a freed object nothing happens except that the use after free is counted.
+    #[inline]
+    pub fn incref(&self) {
+        if !self.countable() {
+            return;
+        }
+        match self.counting {
+            Counting::Plain => {
+                plain_add(&self.shared, 1);
+            }
+            Counting::Atomic => {
+                self.shared.fetch_add(1, Ordering::Relaxed);
+            }
+            Counting::Biased => {
+                if self.owned_here().is_some() {
+                    plain_add(&self.local, 1);
+                } else {
+                    self.shared.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// `Py_DECREF`: drop a reference, freeing the object if it was the last one.
+    ///
+    /// On a freed object nothing happens except that the use after free is counted.
+    #[inline]
+    pub fn decref(&self) {
+        if !self.countable() {
+            return;
+        }
+        match self.counting {
+            Counting::Plain => {
+                if plain_add(&self.shared, -1) == 0 {
+                    self.dealloc();
+                }
+            }
+            Counting::Atomic => {
+                // Release, then an acquire fence before freeing: the same orderings as `Arc`.
+                if self.shared.fetch_sub(1, Ordering::Release) == 1 {
+                    std::sync::atomic::fence(Ordering::Acquire);
+                    self.dealloc();
+                }
+            }
+            Counting::Biased => {
+                if let Some(state) = self.owned_here() {
+                    if plain_add(&self.local, -1) == 0 || state == QUEUED {
+                        self.merge();
+                    }
+                } else {
+                    let shared = self.shared.fetch_sub(1, Ordering::SeqCst) - 1;
+                    if shared == 0 && self.brc_state.load(Ordering::SeqCst) == MERGED {
+                        self.dealloc_biased();
+                    } else if shared < 0 {
+                        // Ask the owner to merge; a merged object stays merged.
+                        let _ = self.brc_state.compare_exchange(
+                            OWNED,
+                            QUEUED,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Py_REFCNT(x)`: the current count (local + shared for biased counting), without the
+    /// extra reference [`getrefcount`](Self::getrefcount) adds.
+    ///
+    /// Reading a freed object counts as a use after free and returns 0.
+    pub fn refcnt(&self) -> isize {
+        if self.immortal {
+            return IMMORTAL_REFCNT;
+        }
+        if self.freed.load(Ordering::Relaxed) {
+            self.used_after_free();
+            return 0;
+        }
+        self.local.load(Ordering::Relaxed) + self.shared.load(Ordering::Relaxed)
+    }
+
+    /// `sys.getrefcount(x)`: passing `x` as an argument binds it to the call's parameter, which
+    /// is one more reference while the call runs, so the answer is one more than the number of
+    /// references you can see. The model really takes and drops that reference.
+    pub fn getrefcount(&self) -> isize {
+        self.incref();
+        let count = self.refcnt();
+        self.decref();
+        count
+    }
+
+    /// What happened to this object so far. Call it when you believe every reference is gone
+    /// and read [`Audit::verdict`].
+    pub fn audit(&self) -> Audit {
+        Audit {
+            refcnt: if self.immortal {
+                IMMORTAL_REFCNT
+            } else {
+                self.local.load(Ordering::Relaxed) + self.shared.load(Ordering::Relaxed)
+            },
+            freed: self.is_freed(),
+            deallocs: self.deallocs.load(Ordering::Relaxed),
+            use_after_free: self.use_after_free.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Biased counting, owner only: fold the local count into the shared one and give up the
+    /// fast path (PEP 703's merge), because the local count reached zero or another thread
+    /// queued the object. Free it if that leaves no reference at all.
+    #[cold]
+    fn merge(&self) {
+        let local = self.local.load(Ordering::Relaxed);
+        self.local.store(0, Ordering::Relaxed);
+        // SeqCst here and in a non-owner's decref: if both threads see a total of zero, the
+        // compare-and-swap in `dealloc_biased` lets exactly one of them free the object.
+        self.brc_state.store(MERGED, Ordering::SeqCst);
+        if self.shared.fetch_add(local, Ordering::SeqCst) + local == 0 {
+            self.dealloc_biased();
+        }
+    }
+
+    /// Biased counting frees through a compare-and-swap: when the owner's merge and another
+    /// thread's last decref race, both may see zero, and exactly one of them frees.
+    #[cold]
+    fn dealloc_biased(&self) {
+        if self
+            .freed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.deallocs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The count reached zero: free the object. A second free (two racing threads both saw
+    /// zero) is counted too, which [`Audit::verdict`] reports as a premature free.
+    #[cold]
+    fn dealloc(&self) {
+        self.freed.store(true, Ordering::Release);
+        self.deallocs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn used_after_free(&self) {
+        self.use_after_free.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Biased counting state: the owner counts locally.
+const OWNED: u8 = 0;
+/// Biased counting state: another thread asked the owner to merge.
+const QUEUED: u8 = 2;
+/// Biased counting state: one shared count, updated atomically by everyone.
+const MERGED: u8 = 3;
+
+/// `ob_refcnt += delta` as C compiles it without a lock prefix: read, then write back. Another
+/// thread's update landing between the two is overwritten (a lost update). Returns the new value.
+#[inline]
+fn plain_add(count: &AtomicIsize, delta: isize) -> isize {
+    let new = count.load(Ordering::Relaxed) + delta;
+    count.store(new, Ordering::Relaxed);
+    new
+}
+
+impl fmt::Debug for PyObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PyObject")
+            .field("type", &self.type_name)
+            .field("counting", &self.counting)
+            .field("immortal", &self.immortal)
+            .field("audit", &self.audit())
+            .finish()
+    }
+}
+
+/// A snapshot of a [`PyObject`]'s history, from [`PyObject::audit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Audit {
+    /// The count now (local + shared; [`IMMORTAL_REFCNT`] for immortal objects). After a free,
+    /// the value the count held when it was frozen (0, or whatever a racing store left).
+    pub refcnt: isize,
+    /// True if the object has been freed.
+    pub freed: bool,
+    /// Times the object was freed: 0 or 1 when all is well, 2 or more is a double free.
+    pub deallocs: u64,
+    /// Increfs, decrefs and reads attempted after the object was freed (none were carried out).
+    pub use_after_free: u64,
+}
+
+impl Audit {
+    /// Judge the object on the assumption that every reference to it is gone now.
+    pub fn verdict(&self) -> Verdict {
+        if self.use_after_free > 0 || self.deallocs > 1 {
+            Verdict::PrematureFree {
+                use_after_free: self.use_after_free,
+                deallocs: self.deallocs,
+            }
+        } else if self.freed {
+            Verdict::Freed
+        } else {
+            Verdict::Leaked {
+                refcnt: self.refcnt,
+            }
+        }
+    }
+}
+
+/// What became of an object once all its references are gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Freed exactly once, and never touched afterwards: correct reference counting.
+    Freed,
+    /// Never freed: the count stayed above zero (lost decrefs), so the memory leaks.
+    /// Immortal objects are always reported as leaked, which for them is by design.
+    Leaked {
+        /// The count that was left over.
+        refcnt: isize,
+    },
+    /// Freed while references remained (lost increfs): later uses of it were caught, or it was
+    /// freed twice. In CPython this is a use after free: a crash, or silently corrupted data.
+    PrematureFree {
+        /// Operations attempted on the freed object.
+        use_after_free: u64,
+        /// Times it was freed.
+        deallocs: u64,
+    },
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Freed => f.write_str("freed once, correctly"),
+            Verdict::Leaked { refcnt } => write!(f, "leaked (count stuck at {refcnt})"),
+            Verdict::PrematureFree {
+                use_after_free,
+                deallocs,
+            } => write!(
+                f,
+                "freed too early ({use_after_free} uses after free, freed {deallocs}x)"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Gil;
+
+    #[test]
+    fn getrefcount_adds_the_call_s_own_reference() {
+        for counting in Counting::ALL {
+            let a = PyObject::new("list", counting);
+            assert_eq!(a.refcnt(), 1, "{counting}");
+            assert_eq!(a.getrefcount(), 2, "{counting}");
+            a.incref(); // b = a
+            assert_eq!(a.getrefcount(), 3, "{counting}");
+            a.decref(); // del b
+            assert_eq!(a.getrefcount(), 2, "{counting}");
+            assert!(!a.is_freed());
+            a.decref(); // del a
+            assert_eq!(a.audit().verdict(), Verdict::Freed, "{counting}");
+        }
+    }
+
+    #[test]
+    fn a_forced_premature_free_is_detected_not_committed() {
+        for counting in Counting::ALL {
+            let obj = PyObject::new("list", counting);
+            obj.incref(); // two real references
+            obj.decref();
+            obj.decref(); // one decref too many: freed while a reference remains
+            assert!(obj.is_freed());
+            obj.incref(); // the remaining reference is used
+            obj.decref();
+            assert_eq!(obj.refcnt(), 0);
+            let audit = obj.audit();
+            assert_eq!(audit.use_after_free, 3, "{counting}");
+            assert_eq!(audit.deallocs, 1, "{counting}");
+            assert_eq!(
+                audit.verdict(),
+                Verdict::PrematureFree {
+                    use_after_free: 3,
+                    deallocs: 1
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_decref_is_a_leak() {
+        for counting in Counting::ALL {
+            let obj = PyObject::new("dict", counting);
+            obj.incref(); // a reference that is never given back
+            obj.decref();
+            assert_eq!(obj.audit().verdict(), Verdict::Leaked { refcnt: 1 });
+        }
+    }
+
+    #[test]
+    fn immortal_objects_ignore_increfs_and_decrefs() {
+        let none = PyObject::immortal("NoneType");
+        for _ in 0..10 {
+            none.decref();
+        }
+        none.incref();
+        assert_eq!(none.getrefcount(), IMMORTAL_REFCNT);
+        assert!(!none.is_freed());
+        assert_eq!(none.audit().use_after_free, 0);
+    }
+
+    #[test]
+    fn biased_owner_counts_locally_and_others_share() {
+        let obj = PyObject::new("list", Counting::Biased);
+        obj.incref();
+        assert_eq!(obj.local.load(Ordering::Relaxed), 2);
+        std::thread::scope(|s| {
+            s.spawn(|| obj.incref());
+        });
+        assert_eq!(obj.shared.load(Ordering::Relaxed), 1);
+        assert_eq!(obj.refcnt(), 3);
+        // The owner drops both its references first: it merges, the object lives on...
+        obj.decref();
+        obj.decref();
+        assert_eq!(obj.brc_state.load(Ordering::Relaxed), MERGED);
+        assert!(!obj.is_freed());
+        // ...until the other thread drops the last one.
+        std::thread::scope(|s| {
+            s.spawn(|| obj.decref());
+        });
+        assert_eq!(obj.audit().verdict(), Verdict::Freed);
+    }
+
+    #[test]
+    fn biased_shared_count_may_go_negative_until_the_owner_merges() {
+        let obj = PyObject::new("list", Counting::Biased);
+        obj.incref(); // the owner takes a reference and hands it to another thread
+        std::thread::scope(|s| {
+            s.spawn(|| obj.decref());
+        });
+        assert_eq!(obj.shared.load(Ordering::Relaxed), -1);
+        assert_eq!(obj.brc_state.load(Ordering::Relaxed), QUEUED);
+        assert_eq!(obj.refcnt(), 1);
+        obj.decref(); // the owner's last reference: it merges, the total is 0, freed
+        assert_eq!(obj.audit().verdict(), Verdict::Freed);
+    }
+
+    #[test]
+    fn biased_owner_merges_a_queued_object_at_its_next_decref() {
+        let obj = PyObject::new("list", Counting::Biased);
+        obj.incref();
+        obj.incref(); // local 3; two references handed to another thread, which drops them
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                obj.decref();
+                obj.decref();
+            });
+        });
+        assert_eq!(obj.brc_state.load(Ordering::Relaxed), QUEUED);
+        obj.incref(); // local 4, shared -2
+        obj.decref(); // local 3; queued, so the owner merges: shared = -2 + 3 = 1
+        assert_eq!(obj.brc_state.load(Ordering::Relaxed), MERGED);
+        assert_eq!(obj.refcnt(), 1);
+        assert!(!obj.is_freed());
+        obj.decref();
+        assert_eq!(obj.audit().verdict(), Verdict::Freed);
+    }
+
+    fn hammer(obj: &PyObject, gil: &Gil, threads: usize, pairs: u64) {
+        gil.run_threads(threads, |_, py| {
+            for _ in 0..pairs {
+                obj.incref();
+                py.check_point();
+                obj.decref();
+                py.check_point();
+            }
+        });
+    }
+
+    #[test]
+    fn atomic_and_biased_counts_are_exact_without_a_gil() {
+        for counting in [Counting::Atomic, Counting::Biased] {
+            let obj = PyObject::new("list", counting);
+            hammer(&obj, &Gil::free_threaded(), 2, 100_000);
+            assert_eq!(obj.refcnt(), 1, "{counting}");
+            obj.decref();
+            assert_eq!(obj.audit().verdict(), Verdict::Freed, "{counting}");
+        }
+    }
+
+    #[test]
+    fn plain_counts_are_exact_under_the_gil() {
+        let obj = PyObject::new("list", Counting::Plain);
+        let gil = Gil::new();
+        gil.set_switch_interval(std::time::Duration::from_micros(100))
+            .unwrap();
+        hammer(&obj, &gil, 4, 50_000);
+        assert!(
+            gil.stats().switches > 1,
+            "the threads should have taken turns"
+        );
+        assert_eq!(obj.refcnt(), 1);
+        obj.decref();
+        assert_eq!(obj.audit().verdict(), Verdict::Freed);
+    }
+
+    #[test]
+    fn racing_plain_counts_never_corrupt_the_model_itself() {
+        // Whatever the race does, the audit stays self-consistent (no UB, no panic).
+        let obj = PyObject::new("list", Counting::Plain);
+        hammer(&obj, &Gil::free_threaded(), 2, 100_000);
+        obj.decref();
+        let audit = obj.audit();
+        match audit.verdict() {
+            Verdict::Freed => assert_eq!(audit.deallocs, 1),
+            Verdict::Leaked { .. } => assert!(!audit.freed),
+            Verdict::PrematureFree { .. } => assert!(audit.freed),
+        }
+    }
+}
