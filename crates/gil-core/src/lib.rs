@@ -62,6 +62,7 @@
 //! * The old GIL is modelled on a mutex and condition variable; CPython 2 on Linux used a POSIX
 //!   semaphore, whose wake-ups behave alike for this purpose.
 
+pub mod bytecode;
 pub mod cli;
 mod gil;
 pub mod measure;
