@@ -1,0 +1,144 @@
+//! # Lesson 2: CPU-bound threads under the GIL
+//!
+//! Start two threads on a pure-Python loop and the job takes as long as running the loop
+//! twice in one thread. This lesson shows why, with a model of CPython's GIL that runs on your
+//! machine and reports what it did: how long each thread held the lock, how often the lock
+//! changed hands, and who held it when.
+//!
+//! ```text
+//! cargo run --release -p cpu-bound                  # all five parts, under 10 s
+//! cargo run --release -p cpu-bound -- --part 3      # one part
+//! cargo run --release -p cpu-bound -- --scale 2     # twice the work (steadier figures)
+//! cargo run --release -p cpu-bound -- --free-threaded            # parts 2 and 3 without a GIL
+//! cargo run --release -p cpu-bound -- --switch-interval 1        # sys.setswitchinterval(0.001)
+//! ```
+//!
+//! Every figure is measured while you watch; none is typed into the program. Where CPython's
+//! own figures are quoted, the output says so and says they were measured elsewhere.
+//!
+//! ## Part 1: the countdown ([`part1_countdown`])
+//!
+//! The classic demonstration is `while n > 0: n -= 1`. Here a model "bytecode" is one step of
+//! that loop followed by a **check point**: the place where CPython's evaluation loop looks at
+//! its *eval breaker* to see whether anyone asked it to let go of the GIL. One thread counts
+//! down 2 × N; then two threads count down N each.
+//!
+//! Under the GIL the two threads take turns, so the pair needs about as long as the single
+//! thread, often a little longer. With no GIL (the free-threaded build, PEP 703, `python3.13t`)
+//! they run on two cores at once and finish in about half the time.
+//!
+//! The part also draws who held the GIL during the first few switch intervals. Read it
+//! with the protocol CPython has used since 3.2 in mind:
+//!
+//! 1. The first thread takes the free GIL and counts.
+//! 2. The second thread finds it taken and waits on a condition variable, for at most one
+//!    **switch interval** (5 ms by default; `sys.getswitchinterval()`).
+//! 3. If the interval runs out and the GIL has not changed hands meanwhile, the waiter sets
+//!    the **drop request**.
+//! 4. The holder notices it at its next check point, releases the GIL, and then, because of
+//!    **forced switching**, waits until another thread has really taken it, so it cannot
+//!    snatch it straight back.
+//!
+//! So every hold in the chart lasts about one interval, and the lock changes hands a little
+//! under 200 times a second. The 5 ms is not a time slice given to the holder: it is how long a
+//! waiter waits before asking. A holder that never reaches a check point (a long call into C)
+//! keeps the GIL however long it runs.
+//!
+//! ## Part 2: more threads ([`part2_switching_overhead`])
+//!
+//! The same total work shared by 1, 2, 4 and 8 threads. Under the GIL more threads buy nothing:
+//! only one runs at a time, and the lock still changes hands about once per interval, whoever
+//! is queued. Each hand-off costs a couple of thread wake-ups (microseconds), which is small
+//! beside a 5 ms hold, so the overhead is modest at the default interval. The counts printed
+//! are the GIL's own: *switches* (times the GIL went to a different thread than last held it,
+//! CPython's `switch_number`) and *forced switches* (hand-offs made because a waiter asked).
+//!
+//! ## Part 3: the switch interval ([`part3_switch_interval`])
+//!
+//! `sys.setswitchinterval` trades responsiveness against overhead. At 0.1 ms the GIL changes
+//! hands thousands of times a second and the switching starts to show in the wall time; at
+//! 50 ms it hardly moves, and a thread that needs the GIL (to handle a network reply, say)
+//! can wait that long for it. The default, 5 ms, is a compromise; for CPU-bound threads the
+//! total barely depends on it, because the work is never done two at a time.
+//!
+//! ## Part 4: the cores ([`part4_cores`])
+//!
+//! Parallel speedup needs cores. The part reports how many this process may use, runs the
+//! free-threaded countdown with 1 thread, one thread per core and twice that, and compares
+//! each speedup with the ideal, min(threads, cores). Threads beyond the core count add nothing,
+//! and anything else running on the machine (a compiler, a test suite) takes cores away. The
+//! GIL, for contrast, stays at about 1x however many cores there are.
+//!
+//! ## Part 5: the old GIL ([`part5_old_gil`])
+//!
+//! The belief that "threads make Python slower" dates from the GIL of CPython 3.1 and earlier.
+//! That GIL had no switch interval: the holder released it every 100 *ticks* (roughly, bytecodes;
+//! `sys.setcheckinterval`) and immediately tried to take it back. On a multi-core machine the
+//! releasing thread is still running and usually wins; the waiter it woke finds the lock gone
+//! and sleeps again. Both pay for a wake-up every hundred ticks, and real hand-offs are rare
+//! and irregular. CPython 3.2 replaced this with the protocol of part 1; `setcheckinterval` was
+//! deprecated then and removed in 3.9.
+//!
+//! The model runs the old policy beside the new one on the same work. Because the cost is per
+//! release, it depends on how long a tick takes, so the part first calibrates a tick to about
+//! 10 ns (about what CPython 2.7 spent per bytecode of this loop) and prints what it found.
+//!
+//! ## What the source tutorial gets wrong
+//!
+//! * "The GIL is released every 100 bytecode instructions": true only up to CPython 3.1
+//!   (part 5). Since 3.2 the trigger is a waiter's drop request after the switch interval.
+//! * The large "two threads are slower" figures come from that old GIL. On CPython 3.x two
+//!   CPU-bound threads take about as long as one (a few per cent more), not much longer.
+//! * "The GIL can be released every 0.005 s" reads like a time slice. It is the waiter's
+//!   patience, and nothing happens at all unless someone is waiting.
+//!
+//! ## Where the model simplifies CPython
+//!
+//! * A model step costs well under a nanosecond, CPython's about twenty; with 5 ms holds the
+//!   difference does not matter, but it is why part 5 states its work per tick.
+//! * CPython 3.10+ consults the eval breaker at backward jumps and calls rather than after
+//!   every bytecode; the countdown has one backward jump per step, so one check point per step
+//!   is what CPython does for this loop.
+//! * The model's threads are Rust threads sharing no objects: only the GIL is modelled here,
+//!   not the reference counting it protects (lesson 1 does that).
+//!
+//! The model itself is described in [`gil_core`]'s documentation.
+
+pub mod part1_countdown;
+pub mod part2_switching_overhead;
+pub mod part3_switch_interval;
+pub mod part4_cores;
+pub mod part5_old_gil;
+pub mod setup;
+
+pub use setup::Config;
+
+/// The number of parts; `--part` takes 1 to this.
+pub const PARTS: u8 = 5;
+
+/// Run one part (1–5), or all of them in order with `None`, printing as they go.
+pub fn run(cfg: &Config, part: Option<u8>) -> anyhow::Result<()> {
+    let wanted = |n: u8| part.is_none_or(|p| p == n);
+    if let Some(p) = part {
+        anyhow::ensure!(
+            (1..=PARTS).contains(&p),
+            "there is no part {p}; parts are 1 to {PARTS}"
+        );
+    }
+    if wanted(1) {
+        part1_countdown::run(cfg)?;
+    }
+    if wanted(2) {
+        part2_switching_overhead::run(cfg)?;
+    }
+    if wanted(3) {
+        part3_switch_interval::run(cfg)?;
+    }
+    if wanted(4) {
+        part4_cores::run(cfg)?;
+    }
+    if wanted(5) {
+        part5_old_gil::run(cfg)?;
+    }
+    Ok(())
+}

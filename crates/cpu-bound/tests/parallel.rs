@@ -1,0 +1,31 @@
+//! The one timing assertion: free-threaded threads really run at once. It has its own test
+//! binary so that no other test competes for the cores; it has a wide margin, retries, and
+//! skips only the speedup check on a single core.
+
+use cpu_bound::part1_countdown;
+use cpu_bound::setup::Config;
+use gil_core::measure::cores;
+
+#[test]
+fn free_threads_run_at_the_same_time_on_two_cores() {
+    let cfg = Config::quick();
+    let mut seen = Vec::new();
+    for _attempt in 0..5 {
+        let r = part1_countdown::run(&cfg).unwrap();
+        assert_eq!(r.free_two.work_done, 2 * r.n);
+        if cores() < 2 {
+            eprintln!("one core: skipping the timing checks");
+            return;
+        }
+        // Free-threaded "hold" time is time attached and running, so overlapping threads add
+        // up to more than the wall time (under the GIL the sum never exceeds it) ...
+        let (held, wall) = (r.free_two.total_held(), r.free_two.wall);
+        // ... and two threads doing half the work each finish clearly sooner than one.
+        let (one, two) = (r.free_one.wall, r.free_two.wall);
+        if held > wall.mul_f64(1.5) && two < one.mul_f64(0.8) {
+            return;
+        }
+        seen.push((held, wall, one, two));
+    }
+    panic!("(held, wall, one thread, two threads) never showed parallel runs: {seen:?}");
+}
