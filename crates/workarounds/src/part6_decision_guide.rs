@@ -1,0 +1,121 @@
+//! Part 6 — which Python, and which workaround: the implementations table and a decision guide.
+//!
+//! Every leaf of the guide names the part of this lesson (or the earlier lesson) that measured
+//! the claim, and, when that part ran in this invocation, the figure it measured.
+
+use std::time::Duration;
+
+use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::report::{heading, kv, note};
+
+use crate::Summary;
+
+/// One row of the implementations table.
+#[derive(Clone, Copy, Debug)]
+pub struct Implementation {
+    /// Name.
+    pub name: &'static str,
+    /// Whether it has a global interpreter lock.
+    pub has_gil: &'static str,
+    /// What to know about it.
+    pub notes: &'static str,
+}
+
+/// Python implementations and their locks (per the project's FACTS page; the source tutorial
+/// wrongly lists GraalPy as lock-free).
+pub const IMPLEMENTATIONS: [Implementation; 6] = [
+    Implementation {
+        name: "CPython",
+        has_gil: "yes",
+        notes: "the reference implementation; one GIL per interpreter since 3.12",
+    },
+    Implementation {
+        name: "CPython 3.13t / 3.14t",
+        has_gil: "no",
+        notes: "the free-threaded build (PEP 703); supported from 3.14 (PEP 779)",
+    },
+    Implementation {
+        name: "PyPy",
+        has_gil: "yes",
+        notes: "JIT compiler: faster Python code, threads still take turns",
+    },
+    Implementation {
+        name: "GraalPy",
+        has_gil: "yes",
+        notes: "GraalVM; a GIL per context, parallelism comes from several contexts",
+    },
+    Implementation {
+        name: "Jython",
+        has_gil: "no",
+        notes: "runs on the JVM, Python 2.7 only",
+    },
+    Implementation {
+        name: "IronPython",
+        has_gil: "no",
+        notes: "runs on .NET",
+    },
+];
+
+/// Print the table and the guide, with this run's figures where `summary` has them.
+pub fn run(summary: &Summary) {
+    heading("Part 6 - implementations, and a decision guide");
+    for imp in IMPLEMENTATIONS {
+        kv(imp.name, format!("GIL {:<4} {}", imp.has_gil, imp.notes));
+    }
+    note("Older tutorials list GraalPy as GIL-free; it is not.");
+
+    let ratio = |r: Option<f64>| r.map_or_else(|| "run it to measure".to_owned(), fmt_ratio);
+    let duration =
+        |d: Option<Duration>| d.map_or_else(|| "run it to measure".to_owned(), fmt_duration);
+    let released = if summary.released_speedups.is_empty() {
+        "run it to measure".to_owned()
+    } else {
+        summary
+            .released_speedups
+            .iter()
+            .map(|(len, r)| format!("{} at {}", fmt_ratio(*r), fmt_count(*len as u64)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let guide = format!(
+        "\
+Is the program waiting (I/O) or computing (CPU)?
+|
++- Waiting (files, sockets, sleeps)
+|    -> threads: blocking calls release the GIL                  [lesson 3, io-bound]
+|
++- Computing
+     |
+     +- The hot loop is inside a library that releases the GIL (NumPy, SciPy)?
+     |    -> threads, if each call is large                         [part 2: {released}]
+     |
+     +- You write the native code yourself (Cython, C, Rust)?
+     |    -> release the GIL and parallelise the loop               [part 3: {prange}]
+     |
+     +- Pure Python?
+          +- Tasks are big compared with their data
+          |    -> a process pool                                    [part 1: {processes}]
+          +- Tasks are tiny (below ~{break_even} each)
+          |    -> batch them (chunksize), or stay in one process    [part 1b]
+          +- You can use CPython 3.13t/3.14t and your extensions support it
+          |    -> free-threaded threads                             [part 4: {free}]
+          +- You want isolation without processes (3.14)
+          |    -> subinterpreters, data sent between them           [part 5: {subinterp}]
+          +- Plain threads under the GIL do not help                [part 1: {gil_threads}]",
+        released = released,
+        prange = ratio(summary.prange_speedup),
+        processes = ratio(summary.processes_speedup),
+        break_even = duration(summary.break_even),
+        free = ratio(summary.free_threaded_speedup),
+        subinterp = ratio(summary.subinterpreters_speedup),
+        gil_threads = ratio(summary.gil_threads_speedup),
+    );
+    println!();
+    for line in guide.lines() {
+        println!("  {line}");
+    }
+    note(
+        "\nThe figures are speed-ups measured by this run on this machine; with one CPU there is\n\
+         nothing to run in parallel and every branch but I/O collapses to 1x.",
+    );
+}
