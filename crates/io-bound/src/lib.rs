@@ -1,0 +1,205 @@
+//! # Lesson 3 — I/O-bound work: threads overlap their waits
+//!
+//! Run it with `cargo run --release -p io-bound` (`-- --help` lists the flags; `--part N` runs
+//! one part; `--free-threaded` and `--switch-interval MS` change the interpreter).
+//!
+//! Lesson 2 showed that two threads running "Python" take turns on the GIL, so CPU-bound work
+//! gains nothing from threads. This lesson shows the other half of the story: a thread that is
+//! *waiting* — for a timer, a disk, a socket — does not need the interpreter at all, and CPython
+//! lets go of the GIL while it waits. Any number of threads can wait at the same time, so
+//! programs that mostly wait get faster with threads even under a GIL. Then it looks at what
+//! goes wrong: extensions that forget to let go, and the *convoy effect*, where a thread that
+//! waits often is starved by one that never waits.
+//!
+//! ## How CPython lets go
+//!
+//! Around every call that may block, CPython's C code brackets the call with
+//! `Py_BEGIN_ALLOW_THREADS` and `Py_END_ALLOW_THREADS`. The first drops the GIL (waking a waiter
+//! if there is one), the second takes it back — waiting, like any other thread, if someone else
+//! got it meanwhile. `time.sleep`, `file.read`/`write`, `socket.recv`/`send`/`connect`, `select`,
+//! and `subprocess` waits all do this, as do the long loops inside NumPy. In the model the
+//! bracket is [`gil_core::GilGuard::allow_threads`]: the closure runs with the GIL released.
+//!
+//! Letting go is a promise made by whoever wrote the C code: the interpreter cannot tell that a
+//! C function is about to block. A call made *without* the bracket keeps the GIL through the whole
+//! wait, and nothing else in the process can run Python meanwhile.
+//!
+//! ## The parts (one module each)
+//!
+//! 1. [`part1_downloads`] — N "downloads" (sleeps with the GIL released), one after another
+//!    and on N threads. The threaded run takes about as long as one download: speedup ≈ N.
+//! 2. [`part2_real_io`] — not only sleeps: threads writing and reading temporary files, and
+//!    threads fetching from a slow TCP server the lesson starts on `127.0.0.1`. The GIL is held
+//!    for a sliver of each operation; the waits overlap. Everything the part creates — files,
+//!    directory, server thread, sockets — is gone when it ends, also after an error or Ctrl-C
+//!    ([`cleanup`], [`server`]).
+//! 3. [`part3_forgot_to_release`] — the same fetches, made by an "extension" that never calls
+//!    `allow_threads`. Every wait now happens with the GIL held, so the threads queue: the
+//!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
+//!    waits.
+//! 4. [`part4_mixed`] — three workers, each a CPU phase (a countdown, GIL held) then an I/O phase
+//!    (a sleep, GIL released). The CPU phases interleave in switch-interval slices but never run
+//!    at the same instant; the I/O phases overlap completely.
+//! 5. [`part5_convoy`] — an I/O thread doing many short socket round trips, alone and next to
+//!    one CPU-bound thread. Each time its I/O completes it must get the GIL back from the spinner,
+//!    which takes up to a switch interval: throughput collapses. A shorter switch interval helps
+//!    in proportion; nothing else does.
+//! 6. [`part6_release_table`] — the tutorial's "when is the GIL released?" table, produced by an
+//!    experiment: two threads per row, and the measured overlap decides the answer.
+//!
+//! ## Reading the numbers
+//!
+//! Every number is measured while you watch; nothing is typed in, except CPython's own figures
+//! where a part quotes them, and those are labelled as CPython's, measured on another machine.
+//! **Overlap ratio** (parts 2, 6) is the threads' busy time — time holding the GIL plus time in
+//! `allow_threads`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
+//! means one thread made progress at a time; 2.0 means two always did at once. Work that runs on
+//! a CPU (copying file data, ndarray arithmetic) can overlap at most as many times as you have
+//! cores; waiting (sleeps, a slow server) overlaps without limit. The lesson prints your core
+//! count and says which rows it limits.
+//!
+//! ## Where the model simplifies CPython
+//!
+//! * Our threads are Rust threads attached to a model GIL; the "Python code" between blocking
+//!   calls is a few Rust statements, so the GIL is held for microseconds where CPython would
+//!   hold it for the time its bytecode takes — more, but still small next to a wait.
+//! * The "ndarray" row releases the GIL only because our model extension calls `allow_threads`
+//!   around the array loop, exactly as NumPy's C code does; the array crate knows nothing of any
+//!   GIL.
+//! * The TCP server lives in the same process for convenience, on threads that never touch the
+//!   GIL, so it behaves like a remote machine that happens to be very close.
+
+pub mod cleanup;
+pub mod part1_downloads;
+pub mod part2_real_io;
+pub mod part3_forgot_to_release;
+pub mod part4_mixed;
+pub mod part5_convoy;
+pub mod part6_release_table;
+pub mod server;
+
+use std::time::Duration;
+
+use gil_core::cli::GilArgs;
+use gil_core::{Gil, GilStats};
+
+/// Sizes and interpreter settings for one run of the lesson.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `--free-threaded` and `--switch-interval`.
+    pub gil: GilArgs,
+    /// Small sizes, for tests (`--quick`).
+    pub quick: bool,
+    /// Downloads in part 1, files and clients in part 2, threads in part 3.
+    pub downloads: usize,
+    /// One simulated download (part 1) and one worker's I/O phase (part 4).
+    pub delay: Duration,
+    /// How long the slow server waits before answering (parts 2 and 6; part 3 uses a quarter).
+    pub server_delay: Duration,
+    /// Socket round trips the I/O thread makes in part 5.
+    pub ops: usize,
+    /// Countdown length of one worker's CPU phase (part 4) and of each computing thread (part 6).
+    pub cpu_iters: u64,
+    /// Size of each file written and read back in part 2, in KiB.
+    pub file_kib: usize,
+}
+
+impl Config {
+    /// The sizes of the default run: the tutorial's where they fit in a few seconds.
+    pub fn standard(gil: GilArgs) -> Self {
+        Config {
+            gil,
+            quick: false,
+            downloads: 4,
+            delay: Duration::from_millis(500),
+            server_delay: Duration::from_millis(100),
+            ops: 200,
+            cpu_iters: 150_000_000,
+            file_kib: 8 * 1024,
+        }
+    }
+
+    /// Small sizes: every part finishes in a fraction of a second.
+    pub fn quick(gil: GilArgs) -> Self {
+        Config {
+            gil,
+            quick: true,
+            downloads: 3,
+            delay: Duration::from_millis(40),
+            server_delay: Duration::from_millis(40),
+            ops: 30,
+            cpu_iters: 3_000_000,
+            file_kib: 256,
+        }
+    }
+
+    /// A fresh GIL as the flags describe (each experiment gets its own, so statistics are clean).
+    pub fn gil(&self) -> anyhow::Result<Gil> {
+        self.gil.build()
+    }
+}
+
+/// The default interpreter flags: a CPython 3.2+ GIL with the 5 ms switch interval.
+pub fn default_gil_args() -> GilArgs {
+    GilArgs {
+        free_threaded: false,
+        switch_interval: 5.0,
+    }
+}
+
+/// How much the threads of one experiment ran at the same time, from the model's accounting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overlap {
+    /// Wall-clock time of the whole experiment.
+    pub wall: Duration,
+    /// Sum over threads of time holding the GIL (running "Python").
+    pub held: Duration,
+    /// Sum over threads of time inside `allow_threads` (GIL released: waiting on I/O, or native
+    /// code).
+    pub detached: Duration,
+    /// Sum over threads of time spent waiting to take the GIL.
+    pub waited: Duration,
+}
+
+impl Overlap {
+    /// Add up the finished threads in `stats`.
+    pub fn from_stats(stats: &GilStats, wall: Duration) -> Self {
+        Overlap {
+            wall,
+            held: stats.total_held(),
+            detached: stats.threads.iter().map(|t| t.detached).sum(),
+            waited: stats.total_waited(),
+        }
+    }
+
+    /// Busy time (held + detached) over wall time: on average, how many threads were making
+    /// progress at once.
+    pub fn ratio(&self) -> f64 {
+        (self.held + self.detached).as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// Which share of the busy time was spent holding the GIL (0.0 to 1.0).
+    pub fn held_share(&self) -> f64 {
+        let busy = (self.held + self.detached).as_secs_f64();
+        if busy == 0.0 {
+            0.0
+        } else {
+            self.held.as_secs_f64() / busy
+        }
+    }
+}
+
+/// A share as a percentage with one decimal: `0.4 %`.
+pub fn fmt_percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
+/// Width of the timeline charts, in characters.
+pub const CHART_CELLS: usize = 64;
+
+/// Print a timeline chart, indented like the notes around it.
+pub fn print_chart(chart: &str) {
+    for line in chart.lines() {
+        println!("    {line}");
+    }
+}

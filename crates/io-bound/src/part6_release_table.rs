@@ -1,0 +1,258 @@
+//! Part 6 — "When is the GIL released?", measured instead of asserted.
+//!
+//! The tutorial prints a table: sleep, file I/O, network I/O and NumPy release the GIL; pure
+//! Python computation and object manipulation do not. Here each row is an experiment. Two
+//! threads do the row's operation at the same time, and the model's accounting says what
+//! happened:
+//!
+//! * **GIL held** — the share of the threads' busy time spent holding the GIL. Operations that
+//!   release it spend almost all their time inside `allow_threads`.
+//! * **overlap** — busy time (holding the GIL or inside `allow_threads`, but not waiting for
+//!   the GIL) over wall time. About 2.0: the two threads ran at once. About 1.0: they took turns.
+//!
+//! Two limits to keep in mind. Work that needs a CPU even with the GIL released (copying file
+//! data, array arithmetic) can only overlap if there is a second core. And the ndarray row is
+//! released only because our model extension wraps its array loop in `allow_threads`, as NumPy's
+//! C code does around its long loops; a library that did not would behave like the pure
+//! computation row.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use gil_core::measure::{cores, fmt_ratio, time};
+use gil_core::work::countdown;
+use gil_core::{GilGuard, report};
+use ndarray::Array1;
+
+use crate::cleanup::ScratchDir;
+use crate::part2_real_io::{file_task, request_task};
+use crate::server::{Behaviour, LoopbackServer};
+use crate::{Config, Overlap, fmt_percent};
+
+/// Threads per experiment.
+pub const THREADS: usize = 2;
+
+/// The operations of the tutorial's table, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `time.sleep`.
+    Sleep,
+    /// Writing, fsyncing and reading back a file.
+    FileIo,
+    /// Requests to the slow loopback server.
+    NetworkIo,
+    /// `np.sum(arr ** 2)` on an ndarray, inside `allow_threads`.
+    Ndarray,
+    /// A countdown: pure "Python" arithmetic.
+    PureComputation,
+    /// Appending to a list and storing into a dict.
+    ObjectManipulation,
+}
+
+impl Operation {
+    /// Every row, in the tutorial's order.
+    pub const ALL: [Operation; 6] = [
+        Operation::Sleep,
+        Operation::FileIo,
+        Operation::NetworkIo,
+        Operation::Ndarray,
+        Operation::PureComputation,
+        Operation::ObjectManipulation,
+    ];
+
+    /// The row's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Operation::Sleep => "time.sleep",
+            Operation::FileIo => "file I/O (write, fsync, read)",
+            Operation::NetworkIo => "network I/O (socket)",
+            Operation::Ndarray => "ndarray sum of squares",
+            Operation::PureComputation => "pure computation",
+            Operation::ObjectManipulation => "object manipulation",
+        }
+    }
+
+    /// Whether the operation needs a CPU while it runs (so its overlap is limited by cores).
+    pub fn needs_cpu(self) -> bool {
+        !matches!(self, Operation::Sleep | Operation::NetworkIo)
+    }
+}
+
+/// One measured row.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// What the two threads did.
+    pub operation: Operation,
+    /// How they spent their time.
+    pub overlap: Overlap,
+}
+
+impl Row {
+    /// Released: the threads held the GIL for less than half of their busy time.
+    pub fn released(&self) -> bool {
+        self.overlap.held_share() < 0.5
+    }
+
+    /// "yes" (overlap ≥ 1.5), "no" (< 1.2) or "partly".
+    pub fn overlapped(&self) -> &'static str {
+        match self.overlap.ratio() {
+            r if r >= 1.5 => "yes",
+            r if r < 1.2 => "no",
+            _ => "partly",
+        }
+    }
+}
+
+/// What part 6 measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// One row per operation, in [`Operation::ALL`] order.
+    pub rows: Vec<Row>,
+}
+
+/// What every experiment shares: the scratch directory, the server, the array.
+struct Fixture {
+    scratch: ScratchDir,
+    server: LoopbackServer,
+    array: Array1<f64>,
+    array_reps: usize,
+    sleep: Duration,
+    file_kib: usize,
+    cpu_iters: u64,
+}
+
+/// Blocking calls per thread in the sleep and network rows.
+const CALLS: usize = 4;
+
+fn do_operation(
+    op: Operation,
+    fx: &Fixture,
+    py: &mut GilGuard<'_>,
+    thread: usize,
+) -> anyhow::Result<()> {
+    match op {
+        Operation::Sleep => {
+            for _ in 0..CALLS {
+                py.allow_threads(|| std::thread::sleep(fx.sleep));
+            }
+        }
+        Operation::FileIo => {
+            file_task(py, fx.scratch.path(), thread, fx.file_kib)?;
+        }
+        Operation::NetworkIo => {
+            for call in 0..CALLS {
+                anyhow::ensure!(
+                    request_task(py, &fx.server, thread * CALLS + call)?,
+                    "wrong reply from the server"
+                );
+            }
+        }
+        Operation::Ndarray => {
+            for _ in 0..fx.array_reps {
+                // The model extension: release the GIL around the whole array loop, as NumPy does.
+                let sum = py.allow_threads(|| (&fx.array * &fx.array).sum());
+                black_box(sum);
+                py.check_point();
+            }
+        }
+        Operation::PureComputation => countdown(py, fx.cpu_iters),
+        Operation::ObjectManipulation => manipulate_objects(py, fx.cpu_iters / 100),
+    }
+    Ok(())
+}
+
+/// `items.append(i)` and `table[i % 1024] = i`, a check point after each "bytecode".
+fn manipulate_objects(py: &mut GilGuard<'_>, n: u64) {
+    let mut items = Vec::new();
+    let mut table = HashMap::new();
+    for i in 0..n {
+        items.push(black_box(i));
+        py.check_point();
+        table.insert(i % 1024, black_box(i));
+        py.check_point();
+    }
+    black_box((items.len(), table.len()));
+}
+
+fn measure_row(cfg: &Config, fx: &Fixture, op: Operation) -> anyhow::Result<Row> {
+    let gil = cfg.gil()?;
+    let (results, wall) = time(|| gil.run_threads(THREADS, |i, py| do_operation(op, fx, py, i)));
+    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    Ok(Row {
+        operation: op,
+        overlap: Overlap::from_stats(&gil.stats(), wall),
+    })
+}
+
+/// Run part 6 and print it.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    report::heading("Part 6 - when is the GIL released? (two threads per row, measured)");
+    let (elements, array_reps) = if cfg.quick {
+        (100_000, 4)
+    } else {
+        (1_000_000, 40)
+    };
+    let fx = Fixture {
+        scratch: ScratchDir::new()?,
+        server: LoopbackServer::start(Behaviour::Delayed(cfg.server_delay / CALLS as u32))?,
+        array: Array1::linspace(0.0, 1.0, elements),
+        array_reps,
+        sleep: cfg.server_delay / CALLS as u32,
+        file_kib: cfg.file_kib / 2,
+        cpu_iters: cfg.cpu_iters / 2,
+    };
+    let rows = Operation::ALL
+        .iter()
+        .map(|&op| measure_row(cfg, &fx, op))
+        .collect::<anyhow::Result<Vec<Row>>>()?;
+    fx.server.shutdown()?;
+    remove_dir_checked(fx.scratch)?;
+
+    println!(
+        "{:<30} {:>7}  {:>8}  {:<9}  ran at once?",
+        "operation", "overlap", "GIL held", "released?"
+    );
+    for row in &rows {
+        report::kv(
+            row.operation.label(),
+            format!(
+                "{:>7}  {:>8}  {:<9}  {}",
+                fmt_ratio(row.overlap.ratio()),
+                fmt_percent(row.overlap.held_share()),
+                if row.released() { "yes" } else { "no" },
+                row.overlapped()
+            ),
+        );
+    }
+    let n = cores();
+    report::note(&format!(
+        "overlap = (time holding the GIL + time in allow_threads) / wall time, summed over {THREADS} threads.\n\
+         File I/O and ndarray rows need a CPU even with the GIL released: with {n} core(s), at most\n\
+         {} such threads run at once, fewer on a busy machine. Sleeps and server waits need no CPU.",
+        n.min(THREADS)
+    ));
+    if cfg.gil.free_threaded {
+        report::note(
+            "Free-threaded: there is no GIL, 'GIL held' means 'attached and running', and the\n\
+             computation rows overlap too, up to the number of cores.",
+        );
+    } else {
+        report::note(
+            "ndarray is released only because our model extension calls allow_threads around the\n\
+             array loop, as NumPy does; pure computation and object manipulation run \"bytecode\",\n\
+             which needs the GIL, so two threads take turns.",
+        );
+    }
+    Ok(Report { rows })
+}
+
+/// Drop the scratch directory and make sure it is gone.
+fn remove_dir_checked(scratch: ScratchDir) -> anyhow::Result<()> {
+    let path: &Path = scratch.path();
+    let path = path.to_owned();
+    drop(scratch);
+    anyhow::ensure!(!path.exists(), "{} was not removed", path.display());
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Every part in `--quick` mode, asserting what must hold on any machine: exact counts, the
+//! lower bounds that mutual exclusion guarantees, and clean-up. Timing ratios only with generous
+//! margins and retries, since the machine is shared.
+
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use io_bound::part6_release_table::Operation;
+use io_bound::server::{Behaviour, LoopbackServer, expected_reply, fetch};
+use io_bound::{
+    Config, default_gil_args, part1_downloads, part2_real_io, part3_forgot_to_release, part4_mixed,
+    part5_convoy, part6_release_table,
+};
+
+/// The experiments time themselves; running two at once would disturb both.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn quick() -> Config {
+    Config::quick(default_gil_args())
+}
+
+/// Run `attempt` up to three times; pass as soon as one returns true.
+fn with_retries(what: &str, mut attempt: impl FnMut() -> bool) {
+    for _ in 0..3 {
+        if attempt() {
+            return;
+        }
+    }
+    panic!("{what}: failed three times in a row");
+}
+
+#[test]
+fn tcp_server_answers_many_concurrent_clients_each_with_its_own_payload() {
+    let server = LoopbackServer::start(Behaviour::Delayed(Duration::from_millis(30))).unwrap();
+    let clients = 12;
+    let replies: Vec<(String, String)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|i| {
+                let server = &server;
+                s.spawn(move || {
+                    let request = format!("GET /client-{i}");
+                    let reply = fetch(server.addr(), &request).unwrap();
+                    (request, reply)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (request, reply) in &replies {
+        assert_eq!(reply, &expected_reply(request));
+    }
+    assert_eq!(server.shutdown().unwrap(), clients);
+}
+
+#[test]
+fn sleeping_downloads_hold_the_gil_for_almost_none_of_the_sleep() {
+    let _serial = one_at_a_time();
+    let r = part1_downloads::run(&quick()).unwrap();
+    let slept = r.delay * r.downloads as u32;
+    assert!(
+        r.overlap.held * 10 < slept,
+        "held {:?} of {slept:?} asleep",
+        r.overlap.held
+    );
+    assert!(r.overlap.detached >= slept, "{:?}", r.overlap);
+    // Sequential sleeps cannot be shorter than their sum.
+    assert!(r.sequential >= slept);
+    with_retries("threaded downloads beat sequential ones", || {
+        let r = part1_downloads::run(&quick()).unwrap();
+        r.speedup() > 1.5
+    });
+}
+
+#[test]
+fn real_io_gets_every_reply_right_and_leaves_no_files() {
+    let _serial = one_at_a_time();
+    let r = part2_real_io::run(&quick()).unwrap();
+    assert_eq!(r.correct_replies, 2 * r.requests);
+    assert_eq!(r.served, 2 * r.requests as u64);
+    assert_eq!(r.file_bytes, 256 * 1024);
+    assert!(!r.scratch_dir_left);
+    assert!(
+        !r.scratch_dir.exists(),
+        "{} left behind",
+        r.scratch_dir.display()
+    );
+    // The waits are in allow_threads: the GIL is held for a small part of the network run.
+    assert!(
+        r.network.overlap.held_share() < 0.1,
+        "{:?}",
+        r.network.overlap
+    );
+}
+
+#[test]
+fn blocking_while_holding_the_gil_takes_at_least_the_sum_of_all_waits() {
+    let _serial = one_at_a_time();
+    let cfg = quick();
+    let r = part3_forgot_to_release::run(&cfg).unwrap();
+    let calls = r.threads * part3_forgot_to_release::CALLS_PER_THREAD;
+    assert_eq!(r.correct_replies, 2 * calls);
+    // Each wait lies inside one hold and holds never overlap: a lower bound, not a timing.
+    assert!(
+        r.held.wall >= r.sum_of_waits,
+        "{:?} < {:?}",
+        r.held.wall,
+        r.sum_of_waits
+    );
+    assert!(r.held.overlap.held >= r.sum_of_waits);
+    assert!(r.released.overlap.held * 10 < r.sum_of_waits);
+    with_retries("releasing beats holding", || {
+        let r = part3_forgot_to_release::run(&cfg).unwrap();
+        r.released.wall * 3 < r.held.wall * 2
+    });
+}
+
+#[test]
+fn mixed_workload_never_runs_two_cpu_phases_at_once_but_overlaps_the_sleeps() {
+    let _serial = one_at_a_time();
+    let r = part4_mixed::run(&quick()).unwrap();
+    assert_eq!(r.phases.len(), part4_mixed::WORKERS);
+    // Under the GIL the total hold cannot exceed the stretch of time the holds fell in.
+    let first = r.phases.iter().map(|p| p.cpu_start).min().unwrap();
+    let last = r.phases.iter().map(|p| p.io_end).max().unwrap();
+    assert!(r.overlap.held <= last - first + Duration::from_millis(1));
+    assert!(r.charts.0.contains('█') && r.charts.1.contains('█'));
+    with_retries("sleeps overlap", || {
+        part4_mixed::run(&quick()).unwrap().io_overlap() > 1.5
+    });
+}
+
+#[test]
+fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
+    let _serial = one_at_a_time();
+    let cfg = quick();
+    // Returning at all proves the CPU thread was stopped (the scope joins it).
+    let r = part5_convoy::run(&cfg).unwrap();
+    for m in [&r.alone, &r.beside, &r.beside_short] {
+        assert_eq!(m.ops, cfg.ops);
+    }
+    assert_eq!(r.beside_short.switch_interval, Duration::from_millis(1));
+    // Beside the spinner the I/O thread had to win the GIL from it at least at the start.
+    assert!(r.beside.io_won_back >= 1);
+    assert!(r.beside.switches >= 2);
+    assert!(r.chart.contains("cpu") && r.chart.contains("io"));
+}
+
+#[test]
+fn release_table_releases_exactly_for_io_and_native_code() {
+    let _serial = one_at_a_time();
+    with_retries("the measured table matches the tutorial's", || {
+        let r = part6_release_table::run(&quick()).unwrap();
+        assert_eq!(r.rows.len(), Operation::ALL.len());
+        r.rows.iter().all(|row| {
+            let expected = !matches!(
+                row.operation,
+                Operation::PureComputation | Operation::ObjectManipulation
+            );
+            row.released() == expected
+        })
+    });
+}
+
+#[test]
+fn under_the_gil_computation_never_overlaps() {
+    let _serial = one_at_a_time();
+    let r = part6_release_table::run(&quick()).unwrap();
+    for row in &r.rows {
+        if !row.released() {
+            // Busy time counts only holds here, and holds exclude each other.
+            assert!(row.overlap.ratio() < 1.05, "{row:?}");
+        }
+    }
+}
