@@ -41,9 +41,9 @@
 //!    (a sleep, GIL released). The CPU phases interleave in switch-interval slices but never run
 //!    at the same instant; the I/O phases overlap completely.
 //! 5. [`part5_convoy`] — an I/O thread doing many short socket round trips, alone and next to
-//!    one CPU-bound thread. Each time its I/O completes it must get the GIL back from the spinner,
-//!    which takes up to a switch interval: throughput collapses. A shorter switch interval helps
-//!    in proportion; nothing else does.
+//!    one CPU-bound thread. Each time the spinner grabs the GIL while the I/O is in flight, the
+//!    I/O thread must wait about a switch interval to get it back: throughput collapses. A
+//!    shorter switch interval shortens each wait in proportion.
 //! 6. [`part6_release_table`] — the tutorial's "when is the GIL released?" table, produced by an
 //!    experiment: two threads per row, and the measured overlap decides the answer.
 //!

@@ -136,7 +136,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         "wall if run one after another",
         fmt_duration((r.cpu_alone + delay) * WORKERS as u32),
     );
-    report::note("The whole run (CPU slices are too thin to see at this scale):");
+    report::note(
+        "The whole run. A cell here spans several switch intervals, so during the CPU phase each\n\
+         worker holds the GIL for only part of a cell and most cells show ░; the zoom shows turns:",
+    );
     print_chart(&r.charts.0);
     report::note("Zoom into the CPU phase: the workers take turns, one switch interval each:");
     print_chart(&r.charts.1);

@@ -5,13 +5,16 @@
 //! releases the GIL on every call, even when the call returns almost at once. Alone, that costs
 //! nothing: nobody else wants the GIL, so it takes it straight back.
 //!
-//! Next to one CPU-bound thread, every release hands the GIL to the spinner. When the I/O
-//! completes a few microseconds later, the I/O thread must wait for the GIL like anyone else: a
-//! full switch interval passes before it may set a drop request, and then the spinner must reach
-//! its next check point. So every round trip now costs about one switch interval, and the I/O
-//! thread's throughput falls by two orders of magnitude. A shorter interval shortens the wait in
-//! proportion — at the price of more switches for everybody. The issue was discussed for years and
-//! closed in 2021 without a change to the GIL; free-threaded builds do not have it.
+//! Next to one CPU-bound thread, every release offers the GIL to the spinner, which is waiting
+//! for it. If the spinner takes it before the I/O completes a few microseconds later, the I/O
+//! thread must wait like anyone else: a full switch interval passes before it may set a drop
+//! request, and then the spinner must reach its next check point. On an idle machine the spinner
+//! wins that race almost every time, so almost every round trip costs a switch interval and the
+//! I/O thread's throughput falls by two orders of magnitude. On a busy machine the spinner wakes
+//! late more often and fewer round trips pay; the part counts how many did. A shorter interval
+//! shortens each wait in proportion — at the price of more switches for everybody. The issue was
+//! discussed for years and closed in 2021 without a change to the GIL; free-threaded builds do
+//! not have it.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -24,7 +27,7 @@ use gil_core::work::countdown;
 use gil_core::{Gil, GilGuard, report};
 
 use crate::server::{Behaviour, LoopbackServer};
-use crate::{CHART_CELLS, Config, print_chart};
+use crate::{CHART_CELLS, Config, fmt_percent, print_chart};
 
 /// Countdown steps the CPU thread runs between two looks at its stop flag.
 const SPIN_CHUNK: u64 = 50_000;
@@ -41,9 +44,9 @@ pub struct Measurement {
     pub elapsed: Duration,
     /// Switch interval in force.
     pub switch_interval: Duration,
-    /// Time the I/O thread spent waiting to get the GIL back.
+    /// Time the I/O thread spent waiting to get the GIL back during the batch.
     pub io_waited: Duration,
-    /// Times the GIL came back to the I/O thread from another thread (its `switches_in`).
+    /// Times during the batch the GIL came back to the I/O thread from another thread.
     pub io_won_back: u64,
     /// Times the GIL changed hands during the batch.
     pub switches: u64,
@@ -53,6 +56,11 @@ impl Measurement {
     /// Average time of one round trip.
     pub fn per_op(&self) -> Duration {
         self.elapsed / self.ops.max(1) as u32
+    }
+
+    /// Share of the batch the I/O thread spent waiting for the GIL (0.0 to 1.0).
+    pub fn io_wait_share(&self) -> f64 {
+        (self.io_waited.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)).min(1.0)
     }
 
     /// Round trips per second.
@@ -81,13 +89,17 @@ impl Report {
     }
 }
 
+/// What the I/O thread saw during its round trips.
+struct IoRun {
+    elapsed: Duration,
+    waited: Duration,
+    won_back: u64,
+}
+
 /// `ops` echo round trips; every blocking call with the GIL released.
-fn round_trips(
-    py: &mut GilGuard<'_>,
-    conn: &mut TcpStream,
-    ops: usize,
-) -> anyhow::Result<Duration> {
+fn round_trips(py: &mut GilGuard<'_>, conn: &mut TcpStream, ops: usize) -> anyhow::Result<IoRun> {
     let mut back = [0u8; MESSAGE.len()];
+    let before = py.stats();
     let clock = Stopwatch::start();
     for op in 0..ops {
         py.allow_threads(|| conn.write_all(MESSAGE))?;
@@ -95,7 +107,13 @@ fn round_trips(
         anyhow::ensure!(&back == MESSAGE, "echo {op} came back wrong");
         py.check_point();
     }
-    Ok(clock.elapsed())
+    let elapsed = clock.elapsed();
+    let after = py.stats();
+    Ok(IoRun {
+        elapsed,
+        waited: after.waited - before.waited,
+        won_back: after.switches_in - before.switches_in,
+    })
 }
 
 /// Time `ops` round trips, optionally beside a spinning CPU thread; optionally chart the start.
@@ -136,11 +154,8 @@ fn measure(
         stop.store(true, Relaxed);
         joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
-    let elapsed = result?;
+    let io = result?;
     let stats = gil.stats();
-    let io = stats.threads.iter().find(|t| t.name == "io");
-    let io_waited = io.map(|t| t.waited).unwrap_or_default();
-    let io_won_back = io.map(|t| t.switches_in).unwrap_or_default();
     let chart = if chart {
         let timeline = gil.take_timeline();
         let (start, _) = timeline.extent();
@@ -151,30 +166,39 @@ fn measure(
     Ok((
         Measurement {
             ops: cfg.ops,
-            elapsed,
+            elapsed: io.elapsed,
             switch_interval: interval,
-            io_waited,
-            io_won_back,
+            io_waited: io.waited,
+            io_won_back: io.won_back,
             switches: stats.switches,
         },
         chart,
     ))
 }
 
-fn print_measurement(label: &str, m: &Measurement) {
+fn print_measurement(label: &str, m: &Measurement, free_threaded: bool) {
     report::kv(&format!("{label} per op"), fmt_duration(m.per_op()));
     report::kv(
         &format!("{label} ops per second"),
         fmt_count(m.ops_per_sec().round() as u64),
     );
+    if free_threaded {
+        return;
+    }
     report::kv(
-        &format!("{label} GIL hand-overs to io"),
-        format!("{} times in {} ops", m.io_won_back, m.ops),
+        &format!("{label} io waiting for GIL"),
+        fmt_percent(m.io_wait_share()),
     );
     report::kv(
-        &format!("{label} wait each time"),
-        fmt_duration(m.io_waited / m.io_won_back.max(1) as u32),
+        &format!("{label} round trips that lost it"),
+        format!("{} of {}", m.io_won_back, m.ops),
     );
+    if m.io_won_back > 0 {
+        report::kv(
+            &format!("{label} wait to win it back"),
+            fmt_duration(m.io_waited / m.io_won_back as u32),
+        );
+    }
 }
 
 /// Run part 5 and print it.
@@ -202,33 +226,34 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         chart,
     };
 
-    print_measurement("alone", &r.alone);
+    let free = cfg.gil.free_threaded;
+    print_measurement("alone", &r.alone, free);
     let beside_label = format!("beside CPU thread, {} interval", fmt_duration(base));
-    print_measurement(&beside_label, &r.beside);
-    report::kv("slowdown beside CPU thread", fmt_ratio(r.slowdown()));
+    print_measurement(&beside_label, &r.beside, free);
     let short_label = format!("beside CPU thread, {} interval", fmt_duration(short));
-    print_measurement(&short_label, &r.beside_short);
+    print_measurement(&short_label, &r.beside_short, free);
+    report::kv("slowdown beside CPU thread", fmt_ratio(r.slowdown()));
     report::kv(
         "gain from the shorter interval",
         fmt_ratio(
             r.beside.per_op().as_secs_f64() / r.beside_short.per_op().as_secs_f64().max(1e-12),
         ),
     );
-    report::note(
-        "Every hand-over back to the I/O thread costs about one switch interval (CPython's rule:\n\
-         wait an interval, then ask). How many round trips lose the GIL at all is a race: the\n\
-         spinner must wake up before the I/O returns. On an idle machine it nearly always does;\n\
-         on a busy one (or with slow wake-ups) the I/O thread often slips back in first.",
-    );
-    report::note(
-        "The start of the run beside the CPU thread: each ░ stretch of io is one round trip",
-    );
-    report::note("waiting a switch interval to get the GIL back from the spinner:");
-    print_chart(&r.chart);
-    if cfg.gil.free_threaded {
+    if free {
         report::note(
             "Free-threaded: no GIL to win back, so the CPU thread costs the I/O thread nothing.",
         );
+    } else {
+        report::note(
+            "Each time the I/O thread lost the GIL it waited about one switch interval to win it\n\
+             back (CPython's rule: wait an interval, then ask). Whether a round trip loses it is a\n\
+             race: when the I/O thread lets go, the woken spinner must take the GIL before the I/O\n\
+             returns. On an idle machine it nearly always does, so nearly every round trip pays an\n\
+             interval: the convoy. On a busy machine the spinner often wakes too late and fewer\n\
+             round trips pay - the count above says how many did here.",
+        );
+        report::note("The first few switch intervals beside the CPU thread:");
+        print_chart(&r.chart);
     }
     report::note(
         "CPython's own figures (3.11, measured on another 2-core machine, see FACTS.md): 200 echo\n\
