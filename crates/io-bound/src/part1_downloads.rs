@@ -70,7 +70,6 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         threaded,
         overlap,
     };
-    report::kv("mode", gil.mode());
     report::kv("sequential (1 thread)", fmt_duration(r.sequential));
     report::kv(&format!("threaded ({n} threads)"), fmt_duration(r.threaded));
     report::kv("speedup", fmt_ratio(r.speedup()));

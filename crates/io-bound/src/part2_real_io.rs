@@ -6,8 +6,8 @@
 //!
 //! * **Files.** Each thread writes a file in 64 KiB chunks into a fresh scratch directory,
 //!   `fsync`s it, reads it back and checks every byte (the check is "Python", so it holds the
-//!   GIL). Copying data into and out of the kernel needs a CPU, so this overlaps at most as many
-//!   times as there are cores; waiting for the disk to confirm the `fsync` needs none.
+//!   GIL). Copying data into and out of the kernel needs a CPU, so that part speeds up at most
+//!   as many times as there are cores; waiting for the disk to confirm the `fsync` needs none.
 //! * **Network.** The lesson starts a server on `127.0.0.1` (port 0: the OS picks one) that
 //!   answers each request after a delay ([`crate::server`]). N clients each send a request and
 //!   wait for the answer; their waits overlap, so N requests take about as long as one.
@@ -20,7 +20,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gil_core::measure::{cores, fmt_duration, fmt_ratio, speedup, time};
+use gil_core::measure::{fmt_duration, fmt_ratio, speedup, time};
 use gil_core::{Gil, GilGuard, report};
 
 use crate::cleanup::ScratchDir;
@@ -169,13 +169,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let (file_io, sizes) = compare(cfg, n, |py, i| file_task(py, &scratch_dir, i, cfg.file_kib))?;
     let file_bytes = sizes.first().copied().unwrap_or(0);
     print_comparison("files", n, &file_io);
-    report::note(&format!(
-        "Copying bytes to and from the kernel needs a CPU, so the file speedup cannot beat your\n\
-         {} core(s) (the overlap ratio counts threads inside allow_threads, running or not).\n\
-         The GIL is not the limit: see how little of the time it was held.",
-        cores()
-    ));
-
+    report::note(
+        "Copying bytes to and from the kernel needs a CPU; waiting for the disk to confirm an fsync\n\
+         does not, and those waits overlap freely. The speedup mixes both, so it can beat your core\n\
+         count or fall short of it. Either way the GIL is not the limit: see how little it was held.",
+    );
     let server = LoopbackServer::start(Behaviour::Delayed(cfg.server_delay))?;
     report::kv("server", server.addr());
     report::note(&format!(

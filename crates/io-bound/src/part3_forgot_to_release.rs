@@ -126,10 +126,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         "slowdown from forgetting",
         fmt_ratio(held.wall.as_secs_f64() / released.wall.as_secs_f64().max(1e-9)),
     );
-    report::note(
-        "Held: every wait happened inside somebody's hold, and holds never overlap, so the wall\n\
-         time is at least the sum of all waits. One line of C (or one py.detach in PyO3) fixes it.",
-    );
+    if cfg.gil.free_threaded {
+        report::note(
+            "Free-threaded: there is no GIL to hold, so even the careless extension's waits overlap\n\
+             ('GIL held' means 'attached' here).",
+        );
+    } else {
+        report::note(
+            "Held: every wait happened inside somebody's hold, and holds never overlap, so the wall\n\
+             time is at least the sum of all waits. One line of C (or one py.detach in PyO3) fixes it.",
+        );
+    }
     Ok(Report {
         threads: n,
         call_delay,

@@ -141,7 +141,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          worker holds the GIL for only part of a cell and most cells show ░; the zoom shows turns:",
     );
     print_chart(&r.charts.0);
-    report::note("Zoom into the CPU phase: the workers take turns, one switch interval each:");
+    report::note(
+        "Zoom into the CPU phase: the workers take turns of about one switch interval each\n(longer when the machine is busy):",
+    );
     print_chart(&r.charts.1);
     if cfg.gil.free_threaded {
         report::note(&format!(

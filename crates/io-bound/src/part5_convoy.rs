@@ -241,7 +241,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     );
     if free {
         report::note(
-            "Free-threaded: no GIL to win back, so the CPU thread costs the I/O thread nothing.",
+            "Free-threaded: no GIL to win back. Any slowdown left is the two threads (and the\n\
+             server) competing for CPU cores.",
         );
     } else {
         report::note(

@@ -221,7 +221,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                 "{:>7}  {:>8}  {:<9}  {}",
                 fmt_ratio(row.overlap.ratio()),
                 fmt_percent(row.overlap.held_share()),
-                if row.released() { "yes" } else { "no" },
+                match (cfg.gil.free_threaded, row.released()) {
+                    (true, _) => "no GIL",
+                    (false, true) => "yes",
+                    (false, false) => "no",
+                },
                 row.overlapped()
             ),
         );
