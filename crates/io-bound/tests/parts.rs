@@ -61,14 +61,14 @@ fn sleeping_downloads_hold_the_gil_for_almost_none_of_the_sleep() {
     let _serial = one_at_a_time();
     let r = part1_downloads::run(&quick()).unwrap();
     let slept = r.delay * r.downloads as u32;
-    assert!(
-        r.overlap.held * 10 < slept,
-        "held {:?} of {slept:?} asleep",
-        r.overlap.held
-    );
     assert!(r.overlap.detached >= slept, "{:?}", r.overlap);
     // Sequential sleeps cannot be shorter than their sum.
     assert!(r.sequential >= slept);
+    // A holder preempted by a busy OS can inflate its hold, hence the retries.
+    with_retries("the GIL is held for a sliver of the sleep", || {
+        let r = part1_downloads::run(&quick()).unwrap();
+        r.overlap.held * 10 < slept
+    });
     with_retries("threaded downloads beat sequential ones", || {
         let r = part1_downloads::run(&quick()).unwrap();
         r.speedup() > 1.5
@@ -89,11 +89,14 @@ fn real_io_gets_every_reply_right_and_leaves_no_files() {
         r.scratch_dir.display()
     );
     // The waits are in allow_threads: the GIL is held for a small part of the network run.
-    assert!(
-        r.network.overlap.held_share() < 0.1,
-        "{:?}",
-        r.network.overlap
-    );
+    with_retries("network waits are spent with the GIL released", || {
+        part2_real_io::run(&quick())
+            .unwrap()
+            .network
+            .overlap
+            .held_share()
+            < 0.1
+    });
 }
 
 #[test]
@@ -111,10 +114,9 @@ fn blocking_while_holding_the_gil_takes_at_least_the_sum_of_all_waits() {
         r.sum_of_waits
     );
     assert!(r.held.overlap.held >= r.sum_of_waits);
-    assert!(r.released.overlap.held * 10 < r.sum_of_waits);
-    with_retries("releasing beats holding", || {
+    with_retries("releasing holds the GIL briefly and beats holding", || {
         let r = part3_forgot_to_release::run(&cfg).unwrap();
-        r.released.wall * 3 < r.held.wall * 2
+        r.released.overlap.held * 10 < r.sum_of_waits && r.released.wall * 3 < r.held.wall * 2
     });
 }
 
