@@ -51,16 +51,18 @@
 //!
 //! * Freeing is a flag, not a call to the allocator, so a use after free is detected instead of
 //!   crashing; CPython would read or corrupt reused memory.
-//! * Checking that flag costs every operation one relaxed load that CPython does not pay (the
-//!   same for all three kinds of counting, so comparisons between them stay fair).
-//! * Biased counting keeps its "queued" and "merged" state in a separate byte; CPython packs
-//!   those bits into `ob_ref_shared`. CPython's owner merges queued objects at its next
-//!   eval-breaker check; the model's owner merges one at its next decref of that object.
+//! * Checking that flag (and immortality, in the same byte) costs every operation one relaxed
+//!   load that CPython does not pay — the same for all three kinds of counting, so comparisons
+//!   between them stay fair.
+//! * Biased counting keeps its "queued" and "merged" state in the owner-id word; CPython
+//!   packs those bits into `ob_ref_shared`. CPython's owner merges queued objects at its next
+//!   eval-breaker check or when it exits; the model's owner merges one at its next incref or
+//!   decref of it, and [`PyObject::audit`] settles any merge still pending.
 //! * There are no types, no `tp_dealloc`, no cyclic garbage collector and no deferred
 //!   reference counting: an object is just its count.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// What [`PyObject::refcnt`] reports for an immortal object: CPython 3.12's immortal count on
 /// 64-bit builds, `2**32 - 1`, chosen to be recognisably huge.
@@ -101,33 +103,41 @@ pub struct PyObject {
     type_name: &'static str,
     /// How this object's count is updated.
     counting: Counting,
-    /// True for immortal objects: increfs and decrefs do nothing.
-    immortal: bool,
+    /// `LIVE` (0), `FREED` (1: the count reached zero; every later use is counted, not done)
+    /// or `IMMORTAL` (2: increfs and decrefs do nothing). One byte, so the common case costs
+    /// one load and one branch.
+    status: AtomicU8,
     /// `ob_refcnt` for plain and atomic counting; `ob_ref_shared` for biased counting.
     shared: AtomicIsize,
     /// `ob_ref_local`: the owner's private count (biased counting only; only the owner writes).
     local: AtomicIsize,
-    /// `ob_tid`: the owner thread's id (biased counting only; 0: no owner).
-    owner: usize,
-    /// Biased counting's state (CPython: the low bits of `ob_ref_shared`). `OWNED` (0): the
-    /// owner counts locally; `QUEUED` (2): another thread took the shared count below zero and
-    /// the owner should merge; `MERGED` (3): the local count was folded into the shared one, and
-    /// every thread, the owner too, now updates the shared count atomically.
-    brc_state: AtomicU8,
-    /// True once the count has reached zero and the object was (model-)freed.
-    freed: AtomicBool,
+    /// `ob_tid` (biased counting only): the owner thread's id while it counts locally; that id
+    /// with `QUEUED` (bit 0) set once another thread took the shared count below zero and asks
+    /// the owner to merge; 0 once merged, when every thread, the owner too, counts atomically
+    /// in `shared`. Thread ids are even, so bit 0 is free.
+    ob_tid: AtomicUsize,
     /// How many times the count reached zero and the object was freed (more than 1: double free).
     deallocs: AtomicU64,
     /// Operations attempted on the object after it was freed (and not carried out).
     use_after_free: AtomicU64,
 }
 
+/// `status`: an ordinary object in use.
+const LIVE: u8 = 0;
+/// `status`: the count reached zero and the object was freed.
+const FREED: u8 = 1;
+/// `status`: an immortal object.
+const IMMORTAL: u8 = 2;
+/// `ob_tid` bit 0: another thread asked the owner to merge.
+const QUEUED: usize = 1;
+
 /// An id for the calling thread that costs one thread-local address computation, like
-/// CPython's `_Py_ThreadId` (the thread-pointer register). Unique among running threads.
+/// CPython's `_Py_ThreadId` (the thread-pointer register). Unique among running threads, never
+/// 0, and even (the address of an aligned `u64`).
 #[inline]
 fn current_thread_id() -> usize {
     thread_local! {
-        static MARK: u8 = const { 0 };
+        static MARK: u64 = const { 0 };
     }
     MARK.with(|mark| std::ptr::from_ref(mark) as usize)
 }
@@ -142,12 +152,10 @@ impl PyObject {
         PyObject {
             type_name,
             counting,
-            immortal: false,
+            status: AtomicU8::new(LIVE),
             shared: AtomicIsize::new(if biased { 0 } else { 1 }),
             local: AtomicIsize::new(if biased { 1 } else { 0 }),
-            owner: if biased { current_thread_id() } else { 0 },
-            brc_state: AtomicU8::new(OWNED),
-            freed: AtomicBool::new(false),
+            ob_tid: AtomicUsize::new(if biased { current_thread_id() } else { 0 }),
             deallocs: AtomicU64::new(0),
             use_after_free: AtomicU64::new(0),
         }
@@ -157,7 +165,7 @@ impl PyObject {
     /// freed, and its count reads [`IMMORTAL_REFCNT`].
     pub fn immortal(type_name: &'static str) -> Self {
         PyObject {
-            immortal: true,
+            status: AtomicU8::new(IMMORTAL),
             ..PyObject::new(type_name, Counting::Plain)
         }
     }
@@ -174,37 +182,26 @@ impl PyObject {
 
     /// True for objects made with [`PyObject::immortal`].
     pub fn is_immortal(&self) -> bool {
-        self.immortal
+        self.status.load(Ordering::Relaxed) == IMMORTAL
     }
 
     /// True if the count has reached zero and the object has been freed. Asking is not a use.
     pub fn is_freed(&self) -> bool {
-        self.freed.load(Ordering::Relaxed)
-    }
-
-    /// Biased counting: the state, if the calling thread is the owner and has not merged yet
-    /// (its updates take the plain fast path); `None` for everyone else.
-    #[inline]
-    fn owned_here(&self) -> Option<u8> {
-        if self.owner != current_thread_id() {
-            return None;
-        }
-        let state = self.brc_state.load(Ordering::Relaxed);
-        (state != MERGED).then_some(state)
+        self.status.load(Ordering::Relaxed) == FREED
     }
 
     /// False if an incref or decref must do nothing: the object is immortal, or it is freed
     /// (then the attempt is counted as a use after free).
     #[inline]
     fn countable(&self) -> bool {
-        if self.immortal {
-            return false;
+        match self.status.load(Ordering::Relaxed) {
+            LIVE => true,
+            FREED => {
+                self.used_after_free();
+                false
+            }
+            _ => false,
         }
-        if self.freed.load(Ordering::Relaxed) {
-            self.used_after_free();
-            return false;
-        }
-        true
     }
 
     /// `Py_INCREF`: add a reference.
@@ -223,10 +220,11 @@ impl PyObject {
                 self.shared.fetch_add(1, Ordering::Relaxed);
             }
             Counting::Biased => {
-                if self.owned_here().is_some() {
+                // The fast path: one compare with the owner's id, then a plain update.
+                if self.ob_tid.load(Ordering::Relaxed) == current_thread_id() {
                     plain_add(&self.local, 1);
                 } else {
-                    self.shared.fetch_add(1, Ordering::Relaxed);
+                    self.incref_shared();
                 }
             }
         }
@@ -254,25 +252,68 @@ impl PyObject {
                 }
             }
             Counting::Biased => {
-                if let Some(state) = self.owned_here() {
-                    if plain_add(&self.local, -1) == 0 || state == QUEUED {
+                if self.ob_tid.load(Ordering::Relaxed) == current_thread_id() {
+                    if plain_add(&self.local, -1) == 0 {
                         self.merge();
                     }
                 } else {
-                    let shared = self.shared.fetch_sub(1, Ordering::SeqCst) - 1;
-                    if shared == 0 && self.brc_state.load(Ordering::SeqCst) == MERGED {
-                        self.dealloc_biased();
-                    } else if shared < 0 {
-                        // Ask the owner to merge; a merged object stays merged.
-                        let _ = self.brc_state.compare_exchange(
-                            OWNED,
-                            QUEUED,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        );
-                    }
+                    self.decref_shared();
                 }
             }
+        }
+    }
+
+    /// Biased counting, not the fast path: another thread, the owner after merging, or the
+    /// owner of a queued object (which merges first).
+    #[cold]
+    fn incref_shared(&self) {
+        if self.ob_tid.load(Ordering::Relaxed) == current_thread_id() | QUEUED {
+            self.merge();
+        }
+        self.shared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Biased counting, not the fast path: see [`incref_shared`](Self::incref_shared).
+    #[cold]
+    fn decref_shared(&self) {
+        if self.ob_tid.load(Ordering::Relaxed) == current_thread_id() | QUEUED {
+            plain_add(&self.local, -1);
+            self.merge();
+            return;
+        }
+        let shared = self.shared.fetch_sub(1, Ordering::SeqCst) - 1;
+        if shared == 0 && self.ob_tid.load(Ordering::SeqCst) == 0 {
+            self.dealloc_biased();
+        } else if shared < 0 {
+            // Ask the owner to merge (CPython queues the object for it); a merged object
+            // stays merged.
+            let mut tid = self.ob_tid.load(Ordering::Relaxed);
+            while tid != 0 && tid & QUEUED == 0 {
+                match self.ob_tid.compare_exchange_weak(
+                    tid,
+                    tid | QUEUED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => tid = now,
+                }
+            }
+        }
+    }
+
+    /// Biased counting, owner only: fold the local count into the shared one and give up the
+    /// fast path (PEP 703's merge), because the local count reached zero or another thread
+    /// queued the object. Free it if that leaves no reference at all.
+    #[cold]
+    fn merge(&self) {
+        let local = self.local.load(Ordering::Relaxed);
+        self.local.store(0, Ordering::Relaxed);
+        // SeqCst here and in a non-owner's decref: if both threads see a total of zero, the
+        // compare-and-swap in `dealloc_biased` lets exactly one of them free the object.
+        self.ob_tid.store(0, Ordering::SeqCst);
+        if self.shared.fetch_add(local, Ordering::SeqCst) + local == 0 {
+            self.dealloc_biased();
         }
     }
 
@@ -281,14 +322,14 @@ impl PyObject {
     ///
     /// Reading a freed object counts as a use after free and returns 0.
     pub fn refcnt(&self) -> isize {
-        if self.immortal {
-            return IMMORTAL_REFCNT;
+        match self.status.load(Ordering::Relaxed) {
+            IMMORTAL => IMMORTAL_REFCNT,
+            FREED => {
+                self.used_after_free();
+                0
+            }
+            _ => self.local.load(Ordering::Relaxed) + self.shared.load(Ordering::Relaxed),
         }
-        if self.freed.load(Ordering::Relaxed) {
-            self.used_after_free();
-            return 0;
-        }
-        self.local.load(Ordering::Relaxed) + self.shared.load(Ordering::Relaxed)
     }
 
     /// `sys.getrefcount(x)`: passing `x` as an argument binds it to the call's parameter, which
@@ -303,9 +344,24 @@ impl PyObject {
 
     /// What happened to this object so far. Call it when you believe every reference is gone
     /// and read [`Audit::verdict`].
+    ///
+    /// A biased object that another thread queued for its owner is merged first — what
+    /// CPython's owner does at its next eval-breaker check or when it exits — so call this
+    /// only once no thread is using the object.
     pub fn audit(&self) -> Audit {
+        if self.counting == Counting::Biased
+            && self.status.load(Ordering::Relaxed) == LIVE
+            && self.ob_tid.load(Ordering::Relaxed) & QUEUED != 0
+        {
+            self.merge();
+        }
+        self.snapshot()
+    }
+
+    /// The figures as they stand, changing nothing.
+    fn snapshot(&self) -> Audit {
         Audit {
-            refcnt: if self.immortal {
+            refcnt: if self.is_immortal() {
                 IMMORTAL_REFCNT
             } else {
                 self.local.load(Ordering::Relaxed) + self.shared.load(Ordering::Relaxed)
@@ -316,28 +372,13 @@ impl PyObject {
         }
     }
 
-    /// Biased counting, owner only: fold the local count into the shared one and give up the
-    /// fast path (PEP 703's merge), because the local count reached zero or another thread
-    /// queued the object. Free it if that leaves no reference at all.
-    #[cold]
-    fn merge(&self) {
-        let local = self.local.load(Ordering::Relaxed);
-        self.local.store(0, Ordering::Relaxed);
-        // SeqCst here and in a non-owner's decref: if both threads see a total of zero, the
-        // compare-and-swap in `dealloc_biased` lets exactly one of them free the object.
-        self.brc_state.store(MERGED, Ordering::SeqCst);
-        if self.shared.fetch_add(local, Ordering::SeqCst) + local == 0 {
-            self.dealloc_biased();
-        }
-    }
-
     /// Biased counting frees through a compare-and-swap: when the owner's merge and another
     /// thread's last decref race, both may see zero, and exactly one of them frees.
     #[cold]
     fn dealloc_biased(&self) {
         if self
-            .freed
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .status
+            .compare_exchange(LIVE, FREED, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             self.deallocs.fetch_add(1, Ordering::Relaxed);
@@ -348,7 +389,7 @@ impl PyObject {
     /// zero) is counted too, which [`Audit::verdict`] reports as a premature free.
     #[cold]
     fn dealloc(&self) {
-        self.freed.store(true, Ordering::Release);
+        self.status.store(FREED, Ordering::Release);
         self.deallocs.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -358,13 +399,6 @@ impl PyObject {
         self.use_after_free.fetch_add(1, Ordering::Relaxed);
     }
 }
-
-/// Biased counting state: the owner counts locally.
-const OWNED: u8 = 0;
-/// Biased counting state: another thread asked the owner to merge.
-const QUEUED: u8 = 2;
-/// Biased counting state: one shared count, updated atomically by everyone.
-const MERGED: u8 = 3;
 
 /// `ob_refcnt += delta` as C compiles it without a lock prefix: read, then write back. Another
 /// thread's update landing between the two is overwritten (a lost update). Returns the new value.
@@ -380,8 +414,8 @@ impl fmt::Debug for PyObject {
         f.debug_struct("PyObject")
             .field("type", &self.type_name)
             .field("counting", &self.counting)
-            .field("immortal", &self.immortal)
-            .field("audit", &self.audit())
+            .field("immortal", &self.is_immortal())
+            .field("audit", &self.snapshot())
             .finish()
     }
 }
@@ -535,7 +569,7 @@ mod tests {
         // The owner drops both its references first: it merges, the object lives on...
         obj.decref();
         obj.decref();
-        assert_eq!(obj.brc_state.load(Ordering::Relaxed), MERGED);
+        assert_eq!(obj.ob_tid.load(Ordering::Relaxed), 0, "merged");
         assert!(!obj.is_freed());
         // ...until the other thread drops the last one.
         std::thread::scope(|s| {
@@ -552,14 +586,17 @@ mod tests {
             s.spawn(|| obj.decref());
         });
         assert_eq!(obj.shared.load(Ordering::Relaxed), -1);
-        assert_eq!(obj.brc_state.load(Ordering::Relaxed), QUEUED);
+        assert_eq!(
+            obj.ob_tid.load(Ordering::Relaxed),
+            current_thread_id() | QUEUED
+        );
         assert_eq!(obj.refcnt(), 1);
         obj.decref(); // the owner's last reference: it merges, the total is 0, freed
         assert_eq!(obj.audit().verdict(), Verdict::Freed);
     }
 
     #[test]
-    fn biased_owner_merges_a_queued_object_at_its_next_decref() {
+    fn biased_owner_merges_a_queued_object_at_its_next_update() {
         let obj = PyObject::new("list", Counting::Biased);
         obj.incref();
         obj.incref(); // local 3; two references handed to another thread, which drops them
@@ -569,14 +606,42 @@ mod tests {
                 obj.decref();
             });
         });
-        assert_eq!(obj.brc_state.load(Ordering::Relaxed), QUEUED);
-        obj.incref(); // local 4, shared -2
-        obj.decref(); // local 3; queued, so the owner merges: shared = -2 + 3 = 1
-        assert_eq!(obj.brc_state.load(Ordering::Relaxed), MERGED);
+        assert_eq!(
+            obj.ob_tid.load(Ordering::Relaxed),
+            current_thread_id() | QUEUED
+        );
+        obj.incref(); // queued, so the owner merges first (shared = -2 + 3 = 1), then shared 2
+        obj.decref(); // merged: the owner now counts in the shared count too
+        assert_eq!(obj.ob_tid.load(Ordering::Relaxed), 0, "merged");
         assert_eq!(obj.refcnt(), 1);
         assert!(!obj.is_freed());
         obj.decref();
         assert_eq!(obj.audit().verdict(), Verdict::Freed);
+    }
+
+    #[test]
+    fn biased_owner_racing_another_thread_frees_exactly_once() {
+        // Owner and another thread each hold a reference, update concurrently, then both let
+        // go at about the same time: whoever is last frees, exactly once, in every order.
+        for _ in 0..200 {
+            let obj = PyObject::new("list", Counting::Biased);
+            obj.incref(); // the reference handed to the other thread
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for _ in 0..1_000 {
+                        obj.incref();
+                        obj.decref();
+                    }
+                    obj.decref();
+                });
+                for _ in 0..1_000 {
+                    obj.incref();
+                    obj.decref();
+                }
+                obj.decref();
+            });
+            assert_eq!(obj.audit().verdict(), Verdict::Freed);
+        }
     }
 
     fn hammer(obj: &PyObject, gil: &Gil, threads: usize, pairs: u64) {
