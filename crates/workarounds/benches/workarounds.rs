@@ -1,7 +1,8 @@
 //! Benchmarks of lesson 5's workarounds (`cargo bench -p workarounds`).
 //!
-//! * `ndarray_sum_of_squares/*`: `np.sum(arr ** 2)` over 4 arrays of 1,000,000 floats, one
-//!   after another, in a pool of model threads that release the GIL, and as one rayon loop.
+//! * `ndarray_sum_of_squares/*`: `np.sum(arr ** 2)` over 4 arrays of 1,000,000 floats: one
+//!   after another; in a pool of model threads that release the GIL (and one that does not);
+//!   with rayon over the arrays; and with part 3's `prange` loop inside each array.
 //! * `process_pool/*`: starting a pool of worker processes (and shutting it down), and one
 //!   round trip of an empty task through a started pool.
 #![allow(missing_docs)]
@@ -13,6 +14,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gil_core::Gil;
 use rayon::prelude::*;
+use workarounds::part3_nogil_prange::prange_loop;
 use workarounds::pool::{ProcessPool, Task};
 use workarounds::{random_array, sum_of_squares};
 
@@ -45,13 +47,13 @@ fn ndarray_sum_of_squares(c: &mut Criterion) {
                 .sum::<f64>()
         })
     });
-    group.bench_function("rayon_4x1M", |b| {
+    group.bench_function("rayon_over_arrays_4x1M", |b| {
+        b.iter(|| data.par_iter().map(sum_of_squares).sum::<f64>())
+    });
+    group.bench_function("rayon_prange_each_array_4x1M", |b| {
         b.iter(|| {
-            data.par_iter()
-                .map(|a| {
-                    a.as_slice()
-                        .map_or(0.0, |s| s.par_iter().map(|x| x * x).sum::<f64>())
-                })
+            data.iter()
+                .map(|a| a.as_slice().map_or(0.0, prange_loop))
                 .sum::<f64>()
         })
     });

@@ -115,14 +115,16 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
     let free = Gil::free_threaded();
     let (_, free_threads) =
         measure::time(|| free.run_threads(tasks, |_, py| work::sum_of_squares(py, cfg.items)));
-    kv(
-        &format!("{tasks} threads, free-threaded"),
-        format!(
-            "{}  ({} vs one thread)",
-            fmt_duration(free_threads),
-            fmt_ratio(speedup(sequential, free_threads))
-        ),
-    );
+    if !gil.is_free_threaded() {
+        kv(
+            &format!("{tasks} threads, free-threaded"),
+            format!(
+                "{}  ({} vs one thread)",
+                fmt_duration(free_threads),
+                fmt_ratio(speedup(sequential, free_threads))
+            ),
+        );
+    }
 
     // The pool: start it (timed), then Pool.map and executor.submit.
     let pool = ProcessPool::start(&cfg.worker_exe, workers)?;

@@ -74,9 +74,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part2> {
     note(
         "Released: the calls overlap, and the pool threads hold the GIL only to start and end\n\
          each call. Not released: the GIL is held for the whole call and the pool runs one\n\
-         call at a time, whatever the number of cores. For tiny arrays starting threads costs\n\
-         more than the work: releasing the GIL only pays when each call is large.",
+         call at a time, whatever the number of cores.",
     );
+    explain_sizes(&sizes);
     note(
         "CPython's own figures (NumPy 2.4, 2 cores, measured by this project, not by this run):\n\
          4 x 1,000,000 took 2.46 ms sequentially and 2.99 ms with 4 threads (no speed-up);\n\
@@ -91,30 +91,28 @@ fn one_size(cfg: &Config, gil: &Gil, len: usize, arrays: usize) -> anyhow::Resul
         .collect();
     let runs = if len >= 5_000_000 { 3 } else { cfg.runs };
 
+    // Each variant runs once untimed first (warm caches, threads' stacks), then `runs` times.
+    let timed = |f: &mut dyn FnMut()| -> (Duration, GilStats) {
+        f();
+        gil.reset_stats();
+        let median = measure::repeat(runs, &mut *f).median();
+        (median, gil.stats())
+    };
     let mut sums = Vec::new();
-    let sequential = measure::repeat(runs, || {
+    let (sequential, _) = timed(&mut || {
         sums = gil.attach("main", |_py| data.iter().map(sum_of_squares).collect());
-    })
-    .median();
-
+    });
     let mut released_sums = Vec::new();
-    gil.reset_stats();
-    let released = measure::repeat(runs, || {
+    let (released, released_stats) = timed(&mut || {
         released_sums = gil.run_threads(arrays, |i, py| {
             py.allow_threads(|| sum_of_squares(&data[i]))
         });
-    })
-    .median();
-    let released_stats = gil.stats();
-
+    });
     let mut holding_sums = Vec::new();
-    gil.reset_stats();
-    let holding = measure::repeat(runs, || {
+    let (holding, holding_stats) = timed(&mut || {
         // A native call that never releases: no allow_threads, and no check point inside.
         holding_sums = gil.run_threads(arrays, |i, _py| sum_of_squares(&data[i]));
-    })
-    .median();
-    let holding_stats = gil.stats();
+    });
 
     for got in [&released_sums, &holding_sums] {
         ensure!(
@@ -147,6 +145,47 @@ fn held_and_detached(stats: &GilStats) -> (Duration, Duration) {
         stats.total_held(),
         stats.threads.iter().map(|t| t.detached).sum(),
     )
+}
+
+/// Say, from this run's figures, where the pool paid and where it did not, and why.
+fn explain_sizes(sizes: &[SizeRun]) {
+    let gain = |run: &SizeRun| speedup(run.sequential, run.released);
+    if let Some(tiny) = sizes.first().filter(|run| gain(run) < 1.0) {
+        note(&format!(
+            "At {} floats per array the pool is slower ({}): starting and joining threads costs\n\
+             more than the work. Releasing the GIL only pays when each call is large.",
+            fmt_count(tiny.len as u64),
+            fmt_ratio(gain(tiny))
+        ));
+    }
+    for run in sizes.iter().skip(1) {
+        let (g, len) = (gain(run), fmt_count(run.len as u64));
+        if measure::cores() < 2 {
+            note("With one CPU the released calls can only take turns: nothing runs in parallel.");
+            break;
+        } else if g >= 1.3 {
+            note(&format!(
+                "At {len} floats per array the released pool is {}: enough work per call.",
+                fmt_ratio(g)
+            ));
+        } else {
+            note(&format!(
+                "At {len} floats per array the released pool is only {} ({:.1} GB/s read in one\n\
+                 thread, {:.1} GB/s in the pool). A loop this simple waits on memory, not on the\n\
+                 CPU, and all cores share one memory bus; once the arrays outgrow the caches, more\n\
+                 threads read no faster. Releasing the GIL removes the lock, not the other shared\n\
+                 resources. (Other programs using the CPUs meanwhile also cut the gain; rerun.)",
+                fmt_ratio(g),
+                gb_per_s(run, run.sequential),
+                gb_per_s(run, run.released)
+            ));
+        }
+    }
+}
+
+/// How fast the arrays were read: bytes of all arrays over `time`, in GB/s.
+fn gb_per_s(run: &SizeRun, time: Duration) -> f64 {
+    (run.arrays * run.len * std::mem::size_of::<f64>()) as f64 / time.as_secs_f64().max(1e-12) / 1e9
 }
 
 fn print_size(run: &SizeRun) {

@@ -65,8 +65,12 @@ pub fn run(summary: &Summary) {
     note("Older tutorials list GraalPy as GIL-free; it is not.");
 
     let ratio = |r: Option<f64>| r.map_or_else(|| "run it to measure".to_owned(), fmt_ratio);
-    let duration =
-        |d: Option<Duration>| d.map_or_else(|| "run it to measure".to_owned(), fmt_duration);
+    let duration = |d: Option<Duration>| {
+        d.map_or_else(
+            || "run it to measure".to_owned(),
+            |d| format!("{} a trip", fmt_duration(d)),
+        )
+    };
     let released = if summary.released_speedups.is_empty() {
         "run it to measure".to_owned()
     } else {
@@ -95,8 +99,8 @@ Is the program waiting (I/O) or computing (CPU)?
      +- Pure Python?
           +- Tasks are big compared with their data
           |    -> a process pool                                    [part 1: {processes}]
-          +- Tasks are tiny (below ~{break_even} each)
-          |    -> batch them (chunksize), or stay in one process    [part 1b]
+          +- Tasks are tiny (shorter than a round trip to a worker)
+          |    -> batch them (chunksize), or stay in one process    [part 1b: {break_even}]
           +- You can use CPython 3.13t/3.14t and your extensions support it
           |    -> free-threaded threads                             [part 4: {free}]
           +- You want isolation without processes (3.14)

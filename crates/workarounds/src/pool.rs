@@ -492,6 +492,9 @@ pub fn worker_main(parent: u32) -> anyhow::Result<()> {
 }
 
 /// Ask Linux to SIGKILL this worker when its parent dies, even mid-task.
+///
+/// Linux sends the signal when the parent *thread* that started the worker ends, so a pool
+/// must be started by a thread that outlives it (the lesson's main thread, a test's thread).
 #[cfg(target_os = "linux")]
 fn die_with_parent(parent: u32) {
     // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take no pointers and only change this
