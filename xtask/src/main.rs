@@ -1,62 +1,81 @@
 //! `cargo xtask`: project tasks, so developing the course needs no shell scripts.
+//!
+//! This file only dispatches: each task lives in its own module (`ci`, `grader`, …). To add a
+//! task, add a variant to [`Task`] and a module, and one line to the `match` in `main`.
 
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
-/// Project tasks for gil-lessons.
+mod ci;
+mod grader;
+mod real_gil;
+
+/// Project tasks for gil-lessons: the exercise grader and CI.
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
 struct Cli {
+    /// The workspace to work on (default: the one this xtask belongs to)
+    #[arg(long, global = true, hide = true)]
+    root: Option<PathBuf>,
+
     #[command(subcommand)]
     task: Task,
 }
 
 #[derive(Subcommand)]
 enum Task {
-    /// Run what CI runs: tests, formatting, clippy, and build the benchmarks
+    /// Run what CI runs: formatting, clippy, tests, benchmarks build, then `verify`
     Ci,
+    /// Grade an exercise (without NAME: the first one not passing yet)
+    Check(grader::CheckArgs),
+    /// Show every exercise and your progress
+    List(grader::ListArgs),
+    /// Show the hints of an exercise, one tier at a time
+    Hint(grader::HintArgs),
+    /// Check the current exercise again each time you save it
+    Watch(grader::WatchArgs),
+    /// Restore an exercise as it was handed out (asks first)
+    Reset(grader::ResetArgs),
+    /// Prove the grader: every solution passes, every untouched exercise fails
+    Verify(grader::VerifyArgs),
+    /// Build the PyO3 extension, run it in python3 from 1, 2 and 4 threads, compare with the model
+    RealGil(real_gil::RealGilArgs),
 }
 
 fn main() -> ExitCode {
+    // `cargo xtask list | head` should end quietly, as other command-line tools do, rather than
+    // panic on a closed pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
-    let result = match cli.task {
-        Task::Ci => ci(),
+    let default_root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let root = cli.root.unwrap_or(default_root);
+    // Absolute, so paths handed to cargo and to the programs mean the same from any directory.
+    let root = std::path::absolute(&root).unwrap_or(root);
+    grader::run::kill_children_on_interrupt();
+    let result = match &cli.task {
+        Task::Ci => ci::ci(&root),
+        Task::Check(args) => grader::check(&root, args),
+        Task::List(args) => grader::list(&root, args),
+        Task::Hint(args) => grader::hint(&root, args),
+        Task::Watch(args) => grader::watch(&root, args),
+        Task::Reset(args) => grader::reset(&root, args),
+        Task::Verify(args) => grader::verify(&root, args),
+        Task::RealGil(args) => real_gil::run(&root, args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // One line, never a backtrace: `{:#}` joins the context chain with colons.
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The whole test suite, in the order that fails fastest.
-fn ci() -> anyhow::Result<()> {
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&["test", "--workspace", "--release"])?;
-    cargo(&["bench", "--workspace", "--no-run"])?;
-    Ok(())
-}
-
-fn cargo(args: &[&str]) -> anyhow::Result<()> {
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .status()
-        .with_context(|| format!("could not start cargo {}", args.join(" ")))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
 }

@@ -1,0 +1,48 @@
+//! `cargo xtask ci`: the whole test suite, in the order that fails fastest.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+
+use crate::grader;
+
+/// Formatting, clippy, tests, benchmarks build, then the grader's `verify`.
+pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
+    cargo(root, &["fmt", "--all", "--check"])?;
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    cargo(root, &["test", "--workspace", "--release"])?;
+    cargo(root, &["bench", "--workspace", "--no-run"])?;
+    if !root.join(grader::project::MANIFEST).exists() {
+        eprintln!(
+            "note: no {} yet, so there is nothing to verify",
+            grader::project::MANIFEST
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("$ cargo xtask verify");
+    grader::verify(root, &grader::VerifyArgs::default())
+}
+
+fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not start cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

@@ -1,0 +1,820 @@
+//! Grading one exercise: build, draw parameters, run the learner's program and the solution
+//! with them, and turn what happened into a [`Verdict`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use super::expr::Env;
+use super::manifest::{Exercise, RelationKind};
+use super::project::{Build, Project, Side, on_path};
+use super::run::{self, Ending, Limits, Outcome};
+use super::value;
+
+/// Output kept from one run; more than this is an output flood.
+pub const MAX_OUTPUT: usize = 1 << 20;
+
+/// The kinds of verdict, each with its own message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Every check held on every run.
+    Pass,
+    /// The learner's file does not compile.
+    #[serde(rename = "compile error")]
+    CompileError,
+    /// It panicked (`todo!()` included).
+    Panic,
+    /// It exited with another code, or a signal killed it.
+    #[serde(rename = "non-zero exit")]
+    NonZeroExit,
+    /// It did not finish in time.
+    Timeout,
+    /// It printed more than [`MAX_OUTPUT`].
+    #[serde(rename = "output flood")]
+    OutputFlood,
+    /// A check failed.
+    #[serde(rename = "wrong result")]
+    WrongResult,
+    /// A required tool is missing; not passed.
+    Skipped,
+}
+
+impl Kind {
+    /// The name people read (and `--json` prints).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pass => "pass",
+            Kind::CompileError => "compile error",
+            Kind::Panic => "panic",
+            Kind::NonZeroExit => "non-zero exit",
+            Kind::Timeout => "timeout",
+            Kind::OutputFlood => "output flood",
+            Kind::WrongResult => "wrong result",
+            Kind::Skipped => "skipped",
+        }
+    }
+}
+
+/// One relation of one check, as evaluated.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    /// The line's label.
+    pub label: String,
+    /// "must equal", "must be at least", "must be at most".
+    pub relation: &'static str,
+    /// The manifest's expression.
+    pub expression: String,
+    /// The expression's value (or the solution's text), as shown.
+    pub expected: Option<String>,
+    /// The learner's value as printed (`None`: no such line).
+    pub actual: Option<String>,
+    /// Did it hold?
+    pub passed: bool,
+    /// Why it did not hold, when that is more than "different value".
+    pub problem: Option<String>,
+    /// The manifest's explanation.
+    pub why: Option<String>,
+    /// What the solution printed for this label, when the check compares with it.
+    pub solution: Option<String>,
+}
+
+/// Everything a check found out; `--json` prints exactly this.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The exercise's name.
+    pub exercise: String,
+    /// What happened.
+    pub verdict: Kind,
+    /// `verdict == pass`.
+    pub passed: bool,
+    /// One sentence for people.
+    pub message: String,
+    /// The `todo!()` is still there.
+    pub todo: bool,
+    /// Which run this verdict is about (1-based) and how many were planned.
+    pub run: u32,
+    /// How many runs a check makes.
+    pub runs: u32,
+    /// The parameters of that run.
+    pub params: BTreeMap<String, i64>,
+    /// How to run the same thing by hand.
+    pub command: Option<String>,
+    /// The checks of that run.
+    pub checks: Vec<CheckResult>,
+    /// The compiler's output, for a compile error.
+    pub compiler_output: Option<String>,
+    /// The program's standard output.
+    pub stdout: String,
+    /// The program's standard error.
+    pub stderr: String,
+    /// Where to get help (absent on a pass).
+    pub hint: Option<String>,
+    /// How long grading took.
+    pub seconds: f64,
+}
+
+/// Whose output is graded.
+pub enum Learner {
+    /// A program from one of the two packages.
+    Program(Side),
+    /// A fixed text, as if a program printed it (how `verify` plays a learner who hard-codes).
+    Printed(String),
+}
+
+/// A small, seedable random number generator (SplitMix64): enough to draw parameters.
+pub struct Rng(u64);
+
+impl Rng {
+    /// From a seed; the same seed draws the same parameters.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// Seeded from the clock and the process id.
+    pub fn from_entropy() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Rng(nanos ^ (u64::from(std::process::id()) << 32))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `low..=high`.
+    pub fn between(&mut self, low: i64, high: i64) -> i64 {
+        let span = high.abs_diff(low).saturating_add(1);
+        low.wrapping_add((self.next() % span) as i64)
+    }
+}
+
+/// How grading talks to the person waiting (progress lines on stderr, or nothing).
+pub struct Grading<'a> {
+    /// The course.
+    pub project: &'a Project,
+    /// Draws the parameters.
+    pub rng: Rng,
+    /// Colour the compiler's output.
+    pub colour: bool,
+    /// Say what is happening on stderr.
+    pub chatty: bool,
+    /// Build before running (off when `verify` has built everything already).
+    pub build: bool,
+}
+
+impl Grading<'_> {
+    fn say(&self, what: &str) {
+        if self.chatty {
+            eprintln!("  {what}");
+        }
+    }
+
+    /// Grade `exercise` as written by `learner`. An `Err` is the course's fault (the solution
+    /// fails, a file is missing), never the learner's.
+    pub fn grade(&mut self, exercise: &Exercise, learner: &Learner) -> anyhow::Result<Verdict> {
+        let started = Instant::now();
+        let mut verdict = Verdict {
+            exercise: exercise.name.clone(),
+            verdict: Kind::Pass,
+            passed: false,
+            message: String::new(),
+            todo: false,
+            run: 0,
+            runs: exercise.runs,
+            params: BTreeMap::new(),
+            command: None,
+            checks: Vec::new(),
+            compiler_output: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            hint: Some(format!("cargo xtask hint {}", exercise.name)),
+            seconds: 0.0,
+        };
+        let finish = |mut verdict: Verdict, kind: Kind, message: String| {
+            verdict.passed = kind == Kind::Pass;
+            if verdict.passed {
+                verdict.hint = None;
+            }
+            verdict.verdict = kind;
+            verdict.message = message;
+            verdict.seconds = started.elapsed().as_secs_f64();
+            Ok(verdict)
+        };
+
+        let missing: Vec<&str> = exercise
+            .requires
+            .iter()
+            .map(String::as_str)
+            .filter(|tool| !on_path(tool))
+            .collect();
+        if !missing.is_empty() {
+            verdict.hint = None;
+            let message = format!("skipped (not passed): needs {} on PATH", missing.join(", "));
+            return finish(verdict, Kind::Skipped, message);
+        }
+
+        let needs_solution = exercise.needs_solution();
+        if self.build && exercise.run.is_none() {
+            if let Learner::Program(side) = learner {
+                self.say(&format!(
+                    "compiling {} ({})…",
+                    exercise.name,
+                    side.package()
+                ));
+                if let Build::Failed(output) =
+                    self.project.build(*side, &[exercise], self.colour)?
+                {
+                    if *side == Side::Solution {
+                        bail!(
+                            "the solution of {} does not compile:\n{output}",
+                            exercise.name
+                        );
+                    }
+                    verdict.compiler_output = Some(output);
+                    let message = "compile error: the compiler rejected your code".to_owned();
+                    return finish(verdict, Kind::CompileError, message);
+                }
+            }
+            let learner_is_solution = matches!(learner, Learner::Program(Side::Solution));
+            if needs_solution && !learner_is_solution {
+                self.say(&format!("compiling {} (solutions)…", exercise.name));
+                if let Build::Failed(output) =
+                    self.project
+                        .build(Side::Solution, &[exercise], self.colour)?
+                {
+                    bail!(
+                        "the solution of {} does not compile:\n{output}",
+                        exercise.name
+                    );
+                }
+            }
+        }
+
+        for run in 1..=exercise.runs {
+            verdict.run = run;
+            verdict.params = exercise
+                .params
+                .iter()
+                .map(|(name, &[low, high])| (name.clone(), self.rng.between(low, high)))
+                .collect();
+            let mine = match learner {
+                Learner::Program(side) => {
+                    let (program, args) = self.command(exercise, *side, &verdict.params)?;
+                    verdict.command = Some(self.shown_command(exercise, *side, &verdict.params)?);
+                    self.say(&format!(
+                        "running {}{} ({})…",
+                        exercise.name,
+                        if exercise.runs > 1 {
+                            format!(", run {run} of {}", exercise.runs)
+                        } else {
+                            String::new()
+                        },
+                        show_params(&verdict.params)
+                    ));
+                    self.execute(exercise, &program, &args)?
+                }
+                Learner::Printed(text) => Outcome::printed(text),
+            };
+            verdict.stdout = mine.stdout.clone();
+            verdict.stderr = mine.stderr.clone();
+            if let Some((kind, message, todo)) = classify(&mine, exercise) {
+                verdict.todo = todo;
+                return finish(verdict, kind, message);
+            }
+            let reference = if needs_solution {
+                let (program, args) = self.command(exercise, Side::Solution, &verdict.params)?;
+                let outcome = self.execute(exercise, &program, &args)?;
+                if let Some((kind, message, _)) = classify(&outcome, exercise) {
+                    bail!(
+                        "the solution of {} failed with {} ({}: {message}) — a bug in the course",
+                        exercise.name,
+                        show_params(&verdict.params),
+                        kind.name()
+                    );
+                }
+                Some(outcome.stdout)
+            } else {
+                None
+            };
+            verdict.checks = judge(
+                exercise,
+                &verdict.params,
+                &mine.stdout,
+                reference.as_deref(),
+            )?;
+            if let Some(failed) = verdict.checks.iter().find(|c| !c.passed) {
+                let message = format!(
+                    "wrong result: `{}` {} {}{}",
+                    failed.label,
+                    failed.relation,
+                    failed.expression,
+                    match &failed.problem {
+                        Some(problem) => format!(" — {problem}"),
+                        None => format!(
+                            " = {}, got {}",
+                            failed.expected.as_deref().unwrap_or("?"),
+                            failed.actual.as_deref().unwrap_or("nothing")
+                        ),
+                    }
+                );
+                return finish(verdict, Kind::WrongResult, message);
+            }
+        }
+        let runs = match exercise.runs {
+            1 => String::new(),
+            n => format!(" on all {n} runs"),
+        };
+        finish(
+            verdict,
+            Kind::Pass,
+            format!("pass: every check holds{runs}"),
+        )
+    }
+
+    /// Run `side`'s program of `exercise` once with `params`.
+    pub fn run_side(
+        &self,
+        exercise: &Exercise,
+        side: Side,
+        params: &BTreeMap<String, i64>,
+    ) -> anyhow::Result<Outcome> {
+        let (program, args) = self.command(exercise, side, params)?;
+        self.execute(exercise, &program, &args)
+    }
+
+    fn execute(
+        &self,
+        exercise: &Exercise,
+        program: &Path,
+        args: &[String],
+    ) -> anyhow::Result<Outcome> {
+        let limits = Limits {
+            timeout: Duration::from_secs_f64(exercise.timeout),
+            max_output: MAX_OUTPUT,
+        };
+        run::run(program, args, &self.project.root, limits)
+    }
+
+    /// The program and arguments that run `exercise` on `side` with `params`.
+    fn command(
+        &self,
+        exercise: &Exercise,
+        side: Side,
+        params: &BTreeMap<String, i64>,
+    ) -> anyhow::Result<(PathBuf, Vec<String>)> {
+        match &exercise.run {
+            Some(template) => {
+                let xtask = std::env::current_exe().context("cannot find the grader's own path")?;
+                let file = self.project.source(exercise, side)?;
+                let mut words = fill(template, params, &xtask, &file);
+                if words.is_empty() {
+                    bail!("exercise {}: run is empty", exercise.name);
+                }
+                let program = PathBuf::from(words.remove(0));
+                Ok((program, words))
+            }
+            None => {
+                let program = self.project.program(exercise, side);
+                let args = fill(&exercise.args, params, &program, &program);
+                Ok((program, args))
+            }
+        }
+    }
+
+    /// The same command as a learner would type it.
+    fn shown_command(
+        &self,
+        exercise: &Exercise,
+        side: Side,
+        params: &BTreeMap<String, i64>,
+    ) -> anyhow::Result<String> {
+        Ok(match &exercise.run {
+            Some(template) => {
+                let file = self.project.source(exercise, side)?;
+                let file = PathBuf::from(self.project.shown(&file));
+                fill(template, params, &PathBuf::from("cargo xtask"), &file).join(" ")
+            }
+            None => {
+                let args = fill(&exercise.args, params, &PathBuf::new(), &PathBuf::new());
+                let mut line = format!(
+                    "cargo run --release -p {} --bin {}",
+                    side.package(),
+                    exercise.name
+                );
+                if !args.is_empty() {
+                    line = format!("{line} -- {}", args.join(" "));
+                }
+                line
+            }
+        })
+    }
+}
+
+/// `a=1, b=2`
+pub fn show_params(params: &BTreeMap<String, i64>) -> String {
+    if params.is_empty() {
+        return "no parameters".into();
+    }
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Split a template into words, then fill `{param}`, `{file}` and `{xtask}` in each word (so a
+/// path with spaces stays one argument).
+fn fill(
+    template: &str,
+    params: &BTreeMap<String, i64>,
+    xtask: &std::path::Path,
+    file: &std::path::Path,
+) -> Vec<String> {
+    template
+        .split_whitespace()
+        .map(|word| {
+            let mut word = word
+                .replace("{xtask}", &xtask.to_string_lossy())
+                .replace("{file}", &file.to_string_lossy());
+            for (name, value) in params {
+                word = word.replace(&format!("{{{name}}}"), &value.to_string());
+            }
+            word
+        })
+        .collect()
+}
+
+/// A run that did not exit cleanly: its kind, message, and whether a `todo!()` is to blame.
+fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, String, bool)> {
+    let panic = panic_message(&outcome.stderr);
+    Some(match outcome.ending {
+        Ending::Exited(0) => return None,
+        Ending::TimedOut => (
+            Kind::Timeout,
+            format!(
+                "did not finish in {} s — a deadlock? (every thread and child process was stopped)",
+                value::show(exercise.timeout, None)
+            ),
+            false,
+        ),
+        Ending::Flooded => (
+            Kind::OutputFlood,
+            format!(
+                "output flood: printed more than {} MiB, so it was stopped — a print in an endless loop?",
+                MAX_OUTPUT >> 20
+            ),
+            false,
+        ),
+        Ending::Exited(code) if code == 101 || panic.is_some() => match panic {
+            Some((message, place)) if message.starts_with("not yet implemented") => {
+                let what = message
+                    .strip_prefix("not yet implemented: ")
+                    .map(|what| format!(" ({what})"))
+                    .unwrap_or_default();
+                (
+                    Kind::Panic,
+                    format!("not done yet: the TODO is still there{place}{what}"),
+                    true,
+                )
+            }
+            Some((message, place)) => (Kind::Panic, format!("panicked{place}: {message}"), false),
+            None => (Kind::Panic, "panicked (exit code 101)".into(), false),
+        },
+        Ending::Exited(code) => (
+            Kind::NonZeroExit,
+            format!("exited with code {code}{}", last_line(&outcome.stderr)),
+            false,
+        ),
+        Ending::Signalled(signal) => (
+            Kind::NonZeroExit,
+            format!(
+                "was killed by signal {signal}{}{}",
+                signal_name(signal),
+                last_line(&outcome.stderr)
+            ),
+            false,
+        ),
+    })
+}
+
+/// The first panic in stderr: its message and ` at FILE:LINE:COL` (or "").
+fn panic_message(stderr: &str) -> Option<(String, String)> {
+    let mut lines = stderr.lines();
+    while let Some(line) = lines.next() {
+        let Some((_, rest)) = line.split_once("panicked at ") else {
+            continue;
+        };
+        let place = rest.trim_end_matches(':');
+        let message = lines.next().unwrap_or("").trim().to_owned();
+        return Some((message, format!(" at {place}")));
+    }
+    None
+}
+
+/// `: <the last non-empty line of stderr>` or "".
+fn last_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| format!(": {}", l.trim()))
+        .unwrap_or_default()
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGSEGV => " (SIGSEGV: a bad memory access)",
+        libc::SIGABRT => " (SIGABRT: aborted — a stack overflow or a double panic?)",
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGBUS => " (SIGBUS)",
+        libc::SIGILL => " (SIGILL)",
+        libc::SIGFPE => " (SIGFPE)",
+        _ => "",
+    }
+}
+
+/// The values printed under `label` (a label should appear exactly once).
+fn lines<'a>(parsed: &'a [(String, String)], label: &str) -> Vec<&'a str> {
+    parsed
+        .iter()
+        .filter(|(l, _)| l == label)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// What an expression can see while a check is evaluated.
+struct CheckEnv<'a> {
+    params: &'a BTreeMap<String, i64>,
+    mine: &'a [(String, String)],
+    solution: Option<f64>,
+}
+
+impl Env for CheckEnv<'_> {
+    fn param(&self, name: &str) -> Option<f64> {
+        self.params.get(name).map(|&v| v as f64)
+    }
+
+    fn solution(&self) -> Result<f64, String> {
+        self.solution
+            .ok_or_else(|| "the solution printed no number for this label".to_owned())
+    }
+
+    fn out(&self, label: &str) -> Result<f64, String> {
+        match lines(self.mine, label)[..] {
+            [] => Err(format!("your program printed no `{label}:` line")),
+            [one] => value::number(one)
+                .map(|n| n.value)
+                .ok_or_else(|| format!("`{label}: {one}` holds no number")),
+            _ => Err(format!("your program printed `{label}:` more than once")),
+        }
+    }
+
+    fn cores(&self) -> f64 {
+        gil_core::measure::cores() as f64
+    }
+}
+
+/// Evaluate every check of `exercise` on the learner's output `mine` (and the solution's output
+/// `reference` for checks that use `solution`). `Err`: the solution lacks a line it must print.
+pub fn judge(
+    exercise: &Exercise,
+    params: &BTreeMap<String, i64>,
+    mine: &str,
+    reference: Option<&str>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let mine = gil_core::report::parse_kv(mine);
+    let theirs = reference
+        .map(gil_core::report::parse_kv)
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for check in &exercise.checks {
+        let printed = lines(&mine, &check.label);
+        for relation in &check.relations {
+            let mut result = CheckResult {
+                label: check.label.clone(),
+                relation: relation.kind.phrase(),
+                expression: relation.source.clone(),
+                expected: None,
+                actual: printed.first().map(|s| (*s).to_owned()),
+                passed: false,
+                problem: None,
+                why: check.why.clone(),
+                solution: None,
+            };
+            let solution_text = if relation.expr.uses_solution() {
+                match lines(&theirs, &check.label)[..] {
+                    [one] => Some(one),
+                    _ => bail!(
+                        "the solution of {} must print `{}:` exactly once",
+                        exercise.name,
+                        check.label
+                    ),
+                }
+            } else {
+                None
+            };
+            result.solution = solution_text.map(str::to_owned);
+            let actual = match printed[..] {
+                [one] => one,
+                [] => {
+                    result.problem =
+                        Some(format!("your program printed no `{}:` line", check.label));
+                    results.push(result);
+                    continue;
+                }
+                _ => {
+                    result.problem = Some(format!(
+                        "your program printed `{}:` {} times; print it once",
+                        check.label,
+                        printed.len()
+                    ));
+                    results.push(result);
+                    continue;
+                }
+            };
+            // `expect = "solution"` on text: the same text.
+            if let Some(text) = solution_text
+                && relation.kind == RelationKind::Equal
+                && relation.expr.is_solution()
+                && !(value::is_numeric(text) && value::is_numeric(actual))
+            {
+                result.expected = Some(text.to_owned());
+                result.passed = text.trim() == actual.trim();
+                results.push(result);
+                continue;
+            }
+            let env = CheckEnv {
+                params,
+                mine: &mine,
+                solution: solution_text.and_then(value::number).map(|n| n.value),
+            };
+            let expected = match relation.expr.eval(&env) {
+                Ok(expected) => expected,
+                Err(problem) => {
+                    result.problem = Some(problem);
+                    results.push(result);
+                    continue;
+                }
+            };
+            let Some(number) = value::number(actual) else {
+                result.expected = Some(value::show(expected, None));
+                result.problem = Some(format!("expected a number, found `{actual}`"));
+                results.push(result);
+                continue;
+            };
+            result.expected = Some(value::show(expected, number.unit));
+            let slack = 1e-9 * expected.abs().max(number.value.abs()) + 1e-12;
+            result.passed = match relation.kind {
+                RelationKind::Equal => (number.value - expected).abs() <= slack,
+                RelationKind::AtLeast => number.value >= expected - slack,
+                RelationKind::AtMost => number.value <= expected + slack,
+            };
+            results.push(result);
+        }
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::manifest::Manifest;
+    use super::*;
+
+    fn exercise() -> Exercise {
+        let text = r#"
+[[exercise]]
+name = "counter"
+section = "atomicity"
+title = "t"
+params = { threads = [1, 10], iterations = [1, 100] }
+hints = ["h"]
+[[exercise.check]]
+label = "locked total"
+expect = "threads * iterations"
+[[exercise.check]]
+label = "speedup"
+at_least = "0.5 * solution"
+at_most = "out(\"cap\")"
+[[exercise.check]]
+label = "order"
+expect = "solution"
+"#;
+        Manifest::parse(text).unwrap().exercises.remove(0)
+    }
+
+    fn params() -> BTreeMap<String, i64> {
+        BTreeMap::from([("threads".into(), 4), ("iterations".into(), 25)])
+    }
+
+    const SOLUTION: &str = "locked total: 100\nspeedup: 2.00x\norder: T1 T2\n";
+
+    fn failures(mine: &str) -> Vec<String> {
+        judge(&exercise(), &params(), mine, Some(SOLUTION))
+            .unwrap()
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| {
+                format!(
+                    "{} {}: {}",
+                    c.label,
+                    c.relation,
+                    c.problem.unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_right_output_passes_every_check() {
+        let mine = "locked total:  100\nspeedup:   1.5x\ncap: 3\norder: T1 T2\n  note: ignored\n";
+        assert_eq!(failures(mine), Vec::<String>::new());
+    }
+
+    #[test]
+    fn wrong_values_fail_the_right_check() {
+        let mine = "locked total: 1,000\nspeedup: 0.9x\ncap: 3\norder: T2 T1\n";
+        assert_eq!(
+            failures(mine),
+            vec![
+                "locked total must equal: ",
+                "speedup must be at least: ",
+                "order must equal: "
+            ]
+        );
+        let mine = "locked total: 100\nspeedup: 2.5x\ncap: 2\norder: T1 T2\n";
+        assert_eq!(failures(mine), vec!["speedup must be at most: "]);
+    }
+
+    #[test]
+    fn missing_duplicated_and_non_numeric_lines_say_so() {
+        let mine = "locked total: 100\nlocked total: 100\nspeedup: fast\norder: T1 T2\n";
+        let got = failures(mine);
+        assert!(got[0].contains("2 times"), "{got:?}");
+        assert!(got[1].contains("expected a number"), "{got:?}");
+        assert!(got[2].contains("no `cap:` line"), "{got:?}");
+        let got = failures("");
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|g| g.contains("printed no")), "{got:?}");
+    }
+
+    #[test]
+    fn a_solution_without_the_line_is_the_courses_fault() {
+        let err = judge(&exercise(), &params(), SOLUTION, Some("locked total: 100"));
+        assert!(err.unwrap_err().to_string().contains("solution"));
+    }
+
+    #[test]
+    fn expected_values_take_the_learners_unit() {
+        let text = r#"
+[[exercise]]
+name = "t"
+section = "io-bound"
+title = "t"
+hints = ["h"]
+[[exercise.check]]
+label = "held"
+at_most = "0.01"
+"#;
+        let exercise = Manifest::parse(text).unwrap().exercises.remove(0);
+        let checks = judge(&exercise, &BTreeMap::new(), "held: 12.5 ms", None).unwrap();
+        assert_eq!(checks[0].expected.as_deref(), Some("10 ms"));
+        assert!(!checks[0].passed);
+    }
+
+    #[test]
+    fn panics_and_todos_are_told_apart() {
+        let todo = "thread 'main' panicked at exercises/src/bin/a.rs:3:5:\nnot yet implemented: count\nnote: run with `RUST_BACKTRACE=1`\n";
+        let (message, place) = panic_message(todo).unwrap();
+        assert_eq!(message, "not yet implemented: count");
+        assert_eq!(place, " at exercises/src/bin/a.rs:3:5");
+        let outcome = Outcome {
+            ending: Ending::Exited(101),
+            stdout: String::new(),
+            stderr: todo.into(),
+        };
+        let (kind, message, is_todo) = classify(&outcome, &exercise()).unwrap();
+        assert_eq!(kind, Kind::Panic);
+        assert!(is_todo);
+        assert!(message.starts_with("not done yet: the TODO is still there"));
+    }
+
+    #[test]
+    fn parameters_stay_in_range_and_repeat_with_the_seed() {
+        let mut rng = Rng::new(7);
+        let draws: Vec<i64> = (0..1000).map(|_| rng.between(4, 10)).collect();
+        assert!(draws.iter().all(|d| (4..=10).contains(d)));
+        assert!((4..=10).all(|v| draws.contains(&v)), "every value comes up");
+        let mut again = Rng::new(7);
+        assert_eq!(again.between(4, 10), draws[0]);
+        assert_eq!(Rng::new(1).between(5, 5), 5);
+    }
+}

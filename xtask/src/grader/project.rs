@@ -1,0 +1,198 @@
+//! Where things are: the workspace root, the manifest, the learner's and the solution's files,
+//! and the grader's own target directory, plus building the two packages into it.
+//!
+//! Architecture invariant: the grader builds in `target/grader`, never in the default target
+//! directory, so a check never waits for the editor's cargo lock; and it never writes below
+//! `exercises/` (only `cargo xtask reset` does).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+use super::manifest::{Exercise, Manifest};
+
+/// The manifest's place, relative to the root.
+pub const MANIFEST: &str = "exercises/exercises.toml";
+
+/// Whose file: the learner's or the reference solution's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `exercises/`: what the learner edits.
+    Exercise,
+    /// `solutions/`: the reference.
+    Solution,
+}
+
+impl Side {
+    /// The package (and directory) name.
+    pub fn package(self) -> &'static str {
+        match self {
+            Side::Exercise => "exercises",
+            Side::Solution => "solutions",
+        }
+    }
+}
+
+/// A loaded course.
+pub struct Project {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The exercises.
+    pub manifest: Manifest,
+    /// `target/grader`: the grader's cargo target dir and its cache.
+    pub target: PathBuf,
+}
+
+/// The result of building some binaries.
+pub enum Build {
+    /// Built and copied to [`Project::program`].
+    Built,
+    /// The compiler said no; its output.
+    Failed(String),
+}
+
+impl Project {
+    /// Load the course at `root`.
+    pub fn open(root: &Path) -> anyhow::Result<Project> {
+        let path = root.join(MANIFEST);
+        if !path.exists() {
+            bail!("no exercises yet: {MANIFEST} does not exist");
+        }
+        let manifest = Manifest::load(&path, MANIFEST)?;
+        Ok(Project {
+            root: root.to_owned(),
+            manifest,
+            target: target_dir(root),
+        })
+    }
+
+    /// `path` relative to the root, for messages.
+    pub fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// The source file of `exercise` on `side`: `src/bin/NAME.rs`, `src/bin/NAME/main.rs`, or
+    /// for an exercise with its own `run` command, any file called NAME.* in the package.
+    pub fn source(&self, exercise: &Exercise, side: Side) -> anyhow::Result<PathBuf> {
+        let package = self.root.join(side.package());
+        let bin = package.join("src/bin");
+        let candidates = [
+            bin.join(format!("{}.rs", exercise.name)),
+            bin.join(&exercise.name).join("main.rs"),
+        ];
+        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+            return Ok(found.clone());
+        }
+        if exercise.run.is_some()
+            && let Some(found) = find_stem(&package, &exercise.name)
+        {
+            return Ok(found);
+        }
+        bail!(
+            "{} is missing (the manifest lists `{}`)",
+            self.shown(&candidates[0]),
+            exercise.name
+        )
+    }
+
+    /// Where the grader keeps its copy of the built binary.
+    ///
+    /// Both packages have a binary called NAME and cargo puts both at `release/NAME`, so each
+    /// is copied away right after its build.
+    pub fn program(&self, exercise: &Exercise, side: Side) -> PathBuf {
+        self.target
+            .join("programs")
+            .join(side.package())
+            .join(&exercise.name)
+    }
+
+    /// Build `exercises` (all of them when empty) of `side` in the grader's target dir.
+    pub fn build(
+        &self,
+        side: Side,
+        exercises: &[&Exercise],
+        colour: bool,
+    ) -> anyhow::Result<Build> {
+        let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cargo
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(self.root.join("Cargo.toml"))
+            .args(["--package", side.package()])
+            .args(["--color", if colour { "always" } else { "never" }])
+            .env("CARGO_TARGET_DIR", &self.target)
+            .current_dir(&self.root);
+        if exercises.is_empty() {
+            cargo.arg("--bins");
+        }
+        for exercise in exercises {
+            cargo.args(["--bin", &exercise.name]);
+        }
+        let output = cargo.output().context("cannot run cargo")?;
+        if !output.status.success() {
+            let text = String::from_utf8_lossy(&output.stderr);
+            return Ok(Build::Failed(text.trim_end().to_owned()));
+        }
+        let built: Vec<&Exercise> = if exercises.is_empty() {
+            self.manifest
+                .exercises
+                .iter()
+                .filter(|e| e.run.is_none())
+                .collect()
+        } else {
+            exercises.to_vec()
+        };
+        for exercise in built {
+            let from = self.target.join("release").join(&exercise.name);
+            let to = self.program(exercise, side);
+            let parent = to.parent().context("program path has no parent")?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+            // Copy beside, then rename: a copy that is running elsewhere is never half written.
+            let partial = to.with_extension("partial");
+            std::fs::copy(&from, &partial)
+                .with_context(|| format!("cannot copy {}", from.display()))?;
+            std::fs::rename(&partial, &to)
+                .with_context(|| format!("cannot rename {}", partial.display()))?;
+        }
+        Ok(Build::Built)
+    }
+}
+
+/// The grader's target directory: `$CARGO_TARGET_DIR/grader`, or `ROOT/target/grader`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("grader")
+}
+
+/// The first file below `dir` (skipping `target`) whose stem is `stem`.
+fn find_stem(dir: &Path, stem: &str) -> Option<PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in &entries {
+        let path = entry.path();
+        if path.is_file() && path.file_stem().is_some_and(|s| s == stem) {
+            return Some(path);
+        }
+    }
+    entries
+        .iter()
+        .filter(|e| e.path().is_dir() && e.file_name() != "target")
+        .find_map(|e| find_stem(&e.path(), stem))
+}
+
+/// Is `tool` an executable on `PATH`?
+pub fn on_path(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}

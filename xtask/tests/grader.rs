@@ -1,0 +1,544 @@
+//! The grader graded: each fixture exercise in `tests/fixtures` (a stand-alone course with one
+//! exercise per way to go wrong) must get its own verdict, and the other commands must do what
+//! they say without ever touching a learner's file uninvited.
+//!
+//! Each test copies the fixtures to its own directory under cargo's scratch dir
+//! (`CARGO_TARGET_TMPDIR`), so the fixture builds stay cached from one test run to the next and
+//! no test sees another's progress file.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A fresh copy of the fixture course, named after the test.
+fn course(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("grader-fixtures")
+        .join(name);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for dir in ["exercises", "solutions", "kit", ".git"] {
+        let _ = std::fs::remove_dir_all(root.join(dir));
+    }
+    copy_dir(&fixtures, &root);
+    let _ = std::fs::remove_file(root.join("target/grader/progress.json"));
+    root
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn xtask(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(root: &Path, args: &[&str]) -> Output {
+    xtask(root, args).output().unwrap()
+}
+
+/// `cargo xtask check NAME --json`, parsed.
+fn check(root: &Path, name: &str) -> Value {
+    let output = run(root, &["check", name, "--json"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let verdict: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "no JSON verdict ({e}):\n{text}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(
+        output.status.success(),
+        verdict["passed"] == true,
+        "exit code agrees with the verdict"
+    );
+    assert_eq!(verdict["exercise"], name);
+    verdict
+}
+
+fn assert_verdict(verdict: &Value, kind: &str, message_part: &str) {
+    assert_eq!(verdict["verdict"], kind, "{verdict:#}");
+    let message = verdict["message"].as_str().unwrap();
+    assert!(message.contains(message_part), "message: {message}");
+    if kind != "pass" && kind != "skipped" {
+        assert_eq!(
+            verdict["hint"],
+            format!("cargo xtask hint {}", verdict["exercise"].as_str().unwrap())
+        );
+    }
+}
+
+#[test]
+fn a_correct_program_passes_every_run() {
+    let root = course("correct");
+    let verdict = check(&root, "correct");
+    assert_verdict(&verdict, "pass", "every check holds on all 3 runs");
+    assert_eq!(
+        verdict["run"], 3,
+        "a race exercise runs as often as the manifest says"
+    );
+    assert_eq!(verdict["hint"], Value::Null);
+    let checks = verdict["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 5);
+    assert!(checks.iter().all(|c| c["passed"] == true));
+    let (a, b) = (
+        verdict["params"]["a"].as_i64().unwrap(),
+        verdict["params"]["b"].as_i64().unwrap(),
+    );
+    assert!((2..=9).contains(&a) && (100..=999).contains(&b));
+    assert_eq!(checks[0]["actual"], (a * b).to_string());
+}
+
+#[test]
+fn code_that_does_not_compile_shows_the_compiler_output() {
+    let root = course("compile_error");
+    let verdict = check(&root, "compile_error");
+    assert_verdict(&verdict, "compile error", "compile error");
+    let output = verdict["compiler_output"].as_str().unwrap();
+    assert!(output.contains("mismatched types"), "{output}");
+    assert!(
+        output.contains("exercises/src/bin/compile_error.rs"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_todo_left_in_place_says_not_done_yet() {
+    let root = course("todo");
+    let verdict = check(&root, "todo");
+    assert_verdict(&verdict, "panic", "not done yet: the TODO is still there");
+    assert_eq!(verdict["todo"], true);
+    let message = verdict["message"].as_str().unwrap();
+    assert!(message.contains("exercises/src/bin/todo.rs:4"), "{message}");
+}
+
+#[test]
+fn a_panic_is_a_panic() {
+    let root = course("panics");
+    let verdict = check(&root, "panics");
+    assert_verdict(&verdict, "panic", "index out of bounds");
+    assert_eq!(verdict["todo"], false);
+}
+
+#[test]
+fn a_non_zero_exit_shows_the_error() {
+    let root = course("exits_nonzero");
+    let verdict = check(&root, "exits_nonzero");
+    assert_verdict(
+        &verdict,
+        "non-zero exit",
+        "exited with code 3: error: cannot find",
+    );
+}
+
+#[test]
+fn a_hang_times_out_and_its_children_die_with_it() {
+    let root = course("hangs");
+    let started = Instant::now();
+    let verdict = check(&root, "hangs");
+    assert_verdict(&verdict, "timeout", "did not finish in 2 s — a deadlock?");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stdout = verdict["stdout"].as_str().unwrap();
+    let pid: i32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("child pid:"))
+        .expect("the fixture prints its child's pid")
+        .trim()
+        .parse()
+        .unwrap();
+    // The child was killed with the group; give init a moment to reap it.
+    let gone = (0..50).any(|_| {
+        let alive = Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "));
+        if alive {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        !alive
+    });
+    assert!(
+        gone,
+        "the hung program's child process {pid} outlived the check"
+    );
+}
+
+#[test]
+fn an_output_flood_is_cut_off() {
+    let root = course("floods");
+    let started = Instant::now();
+    let verdict = check(&root, "floods");
+    assert_verdict(&verdict, "output flood", "printed more than 1 MiB");
+    assert!(verdict["stdout"].as_str().unwrap().len() <= 1 << 20);
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn a_hard_coded_answer_fails_on_the_drawn_parameters() {
+    let root = course("hard_coded");
+    let verdict = check(&root, "hard_coded");
+    assert_verdict(&verdict, "wrong result", "`product` must equal a * b");
+    let failed: Vec<&Value> = verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "only the product is wrong: {failed:?}");
+    assert_eq!(failed[0]["actual"], "1009");
+}
+
+#[test]
+fn a_wrong_answer_shows_expected_and_actual() {
+    let root = course("wrong_answer");
+    let verdict = check(&root, "wrong_answer");
+    let (a, b) = (
+        verdict["params"]["a"].as_i64().unwrap(),
+        verdict["params"]["b"].as_i64().unwrap(),
+    );
+    assert_verdict(
+        &verdict,
+        "wrong result",
+        &format!("= {}, got {}", a * b, a * b + 1),
+    );
+    // The human form shows the same as a diff, without colour when not on a terminal.
+    let output = run(&root, &["check", "wrong_answer"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\n    - product: "), "{text}");
+    assert!(text.contains("\n    + product: "), "{text}");
+    assert!(
+        text.contains("stuck? cargo xtask hint wrong_answer"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour off a terminal: {text:?}");
+}
+
+#[test]
+fn a_check_can_compare_with_the_solutions_run() {
+    let root = course("too_slow");
+    let verdict = check(&root, "too_slow");
+    assert_verdict(
+        &verdict,
+        "wrong result",
+        "`speedup` must be at least 0.5 * solution = 1",
+    );
+    let speedup = &verdict["checks"][3];
+    assert_eq!(speedup["solution"], "2.00x");
+}
+
+#[test]
+fn a_missing_tool_skips_without_passing() {
+    let root = course("needs_tool");
+    let verdict = check(&root, "needs_tool");
+    assert_verdict(&verdict, "skipped", "needs gil-lessons-no-such-tool");
+    assert_eq!(verdict["passed"], false);
+}
+
+#[test]
+fn a_custom_run_command_runs_the_learners_file() {
+    let root = course("custom_run");
+    let verdict = check(&root, "custom_run");
+    assert_verdict(&verdict, "wrong result", "got 0");
+    assert!(
+        verdict["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("sh exercises/scripts/custom_run.sh ")
+    );
+    std::fs::copy(
+        root.join("solutions/scripts/custom_run.sh"),
+        root.join("exercises/scripts/custom_run.sh"),
+    )
+    .unwrap();
+    assert_verdict(&check(&root, "custom_run"), "pass", "pass");
+}
+
+#[test]
+fn a_copied_solution_passes() {
+    let root = course("copied");
+    for name in ["wrong_answer", "todo", "compile_error"] {
+        std::fs::copy(
+            root.join(format!("solutions/src/bin/{name}.rs")),
+            root.join(format!("exercises/src/bin/{name}.rs")),
+        )
+        .unwrap();
+        assert_verdict(&check(&root, name), "pass", "pass");
+    }
+}
+
+#[test]
+fn a_seed_draws_the_same_parameters_again() {
+    let root = course("seed");
+    let first = run(&root, &["check", "correct", "--json", "--seed", "12345"]);
+    let second = run(&root, &["check", "correct", "--json", "--seed", "12345"]);
+    let params = |o: &Output| serde_json::from_slice::<Value>(&o.stdout).unwrap()["params"].clone();
+    assert_eq!(params(&first), params(&second));
+}
+
+#[test]
+fn bad_input_is_one_line_never_a_panic() {
+    let root = course("bad_input");
+    let cases: [&[&str]; 4] = [
+        &["check", "no_such_exercise"],
+        &["hint", "no_such_exercise"],
+        &["hint", "correct", "--level", "4"],
+        &["reset", "no_such_exercise", "--yes"],
+    ];
+    for args in cases {
+        let output = run(&root, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let manifest = root.join("exercises/exercises.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("runs = 3", "runs = 3\nretries = 2", 1),
+    )
+    .unwrap();
+    let output = run(&root, &["check", "correct"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("exercises/exercises.toml: line 10: unknown field `retries`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn list_shows_progress_and_what_is_next() {
+    let root = course("list");
+    check(&root, "correct");
+    check(&root, "wrong_answer");
+    let output = run(&root, &["list"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("1/12 passed"), "{text}");
+    assert!(text.contains("✓ pass"), "{text}");
+    assert!(text.contains("✗ wrong result"), "{text}");
+    assert!(text.contains("· not checked"), "{text}");
+    let rows: Value = serde_json::from_slice(&run(&root, &["list", "--json"]).stdout).unwrap();
+    let status = |i: usize| rows[i]["status"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (status(0), status(1), status(8)),
+        ("pass".into(), "not checked".into(), "fail".into())
+    );
+    assert_eq!(
+        rows[1]["next"], true,
+        "the first exercise not passing is next"
+    );
+    // `check` without a name grades that one.
+    let next: Value = serde_json::from_slice(&run(&root, &["check", "--json"]).stdout).unwrap();
+    assert_eq!(next["exercise"], "compile_error");
+    // An edit after the check is noticed.
+    std::fs::write(root.join("exercises/src/bin/correct.rs"), "fn main() {}\n").unwrap();
+    let rows: Value = serde_json::from_slice(&run(&root, &["list", "--json"]).stdout).unwrap();
+    assert_eq!(rows[0]["edited_since"], true);
+}
+
+#[test]
+fn hints_come_one_tier_at_a_time() {
+    let root = course("hints");
+    let hint = |args: &[&str]| String::from_utf8_lossy(&run(&root, args).stdout).into_owned();
+    let first = hint(&["hint", "correct"]);
+    assert!(
+        first.contains("1. Multiply a by b.") && !first.contains("2. "),
+        "{first}"
+    );
+    let second = hint(&["hint", "correct"]);
+    assert!(
+        second.contains("2. Use `*`.") && !second.contains("3. "),
+        "{second}"
+    );
+    let all = hint(&["hint", "correct", "--level", "3"]);
+    assert!(
+        all.contains("3. kit::report") && all.contains("last of 3"),
+        "{all}"
+    );
+}
+
+fn git(root: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn reset_asks_first_then_restores_the_handed_out_file() {
+    let root = course("reset");
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "exercises"]);
+    git(&root, &["commit", "-q", "-m", "handed out"]);
+    let file = root.join("exercises/src/bin/todo.rs");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, "fn main() { /* my attempt */ }\n").unwrap();
+
+    let mut answer_no = xtask(&root, &["reset", "todo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(answer_no.stdin.as_mut().unwrap(), b"n\n").unwrap();
+    let output = answer_no.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("[y/N]"));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "fn main() { /* my attempt */ }\n"
+    );
+
+    let output = run(&root, &["reset", "todo"]);
+    assert!(output.status.success(), "no answer means no");
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), original);
+
+    let output = run(&root, &["reset", "todo", "--yes"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+}
+
+/// Every file below `dir` with its modification time and length.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime, u64)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            files.extend(snapshot(&entry.path()));
+        } else {
+            files.push((entry.path(), meta.modified().unwrap(), meta.len()));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn grading_never_writes_to_exercises() {
+    let root = course("read_only");
+    let before = snapshot(&root.join("exercises"));
+    for name in ["correct", "compile_error", "wrong_answer"] {
+        check(&root, name);
+    }
+    run(&root, &["list"]);
+    run(&root, &["hint", "correct"]);
+    assert_eq!(before, snapshot(&root.join("exercises")));
+}
+
+#[test]
+fn watch_checks_again_when_the_file_is_saved() {
+    let root = course("watch");
+    let mut child = xtask(&root, &["watch", "wrong_answer"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, heard) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Ok(line) = heard.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    };
+    let saw_failure = wait_for("✗ wrong_answer — wrong result");
+    let saw_watching = saw_failure && wait_for("watching exercises/src/bin/wrong_answer.rs");
+    if saw_watching {
+        std::fs::copy(
+            root.join("solutions/src/bin/wrong_answer.rs"),
+            root.join("exercises/src/bin/wrong_answer.rs"),
+        )
+        .unwrap();
+    }
+    let saw_pass = saw_watching && wait_for("✓ wrong_answer — pass");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        saw_failure && saw_watching && saw_pass,
+        "{saw_failure} {saw_watching} {saw_pass}"
+    );
+}
+
+#[test]
+fn verify_passes_solutions_and_finds_the_planted_problems() {
+    let root = course("verify");
+    let output = run(&root, &["verify", "--repeat", "2", "--no-clippy"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{text}");
+    // The fixture course plants exactly three problems: a handed-out exercise that does not
+    // compile, one that is already right, and one that fails only by hanging.
+    let problems: Vec<&str> = text.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert_eq!(problems.len(), 3, "{text}");
+    assert!(
+        problems[0].contains("compile_error: the handed-out exercise does not compile"),
+        "{text}"
+    );
+    assert!(
+        problems[1].contains("correct: the untouched exercise passes"),
+        "{text}"
+    );
+    assert!(
+        problems[2].contains("hangs: the untouched exercise only fails by timing out"),
+        "{text}"
+    );
+    for name in ["wrong_answer", "todo", "floods", "custom_run"] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap();
+        assert!(row.contains("passes 2/2"), "{row}");
+        assert!(row.contains("fails 2/2"), "hard-coded output fails: {row}");
+    }
+    let row = text.lines().find(|l| l.starts_with("needs_tool ")).unwrap();
+    assert!(row.contains("skipped"), "{row}");
+}
