@@ -132,6 +132,15 @@ struct Served {
     ticks: u64,
 }
 
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 type Handler = fn(&mut GilGuard<'_>, &Database, &Request) -> String;
 
 /// Serve every request with `handler` on a server thread, beside a heartbeat thread.
@@ -158,6 +167,8 @@ fn serve(handler: Handler, args: &Args) -> Served {
             (worst, ticks)
         });
         let server = s.spawn(|| {
+            // Stops the heartbeat however this thread ends, a panic included.
+            let _stop = StopOnDrop(&done);
             let mut py = gil.acquire("server");
             let (mut pages, mut checksum) = (0, 0u64);
             for i in 0..args.requests {
@@ -170,12 +181,13 @@ fn serve(handler: Handler, args: &Args) -> Served {
                     checksum = checksum.wrapping_mul(31).wrapping_add(u64::from(byte));
                 }
             }
-            drop(py);
-            done.store(true, Ordering::SeqCst);
             (pages, checksum % 1_000_000_007)
         });
-        let (pages, checksum) = server.join().expect("server thread");
-        (pages, checksum, heartbeat.join().expect("heartbeat thread"))
+        let served = server.join();
+        let beats = heartbeat.join();
+        let (pages, checksum) = served.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let beats = beats.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (pages, checksum, beats)
     });
     let released = gil
         .stats()
