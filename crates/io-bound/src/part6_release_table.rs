@@ -11,10 +11,10 @@
 //!   the GIL) over wall time. About 2.0: the two threads ran at once. About 1.0: they took turns.
 //!
 //! Two limits to keep in mind. Work that needs a CPU even with the GIL released (copying file
-//! data, array arithmetic) can only overlap if there is a second core. And the ndarray row is
-//! released only because our model extension wraps its array loop in `allow_threads`, as NumPy's
-//! C code does around its long loops; a library that did not would behave like the pure
-//! computation row.
+//! data, array arithmetic) can only run at the same time if there is a second core. And the
+//! ndarray row is released only because our model extension wraps its array loop in
+//! `allow_threads`, as NumPy's C code does around its long loops; a library that did not would
+//! behave like the pure computation row.
 
 use std::collections::HashMap;
 use std::hint::black_box;
