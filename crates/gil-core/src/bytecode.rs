@@ -279,6 +279,16 @@ impl Instr {
         }
     }
 
+    /// The kind of site this instruction is for [`CheckPolicy::checks`].
+    pub fn site(self) -> Site {
+        match self {
+            Instr::LoadFast(_) | Instr::LoadConst(_) | Instr::StoreFast(_) => Site::Fast,
+            Instr::Call(_) => Site::Call,
+            Instr::JumpBackward { .. } => Site::BackEdge,
+            _ => Site::Opcode,
+        }
+    }
+
     /// The argument column of `dis`: `13 (+=)`, `(counter)`, `(to 0)`, or nothing.
     fn argrepr(self) -> String {
         match self {
@@ -325,14 +335,15 @@ pub enum CheckPolicy {
 impl CheckPolicy {
     /// Whether the eval breaker is consulted after `instr` under this policy.
     pub fn is_check_point(self, instr: Instr) -> bool {
+        self.checks(instr.site())
+    }
+
+    /// Whether the eval breaker is consulted after an instruction of kind `site`: lets code
+    /// that models other opcodes (`BINARY_SUBSCR`, `CONTAINS_OP`, …) follow the same policy.
+    pub fn checks(self, site: Site) -> bool {
         match self {
-            CheckPolicy::EveryInstruction => !matches!(
-                instr,
-                Instr::LoadFast(_) | Instr::LoadConst(_) | Instr::StoreFast(_)
-            ),
-            CheckPolicy::BackEdgesAndCalls => {
-                matches!(instr, Instr::JumpBackward { .. } | Instr::Call(_))
-            }
+            CheckPolicy::EveryInstruction => site != Site::Fast,
+            CheckPolicy::BackEdgesAndCalls => matches!(site, Site::BackEdge | Site::Call),
         }
     }
 
@@ -343,6 +354,20 @@ impl CheckPolicy {
             CheckPolicy::BackEdgesAndCalls => "CPython 3.10+",
         }
     }
+}
+
+/// What kind of instruction an opcode is, as far as check points are concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`: skipped the check even in CPython ≤ 3.9.
+    Fast,
+    /// Any other opcode that does not call or jump back (`LOAD_GLOBAL`, `BINARY_OP`,
+    /// `BINARY_SUBSCR`, `STORE_SUBSCR`, `CONTAINS_OP`, …).
+    Opcode,
+    /// A call (`CALL`), into Python or C.
+    Call,
+    /// A backward jump (`JUMP_BACKWARD`): the end of a loop iteration.
+    BackEdge,
 }
 
 impl fmt::Display for CheckPolicy {
@@ -871,6 +896,9 @@ impl fmt::Display for Event {
 /// One lost update found in a [`Replay`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LostUpdate {
+    /// Index in [`Replay::events`] where the story starts: the earliest `LOAD_GLOBAL counter`
+    /// among the victim's and those of the stores it overwrote.
+    pub first: usize,
     /// Index in [`Replay::events`] of the victim's `LOAD_GLOBAL counter`.
     pub load: usize,
     /// Index of its `STORE_GLOBAL counter`, which overwrote other threads' updates.
@@ -902,12 +930,13 @@ impl Replay {
         self.expected.saturating_sub(self.total)
     }
 
-    /// The events from the first lost update's `LOAD_GLOBAL` to its `STORE_GLOBAL`, one per
-    /// line — the interleaving that loses an update. Empty if none was lost.
+    /// The events of the first lost update, one per line: from the first `LOAD_GLOBAL` of
+    /// the threads involved to the stale `STORE_GLOBAL` — the interleaving that loses an
+    /// update. Empty if none was lost.
     pub fn first_lost_update_trace(&self) -> String {
         self.lost_updates
             .first()
-            .map(|lost| self.render(lost.load, lost.store + 1))
+            .map(|lost| self.render(lost.first, lost.store + 1))
             .unwrap_or_default()
     }
 
@@ -1017,6 +1046,8 @@ impl Scheduler {
         // Per thread: (event index, store count) of its last `LOAD_GLOBAL counter`.
         let mut last_load: Vec<Option<(usize, u64)>> = vec![None; threads];
         let mut stores = 0u64;
+        // For every store so far, the event index of the load its value came from.
+        let mut store_loads: Vec<usize> = Vec::new();
         let mut events = Vec::new();
         let mut lost_updates = Vec::new();
         let mut current = 0;
@@ -1058,9 +1089,12 @@ impl Scheduler {
             match effect {
                 Effect::Loaded(_) => last_load[now] = Some((events.len(), stores)),
                 Effect::Stored(_) => {
-                    if let Some((load, seen)) = last_load[now].take() {
+                    let loaded = last_load[now].take();
+                    if let Some((load, seen)) = loaded {
                         if seen != stores {
+                            let overwritten = &store_loads[seen as usize..];
                             lost_updates.push(LostUpdate {
+                                first: overwritten.iter().copied().fold(load, usize::min),
                                 load,
                                 store: events.len(),
                                 thread: now,
@@ -1068,6 +1102,7 @@ impl Scheduler {
                             });
                         }
                     }
+                    store_loads.push(loaded.map_or(events.len(), |(load, _)| load));
                     stores += 1;
                 }
                 Effect::Released => {
@@ -1184,7 +1219,12 @@ mod tests {
         let program = Program::increment();
         let replay = Scheduler::new(1, CheckPolicy::EveryInstruction).run(&program, 2, 100);
         assert!(replay.lost() > 0);
-        assert!(replay.lost_updates.iter().all(|l| l.overwritten > 0));
+        assert!(
+            replay
+                .lost_updates
+                .iter()
+                .all(|l| l.overwritten > 0 && l.first <= l.load && l.load < l.store)
+        );
         let trace = replay.first_lost_update_trace();
         assert!(trace.contains("LOAD_GLOBAL counter"), "{trace}");
         assert!(trace.contains("--- GIL"), "{trace}");
