@@ -499,7 +499,7 @@ fn run_exercise(python: &Python, root: &Path, args: &ExerciseArgs) -> anyhow::Re
     };
     let source =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let crate_dir = exercise_crate(root, &source)?;
+    let crate_dir = exercise_crate(root, &path, &source)?;
     let (library, took) = build_extension(python, root, &crate_dir)?;
     let module_dir = crate_dir.join("py");
     place_module(python, &library, &module_dir, &args.module)?;
@@ -520,15 +520,18 @@ fn run_exercise(python: &Python, root: &Path, args: &ExerciseArgs) -> anyhow::Re
     )
 }
 
-/// A copy of the extension crate whose `src/lib.rs` is `source`, under
-/// `target/real-gil/exercise/<hash of source>/`.
+/// A copy of the extension crate whose `src/lib.rs` is the text `source` read from `path`,
+/// under `target/real-gil/exercise/<hash of path>/`.
 ///
-/// Each source gets its own package and library name, so a learner's build and the solution's
-/// never overwrite each other's library, while sharing the compiled PyO3. Files are rewritten
-/// only when they change, so an unchanged source rebuilds in no time.
-fn exercise_crate(root: &Path, source: &str) -> anyhow::Result<PathBuf> {
+/// Each source file gets its own package and library name, so a learner's build and the
+/// solution's never overwrite each other's library, while sharing the compiled PyO3; edits to
+/// one file rebuild the same package incrementally. Files are rewritten only when they change,
+/// so an unchanged source rebuilds in no time.
+fn exercise_crate(root: &Path, path: &Path, source: &str) -> anyhow::Result<PathBuf> {
     let mut hasher = DefaultHasher::new();
-    source.hash(&mut hasher);
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .hash(&mut hasher);
     let tag = format!("{:016x}", hasher.finish());
     let template = template_dir(root);
     let manifest = std::fs::read_to_string(template.join("Cargo.toml"))
@@ -771,7 +774,7 @@ mod tests {
             let reference = squares(60_000_000).to_string();
             for (dir, released) in [("exercises", "no"), ("solutions", "yes")] {
                 retried(&format!("{dir}: gil released was not {released}"), || {
-                    let out = run(&format!("{dir}/python/90_release_the_gil.rs"));
+                    let out = run(&format!("{dir}/python/12_release_the_gil.rs"));
                     assert_eq!(value(&out, "result"), reference, "{dir}");
                     match value(&out, "gil released") {
                         answer if answer == released => Ok(()),

@@ -2,11 +2,14 @@
 //!
 //! This file is a whole Python extension module, written in Rust with PyO3. The grader builds
 //! it, imports it into the machine's `python3` as `release_the_gil`, and calls `crunch(n)` from
-//! several Python threads at once:
+//! several Python threads at once (it needs `python3`; without one the exercise is skipped):
 //!
 //! ```text
-//! cargo xtask real-gil exercise --source exercises/python/90_release_the_gil.rs --threads 2
+//! cargo xtask check 12_release_the_gil
+//! cargo xtask real-gil exercise --source exercises/python/12_release_the_gil.rs --threads 2
 //! ```
+//!
+//! The first command grades; the second only runs and prints what it measured.
 //!
 //! Right now `crunch` keeps the GIL for its whole run. Native code has no eval-breaker check
 //! points, so the other threads' drop requests go unanswered until it returns: N threads take as
@@ -14,7 +17,7 @@
 //!
 //! Goal: let go of the GIL while the loop runs, so Python threads calling `crunch` run on
 //! several cores, and other Python threads keep running during a call. The result must not
-//! change. `cargo xtask hint 90_release_the_gil` if you are stuck.
+//! change. `cargo xtask hint 12_release_the_gil` if you are stuck.
 
 use std::hint::black_box;
 
