@@ -38,6 +38,9 @@
 //! three sizes, because the tutorial's exercise (4 × 1,000,000) is the interesting case: for
 //! NumPy on CPython it is too small for threads to pay (see the figures the part quotes), and
 //! releasing only helps when each call does enough work to hide the cost of the threads.
+//! There is a second limit the GIL has nothing to do with: a loop this simple mostly waits for
+//! memory, and the cores share one memory bus, so on arrays much bigger than the CPU caches
+//! extra threads may read no faster. The part prints the read rate so you can tell.
 //!
 //! ## Part 3 — Cython's `nogil` and `prange` ([`part3_nogil_prange`])
 //!

@@ -124,27 +124,30 @@ fn the_lesson_exits_non_zero_when_a_worker_is_killed_and_leaves_no_orphans() {
 
 #[test]
 fn gil_released_pool_sums_match_and_hold_the_gil_almost_never() {
-    let r = workarounds::part2_numpy::run(&quick()).unwrap();
-    for size in &r.sizes {
-        for sums in [&size.released_sums, &size.holding_sums] {
-            assert_eq!(sums.len(), size.sums.len());
-            for (a, b) in sums.iter().zip(&size.sums) {
-                assert!(close(*a, *b, 1e-12), "{a} vs {b}");
+    // Hold times are timings: a thread preempted by the OS while it briefly holds the GIL
+    // looks like a long hold, so allow three attempts with a generous margin.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let r = workarounds::part2_numpy::run(&quick()).unwrap();
+        for size in &r.sizes {
+            for sums in [&size.released_sums, &size.holding_sums] {
+                assert_eq!(sums.len(), size.sums.len());
+                for (a, b) in sums.iter().zip(&size.sums) {
+                    assert!(close(*a, *b, 1e-12), "{a} vs {b}");
+                }
             }
         }
-        // With the GIL released the threads hold it only around each call, never during it.
-        let big = size.len == quick().array_len;
-        if big {
-            assert!(
-                size.released_held * 10 < size.released_detached,
-                "held {:?} while computing {:?} detached",
-                size.released_held,
-                size.released_detached
-            );
-            // Not released: the GIL is held through the work, not just around it.
-            assert!(size.holding_held > size.released_held * 10);
+        let size = r.sizes.iter().find(|s| s.len == quick().array_len).unwrap();
+        // Released: the threads hold the GIL only around each call, never during it.
+        // Not released: they hold it through the work.
+        if size.released_held * 5 < size.released_detached
+            && size.holding_held > size.released_held * 5
+        {
+            return;
         }
+        last = format!("{size:?}");
     }
+    panic!("the GIL-released pool held the GIL too long: {last}");
 }
 
 #[test]
