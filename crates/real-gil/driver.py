@@ -3,7 +3,7 @@
 
 Run by `cargo xtask real-gil` (which builds the extension and sets PYTHONPATH); runs by hand too:
 
-    PYTHONPATH=target/real-gil/py python3 crates/real-gil/driver.py
+    PYTHONPATH=target/real-gil/py python3 crates/real-gil/driver.py demo
 
 Output is `label: value` lines, the same layout as the Rust lessons' gil_core::report::kv, so
 people can read it and xtask (and the exercise grader) can parse it. Two modes:
@@ -148,16 +148,17 @@ def python_kept_running(fn, arg, repeats):
         sys.setswitchinterval(interval)
 
 
-def header(args):
+def header():
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     kv("python", f"{sys.version.split()[0]} ({sys.executable})")
     kv("gil enabled", yes_no(gil))
     kv("switch interval", f"{sys.getswitchinterval() * 1e3:.1f} ms")
-    kv("cores", os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    kv("cores", cores or 1)
 
 
 def measure_variant(name, fn, arg, calls, counts, repeats, reference):
-    """Time one kernel at each thread count and print its lines; return a dict of figures."""
+    """Time one kernel at each thread count and print its lines; True if every result was right."""
     runs = {k: best_split(fn, arg, calls, k, repeats) for k in counts}
     base = runs[counts[0]][0]
     for k in counts:
@@ -175,7 +176,7 @@ def measure_variant(name, fn, arg, calls, counts, repeats, reference):
 
 def demo(args):
     module = importlib.import_module(args.module)
-    header(args)
+    header()
     counts = [1, 2, 4]
     n = args.iterations
     kv("calls per measurement", f"{args.calls} (split over the threads)")
@@ -199,7 +200,7 @@ def demo(args):
 def exercise(args):
     module = importlib.import_module(args.module)
     fn = getattr(module, args.function)
-    header(args)
+    header()
     k, n = args.threads, args.iterations
     kv("threads", k)
     kv("iterations", n)

@@ -272,7 +272,7 @@ fn run_driver(
 
 fn run_demo(python: &Python, root: &Path, args: &RealGilArgs) -> anyhow::Result<()> {
     let (iterations, buffer_mb, repeats) = if args.quick {
-        (args.iterations.min(20_000_000), args.buffer_mb.min(4), 1)
+        (args.iterations.min(50_000_000), args.buffer_mb.min(16), 1)
     } else {
         (args.iterations, args.buffer_mb, args.repeats)
     };
@@ -305,7 +305,7 @@ fn run_demo(python: &Python, root: &Path, args: &RealGilArgs) -> anyhow::Result<
         ],
     )?;
     let real = parse_kv(&output);
-    let model = Model::run(args.calls, if args.quick { 5 } else { 25 }, repeats);
+    let model = Model::run(args.calls, if args.quick { 10 } else { 25 }, repeats);
     compare(python, &real, &model);
     Ok(())
 }
@@ -373,6 +373,19 @@ fn compare(python: &Python, real: &[(String, String)], model: &Model) {
     ] {
         println!();
         note(&wrap(&paragraph, 92));
+    }
+    let disturbed = figure("held, speedup x2") > 1.25
+        || figure("released, python kept running") < 50.0
+        || (cores >= 2 && figure("released, speedup x2") < 1.3);
+    if disturbed {
+        println!();
+        note(&wrap(
+            "Some figures are far from what a quiet machine gives (held about 1.0x, released \
+             close to 2x on two or more cores, with another thread running through nearly all of \
+             a call): other programs were probably using the cores. Run it again when the \
+             machine is idle.",
+            92,
+        ));
     }
 }
 
