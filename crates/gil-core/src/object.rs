@@ -161,6 +161,20 @@ impl PyObject {
         }
     }
 
+    /// An object that already has `refs` references (at least 1), as if that many names and
+    /// containers pointed at it — e.g. a popular object that racing threads cannot free
+    /// by accident while they are being timed.
+    pub fn with_refs(type_name: &'static str, counting: Counting, refs: isize) -> Self {
+        let obj = PyObject::new(type_name, counting);
+        let count = if counting == Counting::Biased {
+            &obj.local
+        } else {
+            &obj.shared
+        };
+        count.store(refs.max(1), Ordering::Relaxed);
+        obj
+    }
+
     /// An immortal object (PEP 683), like `None`: increfs and decrefs are no-ops, it is never
     /// freed, and its count reads [`IMMORTAL_REFCNT`].
     pub fn immortal(type_name: &'static str) -> Self {
@@ -531,6 +545,18 @@ mod tests {
                     deallocs: 1
                 }
             );
+        }
+    }
+
+    #[test]
+    fn with_refs_starts_from_that_many_references() {
+        for counting in Counting::ALL {
+            let obj = PyObject::with_refs("int", counting, 3);
+            assert_eq!(obj.getrefcount(), 4, "{counting}");
+            for _ in 0..3 {
+                obj.decref();
+            }
+            assert_eq!(obj.audit().verdict(), Verdict::Freed, "{counting}");
         }
     }
 
