@@ -176,9 +176,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             &locked,
         ),
     };
+    println!();
     note(
-        "\n\
-         <=3.9: every hand-off has a fair chance of landing between the read and the write,\n\
+        "<=3.9: every hand-off has a fair chance of landing between the read and the write,\n\
          and then the stale write wipes out everything the other threads did meanwhile, often\n\
          a whole switch interval of increments. That is why CPython 3.9 lost a lot, not a few.\n\
          3.10+: the same loop usually comes out exact, because no check point falls inside it.\n\

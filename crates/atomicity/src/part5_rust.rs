@@ -204,9 +204,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             ),
         );
     }
+    println!();
     note(
-        "\n\
-         Load-then-store loses updates the moment two cores run it at once: each load is atomic,\n\
+        "Load-then-store loses updates the moment two cores run it at once: each load is atomic,\n\
          each store is atomic, the pair is not (the same lesson as counter += 1). fetch_add and\n\
          the Mutex are exact every time. Racing costs: both cores fight over one cache line, so\n\
          per-increment times rise well above the single-thread figures. Rust needs no GIL\n\

@@ -84,6 +84,9 @@ pub struct PyLock {
     freed: Condvar,
 }
 
+/// How many times [`PyLock::acquire`] retries before it parks.
+const SPINS: u32 = 40;
+
 /// What [`PyLock`] guards.
 #[derive(Debug, Default)]
 struct LockState {
@@ -107,6 +110,14 @@ impl PyLock {
     /// `lock.acquire()`: block until the lock is ours. CPython blocks with the GIL released;
     /// call this inside [`GilGuard::allow_threads`].
     pub fn acquire(&self) {
+        // Like CPython's `PyMutex`, spin briefly before parking: a lock held for a few
+        // instructions is usually free again before a sleep-and-wake would even start.
+        for _ in 0..SPINS {
+            if self.try_acquire() {
+                return;
+            }
+            std::thread::yield_now();
+        }
         let mut state = self.state();
         if state.locked {
             state.waiters += 1;
