@@ -117,6 +117,9 @@ impl Project {
         exercises: &[&Exercise],
         colour: bool,
     ) -> anyhow::Result<Build> {
+        // Two graders at once (`watch` and `check`) must not interleave a build of one package
+        // with the copy of the other's `release/NAME`: hold a lock from build to copy.
+        let _lock = self.lock()?;
         let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cargo
             .args(["build", "--release", "--quiet", "--manifest-path"])
@@ -159,6 +162,23 @@ impl Project {
                 .with_context(|| format!("cannot rename {}", partial.display()))?;
         }
         Ok(Build::Built)
+    }
+}
+
+impl Project {
+    /// An exclusive lock on `target/grader/build.lock`, released when the file is dropped.
+    fn lock(&self) -> anyhow::Result<std::fs::File> {
+        use std::os::fd::AsRawFd as _;
+        std::fs::create_dir_all(&self.target)
+            .with_context(|| format!("cannot create {}", self.target.display()))?;
+        let path = self.target.join("build.lock");
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        // SAFETY: flock on a descriptor this function owns; it is released when `file` closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            bail!("cannot lock {}", path.display());
+        }
+        Ok(file)
     }
 }
 

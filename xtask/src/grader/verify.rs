@@ -68,6 +68,9 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    if let Some(difference) = packages_differ(&project) {
+        problems.push(difference);
+    }
     if args.names.is_empty() {
         for side in [Side::Exercise, Side::Solution] {
             for stem in orphans(&project, side) {
@@ -366,4 +369,29 @@ impl Default for VerifyArgs {
             no_clippy: false,
         }
     }
+}
+
+/// A solution copied over its exercise must compile there: the two packages need the same
+/// dependencies and the same library (if any). `Some`: how they differ.
+fn packages_differ(project: &Project) -> Option<String> {
+    let read = |side: Side, file: &str| {
+        std::fs::read_to_string(project.root.join(side.package()).join(file)).ok()
+    };
+    let dependencies = |side: Side| {
+        let table: toml::Table = read(side, "Cargo.toml")?.parse().ok()?;
+        table.get("dependencies").cloned()
+    };
+    if dependencies(Side::Exercise) != dependencies(Side::Solution) {
+        return Some(
+            "exercises/Cargo.toml and solutions/Cargo.toml list different [dependencies], so a copied solution may not compile"
+                .into(),
+        );
+    }
+    if read(Side::Exercise, "src/lib.rs") != read(Side::Solution, "src/lib.rs") {
+        return Some(
+            "exercises/src/lib.rs and solutions/src/lib.rs differ, so a copied solution may not compile"
+                .into(),
+        );
+    }
+    None
 }
