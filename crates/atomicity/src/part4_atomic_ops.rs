@@ -211,7 +211,8 @@ impl Dict {
         entry.value.store(v, Relaxed);
         entry.present.store(true, Relaxed);
         if !was {
-            self.used.store(self.used.load(Relaxed) + 1, Relaxed);
+            self.used
+                .store(self.used.load(Relaxed).wrapping_add(1), Relaxed);
         }
     }
 
@@ -222,7 +223,9 @@ impl Dict {
         if entry.present.load(Relaxed) {
             entry.present.store(false, Relaxed);
             entry.value.store(CLEARED, Relaxed);
-            self.used.store(self.used.load(Relaxed) - 1, Relaxed);
+            // Wrapping: without a lock, racing deletes can take the count below zero.
+            self.used
+                .store(self.used.load(Relaxed).wrapping_sub(1), Relaxed);
         }
     }
 
