@@ -55,11 +55,14 @@
 //!
 //! ## Part 3: the switch interval ([`part3_switch_interval`])
 //!
-//! `sys.setswitchinterval` trades responsiveness against overhead. At 0.1 ms the GIL changes
-//! hands thousands of times a second and the switching starts to show in the wall time; at
-//! 50 ms it hardly moves, and a thread that needs the GIL (to handle a network reply, say)
-//! can wait that long for it. The default, 5 ms, is a compromise; for CPU-bound threads the
-//! total barely depends on it, because the work is never done two at a time.
+//! `sys.setswitchinterval` sets how long a waiter waits before it asks, and so how often the
+//! GIL changes hands: thousands of times a second at 0.1 ms, a few times at 50 ms. For
+//! CPU-bound threads the total barely moves either way: a hand-off costs a few microseconds,
+//! and the work is never done two at a time. What the interval really trades is latency: a
+//! thread that needs the GIL (to handle a network reply, say) may wait a whole interval for
+//! it. The default, 5 ms, is the compromise CPython chose; lesson 3 shows the cost to I/O.
+//! On a busy machine the operating system may wake a waiter later than the interval asks;
+//! the part says so when its holds come out much longer than the interval.
 //!
 //! ## Part 4: the cores ([`part4_cores`])
 //!

@@ -10,7 +10,7 @@ use gil_core::{Mode, Timeline};
 use crate::setup::{Config, Trial, median};
 
 /// Countdown steps per thread at scale 1 (the single thread does twice this).
-pub const BASE_N: u64 = 150_000_000;
+pub const BASE_N: u64 = 90_000_000;
 
 /// Switch intervals shown in the zoomed timeline.
 const WINDOW_INTERVALS: u32 = 8;
@@ -132,10 +132,17 @@ fn print(cfg: &Config, r: &Report) {
         "GIL median contended hold",
         fmt_duration(r.median_contended_hold),
     );
+    if r.median_contended_hold > cfg.switch_interval * 2 {
+        note(
+            "The holds came out much longer than the interval: other programs are keeping the\n\
+             cores busy, so the waiting thread was woken late. Try again on a quieter machine.",
+        );
+    }
     note(
-        "T1 starts alone. T2 waits one switch interval, then sets the drop request; T1 sees it\n\
-         at its next check point, lets go, and waits until T2 has the GIL (forced switching).\n\
-         So a hold lasts about one interval: the interval is how long a waiter waits before\n\
-         it asks, not a time slice. A holder that never reaches a check point keeps the GIL.",
+        "Whichever thread arrives first takes the GIL. The other waits one switch interval,\n\
+         then sets the drop request; the holder sees it at its next check point, lets go, and\n\
+         waits until the other has the GIL (forced switching). So a hold lasts about one\n\
+         interval: the interval is how long a waiter waits before it asks, not a time slice.\n\
+         A holder that never reaches a check point keeps the GIL as long as it likes.",
     );
 }

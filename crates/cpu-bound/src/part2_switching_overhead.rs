@@ -4,10 +4,10 @@ use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{heading, kv, note};
 use gil_core::work::countdown;
 
-use crate::setup::{Config, Trial, median};
+use crate::setup::{Config, Trial, median, threads_label};
 
 /// Countdown steps shared by all threads at scale 1.
-pub const BASE_TOTAL: u64 = 200_000_000;
+pub const BASE_TOTAL: u64 = 150_000_000;
 
 /// The thread counts compared.
 pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
@@ -46,11 +46,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let one = rows[0].wall;
     for row in &rows {
         kv(
-            &format!(
-                "{} thread{}",
-                row.threads,
-                if row.threads == 1 { "" } else { "s" }
-            ),
+            &threads_label(row.threads),
             format!(
                 "{:>9}  {:>6} of one thread  {:>5} switches  {:>5} forced",
                 fmt_duration(row.wall),

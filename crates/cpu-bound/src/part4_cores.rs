@@ -5,10 +5,10 @@ use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{heading, kv, note};
 use gil_core::work::countdown;
 
-use crate::setup::{Config, Trial, median};
+use crate::setup::{Config, Trial, median, threads_label};
 
 /// Countdown steps shared by the threads at scale 1.
-pub const BASE_TOTAL: u64 = 200_000_000;
+pub const BASE_TOTAL: u64 = 150_000_000;
 
 /// One thread count's median free-threaded run.
 #[derive(Clone, Debug)]
@@ -87,7 +87,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         .collect();
     for row in &rows {
         kv(
-            &format!("free-threaded, {} threads", row.trial.threads),
+            &format!("free-threaded, {}", threads_label(row.trial.threads)),
             format!(
                 "{:>9}  speedup {}  ideal {}  ({:.0} % of ideal)",
                 fmt_duration(row.trial.wall),
@@ -99,13 +99,19 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     let gil_at_cores = median(&gil_runs).clone();
     kv(
-        &format!("GIL, {cores} threads"),
+        &format!("GIL, {}", threads_label(cores)),
         format!(
             "{:>9}  speedup {}",
             fmt_duration(gil_at_cores.wall),
             fmt_ratio(speedup(one, gil_at_cores.wall))
         ),
     );
+    if rows.iter().any(|row| row.speedup < 0.75 * row.ideal) {
+        note(
+            "Some rows fall well short of the ideal: other programs are probably using the\n\
+             cores as well. Run the part again when the machine is idle.",
+        );
+    }
     note(if cores == 1 {
         "With one core nothing runs in parallel, GIL or not: free threading needs cores."
     } else {

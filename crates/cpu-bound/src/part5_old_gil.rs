@@ -5,21 +5,21 @@ use std::time::Duration;
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{heading, kv, note};
 use gil_core::work::countdown_heavy;
-use gil_core::{Gil, Mode, OLD_GIL_CHECK_INTERVAL};
+use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
 
 use crate::setup::{Config, Trial, median};
 
 /// Ticks ("bytecodes") shared by the threads at scale 1.
-pub const BASE_TICKS: u64 = 10_000_000;
+pub const BASE_TICKS: u64 = 8_000_000;
 
 /// The time one tick should take: roughly what CPython 2.7 spent per bytecode of the countdown.
 pub const TARGET_TICK: Duration = Duration::from_nanos(10);
 
 /// Ticks timed per calibration measurement.
-const CALIBRATION_TICKS: u64 = 300_000;
+pub const CALIBRATION_TICKS: u64 = 1_000_000;
 
 /// Loop steps per tick used to estimate the cost of one step.
-const PROBE_STEPS: u32 = 64;
+pub const PROBE_STEPS: u32 = 64;
 
 /// How much work one tick does, found by timing it on this machine.
 #[derive(Clone, Copy, Debug)]
@@ -59,15 +59,20 @@ impl Report {
     }
 }
 
+/// The work of part 5: `share` ticks of `work_per_tick` loop steps each.
+///
+/// Calibration and the timed runs share this one closure type, so they time the same code.
+fn ticks_of(work_per_tick: u32) -> impl Fn(&mut GilGuard<'_>, u64) + Sync + Copy {
+    move |py, share| countdown_heavy(py, share, work_per_tick)
+}
+
 /// Time one tick of `work_per_tick` steps: a lone thread under the old GIL, best of three.
 fn tick_time(gil: &Gil, work_per_tick: u32) -> Duration {
-    let best = gil_core::measure::repeat(3, || {
-        gil.attach("calibration", |py| {
-            countdown_heavy(py, CALIBRATION_TICKS, work_per_tick);
-        });
-    })
-    .best();
-    best / CALIBRATION_TICKS as u32
+    let best = (0..3)
+        .map(|_| Trial::run(gil, 1, CALIBRATION_TICKS, false, ticks_of(work_per_tick)).wall)
+        .min()
+        .unwrap_or_default();
+    best.div_f64(CALIBRATION_TICKS as f64)
 }
 
 /// Find how many loop steps make one tick take about [`TARGET_TICK`] on this machine.
@@ -115,9 +120,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         check_interval: OLD_GIL_CHECK_INTERVAL,
     });
     let new = cfg.gil(Mode::Gil);
-    let work = |py: &mut gil_core::GilGuard<'_>, share: u64| {
-        countdown_heavy(py, share, calibration.work_per_tick);
-    };
+    let work = ticks_of(calibration.work_per_tick);
     let (mut old_one, mut old_two, mut new_one, mut new_two) = (vec![], vec![], vec![], vec![]);
     for _ in 0..cfg.few_repeats() {
         old_one.push(Trial::run(&old, 1, ticks, false, work));
@@ -149,10 +152,6 @@ fn print(r: &Report) {
             fmt_count(releases),
             fmt_count(r.old_two.stats.switches)
         ),
-    );
-    kv(
-        "old GIL time spent waiting",
-        fmt_duration(r.old_two.stats.total_waited()),
     );
     kv("new GIL one thread", fmt_duration(r.new_one.wall));
     kv("new GIL two threads", fmt_duration(r.new_two.wall));

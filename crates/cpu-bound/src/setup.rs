@@ -143,3 +143,8 @@ pub fn median(trials: &[Trial]) -> &Trial {
         .find(|t| t.wall == walls)
         .expect("median of a non-empty set of trials")
 }
+
+/// "1 thread", "2 threads": a thread count as a label.
+pub fn threads_label(threads: usize) -> String {
+    format!("{threads} thread{}", if threads == 1 { "" } else { "s" })
+}

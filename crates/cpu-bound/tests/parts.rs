@@ -23,7 +23,13 @@ fn split_shares_add_up_and_differ_by_at_most_one() {
 
 #[test]
 fn part1_gil_threads_take_turns_and_free_threads_never_switch() {
-    let r = part1_countdown::run(&Config::quick()).unwrap();
+    // A 1 ms interval: the threads need to overlap for only a millisecond before a waiter
+    // asks, even if the machine is busy and one thread starts late.
+    let cfg = Config {
+        switch_interval: Duration::from_millis(1),
+        ..Config::quick()
+    };
+    let r = part1_countdown::run(&cfg).unwrap();
     for trial in [&r.gil_one, &r.gil_two, &r.free_one, &r.free_two] {
         assert_eq!(trial.work_done, 2 * r.n, "every countdown step was done");
     }
