@@ -12,8 +12,8 @@ use crate::setup::Config;
 /// One kind of race, run several times.
 #[derive(Clone, Debug)]
 pub struct Race {
-    /// Its label in the output.
-    pub label: &'static str,
+    /// Its label in the output ("GIL" becomes "no GIL" under `--free-threaded`).
+    pub label: String,
     /// The interpreter it ran on.
     pub mode: Mode,
     /// Where the eval breaker was consulted.
@@ -112,6 +112,11 @@ fn race(
         runs.push(run);
         walls.push(wall);
     }
+    let label = if gil.mode() != mode {
+        label.replace("GIL", "no GIL")
+    } else {
+        label.to_owned()
+    };
     let race = Race {
         label,
         mode: gil.mode(),
@@ -121,7 +126,7 @@ fn race(
         switches,
         wall: Samples(walls).median(),
     };
-    kv(label, race.line());
+    kv(&race.label, race.line());
     race
 }
 
@@ -161,7 +166,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ),
         read_call_write: race(
             cfg,
-            "GIL, 3.10+, read-call-write",
+            "GIL, 3.10+, a call inside",
             Mode::Gil,
             modern,
             &Program::read_call_write(),
