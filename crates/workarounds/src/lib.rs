@@ -77,7 +77,7 @@
 //!
 //! ## Where the model simplifies CPython
 //!
-//! * A worker here starts in about a millisecond; a CPython worker has to start an interpreter
+//! * A worker here starts in a millisecond or so; a CPython worker has to start an interpreter
 //!   and import modules (or `fork` one), which is slower. Serialising with `serde_json` stands in
 //!   for `pickle`; both copy every byte through a pipe.
 //! * The arrays of parts 2 and 3 are Rust `ndarray`s; "releasing the GIL" around them is exactly

@@ -238,7 +238,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
         "Every argument and result is serialised, pushed through a pipe and parsed again\n\
          (CPython pickles). Send work that is big compared with its data, batch small tasks\n\
          (chunksize), and start the pool once. The workers here are this Rust binary, which\n\
-         starts in about a millisecond; a CPython worker has an interpreter to start or fork.",
+         starts in a millisecond or so; a CPython worker has an interpreter to start or fork.",
     );
     note(
         "CPython's own figures (3.11.7, 2 cores, measured by this project, not by this run):\n\

@@ -63,6 +63,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part2> {
     );
     let mut lens = vec![10_000, cfg.array_len];
     lens.extend(cfg.big_array_len);
+    lens.sort_unstable();
     lens.dedup();
     let gil = cfg.build_gil()?;
     let mut sizes = Vec::new();
