@@ -1,8 +1,8 @@
 //! Part 2 — the race the GIL prevents: two threads, one object, plain counts.
 //!
-//! A producer thread stores references to a shared object into a queue (`q.put(obj)`: one
-//! incref each), a consumer takes them out and drops them (`q.get()`, then the name goes out
-//! of scope: one decref each). When both are done the count must be back where it started.
+//! A producer thread collects references to a shared object in lists (one incref each) and
+//! hands each full list over through a queue; a consumer takes the lists and empties them (one
+//! decref each). When both are done the count must be back where it started.
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,24 +191,35 @@ pub fn hand_over(obj: &PyObject, gil: &Gil, handovers: u64) -> u64 {
     gil.stats().switches
 }
 
-/// `for _ in range(n): q.put(obj)`.
+/// References the producer collects before handing them over in one go.
+pub const BATCH: u64 = 1_000;
+
+/// `for _ in range(n // BATCH): q.put([obj] * BATCH)`: append references to a list, one
+/// incref each, and hand the list over when it is full.
 fn produce(obj: &PyObject, queue: &AtomicU64, py: &mut GilGuard<'_>, n: u64) {
-    for _ in 0..n {
-        obj.incref();
-        queue.fetch_add(1, Ordering::Release);
-        py.check_point();
+    let mut done = 0;
+    while done < n {
+        let batch = BATCH.min(n - done);
+        for _ in 0..batch {
+            obj.incref();
+            py.check_point();
+        }
+        queue.fetch_add(batch, Ordering::Release);
+        done += batch;
     }
 }
 
-/// `for _ in range(n): item = q.get(); del item` (spinning while the queue is empty).
+/// `while True: refs = q.get(); refs.clear()`: take every reference waiting in the queue
+/// and drop them one by one (spinning while the queue is empty).
 fn consume(obj: &PyObject, queue: &AtomicU64, py: &mut GilGuard<'_>, n: u64) {
     let mut taken = 0;
     while taken < n {
-        if queue.load(Ordering::Acquire) > 0 {
-            queue.fetch_sub(1, Ordering::AcqRel);
+        let batch = queue.swap(0, Ordering::AcqRel);
+        for _ in 0..batch {
             obj.decref();
-            taken += 1;
+            py.check_point();
         }
+        taken += batch;
         py.check_point();
     }
 }
@@ -247,11 +258,13 @@ fn scenario(cfg: &Config, label: &'static str, counting: Counting, gil: &Gil) ->
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     heading("Part 2 — the race the GIL prevents");
     note(&format!(
-        "A shared list is referenced by {holders} other holders. Thread T1 puts {n} references\n\
-         to it into a queue (one incref each); thread T2 takes them out and drops them (one\n\
-         decref each). Afterwards the count must be {holders} again, and when the holders let\n\
-         go it must reach 0 exactly once. The default build's Py_INCREF is `ob_refcnt++`: a\n\
-         read, then a write, and the model does just that. Trials of each kind: {trials}.",
+        "A shared object is referenced by {holders} other holders. Thread T1 appends {n}\n\
+         references to it to lists, one incref each, and puts every full list of {batch}\n\
+         into a queue; thread T2 takes the lists out and empties them, one decref each.\n\
+         Afterwards the count must be {holders} again, and when the holders let go it must\n\
+         reach 0 exactly once. The default build's Py_INCREF is `ob_refcnt++`: a read, then\n\
+         a write, and the model does just that. Trials of each kind: {trials}.",
+        batch = fmt_count(BATCH),
         holders = fmt_count(cfg.holders.max(1)),
         n = fmt_count(cfg.handovers),
         trials = cfg.trials.max(1),
