@@ -39,8 +39,8 @@
 //!    **forced switching**, waits until another thread has really taken it, so it cannot
 //!    snatch it straight back.
 //!
-//! So every hold in the chart lasts about one interval, and the lock changes hands a little
-//! under 200 times a second. The 5 ms is not a time slice given to the holder: it is how long a
+//! So every hold in the chart lasts about one interval, and the lock changes hands about 200
+//! times a second. The 5 ms is not a time slice given to the holder: it is how long a
 //! waiter waits before asking. A holder that never reaches a check point (a long call into C)
 //! keeps the GIL however long it runs.
 //!

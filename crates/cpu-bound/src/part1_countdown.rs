@@ -99,7 +99,7 @@ fn print(cfg: &Config, r: &Report) {
     kv("GIL two threads", fmt_duration(r.gil_two.wall));
     kv(
         "GIL time two/one",
-        format!("{} (1.00x = no gain)", fmt_ratio(r.gil_time_ratio())),
+        format!("{} as long as one thread", fmt_ratio(r.gil_time_ratio())),
     );
     kv("free-threaded one thread", fmt_duration(r.free_one.wall));
     kv("free-threaded two threads", fmt_duration(r.free_two.wall));
