@@ -11,7 +11,9 @@
 //!
 //! * [`Counting::Plain`] — the default build's read-modify-write. Modelled as a relaxed atomic
 //!   *load* followed by a separate relaxed *store*, so two threads racing on it lose updates
-//!   just as `ob_refcnt++` does in C, yet the Rust program has no undefined behaviour.
+//!   just as `ob_refcnt++` does in C, yet the Rust program has no undefined behaviour. (On
+//!   x86 the compiler fuses the two into one `inc` instruction without a `lock` prefix — what
+//!   C compiles `ob_refcnt++` to; the CPU still reads and writes in separate steps.)
 //!   Correct only under a [`GilGuard`](crate::GilGuard) (or any other lock).
 //! * [`Counting::Atomic`] — `fetch_add` / `fetch_sub`: always correct, and what every incref
 //!   would cost if CPython simply made its counts atomic.
@@ -45,6 +47,28 @@
 //! a.decref();                                     // del b
 //! a.decref();                                     // del a: the count reaches 0, freed
 //! assert_eq!(a.audit().verdict(), Verdict::Freed);
+//! ```
+//!
+//! Racing updates made correct by the GIL: hold the guard around each update, and let other
+//! threads in only at check points, between "bytecodes" (swap in `Counting::Atomic`, or
+//! `Gil::free_threaded()` to watch the plain count go wrong):
+//!
+//! ```
+//! use gil_core::Gil;
+//! use gil_core::object::{Counting, PyObject, Verdict};
+//!
+//! let shared = PyObject::new("list", Counting::Plain);
+//! Gil::new().run_threads(2, |_, py| {
+//!     for _ in 0..10_000 {
+//!         shared.incref(); // y = shared
+//!         py.check_point();
+//!         shared.decref(); // del y
+//!         py.check_point();
+//!     }
+//! });
+//! assert_eq!(shared.refcnt(), 1);
+//! shared.decref();
+//! assert_eq!(shared.audit().verdict(), Verdict::Freed);
 //! ```
 //!
 //! ## Where the model simplifies CPython

@@ -21,8 +21,9 @@
 //!
 //! In the default build `Py_INCREF` is a plain `ob_refcnt++`: read the count, add one, write
 //! it back. Two threads doing that to one object at once can both read the same value, and
-//! one update is lost. The part has one thread put references to a shared object into a
-//! queue and another take them out and drop them, and counts what goes wrong:
+//! one update is lost. The part first replays one lost incref and one lost decref step by
+//! step, then has one thread collect references to a shared object in lists and hand the
+//! lists to another thread that empties them, and counts what goes wrong:
 //!
 //! * with no GIL, the counts **drift**. A lost decref leaves a count that never gets back to
 //!   zero: a **leak**. A lost incref makes the count reach zero while references remain: a
@@ -35,7 +36,7 @@
 //!
 //! ## Part 3 — why not just atomics? ([`part3_cost`])
 //!
-//! Measured: an atomic incref+decref costs several times a plain one on one thread, and two
+//! Measured: an atomic incref+decref costs a multiple of a plain one on one thread, and two
 //! threads updating one count are slow either way, because the cache line holding it moves
 //! between cores on every update. CPython increfs constantly, so atomic counts everywhere
 //! would tax every single-threaded program. PEP 703's **biased reference counting** gives the

@@ -84,7 +84,7 @@ pub fn run() -> anyhow::Result<Report> {
          its argument (&a) instead of owning a reference, so it reports the count itself.\n\
          CPython 3.14 may report one less for local variables inside functions, because its\n\
          interpreter borrows some references instead of counting them; at module level you\n\
-         see the 2, 3, 2 above.",
+         see the numbers above.",
     );
 
     let none = PyObject::immortal("NoneType");
