@@ -172,6 +172,11 @@ fn build_extension(
     let manifest = crate_dir.join("Cargo.toml");
     let lib_name = lib_name(&std::fs::read_to_string(&manifest).context("reading Cargo.toml")?)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "real-gil: building {} for Python {} (PyO3 itself is compiled once, in 15-60 s)",
+        crate_dir.display(),
+        python.version
+    );
     let (status, took) = measure::time(|| {
         Command::new(cargo)
             .args(["build", "--release", "--quiet", "--manifest-path"])
