@@ -150,8 +150,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("thread pool", fmt_duration(pool_time));
     kv("speedup", fmt_ratio(speedup(seq_time, pool_time)));
     note(
-        "The computations overlapped because each ran with the GIL released. Whether that\n\
-         paid off depends on size: a few milliseconds of work barely cover starting threads.",
+        "Computations can overlap only when each runs with the GIL released. Whether that pays\n\
+         off depends on size: a few milliseconds of work barely cover starting the threads.",
     );
     Ok(())
 }
