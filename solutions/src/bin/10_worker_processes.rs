@@ -43,8 +43,8 @@ use gil_core::report::{heading, kv, kv_line, note, parse_kv};
 /// Exercise 10: the sum of squares split over worker processes.
 #[derive(Parser)]
 struct Args {
-    /// Sum i * i for i in 0..n
-    #[arg(long, default_value_t = 200_000_000)]
+    /// Sum i * i for i in 0..n (the tutorial's Pool(4) example: 4 tasks of 10,000,000)
+    #[arg(long, default_value_t = 40_000_000)]
     n: u64,
     /// Worker processes to split the work over
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
