@@ -190,12 +190,12 @@ fn print_measurement(label: &str, m: &Measurement, free_threaded: bool) {
         fmt_percent(m.io_wait_share()),
     );
     report::kv(
-        &format!("{label} round trips that lost it"),
-        format!("{} of {}", m.io_won_back, m.ops),
+        &format!("{label} GIL lost"),
+        format!("{} times in {} round trips", m.io_won_back, m.ops),
     );
     if m.io_won_back > 0 {
         report::kv(
-            &format!("{label} wait to win it back"),
+            &format!("{label} wait to win it back (mean)"),
             fmt_duration(m.io_waited / m.io_won_back as u32),
         );
     }
@@ -251,7 +251,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
              race: when the I/O thread lets go, the woken spinner must take the GIL before the I/O\n\
              returns. On an idle machine it nearly always does, so nearly every round trip pays an\n\
              interval: the convoy. On a busy machine the spinner often wakes too late and fewer\n\
-             round trips pay - the count above says how many did here.",
+             round trips pay - 'GIL lost' above says how often it happened here.",
         );
         report::note("The first few switch intervals beside the CPU thread:");
         print_chart(&r.chart);

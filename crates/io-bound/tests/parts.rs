@@ -145,11 +145,11 @@ fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
         assert_eq!(m.ops, cfg.ops);
     }
     assert_eq!(r.beside_short.switch_interval, Duration::from_millis(1));
-    // Alone, nobody can take the GIL from the I/O thread; beside the spinner, it loses it at
-    // most once per release (two per round trip) and each loss is a switch.
+    // Alone, nobody can take the GIL from the I/O thread; beside the spinner, it can lose it at
+    // each of its two releases and one check point per round trip, and each loss is a switch.
     assert_eq!(r.alone.io_won_back, 0);
     for m in [&r.beside, &r.beside_short] {
-        assert!(m.io_won_back <= 2 * m.ops as u64, "{m:?}");
+        assert!(m.io_won_back <= 3 * m.ops as u64, "{m:?}");
         assert!(m.switches >= m.io_won_back, "{m:?}");
     }
     assert!(r.chart.contains("cpu") && r.chart.contains("io"));
