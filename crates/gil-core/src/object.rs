@@ -252,7 +252,12 @@ impl PyObject {
         }
         match self.counting {
             Counting::Plain => {
-                plain_add(&self.shared, 1);
+                // From 0 to 1: the count had reached zero, so the object is being freed under
+                // us (only racing threads get here). Checking also keeps the read and the
+                // write apart, as in decref, so both race alike.
+                if plain_add(&self.shared, 1) == 1 {
+                    self.used_after_free();
+                }
             }
             Counting::Atomic => {
                 self.shared.fetch_add(1, Ordering::Relaxed);
@@ -260,7 +265,10 @@ impl PyObject {
             Counting::Biased => {
                 // The fast path: one compare with the owner's id, then a plain update.
                 if self.ob_tid.load(Ordering::Relaxed) == current_thread_id() {
-                    plain_add(&self.local, 1);
+                    // The same check as the plain incref, so the two cost the same.
+                    if plain_add(&self.local, 1) == 1 {
+                        self.used_after_free();
+                    }
                 } else {
                     self.incref_shared();
                 }
@@ -521,7 +529,8 @@ impl fmt::Display for Verdict {
                 deallocs,
             } => write!(
                 f,
-                "freed too early ({use_after_free} uses after free, freed {deallocs}x)"
+                "freed too early ({use_after_free} use{} after free, freed {deallocs}x)",
+                if *use_after_free == 1 { "" } else { "s" }
             ),
         }
     }

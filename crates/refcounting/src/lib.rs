@@ -1,7 +1,7 @@
 //! # Lesson 1 — why the GIL exists: reference counts, and what racing threads do to them
 //!
 //! Run it: `cargo run --release -p refcounting` (all parts, a few seconds), or one part with
-//! `--part 2`. `--quick` runs small sizes; `--handovers`, `--trials`, `--holders` and `--pairs`
+//! `--part 2`. `--quick` runs small sizes; `--refs`, `--trials`, `--holders` and `--pairs`
 //! change them; `--free-threaded` takes the GIL away from the one experiment that has it.
 //!
 //! CPython frees memory by **reference counting**. Every object's header holds a count of
@@ -22,8 +22,8 @@
 //! In the default build `Py_INCREF` is a plain `ob_refcnt++`: read the count, add one, write
 //! it back. Two threads doing that to one object at once can both read the same value, and
 //! one update is lost. The part first replays one lost incref and one lost decref step by
-//! step, then has one thread collect references to a shared object in lists and hand the
-//! lists to another thread that empties them, and counts what goes wrong:
+//! step, then has one thread build a list of references to a shared object while another
+//! clears an old list of as many, and counts what goes wrong:
 //!
 //! * with no GIL, the counts **drift**. A lost decref leaves a count that never gets back to
 //!   zero: a **leak**. A lost incref makes the count reach zero while references remain: a

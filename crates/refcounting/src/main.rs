@@ -20,9 +20,9 @@ struct Cli {
     #[arg(long)]
     quick: bool,
 
-    /// Part 2: references handed from one thread to the other per trial
+    /// Parts 2 and 5: references each racing thread takes or drops per trial
     #[arg(long, value_name = "N")]
-    handovers: Option<u64>,
+    refs: Option<u64>,
 
     /// Part 2: trials of each way of counting
     #[arg(long, value_name = "N")]
@@ -47,7 +47,7 @@ fn real_main() -> anyhow::Result<()> {
     } else {
         Config::default()
     };
-    cfg.handovers = cli.handovers.unwrap_or(cfg.handovers);
+    cfg.refs = cli.refs.unwrap_or(cfg.refs);
     cfg.trials = cli.trials.unwrap_or(cfg.trials).max(1);
     cfg.holders = cli.holders.unwrap_or(cfg.holders).max(1);
     cfg.pairs = cli.pairs.unwrap_or(cfg.pairs).max(1);

@@ -1,17 +1,16 @@
 //! Part 2 — the race the GIL prevents: two threads, one object, plain counts.
 //!
-//! A producer thread collects references to a shared object in lists (one incref each) and
-//! hands each full list over through a queue; a consumer takes the lists and empties them (one
-//! decref each). When both are done the count must be back where it started.
+//! One thread builds a new list of references to a shared object (one incref each) while
+//! another clears an old list of as many references (one decref each). When both are done the
+//! count must be back where it started.
 
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use gil_core::Gil;
 use gil_core::measure::{self, fmt_count, fmt_duration};
 use gil_core::object::{Counting, PyObject, Verdict};
 use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, GilGuard};
 
 use crate::setup::Config;
 
@@ -20,7 +19,9 @@ use crate::setup::Config;
 pub struct Trial {
     /// The count right after the two threads finished (it should equal `expected`).
     pub after_race: isize,
-    /// The references that really existed then: the other holders'.
+    /// True if the count reached zero during the race, while every holder still held on.
+    pub freed_during_race: bool,
+    /// The references that really existed then: the other holders' and the new list's.
     pub expected: isize,
     /// What became of the object once the other holders dropped their references too.
     pub verdict: Verdict,
@@ -34,6 +35,19 @@ impl Trial {
     /// `after_race - expected`: references gained (+) or lost (−) to the race.
     pub fn drift(&self) -> isize {
         self.after_race - self.expected
+    }
+
+    /// What happened, in a few words.
+    pub fn story(&self) -> String {
+        if self.freed_during_race {
+            return format!("count hit 0 during the race: {}", self.verdict);
+        }
+        format!(
+            "count after race {} (drift {:+}), then {}",
+            fmt_signed(self.after_race),
+            self.drift(),
+            self.verdict
+        )
     }
 }
 
@@ -77,15 +91,6 @@ impl Scenario {
             .sum()
     }
 
-    /// The drift of the trial that drifted furthest (0 if none drifted).
-    pub fn worst_drift(&self) -> isize {
-        self.trials
-            .iter()
-            .map(Trial::drift)
-            .max_by_key(|d| d.abs())
-            .unwrap_or(0)
-    }
-
     fn count(&self, pick: impl Fn(&Verdict) -> bool) -> usize {
         self.trials.iter().filter(|t| pick(&t.verdict)).count()
     }
@@ -98,8 +103,8 @@ pub struct Report {
     pub forced_lost_incref: Verdict,
     /// The replayed lost decref: the object is never freed.
     pub forced_lost_decref: Verdict,
-    /// References handed over per trial.
-    pub handovers: u64,
+    /// References each racing thread takes or drops per trial.
+    pub refs: u64,
     /// Plain counts, no GIL: the race.
     pub no_gil: Scenario,
     /// Plain counts under the GIL (free-threaded if `--free-threaded` was given).
@@ -170,73 +175,42 @@ pub fn forced() -> (Verdict, Verdict) {
     (lost_incref, lost_decref)
 }
 
-/// Hand `handovers` references to `obj` from thread T1 to thread T2 through a queue, on
-/// `gil`, with a check point after every model statement. Returns the number of hand-offs.
+/// The race: thread T1 takes `n` new references to `obj` (`new.append(obj)`, one incref
+/// each) while thread T2 drops `n` old ones (`old.clear()`, one decref each), on `gil`, with a
+/// check point after every update. Returns the number of GIL hand-offs.
 ///
-/// The queue is an atomic counter of references in flight: it is not what is being tested,
-/// just as `queue.Queue` is thread-safe in Python. Threads start together: they wait for each
-/// other with the GIL released.
-pub fn hand_over(obj: &PyObject, gil: &Gil, handovers: u64) -> u64 {
-    let queue = AtomicU64::new(0);
+/// The threads start together: they wait for each other with the GIL released.
+pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> u64 {
     let start = Barrier::new(2);
     gil.reset_stats();
     gil.run_threads(2, |i, py| {
         py.allow_threads(|| start.wait());
-        if i == 0 {
-            produce(obj, &queue, py, handovers);
-        } else {
-            consume(obj, &queue, py, handovers);
+        for _ in 0..n {
+            if i == 0 {
+                obj.incref();
+            } else {
+                obj.decref();
+            }
+            py.check_point();
         }
     });
     gil.stats().switches
 }
 
-/// References the producer collects before handing them over in one go.
-pub const BATCH: u64 = 1_000;
-
-/// `for _ in range(n // BATCH): q.put([obj] * BATCH)`: append references to a list, one
-/// incref each, and hand the list over when it is full.
-fn produce(obj: &PyObject, queue: &AtomicU64, py: &mut GilGuard<'_>, n: u64) {
-    let mut done = 0;
-    while done < n {
-        let batch = BATCH.min(n - done);
-        for _ in 0..batch {
-            obj.incref();
-            py.check_point();
-        }
-        queue.fetch_add(batch, Ordering::Release);
-        done += batch;
-    }
-}
-
-/// `while True: refs = q.get(); refs.clear()`: take every reference waiting in the queue
-/// and drop them one by one (spinning while the queue is empty).
-fn consume(obj: &PyObject, queue: &AtomicU64, py: &mut GilGuard<'_>, n: u64) {
-    let mut taken = 0;
-    while taken < n {
-        let batch = queue.swap(0, Ordering::AcqRel);
-        for _ in 0..batch {
-            obj.decref();
-            py.check_point();
-        }
-        taken += batch;
-        py.check_point();
-    }
-}
-
-/// One trial: a fresh object held by `cfg.holders` references, the race, then the holders
-/// let go.
+/// One trial: a fresh object held by `cfg.holders` references plus an old list of
+/// `cfg.refs`; the race replaces the old list with a new one; then everyone lets go.
 pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
-    let holders = cfg.holders.max(1);
-    let obj = PyObject::with_refs("list", counting, holders as isize);
-    let (switches, wall) = measure::time(|| hand_over(&obj, gil, cfg.handovers));
-    let after_race = obj.audit().refcnt;
-    for _ in 0..holders {
+    let expected = (cfg.holders.max(1) + cfg.refs) as isize;
+    let obj = PyObject::with_refs("list", counting, expected);
+    let (switches, wall) = measure::time(|| race(&obj, gil, cfg.refs));
+    let after_race = obj.audit();
+    for _ in 0..expected {
         obj.decref();
     }
     Trial {
-        after_race,
-        expected: holders as isize,
+        after_race: after_race.refcnt,
+        freed_during_race: after_race.freed,
+        expected,
         verdict: obj.audit().verdict(),
         switches,
         wall,
@@ -258,15 +232,15 @@ fn scenario(cfg: &Config, label: &'static str, counting: Counting, gil: &Gil) ->
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     heading("Part 2 — the race the GIL prevents");
     note(&format!(
-        "A shared object is referenced by {holders} other holders. Thread T1 appends {n}\n\
-         references to it to lists, one incref each, and puts every full list of {batch}\n\
-         into a queue; thread T2 takes the lists out and empties them, one decref each.\n\
-         Afterwards the count must be {holders} again, and when the holders let go it must\n\
-         reach 0 exactly once. The default build's Py_INCREF is `ob_refcnt++`: a read, then\n\
-         a write, and the model does just that. Trials of each kind: {trials}.",
-        batch = fmt_count(BATCH),
+        "A shared object is referenced by {holders} other holders and by an old list of {n}\n\
+         references. Thread T1 builds a new list of {n} references to it (one incref each)\n\
+         while thread T2 clears the old one (one decref each). Afterwards the count must be\n\
+         {total}, and when everyone lets go it must reach 0 exactly once. The default build's\n\
+         Py_INCREF is `ob_refcnt++`: a read, then a write, and the model does just that.\n\
+         Trials of each kind: {trials}.",
         holders = fmt_count(cfg.holders.max(1)),
-        n = fmt_count(cfg.handovers),
+        n = fmt_count(cfg.refs),
+        total = fmt_count(cfg.holders.max(1) + cfg.refs),
         trials = cfg.trials.max(1),
     ));
     if measure::cores() < 2 {
@@ -285,7 +259,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let report = Report {
         forced_lost_incref,
         forced_lost_decref,
-        handovers: cfg.handovers,
+        refs: cfg.refs,
         no_gil: scenario(cfg, "no GIL, plain counts", Counting::Plain, &free),
         with_gil: scenario(
             cfg,
@@ -307,10 +281,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             kv(
                 &format!("{} trial {}", s.label, i + 1),
                 format!(
-                    "count after race {} (drift {:+}), then {}, {} in {}",
-                    fmt_signed(t.after_race),
-                    t.drift(),
-                    t.verdict,
+                    "{}, {} in {}",
+                    t.story(),
                     plural(t.switches, "GIL hand-off"),
                     fmt_duration(t.wall),
                 ),
@@ -347,8 +319,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          Under the GIL the very same plain updates are exact: only the thread holding the\n\
          GIL runs, and it is never interrupted inside an incref, because the eval breaker\n\
          is only consulted between bytecodes. Atomic updates are exact without any lock,\n\
-         and so are PEP 703's biased counts: T1 and T2 are not the list's owner (the main\n\
-         thread made it), so both use the atomic shared count; the decrefs drive it below\n\
+         and so are PEP 703's biased counts: T1 and T2 are not the object's owner (the main\n\
+         thread made it), so both use the atomic shared count; T2's decrefs drive it below\n\
          zero, the object is queued for its owner, and the owner's merge adds it all up.",
     );
     Ok(report)

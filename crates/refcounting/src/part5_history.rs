@@ -9,7 +9,7 @@ use gil_core::object::{Counting, PyObject};
 use gil_core::report::{heading, kv, note};
 use std::sync::Mutex;
 
-use crate::part2_race::hand_over;
+use crate::part2_race::race;
 use crate::setup::{Config, fmt_ns, pairs, per_pair, ratio};
 
 /// What part 5 measured.
@@ -40,14 +40,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     heading("Part 5 — historical simplicity: one lock, taken rarely");
     let plain = PyObject::new("list", Counting::Plain);
     let locked = Mutex::new(PyObject::new("list", Counting::Plain));
-    let shared = PyObject::new("list", Counting::Plain);
+    let shared = PyObject::with_refs("list", Counting::Plain, (cfg.refs + 1) as isize);
     let gil = cfg.gil()?;
-    let handovers = cfg.handovers;
     let report = Report {
         plain: per_pair(cfg.repeats, cfg.pairs, |n| pairs(&plain, n)),
         locked: per_pair(cfg.repeats, cfg.pairs, |n| locked_pairs(&locked, n)),
-        updates_under_gil: 2 * handovers,
-        gil_switches: hand_over(&shared, &gil, handovers),
+        updates_under_gil: 2 * cfg.refs,
+        gil_switches: race(&shared, &gil, cfg.refs),
     };
     kv("plain incref+decref", fmt_ns(report.plain));
     kv(

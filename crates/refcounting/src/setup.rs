@@ -12,9 +12,9 @@ use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil};
 /// How big and how often: what the command line decided.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Part 2: references one thread hands to the other in each trial.
-    pub handovers: u64,
-    /// Part 2: references the shared object already has before the race (other holders).
+    /// Parts 2 and 5: references each racing thread takes (T1) or drops (T2) per trial.
+    pub refs: u64,
+    /// Part 2: references the shared object has from other holders, besides the racing ones.
     pub holders: u64,
     /// Part 2: trials of each way of counting.
     pub trials: usize,
@@ -28,10 +28,10 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// The full lesson: a million hand-overs, five trials, 20 million pairs per timing.
+    /// The full lesson: four million references per racing thread, five trials, 20 million pairs per timing.
     fn default() -> Self {
         Config {
-            handovers: 1_000_000,
+            refs: 4_000_000,
             holders: 1_000,
             trials: 5,
             pairs: 20_000_000,
@@ -45,11 +45,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A small run for tests and `--quick`: a tenth of the hand-overs, three trials, a
+    /// A small run for tests and `--quick`: a twentieth of the references, three trials, a
     /// twentieth of the pairs, one timing each.
     pub fn quick() -> Self {
         Config {
-            handovers: 100_000,
+            refs: 200_000,
             trials: 3,
             pairs: 1_000_000,
             repeats: 1,

@@ -53,7 +53,7 @@ fn gil_atomic_and_biased_counts_are_exact_every_trial() {
 fn free_threaded_flag_takes_the_gil_away_from_part_two() {
     let mut cfg = Config {
         trials: 1,
-        handovers: 1_000,
+        refs: 1_000,
         ..Config::quick()
     };
     cfg.gil.free_threaded = true;
@@ -83,7 +83,7 @@ fn timing_parts_run_in_quick_mode() {
     let rust = part4_rust::run(&cfg).unwrap();
     assert!(rust.rc > 0.0 && rust.arc > 0.0 && rust.arc_contended > 0.0);
     let history = part5_history::run(&cfg).unwrap();
-    assert_eq!(history.updates_under_gil, 2 * cfg.handovers);
+    assert_eq!(history.updates_under_gil, 2 * cfg.refs);
     assert!(history.gil_switches >= 1);
 }
 
