@@ -244,7 +244,9 @@ impl PyObject {
 
     /// `Py_INCREF`: add a reference.
     ///
-    /// On a freed object nothing happens except that the use after free is counted.
+    /// On a freed object nothing happens except that the use after free is counted. An incref
+    /// that finds the count already at zero (it raced with the decref that is freeing the
+    /// object) is counted as a use after free too.
     #[inline]
     pub fn incref(&self) {
         if !self.countable() {
