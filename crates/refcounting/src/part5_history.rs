@@ -68,11 +68,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          thread blocked on I/O let the others run, and that single-threaded code stayed\n\
          fast. One lock around the whole interpreter gave both: it changes hands once per\n\
          thread switch, not once per update (compare the two counts above), and inside it\n\
-         every reference count, dict and list can use plain,\n\
-         lock-free code. A lock per object costs several times the plain update on every\n\
-         single incref, even with one thread, as measured above. The Python FAQ records\n\
-         that Greg Stein's \"free threading\" patches for Python 1.5, which replaced the\n\
-         GIL with fine-grained locks, ran ordinary code about twice as slowly.\n\
+         every reference count, dict and list can use plain, lock-free code. A lock per\n\
+         object costs several times the plain update on every single incref, even with\n\
+         one thread, as measured above. The Python FAQ records that Greg Stein's \"free\n\
+         threading\" patches for Python 1.5, which replaced the GIL with fine-grained\n\
+         locks, ran ordinary code about twice as slowly.\n\
          \n\
          It also made C extensions easy to write, and that is how Python won its libraries:\n\
          an extension runs with the GIL held, so it may call Py_INCREF, touch any object and\n\
