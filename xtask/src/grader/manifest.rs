@@ -200,7 +200,7 @@ impl Manifest {
             .exercises
             .iter()
             .map(|e| e.name.as_str())
-            .filter(|n| n.contains(name) || name.contains(n.trim_start_matches(char::is_numeric)))
+            .filter(|n| !name.is_empty() && n.contains(name))
             .collect();
         if close.is_empty() {
             bail!("no exercise called `{name}` (`cargo xtask list` shows them all)");

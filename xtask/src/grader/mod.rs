@@ -300,10 +300,12 @@ pub fn hint(root: &Path, args: &HintArgs) -> anyhow::Result<ExitCode> {
     );
     for (i, text) in exercise.hints.iter().enumerate().take(level) {
         println!();
-        let mut lines = text.trim().lines();
-        println!("  {}. {}", i + 1, lines.next().unwrap_or_default());
-        for more in lines {
-            println!("     {more}");
+        for (j, line) in wrap(text.trim(), 92).iter().enumerate() {
+            if j == 0 {
+                println!("  {}. {line}", i + 1);
+            } else {
+                println!("     {line}");
+            }
         }
     }
     println!();
@@ -330,6 +332,25 @@ pub fn hint(root: &Path, args: &HintArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: could not save progress: {error:#}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` broken into lines of at most `width` characters, at spaces (its own line breaks kept).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// `cargo xtask watch [NAME]`: check on every save (polling the file twice a second).
@@ -425,3 +446,16 @@ pub fn reset(root: &Path, args: &ResetArgs) -> anyhow::Result<ExitCode> {
 
 /// `cargo xtask verify`
 pub use verify::{VerifyArgs, verify};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hints_wrap_at_spaces() {
+        assert_eq!(
+            super::wrap("one two three four", 9),
+            vec!["one two", "three", "four"]
+        );
+        assert_eq!(super::wrap("a\nb", 80), vec!["a", "b"]);
+        assert_eq!(super::wrap("unbreakable_word", 4), vec!["unbreakable_word"]);
+    }
+}
