@@ -2,7 +2,8 @@
 //!
 //! Run it: `cargo run --release -p refcounting` (all parts, a few seconds), or one part with
 //! `--part 2`. `--quick` runs small sizes; `--refs`, `--trials`, `--holders` and `--pairs`
-//! change them; `--free-threaded` takes the GIL away from the one experiment that has it.
+//! change them; `--free-threaded` takes the GIL away from the runs that use it (parts 2 and 5)
+//! and `--switch-interval MS` sets its switch interval.
 //!
 //! CPython frees memory by **reference counting**. Every object's header holds a count of
 //! the references to it — names, list slots, arguments on the stack. Each new reference runs
@@ -60,8 +61,9 @@
 //! ## Where the model simplifies CPython
 //!
 //! The model's "free" only marks the object, so a use after free is counted rather than a
-//! crash; its biased counting keeps CPython's flags in a separate byte; its "bytecodes" are
-//! the Rust statements between two check points. See [`gil_core::object`] for the details.
+//! crash; its biased counting keeps CPython's "queued" and "merged" flags in the owner-id word
+//! rather than in the shared count; its "bytecodes" are the Rust statements between two check
+//! points. See [`gil_core::object`] for the details.
 
 pub mod part1_getrefcount;
 pub mod part2_race;
