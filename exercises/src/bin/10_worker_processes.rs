@@ -126,7 +126,7 @@ fn worker_main(from: u64, to: u64) {
         total
     });
     let finished = unix_nanos();
-    // Raw lines, not the report module's aligned ones: a program reads these.
+    // The usual `label: value` lines; the parent reads them back with `WorkerReport::parse`.
     for (label, value) in [
         ("pid", u128::from(std::process::id())),
         ("from", u128::from(from)),
