@@ -108,6 +108,19 @@ impl Counting {
     pub const ALL: [Counting; 3] = [Counting::Plain, Counting::Atomic, Counting::Biased];
 }
 
+impl std::str::FromStr for Counting {
+    type Err = String;
+
+    /// `plain`, `atomic` or `biased` (what [`Display`](fmt::Display) prints), e.g. for a
+    /// `--counting` flag.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Counting::ALL
+            .into_iter()
+            .find(|c| c.to_string() == s)
+            .ok_or_else(|| format!("unknown counting {s:?}: expected plain, atomic or biased"))
+    }
+}
+
 impl fmt::Display for Counting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -593,6 +606,14 @@ mod tests {
             }
             assert_eq!(obj.audit().verdict(), Verdict::Freed, "{counting}");
         }
+    }
+
+    #[test]
+    fn counting_names_round_trip() {
+        for counting in Counting::ALL {
+            assert_eq!(counting.to_string().parse::<Counting>(), Ok(counting));
+        }
+        assert!("locked".parse::<Counting>().is_err());
     }
 
     #[test]
