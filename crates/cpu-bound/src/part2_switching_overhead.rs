@@ -7,7 +7,7 @@ use gil_core::work::countdown;
 use crate::setup::{Config, Trial, median, threads_label};
 
 /// Countdown steps shared by all threads at scale 1.
-pub const BASE_TOTAL: u64 = 150_000_000;
+pub const BASE_TOTAL: u64 = 120_000_000;
 
 /// The thread counts compared.
 pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];

@@ -9,7 +9,7 @@ use gil_core::work::countdown;
 use crate::setup::{Config, Trial, median};
 
 /// Countdown steps shared by the two threads at scale 1.
-pub const BASE_TOTAL: u64 = 150_000_000;
+pub const BASE_TOTAL: u64 = 120_000_000;
 
 /// The intervals compared, in microseconds: 0.1 ms, 1 ms, 5 ms (CPython's default), 50 ms.
 pub const INTERVALS_US: [u64; 4] = [100, 1_000, 5_000, 50_000];
