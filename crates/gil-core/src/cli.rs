@@ -56,7 +56,16 @@ pub fn parse_interval_ms(ms: f64) -> anyhow::Result<Duration> {
 ///
 /// Returning `anyhow::Result` from `main` would print a backtrace when `RUST_BACKTRACE` is set;
 /// a learner who typed a bad flag should see one sentence instead.
+///
+/// It also restores the default `SIGPIPE` action, so `cargo run -p cpu-bound | head` ends
+/// quietly like other command-line tools instead of panicking on a closed pipe.
 pub fn run(main: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    #[cfg(unix)]
+    // SAFETY: called at the start of main, before the program starts any thread; resetting a
+    // signal to its default action has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
