@@ -94,6 +94,7 @@ pub mod part6_decision_guide;
 pub mod pool;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use gil_core::cli::GilArgs;
 
@@ -137,7 +138,7 @@ impl Config {
         Config {
             quick,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 60_000_000 },
+            items: if quick { 2_000_000 } else { 40_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
             big_array_len: (!quick).then_some(10_000_000),
             workers: gil_core::measure::cores(),
@@ -165,7 +166,7 @@ pub struct Summary {
     /// Part 1: speed-up of threads under the GIL over one thread.
     pub gil_threads_speedup: Option<f64>,
     /// Part 1: the smallest task worth sending to a process.
-    pub break_even: Option<std::time::Duration>,
+    pub break_even: Option<Duration>,
     /// Part 2: speed-up of the GIL-releasing thread pool, per array length.
     pub released_speedups: Vec<(usize, f64)>,
     /// Part 3: speed-up of the parallel loop inside `allow_threads`.
@@ -200,4 +201,21 @@ pub fn sum_of_squares(arr: &ndarray::Array1<f64>) -> f64 {
 /// Whether two float sums agree to a relative tolerance.
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+}
+
+/// Time several alternatives in turns (A, B, C, A, B, C, …) and return each one's median.
+///
+/// On a shared machine the load drifts; taking turns spreads the drift over all alternatives
+/// instead of penalising whichever happened to run during a busy spell.
+pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    let mut samples = vec![Vec::new(); alternatives.len()];
+    for _ in 0..runs.max(1) {
+        for (alternative, times) in alternatives.iter_mut().zip(&mut samples) {
+            times.push(gil_core::measure::time(&mut **alternative).1);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|times| gil_core::measure::Samples(times).median())
+        .collect()
 }

@@ -92,41 +92,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
 
     // One thread: the baseline, and the right answers.
     let gil = cfg.build_gil()?;
-    let (expected, sequential) = measure::time(|| {
-        gil.attach("main", |py| {
-            (0..tasks)
-                .map(|_| work::sum_of_squares(py, cfg.items))
-                .collect::<Vec<u64>>()
-        })
-    });
-    kv("one thread", fmt_duration(sequential));
-
-    let (_, gil_threads) =
-        measure::time(|| gil.run_threads(tasks, |_, py| work::sum_of_squares(py, cfg.items)));
-    kv(
-        &format!("{tasks} threads, {}", gil.mode()),
-        format!(
-            "{}  ({} vs one thread)",
-            fmt_duration(gil_threads),
-            fmt_ratio(speedup(sequential, gil_threads))
-        ),
-    );
-
     let free = Gil::free_threaded();
-    let (_, free_threads) =
-        measure::time(|| free.run_threads(tasks, |_, py| work::sum_of_squares(py, cfg.items)));
-    if !gil.is_free_threaded() {
-        kv(
-            &format!("{tasks} threads, free-threaded"),
-            format!(
-                "{}  ({} vs one thread)",
-                fmt_duration(free_threads),
-                fmt_ratio(speedup(sequential, free_threads))
-            ),
-        );
-    }
 
-    // The pool: start it (timed), then Pool.map and executor.submit.
+    // The pool: start it (timed) before anything else, so all four ways run in turns.
     let pool = ProcessPool::start(&cfg.worker_exe, workers)?;
     let start_up = pool.start_up();
     let pids = pool.pids().to_vec();
@@ -138,14 +106,44 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
             .join(" "),
     );
     let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
-    let (from_map, pool_map) = measure::time(|| pool.map(job.clone(), 1));
+    let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
+    let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
+    let times = crate::medians_in_turns(
+        cfg.runs.min(3),
+        &mut [
+            &mut || expected = gil.attach("main", |py| (0..tasks).map(|i| sum(i, py)).collect()),
+            &mut || drop(gil.run_threads(tasks, sum)),
+            &mut || drop(free.run_threads(tasks, sum)),
+            &mut || from_map = pool.map(job.clone(), 1),
+        ],
+    );
+    let [sequential, gil_threads, free_threads, pool_map] = times[..] else {
+        bail!("expected four timings");
+    };
     let from_map = ints(from_map?)?;
+    let versus = |time: Duration| {
+        format!(
+            "{}  ({} vs one thread)",
+            fmt_duration(time),
+            fmt_ratio(speedup(sequential, time))
+        )
+    };
+    kv("one thread", fmt_duration(sequential));
+    kv(
+        &format!("{tasks} threads, {}", gil.mode()),
+        versus(gil_threads),
+    );
+    if !gil.is_free_threaded() {
+        kv(
+            &format!("{tasks} threads, free-threaded"),
+            versus(free_threads),
+        );
+    }
     kv(
         &format!("Pool({workers}).map, {tasks} tasks"),
         format!(
-            "{}  ({} vs one thread; {} with start-up)",
-            fmt_duration(pool_map),
-            fmt_ratio(speedup(sequential, pool_map)),
+            "{}; {} with start-up",
+            versus(pool_map),
             fmt_ratio(speedup(sequential, pool_map + start_up))
         ),
     );

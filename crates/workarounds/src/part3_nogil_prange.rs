@@ -69,9 +69,24 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part3> {
     kv("array", format!("{} floats", fmt_count(len as u64)));
     let gil = cfg.build_gil()?;
 
-    let with_gil = measure_way(cfg, &gil, &values, Way::HoldingGil);
-    let nogil = measure_way(cfg, &gil, &values, Way::NoGil);
-    let prange = measure_way(cfg, &gil, &values, Way::Prange);
+    let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];
+    let run = |way: Way| {
+        gil.attach("loop", |py| run_way(py, &values, way, || ()));
+    };
+    let times = crate::medians_in_turns(
+        cfg.runs,
+        &mut [&mut || run(ways[0]), &mut || run(ways[1]), &mut || {
+            run(ways[2])
+        }],
+    );
+    let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
+        let (total, other_thread_steps) = beside_python_thread(&gil, &values, ways[i]);
+        LoopRun {
+            time: times[i],
+            total,
+            other_thread_steps,
+        }
+    });
 
     kv(
         "loop holding the GIL",
@@ -133,21 +148,6 @@ enum Way {
     HoldingGil,
     NoGil,
     Prange,
-}
-
-/// Time the loop alone (median of the runs), then run it once more beside a second Python
-/// thread and count that thread's bytecodes while the loop runs.
-fn measure_way(cfg: &Config, gil: &Gil, values: &[f64], way: Way) -> LoopRun {
-    let time = measure::repeat(cfg.runs, || {
-        gil.attach("loop", |py| run_way(py, values, way, || ()));
-    })
-    .median();
-    let (total, other_thread_steps) = beside_python_thread(gil, values, way);
-    LoopRun {
-        time,
-        total,
-        other_thread_steps,
-    }
 }
 
 /// Run the loop `way`; `during` is called right before and right after the loop itself.

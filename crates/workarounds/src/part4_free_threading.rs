@@ -141,21 +141,27 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part4> {
 fn countdown(cfg: &Config, threads: usize) -> anyhow::Result<Countdown> {
     let total = cfg.items * 2;
     let share = total / threads as u64;
-    let time = |gil: &Gil, n: usize, each: u64| {
-        measure::repeat(cfg.runs.min(3), || {
-            gil.run_threads(n, |_, py| work::countdown(py, each));
-        })
-        .median()
-    };
     let gil = cfg.gil.build_with(gil_core::Mode::Gil)?;
     let free = Gil::free_threaded();
+    let run = |gil: &Gil, n: usize, each: u64| {
+        gil.run_threads(n, |_, py| work::countdown(py, each));
+    };
+    let times = crate::medians_in_turns(
+        cfg.runs.min(3),
+        &mut [
+            &mut || run(&gil, 1, total),
+            &mut || run(&gil, threads, share),
+            &mut || run(&free, 1, total),
+            &mut || run(&free, threads, share),
+        ],
+    );
     Ok(Countdown {
         total,
         threads,
-        one_gil: time(&gil, 1, total),
-        many_gil: time(&gil, threads, share),
-        one_free: time(&free, 1, total),
-        many_free: time(&free, threads, share),
+        one_gil: times[0],
+        many_gil: times[1],
+        one_free: times[2],
+        many_free: times[3],
     })
 }
 

@@ -52,23 +52,26 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
     kv("work", format!("{n} x countdown({})", fmt_count(each)));
 
     let shared = cfg.build_gil()?;
-    let one_interpreter = measure::repeat(cfg.runs.min(3), || {
-        shared.run_threads(n, |_, py| work::countdown(py, each));
-    })
-    .median();
     let interpreters: Vec<Gil> = (0..n)
         .map(|_| cfg.build_gil())
         .collect::<anyhow::Result<_>>()?;
-    let many_interpreters = measure::repeat(cfg.runs.min(3), || {
-        std::thread::scope(|s| {
-            for (i, interp) in interpreters.iter().enumerate() {
-                s.spawn(move || {
-                    interp.attach(&format!("interp{}", i + 1), |py| work::countdown(py, each));
+    let times = crate::medians_in_turns(
+        cfg.runs.min(3),
+        &mut [
+            &mut || drop(shared.run_threads(n, |_, py| work::countdown(py, each))),
+            &mut || {
+                std::thread::scope(|s| {
+                    for (i, interp) in interpreters.iter().enumerate() {
+                        s.spawn(move || {
+                            let name = format!("interp{}", i + 1);
+                            interp.attach(&name, |py| work::countdown(py, each));
+                        });
+                    }
                 });
-            }
-        });
-    })
-    .median();
+            },
+        ],
+    );
+    let (one_interpreter, many_interpreters) = (times[0], times[1]);
     kv(
         &format!("{n} threads, one interpreter"),
         fmt_duration(one_interpreter),
