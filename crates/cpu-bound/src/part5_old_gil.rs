@@ -156,6 +156,14 @@ fn print(r: &Report) {
     kv("new GIL one thread", fmt_duration(r.new_one.wall));
     kv("new GIL two threads", fmt_duration(r.new_two.wall));
     kv("new GIL time two/one", fmt_ratio(r.new_time_ratio()));
+    if r.old_time_ratio() < 1.25 {
+        note(&format!(
+            "The old GIL came out cheap this time ({} hand-offs). Its cost shows when the woken\n\
+             thread has a core of its own to run on at once; when other programs keep the cores\n\
+             busy, it rarely does. Run this part again when the machine is idle.",
+            fmt_count(r.old_two.stats.switches)
+        ));
+    }
     note(
         "Every release with a thread waiting wakes it, but the releaser is still running on\n\
          its own core and usually takes the lock back before the woken thread gets there.\n\
