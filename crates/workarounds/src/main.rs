@@ -85,6 +85,7 @@ fn real_main() -> anyhow::Result<()> {
     cfg.inject_failure = cli.inject_failure;
     cfg.gil.interval()?;
 
+    warn_if_busy();
     let wants = |n: u8| cli.part.is_none_or(|p| p == n);
     let mut summary = Summary::default();
     if cfg.inject_failure.is_some() && !wants(1) {
@@ -132,4 +133,25 @@ fn real_main() -> anyhow::Result<()> {
         note("\nMachine noise matters: rerun a part (--part N) to see how much its figures move.");
     }
     Ok(())
+}
+
+/// Parallel speed-ups need idle CPUs: say so when other programs are using them.
+fn warn_if_busy() {
+    let Some(load) = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<f64>().ok())
+    else {
+        return;
+    };
+    let cores = gil_core::measure::cores();
+    gil_core::report::kv(
+        "load average, 1 minute",
+        format!("{load:.2} on {cores} CPUs"),
+    );
+    if load > 0.5 * cores as f64 {
+        note(
+            "Other programs are busy on this machine: the parallel speed-ups below will come out\n\
+             lower than the hardware allows, and vary from run to run.",
+        );
+    }
 }
