@@ -239,7 +239,7 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(4);
     println!(
-        "  {:>2}  {:name_width$}  {:11}  {:22}  title",
+        "  {:>2}  {:name_width$}  {:11}  {:24}  title",
         "#", "name", "section", "status"
     );
     for (i, row) in rows.iter().enumerate() {
@@ -253,7 +253,7 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
         if row["edited_since"] == true {
             status.push_str(" (edited)");
         }
-        let padded = format!("{status:22}");
+        let padded = format!("{status:24}");
         let status = match text("status").as_str() {
             "pass" => paint.green(&padded),
             "fail" => paint.red(&padded),
