@@ -43,9 +43,9 @@ impl Default for Config {
             free_threaded: false,
             switch_interval: DEFAULT_SWITCH_INTERVAL,
             hammer_threads: 4,
-            hammer_ops: 300_000,
-            rust_increments: 2_000_000,
-            repeats: 5,
+            hammer_ops: 200_000,
+            rust_increments: 5_000_000,
+            repeats: 3,
         }
     }
 }
