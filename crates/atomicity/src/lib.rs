@@ -87,8 +87,12 @@
 //! * The model interprets a handful of opcodes on `u64` values; CPython's integers are objects
 //!   with reference counts (lesson 1), which changes the cost of an instruction, not where the
 //!   GIL can switch.
-//! * Part 4's operations are Rust code with explicit check points, not interpreted bytecode,
-//!   and their GIL runs use a 50 µs switch interval so that the GIL changes hands often.
+//! * Part 4's operations are Rust code with explicit check points, not interpreted bytecode;
+//!   each modelled bytecode burns a few nanoseconds of "dispatch", about what CPython spends,
+//!   and the GIL runs use a 50 µs switch interval so that the GIL changes hands often.
+//! * Whether the free-threaded columns and part 5's racing threads lose anything depends on
+//!   the threads really running at the same moment: on one core, or a busy machine, they may
+//!   not, and the output says so.
 //! * Model containers have fixed capacity and integer keys; real lists resize and real dicts
 //!   hash, which gives free-threaded CPython more ways to go wrong without its per-object locks.
 
