@@ -514,8 +514,11 @@ impl GilGuard<'_> {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
             state.switch_waiters -= 1;
-            self.stats.waited += now.elapsed();
         }
+        drop(state);
+        // Time blocked on the lock's own mutex, or forced out waiting for the switch: the
+        // thread is neither holding the GIL nor doing its own work.
+        self.stats.waited += now.elapsed();
     }
 }
 

@@ -138,18 +138,22 @@ impl Timeline {
                 .collect();
             let _ = writeln!(out, "{:>name_width$} {}", life.name, row.trim_end());
         }
-        let _ = writeln!(
-            out,
-            "{:>name_width$} {}",
-            "",
-            scale_line(cells, cell, self.switch_interval)
-        );
+        let (ruler, tick) = scale_line(cells, cell, self.switch_interval);
+        let tick_meaning = if tick == self.switch_interval {
+            format!("every switch interval ({})", fmt_duration(tick))
+        } else {
+            format!(
+                "every {} (the switch interval is {})",
+                fmt_duration(tick),
+                fmt_duration(self.switch_interval)
+            )
+        };
+        let _ = writeln!(out, "{:>name_width$} {ruler}", "");
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' every switch interval ({}); █ holds the GIL, ░ does not",
+            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not",
             "",
             fmt_duration(cell),
-            fmt_duration(self.switch_interval)
         );
         out
     }
@@ -178,12 +182,19 @@ fn add_overlap(
     }
 }
 
-/// A ruler: `|` at every multiple of the switch interval, `-` elsewhere.
-fn scale_line(cells: usize, cell: Duration, interval: Duration) -> String {
-    let per_interval = (interval.as_nanos() / cell.as_nanos().max(1)).max(1) as usize;
-    (0..cells)
-        .map(|i| if i % per_interval == 0 { '|' } else { '-' })
-        .collect()
+/// A ruler: `|` at every multiple of the switch interval, `-` elsewhere, and the time between
+/// two `|`. When one cell is longer than the interval, a `|` every ten cells instead.
+fn scale_line(cells: usize, cell: Duration, interval: Duration) -> (String, Duration) {
+    let cells_per_interval = (interval.as_nanos() / cell.as_nanos().max(1)) as usize;
+    let (every, tick) = if cells_per_interval >= 1 {
+        (cells_per_interval, interval)
+    } else {
+        (10, cell * 10)
+    };
+    let ruler = (0..cells)
+        .map(|i| if i % every == 0 { '|' } else { '-' })
+        .collect();
+    (ruler, tick)
 }
 
 #[cfg(test)]
@@ -241,6 +252,18 @@ mod tests {
         assert_eq!(rows[0], "T1 ██░░██░░");
         assert_eq!(rows[1], "T2 ░░██░░██");
         assert_eq!(rows[2], "   |-|-|-|-");
+    }
+
+    #[test]
+    fn cells_longer_than_the_interval_get_a_tick_every_ten_cells() {
+        let chart = two_threads_alternating().render_window(ms(0), ms(200), 20);
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows[2], "   |---------|---------");
+        assert!(
+            rows[3].contains("'|' every 100.00 ms (the switch interval is 5.00 ms)"),
+            "{}",
+            rows[3]
+        );
     }
 
     #[test]
