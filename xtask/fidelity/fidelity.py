@@ -1,11 +1,20 @@
 """Measure the real CPython GIL for `cargo xtask fidelity`.
 
-Each experiment mirrors one the model runs; results are printed as one JSON object so the Rust
-side can put CPython and the model in one table. Written for this project; runs on 3.8+.
+Each experiment mirrors one the model runs (`xtask/src/fidelity.rs`); the results, with the sizes
+they were measured at and the timings the model calibrates against, are printed as one JSON
+object so the Rust side can put CPython and the model in one table. Written for this project;
+runs on 3.8+ (and on free-threaded builds, where `sys._is_gil_enabled()` says False).
+
+The loopback servers run in a child process, as the model's server runs on plain OS threads:
+either way the server never competes for the GIL being measured.
+
+    python3 fidelity.py [--quick] [--only NAME,...|none]   measure, print one JSON object
+    python3 fidelity.py --serve echo|SECONDS  (internal) serve on a free port, print it
 """
 
 import json
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -17,6 +26,7 @@ def countdown(n):
 
 
 def run_threads(target, args_list):
+    """Start one thread per argument tuple, wait for all; return the wall time in seconds."""
     threads = [threading.Thread(target=target, args=args) for args in args_list]
     start = time.perf_counter()
     for t in threads:
@@ -26,133 +36,188 @@ def run_threads(target, args_list):
     return time.perf_counter() - start
 
 
+def timed(f, *args):
+    start = time.perf_counter()
+    f(*args)
+    return time.perf_counter() - start
+
+
 def median(values):
+    """The middle value (the lower middle for an even count), as the Rust side computes it."""
     ordered = sorted(values)
     return ordered[(len(ordered) - 1) // 2]
 
 
-def cpu_ratio(n, repeats):
-    """Wall time of two threads doing n each, over one thread doing 2n."""
-    ratios = []
+# --- servers ------------------------------------------------------------------------------------
+
+
+def serve(behaviour):
+    """Child process: answer on 127.0.0.1 until stdin closes. `echo` sends every chunk straight
+    back; a number of seconds reads one line, waits that long, answers and closes."""
+    delay = None if behaviour == "echo" else float(behaviour)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+
+    def answer(conn):
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if delay is None:
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    conn.sendall(data)
+            else:
+                line = conn.makefile("rb").readline()
+                time.sleep(delay)
+                conn.sendall(b"200 OK " + line)
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    print(listener.getsockname()[1], flush=True)
+    sys.stdin.read()  # the parent closes our stdin when it is done
+
+
+class Server:
+    """A loopback server in a child process (see `serve`)."""
+
+    def __init__(self, behaviour):
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", behaviour],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.port = int(self.proc.stdout.readline())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --- experiments --------------------------------------------------------------------------------
+
+
+def cpu_bound(n, repeats):
+    """Two threads counting down n each vs one thread counting down 2n: median wall ratio, and
+    the median one-thread time (the model sizes its countdown to take as long)."""
+    ones, ratios = [], []
     for _ in range(repeats):
         one = run_threads(countdown, [(2 * n,)])
         two = run_threads(countdown, [(n,), (n,)])
+        ones.append(one)
         ratios.append(two / one)
-    return median(ratios)
+    return {"n": n, "repeats": repeats, "one_s": median(ones), "ratio": median(ratios)}
 
 
-def sleep_speedup(threads, seconds):
-    start = time.perf_counter()
-    for _ in range(threads):
-        time.sleep(seconds)
-    sequential = time.perf_counter() - start
+def sleeps(threads, seconds):
+    """`threads` sleeps one after another vs all at once in threads: the speedup."""
+    sequential = sum(timed(time.sleep, seconds) for _ in range(threads))
     threaded = run_threads(time.sleep, [(seconds,)] * threads)
-    return sequential / threaded
+    return {"threads": threads, "seconds": seconds, "speedup": sequential / threaded}
 
 
-class DelayedServer:
-    """A loopback TCP server that answers each line after `delay` seconds (or echoes at once)."""
+def socket_waits(threads, delay):
+    """`threads` requests to a server that answers after `delay`: sequential vs threaded."""
+    with Server(str(delay)) as server:
 
-    def __init__(self, delay):
-        self.delay = delay
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        def ask():
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.sendall(b"GET /\n")
+                while s.recv(4096):
+                    pass
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
-
-    def answer(self, conn):
-        with conn:
-            while True:
-                data = conn.recv(64)
-                if not data:
-                    return
-                if self.delay:
-                    time.sleep(self.delay)
-                conn.sendall(data)
-
-    def close(self):
-        self.listener.close()
+        sequential = sum(timed(ask) for _ in range(threads))
+        threaded = run_threads(ask, [()] * threads)
+    return {"threads": threads, "delay_s": delay, "speedup": sequential / threaded}
 
 
-def socket_speedup(threads, delay):
-    server = DelayedServer(delay)
-
-    def ask():
-        with socket.create_connection(("127.0.0.1", server.port)) as s:
-            s.sendall(b"x")
-            s.recv(64)
-
-    start = time.perf_counter()
-    for _ in range(threads):
-        ask()
-    sequential = time.perf_counter() - start
-    threaded = run_threads(ask, [()] * threads)
-    server.close()
-    return sequential / threaded
-
-
-def mixed(workers, n, io_seconds):
-    """Each worker: a CPU phase (countdown n), then sleeps io_seconds. Returns the wall time
-    over the time of one worker alone, i.e. how many workers' worth of time the run cost."""
+def mixed(workers, n, io_seconds, repeats):
+    """The tutorial's mixed workload: each worker counts down n, then sleeps io_seconds.
+    Wall time of `workers` together over one worker alone (median), and how long countdown(n)
+    takes alone (median), which the model matches."""
 
     def worker():
         countdown(n)
         time.sleep(io_seconds)
 
-    alone = run_threads(worker, [()])
-    together = run_threads(worker, [()] * workers)
-    return together / alone
+    cpu = median([timed(countdown, n) for _ in range(3)])
+    ratios = []
+    for _ in range(repeats):
+        alone = run_threads(worker, [()])
+        together = run_threads(worker, [()] * workers)
+        ratios.append(together / alone)
+    return {
+        "workers": workers,
+        "n": n,
+        "cpu_s": cpu,
+        "io_s": io_seconds,
+        "repeats": repeats,
+        "ratio": median(ratios),
+    }
 
 
-def convoy(round_trips, interval):
-    """Milliseconds per echo round trip alone and beside one CPU-bound thread."""
-    server = DelayedServer(0)
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def echo_many():
-        start = time.perf_counter()
-        for _ in range(round_trips):
-            sock.sendall(b"x")
-            sock.recv(64)
-        return (time.perf_counter() - start) / round_trips * 1e3
-
-    alone = echo_many()
+def convoy(round_trips, batches):
+    """Milliseconds per echo round trip alone, and beside one CPU-bound thread at the 5 ms and
+    the 1 ms switch interval: the median of `batches` batches of `round_trips` each."""
+    result = {"round_trips": round_trips, "batches": batches}
     old = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    stop = False
+    with Server("echo") as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def spin():
-        while not stop:
-            pass
+        def echo_many():
+            start = time.perf_counter()
+            for _ in range(round_trips):
+                sock.sendall(b"x")
+                sock.recv(64)
+            return (time.perf_counter() - start) / round_trips * 1e3
 
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    try:
-        beside = echo_many()
-    finally:
-        stop = True
-        spinner.join()
-        sys.setswitchinterval(old)
+        def beside_spinner(interval):
+            sys.setswitchinterval(interval)
+            stop = []
+
+            def spin():
+                while not stop:
+                    pass
+
+            spinner = threading.Thread(target=spin)
+            spinner.start()
+            try:
+                return echo_many()
+            finally:
+                stop.append(True)
+                spinner.join()
+                sys.setswitchinterval(old)
+
+        result["alone_ms"] = median([echo_many() for _ in range(batches)])
+        result["beside_ms"] = median([beside_spinner(0.005) for _ in range(batches)])
+        result["beside_1ms_ms"] = median([beside_spinner(0.001) for _ in range(batches)])
         sock.close()
-        server.close()
-    return alone, beside
+    return result
 
 
-def hold_ms(seconds):
-    """Median time one CPU-bound thread runs before the other gets the GIL, in ms."""
-    last = [None]
-    holds = []
-    switch_at = [time.perf_counter()]
+def holds(seconds):
+    """Two CPU-bound threads for `seconds`: how long one runs before the other gets the GIL.
+
+    Only the holder runs Python, so each thread notes the time on every iteration; when a
+    thread sees that the other one ran last, the other's run lasted from its first to its last
+    noted time. Hand-off latency is left out, as in the model's `Timeline::contended_holds`.
+    A call is a check point, so a thread can lose the GIL right after reading the clock: a time
+    older than the other thread's last one was read before the switch, and is read again."""
+    state = {"who": None, "first": 0.0, "last": 0.0}
+    lengths = []
     deadline = time.perf_counter() + seconds
 
     def spin(me):
@@ -160,57 +225,84 @@ def hold_ms(seconds):
             now = time.perf_counter()
             if now > deadline:
                 return
-            if last[0] != me:
-                if last[0] is not None:
-                    holds.append(now - switch_at[0])
-                last[0] = me
-                switch_at[0] = now
+            if state["who"] != me:
+                if now < state["last"]:
+                    continue  # read before we lost the GIL last time: stale
+                if state["who"] is not None:
+                    lengths.append(state["last"] - state["first"])
+                state["who"] = me
+                state["first"] = now
+            state["last"] = now
 
     run_threads(spin, [(1,), (2,)])
-    return median(holds) * 1e3 if holds else float("nan")
+    return {
+        "seconds": seconds,
+        "count": len(lengths),
+        "median_ms": median(lengths) * 1e3 if lengths else None,
+    }
 
 
 counter = 0
 
 
 def lost_updates(threads, increments, runs):
-    global counter
+    """`counter += 1` on a global from `threads` threads, `increments` each, `runs` times."""
 
     def increment():
         global counter
         for _ in range(increments):
             counter += 1
 
-    worst = 0
-    lossy_runs = 0
+    global counter
+    worst, lossy, walls = 0, 0, []
     for _ in range(runs):
         counter = 0
-        run_threads(increment, [()] * threads)
+        walls.append(run_threads(increment, [()] * threads))
         lost = threads * increments - counter
         worst = max(worst, lost)
-        lossy_runs += lost > 0
-    return worst, lossy_runs
+        lossy += lost > 0
+    return {
+        "threads": threads,
+        "increments": increments,
+        "runs": runs,
+        "worst_lost": worst,
+        "runs_lost": lossy,
+        "wall_s": median(walls),
+    }
+
+
+EXPERIMENTS = {
+    "cpu": lambda quick: cpu_bound(1_000_000 if quick else 10_000_000, 3),
+    "sleep": lambda quick: sleeps(4, 0.05 if quick else 0.2),
+    "socket": lambda quick: socket_waits(4, 0.05 if quick else 0.2),
+    "mixed": lambda quick: mixed(3, 1_000_000, 0.1 if quick else 0.3, 3),
+    "hold": lambda quick: holds(0.3 if quick else 1.0),
+    "convoy": lambda quick: convoy(30 if quick else 100, 3),
+    "counter": lambda quick: lost_updates(10, 100_000, 2 if quick else 5),
+}
 
 
 def main():
-    quick = "--quick" in sys.argv
+    args = sys.argv[1:]
+    if len(args) == 2 and args[0] == "--serve":
+        serve(args[1])
+        return
+    quick = "--quick" in args
+    # `--only NAME[,NAME]` runs just those experiments (`--only none`: the header alone), so the
+    # Rust side can run each experiment on CPython right before the model's run of it.
+    only = list(EXPERIMENTS)
+    if "--only" in args:
+        only = [name for name in args[args.index("--only") + 1].split(",") if name in EXPERIMENTS]
     gil_check = getattr(sys, "_is_gil_enabled", None)
     results = {
         "version": sys.version.split()[0],
         "implementation": sys.implementation.name,
-        "gil_enabled": gil_check() if gil_check else True,
+        "gil_enabled": bool(gil_check()) if gil_check else True,
         "switch_interval_ms": sys.getswitchinterval() * 1e3,
-        "cpu_ratio": cpu_ratio(2_000_000 if quick else 10_000_000, 1 if quick else 3),
-        "sleep_speedup": sleep_speedup(4, 0.05 if quick else 0.2),
-        "socket_speedup": socket_speedup(4, 0.05 if quick else 0.2),
-        "mixed_ratio": mixed(3, 1_000_000, 0.1 if quick else 0.3),
-        "hold_ms": hold_ms(0.2 if quick else 1.0),
+        "quick": quick,
     }
-    alone, beside = convoy(50 if quick else 200, 0.005)
-    _, beside_1ms = convoy(50 if quick else 200, 0.001)
-    results.update(convoy_alone_ms=alone, convoy_beside_ms=beside, convoy_beside_1ms_ms=beside_1ms)
-    worst, lossy = lost_updates(10, 100_000, 2 if quick else 5)
-    results.update(lost_updates_worst=worst, lost_update_runs=lossy, lost_update_total_runs=2 if quick else 5)
+    for name in only:
+        results[name] = EXPERIMENTS[name](quick)
     print(json.dumps(results))
 
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod ci;
+mod fidelity;
 mod grader;
 mod real_gil;
 
@@ -42,6 +43,8 @@ enum Task {
     Verify(grader::VerifyArgs),
     /// Build the PyO3 extension, run it in python3 from 1, 2 and 4 threads, compare with the model
     RealGil(real_gil::RealGilArgs),
+    /// Run the same experiments on python3 and on the model, one table: CPython vs model vs verdict
+    Fidelity(fidelity::FidelityArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Task::Reset(args) => grader::reset(&root, args),
         Task::Verify(args) => grader::verify(&root, args),
         Task::RealGil(args) => real_gil::run(&root, args).map(|()| ExitCode::SUCCESS),
+        Task::Fidelity(args) => fidelity::run(&root, args),
     };
     match result {
         Ok(code) => code,
