@@ -338,7 +338,7 @@ impl ProcessPool {
                     worker.child.kill()?;
                     break worker.child.wait()?;
                 }
-                std::thread::sleep(Duration::from_millis(1));
+                std::thread::sleep(Duration::from_micros(100));
             };
             exits.push((worker.pid, status));
         }
