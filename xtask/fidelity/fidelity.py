@@ -121,15 +121,24 @@ def cpu_bound(n, repeats):
     return {"n": n, "repeats": repeats, "one_s": median(ones), "ratio": median(ratios)}
 
 
-def sleeps(threads, seconds):
-    """`threads` sleeps one after another vs all at once in threads: the speedup."""
-    sequential = sum(timed(time.sleep, seconds) for _ in range(threads))
-    threaded = run_threads(time.sleep, [(seconds,)] * threads)
-    return {"threads": threads, "seconds": seconds, "speedup": sequential / threaded}
+def sleeps(threads, seconds, repeats):
+    """`threads` sleeps one after another vs all at once in threads: the median speedup."""
+
+    def speedup():
+        sequential = sum(timed(time.sleep, seconds) for _ in range(threads))
+        return sequential / run_threads(time.sleep, [(seconds,)] * threads)
+
+    return {
+        "threads": threads,
+        "seconds": seconds,
+        "repeats": repeats,
+        "speedup": median([speedup() for _ in range(repeats)]),
+    }
 
 
-def socket_waits(threads, delay):
-    """`threads` requests to a server that answers after `delay`: sequential vs threaded."""
+def socket_waits(threads, delay, repeats):
+    """`threads` requests to a server that answers after `delay`: sequential vs threaded, the
+    median speedup."""
     with Server(str(delay)) as server:
 
         def ask():
@@ -138,9 +147,17 @@ def socket_waits(threads, delay):
                 while s.recv(4096):
                     pass
 
-        sequential = sum(timed(ask) for _ in range(threads))
-        threaded = run_threads(ask, [()] * threads)
-    return {"threads": threads, "delay_s": delay, "speedup": sequential / threaded}
+        def speedup():
+            sequential = sum(timed(ask) for _ in range(threads))
+            return sequential / run_threads(ask, [()] * threads)
+
+        speedups = [speedup() for _ in range(repeats)]
+    return {
+        "threads": threads,
+        "delay_s": delay,
+        "repeats": repeats,
+        "speedup": median(speedups),
+    }
 
 
 def mixed(workers, n, io_seconds, repeats):
@@ -273,8 +290,8 @@ def lost_updates(threads, increments, runs):
 
 EXPERIMENTS = {
     "cpu": lambda quick: cpu_bound(1_000_000 if quick else 10_000_000, 3),
-    "sleep": lambda quick: sleeps(4, 0.05 if quick else 0.2),
-    "socket": lambda quick: socket_waits(4, 0.05 if quick else 0.2),
+    "sleep": lambda quick: sleeps(4, 0.05 if quick else 0.1, 3),
+    "socket": lambda quick: socket_waits(4, 0.05 if quick else 0.1, 3),
     "mixed": lambda quick: mixed(3, 1_000_000, 0.1 if quick else 0.3, 3),
     "hold": lambda quick: holds(0.3 if quick else 1.0),
     "convoy": lambda quick: convoy(30 if quick else 100, 3),

@@ -1,10 +1,12 @@
 //! `cargo xtask fidelity`: the model checked against this machine's own CPython, in one table.
 //!
-//! Runs `xtask/fidelity/fidelity.py` on `python3` (it prints one JSON object: its figures, the
-//! sizes it used, and the timings the model calibrates against), then runs the same experiments
-//! on the gil-core model in this process, and prints one table: experiment | CPython | model |
-//! tolerance | verdict. A row whose model figure falls outside its declared tolerance says why
-//! that can happen, in one line, under the table.
+//! Runs the experiments of `xtask/fidelity/fidelity.py` on `python3`, one at a time (each run of
+//! the script prints one JSON object: its figures, the sizes it used, and the timings the model
+//! calibrates against), and right after each one the same experiment on the gil-core model in
+//! this process — so both sides of a row see the same machine, which on a busy one matters.
+//! Then it prints one table: experiment | CPython | model | tolerance | verdict. A row whose
+//! model figure falls outside its declared tolerance says why that can happen, in one line,
+//! under the table.
 //!
 //! The model is sized by *duration*, not by iteration count: a CPython countdown step costs tens
 //! of nanoseconds, the model's well under one, so the model first times its own step and then
@@ -37,7 +39,7 @@ use crate::grader::run::{Ending, Limits};
 /// `cargo xtask fidelity [--quick] [--json] [--python PATH]`.
 #[derive(clap::Args, Debug)]
 pub struct FidelityArgs {
-    /// Smaller sizes and single runs: about 15 s instead of about 40 s, and noisier
+    /// Smaller sizes, shorter runs: about 10 s instead of about 30 s, and noisier
     #[arg(long)]
     quick: bool,
     /// Print one JSON object (CPython's figures, the model's, and the rows) instead of the table
@@ -89,18 +91,13 @@ fn measure(root: &Path, args: &FidelityArgs) -> anyhow::Result<Option<Fidelity>>
         EXPERIMENTS.len()
     );
     let model = Model::new(&header)?;
-    let mut progress = EXPERIMENTS.iter().enumerate().map(|(i, name)| {
-        eprintln!("fidelity: [{}/{}] {name}", i + 1, EXPERIMENTS.len());
-        *name
-    });
-    let mut next = || progress.next().unwrap_or_default();
-    let cpu = model.cpu(&cpython.part(next())?)?;
-    let sleep_speedup = model.sleeps(&cpython.part(next())?)?;
-    let socket_speedup = model.socket_waits(&cpython.part(next())?)?;
-    let mixed = model.mixed(&cpython.part(next())?)?;
-    let (hold_ms, hold_count) = model.holds(&cpython.part(next())?)?;
-    let convoy = model.convoy(&cpython.part(next())?)?;
-    let counter_sizes: PyCounter = cpython.part(next())?;
+    let cpu = model.cpu(&cpython.part("cpu")?)?;
+    let sleep_speedup = model.sleeps(&cpython.part("sleep")?)?;
+    let socket_speedup = model.socket_waits(&cpython.part("socket")?)?;
+    let mixed = model.mixed(&cpython.part("mixed")?)?;
+    let (hold_ms, hold_count) = model.holds(&cpython.part("hold")?)?;
+    let convoy = model.convoy(&cpython.part("convoy")?)?;
+    let counter_sizes: PyCounter = cpython.part("counter")?;
     let (counter, counter_old) = model.lost_updates(&counter_sizes)?;
     let model = ModelReport {
         mode: model.interp.mode.to_string(),
@@ -166,6 +163,8 @@ struct PyCpu {
 struct PySleep {
     threads: usize,
     seconds: f64,
+    repeats: usize,
+    /// Median of the repeats.
     speedup: f64,
 }
 
@@ -174,6 +173,8 @@ struct PySleep {
 struct PySocket {
     threads: usize,
     delay_s: f64,
+    repeats: usize,
+    /// Median of the repeats.
     speedup: f64,
 }
 
@@ -296,6 +297,8 @@ impl<'a> PythonRunner<'a> {
 
     /// Run experiment `name` on CPython and return its figures.
     fn part<T: serde::de::DeserializeOwned>(&mut self, name: &str) -> anyhow::Result<T> {
+        let number = EXPERIMENTS.iter().position(|n| *n == name).unwrap_or(0) + 1;
+        eprintln!("fidelity: [{number}/{}] {name}", EXPERIMENTS.len());
         let mut printed = self.call(name)?;
         let figures = printed
             .remove(name)
@@ -333,7 +336,9 @@ impl<'a> PythonRunner<'a> {
         match outcome.ending {
             Ending::Exited(0) => {}
             Ending::TimedOut => bail!("{python} {SCRIPT} took longer than {PYTHON_TIMEOUT:?}"),
-            ending => bail!("{python} {SCRIPT} failed ({ending:?}): {last_error}"),
+            ending => bail!(
+                "{python} {SCRIPT} failed ({ending:?}; it needs Python 3.8 or later): {last_error}"
+            ),
         }
         last_json_line(&outcome.stdout)
             .with_context(|| format!("reading what {python} {SCRIPT} --only {only} printed"))
@@ -486,19 +491,11 @@ impl Model {
 
     /// Sleeps one after another ÷ in threads, each inside `allow_threads`.
     fn sleeps(&self, py: &PySleep) -> anyhow::Result<f64> {
-        let (n, nap) = (py.threads, Duration::from_secs_f64(py.seconds));
-        let gil = self.interp.gil()?;
-        let one_by_one = wall(|| {
-            gil.attach("main", |g| {
-                for _ in 0..n {
-                    g.allow_threads(|| std::thread::sleep(nap));
-                }
-            })
-        });
-        let threaded = wall(|| {
-            gil.run_threads(n, |_, g| g.allow_threads(|| std::thread::sleep(nap)));
-        });
-        Ok(one_by_one / threaded)
+        let nap = Duration::from_secs_f64(py.seconds);
+        self.overlap(py.threads, py.repeats, |_| {
+            std::thread::sleep(nap);
+            Ok(())
+        })
     }
 
     /// Requests to lesson 3's slow loopback server, one after another ÷ in threads.
@@ -506,25 +503,40 @@ impl Model {
         let delay = Duration::from_secs_f64(py.delay_s);
         let server = LoopbackServer::start(Behaviour::Delayed(delay))?;
         let addr = server.addr();
-        let gil = self.interp.gil()?;
-        let (sequential, one_by_one) = time(|| {
-            gil.attach("main", |g| {
-                (0..py.threads)
-                    .map(|i| g.allow_threads(|| fetch(addr, &format!("GET /{i}"))))
-                    .collect::<anyhow::Result<Vec<_>>>()
-            })
-        });
-        let (threaded, together) = time(|| {
-            gil.run_threads(py.threads, |i, g| {
-                g.allow_threads(|| fetch(addr, &format!("GET /{i}")))
-            })
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()
-        });
-        sequential?;
-        threaded?;
+        let speedup = self.overlap(py.threads, py.repeats, |i| {
+            fetch(addr, &format!("GET /{i}")).map(drop)
+        })?;
         server.shutdown()?;
-        Ok(one_by_one.as_secs_f64() / together.as_secs_f64().max(1e-9))
+        Ok(speedup)
+    }
+
+    /// `n` blocking calls (each inside `allow_threads`) one after another on one thread ÷ the
+    /// same calls on `n` threads at once: the median speedup of `repeats` tries.
+    fn overlap(
+        &self,
+        n: usize,
+        repeats: usize,
+        call: impl Fn(usize) -> anyhow::Result<()> + Sync,
+    ) -> anyhow::Result<f64> {
+        let gil = self.interp.gil()?;
+        let speedups = (0..repeats.max(1))
+            .map(|_| {
+                let (sequential, one_by_one) = time(|| {
+                    gil.attach("main", |g| {
+                        (0..n).try_for_each(|i| g.allow_threads(|| call(i)))
+                    })
+                });
+                let (threaded, together) = time(|| {
+                    gil.run_threads(n, |i, g| g.allow_threads(|| call(i)))
+                        .into_iter()
+                        .collect::<anyhow::Result<()>>()
+                });
+                sequential?;
+                threaded?;
+                Ok(one_by_one.as_secs_f64() / together.as_secs_f64().max(1e-9))
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        Ok(median(&speedups))
     }
 
     /// The tutorial's mixed workload: workers together ÷ one worker alone.
@@ -1191,7 +1203,7 @@ mod tests {
     use super::*;
 
     /// What fidelity.py printed on CPython 3.11 (quick sizes).
-    const SAMPLE: &str = r#"{"version": "3.11.7", "implementation": "cpython", "gil_enabled": true, "switch_interval_ms": 5.0, "quick": true, "cpu": {"n": 2000000, "repeats": 1, "one_s": 0.175, "ratio": 1.15}, "sleep": {"threads": 4, "seconds": 0.05, "speedup": 3.94}, "socket": {"threads": 4, "delay_s": 0.05, "speedup": 3.35}, "mixed": {"workers": 3, "n": 1000000, "cpu_s": 0.050, "io_s": 0.1, "repeats": 1, "ratio": 1.42}, "hold": {"seconds": 0.3, "count": 26, "median_ms": 11.9}, "convoy": {"round_trips": 50, "batches": 3, "alone_ms": 0.024, "beside_ms": 0.021, "beside_1ms_ms": 0.032}, "counter": {"threads": 10, "increments": 100000, "runs": 2, "worst_lost": 0, "runs_lost": 0, "wall_s": 0.091}}"#;
+    const SAMPLE: &str = r#"{"version": "3.11.7", "implementation": "cpython", "gil_enabled": true, "switch_interval_ms": 5.0, "quick": true, "cpu": {"n": 2000000, "repeats": 1, "one_s": 0.175, "ratio": 1.15}, "sleep": {"threads": 4, "seconds": 0.05, "repeats": 3, "speedup": 3.94}, "socket": {"threads": 4, "delay_s": 0.05, "repeats": 3, "speedup": 3.35}, "mixed": {"workers": 3, "n": 1000000, "cpu_s": 0.050, "io_s": 0.1, "repeats": 1, "ratio": 1.42}, "hold": {"seconds": 0.3, "count": 26, "median_ms": 11.9}, "convoy": {"round_trips": 50, "batches": 3, "alone_ms": 0.024, "beside_ms": 0.021, "beside_1ms_ms": 0.032}, "counter": {"threads": 10, "increments": 100000, "runs": 2, "worst_lost": 0, "runs_lost": 0, "wall_s": 0.091}}"#;
 
     fn sample() -> PythonReport {
         PythonReport::parse(SAMPLE).unwrap()
