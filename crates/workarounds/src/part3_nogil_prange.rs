@@ -70,15 +70,18 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part3> {
     let gil = cfg.build_gil()?;
 
     let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];
-    let run = |way: Way| {
-        gil.attach("loop", |py| run_way(py, &values, way, || ()));
-    };
-    let times = crate::medians_in_turns(
-        cfg.runs,
-        &mut [&mut || run(ways[0]), &mut || run(ways[1]), &mut || {
-            run(ways[2])
-        }],
-    );
+    // Each way is timed in a block of back-to-back runs after one warm-up run. (Not in turns:
+    // a parallel loop started right after a stretch of serial work can find the OS scheduler
+    // placing both of rayon's threads on one CPU for a few milliseconds, which has nothing to
+    // do with the GIL.)
+    let times = ways.map(|way| {
+        let run = || gil.attach("loop", |py| run_way(py, &values, way, || ()).0);
+        run();
+        measure::repeat(cfg.runs, || {
+            black_box(run());
+        })
+        .median()
+    });
     let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
         let (total, other_thread_steps) = beside_python_thread(&gil, &values, ways[i]);
         LoopRun {
