@@ -878,6 +878,10 @@ const RATIO: Tolerance = Tolerance::Relative(0.25);
 /// Convoy rows: within a factor of 3; a wake-up race decides each round trip (FACTS.md).
 const CONVOY: Tolerance = Tolerance::Factor(3.0);
 
+/// A lone round trip measures loopback and thread wake-ups, not the GIL: on a busy 2-core host
+/// it swung between 17 and 165 µs from run to run, on both sides alike.
+const LONE_ROUND_TRIP: Tolerance = Tolerance::Factor(5.0);
+
 /// FACTS.md's figures for the version the running Python is not.
 const FACTS_OLD: &str = "FACTS.md, 3.9: 443,964 lost (10/10 runs)";
 const FACTS_NEW: &str = "FACTS.md, 3.10-3.13: 0 lost (0/10 runs)";
@@ -915,12 +919,12 @@ fn rows(py: &PythonReport, model: &ModelReport) -> Vec<Row> {
             if_missed,
         )
     };
-    let convoy = |experiment: String, cpython: f64, model: f64, if_missed| {
+    let convoy = |experiment: String, cpython: f64, model: f64, tolerance, if_missed| {
         Row::new(
             experiment,
             Value::Millis(cpython),
             Value::Millis(model),
-            CONVOY,
+            tolerance,
             if_missed,
         )
     };
@@ -964,18 +968,21 @@ fn rows(py: &PythonReport, model: &ModelReport) -> Vec<Row> {
             "convoy: ms per echo round trip, alone".into(),
             py.convoy.alone_ms,
             model.convoy.alone_ms,
+            LONE_ROUND_TRIP,
             "a lone loopback round trip is tens of µs of thread wake-ups, which a busy machine delays unevenly",
         ),
         convoy(
             format!("convoy: beside 1 CPU thread, {interval} interval"),
             py.convoy.beside_ms,
             model.convoy.beside_ms,
+            CONVOY,
             wake_race,
         ),
         convoy(
             "convoy: beside 1 CPU thread, 1 ms interval".into(),
             py.convoy.beside_1ms_ms,
             model.convoy.beside_1ms_ms,
+            CONVOY,
             wake_race,
         ),
         Row::new(
@@ -997,14 +1004,14 @@ fn rows(py: &PythonReport, model: &ModelReport) -> Vec<Row> {
             modern_cpython,
             Value::Lost(model.counter),
             Tolerance::BothOrNeither,
-            "too few GIL hand-offs fell inside the read-modify-write to lose an update in these runs",
+            "losing needs a switch (without a GIL, true overlap) between the read and the write: a few runs can miss it by chance",
         ),
         Row::new(
             format!("{counter}, lost (model: <=3.9 check points)"),
             old_cpython,
             Value::Lost(model.counter_old),
             Tolerance::BothOrNeither,
-            "too few GIL hand-offs fell inside the read-modify-write to lose an update in these runs",
+            "losing needs a switch (without a GIL, true overlap) between the read and the write: a few runs can miss it by chance",
         ),
     ]
 }
