@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Barrier, Mutex, MutexGuard};
 use std::time::Duration;
 
-use gil_core::bytecode::{CheckPolicy, Site};
+use gil_core::bytecode::{CheckPolicy, Site, dispatch};
 use gil_core::measure::fmt_count;
 use gil_core::report::{heading, kv_line, note};
 use gil_core::{Gil, GilGuard, Mode};
@@ -22,19 +22,6 @@ use crate::setup::Config;
 /// Switch interval of the GIL hammer runs: short, so the GIL changes hands thousands of times
 /// and every check point inside an operation gets its chance.
 pub const HAMMER_INTERVAL: Duration = Duration::from_micros(50);
-
-/// Loop steps that stand for the interpreter's own work in one bytecode (fetch, decode,
-/// dispatch, reference counting): a few nanoseconds, about what CPython 3.11 spends.
-pub const DISPATCH_STEPS: u32 = 16;
-
-/// The interpreter's overhead for one bytecode (see [`DISPATCH_STEPS`]).
-#[inline]
-fn dispatch() {
-    let mut k = DISPATCH_STEPS;
-    while k > 0 {
-        k = black_box(k) - 1;
-    }
-}
 
 /// One interpreter a hammer test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +68,8 @@ pub struct Interp<'a, 'g> {
 }
 
 impl Interp<'_, '_> {
-    /// The instruction just executed was of kind `site`: pay for its dispatch, and consult the
-    /// eval breaker if the policy has a check point there.
+    /// The instruction just executed was of kind `site`: pay for its [`dispatch`], and consult
+    /// the eval breaker if the policy has a check point there.
     pub fn after(&mut self, site: Site) {
         dispatch();
         if self.policy.checks(site) {
