@@ -156,7 +156,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         "`static mut COUNTER` with `COUNTER += 1` from two threads does not compile in safe Rust\n\
          (error E0133; this crate's docs hold the doc test that proves it). The safe tools are\n\
          atomics and locks. {threads} threads (one per core, at least two; this machine offers\n\
-         {} to this process) each add 1, {} times, three ways; times are medians of {} runs.",
+         {} to this process) each add 1, {} times, three ways; times are medians of {} runs,\n\
+         and \"racing\" is the race's wall time divided by all the increments done in it.",
         cores(),
         fmt_count(cfg.rust_increments),
         cfg.repeats
