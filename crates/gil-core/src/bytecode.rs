@@ -45,6 +45,7 @@ use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
+use crate::measure::SplitMix64;
 use crate::{Gil, GilGuard};
 
 /// Loop steps [`dispatch`] spins: with the model's own work, one instruction of the
@@ -832,25 +833,6 @@ pub fn run_frame(
             }
             Step::Finished => break,
         }
-    }
-}
-
-/// SplitMix64: a tiny, well-mixed PRNG, so a seed gives the same schedule on every machine.
-#[derive(Clone, Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0); the tiny modulo bias does not matter here.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

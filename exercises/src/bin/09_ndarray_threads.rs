@@ -35,7 +35,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use gil_core::measure::{fmt_duration, fmt_ratio, speedup, time};
+use gil_core::measure::{fmt_duration, fmt_ratio, peak_overlap, speedup, time};
 use gil_core::report::{heading, kv, note};
 
 /// Exercise 09: sum of squares of several arrays, sequentially and in a thread pool.
@@ -71,22 +71,6 @@ fn sum_of_squares(array: &Array1<f64>) -> f64 {
         .unwrap_or_else(|e| e.into_inner())
         .push((start, end));
     sum
-}
-
-/// The most computations that were running at the same moment.
-fn peak_overlap(spans: &[(Duration, Duration)]) -> usize {
-    let mut edges: Vec<(Duration, i32)> = spans
-        .iter()
-        .flat_map(|&(start, end)| [(start, 1), (end, -1)])
-        .collect();
-    // At equal times, ends before starts: touching spans do not overlap.
-    edges.sort();
-    let (mut running, mut peak) = (0i32, 0i32);
-    for (_, step) in edges {
-        running += step;
-        peak = peak.max(running);
-    }
-    usize::try_from(peak).unwrap_or(0)
 }
 
 /// Arrays of whole numbers 0..=999 stored as f64, so every sum is exact whatever the order.
@@ -137,7 +121,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("pool matches sequential", pooled == sequential);
     kv("attached threads", stats.threads.len());
     kv("computations", spans.len());
-    kv("most computations at once", peak_overlap(&spans));
+    kv(
+        "most computations at once",
+        peak_overlap(spans.iter().copied()),
+    );
     kv(
         "native work with the GIL released",
         format!(

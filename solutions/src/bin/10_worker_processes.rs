@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Parser;
 use gil_core::Gil;
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup, time};
+use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, peak_overlap, speedup, time};
 use gil_core::report::{heading, kv, kv_line, note, parse_kv};
 
 /// Exercise 10: the sum of squares split over worker processes.
@@ -144,21 +144,6 @@ fn worker_main(from: u64, to: u64) {
     }
 }
 
-/// The most workers that were running at the same moment.
-fn peak_overlap(reports: &[WorkerReport]) -> usize {
-    let mut edges: Vec<(u128, i32)> = reports
-        .iter()
-        .flat_map(|r| [(r.started, 1), (r.finished, -1)])
-        .collect();
-    edges.sort();
-    let (mut running, mut peak) = (0i32, 0i32);
-    for (_, step) in edges {
-        running += step;
-        peak = peak.max(running);
-    }
-    usize::try_from(peak).unwrap_or(0)
-}
-
 fn real_main(args: Args) -> anyhow::Result<()> {
     if args.worker {
         worker_main(args.from, args.to);
@@ -190,7 +175,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("matches one process", total == single.sum);
     kv("worker processes", pids.len());
     kv("numbers summed", fmt_count(covered));
-    kv("most workers at once", peak_overlap(&reports));
+    kv(
+        "most workers at once",
+        peak_overlap(reports.iter().map(|r| (r.started, r.finished))),
+    );
     kv("work time summed over workers", fmt_duration(busy));
     heading("Wall clock");
     kv("one process", fmt_duration(one_process));
