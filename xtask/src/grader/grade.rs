@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use gil_core::measure::SplitMix64;
 use serde::Serialize;
 
 use super::expr::Env;
@@ -125,13 +126,13 @@ pub enum Learner {
     Printed(String),
 }
 
-/// A small, seedable random number generator (SplitMix64): enough to draw parameters.
-pub struct Rng(u64);
+/// Draws parameters: gil-core's seedable SplitMix64, so a seed redraws the same ones.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// From a seed; the same seed draws the same parameters.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64(seed))
     }
 
     /// Seeded from the clock and the process id.
@@ -139,21 +140,13 @@ impl Rng {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        Rng(nanos ^ (u64::from(std::process::id()) << 32))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng::new(nanos ^ (u64::from(std::process::id()) << 32))
     }
 
     /// A value in `low..=high`.
     pub fn between(&mut self, low: i64, high: i64) -> i64 {
         let span = high.abs_diff(low).saturating_add(1);
-        low.wrapping_add((self.next() % span) as i64)
+        low.wrapping_add((self.0.next_u64() % span) as i64)
     }
 }
 
