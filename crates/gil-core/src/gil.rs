@@ -88,7 +88,8 @@ struct Inner {
     /// `gil->switch_cond`: signalled when a thread takes the GIL, so a forced-out holder can go on.
     switched: Condvar,
     /// The eval breaker's drop-request bit. Set by a waiter whose wait timed out; read with one
-    /// relaxed load at every check point; cleared by whoever takes the GIL next.
+    /// relaxed load at every check point; cleared by the holder that honours it (before it waits
+    /// for the switch, as CPython's `drop_gil` does) and again by whoever takes the GIL next.
     drop_request: AtomicBool,
     /// The switch interval in nanoseconds (`sys.setswitchinterval`).
     switch_interval_ns: AtomicU64,
