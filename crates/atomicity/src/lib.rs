@@ -27,8 +27,12 @@
 //! evaluation loop looks at its *eval breaker* and so the only places where the GIL can change
 //! hands. Up to CPython 3.9 the check came after nearly every instruction (all but
 //! `LOAD_FAST`, `LOAD_CONST` and `STORE_FAST`), so a switch could fall inside the
-//! read-modify-write. Since 3.10 it comes only at backward jumps and calls, and for this loop
-//! that leaves no check point inside the update.
+//! read-modify-write. CPython 3.10 (bpo-29988) checks only after calls and on backward jumps;
+//! 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial
+//! specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`.
+//! For this loop all three leave no check point inside the update, and the model's
+//! `BackEdgesAndCalls` policy, labelled "3.10+" in the output, stands for them all (it uses
+//! the 3.11+ instruction names).
 //!
 //! ## Part 2: the race ([`part2_race`])
 //!
@@ -77,8 +81,10 @@
 //!
 //! ## What the source tutorial gets wrong
 //!
-//! * "GIL can release between any of these" bytecodes: true up to 3.9. Since 3.10 the
-//!   tutorial's own example usually prints 1,000,000 — which does not make it correct code.
+//! * "GIL can release between any of these" bytecodes: nearly true up to 3.9 (the eval
+//!   breaker ran after most opcodes, but not after `LOAD_FAST`, `LOAD_CONST` and
+//!   `STORE_FAST`). Since 3.10 the tutorial's own example usually prints 1,000,000 — which
+//!   does not make it correct code.
 //! * `BINARY_ADD` no longer exists (3.11+: `BINARY_OP`).
 //! * `x = D.get(k, default)` is atomic for a plain dict; what follows it may not be.
 //!

@@ -32,7 +32,7 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     iterations: Option<u64>,
 
-    /// Runs of each race in part 2 [default: 3; --quick: 1]
+    /// Runs of each race in part 2 [default: 2; --quick: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
     runs: Option<u64>,
 

@@ -43,7 +43,11 @@ pub fn run() -> anyhow::Result<Report> {
     println!("  With CPython <= 3.9's check points (after nearly every instruction):");
     print_indented(&report.listing_old);
     println!();
-    println!("  With CPython 3.10+'s check points (back edges and calls only):");
+    println!(
+        "  With CPython 3.10+'s check points (3.10: after calls and on backward jumps; 3.11-3.12:\n  \
+         RESUME, JUMP_BACKWARD, calls into C; 3.13+: _CHECK_PERIODIC / RESUME_CHECK; for this\n  \
+         loop all three mean the back edge and calls only):"
+    );
     print_indented(&report.listing_new);
     println!();
     let [old, new, with_call] = report.window_check_points;

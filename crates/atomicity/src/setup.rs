@@ -33,18 +33,18 @@ pub struct Config {
 pub const DEFAULT_SEED: u64 = 41;
 
 impl Default for Config {
-    /// The full lesson: the tutorial's 10 threads × 100,000, three runs per race.
+    /// The full lesson: the tutorial's 10 threads × 100,000, two runs per race.
     fn default() -> Self {
         Config {
             threads: 10,
             iterations: 100_000,
-            runs: 3,
+            runs: 2,
             seed: DEFAULT_SEED,
             free_threaded: false,
             switch_interval: DEFAULT_SWITCH_INTERVAL,
             hammer_threads: 4,
-            hammer_ops: 200_000,
-            rust_increments: 5_000_000,
+            hammer_ops: 120_000,
+            rust_increments: 3_000_000,
             repeats: 3,
         }
     }

@@ -7,7 +7,7 @@ use gil_core::work::countdown;
 use crate::setup::{Config, Trial, median, threads_label};
 
 /// Countdown steps shared by all threads at scale 1.
-pub const BASE_TOTAL: u64 = 120_000_000;
+pub const BASE_TOTAL: u64 = 60_000_000;
 
 /// The thread counts compared.
 pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
@@ -56,13 +56,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             ),
         );
     }
-    note(
+    note(&format!(
         "More threads do not make GIL-bound work faster: only one of them runs at a time, and\n\
          the GIL changes hands about once per switch interval however many are waiting. The\n\
          first take counts as a switch (it moves the GIL from nobody to T1), as in CPython's\n\
          switch_number; a forced switch is a hand-off made because a waiter asked. Each\n\
-         hand-off costs two thread wake-ups, which is small next to a 5 ms hold, so the\n\
-         overhead stays small at the default interval (part 3 shrinks it).",
-    );
+         hand-off costs two thread wake-ups, a few microseconds, next to a {} hold here;\n\
+         the shorter the interval, the larger that share (part 3 sweeps it).",
+        fmt_duration(gil.switch_interval())
+    ));
     Ok(Report { total, rows })
 }

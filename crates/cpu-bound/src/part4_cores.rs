@@ -8,7 +8,7 @@ use gil_core::work::countdown;
 use crate::setup::{Config, Trial, median, threads_label};
 
 /// Countdown steps shared by the threads at scale 1.
-pub const BASE_TOTAL: u64 = 120_000_000;
+pub const BASE_TOTAL: u64 = 60_000_000;
 
 /// One thread count's median free-threaded run.
 #[derive(Clone, Debug)]

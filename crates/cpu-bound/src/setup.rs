@@ -32,13 +32,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A small run for tests and `--quick`: a fifth of the work, one run per measurement.
+    /// A small run for tests and `--quick`: two fifths of the work, one run per measurement.
     ///
     /// Still long enough (tens of milliseconds per run) for a waiting thread to ask for the
     /// GIL a few times at the default switch interval.
     pub fn quick() -> Self {
         Config {
-            scale: 0.2,
+            scale: 0.4,
             repeats: 1,
             ..Config::default()
         }

@@ -7,10 +7,14 @@
 //! * CPython ≤ 3.9 checked after nearly every opcode (all but `LOAD_FAST`, `LOAD_CONST` and
 //!   `STORE_FAST`), so a switch could fall between `LOAD_GLOBAL counter` and
 //!   `STORE_GLOBAL counter`: [`CheckPolicy::EveryInstruction`].
-//! * CPython 3.10+ checks only on backward jumps and calls (`JUMP_BACKWARD`, `CALL`, a
-//!   function's `RESUME`): [`CheckPolicy::BackEdgesAndCalls`]. The read-modify-write of a plain
-//!   `counter += 1` then has no check point inside it — by luck of the implementation, not by
-//!   promise: put a call between the read and the write and updates are lost again.
+//! * CPython 3.10 (bpo-29988) checks only after calls and on backward jumps; 3.11–3.12 at
+//!   `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial specialized calls
+//!   such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`. For a loop like
+//!   this one all three put the check in the same places, and
+//!   [`CheckPolicy::BackEdgesAndCalls`] stands for them all, using the 3.11+ instruction names.
+//!   The read-modify-write of a plain `counter += 1` then has no check point inside it — by
+//!   luck of the implementation, not by promise: put a call between the read and the write and
+//!   updates are lost again.
 //!
 //! The pieces:
 //!
@@ -357,7 +361,11 @@ pub enum CheckPolicy {
     /// CPython ≤ 3.9: after every instruction except `LOAD_FAST`, `LOAD_CONST` and
     /// `STORE_FAST` (those skipped the check with a fast dispatch).
     EveryInstruction,
-    /// CPython 3.10+: only at the loop's back edge (`JUMP_BACKWARD`) and at calls (`CALL`).
+    /// CPython 3.10 and later, in the 3.11+ instruction names: only at the loop's back edge
+    /// (`JUMP_BACKWARD`) and at calls (`CALL`). 3.10 (bpo-29988) checks after calls and on
+    /// backward jumps; 3.11–3.12 at `RESUME`, `JUMP_BACKWARD` and calls into C (trivial
+    /// specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` /
+    /// `RESUME_CHECK`. For the model's loops the three agree.
     #[default]
     BackEdgesAndCalls,
 }
@@ -377,7 +385,9 @@ impl CheckPolicy {
         }
     }
 
-    /// Which CPython versions behave like this.
+    /// Which CPython versions behave like this, as a short label. `"CPython 3.10+"` covers
+    /// three implementations of the check (3.10; 3.11–3.12; 3.13+) that agree for the model's
+    /// loops; see [`CheckPolicy::BackEdgesAndCalls`].
     pub fn versions(self) -> &'static str {
         match self {
             CheckPolicy::EveryInstruction => "CPython <= 3.9",
