@@ -38,8 +38,10 @@
 //!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
 //!    waits.
 //! 4. [`part4_mixed`] — three workers, each a CPU phase (a countdown, GIL held) then an I/O phase
-//!    (a sleep, GIL released). The CPU phases interleave in switch-interval slices but never run
-//!    at the same instant; the I/O phases overlap completely.
+//!    (a sleep, GIL released). The CPU phases take turns and never run at the same instant:
+//!    each hold ends about one switch interval after another worker starts waiting, when the
+//!    holder honours that worker's drop request at its next check point. The I/O phases
+//!    overlap completely.
 //! 5. [`part5_convoy`] — an I/O thread doing many short socket round trips, alone and next to
 //!    one CPU-bound thread. Each time the spinner grabs the GIL while the I/O is in flight, the
 //!    I/O thread must wait about a switch interval to get it back: throughput collapses. A

@@ -2,8 +2,10 @@
 //!
 //! Each worker counts down (pure "Python", GIL held, a check point per iteration) and then
 //! waits (a sleep with the GIL released). Started together, the three CPU phases are all *in
-//! progress* at once, but the GIL lets only one of them run at any instant: they take turns in
-//! slices of about one switch interval, so together they last about three times as long as one.
+//! progress* at once, but the GIL lets only one of them run at any instant. They take turns:
+//! a waiting worker waits one switch interval, then sets a drop request, and the holder lets
+//! go at its next check point — so each hold ends about one switch interval after another
+//! worker started waiting. Together the three phases last about three times as long as one.
 //! The I/O phases need no GIL and overlap completely. The wall time is therefore roughly
 //! "all CPU work, end to end" plus "one wait", instead of three of each.
 //!
@@ -142,7 +144,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     );
     print_chart(&r.charts.0);
     report::note(
-        "Zoom into the CPU phase: the workers take turns of about one switch interval each\n(longer when the machine is busy):",
+        "Zoom into the CPU phase: the workers take turns; each hold ends about one switch\n\
+         interval after another worker starts waiting (later when the machine is busy):",
     );
     print_chart(&r.charts.1);
     if cfg.gil.free_threaded {
@@ -151,10 +154,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             cores()
         ));
     } else {
-        report::note(
-            "Threads helped the waiting, not the counting: the CPU phases were serialised (overlap\n\
-             about 1x) while the sleeps all ran together (overlap about 3x).",
-        );
+        report::note(&format!(
+            "Threads helped the waiting, not the counting: the CPU phases of the {WORKERS} workers\n\
+             were serialised (overlap {}) while their sleeps ran together (overlap {}).",
+            fmt_ratio(r.cpu_overlap()),
+            fmt_ratio(r.io_overlap())
+        ));
     }
     Ok(r)
 }

@@ -78,7 +78,8 @@ fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut scratch = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(("scratch dir", path)) = line.split_once(':').map(|(l, v)| (l.trim(), v.trim()))
         {
@@ -88,6 +89,9 @@ fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
             break; // the network phase has begun: files exist, the server is up
         }
     }
+    // Keep reading: a closed pipe would kill the lesson with SIGPIPE before the Ctrl-C arrives
+    // (`gil_core::cli::run` restores SIGPIPE's default action).
+    let drain = std::thread::spawn(move || lines.for_each(drop));
     let scratch = scratch.expect("the lesson printed no scratch dir");
     assert!(scratch.exists());
 
@@ -100,4 +104,5 @@ fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
         Some(io_bound::cleanup::INTERRUPTED_EXIT_CODE)
     );
     assert!(!scratch.exists(), "{} survived Ctrl-C", scratch.display());
+    drain.join().unwrap();
 }

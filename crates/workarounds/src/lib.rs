@@ -53,8 +53,11 @@
 //!
 //! ## Part 4 — free threading, PEP 703 ([`part4_free_threading`])
 //!
-//! Since 3.13 CPython has a second build, `python3.13t` (supported from 3.14 on, PEP 779), with
-//! no GIL at all. The countdown of lesson 2 then scales with the cores. The price is paid on
+//! PEP 703 (accepted in 2023) gave CPython 3.13 a second build with no GIL at all. It is a
+//! build-time choice: the sources configured with `./configure --disable-gil` produce a
+//! separate interpreter, installed as `python3.13t` beside the ordinary `python3.13`. In 3.13
+//! it was experimental; PEP 779 made it a supported build in 3.14 (`python3.14t`), still
+//! optional — the default CPython keeps its GIL. The countdown of lesson 2 then scales with the cores. The price is paid on
 //! every reference count: with threads truly running at once, `Py_INCREF` can no longer be a
 //! plain increment (lesson 1 showed what races do to counts). An atomic increment is correct
 //! but slow, so the free-threaded build uses *biased* reference counting: the thread that owns
@@ -84,6 +87,31 @@
 //!   what NumPy's C loops do, but NumPy's own speed is not modelled.
 //! * The model's free-threaded mode removes the lock but does not reference-count; part 4
 //!   measures the reference-counting price separately.
+//!
+//! ## Key takeaways (lessons 1 to 5)
+//!
+//! 1. **One runner per interpreter.** Only the thread holding the GIL executes bytecode, however
+//!    many cores there are. A waiting thread asks for the lock after one switch interval; the
+//!    holder lets go at its next check point.
+//! 2. **Threads pay for waiting, not for computing.** CPU-bound threads under the GIL finish no
+//!    sooner than one thread (lesson 2); I/O-bound threads overlap their waits, because
+//!    blocking calls release the lock (lesson 3). The catch: beside a CPU-bound thread, every
+//!    short I/O call may wait about a switch interval to get the lock back — the convoy effect.
+//! 3. **Every workaround has a price and a break-even size.** Processes pay for start-up and
+//!    for serialising every argument: worth it for big tasks with little data. Native code that
+//!    releases the GIL (NumPy, Cython `nogil`/`prange`, Rust) pays only when each call does
+//!    enough work. Subinterpreters (3.14) give isolation without processes; data is sent, not
+//!    shared. For thousands of concurrent waits, `async`/`await` on one thread is the lighter
+//!    tool. Profile first: measure where the time goes before choosing.
+//! 4. **The GIL is not thread safety for your code.** It protects the interpreter's own
+//!    structures, and single operations such as `list.append` happen whole, but a
+//!    read-modify-write like `counter += 1` can still lose updates (lesson 4): guard compound
+//!    operations with a `threading.Lock`.
+//! 5. **The lock can go.** The free-threaded builds 3.13t and 3.14t run Python threads in
+//!    parallel, paying in reference-counting cost, some single-thread speed and extensions that
+//!    must declare support (part 4).
+//! 6. **The GIL belongs to CPython, not to Python.** PyPy has one too; Jython and IronPython
+//!    have none; GraalPy has one per context and gets parallelism from several contexts.
 
 pub mod part1_processes;
 pub mod part2_numpy;
@@ -138,9 +166,9 @@ impl Config {
         Config {
             quick,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 40_000_000 },
+            items: if quick { 2_000_000 } else { 20_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
-            big_array_len: (!quick).then_some(10_000_000),
+            big_array_len: (!quick).then_some(4_000_000),
             workers: gil_core::measure::cores(),
             runs: if quick { 3 } else { 5 },
             gil: GilArgs {

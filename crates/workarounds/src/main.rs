@@ -35,7 +35,7 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     array_len: Option<u64>,
 
-    /// Also run this array length in part 2 (default 10,000,000; 0 to skip)
+    /// Also run this array length in part 2 (default 4,000,000; 0 to skip)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     big_array_len: Option<u64>,
 

@@ -93,7 +93,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part4> {
     );
 
     heading("Part 4b - the price: reference counts without a GIL");
-    let refcounts = refcount_costs(if cfg.quick { 1_000_000 } else { 10_000_000 });
+    let refcounts = refcount_costs(if cfg.quick { 1_000_000 } else { 3_000_000 });
     let row = |label: &str, ns: f64| {
         kv(
             label,

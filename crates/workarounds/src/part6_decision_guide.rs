@@ -83,10 +83,16 @@ pub fn run(summary: &Summary) {
     };
     let guide = format!(
         "\
+First profile: measure where the time goes (cProfile, py-spy) before changing anything.
+
 Is the program waiting (I/O) or computing (CPU)?
 |
 +- Waiting (files, sockets, sleeps)
 |    -> threads: blocking calls release the GIL                  [lesson 3, io-bound]
+|       -- but next to a CPU-bound thread each short I/O call can wait a switch
+|       interval (the convoy effect, lesson 3 part 5)
+|    -> many concurrent waits (thousands of sockets): async/await, one thread
+|       and an event loop, no GIL hand-offs between the waits
 |
 +- Computing
      |
@@ -122,4 +128,27 @@ Is the program waiting (I/O) or computing (CPU)?
         "\nThe figures are speed-ups measured by this run on this machine; with one CPU there is\n\
          nothing to run in parallel and every branch but I/O collapses to 1x.",
     );
+
+    heading("Key takeaways");
+    for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
+        note(&format!("{}. {}", i + 1, takeaway.replace('\n', "\n   ")));
+    }
 }
+
+/// What the course comes down to, printed at the end of the lesson (the crate docs say it at
+/// more length).
+pub const TAKEAWAYS: [&str; 6] = [
+    "In one interpreter, one thread at a time runs bytecode: the one holding the GIL.",
+    "CPU-bound threads gain nothing under the GIL; I/O-bound threads overlap their waits,\n\
+     unless a CPU-bound thread beside them turns each short I/O call into a wait of about a\n\
+     switch interval (the convoy effect).",
+    "Workarounds cost something, so each pays only above a size: processes for big tasks\n\
+     with little data, GIL-releasing native code for long calls, subinterpreters for\n\
+     isolation in one process, async/await for many waits. Profile before you choose.",
+    "The GIL is not thread safety: counter += 1 can still lose updates, so guard compound\n\
+     operations with a lock.",
+    "Free-threaded CPython (3.13t, 3.14t) has no GIL: threads compute in parallel, paying\n\
+     in reference counting and single-thread speed.",
+    "The GIL is CPython's, not the language's: PyPy has one, Jython and IronPython do not,\n\
+     GraalPy has one per context.",
+];

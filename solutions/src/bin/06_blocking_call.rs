@@ -235,9 +235,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         );
     }
     note(
-        "The heartbeat asks for the GIL after each 1 ms nap. A holder that is busy in Python\n\
-         code hands it over within a switch interval; a holder blocked in a call that did not\n\
-         release the GIL hands it over only when the call returns.",
+        "The heartbeat asks for the GIL after each 1 ms nap. If the holder is busy in Python\n\
+         code, the heartbeat waits one switch interval, then sets a drop request, and the holder\n\
+         lets go at its next check point; a holder blocked in a call that did not release the\n\
+         GIL reaches no check point, so it hands the GIL over only when the call returns.",
     );
     Ok(())
 }
