@@ -401,7 +401,7 @@ impl Grading<'_> {
                 let mut line = format!(
                     "cargo run --release -p {} --bin {}",
                     side.package(),
-                    exercise.name
+                    side.bin(&exercise.name)
                 );
                 if !args.is_empty() {
                     line = format!("{line} -- {}", args.join(" "));

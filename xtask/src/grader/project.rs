@@ -32,6 +32,15 @@ impl Side {
             Side::Solution => "solutions",
         }
     }
+
+    /// The binary that holds exercise `name` on this side. Solutions carry a `-solution`
+    /// suffix so that a whole-workspace build never writes two programs to one path.
+    pub fn bin(self, name: &str) -> String {
+        match self {
+            Side::Exercise => name.to_owned(),
+            Side::Solution => format!("{name}-solution"),
+        }
+    }
 }
 
 /// A loaded course.
@@ -101,8 +110,8 @@ impl Project {
 
     /// Where the grader keeps its copy of the built binary.
     ///
-    /// Both packages have a binary called NAME and cargo puts both at `release/NAME`, so each
-    /// is copied away right after its build.
+    /// Each program is copied away right after its build, so a later build of the same
+    /// package (say, by `watch`) never replaces a binary that a check is running.
     pub fn program(&self, exercise: &Exercise, side: Side) -> PathBuf {
         self.target
             .join("programs")
@@ -132,7 +141,7 @@ impl Project {
             cargo.arg("--bins");
         }
         for exercise in exercises {
-            cargo.args(["--bin", &exercise.name]);
+            cargo.args(["--bin", &side.bin(&exercise.name)]);
         }
         let output = cargo.output().context("cannot run cargo")?;
         if !output.status.success() {
@@ -149,7 +158,7 @@ impl Project {
             exercises.to_vec()
         };
         for exercise in built {
-            let from = self.target.join("release").join(&exercise.name);
+            let from = self.target.join("release").join(side.bin(&exercise.name));
             let to = self.program(exercise, side);
             let parent = to.parent().context("program path has no parent")?;
             std::fs::create_dir_all(parent)
