@@ -129,9 +129,32 @@ struct Counters {
 /// What the instrumentation collected since the last reset.
 #[derive(Default)]
 struct Record {
+    /// One entry per finished guard, up to [`FINISHED_CAP`]; past that, a guard's figures are
+    /// added to the entry of the same name, so a loop that attaches millions of times stays
+    /// in bounded memory.
     finished: Vec<ThreadStats>,
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
+}
+
+/// How many finished guards [`Record`] lists one by one.
+const FINISHED_CAP: usize = 4096;
+
+impl Record {
+    fn keep(&mut self, stats: &ThreadStats) {
+        if self.finished.len() < FINISHED_CAP {
+            self.finished.push(stats.clone());
+        } else if let Some(same) = self
+            .finished
+            .iter_mut()
+            .rev()
+            .find(|t| t.name == stats.name)
+        {
+            same.absorb(stats);
+        } else if let Some(last) = self.finished.last_mut() {
+            last.absorb(stats);
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -537,7 +560,7 @@ impl Drop for GilGuard<'_> {
                 life.died = Some(died);
             }
         }
-        record.finished.push(self.stats.clone());
+        record.keep(&self.stats);
     }
 }
 

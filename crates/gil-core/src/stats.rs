@@ -35,6 +35,17 @@ impl ThreadStats {
             ..Self::default()
         }
     }
+
+    /// Add another thread's figures to these (used when many short-lived guards share a name).
+    pub(crate) fn absorb(&mut self, other: &ThreadStats) {
+        self.held += other.held;
+        self.waited += other.waited;
+        self.detached += other.detached;
+        self.acquisitions += other.acquisitions;
+        self.switches_in += other.switches_in;
+        self.forced_drops += other.forced_drops;
+        self.drop_requests += other.drop_requests;
+    }
 }
 
 /// Counters for one [`Gil`](crate::Gil) since its last reset.

@@ -243,3 +243,19 @@ fn switch_interval_is_settable_and_zero_is_refused() {
     assert!(gil.set_switch_interval(Duration::ZERO).is_err());
     assert_eq!(gil.mode(), Mode::Gil);
 }
+
+#[test]
+fn attaching_in_a_loop_keeps_statistics_bounded_and_complete() {
+    let gil = Gil::new();
+    for _ in 0..10_000 {
+        gil.attach("loop", |py| py.check_point());
+    }
+    let stats = gil.stats();
+    assert!(
+        stats.threads.len() <= 4096,
+        "{} entries",
+        stats.threads.len()
+    );
+    let acquisitions: u64 = stats.threads.iter().map(|t| t.acquisitions).sum();
+    assert_eq!(acquisitions, 10_000, "no guard's figures are lost");
+}
