@@ -10,7 +10,7 @@ use gil_core::{Mode, Timeline};
 use crate::setup::{Config, Trial, median};
 
 /// Countdown steps per thread at scale 1 (the single thread does twice this).
-pub const BASE_N: u64 = 45_000_000;
+pub const BASE_N: u64 = 90_000_000;
 
 /// Switch intervals shown in the zoomed timeline.
 const WINDOW_INTERVALS: u32 = 8;
