@@ -9,7 +9,7 @@
 //!   the checks' expressions and the printed values they compare.
 //! * [`project`] — where files are, and building; [`run`] — running a program safely.
 //! * [`grade`] — one exercise to one [`grade::Verdict`]; [`render`] — verdicts for people.
-//! * [`progress`] — the last verdicts (`target/grader/progress.json`); [`verify`] — proof that
+//! * [`progress`] — the last verdicts (`target/grader/progress.json`); [`verify`](mod@verify) — proof that
 //!   every solution passes and every untouched exercise fails.
 //!
 //! Architecture invariant: nothing here writes below `exercises/` except `reset`.
