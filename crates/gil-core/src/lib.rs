@@ -64,6 +64,7 @@
 
 pub mod bytecode;
 pub mod cli;
+pub mod echo;
 mod gil;
 pub mod measure;
 pub mod object;
