@@ -393,6 +393,7 @@ impl GilGuard<'_> {
     /// queues to take it back.
     #[inline]
     pub fn check_point(&mut self) {
+        self.stats.check_points += 1;
         if self.old_interval != 0 {
             self.ticks_left -= 1;
             if self.ticks_left == 0 {
@@ -508,6 +509,10 @@ impl GilGuard<'_> {
         }
         let now = Instant::now();
         self.stats.waited += now - asked_at;
+        if self.stats.acquisitions == 0 {
+            self.stats.first_interval =
+                Some(Duration::from_nanos(inner.switch_interval_ns.load(Relaxed)));
+        }
         self.stats.acquisitions += 1;
         self.held_since = now;
         self.holding = true;

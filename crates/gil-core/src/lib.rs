@@ -67,6 +67,7 @@
 pub mod bytecode;
 pub mod claim;
 pub mod cli;
+pub mod echo;
 mod gil;
 pub mod lesson;
 pub mod measure;
