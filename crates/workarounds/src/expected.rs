@@ -1,5 +1,5 @@
 //! What the simulator expects: each part's comparison replayed on `gil_core::sim`, in virtual
-//! time, for [`session::sim_cores`] idle cores.
+//! time, for `cores` idle cores (the lesson passes [`session::sim_cores`]).
 //!
 //! The simulator runs *scripts* of steps (Python bytecode, native code that holds or releases
 //! the GIL, blocking waits) and implements the same lock as the live model. A process or a
@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
+use crate::sim_stub::{Script, SimConfig, SimRun, Step, simulate};
 use gil_core::Mode;
 use gil_core::measure::speedup;
 use gil_core::session;
-use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
 
 use crate::Config;
 
@@ -35,13 +35,13 @@ pub fn parallel_threads() -> usize {
     }
 }
 
-fn run(cfg: &Config, mode: Mode, scripts: Vec<Script>) -> SimRun {
-    let sim = SimConfig::new(cfg.lesson.mode(mode), cfg.lesson.interval(), session::sim_cores());
+fn run(cfg: &Config, cores: usize, mode: Mode, scripts: Vec<Script>) -> SimRun {
+    let sim = SimConfig::new(cfg.lesson.mode(mode), cfg.lesson.interval(), cores);
     simulate(&sim, scripts)
 }
 
-fn elapsed(cfg: &Config, mode: Mode, scripts: Vec<Script>) -> Duration {
-    run(cfg, mode, scripts).elapsed
+fn elapsed(cfg: &Config, cores: usize, mode: Mode, scripts: Vec<Script>) -> Duration {
+    run(cfg, cores, mode, scripts).elapsed
 }
 
 /// `n` threads in interpreter 0, thread `i` running `steps(i)`.
@@ -74,25 +74,26 @@ pub struct Part1 {
 }
 
 /// Part 1 on the simulator: `tasks` tasks of `items` items each.
-pub fn part1(cfg: &Config) -> Part1 {
+pub fn part1(cfg: &Config, cores: usize) -> Part1 {
     let task = ITEM * u32::try_from(cfg.items).unwrap_or(u32::MAX);
     let tasks = cfg.tasks.max(1);
-    let base = elapsed(cfg, Mode::Gil, one_thread(tasks, task));
+    let base = elapsed(cfg, cores, Mode::Gil, one_thread(tasks, task));
     let each = |_| vec![Step::Bytecode(task)];
     let workers = cfg.workers.clamp(1, tasks);
     // Pool.map with chunksize 1 hands task k to the next free worker: k % workers here.
     let pool = (0..workers)
         .map(|w| {
             let mine = (w..tasks).step_by(workers).count();
-            one_thread(mine, task)
-                .remove(0)
-                .in_interpreter(w)
+            one_thread(mine, task).remove(0).in_interpreter(w)
         })
         .collect();
     Part1 {
-        threads: speedup(base, elapsed(cfg, Mode::Gil, threads(tasks, each))),
-        free_threads: speedup(base, elapsed(cfg, Mode::FreeThreaded, threads(tasks, each))),
-        pool: speedup(base, elapsed(cfg, Mode::Gil, pool)),
+        threads: speedup(base, elapsed(cfg, cores, Mode::Gil, threads(tasks, each))),
+        free_threads: speedup(
+            base,
+            elapsed(cfg, cores, Mode::FreeThreaded, threads(tasks, each)),
+        ),
+        pool: speedup(base, elapsed(cfg, cores, Mode::Gil, pool)),
     }
 }
 
@@ -107,7 +108,7 @@ pub struct Part2 {
 
 /// Part 2 on the simulator: `tasks` native calls of `call` each; pool thread `k` starts after
 /// the main thread has started `k + 1` threads.
-pub fn part2(cfg: &Config, call: Duration) -> Part2 {
+pub fn part2(cfg: &Config, cores: usize, call: Duration) -> Part2 {
     let tasks = cfg.tasks.max(1);
     let sequential = vec![Script::new(
         "main",
@@ -116,18 +117,21 @@ pub fn part2(cfg: &Config, call: Duration) -> Part2 {
             vec![Step::NativeHolding(call)],
         )],
     )];
-    let base = elapsed(cfg, Mode::Gil, sequential);
+    let base = elapsed(cfg, cores, Mode::Gil, sequential);
     let pool = |native: fn(Duration) -> Step| {
         threads(tasks, |k| {
-            vec![
-                Step::Blocking(THREAD_START * (k as u32 + 1)),
-                native(call),
-            ]
+            vec![Step::Blocking(THREAD_START * (k as u32 + 1)), native(call)]
         })
     };
     Part2 {
-        released: speedup(base, elapsed(cfg, Mode::Gil, pool(Step::NativeReleased))),
-        holding: speedup(base, elapsed(cfg, Mode::Gil, pool(Step::NativeHolding))),
+        released: speedup(
+            base,
+            elapsed(cfg, cores, Mode::Gil, pool(Step::NativeReleased)),
+        ),
+        holding: speedup(
+            base,
+            elapsed(cfg, cores, Mode::Gil, pool(Step::NativeHolding)),
+        ),
     }
 }
 
@@ -143,14 +147,14 @@ pub struct Part3 {
 }
 
 /// Part 3 on the simulator: a loop over `floats` floats beside one Python thread.
-pub fn part3(cfg: &Config, floats: usize) -> Part3 {
+pub fn part3(cfg: &Config, cores: usize, floats: usize) -> Part3 {
     let work = FLOAT * u32::try_from(floats).unwrap_or(u32::MAX);
     let share = |native: Step| {
         let scripts = vec![
             Script::new("loop", vec![native]),
             Script::new("other", vec![Step::Bytecode(work)]),
         ];
-        let finished = run(cfg, Mode::Gil, scripts).finished;
+        let finished = run(cfg, cores, Mode::Gil, scripts).finished;
         let (Some(&loop_end), Some(&other_end)) = (finished.first(), finished.get(1)) else {
             return 0.0;
         };
@@ -159,17 +163,20 @@ pub fn part3(cfg: &Config, floats: usize) -> Part3 {
         let during = work.saturating_sub(other_end.saturating_sub(loop_end));
         100.0 * during.as_secs_f64() / loop_end.as_secs_f64().max(1e-12)
     };
-    let cores = session::sim_cores();
     let plain = elapsed(
         cfg,
+        cores,
         Mode::Gil,
         vec![Script::new("loop", vec![Step::NativeReleased(work)])],
     );
     let split = elapsed(
         cfg,
+        cores,
         Mode::Gil,
         threads(cores, |_| {
-            vec![Step::NativeReleased(work / u32::try_from(cores).unwrap_or(1))]
+            vec![Step::NativeReleased(
+                work / u32::try_from(cores).unwrap_or(1),
+            )]
         }),
     );
     Part3 {
@@ -189,16 +196,12 @@ pub struct Part4 {
 }
 
 /// Part 4 on the simulator: a countdown of `total` steps, whole or split over `threads`.
-pub fn part4(cfg: &Config, total: u64, threads_n: usize) -> Part4 {
+pub fn part4(cfg: &Config, cores: usize, total: u64, threads_n: usize) -> Part4 {
     let whole = ITEM * u32::try_from(total).unwrap_or(u32::MAX);
     let share = whole / u32::try_from(threads_n).unwrap_or(1);
     let ratio = |mode: Mode| {
         let sim = |scripts| {
-            simulate(
-                &SimConfig::new(mode, cfg.lesson.interval(), session::sim_cores()),
-                scripts,
-            )
-            .elapsed
+            simulate(&SimConfig::new(mode, cfg.lesson.interval(), cores), scripts).elapsed
         };
         speedup(
             sim(one_thread(1, whole)),
@@ -212,14 +215,16 @@ pub fn part4(cfg: &Config, total: u64, threads_n: usize) -> Part4 {
 }
 
 /// Part 5: one thread in each of `n` interpreters over `n` threads in one interpreter.
-pub fn part5(cfg: &Config, each: u64, n: usize) -> f64 {
+pub fn part5(cfg: &Config, cores: usize, each: u64, n: usize) -> f64 {
     let work = ITEM * u32::try_from(each).unwrap_or(u32::MAX);
     let shared = threads(n, |_| vec![Step::Bytecode(work)]);
     let separate = (0..n)
-        .map(|i| Script::new(format!("interp{}", i + 1), vec![Step::Bytecode(work)]).in_interpreter(i))
+        .map(|i| {
+            Script::new(format!("interp{}", i + 1), vec![Step::Bytecode(work)]).in_interpreter(i)
+        })
         .collect();
     speedup(
-        elapsed(cfg, Mode::Gil, shared),
-        elapsed(cfg, Mode::Gil, separate),
+        elapsed(cfg, cores, Mode::Gil, shared),
+        elapsed(cfg, cores, Mode::Gil, separate),
     )
 }

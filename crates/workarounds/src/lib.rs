@@ -92,8 +92,8 @@
 //!
 //! ## Where the model simplifies CPython
 //!
-//! * A worker here starts in a millisecond or so; a CPython worker has to start an interpreter
-//!   and import modules (or `fork` one), which is slower. Serialising with `serde_json` stands in
+//! * A worker here is a copy of a small Rust binary; a CPython worker also has to start an
+//!   interpreter or be forked, and import modules, which is slower. Serialising with `serde_json` stands in
 //!   for `pickle`; both copy every byte through a pipe.
 //! * The arrays of parts 2 and 3 are Rust `ndarray`s; "releasing the GIL" around them is exactly
 //!   what NumPy's C loops do, but NumPy's own speed is not modelled.
@@ -133,6 +133,7 @@ pub mod part4_free_threading;
 pub mod part5_subinterpreters;
 pub mod part6_decision_guide;
 pub mod pool;
+mod sim_stub;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,10 +160,10 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
     pub items: Option<u64>,
 
-    /// Floats per array in parts 1, 3 and 5, 1,000 to 100,000,000 (the tutorial: 1,000,000)
+    /// Floats per array in parts 1, 3 and 5, 1,000 to 20,000,000 (the tutorial: 1,000,000)
     /// [default: 1,000,000; --quick 200,000]
     #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1_000..=100_000_000))]
+          value_parser = clap::value_parser!(u64).range(1_000..=20_000_000))]
     pub array_len: Option<u64>,
 
     /// How long one long call takes in part 2, 1 to 100 ms; the arrays are sized to it
@@ -315,7 +316,11 @@ pub static LESSON: Lesson<Config> = Lesson {
             run: part6_decision_guide::run,
         },
     ],
-    exercises: &["09_ndarray_threads", "10_worker_processes", "11_nogil_prange"],
+    exercises: &[
+        "09_ndarray_threads",
+        "10_worker_processes",
+        "11_nogil_prange",
+    ],
 };
 
 /// Run the lesson as the flags in `cfg` ask (what `main` does; tests call it too).

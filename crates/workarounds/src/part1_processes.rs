@@ -97,10 +97,12 @@ pub const GIL_THREADS: &str = "Under the GIL the threads take turns: no faster t
 /// The claim part 6 quotes for the process pool.
 pub const POOL: &str =
     "Each worker process has its own GIL, so the workers compute at the same time.";
-const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
 const FREE_THREADS: &str = "Free-threaded, the threads compute at the same time.";
 const FREE_ONE_CORE: &str = "With one core even free-threaded threads take turns on it.";
-const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads compute at once.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads compute at once.";
 
 /// Run part 1 (in `--simulated` mode, its simulated figures only).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
@@ -115,7 +117,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 fn simulated(cfg: &Config) {
     let tasks = cfg.tasks.max(1);
     describe(cfg, tasks, cfg.workers.max(1));
-    let expected = expected::part1(cfg);
+    let expected = expected::part1(cfg, session::sim_cores());
     make_claims(cfg, &expected, &expected);
     crate::live_only("What processes cost (start-up, round trips, shipping data)");
     start_method_note();
@@ -137,7 +139,10 @@ fn describe(cfg: &Config, tasks: usize, workers: usize) {
 fn make_claims(cfg: &Config, measured: &expected::Part1, expected: &expected::Part1) {
     let tasks = cfg.tasks.max(1);
     crate::speedup_claim(
-        &format!("{tasks} threads, {}, vs one thread", cfg.lesson.mode(Mode::Gil)),
+        &format!(
+            "{tasks} threads, {}, vs one thread",
+            cfg.lesson.mode(Mode::Gil)
+        ),
         measured.threads,
         expected.threads,
         NO_GIL_THREADS,
@@ -207,7 +212,10 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let from_map = ints(from_map?)?;
     let mut table = Table::new(&["way", "time"]);
     table.push(["one thread".to_owned(), fmt_duration(sequential)]);
-    table.push([format!("{tasks} threads, {}", gil.mode()), fmt_duration(gil_threads)]);
+    table.push([
+        format!("{tasks} threads, {}", gil.mode()),
+        fmt_duration(gil_threads),
+    ]);
     if !gil.is_free_threaded() {
         table.push([
             format!("{tasks} threads, free-threaded"),
@@ -225,7 +233,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         free_threads: speedup(sequential, free_threads),
         pool: speedup(sequential, pool_map),
     };
-    make_claims(cfg, &measured, &expected::part1(cfg));
+    make_claims(cfg, &measured, &expected::part1(cfg, session::sim_cores()));
 
     let futures: Vec<_> = job.into_iter().map(|t| pool.submit(t)).collect();
     let from_futures = ints(
@@ -277,7 +285,11 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         "time",
         "vs here",
     ])
-    .row(["in this process".to_owned(), fmt_duration(tiny.here), fmt_ratio(1.0)])
+    .row([
+        "in this process".to_owned(),
+        fmt_duration(tiny.here),
+        fmt_ratio(1.0),
+    ])
     .row([
         "Pool.map, chunksize 1".to_owned(),
         fmt_duration(tiny.chunk_1),
@@ -345,7 +357,11 @@ fn pid_list(pids: &[u32]) -> String {
     let room = report::WIDTH - report::kv_line("worker pids", "").chars().count();
     let mut out = String::new();
     for (i, pid) in pids.iter().enumerate() {
-        let next = if out.is_empty() { pid.to_string() } else { format!(" {pid}") };
+        let next = if out.is_empty() {
+            pid.to_string()
+        } else {
+            format!(" {pid}")
+        };
         if out.chars().count() + next.chars().count() + 2 > room && i + 1 < pids.len() {
             out.push_str(" …");
             break;
@@ -397,7 +413,10 @@ fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
     // The array, its JSON text (about 20 bytes a float) on both sides, and the worker's copy.
     crate::ensure_floats_fit(
         cfg.array_len.saturating_mul(8),
-        &format!("sending {} floats to a worker", fmt_count(cfg.array_len as u64)),
+        &format!(
+            "sending {} floats to a worker",
+            fmt_count(cfg.array_len as u64)
+        ),
         "lower --array-len",
     )?;
     let values = crate::random_array(cfg.array_len, 7).to_vec();

@@ -82,30 +82,50 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 /// The decision guide, each measured leaf followed by its figure.
 pub fn guide(cfg: &Config) -> String {
     let threads = expected::parallel_threads();
-    let e1 = expected::part1(cfg);
-    let quote = |part: u8, sentence: &str, expected: f64| quote(part, sentence, expected);
+    let cores = session::sim_cores();
+    let e1 = expected::part1(cfg, cores);
     let released = quote(
         2,
-        part2_numpy::RELEASED,
-        expected::part2(cfg, cfg.long_call).released,
+        &[part2_numpy::RELEASED, part2_numpy::RELEASED_ONE_CORE],
+        expected::part2(cfg, cores, cfg.long_call).released,
     );
     let prange = quote(
         3,
-        part3_nogil_prange::PRANGE,
-        expected::part3(cfg, cfg.array_len.saturating_mul(cfg.tasks.max(1))).prange,
+        &[
+            part3_nogil_prange::PRANGE,
+            part3_nogil_prange::PRANGE_ONE_CORE,
+        ],
+        expected::part3(cfg, cores, cfg.array_len.saturating_mul(cfg.tasks.max(1))).prange,
     );
-    let pool = quote(1, part1_processes::POOL, e1.pool);
+    let pool = quote(
+        1,
+        &[part1_processes::POOL, part1_processes::POOL_ONE_CORE],
+        e1.pool,
+    );
     let free = quote(
         4,
-        part4_free_threading::FREE,
-        expected::part4(cfg, cfg.items * 2, threads).free,
+        &[
+            part4_free_threading::FREE,
+            part4_free_threading::FREE_ONE_CORE,
+        ],
+        expected::part4(cfg, cores, cfg.items * 2, threads).free,
     );
     let interpreters = quote(
         5,
-        part5_subinterpreters::SEPARATE,
-        expected::part5(cfg, cfg.items / threads as u64, threads),
+        &[
+            part5_subinterpreters::SEPARATE,
+            part5_subinterpreters::SEPARATE_ONE_CORE,
+        ],
+        expected::part5(cfg, cores, cfg.items / threads as u64, threads),
     );
-    let gil_threads = quote(1, part1_processes::GIL_THREADS, e1.threads);
+    let gil_threads = quote(
+        1,
+        &[
+            part1_processes::GIL_THREADS,
+            part1_processes::NO_GIL_THREADS,
+        ],
+        e1.threads,
+    );
     format!(
         "\
 First profile: measure where the time goes (cProfile, py-spy) before changing
@@ -143,16 +163,26 @@ Is the program waiting (I/O) or computing (CPU)?
 }
 
 /// The figure behind one leaf: this run's where its claim held, else the simulator's.
-fn quote(part: u8, sentence: &str, expected: f64) -> String {
+///
+/// `sentences` are the claims the part may have made for it (one for a machine where the
+/// simulator expects a gain, one for a machine where it does not).
+fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
     let show = |x: f64| Unit::Ratio.show(x);
     let machine = format!("an idle {}-core machine", session::sim_cores());
-    let lines = match claim::find(sentence) {
+    let record = sentences.iter().find_map(|sentence| claim::find(sentence));
+    let lines = match record {
         Some(r) if r.held && session::simulated() => {
-            vec![format!("part {part}, simulated on {machine}: {}", show(r.measured))]
+            vec![format!(
+                "part {part}, simulated on {machine}: {}",
+                show(r.measured)
+            )]
         }
         Some(r) if r.held => vec![format!("part {part} measured {}", show(r.measured))],
         Some(r) => vec![
-            format!("part {part} did not show it this run ({});", show(r.measured)),
+            format!(
+                "part {part} did not show it this run ({});",
+                show(r.measured)
+            ),
             format!("simulated on {machine}: {}", show(r.expected)),
         ],
         None => vec![format!(
