@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::sim_stub::{Script, SimConfig, SimRun, Step, simulate};
+use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
 use gil_core::Mode;
 use gil_core::measure::speedup;
 use gil_core::session;

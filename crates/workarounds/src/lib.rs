@@ -46,12 +46,14 @@
 //! or about `--call-ms` (long). Short calls lose: starting and joining the pool's threads costs
 //! more than the work. Releasing the GIL pays only when each call is long compared with that.
 //!
-//! What limits the loop itself is not the GIL and, mostly, not memory either. `np.sum(arr ** 2)`
-//! keeps one running total, so every add must wait for the previous add's result: a serial
-//! chain whose speed is set by the *latency* of a floating-point add (a few CPU cycles). The part
-//! prints the time per float for an array that fits in the CPU caches and for its long arrays,
-//! so you can see whether memory added anything on your machine. A second core runs a second
-//! chain, which is why released calls on different arrays scale with the cores.
+//! What limits the model's loop is not the GIL and, mostly, not memory either. It keeps one
+//! running total, so every add must wait for the previous add's result: a serial chain whose
+//! speed is set by the *latency* of a floating-point add (a few CPU cycles). (NumPy's own
+//! `np.sum` adds in blocks with several partial sums, "pairwise summation" in the `numpy.sum`
+//! documentation, so it runs several chains at once and is faster per float.) The part prints
+//! the time per float for an array that fits in the CPU caches and for its long arrays, so you
+//! can see whether memory added anything on your machine. A second core runs a second chain,
+//! which is why released calls on different arrays scale with the cores.
 //!
 //! ## Part 3 — Cython's `nogil` and `prange` ([`part3_nogil_prange`])
 //!
@@ -133,7 +135,6 @@ pub mod part4_free_threading;
 pub mod part5_subinterpreters;
 pub mod part6_decision_guide;
 pub mod pool;
-mod sim_stub;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -329,10 +329,12 @@ fn explain_latency(in_cache: f64, long: &SizeRun) {
         ),
     );
     note(
-        "np.sum keeps one running total, so each add has to wait for the previous add's \
-         result: the loop is a chain, and its speed is the latency of one floating-point add \
-         (a few CPU cycles), however fast memory is. A second core runs a second chain, on \
-         another array.",
+        "The model's loop keeps one running total, so each add has to wait for the previous \
+         add's result: the loop is a chain, and its speed is the latency of one floating-point \
+         add (a few CPU cycles), however fast memory is. A second core runs a second chain, \
+         on another array. (NumPy's np.sum adds in blocks with several partial sums - \
+         pairwise summation, says the numpy.sum documentation - so it runs several chains at \
+         once.)",
     );
     if per_float <= in_cache * 1.3 {
         note(
