@@ -68,10 +68,13 @@ mod gil;
 pub mod measure;
 pub mod object;
 pub mod report;
+pub mod sim;
 mod stats;
 mod timeline;
 pub mod work;
 
-pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+pub use gil::{
+    DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
+};
 pub use stats::{GilStats, ThreadStats};
 pub use timeline::{Span, ThreadLife, Timeline};
