@@ -140,7 +140,7 @@ impl Config {
 
     /// A fresh GIL as the flags describe (each experiment gets its own, so statistics are clean).
     pub fn gil(&self) -> anyhow::Result<Gil> {
-        self.gil.build()
+        Ok(self.gil.build())
     }
 }
 
