@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod ci;
 mod fidelity;
 mod grader;
+mod process;
 mod python;
 mod real_gil;
 
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
     let root = cli.root.clone().unwrap_or(default_root);
     // Absolute, so paths handed to cargo and to the programs mean the same from any directory.
     let root = std::path::absolute(&root).unwrap_or(root);
-    grader::run::kill_children_on_interrupt();
+    process::kill_children_on_interrupt();
     // gil-core's main wrapper: one `error: …` line, never a backtrace; default SIGPIPE, so
     // `cargo xtask list | head` ends quietly.
     let mut code = ExitCode::SUCCESS;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::grader::run::{self as process, Ending, Limits};
+use crate::process::{self, Ending, Limits};
 
 /// Which Python to use.
 #[derive(Clone, Debug)]

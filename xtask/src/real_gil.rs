@@ -348,39 +348,20 @@ fn compare(python: &Python, real: &[(String, String)], model: &Prediction) {
         ),
     ] {
         println!();
-        note(&wrap(&paragraph, 92));
+        note(&paragraph);
     }
     let disturbed = figure("held, speedup x2") > 1.25
         || figure("released, python kept running") < 50.0
         || (cores >= 2 && figure("released, speedup x2") < 1.3);
     if disturbed {
         println!();
-        note(&wrap(
+        note(
             "Some figures are far from what a quiet machine gives (held about 1.0x, released \
              close to 2x on two or more cores, with another thread running through nearly all of \
              a call): other programs were probably using the cores. Run it again when the \
              machine is idle.",
-            92,
-        ));
+        );
     }
-}
-
-/// Break `text` into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line_len = 0;
-    for word in text.split_whitespace() {
-        if line_len > 0 && line_len + 1 + word.chars().count() > width {
-            out.push('\n');
-            line_len = 0;
-        } else if line_len > 0 {
-            out.push(' ');
-            line_len += 1;
-        }
-        out.push_str(word);
-        line_len += word.chars().count();
-    }
-    out
 }
 
 /// The model's prediction for the driver's shape of work: `calls` native calls split over 1, 2

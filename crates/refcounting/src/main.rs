@@ -51,7 +51,6 @@ fn real_main() -> anyhow::Result<()> {
     cfg.trials = cli.trials.unwrap_or(cfg.trials).max(1);
     cfg.holders = cli.holders.unwrap_or(cfg.holders).max(1);
     cfg.pairs = cli.pairs.unwrap_or(cfg.pairs).max(1);
-    cli.gil.interval()?;
     cfg.gil = cli.gil;
 
     kv("cores", measure::cores());

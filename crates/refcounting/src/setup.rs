@@ -64,7 +64,7 @@ impl Config {
 
     /// The interpreter of the "under the GIL" runs: a 3.2+ GIL unless `--free-threaded`.
     pub fn gil(&self) -> anyhow::Result<Gil> {
-        self.gil.build()
+        Ok(self.gil.build())
     }
 }
 

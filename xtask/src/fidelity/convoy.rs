@@ -1,16 +1,11 @@
 //! The convoy effect: echo round trips alone, and beside one CPU-bound thread at CPython's
-//! switch interval and at 1 ms.
+//! switch interval and at 1 ms. The model side is `gil_core::echo`, the same measurement the
+//! I/O lesson makes.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context as _;
-use gil_core::Gil;
+use gil_core::echo::{self, Behaviour, LoopbackServer};
 use gil_core::measure::fmt_duration;
-use gil_core::work::countdown;
-use io_bound::server::{Behaviour, LoopbackServer};
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
@@ -55,6 +50,9 @@ const CONVOY: Tolerance = Tolerance::Factor(3.0);
 /// it swung between 17 and 165 µs from run to run, on both sides alike.
 const LONE_ROUND_TRIP: Tolerance = Tolerance::Factor(5.0);
 
+/// The longest one batch of round trips may run (CPython's take milliseconds).
+const BATCH_LIMIT: Duration = Duration::from_secs(60);
+
 impl Experiment for Convoy {
     const NAME: &'static str = "convoy";
     type Cpython = Cpython;
@@ -67,7 +65,13 @@ impl Experiment for Convoy {
                 .map(|_| {
                     let gil = model.gil()?;
                     gil.set_switch_interval(interval)?;
-                    round_trips(&gil, &server, py.round_trips, spin)
+                    let batch = echo::Convoy {
+                        ops: py.round_trips,
+                        time_limit: BATCH_LIMIT,
+                        spinner: spin,
+                    };
+                    let done = echo::round_trips(&gil, server.addr(), batch)?;
+                    Ok(done.per_op().as_secs_f64() * 1e3)
                 })
                 .collect::<anyhow::Result<Vec<f64>>>()?;
             Ok(median(&ms))
@@ -117,52 +121,4 @@ impl Experiment for Convoy {
             ),
         ]
     }
-}
-
-/// Milliseconds per echo round trip, each send and receive inside `allow_threads` as CPython's
-/// socket calls do; with `spin_chunk`, beside one thread counting down in chunks of that many
-/// steps until the round trips are done.
-fn round_trips(
-    gil: &Gil,
-    server: &LoopbackServer,
-    ops: usize,
-    spin_chunk: Option<u64>,
-) -> anyhow::Result<f64> {
-    let mut conn = TcpStream::connect(server.addr()).context("connecting to the echo server")?;
-    conn.set_nodelay(true)?;
-    let (stop, spinning) = (
-        AtomicBool::new(false),
-        AtomicBool::new(spin_chunk.is_none()),
-    );
-    std::thread::scope(|s| {
-        if let Some(chunk) = spin_chunk {
-            let (stop, spinning) = (&stop, &spinning);
-            s.spawn(move || {
-                let mut g = gil.acquire("cpu");
-                spinning.store(true, Relaxed);
-                while !stop.load(Relaxed) {
-                    countdown(&mut g, chunk);
-                }
-            });
-        }
-        // Like Python's Thread.start(): the spinner is running before the round trips begin.
-        while !spinning.load(Relaxed) {
-            std::thread::yield_now();
-        }
-        let io = s.spawn(|| {
-            let mut g = gil.acquire("io");
-            let mut back = [0u8; 1];
-            let clock = Instant::now();
-            for _ in 0..ops {
-                g.allow_threads(|| conn.write_all(b"x"))?;
-                g.allow_threads(|| conn.read_exact(&mut back))?;
-                g.check_point();
-            }
-            Ok(clock.elapsed().as_secs_f64() * 1e3 / ops.max(1) as f64)
-        });
-        let result = io.join();
-        // Whatever happened to the round trips, the spinner must stop or the scope never ends.
-        stop.store(true, Relaxed);
-        result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use io_bound::server::{Behaviour, LoopbackServer, fetch};
+use gil_core::echo::{Behaviour, LoopbackServer, fetch};
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
