@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
 use gil_core::Mode;
 use gil_core::measure::speedup;
 use gil_core::session;
+use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
 
 use crate::Config;
 

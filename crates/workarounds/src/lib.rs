@@ -189,6 +189,10 @@ impl Cli {
     /// The lesson's configuration from the flags; `worker_exe` is the binary workers run.
     pub fn config(self, worker_exe: PathBuf) -> anyhow::Result<Config> {
         let mut cfg = Config::new(self.lesson, worker_exe);
+        if cfg.lesson.simulated {
+            // No process starts in --simulated mode: size the pool for the simulated cores.
+            cfg.workers = cfg.lesson.sim_cores();
+        }
         if let Some(tasks) = self.tasks {
             cfg.tasks = usize::from(tasks);
         }
@@ -235,7 +239,7 @@ pub struct Config {
     pub array_len: usize,
     /// How long one long call of part 2 should take; its arrays are sized to it.
     pub long_call: Duration,
-    /// Worker processes; defaults to the number of CPUs.
+    /// Worker processes; defaults to the number of CPUs (with `--simulated`, the simulator's).
     pub workers: usize,
     /// Repeats per timing; the median is printed.
     pub runs: usize,
