@@ -34,7 +34,7 @@ use io_bound::server::{Behaviour, LoopbackServer, fetch};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::grader::run::{Ending, Limits};
+use crate::process::{Ending, Limits};
 
 /// `cargo xtask fidelity [--quick] [--json] [--python PATH]`.
 #[derive(clap::Args, Debug)]
@@ -331,7 +331,7 @@ impl<'a> PythonRunner<'a> {
             timeout: PYTHON_TIMEOUT,
             max_output: 1 << 20,
         };
-        let outcome = crate::grader::run::run(Path::new(python), &args, self.root, limits)?;
+        let outcome = crate::process::run(Path::new(python), &args, self.root, limits)?;
         let last_error = outcome.stderr.lines().last().unwrap_or("").to_owned();
         match outcome.ending {
             Ending::Exited(0) => {}

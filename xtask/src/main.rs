@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod ci;
 mod fidelity;
 mod grader;
+mod process;
 mod real_gil;
 
 /// Project tasks for gil-lessons: the exercise grader and CI.
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     let root = cli.root.unwrap_or(default_root);
     // Absolute, so paths handed to cargo and to the programs mean the same from any directory.
     let root = std::path::absolute(&root).unwrap_or(root);
-    grader::run::kill_children_on_interrupt();
+    process::kill_children_on_interrupt();
     let result = match &cli.task {
         Task::Ci => ci::ci(&root),
         Task::Check(args) => grader::check(&root, args),

@@ -115,6 +115,8 @@ const SPINS: u32 = 40;
 struct LockState {
     /// `true` while some thread holds the lock.
     locked: bool,
+    /// Times the lock was taken (by `acquire` or a successful `try_acquire`).
+    acquisitions: u64,
     /// Threads blocked in `acquire`; a release wakes one only if this is non-zero (a futex
     /// wake is a system call, which an uncontended release should not pay).
     waiters: u32,
@@ -127,7 +129,13 @@ impl PyLock {
 
     /// `lock.acquire(blocking=False)`: take the lock if it is free.
     pub fn try_acquire(&self) -> bool {
-        !std::mem::replace(&mut self.state().locked, true)
+        let mut state = self.state();
+        if state.locked {
+            return false;
+        }
+        state.locked = true;
+        state.acquisitions += 1;
+        true
     }
 
     /// `lock.acquire()`: block until the lock is ours. CPython blocks with the GIL released;
@@ -150,6 +158,7 @@ impl PyLock {
             state.waiters -= 1;
         }
         state.locked = true;
+        state.acquisitions += 1;
     }
 
     /// `lock.release()`.
@@ -164,6 +173,11 @@ impl PyLock {
     /// Whether some thread holds the lock now.
     pub fn is_locked(&self) -> bool {
         self.state().locked
+    }
+
+    /// How many times the lock has been taken so far.
+    pub fn acquisitions(&self) -> u64 {
+        self.state().acquisitions
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,8 @@ struct Inner {
     switch_interval_ns: AtomicU64,
     /// Hands out thread-state ids; 0 means "nobody".
     next_thread_id: AtomicU64,
+    /// Guards alive now: `threading.active_count()` of the model.
+    attached: AtomicUsize,
     /// Time zero of the timeline.
     epoch: Instant,
     /// Whether releases are recorded into `record`.
@@ -200,6 +202,7 @@ impl Gil {
                 drop_request: AtomicBool::new(false),
                 switch_interval_ns: AtomicU64::new(DEFAULT_SWITCH_INTERVAL.as_nanos() as u64),
                 next_thread_id: AtomicU64::new(1),
+                attached: AtomicUsize::new(0),
                 epoch: Instant::now(),
                 recording: AtomicBool::new(false),
                 record: Mutex::new(Record::default()),
@@ -215,6 +218,12 @@ impl Gil {
     /// True for the free-threaded build, which has no lock to wait for.
     pub fn is_free_threaded(&self) -> bool {
         self.inner.mode == Mode::FreeThreaded
+    }
+
+    /// `threading.active_count()`: model threads attached to this interpreter right now,
+    /// holding the GIL or not (a thread inside `allow_threads` is still alive and counted).
+    pub fn active_count(&self) -> usize {
+        self.inner.attached.load(Relaxed)
     }
 
     /// `sys.getswitchinterval()`: how long a waiter waits before it sets a drop request.
@@ -239,6 +248,7 @@ impl Gil {
     /// releases the GIL when dropped, also when the thread panics.
     pub fn acquire(&self, name: &str) -> GilGuard<'_> {
         let id = self.inner.next_thread_id.fetch_add(1, Relaxed);
+        self.inner.attached.fetch_add(1, Relaxed);
         if self.inner.recording.load(Relaxed) {
             lock(&self.inner.record).lives.push(ThreadLife {
                 thread: id,
@@ -383,6 +393,7 @@ impl GilGuard<'_> {
     /// queues to take it back.
     #[inline]
     pub fn check_point(&mut self) {
+        self.stats.check_points += 1;
         if self.old_interval != 0 {
             self.ticks_left -= 1;
             if self.ticks_left == 0 {
@@ -498,6 +509,10 @@ impl GilGuard<'_> {
         }
         let now = Instant::now();
         self.stats.waited += now - asked_at;
+        if self.stats.acquisitions == 0 {
+            self.stats.first_interval =
+                Some(Duration::from_nanos(inner.switch_interval_ns.load(Relaxed)));
+        }
         self.stats.acquisitions += 1;
         self.held_since = now;
         self.holding = true;
@@ -548,6 +563,7 @@ impl GilGuard<'_> {
 
 impl Drop for GilGuard<'_> {
     fn drop(&mut self) {
+        self.inner.attached.fetch_sub(1, Relaxed);
         if self.holding {
             // A thread that ends (or unwinds) does not wait for the switch: CPython drops the
             // GIL with no thread state at thread exit, which skips forced switching.

@@ -25,6 +25,10 @@
 //!   (it dropped a reference the owner had handed it) marks the object *queued*, asking the
 //!   owner to merge.
 //!
+//! [`PyObject::traced`] makes an object that also tallies the increfs and decrefs it receives
+//! ([`PyObject::increfs_received`]), so a program's claim to have replayed a script can be
+//! checked against what the object saw.
+//!
 //! [`PyObject::immortal`] makes an immortal object (PEP 683, CPython 3.12+: `None`, small ints,
 //! interned strings): increfs and decrefs do nothing, and it is never freed.
 //!
@@ -157,6 +161,10 @@ pub struct PyObject {
     deallocs: AtomicU64,
     /// Operations attempted on the object after it was freed (and not carried out).
     use_after_free: AtomicU64,
+    /// Increfs received while `TRACED` (not counting [`PyObject::getrefcount`]'s own).
+    increfs: AtomicU64,
+    /// Decrefs received while `TRACED` (not counting [`PyObject::getrefcount`]'s own).
+    decrefs: AtomicU64,
 }
 
 /// `status`: an ordinary object in use.
@@ -165,6 +173,9 @@ const LIVE: u8 = 0;
 const FREED: u8 = 1;
 /// `status`: an immortal object.
 const IMMORTAL: u8 = 2;
+/// `status`: an object in use that tallies its increfs and decrefs. A status of its own, not a
+/// flag, so untraced objects keep their one-compare fast path; once freed it reads `FREED`.
+const TRACED: u8 = 3;
 /// `ob_tid` bit 0: another thread asked the owner to merge.
 const QUEUED: usize = 1;
 
@@ -195,7 +206,30 @@ impl PyObject {
             ob_tid: AtomicUsize::new(if biased { current_thread_id() } else { 0 }),
             deallocs: AtomicU64::new(0),
             use_after_free: AtomicU64::new(0),
+            increfs: AtomicU64::new(0),
+            decrefs: AtomicU64::new(0),
         }
+    }
+
+    /// Like [`PyObject::new`], but the object also tallies every incref and decref it receives
+    /// (a relaxed atomic add each, on a slower path; for checking, not for timing).
+    pub fn traced(type_name: &'static str, counting: Counting) -> Self {
+        PyObject {
+            status: AtomicU8::new(TRACED),
+            ..PyObject::new(type_name, counting)
+        }
+    }
+
+    /// Increfs this object received, not counting [`getrefcount`](Self::getrefcount)'s own
+    /// (always 0 unless it was made with [`PyObject::traced`]).
+    pub fn increfs_received(&self) -> u64 {
+        self.increfs.load(Ordering::Relaxed)
+    }
+
+    /// Decrefs this object received, the one that freed it included, not counting
+    /// [`getrefcount`](Self::getrefcount)'s own (0 unless made with [`PyObject::traced`]).
+    pub fn decrefs_received(&self) -> u64 {
+        self.decrefs.load(Ordering::Relaxed)
     }
 
     /// An object that already has `refs` references (at least 1), as if that many names and
@@ -242,17 +276,35 @@ impl PyObject {
     }
 
     /// False if an incref or decref must do nothing: the object is immortal, or it is freed
-    /// (then the attempt is counted as a use after free).
+    /// (then the attempt is counted as a use after free). A traced object adds the operation
+    /// to `tally`.
     #[inline]
-    fn countable(&self) -> bool {
+    fn countable(&self, tally: &AtomicU64) -> bool {
         match self.status.load(Ordering::Relaxed) {
             LIVE => true,
+            status => self.countable_slow(status, tally),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn countable_slow(&self, status: u8, tally: &AtomicU64) -> bool {
+        match status {
+            TRACED => {
+                tally.fetch_add(1, Ordering::Relaxed);
+                true
+            }
             FREED => {
                 self.used_after_free();
                 false
             }
             _ => false,
         }
+    }
+
+    /// In use: neither freed nor immortal.
+    fn is_live(&self) -> bool {
+        matches!(self.status.load(Ordering::Relaxed), LIVE | TRACED)
     }
 
     /// `Py_INCREF`: add a reference.
@@ -262,7 +314,7 @@ impl PyObject {
     /// object) is counted as a use after free too.
     #[inline]
     pub fn incref(&self) {
-        if !self.countable() {
+        if !self.countable(&self.increfs) {
             return;
         }
         match self.counting {
@@ -296,7 +348,7 @@ impl PyObject {
     /// On a freed object nothing happens except that the use after free is counted.
     #[inline]
     pub fn decref(&self) {
-        if !self.countable() {
+        if !self.countable(&self.decrefs) {
             return;
         }
         match self.counting {
@@ -397,9 +449,15 @@ impl PyObject {
     /// is one more reference while the call runs, so the answer is one more than the number of
     /// references you can see. The model really takes and drops that reference.
     pub fn getrefcount(&self) -> isize {
+        let traced = self.status.load(Ordering::Relaxed) == TRACED;
         self.incref();
         let count = self.refcnt();
         self.decref();
+        if traced {
+            // The call's own reference is not one the caller took.
+            self.increfs.fetch_sub(1, Ordering::Relaxed);
+            self.decrefs.fetch_sub(1, Ordering::Relaxed);
+        }
         count
     }
 
@@ -411,7 +469,7 @@ impl PyObject {
     /// only once no thread is using the object.
     pub fn audit(&self) -> Audit {
         if self.counting == Counting::Biased
-            && self.status.load(Ordering::Relaxed) == LIVE
+            && self.is_live()
             && self.ob_tid.load(Ordering::Relaxed) & QUEUED != 0
         {
             self.merge();
@@ -437,11 +495,12 @@ impl PyObject {
     /// thread's last decref race, both may see zero, and exactly one of them frees.
     #[cold]
     fn dealloc_biased(&self) {
-        if self
-            .status
-            .compare_exchange(LIVE, FREED, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
+        let freed_now = [LIVE, TRACED].into_iter().any(|live| {
+            self.status
+                .compare_exchange(live, FREED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        if freed_now {
             self.deallocs.fetch_add(1, Ordering::Relaxed);
         }
     }

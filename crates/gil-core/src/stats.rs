@@ -25,6 +25,11 @@ pub struct ThreadStats {
     pub forced_drops: u64,
     /// Drop requests this thread set while waiting.
     pub drop_requests: u64,
+    /// Check points this thread reached ([`GilGuard::check_point`](crate::GilGuard::check_point)
+    /// calls): the model's count of "bytecodes" it executed.
+    pub check_points: u64,
+    /// The switch interval in force when this thread first took the GIL (`None` until then).
+    pub first_interval: Option<Duration>,
 }
 
 impl ThreadStats {
@@ -45,6 +50,8 @@ impl ThreadStats {
         self.switches_in += other.switches_in;
         self.forced_drops += other.forced_drops;
         self.drop_requests += other.drop_requests;
+        self.check_points += other.check_points;
+        self.first_interval = self.first_interval.or(other.first_interval);
     }
 }
 

@@ -4,7 +4,7 @@
 //! * Ctrl-C: the default SIGINT action would kill the process without running destructors, so
 //!   [`install_ctrlc_handler`] replaces it. The handler removes every scratch directory still
 //!   registered, says so on stderr, and exits with status 130 (the shell's code for SIGINT).
-//!   Servers ([`crate::server`]) need nothing: the OS closes their sockets when the process ends.
+//!   Servers ([`gil_core::echo`]) need nothing: the OS closes their sockets when the process ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, Once};

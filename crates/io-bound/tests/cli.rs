@@ -69,9 +69,9 @@ fn bad_flags_fail_with_one_line() {
 
 #[test]
 fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
-    // A server that takes 10 s per answer keeps part 2 busy long enough to interrupt it.
+    // A server that takes 5 s per answer keeps part 2 busy long enough to interrupt it.
     let mut child = lesson()
-        .args(["--quick", "--part", "2", "--server-delay-ms", "10000"])
+        .args(["--quick", "--part", "2", "--server-delay-ms", "5000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -182,7 +182,7 @@ impl Config {
 
     /// Build the GIL the flags describe (a CPython 3.2+ GIL unless `--free-threaded`).
     pub fn build_gil(&self) -> anyhow::Result<gil_core::Gil> {
-        self.gil.build()
+        Ok(self.gil.build())
     }
 }
 

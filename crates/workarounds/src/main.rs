@@ -83,7 +83,7 @@ fn real_main() -> anyhow::Result<()> {
     }
     cfg.gil = cli.gil;
     cfg.inject_failure = cli.inject_failure;
-    cfg.gil.interval()?;
+    cfg.gil.interval();
 
     warn_if_busy();
     let wants = |n: u8| cli.part.is_none_or(|p| p == n);

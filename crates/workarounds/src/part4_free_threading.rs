@@ -141,7 +141,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part4> {
 fn countdown(cfg: &Config, threads: usize) -> anyhow::Result<Countdown> {
     let total = cfg.items * 2;
     let share = total / threads as u64;
-    let gil = cfg.gil.build_with(gil_core::Mode::Gil)?;
+    let gil = cfg.gil.build_with(gil_core::Mode::Gil);
     let free = Gil::free_threaded();
     let run = |gil: &Gil, n: usize, each: u64| {
         gil.run_threads(n, |_, py| work::countdown(py, each));

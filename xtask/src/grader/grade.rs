@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::expr::Env;
 use super::manifest::{Exercise, RelationKind};
 use super::project::{Build, Project, Side, on_path};
-use super::run::{self, Ending, Limits, Outcome};
 use super::value;
+use crate::process::{self, Ending, Limits, Outcome};
 
 /// Output kept from one run; more than this is an output flood.
 pub const MAX_OUTPUT: usize = 1 << 20;
@@ -354,7 +354,7 @@ impl Grading<'_> {
             timeout: Duration::from_secs_f64(exercise.timeout),
             max_output: MAX_OUTPUT,
         };
-        run::run(program, args, &self.project.root, limits)
+        process::run(program, args, &self.project.root, limits)
     }
 
     /// The program and arguments that run `exercise` on `side` with `params`.

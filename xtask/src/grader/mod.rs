@@ -7,7 +7,7 @@
 //!
 //! * [`manifest`] — `exercises/exercises.toml`, loaded and checked; [`expr`] and [`value`] —
 //!   the checks' expressions and the printed values they compare.
-//! * [`project`] — where files are, and building; [`run`] — running a program safely.
+//! * [`project`] — where files are, and building; [`crate::process`] — running a program safely.
 //! * [`grade`] — one exercise to one [`grade::Verdict`]; [`render`] — verdicts for people.
 //! * [`progress`] — the last verdicts (`target/grader/progress.json`); [`verify`](mod@verify) — proof that
 //!   every solution passes and every untouched exercise fails.
@@ -27,7 +27,6 @@ pub mod manifest;
 pub mod progress;
 pub mod project;
 pub mod render;
-pub mod run;
 pub mod value;
 pub mod verify;
 

@@ -15,7 +15,7 @@ use super::grade::{Grading, Kind, Learner, Rng, show_params};
 use super::manifest::Exercise;
 use super::project::{Build, Project, Side};
 use super::render::Paint;
-use super::run::{self, Ending, Limits};
+use crate::process::{self, Ending, Limits};
 
 /// `cargo xtask verify`
 #[derive(clap::Args)]
@@ -296,7 +296,7 @@ fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, repeat: u32) -> an
     };
     let outcome = match &exercise.run {
         // The defaults: the program run with no arguments at all.
-        None => run::run(
+        None => process::run(
             &project.program(exercise, Side::Solution),
             &[],
             &project.root,
