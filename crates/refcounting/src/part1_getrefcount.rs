@@ -100,7 +100,7 @@ pub fn run() -> anyhow::Result<Report> {
     table.print();
     println!();
     claim(Claim {
-        figure: "getrefcount(a) minus the count itself",
+        figure: "getrefcount(a) - the count",
         unit: Unit::Count,
         measured: (steps[0].getrefcount - steps[0].refcnt) as f64,
         expected: 1.0,

@@ -380,7 +380,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         s.print();
     }
 
-    let mut summary = Table::new(&["counting", "exact", "leaked", "freed early", "uses after free"]);
+    let mut summary = Table::new(&[
+        "counting",
+        "exact",
+        "leaked",
+        "freed early",
+        "uses after free",
+    ]);
     for s in report.scenarios() {
         summary.push([
             s.label.to_owned(),
@@ -412,7 +418,7 @@ fn make_claims(report: &Report, expected: &[Scenario; 4]) {
     let expected_wrong = wrong(&expected[0]);
     if expected_wrong >= 1.0 {
         claim(Claim {
-            figure: "no GIL, plain counts: trials that went wrong",
+            figure: "no-GIL trials that went wrong",
             unit: Unit::Count,
             measured: wrong(&report.no_gil),
             expected: expected_wrong,
@@ -429,7 +435,7 @@ fn make_claims(report: &Report, expected: &[Scenario; 4]) {
     }
     if report.with_gil.gil {
         claim(Claim {
-            figure: "GIL, plain counts: exact trials",
+            figure: "exact trials under the GIL",
             unit: Unit::Count,
             measured: report.with_gil.exact() as f64,
             expected: expected[1].exact() as f64,
@@ -441,7 +447,7 @@ fn make_claims(report: &Report, expected: &[Scenario; 4]) {
         });
     }
     claim(Claim {
-        figure: "no GIL, atomic counts: exact trials",
+        figure: "exact trials, atomic counts",
         unit: Unit::Count,
         measured: report.atomic.exact() as f64,
         expected: expected[2].exact() as f64,
@@ -451,7 +457,7 @@ fn make_claims(report: &Report, expected: &[Scenario; 4]) {
                be split.",
     });
     claim(Claim {
-        figure: "no GIL, biased counts: exact trials",
+        figure: "exact trials, biased counts",
         unit: Unit::Count,
         measured: report.biased.exact() as f64,
         expected: expected[3].exact() as f64,

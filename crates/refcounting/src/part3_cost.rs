@@ -112,11 +112,9 @@ pub fn measure(cfg: &Config) -> Report {
     };
     let two_threads = in_turns(
         cfg.repeats,
-        &[
-            &|| together(&shared[0]),
-            &|| together(&shared[1]),
-            &|| together(&shared[2]),
-        ],
+        &[&|| together(&shared[0]), &|| together(&shared[1]), &|| {
+            together(&shared[2])
+        }],
     );
     Report {
         pairs: cfg.pairs,
@@ -157,7 +155,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         measure(cfg)
     };
 
-    let time = |ns: f64| if ns.is_nan() { String::new() } else { fmt_ns(ns) };
+    let time = |ns: f64| {
+        if ns.is_nan() {
+            String::new()
+        } else {
+            fmt_ns(ns)
+        }
+    };
     let vs_plain = |ns: f64| {
         if ns.is_nan() {
             String::new()
@@ -171,9 +175,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         Table::new(&["pair", "one thread", "x plain", "two threads", "x plain"])
     };
     for (kind, alone, together) in [
-        ("plain (the GIL build)", report.plain, report.plain_contended),
+        (
+            "plain (the GIL build)",
+            report.plain,
+            report.plain_contended,
+        ),
         ("atomic", report.atomic, report.atomic_contended),
-        ("biased, owner", report.biased_owner, report.biased_contended),
+        (
+            "biased, owner",
+            report.biased_owner,
+            report.biased_contended,
+        ),
         ("biased, other thread", report.biased_other, f64::NAN),
         ("immortal", report.immortal, f64::NAN),
     ] {
@@ -199,7 +211,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     println!();
     claim(Claim {
-        figure: "atomic pair over plain pair, one thread",
+        figure: "atomic pair / plain pair",
         unit: Unit::Ratio,
         measured: report.atomic_over_plain(),
         expected: Pair::Atomic.over_plain(),
@@ -212,7 +224,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                rejected for decades.",
     });
     claim(Claim {
-        figure: "biased owner's pair over plain pair",
+        figure: "biased owner's pair / plain pair",
         unit: Unit::Ratio,
         measured: report.biased_over_plain(),
         expected: Pair::BiasedOwner.over_plain(),

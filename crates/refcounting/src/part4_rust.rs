@@ -82,9 +82,10 @@ pub fn measure(cfg: &Config) -> Report {
         ],
     );
     let work = |n| clone_drop(&arc, n, Arc::clone);
-    let arc_contended = in_turns(cfg.repeats, &[&|| {
-        per_pair_two_threads(cfg.contended_pairs(), work, work)
-    }])[0];
+    let arc_contended = in_turns(
+        cfg.repeats,
+        &[&|| per_pair_two_threads(cfg.contended_pairs(), work, work)],
+    )[0];
     Report {
         rc: one_thread[0],
         arc: one_thread[1],
@@ -125,7 +126,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     table.print();
     println!();
     claim(Claim {
-        figure: "Arc clone+drop over Rc clone+drop",
+        figure: "Arc clone+drop / Rc clone+drop",
         unit: Unit::Ratio,
         measured: report.arc_over_rc(),
         expected: Pair::Atomic.over_plain(),

@@ -67,10 +67,9 @@ pub fn measure(cfg: &Config) -> Report {
     let locked = Mutex::new(PyObject::new("list", Counting::Plain));
     let times = in_turns(
         cfg.repeats,
-        &[
-            &|| per_pair(cfg.pairs, |n| pairs(&plain, n)),
-            &|| per_pair(cfg.pairs, |n| locked_pairs(&locked, n)),
-        ],
+        &[&|| per_pair(cfg.pairs, |n| pairs(&plain, n)), &|| {
+            per_pair(cfg.pairs, |n| locked_pairs(&locked, n))
+        }],
     );
     let refs = isize::try_from(cfg.refs.saturating_add(1)).unwrap_or(isize::MAX);
     let shared = PyObject::with_refs("list", Counting::Plain, refs);
@@ -121,7 +120,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     table.print();
     println!();
     claim(Claim {
-        figure: "lock per object over plain",
+        figure: "lock per object / plain",
         unit: Unit::Ratio,
         measured: report.locked_over_plain(),
         expected: expected.locked_over_plain(),
@@ -133,7 +132,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
 
     println!();
     let race_table = Table::new(&["two threads under the GIL", "count"])
-        .row(["reference-count updates", &fmt_count(report.updates_under_gil)])
+        .row([
+            "reference-count updates",
+            &fmt_count(report.updates_under_gil),
+        ])
         .row(["GIL hand-offs meanwhile", &fmt_count(report.gil_switches)]);
     race_table.print();
     println!();

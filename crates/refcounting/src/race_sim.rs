@@ -21,7 +21,7 @@
 use gil_core::Mode;
 use gil_core::measure::SplitMix64;
 use gil_core::object::{Audit, Verdict};
-use gil_core::sim::{self, SimConfig, Script, Step};
+use gil_core::sim::{self, Script, SimConfig, Step};
 
 use crate::setup::Config;
 
@@ -114,40 +114,71 @@ impl Count {
     }
 }
 
-/// One racing thread: how many updates it has left and the count it read, if it is between
-/// the read and the write of an update.
+/// One racing thread: how many updates it has left and, between the read and the write of
+/// an update, the count it read.
 struct Racer {
     delta: isize,
     left: u64,
-    register: Option<isize>,
+    reading: bool,
+    register: isize,
 }
 
 impl Racer {
+    fn new(delta: isize, updates: u64) -> Self {
+        Racer {
+            delta,
+            left: updates,
+            reading: false,
+            register: 0,
+        }
+    }
+
+    #[inline]
     fn done(&self) -> bool {
-        self.left == 0 && self.register.is_none()
+        self.left == 0 && !self.reading
     }
 
     /// Take one step: a read, or the write that completes the update.
+    #[inline]
     fn step(&mut self, count: &mut Count) {
-        match self.register.take() {
-            Some(read) => {
-                count.write(read, self.delta);
-                self.left -= 1;
-            }
-            None => match count.read() {
-                Some(read) => self.register = Some(read),
+        if self.reading {
+            count.write(self.register, self.delta);
+            self.reading = false;
+            self.left -= 1;
+        } else {
+            match count.read() {
+                Some(read) => {
+                    self.register = read;
+                    self.reading = true;
+                }
                 None => self.left -= 1, // a use after free: the update is skipped
-            },
+            }
         }
     }
+}
 
-    /// A whole update in one step (under the GIL, or atomic).
-    fn update(&mut self, count: &mut Count) {
-        self.step(count);
-        if self.register.is_some() {
-            self.step(count);
-        }
+/// Which thread takes the next step: `choose` when both still have work.
+#[inline]
+fn next(racers: &[Racer; 2], choose: impl FnOnce() -> usize) -> Option<usize> {
+    match (racers[0].done(), racers[1].done()) {
+        (true, true) => None,
+        (true, false) => Some(1),
+        (false, true) => Some(0),
+        (false, false) => Some(choose()),
     }
+}
+
+/// `racers[pick]` takes a step; returns 1 if that write dooms an update: the other thread
+/// holds a stale read and will overwrite it.
+#[inline]
+fn advance(racers: &mut [Racer; 2], pick: usize, count: &mut Count) -> u64 {
+    let (this, other) = match racers {
+        [a, b] if pick == 0 => (a, b),
+        [a, b] => (b, a),
+    };
+    let writes = this.reading;
+    this.step(count);
+    u64::from(writes && other.reading)
 }
 
 /// Race `n` increfs (thread T1) against `n` decrefs (thread T2) on an object that starts with
@@ -161,63 +192,32 @@ pub fn race(holders: u64, n: u64, schedule: Schedule, seed: u64) -> SimTrial {
         deallocs: 0,
         use_after_free: 0,
     };
-    let mut racers = [
-        Racer {
-            delta: 1,
-            left: n,
-            register: None,
-        },
-        Racer {
-            delta: -1,
-            left: n,
-            register: None,
-        },
-    ];
+    let mut racers = [Racer::new(1, n), Racer::new(-1, n)];
     let mut rng = SplitMix64(seed);
     let mut lost_updates = 0;
     match schedule {
-        Schedule::Indivisible | Schedule::Parallel => {
+        // Whole updates commute, so every order ends where it started; and the count never
+        // reaches zero on the way, because T2 drops at most the n references of the old list.
+        // No need to step through them one by one.
+        Schedule::Indivisible => {}
+        Schedule::Parallel => {
             let mut bits = Bits::default();
-            while !racers.iter().all(Racer::done) {
-                let pick = if racers[0].done() {
-                    1
-                } else if racers[1].done() {
-                    0
-                } else {
-                    bits.next(&mut rng)
-                };
-                let before = count.value;
-                let other_was_reading = racers[1 - pick].register.is_some();
-                if schedule == Schedule::Indivisible {
-                    racers[pick].update(&mut count);
-                } else {
-                    racers[pick].step(&mut count);
-                }
-                // A write while the other thread holds a stale read dooms one of the two.
-                if count.value != before && other_was_reading {
-                    lost_updates += 1;
-                }
+            while let Some(pick) = next(&racers, || bits.next(&mut rng)) {
+                lost_updates += advance(&mut racers, pick, &mut count);
             }
         }
         Schedule::TimeSliced { updates_per_slice } => {
             let steps_per_slice = 2 * updates_per_slice.max(1);
             let mut running = 0;
-            while !racers.iter().all(Racer::done) {
-                // A slice of about the usual length, ending at any step.
-                let slice = steps_per_slice / 2 + rng.below(steps_per_slice) + 1;
-                for _ in 0..slice {
-                    if racers[running].done() {
-                        break;
-                    }
-                    let before = count.value;
-                    let other_was_reading = racers[1 - running].register.is_some();
-                    racers[running].step(&mut count);
-                    if count.value != before && other_was_reading {
-                        lost_updates += 1;
-                    }
-                }
-                if !racers[1 - running].done() {
-                    running = 1 - running;
+            // A slice of about the usual length, ending at any step.
+            let slice = |rng: &mut SplitMix64| steps_per_slice / 2 + rng.below(steps_per_slice) + 1;
+            let mut left_in_slice = slice(&mut rng);
+            while let Some(pick) = next(&racers, || running) {
+                lost_updates += advance(&mut racers, pick, &mut count);
+                left_in_slice -= 1;
+                if left_in_slice == 0 || pick != running {
+                    running = 1 - pick;
+                    left_in_slice = slice(&mut rng);
                 }
             }
         }

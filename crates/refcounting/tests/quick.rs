@@ -10,8 +10,7 @@ use gil_core::object::{IMMORTAL_REFCNT, Verdict};
 use gil_core::report::{WIDTH, widest_line};
 use refcounting::race_sim::{self, Schedule};
 use refcounting::{
-    Config, LESSON, SizeArgs, part1_getrefcount, part2_race, part3_cost, part4_rust,
-    part5_history,
+    Config, LESSON, SizeArgs, part1_getrefcount, part2_race, part3_cost, part4_rust, part5_history,
 };
 
 /// The binary's flags, parsed the way `main` parses them.
@@ -55,7 +54,10 @@ fn getrefcount_walk_through_is_two_three_four_three_two() {
     assert_eq!(report.immortal_getrefcount, IMMORTAL_REFCNT);
     assert_eq!(report.verdict, Verdict::Freed);
     assert_eq!(report.deallocs, 1);
-    assert_eq!(part1_getrefcount::PY314_IMMORTAL_INITIAL_REFCNT, 3_221_225_472);
+    assert_eq!(
+        part1_getrefcount::PY314_IMMORTAL_INITIAL_REFCNT,
+        3_221_225_472
+    );
 }
 
 #[test]
@@ -248,8 +250,7 @@ fn quick_run_fits_80_columns_and_states_exact_totals() {
     ] {
         let line = out
             .lines()
-            .filter(|l| l.trim_start().starts_with(row))
-            .last()
+            .rfind(|l| l.trim_start().starts_with(row))
             .unwrap_or_else(|| panic!("no {row:?} row in:\n{out}"));
         let exact = line.trim_start()[row.len()..].split_whitespace().next();
         assert_eq!(exact, Some("2/2"), "{line}");
