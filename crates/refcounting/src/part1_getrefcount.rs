@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use gil_core::claim::{Claim, Unit, claim};
-use gil_core::object::{Counting, IMMORTAL_REFCNT, PyObject, Verdict};
+use gil_core::object::{Counting, IMMORTAL_REFCNT, PyObject, Fate};
 use gil_core::report::{Table, for_rust_readers, kv, note};
 
 /// The Python this part models.
@@ -44,7 +44,7 @@ pub struct Report {
     /// `sys.getrefcount(None)`: an immortal object's count.
     pub immortal_getrefcount: isize,
     /// What became of `a` after its last name was deleted.
-    pub verdict: Verdict,
+    pub fate: Fate,
     /// How many times `a` was freed (1 when all is well).
     pub deallocs: u64,
 }
@@ -140,9 +140,9 @@ pub fn run() -> anyhow::Result<Report> {
 
     a.decref(); // del a: the last reference
     let audit = a.audit();
-    let verdict = audit.verdict();
+    let fate = audit.fate();
     println!();
-    kv("after del a", verdict);
+    kv("after del a", fate);
     claim(Claim {
         figure: "times the list was freed",
         unit: Unit::Count,
@@ -157,7 +157,7 @@ pub fn run() -> anyhow::Result<Report> {
     Ok(Report {
         steps,
         immortal_getrefcount,
-        verdict,
+        fate,
         deallocs: audit.deallocs,
     })
 }

@@ -12,7 +12,7 @@ use std::sync::Barrier;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::fmt_count;
-use gil_core::object::{Counting, PyObject, Verdict};
+use gil_core::object::{Counting, PyObject, Fate};
 use gil_core::report::{Table, note};
 use gil_core::{Gil, session};
 
@@ -46,7 +46,7 @@ pub struct Trial {
     /// The references that really existed then: the other holders' and the new list's.
     pub expected: isize,
     /// What became of the object once the other holders dropped their references too.
-    pub verdict: Verdict,
+    pub fate: Fate,
     /// GIL hand-offs during the race (0 without a GIL).
     pub switches: u64,
 }
@@ -59,11 +59,11 @@ impl Trial {
 
     /// What happened, in a word or two.
     pub fn outcome(&self) -> &'static str {
-        match self.verdict {
+        match self.fate {
             _ if self.freed_during_race => "freed mid-race",
-            Verdict::Freed => "freed once",
-            Verdict::Leaked { .. } => "leaked",
-            Verdict::PrematureFree { .. } => "freed too early",
+            Fate::Freed => "freed once",
+            Fate::Leaked { .. } => "leaked",
+            Fate::PrematureFree { .. } => "freed too early",
         }
     }
 }
@@ -84,32 +84,32 @@ pub struct Scenario {
 impl Scenario {
     /// Trials whose object was freed exactly when its last reference went.
     pub fn exact(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Freed))
+        self.count(|v| matches!(v, Fate::Freed))
     }
 
     /// Trials whose object was never freed.
     pub fn leaks(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Leaked { .. }))
+        self.count(|v| matches!(v, Fate::Leaked { .. }))
     }
 
     /// Trials whose object was freed while references to it remained.
     pub fn premature_frees(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::PrematureFree { .. }))
+        self.count(|v| matches!(v, Fate::PrematureFree { .. }))
     }
 
     /// Uses after free that the model caught, over all trials.
     pub fn uses_after_free(&self) -> u64 {
         self.trials
             .iter()
-            .map(|t| match t.verdict {
-                Verdict::PrematureFree { use_after_free, .. } => use_after_free,
+            .map(|t| match t.fate {
+                Fate::PrematureFree { use_after_free, .. } => use_after_free,
                 _ => 0,
             })
             .sum()
     }
 
-    fn count(&self, pick: impl Fn(&Verdict) -> bool) -> usize {
-        self.trials.iter().filter(|t| pick(&t.verdict)).count()
+    fn count(&self, pick: impl Fn(&Fate) -> bool) -> usize {
+        self.trials.iter().filter(|t| pick(&t.fate)).count()
     }
 
     /// The trials as a small table.
@@ -134,9 +134,9 @@ impl Scenario {
 #[derive(Clone, Debug)]
 pub struct Report {
     /// The replayed lost incref: the object is freed while `main` still holds a reference.
-    pub forced_lost_incref: Verdict,
+    pub forced_lost_incref: Fate,
     /// The replayed lost decref: the object is never freed.
-    pub forced_lost_decref: Verdict,
+    pub forced_lost_decref: Fate,
     /// References each racing thread takes or drops per trial.
     pub refs: u64,
     /// Plain counts, no GIL: the race.
@@ -161,7 +161,7 @@ impl Report {
 ///
 /// The model cannot pause a thread between the read and the write of an incref, so the replay
 /// performs the updates that survive and skips the one that is overwritten.
-pub fn forced() -> (Verdict, Verdict) {
+pub fn forced() -> (Fate, Fate) {
     let print = |steps: &[(&str, String)]| {
         let mut table = Table::new(&["step", "count"]);
         for (what, count) in steps {
@@ -181,7 +181,7 @@ pub fn forced() -> (Verdict, Verdict) {
     obj.decref(); // T2: del y -> zero, freed while main still refers to it
     let after_t2 = obj.audit().refcnt;
     obj.decref(); // main is done with the list and drops its reference
-    let lost_incref = obj.audit().verdict();
+    let lost_incref = obj.audit().fate();
     print(&[
         ("T1 reads, T2 reads", start.to_string()),
         ("T1 writes +1, T2 writes +1", after_increfs.to_string()),
@@ -200,7 +200,7 @@ pub fn forced() -> (Verdict, Verdict) {
     obj.decref(); // the write that survives; the other thread's identical write is lost
     let after_decrefs = obj.refcnt();
     obj.decref(); // main drops its reference: every reference is gone now
-    let lost_decref = obj.audit().verdict();
+    let lost_decref = obj.audit().fate();
     print(&[
         ("T1 reads, T2 reads", start.to_string()),
         ("T1 writes -1, T2 writes -1", after_decrefs.to_string()),
@@ -251,7 +251,7 @@ pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
         after_race: after_race.refcnt,
         freed_during_race: after_race.freed,
         expected,
-        verdict: obj.audit().verdict(),
+        fate: obj.audit().fate(),
         switches,
     }
 }
@@ -263,7 +263,7 @@ pub fn simulated_trial(cfg: &Config, schedule: Schedule, switches: u64, seed: u6
         after_race: sim.after_race,
         freed_during_race: sim.freed_during_race,
         expected: references(cfg),
-        verdict: sim.verdict,
+        fate: sim.fate,
         switches,
     }
 }

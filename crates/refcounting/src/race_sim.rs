@@ -20,7 +20,7 @@
 
 use gil_core::Mode;
 use gil_core::measure::SplitMix64;
-use gil_core::object::{Audit, Verdict};
+use gil_core::object::{Audit, Fate};
 use gil_core::sim::{self, Script, SimConfig, Step};
 
 use crate::setup::Config;
@@ -80,7 +80,7 @@ pub struct SimTrial {
     /// Updates lost because the other thread's write landed between a read and its write.
     pub lost_updates: u64,
     /// What became of the object once every holder let go too.
-    pub verdict: Verdict,
+    pub fate: Fate,
 }
 
 /// The model object's count, updated in separate read and write steps.
@@ -229,18 +229,18 @@ pub fn race(holders: u64, n: u64, schedule: Schedule, seed: u64) -> SimTrial {
             count.write(count.value, -1);
         }
     }
-    let verdict = Audit {
+    let fate = Audit {
         refcnt: count.value,
         freed: count.freed,
         deallocs: count.deallocs,
         use_after_free: count.use_after_free,
     }
-    .verdict();
+    .fate();
     SimTrial {
         after_race,
         freed_during_race,
         lost_updates,
-        verdict,
+        fate,
     }
 }
 
@@ -274,7 +274,7 @@ mod tests {
             let t = race(10, 1_000, Schedule::Indivisible, seed);
             assert_eq!(t.after_race, 1_010);
             assert_eq!(t.lost_updates, 0);
-            assert_eq!(t.verdict, Verdict::Freed);
+            assert_eq!(t.fate, Fate::Freed);
         }
     }
 
@@ -284,22 +284,22 @@ mod tests {
         let b = race(1_000, 100_000, Schedule::Parallel, 7);
         assert_eq!(a, b);
         assert!(a.lost_updates > 1_000, "{a:?}");
-        assert_ne!(a.verdict, Verdict::Freed);
+        assert_ne!(a.fate, Fate::Freed);
     }
 
     #[test]
     fn a_lost_decref_leaks_and_a_lost_incref_frees_early() {
-        // Whatever the schedule did, the verdict matches the drift's sign.
+        // Whatever the schedule did, the fate matches the drift's sign.
         for seed in 0..10 {
             let t = race(100, 10_000, Schedule::Parallel, seed);
             let drift = t.after_race - 10_100;
-            match t.verdict {
-                Verdict::Leaked { refcnt } => assert_eq!(refcnt, drift),
-                Verdict::PrematureFree { use_after_free, .. } => {
+            match t.fate {
+                Fate::Leaked { refcnt } => assert_eq!(refcnt, drift),
+                Fate::PrematureFree { use_after_free, .. } => {
                     assert!(drift < 0 || t.freed_during_race);
                     assert!(use_after_free > 0);
                 }
-                Verdict::Freed => assert_eq!(drift, 0),
+                Fate::Freed => assert_eq!(drift, 0),
             }
         }
     }

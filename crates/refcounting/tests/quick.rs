@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use clap::Parser;
 use gil_core::lesson::{LessonArgs, run_lesson};
-use gil_core::object::{IMMORTAL_REFCNT, Verdict};
+use gil_core::object::{IMMORTAL_REFCNT, Fate};
 use gil_core::report::{WIDTH, widest_line};
 use refcounting::race_sim::{self, Schedule};
 use refcounting::{
@@ -52,7 +52,7 @@ fn getrefcount_walk_through_is_two_three_four_three_two() {
     assert_eq!(refcnt, [1, 2, 3, 2, 1]);
     assert_eq!(rc, [1, 2, 3, 2, 1]);
     assert_eq!(report.immortal_getrefcount, IMMORTAL_REFCNT);
-    assert_eq!(report.verdict, Verdict::Freed);
+    assert_eq!(report.fate, Fate::Freed);
     assert_eq!(report.deallocs, 1);
     assert_eq!(
         part1_getrefcount::PY314_IMMORTAL_INITIAL_REFCNT,
@@ -65,12 +65,12 @@ fn forced_lost_updates_are_caught() {
     let (lost_incref, lost_decref) = part2_race::forced();
     assert_eq!(
         lost_incref,
-        Verdict::PrematureFree {
+        Fate::PrematureFree {
             use_after_free: 1,
             deallocs: 1
         }
     );
-    assert_eq!(lost_decref, Verdict::Leaked { refcnt: 1 });
+    assert_eq!(lost_decref, Fate::Leaked { refcnt: 1 });
 }
 
 #[test]
