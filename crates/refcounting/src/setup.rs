@@ -11,7 +11,7 @@ use gil_core::object::PyObject;
 use gil_core::{Gil, Mode};
 
 /// The lesson's own flags, beside the shared ones. Each range keeps the largest run within a
-/// few minutes (20 million references race in well under a second per trial; 200 million
+/// few minutes (20 million references race in well under a second per trial; 100 million
 /// pairs take seconds per timing) and small in memory (a trial keeps a few numbers).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct SizeArgs {
@@ -29,9 +29,9 @@ pub struct SizeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub holders: Option<u64>,
 
-    /// Parts 3-5: incref+decref pairs per timing, 100000 to 200000000 (two-thread timings do
+    /// Parts 3-5: incref+decref pairs per timing, 100000 to 100000000 (two-thread timings do
     /// a tenth) [default: 20000000, --quick 1000000]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100_000..=200_000_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100_000..=100_000_000))]
     pub pairs: Option<u64>,
 }
 

@@ -5,12 +5,12 @@
 use std::process::{Command, Output};
 
 use clap::Parser;
-use gil_core::lesson::{LessonArgs, run_lesson};
+use gil_core::lesson::LessonArgs;
 use gil_core::object::{IMMORTAL_REFCNT, Fate};
 use gil_core::report::{WIDTH, widest_line};
 use refcounting::race_sim::{self, Schedule};
 use refcounting::{
-    Config, LESSON, SizeArgs, part1_getrefcount, part2_race, part3_cost, part4_rust, part5_history,
+    Config, SizeArgs, part1_getrefcount, part2_race, part3_cost, part4_rust, part5_history,
 };
 
 /// The binary's flags, parsed the way `main` parses them.
@@ -110,9 +110,13 @@ fn simulated_race_is_exact_under_the_gil_and_drifts_without_it() {
     let again = part2_race::simulate(&cfg, 2);
     assert_eq!(no_gil.trials, again[0].trials);
     assert_eq!(with_gil.trials, again[1].trials);
-    // Without a lock the plain counts go wrong in every trial on two cores...
+    // Without a lock the plain counts go wrong in every trial on two cores: the seeded
+    // schedules lose these exact numbers of references.
+    let after: Vec<_> = no_gil.trials.iter().map(|t| t.after_race).collect();
+    assert_eq!(after, [200_012, 202_312, 201_328]);
     assert_eq!(no_gil.exact(), 0, "{:?}", no_gil.trials);
-    assert_eq!(no_gil.leaks() + no_gil.premature_frees(), 3);
+    assert_eq!((no_gil.leaks(), no_gil.premature_frees()), (2, 1));
+    assert_eq!(no_gil.uses_after_free(), 988);
     // ...and are exact under the GIL, atomic or biased.
     for s in [&with_gil, &atomic, &biased] {
         assert_eq!(s.exact(), 3, "{}", s.label);
@@ -168,16 +172,6 @@ fn timing_parts_run_in_quick_mode() {
 }
 
 #[test]
-fn parts_are_reached_through_the_lesson_table() {
-    let cli = parse(&["--simulated", "--part", "1"]).unwrap();
-    let cfg = Config::from_flags(true, &cli.sizes, &cli.lesson.gil);
-    run_lesson(&LESSON, &cli.lesson, &cfg).unwrap();
-    assert_eq!(LESSON.parts.len(), 5);
-    let cli = parse(&["--part", "9"]).unwrap();
-    assert!(run_lesson(&LESSON, &cli.lesson, &cfg).is_err());
-}
-
-#[test]
 fn size_flags_have_bounded_ranges() {
     for ok in [
         &["--refs", "1000"][..],
@@ -186,7 +180,7 @@ fn size_flags_have_bounded_ranges() {
         &["--holders", "1"],
         &["--holders", "10000000"],
         &["--pairs", "100000"],
-        &["--pairs", "200000000"],
+        &["--pairs", "100000000"],
     ] {
         assert!(parse(ok).is_ok(), "{ok:?} refused");
     }
@@ -201,6 +195,7 @@ fn size_flags_have_bounded_ranges() {
         &["--holders", "0"],
         &["--holders", "18446744073709551615"],
         &["--pairs", "99999"],
+        &["--pairs", "100000001"],
         &["--pairs", "18446744073709551615"],
         &["--pairs", "NaN"],
         &["--refs", "1e-9"],
