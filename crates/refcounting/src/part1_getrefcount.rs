@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use gil_core::claim::{Claim, Unit, claim};
-use gil_core::object::{Counting, IMMORTAL_REFCNT, PyObject, Fate};
+use gil_core::object::{Counting, Fate, IMMORTAL_REFCNT, PyObject};
 use gil_core::report::{Table, for_rust_readers, kv, note};
 
 /// The Python this part models.

@@ -12,8 +12,8 @@ use std::sync::Barrier;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::fmt_count;
-use gil_core::object::{Counting, PyObject, Fate};
-use gil_core::report::{Table, note};
+use gil_core::object::{Counting, Fate, PyObject};
+use gil_core::report::{Table, kv, note};
 use gil_core::{Gil, session};
 
 use crate::race_sim::{self, Schedule};
@@ -210,16 +210,28 @@ pub fn forced() -> (Fate, Fate) {
     (lost_incref, lost_decref)
 }
 
+/// What one live race saw besides the count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaceRun {
+    /// GIL hand-offs during the race (0 without a GIL).
+    pub switches: u64,
+    /// `threading.active_count()` of the model once both threads were running.
+    pub active_threads: usize,
+    /// `threading.current_thread().name` of each racing thread, in start order.
+    pub names: Vec<String>,
+}
+
 /// The race: thread T1 takes `n` new references to `obj` (`new.append(obj)`, one incref
 /// each) while thread T2 drops `n` old ones (`old.pop()`, one decref each), on `gil`, with a
-/// check point after every update. Returns the number of GIL hand-offs.
+/// check point after every update.
 ///
 /// The threads start together: they wait for each other with the GIL released.
-pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> u64 {
+pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> RaceRun {
     let start = Barrier::new(2);
     gil.reset_stats();
-    gil.run_threads(2, |i, py| {
+    let seen = gil.run_threads(2, |i, py| {
         py.allow_threads(|| start.wait());
+        let active = gil.active_count();
         for _ in 0..n {
             if i == 0 {
                 obj.incref();
@@ -228,8 +240,13 @@ pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> u64 {
             }
             py.check_point();
         }
+        (active, py.name().to_owned())
     });
-    gil.stats().switches
+    RaceRun {
+        switches: gil.stats().switches,
+        active_threads: seen.iter().map(|(active, _)| *active).max().unwrap_or(0),
+        names: seen.into_iter().map(|(_, name)| name).collect(),
+    }
 }
 
 /// References the shared object starts with: the other holders' and the old list's.
@@ -242,7 +259,7 @@ fn references(cfg: &Config) -> isize {
 pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
     let expected = references(cfg);
     let obj = PyObject::with_refs("list", counting, expected);
-    let switches = race(&obj, gil, cfg.refs);
+    let switches = race(&obj, gil, cfg.refs).switches;
     let after_race = obj.audit();
     for _ in 0..expected {
         obj.decref();
@@ -315,6 +332,21 @@ pub fn simulate(cfg: &Config, cores: usize) -> [Scenario; 4] {
     })
 }
 
+/// Start the two racing threads once, briefly, and show what Python's introspection would
+/// say about them.
+fn show_threads(cfg: &Config) {
+    let obj = PyObject::with_refs("list", Counting::Plain, 2);
+    let seen = race(&obj, &cfg.gil(), 1);
+    kv(
+        "threads attached while racing",
+        format!("{} ({})", seen.active_threads, seen.names.join(" and ")),
+    );
+    note(
+        "That is the model's threading.active_count() and each thread's \
+         threading.current_thread().name; CPython's count would include the main thread.",
+    );
+}
+
 /// Every row's trials live, in turns: trial 1 of each row, then trial 2 of each, and so on.
 pub fn measure(cfg: &Config) -> [Scenario; 4] {
     let free = Gil::free_threaded();
@@ -365,6 +397,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
              anything.",
             cfg.trials.max(1)
         ));
+        show_threads(cfg);
         measure(cfg)
     };
     let report = Report {

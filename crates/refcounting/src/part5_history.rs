@@ -77,7 +77,7 @@ pub fn measure(cfg: &Config) -> Report {
         plain: times[0],
         locked: times[1],
         updates_under_gil: 2 * cfg.refs,
-        gil_switches: race(&shared, &cfg.gil(), cfg.refs),
+        gil_switches: race(&shared, &cfg.gil(), cfg.refs).switches,
     }
 }
 

@@ -28,7 +28,10 @@ fn every_part_is_reached_through_the_lesson_table_and_every_simulated_claim_hold
     assert_eq!(LESSON.parts.len(), 5);
     let claims = claim::log();
     for part in 1..=5 {
-        assert!(claims.iter().any(|c| c.part == part), "no claim in part {part}");
+        assert!(
+            claims.iter().any(|c| c.part == part),
+            "no claim in part {part}"
+        );
     }
     assert!(claims.iter().all(|c| c.held), "{claims:#?}");
 

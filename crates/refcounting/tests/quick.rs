@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use clap::Parser;
 use gil_core::lesson::LessonArgs;
-use gil_core::object::{IMMORTAL_REFCNT, Fate};
+use gil_core::object::{Fate, IMMORTAL_REFCNT};
 use gil_core::report::{WIDTH, widest_line};
 use refcounting::race_sim::{self, Schedule};
 use refcounting::{
