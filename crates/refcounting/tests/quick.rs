@@ -147,18 +147,23 @@ fn simulated_history_hands_off_far_less_often_than_it_updates() {
 }
 
 /// Timing: the biased owner's fast path costs about what a plain update does. Generous margin
-/// (3x) and three attempts, as the machine may be busy.
+/// (3x), medians of three timings and five attempts, as the machine (and the other tests in
+/// this process) may be busy.
 #[test]
 fn biased_owner_fast_path_costs_about_a_plain_update() {
+    let cfg = Config {
+        repeats: 3,
+        ..Config::quick()
+    };
     let mut last = None;
-    for _ in 0..3 {
-        let report = part3_cost::measure(&Config::quick());
+    for _ in 0..5 {
+        let report = part3_cost::measure(&cfg);
         if report.biased_over_plain() < 3.0 {
             return;
         }
         last = Some(report);
     }
-    panic!("biased owner pair much slower than plain in 3 tries: {last:?}");
+    panic!("biased owner pair much slower than plain in 5 tries: {last:?}");
 }
 
 #[test]
