@@ -53,7 +53,7 @@ fn real_main() -> anyhow::Result<()> {
         runs: cli.runs.map_or(base.runs, |n| n as usize),
         seed: cli.seed.unwrap_or(base.seed),
         free_threaded: cli.gil.free_threaded,
-        switch_interval: cli.gil.interval()?,
+        switch_interval: cli.gil.interval(),
         ..base
     };
     atomicity::run(&cfg, cli.part)

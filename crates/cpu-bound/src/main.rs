@@ -43,7 +43,7 @@ fn real_main() -> anyhow::Result<()> {
     let cfg = Config {
         scale: base.scale * cli.scale,
         free_threaded: cli.gil.free_threaded,
-        switch_interval: cli.gil.interval()?,
+        switch_interval: cli.gil.interval(),
         ..base
     };
     cpu_bound::run(&cfg, cli.part)

@@ -47,7 +47,9 @@
 //!
 //! [`measure`] (stopwatch, repeats, speedup, units) and [`report`] (`label: value` lines that
 //! people read and the grader parses) are the lessons' shared measuring and printing kit;
-//! [`work`] holds the model "Python" workloads; [`cli`] the shared flags.
+//! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
+//! lesson's parts in one frame; [`claim`] checks every stated result against its figure;
+//! [`probe`] says how busy the machine is; [`session`] is what the running lesson asked for.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -63,15 +65,23 @@
 //!   semaphore, whose wake-ups behave alike for this purpose.
 
 pub mod bytecode;
+pub mod claim;
 pub mod cli;
+pub mod echo;
 mod gil;
+pub mod lesson;
 pub mod measure;
 pub mod object;
+pub mod probe;
 pub mod report;
+pub mod session;
+pub mod sim;
 mod stats;
 mod timeline;
 pub mod work;
 
-pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+pub use gil::{
+    DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
+};
 pub use stats::{GilStats, ThreadStats};
 pub use timeline::{Span, ThreadLife, Timeline};

@@ -41,14 +41,213 @@ pub fn heading(title: &str) {
     println!("{}", "=".repeat(title.chars().count()));
 }
 
-/// Print prose, indented by two spaces (dimmed on a terminal).
+/// Every line a lesson prints fits in this many columns.
+pub const WIDTH: usize = 80;
+
+/// Print prose, indented by two spaces (dimmed on a terminal), re-wrapped to [`WIDTH`].
+///
+/// Lines that already fit are kept as written (so small tables and charts survive); longer
+/// ones are broken at spaces.
 pub fn note(text: &str) {
     for line in text.lines() {
-        if colour() && !line.is_empty() {
-            println!("  \x1b[2m{line}\x1b[0m");
-        } else {
-            println!("  {line}");
+        for piece in wrap_line(line, "  ", "  ") {
+            if colour() && !line.is_empty() {
+                println!("  \x1b[2m{}\x1b[0m", &piece[2..]);
+            } else {
+                println!("{piece}");
+            }
         }
+    }
+}
+
+/// Print `text` wrapped to [`WIDTH`], the first line after `first`, the others after `rest`.
+pub fn indented(text: &str, first: &str, rest: &str) {
+    for line in text.lines() {
+        for piece in wrap_line(line, first, rest) {
+            println!("{piece}");
+        }
+    }
+}
+
+/// One logical line broken into lines of at most [`WIDTH`] columns, with the given prefixes.
+/// An empty line stays one empty line; a line's own leading spaces are kept.
+fn wrap_line(line: &str, first: &str, rest: &str) -> Vec<String> {
+    if line.trim().is_empty() {
+        return vec![String::new()];
+    }
+    let own_indent: String = line.chars().take_while(|c| *c == ' ').collect();
+    let first = format!("{first}{own_indent}");
+    let rest = format!("{rest}{own_indent}");
+    let options = textwrap::Options::new(WIDTH)
+        .initial_indent(&first)
+        .subsequent_indent(&rest)
+        .break_words(true);
+    textwrap::wrap(line.trim_start(), options)
+        .into_iter()
+        .map(|piece| piece.trim_end().to_owned())
+        .collect()
+}
+
+/// Print a lesson's title block: `Lesson N: title`, then what it shows.
+pub fn lesson_title(number: u8, title: &str, shows: &str) {
+    let title = format!("Lesson {number}: {title}");
+    if colour() {
+        println!("\x1b[1m{title}\x1b[0m");
+    } else {
+        println!("{title}");
+    }
+    println!("{}", "#".repeat(title.chars().count().min(WIDTH)));
+    indented(shows, "", "");
+}
+
+/// Print a part's heading, `Part N: title`, underlined.
+pub fn part_heading(number: usize, title: &str) {
+    heading(&format!("Part {number}: {title}"));
+}
+
+/// Print the few lines of Python a part models, framed so they read as code.
+pub fn python(code: &str) {
+    println!("  Python:");
+    for line in code.trim_matches('\n').lines() {
+        let line = format!("  | {line}");
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Print a block that only Rust readers need; Python-only learners can skip it.
+pub fn for_rust_readers(text: &str) {
+    println!("  [For Rust readers; skip this if you only know Python]");
+    for line in text.lines() {
+        for piece in wrap_line(line, "  : ", "  : ") {
+            if piece.is_empty() {
+                println!("  :");
+            } else {
+                println!("{piece}");
+            }
+        }
+    }
+}
+
+/// Print where the lesson's exercises are and how to check them.
+pub fn now_try(exercises: &[&str]) {
+    if exercises.is_empty() {
+        return;
+    }
+    heading("Now try");
+    indented(
+        "Open the exercise file in exercises/src/bin/, replace its todo!(), then check it \
+         (`cargo xtask hint NAME` when stuck):",
+        "  ",
+        "  ",
+    );
+    for name in exercises {
+        println!("    cargo xtask check {name}");
+    }
+}
+
+/// Characters in the longest line of `output`, not counting terminal colour codes.
+pub fn widest_line(output: &str) -> usize {
+    output
+        .lines()
+        .map(|line| {
+            let mut width = 0;
+            let mut in_escape = false;
+            for c in line.chars() {
+                match (in_escape, c) {
+                    (false, '\x1b') => in_escape = true,
+                    (true, 'm') => in_escape = false,
+                    (true, _) => {}
+                    (false, _) => width += 1,
+                }
+            }
+            width
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A small aligned table: a header row, a rule, and rows; numbers are right-aligned.
+///
+/// ```
+/// gil_core::report::Table::new(&["trial", "count", "result"])
+///     .row(["1", "4,000,000", "exact"])
+///     .row(["2", "3,845,763", "leaked"])
+///     .print();
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new(header: &[&str]) -> Self {
+        Table {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Add a row (as many cells as columns; extra cells are dropped, missing ones left blank).
+    pub fn row<S: ToString>(mut self, cells: impl IntoIterator<Item = S>) -> Self {
+        self.push(cells);
+        self
+    }
+
+    /// Add a row in place.
+    pub fn push<S: ToString>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let mut row: Vec<String> = cells.into_iter().map(|c| c.to_string()).collect();
+        row.resize(self.header.len(), String::new());
+        self.rows.push(row);
+    }
+
+    /// The table as text, each line indented by two spaces.
+    pub fn render(&self) -> String {
+        let columns = self.header.len();
+        let width = |i: usize| {
+            std::iter::once(&self.header[i])
+                .chain(self.rows.iter().map(|r| &r[i]))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..columns).map(width).collect();
+        let numeric = |i: usize| {
+            self.rows.iter().all(|r| {
+                let c = r[i].trim_start_matches(['+', '-', '~']);
+                c.is_empty() || c.starts_with(|ch: char| ch.is_ascii_digit())
+            })
+        };
+        let line = |cells: &[String]| {
+            let text: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let w = widths[i];
+                    if numeric(i) {
+                        format!("{c:>w$}")
+                    } else {
+                        format!("{c:<w$}")
+                    }
+                })
+                .collect();
+            format!("  {}", text.join("  ")).trim_end().to_owned()
+        };
+        let mut out = line(&self.header);
+        out.push('\n');
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        out.push_str(&format!("  {}", rule.join("  ")));
+        for row in &self.rows {
+            out.push('\n');
+            out.push_str(&line(row));
+        }
+        out
+    }
+
+    /// Print the table.
+    pub fn print(&self) {
+        println!("{}", self.render());
     }
 }
 
@@ -65,6 +264,28 @@ pub fn parse_kv(output: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_prose_wraps_to_the_width_and_short_lines_stay() {
+        let long = "word ".repeat(60);
+        let pieces = wrap_line(&long, "  ", "  ");
+        assert!(pieces.len() > 2);
+        assert!(pieces.iter().all(|p| p.chars().count() <= WIDTH));
+        assert_eq!(wrap_line("  a chart", "  ", "  "), vec!["    a chart"]);
+    }
+
+    #[test]
+    fn tables_align_numbers_right() {
+        let table = Table::new(&["trial", "count", "result"])
+            .row(["1", "4,000,000", "exact"])
+            .row(["10", "845,763", "leaked"])
+            .render();
+        assert_eq!(
+            table,
+            "  trial      count  result\n  -----  ---------  ------\n      1  4,000,000  exact\n     10    845,763  leaked"
+        );
+        assert_eq!(widest_line("ab\n\x1b[1mabc\x1b[0m\n"), 3);
+    }
 
     #[test]
     fn kv_lines_round_trip_through_the_parser() {

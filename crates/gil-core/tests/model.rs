@@ -259,3 +259,28 @@ fn attaching_in_a_loop_keeps_statistics_bounded_and_complete() {
     let acquisitions: u64 = stats.threads.iter().map(|t| t.acquisitions).sum();
     assert_eq!(acquisitions, 10_000, "no guard's figures are lost");
 }
+
+/// `threading.active_count()`: guards alive now, holding the GIL or not.
+#[test]
+fn active_count_counts_attached_threads() {
+    let gil = gil_core::Gil::new();
+    assert_eq!(gil.active_count(), 0);
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for name in ["T1", "T2"] {
+            let (gil, barrier) = (&gil, &barrier);
+            s.spawn(move || {
+                let mut py = gil.acquire(name);
+                // Wait with the GIL released, so both can be attached at once.
+                py.allow_threads(|| {
+                    barrier.wait();
+                    barrier.wait();
+                });
+            });
+        }
+        barrier.wait();
+        assert_eq!(gil.active_count(), 2);
+        barrier.wait();
+    });
+    assert_eq!(gil.active_count(), 0);
+}

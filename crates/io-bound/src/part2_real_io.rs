@@ -24,8 +24,8 @@ use gil_core::measure::{fmt_duration, fmt_ratio, speedup, time};
 use gil_core::{Gil, GilGuard, report};
 
 use crate::cleanup::ScratchDir;
-use crate::server::{Behaviour, LoopbackServer, expected_reply, fetch};
 use crate::{Config, Overlap, fmt_percent};
+use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
 
 /// Size of one `write`/`read` call.
 const CHUNK: usize = 64 * 1024;

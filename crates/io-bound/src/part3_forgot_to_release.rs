@@ -16,8 +16,8 @@ use std::time::Duration;
 use gil_core::measure::{fmt_duration, fmt_ratio, time};
 use gil_core::{GilGuard, report};
 
-use crate::server::{Behaviour, LoopbackServer, expected_reply, fetch};
 use crate::{CHART_CELLS, Config, Overlap, fmt_percent, print_chart};
+use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
 
 /// Requests each thread makes.
 pub const CALLS_PER_THREAD: usize = 4;

@@ -16,57 +16,29 @@
 //! discussed for years and closed in 2021 without a change to the GIL; free-threaded builds do
 //! not have it.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
-use anyhow::Context as _;
-use gil_core::measure::{Stopwatch, fmt_count, fmt_duration, fmt_ratio};
-use gil_core::work::countdown;
-use gil_core::{Gil, GilGuard, report};
+use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
+use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::{Gil, report};
 
-use crate::server::{Behaviour, LoopbackServer};
 use crate::{CHART_CELLS, Config, fmt_percent, print_chart};
 
 /// Countdown steps the CPU thread runs between two looks at its stop flag.
 const SPIN_CHUNK: u64 = 50_000;
 
-/// Bytes in one echo message.
-const MESSAGE: &[u8; 16] = b"ping-0123456789\n";
+/// The longest one batch of round trips may run; it reports the round trips it made by then.
+pub const BATCH_TIME_LIMIT: Duration = Duration::from_secs(20);
 
 /// One timed batch of round trips.
 #[derive(Clone, Debug)]
 pub struct Measurement {
-    /// Round trips made.
-    pub ops: usize,
-    /// Time for all of them.
-    pub elapsed: Duration,
+    /// What the I/O thread saw.
+    pub trips: RoundTrips,
     /// Switch interval in force.
     pub switch_interval: Duration,
-    /// Time the I/O thread spent waiting to get the GIL back during the batch.
-    pub io_waited: Duration,
-    /// Times during the batch the GIL came back to the I/O thread from another thread.
-    pub io_won_back: u64,
     /// Times the GIL changed hands during the batch.
     pub switches: u64,
-}
-
-impl Measurement {
-    /// Average time of one round trip.
-    pub fn per_op(&self) -> Duration {
-        self.elapsed / self.ops.max(1) as u32
-    }
-
-    /// Share of the batch the I/O thread spent waiting for the GIL (0.0 to 1.0).
-    pub fn io_wait_share(&self) -> f64 {
-        (self.io_waited.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)).min(1.0)
-    }
-
-    /// Round trips per second.
-    pub fn ops_per_sec(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
 }
 
 /// What part 5 measured.
@@ -85,38 +57,12 @@ pub struct Report {
 impl Report {
     /// How many times slower a round trip is beside the CPU thread.
     pub fn slowdown(&self) -> f64 {
-        self.beside.per_op().as_secs_f64() / self.alone.per_op().as_secs_f64().max(1e-12)
+        self.beside.trips.per_op().as_secs_f64() / self.alone.trips.per_op().as_secs_f64()
     }
 }
 
-/// What the I/O thread saw during its round trips.
-struct IoRun {
-    elapsed: Duration,
-    waited: Duration,
-    won_back: u64,
-}
-
-/// `ops` echo round trips; every blocking call with the GIL released.
-fn round_trips(py: &mut GilGuard<'_>, conn: &mut TcpStream, ops: usize) -> anyhow::Result<IoRun> {
-    let mut back = [0u8; MESSAGE.len()];
-    let before = py.stats();
-    let clock = Stopwatch::start();
-    for op in 0..ops {
-        py.allow_threads(|| conn.write_all(MESSAGE))?;
-        py.allow_threads(|| conn.read_exact(&mut back))?;
-        anyhow::ensure!(&back == MESSAGE, "echo {op} came back wrong");
-        py.check_point();
-    }
-    let elapsed = clock.elapsed();
-    let after = py.stats();
-    Ok(IoRun {
-        elapsed,
-        waited: after.waited - before.waited,
-        won_back: after.switches_in - before.switches_in,
-    })
-}
-
-/// Time `ops` round trips, optionally beside a spinning CPU thread; optionally chart the start.
+/// Time `cfg.ops` round trips, optionally beside a spinning CPU thread; optionally chart the
+/// start.
 fn measure(
     cfg: &Config,
     server: &LoopbackServer,
@@ -126,36 +72,15 @@ fn measure(
 ) -> anyhow::Result<(Measurement, String)> {
     let gil: Gil = cfg.gil()?;
     gil.set_switch_interval(interval)?;
-    let mut conn = TcpStream::connect(server.addr()).context("connecting to the echo server")?;
-    conn.set_nodelay(true)?;
-    let (stop, cpu_running) = (AtomicBool::new(false), AtomicBool::new(!with_cpu));
     if chart {
         gil.record_timeline();
     }
-    let result = std::thread::scope(|s| {
-        if with_cpu {
-            s.spawn(|| {
-                let mut py = gil.acquire("cpu");
-                cpu_running.store(true, Relaxed);
-                while !stop.load(Relaxed) {
-                    countdown(&mut py, SPIN_CHUNK);
-                }
-            });
-        }
-        while !cpu_running.load(Relaxed) {
-            std::thread::yield_now();
-        }
-        let io = s.spawn(|| {
-            let mut py = gil.acquire("io");
-            round_trips(&mut py, &mut conn, cfg.ops)
-        });
-        let joined = io.join();
-        // Whatever happened to the I/O thread, the spinner must stop or the scope never ends.
-        stop.store(true, Relaxed);
-        joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    });
-    let io = result?;
-    let stats = gil.stats();
+    let batch = Convoy {
+        ops: cfg.ops,
+        time_limit: BATCH_TIME_LIMIT,
+        spinner: with_cpu.then_some(SPIN_CHUNK),
+    };
+    let trips = echo::round_trips(&gil, server.addr(), batch)?;
     let chart = if chart {
         let timeline = gil.take_timeline();
         let (start, _) = timeline.extent();
@@ -165,18 +90,16 @@ fn measure(
     };
     Ok((
         Measurement {
-            ops: cfg.ops,
-            elapsed: io.elapsed,
+            trips,
             switch_interval: interval,
-            io_waited: io.waited,
-            io_won_back: io.won_back,
-            switches: stats.switches,
+            switches: gil.stats().switches,
         },
         chart,
     ))
 }
 
 fn print_measurement(label: &str, m: &Measurement, free_threaded: bool) {
+    let m = &m.trips;
     report::kv(&format!("{label} per op"), fmt_duration(m.per_op()));
     report::kv(
         &format!("{label} ops per second"),
@@ -204,11 +127,12 @@ fn print_measurement(label: &str, m: &Measurement, free_threaded: bool) {
 /// Run part 5 and print it.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     report::heading("Part 5 - the convoy effect: short I/O next to a CPU-bound thread");
-    let base = cfg.gil.interval()?;
+    let base = cfg.gil.interval();
     let short = if base > Duration::from_millis(1) {
         Duration::from_millis(1)
     } else {
-        base / 5
+        // Never divide the interval down to nothing: the model waits at least 1 µs.
+        (base / 5).max(Duration::from_micros(1))
     };
     report::note(&format!(
         "{} echo round trips over loopback, send and receive each inside allow_threads.",
@@ -236,7 +160,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     report::kv(
         "gain from the shorter interval",
         fmt_ratio(
-            r.beside.per_op().as_secs_f64() / r.beside_short.per_op().as_secs_f64().max(1e-12),
+            r.beside.trips.per_op().as_secs_f64() / r.beside_short.trips.per_op().as_secs_f64(),
         ),
     );
     if free {

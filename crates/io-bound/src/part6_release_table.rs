@@ -28,8 +28,8 @@ use ndarray::Array1;
 
 use crate::cleanup::ScratchDir;
 use crate::part2_real_io::{file_task, request_task};
-use crate::server::{Behaviour, LoopbackServer};
 use crate::{Config, Overlap, fmt_percent};
+use gil_core::echo::{Behaviour, LoopbackServer};
 
 /// Threads per experiment.
 pub const THREADS: usize = 2;

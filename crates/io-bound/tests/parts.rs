@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
+use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
 use io_bound::part6_release_table::Operation;
-use io_bound::server::{Behaviour, LoopbackServer, expected_reply, fetch};
 use io_bound::{
     Config, default_gil_args, part1_downloads, part2_real_io, part3_forgot_to_release, part4_mixed,
     part5_convoy, part6_release_table,
@@ -142,15 +142,15 @@ fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
     // Returning at all proves the CPU thread was stopped (the scope joins it).
     let r = part5_convoy::run(&cfg).unwrap();
     for m in [&r.alone, &r.beside, &r.beside_short] {
-        assert_eq!(m.ops, cfg.ops);
+        assert_eq!(m.trips.ops, cfg.ops);
     }
     assert_eq!(r.beside_short.switch_interval, Duration::from_millis(1));
     // Alone, nobody can take the GIL from the I/O thread; beside the spinner, it can lose it at
     // each of its two releases and one check point per round trip, and each loss is a switch.
-    assert_eq!(r.alone.io_won_back, 0);
+    assert_eq!(r.alone.trips.io_won_back, 0);
     for m in [&r.beside, &r.beside_short] {
-        assert!(m.io_won_back <= 3 * m.ops as u64, "{m:?}");
-        assert!(m.switches >= m.io_won_back, "{m:?}");
+        assert!(m.trips.io_won_back <= 3 * m.trips.ops as u64, "{m:?}");
+        assert!(m.switches >= m.trips.io_won_back, "{m:?}");
     }
     assert!(r.chart.contains("cpu") && r.chart.contains("io"));
 }

@@ -104,7 +104,7 @@ fn count(gil: &Gil, program: &Program, policy: CheckPolicy, args: &Args) -> Coun
 
 fn real_main(args: Args) -> anyhow::Result<()> {
     let expected = args.threads * args.iterations;
-    let with_gil = args.gil.build()?;
+    let with_gil = args.gil.build();
     let free = Gil::free_threaded();
     heading("Exercise 07 · ten threads, one counter");
     kv("threads", args.threads);

@@ -1,0 +1,292 @@
+//! Claims: every sentence that states a measured result, checked against its own figure.
+//!
+//! A lesson never prints "two threads take as long as one" on its own. It makes a [`Claim`]:
+//! the live figure, what the simulator expects on an idle machine with this many cores, the
+//! bound the sentence needs, and the sentence. [`claim`] prints the figure beside the
+//! expectation, then the sentence only if the figure is inside the bound. Otherwise it says
+//! plainly that this run did not show it, why that probably is (a fresh [`probe`]), and what to
+//! do. Every claim is also recorded: [`log`] for the lesson itself (the decision guide quotes
+//! only claims that held) and, with `--claims FILE`, one JSON object per line.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use anyhow::Context as _;
+
+use crate::measure::fmt_count;
+use crate::{probe, report, session};
+
+/// How a claim's figures are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A ratio, `1.02x`.
+    Ratio,
+    /// A percentage; the value is 0–100.
+    Percent,
+    /// A whole count, `1,000,000`.
+    Count,
+    /// A rate per second, `201/s`.
+    PerSecond,
+    /// Nanoseconds.
+    Nanos,
+    /// Microseconds.
+    Micros,
+    /// Milliseconds.
+    Millis,
+}
+
+impl Unit {
+    /// `value` written in this unit.
+    pub fn show(self, value: f64) -> String {
+        if !value.is_finite() {
+            return "n/a".to_owned();
+        }
+        match self {
+            Unit::Ratio => format!("{value:.2}x"),
+            Unit::Percent => format!("{value:.1} %"),
+            Unit::Count => fmt_count(value.round().max(0.0) as u64),
+            Unit::PerSecond => format!("{value:.0}/s"),
+            Unit::Nanos => format!("{value:.2} ns"),
+            Unit::Micros => format!("{value:.1} µs"),
+            Unit::Millis => format!("{value:.2} ms"),
+        }
+    }
+}
+
+/// One sentence that states a measured result, with the figures that must support it.
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    /// What was measured, e.g. "GIL time, two threads / one".
+    pub figure: &'a str,
+    /// How the figures are written.
+    pub unit: Unit,
+    /// The live figure (in `--simulated` mode, the simulator's).
+    pub measured: f64,
+    /// The simulator's figure for [`session::sim_cores`] cores on an idle machine.
+    pub expected: f64,
+    /// Lowest figure that still supports the sentence.
+    pub low: f64,
+    /// Highest figure that still supports the sentence.
+    pub high: f64,
+    /// The sentence, printed only when the claim holds.
+    pub text: &'a str,
+}
+
+/// A claim as recorded: what `--claims FILE` writes, one JSON object per line.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Record {
+    /// The lesson's binary name.
+    pub lesson: String,
+    /// The part that made the claim.
+    pub part: u8,
+    /// The sentence.
+    pub claim: String,
+    /// The live figure.
+    pub measured: f64,
+    /// The simulator's expectation.
+    pub expected: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// `low <= measured <= high`.
+    pub held: bool,
+    /// Why it probably missed (always set when `held` is false).
+    pub cause: Option<String>,
+}
+
+struct Log {
+    records: Vec<Record>,
+    file: Option<File>,
+    write_error: Option<String>,
+}
+
+static LOG: Mutex<Log> = Mutex::new(Log {
+    records: Vec::new(),
+    file: None,
+    write_error: None,
+});
+
+fn lock() -> MutexGuard<'static, Log> {
+    LOG.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Also append every claim to `path` (created if missing), one JSON object per line.
+pub fn write_to(path: &Path) -> anyhow::Result<()> {
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the claims file {}", path.display()))?;
+    lock().file = Some(file);
+    Ok(())
+}
+
+/// Flush the claims file and report the first error writing it, if any.
+pub fn finish() -> anyhow::Result<()> {
+    let mut log = lock();
+    if let Some(file) = log.file.as_mut() {
+        file.flush().context("cannot write the claims file")?;
+    }
+    match log.write_error.take() {
+        Some(error) => anyhow::bail!("cannot write the claims file: {error}"),
+        None => Ok(()),
+    }
+}
+
+/// Claims made so far in this process, oldest first.
+pub fn log() -> Vec<Record> {
+    lock().records.clone()
+}
+
+/// The latest recorded claim whose sentence contains `needle`, if any.
+pub fn find(needle: &str) -> Option<Record> {
+    lock()
+        .records
+        .iter()
+        .rev()
+        .find(|r| r.claim.contains(needle))
+        .cloned()
+}
+
+/// Print the figure beside its expectation and the sentence if the figure supports it;
+/// otherwise say so, with the likely cause and what to do. Returns whether the claim held.
+pub fn claim(c: Claim<'_>) -> bool {
+    let session = session::current();
+    debug_assert!(
+        c.low <= c.expected && c.expected <= c.high,
+        "the expectation of {:?} lies outside its own bound",
+        c.figure
+    );
+    let held = c.low <= c.measured && c.measured <= c.high;
+    let machine = match session.cores {
+        1 => "an idle 1-core machine".to_owned(),
+        n => format!("an idle {n}-core machine"),
+    };
+    let figure_line = if session.simulated {
+        format!(
+            "{}: {} (simulated, {machine})",
+            c.figure,
+            c.unit.show(c.measured)
+        )
+    } else {
+        format!(
+            "{}: {} (expected {} on {machine})",
+            c.figure,
+            c.unit.show(c.measured),
+            c.unit.show(c.expected)
+        )
+    };
+    report::indented(&figure_line, "  ", "    ");
+    let cause = if held {
+        report::indented(c.text, "  ✓ ", "    ");
+        None
+    } else {
+        let cause = probe::sample().likely_cause();
+        let advice = match session.steadier {
+            "" => "Rerun when the machine is quieter.".to_owned(),
+            flag => format!("Rerun when the machine is quieter, or with {flag}."),
+        };
+        report::indented(
+            &format!(
+                "Not shown by this run: the point below needs {} to {}. Likely cause: {cause}. \
+                 {advice}",
+                c.unit.show(c.low),
+                c.unit.show(c.high)
+            ),
+            "  ✗ ",
+            "    ",
+        );
+        report::indented(&format!("(The point: {})", c.text), "    ", "    ");
+        Some(cause)
+    };
+    let record = Record {
+        lesson: session.lesson.to_owned(),
+        part: session.part,
+        claim: c.text.to_owned(),
+        measured: c.measured,
+        expected: c.expected,
+        low: c.low,
+        high: c.high,
+        held,
+        cause,
+    };
+    let mut log = lock();
+    if let Some(file) = log.file.as_mut() {
+        let line = serde_json::to_string(&record).map(|json| json + "\n");
+        let result = match line {
+            Ok(line) => file.write_all(line.as_bytes()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = result {
+            log.write_error.get_or_insert(error);
+        }
+    }
+    log.records.push(record);
+    held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(measured: f64) -> Claim<'static> {
+        Claim {
+            figure: "GIL time, two threads / one",
+            unit: Unit::Ratio,
+            measured,
+            expected: 1.0,
+            low: 0.8,
+            high: 1.35,
+            text: "Two threads take as long as one.",
+        }
+    }
+
+    #[test]
+    fn a_claim_holds_exactly_inside_its_bound() {
+        assert!(claim(sample(1.0)));
+        assert!(claim(sample(0.8)));
+        assert!(claim(sample(1.35)));
+        assert!(!claim(sample(1.36)));
+        assert!(!claim(sample(f64::NAN)));
+        let missed = log()
+            .into_iter()
+            .filter(|r| r.claim.starts_with("Two threads") && !r.held)
+            .collect::<Vec<_>>();
+        assert!(missed.len() >= 2);
+        assert!(
+            missed
+                .iter()
+                .all(|r| r.cause.as_deref().is_some_and(|c| !c.is_empty()))
+        );
+    }
+
+    #[test]
+    fn records_are_one_json_line_with_the_documented_keys() {
+        let record = Record {
+            lesson: "cpu-bound".into(),
+            part: 1,
+            claim: "x".into(),
+            measured: 0.97,
+            expected: 1.0,
+            low: 0.8,
+            high: 1.35,
+            held: true,
+            cause: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&record).unwrap(),
+            r#"{"lesson":"cpu-bound","part":1,"claim":"x","measured":0.97,"expected":1.0,"low":0.8,"high":1.35,"held":true,"cause":null}"#
+        );
+    }
+
+    #[test]
+    fn units_show_their_values() {
+        assert_eq!(Unit::Ratio.show(0.974), "0.97x");
+        assert_eq!(Unit::Count.show(1_000_000.0), "1,000,000");
+        assert_eq!(Unit::Percent.show(83.44), "83.4 %");
+        assert_eq!(Unit::Millis.show(f64::NAN), "n/a");
+    }
+}
