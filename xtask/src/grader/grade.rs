@@ -857,6 +857,47 @@ at_most = "0.01"
     }
 
     #[test]
+    fn messages_show_both_sides_alike_and_echo_no_literal() {
+        let text = r#"
+[[exercise]]
+name = "t"
+section = "atomicity"
+title = "t"
+params = { threads = [1, 10], iterations = [1, 1000000] }
+hints = ["h"]
+[[exercise.check]]
+label = "count"
+expect = "3"
+[[exercise.check]]
+label = "freed"
+expect = "1"
+[[exercise.check]]
+label = "total"
+expect = "threads * iterations"
+[[exercise.check]]
+label = "held"
+at_most = "0.4131"
+"#;
+        let exercise = Manifest::parse(text).unwrap().exercises.remove(0);
+        let params = BTreeMap::from([("threads".into(), 4), ("iterations".into(), 1_000_000)]);
+        let mine = "count: 2\nfreed: false\ntotal: 3,999,998\nheld: 500 ms\n";
+        let lines: Vec<String> = judge(&exercise, &params, mine, None)
+            .unwrap()
+            .iter()
+            .map(CheckResult::describe)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "`count` must equal 3, got 2",
+                "`freed` must be yes, got no",
+                "`total` must equal threads * iterations = 4,000,000, got 3,999,998",
+                "`held` must be at most 413.1 ms, got 500 ms",
+            ]
+        );
+    }
+
+    #[test]
     fn panics_and_todos_are_told_apart() {
         let todo = "thread 'main' panicked at exercises/src/bin/a.rs:3:5:\nnot yet implemented: count\nnote: run with `RUST_BACKTRACE=1`\n";
         let (message, place) = panic_message(todo).unwrap();
