@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use gil_core::measure::{Samples, fmt_ratio, speedup};
+use gil_core::measure::{fmt_ratio, speedup};
 use gil_core::sim::{Machine, Script, SimConfig, Step, simulate};
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL, work};
 
