@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use gil_core::Gil;
 use gil_core::bytecode::PyLock;
-use gil_core::object::{Counting, PyObject, Verdict};
+use gil_core::object::{Counting, Fate, PyObject};
 
 #[test]
 fn a_traced_object_tallies_its_increfs_and_decrefs_but_not_getrefcounts() {
@@ -16,7 +16,7 @@ fn a_traced_object_tallies_its_increfs_and_decrefs_but_not_getrefcounts() {
         a.decref();
         a.decref();
         a.decref();
-        assert_eq!(a.audit().verdict(), Verdict::Freed, "{counting}");
+        assert_eq!(a.audit().fate(), Fate::Freed, "{counting}");
         assert_eq!((a.increfs_received(), a.decrefs_received()), (2, 3));
     }
     let plain = PyObject::new("list", Counting::Plain);

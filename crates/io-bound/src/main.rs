@@ -87,7 +87,8 @@ impl Args {
 fn real_main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = args.config()?;
-    cleanup::install_ctrlc_handler()?;
+    cleanup::install_signal_handlers()?;
+    cleanup::remove_stale();
 
     let clock = Stopwatch::start();
     report::heading("Lesson 3 - I/O-bound work under the GIL");

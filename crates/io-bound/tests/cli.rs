@@ -1,8 +1,8 @@
 //! The binary as a learner runs it: flags, output format, and clean-up on Ctrl-C.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gil_core::report::parse_kv;
@@ -67,8 +67,9 @@ fn bad_flags_fail_with_one_line() {
     }
 }
 
-#[test]
-fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
+/// Start part 2 with a slow server; return the child, its scratch directory once the network
+/// phase has begun (files exist, the server is up), and the rest of its output.
+fn part2_in_network_phase() -> (Child, PathBuf, std::io::Lines<BufReader<ChildStdout>>) {
     // A server that takes 5 s per answer keeps part 2 busy long enough to interrupt it.
     let mut child = lesson()
         .args(["--quick", "--part", "2", "--server-delay-ms", "5000"])
@@ -79,30 +80,84 @@ fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
     let stdout = child.stdout.take().unwrap();
     let mut scratch = None;
     let mut lines = BufReader::new(stdout).lines();
+    let ours = std::env::temp_dir().join(format!("io-bound-{}-", child.id()));
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some(("scratch dir", path)) = line.split_once(':').map(|(l, v)| (l.trim(), v.trim()))
-        {
-            scratch = Some(PathBuf::from(path));
+        if let Some(at) = line.find(&*ours.to_string_lossy()) {
+            scratch = Some(PathBuf::from(line[at..].trim()));
         }
-        if line.starts_with("server") {
-            break; // the network phase has begun: files exist, the server is up
+        if line.contains("server") && line.contains("127.0.0.1") {
+            break;
         }
     }
-    // Keep reading: a closed pipe would kill the lesson with SIGPIPE before the Ctrl-C arrives
-    // (`gil_core::cli::run` restores SIGPIPE's default action).
-    let drain = std::thread::spawn(move || lines.for_each(drop));
-    let scratch = scratch.expect("the lesson printed no scratch dir");
+    let scratch = scratch.expect("the lesson printed no scratch directory");
     assert!(scratch.exists());
+    (child, scratch, lines)
+}
 
+/// Send `signal` in the middle of part 2: the scratch directory must go, the status be 128 + it.
+fn signal_removes_the_scratch_directory(signal: libc::c_int) {
+    let (mut child, scratch, lines) = part2_in_network_phase();
+    // Keep reading: a closed pipe would end the lesson before the signal arrives.
+    let drain = std::thread::spawn(move || lines.for_each(drop));
     // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
-    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(sent, 0);
     let status = wait_at_most(&mut child, Duration::from_secs(10));
-    assert_eq!(
-        status.code(),
-        Some(io_bound::cleanup::INTERRUPTED_EXIT_CODE)
+    assert_eq!(status.code(), Some(128 + signal));
+    assert!(
+        !scratch.exists(),
+        "{} survived signal {signal}",
+        scratch.display()
     );
-    assert!(!scratch.exists(), "{} survived Ctrl-C", scratch.display());
     drain.join().unwrap();
+}
+
+#[test]
+fn ctrl_c_removes_the_scratch_directory_and_exits_130() {
+    signal_removes_the_scratch_directory(libc::SIGINT);
+    assert_eq!(io_bound::cleanup::INTERRUPTED_EXIT_CODE, 130);
+}
+
+#[test]
+fn sigterm_removes_the_scratch_directory() {
+    signal_removes_the_scratch_directory(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_removes_the_scratch_directory() {
+    signal_removes_the_scratch_directory(libc::SIGHUP);
+}
+
+#[test]
+fn a_closed_output_pipe_removes_the_scratch_directory_quietly() {
+    let (mut child, scratch, lines) = part2_in_network_phase();
+    drop(lines); // like `| head`: the reader goes away while the lesson still has lines to print
+    let status = wait_at_most(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(128 + libc::SIGPIPE));
+    assert!(
+        !scratch.exists(),
+        "{} survived the closed pipe",
+        scratch.display()
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn the_next_run_removes_scratch_left_by_a_killed_run() {
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let stale = std::env::temp_dir().join(format!("io-bound-{pid}-killed"));
+    std::fs::create_dir_all(stale.join("files")).unwrap();
+    let out = lesson().args(["--quick", "--part", "1"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(!stale.exists(), "{} survived the next run", stale.display());
 }

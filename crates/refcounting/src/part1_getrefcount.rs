@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use gil_core::object::{Counting, PyObject, Verdict};
+use gil_core::object::{Counting, Fate, PyObject};
 use gil_core::report::{heading, kv, note};
 
 /// One line of the walk-through: a Python statement and the counts after it ran.
@@ -26,7 +26,7 @@ pub struct Report {
     /// `sys.getrefcount(None)`: an immortal object's count.
     pub immortal_getrefcount: isize,
     /// What became of `a` after its last name was deleted.
-    pub verdict: Verdict,
+    pub verdict: Fate,
 }
 
 /// Run part 1: bind and unbind names to one model list and print its counts after each step.
@@ -98,7 +98,7 @@ pub fn run() -> anyhow::Result<Report> {
     );
 
     a.decref(); // del a: the last reference
-    let verdict = a.audit().verdict();
+    let verdict = a.audit().fate();
     kv("after del a", verdict);
     note("The count reached zero, so the list was freed right then, not at some later sweep.");
 

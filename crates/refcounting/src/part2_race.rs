@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use gil_core::Gil;
 use gil_core::measure::{self, fmt_count, fmt_duration};
-use gil_core::object::{Counting, PyObject, Verdict};
+use gil_core::object::{Counting, Fate, PyObject};
 use gil_core::report::{heading, kv, note};
 
 use crate::setup::Config;
@@ -24,7 +24,7 @@ pub struct Trial {
     /// The references that really existed then: the other holders' and the new list's.
     pub expected: isize,
     /// What became of the object once the other holders dropped their references too.
-    pub verdict: Verdict,
+    pub verdict: Fate,
     /// GIL hand-offs during the race (0 without a GIL).
     pub switches: u64,
     /// Wall time of the race.
@@ -67,17 +67,17 @@ pub struct Scenario {
 impl Scenario {
     /// Trials whose object was freed exactly when its last reference went.
     pub fn exact(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Freed))
+        self.count(|v| matches!(v, Fate::Freed))
     }
 
     /// Trials whose object was never freed.
     pub fn leaks(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Leaked { .. }))
+        self.count(|v| matches!(v, Fate::Leaked { .. }))
     }
 
     /// Trials whose object was freed while references to it remained.
     pub fn premature_frees(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::PrematureFree { .. }))
+        self.count(|v| matches!(v, Fate::PrematureFree { .. }))
     }
 
     /// Uses after free that the model caught, over all trials.
@@ -85,13 +85,13 @@ impl Scenario {
         self.trials
             .iter()
             .map(|t| match t.verdict {
-                Verdict::PrematureFree { use_after_free, .. } => use_after_free,
+                Fate::PrematureFree { use_after_free, .. } => use_after_free,
                 _ => 0,
             })
             .sum()
     }
 
-    fn count(&self, pick: impl Fn(&Verdict) -> bool) -> usize {
+    fn count(&self, pick: impl Fn(&Fate) -> bool) -> usize {
         self.trials.iter().filter(|t| pick(&t.verdict)).count()
     }
 }
@@ -100,9 +100,9 @@ impl Scenario {
 #[derive(Clone, Debug)]
 pub struct Report {
     /// The replayed lost incref: the object is freed while `main` still holds a reference.
-    pub forced_lost_incref: Verdict,
+    pub forced_lost_incref: Fate,
     /// The replayed lost decref: the object is never freed.
-    pub forced_lost_decref: Verdict,
+    pub forced_lost_decref: Fate,
     /// References each racing thread takes or drops per trial.
     pub refs: u64,
     /// Plain counts, no GIL: the race.
@@ -127,7 +127,7 @@ impl Report {
 ///
 /// The model cannot pause a thread between the read and the write of an incref, so the replay
 /// performs the updates that survive and skips the one that is overwritten.
-pub fn forced() -> (Verdict, Verdict) {
+pub fn forced() -> (Fate, Fate) {
     let steps = |lines: &[(&str, isize)]| {
         for (what, count) in lines {
             kv(&format!("  {what}"), format!("count {count}"));
@@ -151,7 +151,7 @@ pub fn forced() -> (Verdict, Verdict) {
     ]);
     obj.decref(); // main is done with the list and drops its reference
     kv("  main drops its reference", "use after free caught");
-    let lost_incref = obj.audit().verdict();
+    let lost_incref = obj.audit().fate();
     kv("lost incref gives", lost_incref);
 
     println!();
@@ -170,7 +170,7 @@ pub fn forced() -> (Verdict, Verdict) {
         "  main drops its reference",
         format!("count {}", obj.refcnt()),
     );
-    let lost_decref = obj.audit().verdict();
+    let lost_decref = obj.audit().fate();
     kv("lost decref gives", lost_decref);
     (lost_incref, lost_decref)
 }
@@ -211,7 +211,7 @@ pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
         after_race: after_race.refcnt,
         freed_during_race: after_race.freed,
         expected,
-        verdict: obj.audit().verdict(),
+        verdict: obj.audit().fate(),
         switches,
         wall,
     }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use gil_core::object::{IMMORTAL_REFCNT, Verdict};
+use gil_core::object::{Fate, IMMORTAL_REFCNT};
 use gil_core::report::parse_kv;
 use refcounting::{Config, part1_getrefcount, part2_race, part3_cost, part4_rust, part5_history};
 
@@ -17,7 +17,7 @@ fn getrefcount_walk_through_is_two_three_four_three_two() {
     assert_eq!(refcnt, [1, 2, 3, 2, 1]);
     assert_eq!(rc, [1, 2, 3, 2, 1]);
     assert_eq!(report.immortal_getrefcount, IMMORTAL_REFCNT);
-    assert_eq!(report.verdict, Verdict::Freed);
+    assert_eq!(report.verdict, Fate::Freed);
 }
 
 #[test]
@@ -25,12 +25,12 @@ fn forced_lost_updates_are_caught() {
     let (lost_incref, lost_decref) = part2_race::forced();
     assert_eq!(
         lost_incref,
-        Verdict::PrematureFree {
+        Fate::PrematureFree {
             use_after_free: 1,
             deallocs: 1
         }
     );
-    assert_eq!(lost_decref, Verdict::Leaked { refcnt: 1 });
+    assert_eq!(lost_decref, Fate::Leaked { refcnt: 1 });
 }
 
 #[test]

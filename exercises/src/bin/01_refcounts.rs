@@ -41,7 +41,7 @@ fn replay(a: &PyObject, rc: &Rc<Vec<u8>>, k: usize) -> Vec<(isize, usize)> {
 use std::process::ExitCode;
 
 use clap::Parser;
-use gil_core::object::{Counting, Verdict};
+use gil_core::object::{Counting, Fate};
 use gil_core::report::{heading, kv, note};
 
 /// Exercise 01: reference counts of a model object and of an `Rc`, step by step.
@@ -86,8 +86,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     a.decref();
     drop(rc);
     let audit = a.audit();
-    kv("freed after del a", audit.verdict() == Verdict::Freed);
-    kv("verdict", audit.verdict());
+    kv("freed after del a", audit.fate() == Fate::Freed);
+    kv("verdict", audit.fate());
     note(
         "sys.getrefcount(a) binds a to the function's parameter while it runs: one more\n\
          reference than you can see. Rc::strong_count borrows, so it adds none.",

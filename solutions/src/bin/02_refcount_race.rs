@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
 use gil_core::measure::{fmt_count, fmt_duration, time};
-use gil_core::object::Verdict;
+use gil_core::object::Fate;
 use gil_core::report::{heading, kv, note};
 
 /// Exercise 02: taking and dropping references from many threads.
@@ -96,7 +96,7 @@ fn trial(name: &str, counting: Counting, run: Runner<'_>) {
     run(&obj, PyObject::decref);
     let after_decrefs = obj.refcnt();
     obj.decref();
-    let verdict = obj.audit().verdict();
+    let verdict = obj.audit().fate();
     heading(name);
     kv(&format!("counting ({name})"), counting);
     kv(
@@ -106,7 +106,7 @@ fn trial(name: &str, counting: Counting, run: Runner<'_>) {
     kv(&format!("count after decrefs ({name})"), after_decrefs);
     kv(
         &format!("freed once at del ({name})"),
-        verdict == Verdict::Freed,
+        verdict == Fate::Freed,
     );
     kv(&format!("verdict ({name})"), verdict);
     kv(&format!("increfs took ({name})"), fmt_duration(took));

@@ -1,0 +1,459 @@
+//! The deterministic scheduler: model threads stepped one instruction at a time on the
+//! calling thread, switched by a seeded PRNG, recorded as a [`Replay`].
+
+use super::frame::{Effect, Frame, Step};
+use super::globals::Globals;
+use super::instr::{CheckPolicy, Instr, Site};
+use super::program::Program;
+use super::replay::{Event, LostUpdateFinder, Replay};
+use crate::measure::SplitMix64;
+
+/// A deterministic GIL: steps model threads one instruction at a time on the calling thread.
+///
+/// Like the real GIL, one thread runs until a *drop request* arrives and it reaches a check
+/// point of the [`CheckPolicy`]; then the GIL passes to another runnable thread. Drop requests
+/// arrive after a pseudo-random number of instructions (the model's stand-in for the 5 ms
+/// timer), drawn from a PRNG seeded by you: the same seed gives the same [`Replay`] on every
+/// machine. With [`Scheduler::free_threaded`], there is no GIL: any thread may run next after
+/// any instruction.
+///
+/// ```
+/// use gil_core::bytecode::{CheckPolicy, Program, Scheduler};
+///
+/// let program = Program::increment();
+/// let replay = Scheduler::new(7, CheckPolicy::EveryInstruction).run(&program, 2, 50);
+/// assert!(replay.lost() > 0);
+/// // 3.10+'s check points leave no switch inside `counter += 1`:
+/// let replay = Scheduler::new(7, CheckPolicy::BackEdgesAndCalls).run(&program, 2, 50);
+/// assert_eq!(replay.total, 100);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    rng: SplitMix64,
+    policy: CheckPolicy,
+    free_threaded: bool,
+    mean_interval: u64,
+    start: u64,
+    trace: bool,
+    /// Instructions left until the next drop request.
+    countdown: u64,
+}
+
+/// A model thread the [`Scheduler`] can step besides a bytecode [`Frame`]: anything that runs
+/// one instruction per call, so other modelled code (a lesson's `L[i] = L[i] + 1`) is
+/// scheduled by exactly the same rules.
+pub trait ModelThread {
+    /// Run one instruction and say what kind it was; `None` once the thread has finished.
+    fn step(&mut self) -> Option<Site>;
+}
+
+/// A model thread's scheduling state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunState {
+    /// Wants or holds the GIL.
+    Runnable,
+    /// Waiting for the lock with the GIL released.
+    Blocked,
+    /// Returned.
+    Finished,
+}
+
+impl Scheduler {
+    /// A scheduler with a seed and a check-point policy; drop requests every ~4 instructions.
+    pub fn new(seed: u64, policy: CheckPolicy) -> Self {
+        Scheduler {
+            rng: SplitMix64(seed),
+            policy,
+            free_threaded: false,
+            mean_interval: 4,
+            start: 0,
+            trace: true,
+            countdown: 0,
+        }
+    }
+
+    /// Model the free-threaded build: no GIL, a switch may follow any instruction.
+    pub fn free_threaded(mut self, yes: bool) -> Self {
+        self.free_threaded = yes;
+        self
+    }
+
+    /// Mean number of instructions between drop requests (at least 1).
+    pub fn mean_interval(mut self, instructions: u64) -> Self {
+        self.mean_interval = instructions.max(1);
+        self
+    }
+
+    /// The value `counter` starts at.
+    pub fn start_at(mut self, value: u64) -> Self {
+        self.start = value;
+        self
+    }
+
+    /// Whether [`Scheduler::run`] keeps every event in [`Replay::events`] (the default).
+    /// Without the trace a long run keeps only its totals, switches and lost updates.
+    pub fn trace(mut self, yes: bool) -> Self {
+        self.trace = yes;
+        self
+    }
+
+    fn next_drop_request(&mut self) -> u64 {
+        1 + self.rng.below(2 * self.mean_interval)
+    }
+
+    /// Pick a runnable thread other than `not` (or `not` itself if it is the only one).
+    fn pick(&mut self, states: &[RunState], not: usize) -> Option<usize> {
+        let others: Vec<usize> = (0..states.len())
+            .filter(|&t| t != not && states[t] == RunState::Runnable)
+            .collect();
+        if others.is_empty() {
+            (states.get(not) == Some(&RunState::Runnable)).then_some(not)
+        } else {
+            Some(others[self.rng.below(others.len() as u64) as usize])
+        }
+    }
+
+    /// Any runnable thread, each as likely (free-threaded: whoever takes the next step).
+    fn pick_any(&mut self, states: &[RunState]) -> Option<usize> {
+        let runnable = |t: &usize| states[*t] == RunState::Runnable;
+        let count = (0..states.len()).filter(runnable).count() as u64;
+        if count == 0 {
+            return None;
+        }
+        let chosen = self.rng.below(count) as usize;
+        (0..states.len()).filter(runnable).nth(chosen)
+    }
+
+    /// After thread `now` ran an instruction of kind `site`: who takes the next step.
+    fn next_after(&mut self, states: &[RunState], now: usize, site: Site) -> usize {
+        if self.free_threaded {
+            // No GIL: every runnable thread is running; any of them takes the next step.
+            return self.pick_any(states).unwrap_or(now);
+        }
+        self.countdown = self.countdown.saturating_sub(1);
+        if self.countdown == 0 && self.policy.checks(site) {
+            // The drop request is honoured here; forced switching hands the GIL to another
+            // thread that wants it (if nobody does, there was nobody to ask).
+            self.countdown = self.next_drop_request();
+            if let Some(next) = self.pick(states, now).filter(|&n| n != now) {
+                return next;
+            }
+        }
+        now
+    }
+
+    /// Run `threads` model threads, `iterations` loop iterations each, to completion.
+    pub fn run(mut self, program: &Program, threads: usize, iterations: u64) -> Replay {
+        self.countdown = self.next_drop_request();
+        let mut run = Run::new(self, program, threads, iterations);
+        while run.holder_can_run() {
+            if let Some(instr) = run.step() {
+                run.choose_next(instr);
+            }
+        }
+        run.into_replay()
+    }
+
+    /// Step `threads` to completion by the same rules as [`Scheduler::run`]; returns the
+    /// number of times the GIL changed hands (0 when free-threaded).
+    pub fn run_threads<T: ModelThread>(mut self, threads: &mut [T]) -> u64 {
+        self.countdown = self.next_drop_request();
+        let mut states = vec![RunState::Runnable; threads.len()];
+        let mut current = 0;
+        let mut switches = 0;
+        loop {
+            if states.get(current) != Some(&RunState::Runnable) {
+                let Some(next) = self.pick(&states, current) else {
+                    break;
+                };
+                current = next;
+                switches += u64::from(!self.free_threaded);
+            }
+            match threads[current].step() {
+                None => states[current] = RunState::Finished,
+                Some(site) => {
+                    let next = self.next_after(&states, current, site);
+                    switches += u64::from(next != current && !self.free_threaded);
+                    current = next;
+                }
+            }
+        }
+        switches
+    }
+}
+
+/// One [`Scheduler::run`] in progress.
+struct Run<'p> {
+    scheduler: Scheduler,
+    globals: Globals,
+    frames: Vec<Frame<'p>>,
+    states: Vec<RunState>,
+    /// The events so far (only with the trace on).
+    events: Vec<Event>,
+    /// Events so far, traced or not: the index the next one gets.
+    event_count: usize,
+    switches: u64,
+    lost: LostUpdateFinder,
+    /// The thread holding the GIL (free-threaded: the one taking the next step).
+    current: usize,
+    /// What `counter` would be with no update lost.
+    expected: u64,
+}
+
+impl<'p> Run<'p> {
+    fn new(scheduler: Scheduler, program: &'p Program, threads: usize, iters: u64) -> Self {
+        Run {
+            globals: Globals::new(scheduler.start),
+            frames: (0..threads).map(|_| Frame::new(program, iters)).collect(),
+            states: vec![RunState::Runnable; threads],
+            events: Vec::new(),
+            event_count: 0,
+            switches: 0,
+            lost: LostUpdateFinder::new(threads),
+            current: 0,
+            expected: scheduler.start + threads as u64 * iters,
+            scheduler,
+        }
+    }
+
+    fn record(&mut self, event: Event) {
+        if matches!(event, Event::Switch { .. }) {
+            self.switches += 1;
+        }
+        if self.scheduler.trace {
+            self.events.push(event);
+        }
+        self.event_count += 1;
+    }
+
+    /// If the holder blocked or returned, the GIL goes to someone else. `false` once nobody
+    /// is left to run.
+    fn holder_can_run(&mut self) -> bool {
+        if self.states[self.current] == RunState::Runnable {
+            return true;
+        }
+        let Some(next) = self.scheduler.pick(&self.states, self.current) else {
+            return false;
+        };
+        if !self.scheduler.free_threaded {
+            self.record(Event::Switch {
+                from: self.current,
+                to: next,
+            });
+        }
+        self.current = next;
+        true
+    }
+
+    /// Run one instruction of the current thread and record it; `None` if the thread blocked
+    /// on the lock or returned instead.
+    fn step(&mut self) -> Option<Instr> {
+        let now = self.current;
+        let (instr, offset, effect) = match self.frames[now].execute(&self.globals) {
+            Step::Finished => {
+                self.states[now] = RunState::Finished;
+                self.record(Event::Finished { thread: now });
+                return None;
+            }
+            Step::Blocked => {
+                self.states[now] = RunState::Blocked;
+                self.record(Event::Blocked { thread: now });
+                return None;
+            }
+            Step::Ran {
+                instr,
+                offset,
+                effect,
+            } => (instr, offset, effect),
+        };
+        let event = self.event_count;
+        match effect {
+            Effect::Loaded(_) => self.lost.loaded(now, event),
+            Effect::Stored(_) => self.lost.stored(now, event),
+            Effect::Released => self.grant_lock_to_a_waiter(),
+            Effect::None | Effect::Acquired => {}
+        }
+        self.record(Event::Ran {
+            thread: now,
+            offset,
+            instr,
+            effect,
+        });
+        Some(instr)
+    }
+
+    /// After a release, a blocked acquirer gets the lock while it waits without the GIL.
+    fn grant_lock_to_a_waiter(&mut self) {
+        let blocked: Vec<usize> = (0..self.states.len())
+            .filter(|&t| self.states[t] == RunState::Blocked)
+            .collect();
+        if !blocked.is_empty() {
+            let t = blocked[self.scheduler.rng.below(blocked.len() as u64) as usize];
+            assert!(self.globals.lock.try_acquire(), "lock was just released");
+            self.frames[t].lock_granted();
+            self.states[t] = RunState::Runnable;
+        }
+    }
+
+    /// Who takes the next step after `instr`.
+    fn choose_next(&mut self, instr: Instr) {
+        let now = self.current;
+        let next = self.scheduler.next_after(&self.states, now, instr.site());
+        if next != now && !self.scheduler.free_threaded {
+            self.record(Event::Switch {
+                from: now,
+                to: next,
+            });
+        }
+        self.current = next;
+    }
+
+    fn into_replay(self) -> Replay {
+        Replay {
+            events: self.events,
+            lost_updates: self.lost.found,
+            start: self.scheduler.start,
+            total: self.globals.counter.load(),
+            expected: self.expected,
+            switches: self.switches,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_trace() {
+        let program = Program::increment();
+        let a = Scheduler::new(42, CheckPolicy::EveryInstruction).run(&program, 3, 20);
+        let b = Scheduler::new(42, CheckPolicy::EveryInstruction).run(&program, 3, 20);
+        assert_eq!(a, b);
+        let c = Scheduler::new(43, CheckPolicy::EveryInstruction).run(&program, 3, 20);
+        assert_ne!(a.events, c.events);
+    }
+
+    #[test]
+    fn lost_updates_are_found_and_add_up() {
+        let program = Program::increment();
+        let replay = Scheduler::new(1, CheckPolicy::EveryInstruction).run(&program, 2, 100);
+        assert!(replay.lost() > 0);
+        assert!(
+            replay
+                .lost_updates
+                .iter()
+                .all(|l| l.overwritten > 0 && l.first <= l.load && l.load < l.store)
+        );
+        let trace = replay.first_lost_update_trace();
+        assert!(trace.contains("LOAD_GLOBAL counter"), "{trace}");
+        assert!(trace.contains("--- GIL"), "{trace}");
+    }
+
+    #[test]
+    fn modern_policy_hides_the_plain_race_but_not_the_call() {
+        for seed in 0..20 {
+            let modern = Scheduler::new(seed, CheckPolicy::BackEdgesAndCalls);
+            let plain = modern.clone().run(&Program::increment(), 3, 50);
+            assert_eq!(plain.total, 150);
+            let with_call = modern.run(&Program::read_call_write(), 3, 50);
+            assert!(with_call.lost() > 0, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn lock_makes_every_schedule_exact() {
+        for seed in 0..20 {
+            for free in [false, true] {
+                let replay = Scheduler::new(seed, CheckPolicy::EveryInstruction)
+                    .free_threaded(free)
+                    .run(&Program::increment_locked(), 4, 30);
+                assert_eq!(replay.total, 120, "seed {seed} free {free}");
+                assert!(replay.lost_updates.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn free_threaded_schedules_lose_updates() {
+        let replay = Scheduler::new(3, CheckPolicy::BackEdgesAndCalls)
+            .free_threaded(true)
+            .run(&Program::increment(), 2, 100);
+        assert!(replay.lost() > 0);
+    }
+
+    #[test]
+    fn a_run_without_its_trace_keeps_its_figures() {
+        for seed in 0..10 {
+            let scheduler = Scheduler::new(seed, CheckPolicy::EveryInstruction).mean_interval(9);
+            let traced = scheduler.clone().run(&Program::increment_locked(), 3, 40);
+            let quiet = scheduler
+                .trace(false)
+                .run(&Program::increment_locked(), 3, 40);
+            assert!(quiet.events.is_empty());
+            assert_eq!(quiet.total, traced.total);
+            assert_eq!(quiet.lost_updates, traced.lost_updates);
+            assert_eq!(quiet.switches, traced.switches);
+            let counted = traced
+                .events
+                .iter()
+                .filter(|e| matches!(e, Event::Switch { .. }))
+                .count();
+            assert_eq!(traced.switches, counted as u64);
+        }
+    }
+
+    /// `counter += 1` written as a [`ModelThread`]: read (an opcode), write (an opcode),
+    /// back edge.
+    struct Increment<'a> {
+        counter: &'a std::cell::Cell<u64>,
+        left: u64,
+        pc: u8,
+        seen: u64,
+    }
+
+    impl ModelThread for Increment<'_> {
+        fn step(&mut self) -> Option<Site> {
+            if self.left == 0 {
+                return None;
+            }
+            self.pc = (self.pc + 1) % 3;
+            match self.pc {
+                1 => self.seen = self.counter.get(),
+                2 => self.counter.set(self.seen + 1),
+                _ => {
+                    self.left -= 1;
+                    return Some(Site::BackEdge);
+                }
+            }
+            Some(Site::Opcode)
+        }
+    }
+
+    #[test]
+    fn other_model_threads_follow_the_same_rules() {
+        let run = |policy, free| {
+            let counter = std::cell::Cell::new(0);
+            let mut threads: Vec<Increment<'_>> = (0..3)
+                .map(|_| Increment {
+                    counter: &counter,
+                    left: 100,
+                    pc: 0,
+                    seen: 0,
+                })
+                .collect();
+            let switches = Scheduler::new(5, policy)
+                .free_threaded(free)
+                .run_threads(&mut threads);
+            (counter.get(), switches)
+        };
+        let (old, old_switches) = run(CheckPolicy::EveryInstruction, false);
+        assert!(old < 300 && old_switches > 0, "{old} {old_switches}");
+        let (modern, modern_switches) = run(CheckPolicy::BackEdgesAndCalls, false);
+        assert_eq!(modern, 300);
+        assert!(modern_switches > 0);
+        let (free, free_switches) = run(CheckPolicy::BackEdgesAndCalls, true);
+        assert!(free < 300);
+        assert_eq!(free_switches, 0);
+    }
+}
