@@ -99,8 +99,8 @@
 //! The model runs the old policy beside the new one on the same work. Because the cost is per
 //! release, it depends on how long a tick takes, so the part first calibrates a tick to about
 //! 10 ns (about what CPython 2.7 spent per bytecode of this loop) and prints what it found.
-//! On one core the old GIL costs little (the woken thread has no core to race on), and the
-//! simulator's expectation says so.
+//! The simulator models the same race (the releaser retakes the lock before the woken waiter
+//! can run) and the wake-ups it wastes; its expectation is printed beside the live figure.
 //!
 //! ## What the source tutorial gets wrong
 //!

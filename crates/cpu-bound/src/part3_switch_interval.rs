@@ -136,10 +136,7 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
 /// Run part 3: two threads at each interval, on the interpreter the flags chose.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let mode = cfg.chosen_mode();
-    kv(
-        "sys.getswitchinterval()",
-        cfg.switch_interval.as_secs_f64(),
-    );
+    kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
     note(
         "That is the interval in seconds, as CPython reports it, before the sweep. On a real \
          Python, sys.implementation.name says which interpreter runs ('cpython', 'pypy', \

@@ -49,7 +49,10 @@ fn simulated_64_cores_scale_free_threads_and_leave_the_gil_flat() {
     assert!(out.contains("free-threaded speedup, 64 threads"), "{out}");
     assert!(out.contains("GIL speedup, 64 threads"), "{out}");
     let held = out.matches('✓').count();
-    assert!(held >= 2, "both part 4 claims hold on the simulator:\n{out}");
+    assert!(
+        held >= 2,
+        "both part 4 claims hold on the simulator:\n{out}"
+    );
 }
 
 #[test]
@@ -81,9 +84,22 @@ fn a_tiny_switch_interval_runs_like_sys_setswitchinterval() {
 #[test]
 fn too_little_work_says_so_instead_of_printing_noise() {
     let smallest = SCALE_RANGE.start().to_string();
-    let out = stdout_of(&["--simulated", "--quick", "--part", "2", "--scale", &smallest]);
-    assert!(out.contains("too short") || out.contains("took only"), "{out}");
-    assert!(!out.contains("fastest of 2, 4 and 8"), "no claim on noise:\n{out}");
+    let out = stdout_of(&[
+        "--simulated",
+        "--quick",
+        "--part",
+        "2",
+        "--scale",
+        &smallest,
+    ]);
+    assert!(
+        out.contains("too short") || out.contains("took only"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("fastest of 2, 4 and 8"),
+        "no claim on noise:\n{out}"
+    );
 }
 
 #[test]
@@ -120,11 +136,7 @@ fn bad_flags_give_one_line_errors() {
 #[test]
 fn help_shows_the_ranges() {
     let help = stdout_of(&["--help"]);
-    let scale = format!(
-        "from {} to {}",
-        SCALE_RANGE.start(),
-        SCALE_RANGE.end()
-    );
+    let scale = format!("from {} to {}", SCALE_RANGE.start(), SCALE_RANGE.end());
     assert!(help.contains(&scale), "{help}");
     assert!(help.contains("--cores"), "{help}");
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use cpu_bound::setup::{Config, SCALE_RANGE, parse_scale, split};
 use cpu_bound::{part1_countdown, part2_switching_overhead, part3_switch_interval};
 use cpu_bound::{part4_cores, part5_old_gil};
-use gil_core::{Gil, Mode, OLD_GIL_CHECK_INTERVAL};
 use gil_core::measure::cores;
+use gil_core::{Gil, Mode, OLD_GIL_CHECK_INTERVAL};
 
 #[test]
 fn split_shares_add_up_and_differ_by_at_most_one() {
@@ -24,8 +24,14 @@ fn split_shares_add_up_and_differ_by_at_most_one() {
 #[test]
 fn scale_is_parsed_inside_its_range_only() {
     assert_eq!(parse_scale("2"), Ok(2.0));
-    assert_eq!(parse_scale(&SCALE_RANGE.start().to_string()), Ok(*SCALE_RANGE.start()));
-    assert_eq!(parse_scale(&SCALE_RANGE.end().to_string()), Ok(*SCALE_RANGE.end()));
+    assert_eq!(
+        parse_scale(&SCALE_RANGE.start().to_string()),
+        Ok(*SCALE_RANGE.start())
+    );
+    assert_eq!(
+        parse_scale(&SCALE_RANGE.end().to_string()),
+        Ok(*SCALE_RANGE.end())
+    );
     for bad in ["0", "-1", "1e-9", "NaN", "inf", "1e300", "two", "", "4.01"] {
         assert!(parse_scale(bad).is_err(), "{bad:?} accepted");
     }
