@@ -130,10 +130,18 @@ impl<'p> Frame<'p> {
     ///
     /// Each step first pays [`dispatch`], the interpreter's own cost of one instruction.
     pub fn step(&mut self, globals: &Globals) -> Step {
+        if !self.finished {
+            dispatch();
+        }
+        self.execute(globals)
+    }
+
+    /// [`Frame::step`] without the dispatch cost: for the deterministic scheduler, where time
+    /// is counted in instructions rather than spent.
+    pub(super) fn execute(&mut self, globals: &Globals) -> Step {
         if self.finished {
             return Step::Finished;
         }
-        dispatch();
         let instr = self.program.code[self.pc];
         let offset = self.pc * 2;
         let mut effect = Effect::None;

@@ -133,7 +133,9 @@ impl Instr {
     /// The kind of site this instruction is for [`CheckPolicy::checks`].
     pub fn site(self) -> Site {
         match self {
-            Instr::LoadFast(_) | Instr::LoadConst(_) | Instr::StoreFast(_) => Site::Fast,
+            Instr::LoadFast(_) | Instr::LoadConst(_) | Instr::StoreFast(_) | Instr::PopTop => {
+                Site::Fast
+            }
             Instr::Call(_) => Site::Call,
             Instr::JumpBackward { .. } => Site::BackEdge,
             _ => Site::Opcode,
@@ -175,8 +177,8 @@ impl fmt::Display for Instr {
 /// Where the eval loop consults the eval breaker, i.e. where the GIL can change hands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CheckPolicy {
-    /// CPython ≤ 3.9: after every instruction except `LOAD_FAST`, `LOAD_CONST` and
-    /// `STORE_FAST` (those skipped the check with a fast dispatch).
+    /// CPython ≤ 3.9: after every instruction except those of [`Site::Fast`], which ended
+    /// with `FAST_DISPATCH()` in `Python/ceval.c` and so skipped the check.
     EveryInstruction,
     /// CPython 3.10 and later, in the 3.11+ instruction names: only at the loop's back edge
     /// (`JUMP_BACKWARD`) and at calls (`CALL`). 3.10 (bpo-29988) checks after calls and on
@@ -216,7 +218,14 @@ impl CheckPolicy {
 /// What kind of instruction an opcode is, as far as check points are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Site {
-    /// `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`: skipped the check even in CPython ≤ 3.9.
+    /// An opcode that skipped the check even in CPython ≤ 3.9: in 3.9's `Python/ceval.c`
+    /// (`_PyEval_EvalFrameDefault`) these end with `FAST_DISPATCH()`, which jumps straight
+    /// to the next opcode instead of back to the eval-breaker test at the top of the loop.
+    /// They are `NOP`, `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`, `POP_TOP`, `ROT_TWO`,
+    /// `ROT_THREE`, `ROT_FOUR`, `DUP_TOP`, `DUP_TOP_TWO`, `IS_OP`, `CONTAINS_OP`,
+    /// `JUMP_FORWARD`, and the conditional jumps (`POP_JUMP_IF_*`, `JUMP_IF_*_OR_POP`) when
+    /// the condition is exactly `True` or `False`. (3.9 also skips the test just before
+    /// `SETUP_FINALLY`, `SETUP_WITH`, `BEFORE_ASYNC_WITH` and `YIELD_FROM`.)
     Fast,
     /// Any other opcode that does not call or jump back (`LOAD_GLOBAL`, `BINARY_OP`,
     /// `BINARY_SUBSCR`, `STORE_SUBSCR`, `CONTAINS_OP`, …).
@@ -233,5 +242,19 @@ impl fmt::Display for CheckPolicy {
             CheckPolicy::EveryInstruction => f.write_str("check points after every instruction"),
             CheckPolicy::BackEdgesAndCalls => f.write_str("check points at back edges and calls"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_dispatch_opcodes_skip_the_old_check() {
+        let old = CheckPolicy::EveryInstruction;
+        assert!(!old.is_check_point(Instr::PopTop));
+        assert!(!old.is_check_point(Instr::LoadConst(Const::None)));
+        assert!(old.is_check_point(Instr::BinaryOp(BinOp::Add)));
+        assert!(old.is_check_point(Instr::Call(0)));
     }
 }

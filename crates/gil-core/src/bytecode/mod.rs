@@ -4,9 +4,12 @@
 //! bytecodes — wherever the eval loop consults its *eval breaker* (a **check point**). Whether
 //! `counter += 1` loses updates therefore depends on where the check points are:
 //!
-//! * CPython ≤ 3.9 checked after nearly every opcode (all but `LOAD_FAST`, `LOAD_CONST` and
-//!   `STORE_FAST`), so a switch could fall between `LOAD_GLOBAL counter` and
-//!   `STORE_GLOBAL counter`: [`CheckPolicy::EveryInstruction`].
+//! * CPython ≤ 3.9 checked after most opcodes, so a switch could fall between
+//!   `LOAD_GLOBAL counter` and `STORE_GLOBAL counter`: [`CheckPolicy::EveryInstruction`].
+//!   The exceptions ended with `FAST_DISPATCH()` in 3.9's `Python/ceval.c` — `LOAD_FAST`,
+//!   `LOAD_CONST`, `STORE_FAST`, `POP_TOP`, the `ROT_*` and `DUP_TOP*` stack shuffles, `NOP`,
+//!   `IS_OP`, `CONTAINS_OP`, `JUMP_FORWARD` and the conditional jumps on a plain bool
+//!   ([`Site::Fast`] lists them).
 //! * CPython 3.10 (bpo-29988) checks only after calls and on backward jumps; 3.11–3.12 at
 //!   `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial specialized calls
 //!   such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`. For a loop like
@@ -63,7 +66,7 @@ pub use globals::{Global, Globals, PyLock};
 pub use instr::{BinOp, CheckPolicy, Const, Instr, Local, Name, Site};
 pub use program::Program;
 pub use replay::{Event, LostUpdate, Replay};
-pub use scheduler::Scheduler;
+pub use scheduler::{ModelThread, Scheduler};
 pub use thread::{CounterRun, run_counter, run_frame};
 
 #[cfg(doc)]

@@ -108,6 +108,8 @@ pub struct Replay {
     pub total: u64,
     /// What `counter` would be with no update lost.
     pub expected: u64,
+    /// How many times the GIL changed hands (0 when free-threaded).
+    pub switches: u64,
 }
 
 impl Replay {

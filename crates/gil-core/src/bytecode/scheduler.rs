@@ -3,7 +3,7 @@
 
 use super::frame::{Effect, Frame, Step};
 use super::globals::Globals;
-use super::instr::{CheckPolicy, Instr};
+use super::instr::{CheckPolicy, Instr, Site};
 use super::program::Program;
 use super::replay::{Event, LostUpdateFinder, Replay};
 use crate::measure::SplitMix64;
@@ -34,6 +34,17 @@ pub struct Scheduler {
     free_threaded: bool,
     mean_interval: u64,
     start: u64,
+    trace: bool,
+    /// Instructions left until the next drop request.
+    countdown: u64,
+}
+
+/// A model thread the [`Scheduler`] can step besides a bytecode [`Frame`]: anything that runs
+/// one instruction per call, so other modelled code (a lesson's `L[i] = L[i] + 1`) is
+/// scheduled by exactly the same rules.
+pub trait ModelThread {
+    /// Run one instruction and say what kind it was; `None` once the thread has finished.
+    fn step(&mut self) -> Option<Site>;
 }
 
 /// A model thread's scheduling state.
@@ -56,6 +67,8 @@ impl Scheduler {
             free_threaded: false,
             mean_interval: 4,
             start: 0,
+            trace: true,
+            countdown: 0,
         }
     }
 
@@ -77,6 +90,13 @@ impl Scheduler {
         self
     }
 
+    /// Whether [`Scheduler::run`] keeps every event in [`Replay::events`] (the default).
+    /// Without the trace a long run keeps only its totals, switches and lost updates.
+    pub fn trace(mut self, yes: bool) -> Self {
+        self.trace = yes;
+        self
+    }
+
     fn next_drop_request(&mut self) -> u64 {
         1 + self.rng.below(2 * self.mean_interval)
     }
@@ -93,9 +113,38 @@ impl Scheduler {
         }
     }
 
+    /// Any runnable thread, each as likely (free-threaded: whoever takes the next step).
+    fn pick_any(&mut self, states: &[RunState]) -> Option<usize> {
+        let runnable = |t: &usize| states[*t] == RunState::Runnable;
+        let count = (0..states.len()).filter(runnable).count() as u64;
+        if count == 0 {
+            return None;
+        }
+        let chosen = self.rng.below(count) as usize;
+        (0..states.len()).filter(runnable).nth(chosen)
+    }
+
+    /// After thread `now` ran an instruction of kind `site`: who takes the next step.
+    fn next_after(&mut self, states: &[RunState], now: usize, site: Site) -> usize {
+        if self.free_threaded {
+            // No GIL: every runnable thread is running; any of them takes the next step.
+            return self.pick_any(states).unwrap_or(now);
+        }
+        self.countdown = self.countdown.saturating_sub(1);
+        if self.countdown == 0 && self.policy.checks(site) {
+            // The drop request is honoured here; forced switching hands the GIL to another
+            // thread that wants it (if nobody does, there was nobody to ask).
+            self.countdown = self.next_drop_request();
+            if let Some(next) = self.pick(states, now).filter(|&n| n != now) {
+                return next;
+            }
+        }
+        now
+    }
+
     /// Run `threads` model threads, `iterations` loop iterations each, to completion.
-    /// Run `threads` model threads, `iterations` loop iterations each, to completion.
-    pub fn run(self, program: &Program, threads: usize, iterations: u64) -> Replay {
+    pub fn run(mut self, program: &Program, threads: usize, iterations: u64) -> Replay {
+        self.countdown = self.next_drop_request();
         let mut run = Run::new(self, program, threads, iterations);
         while run.holder_can_run() {
             if let Some(instr) = run.step() {
@@ -103,6 +152,33 @@ impl Scheduler {
             }
         }
         run.into_replay()
+    }
+
+    /// Step `threads` to completion by the same rules as [`Scheduler::run`]; returns the
+    /// number of times the GIL changed hands (0 when free-threaded).
+    pub fn run_threads<T: ModelThread>(mut self, threads: &mut [T]) -> u64 {
+        self.countdown = self.next_drop_request();
+        let mut states = vec![RunState::Runnable; threads.len()];
+        let mut current = 0;
+        let mut switches = 0;
+        loop {
+            if states.get(current) != Some(&RunState::Runnable) {
+                let Some(next) = self.pick(&states, current) else {
+                    break;
+                };
+                current = next;
+                switches += u64::from(!self.free_threaded);
+            }
+            match threads[current].step() {
+                None => states[current] = RunState::Finished,
+                Some(site) => {
+                    let next = self.next_after(&states, current, site);
+                    switches += u64::from(next != current && !self.free_threaded);
+                    current = next;
+                }
+            }
+        }
+        switches
     }
 }
 
@@ -112,30 +188,42 @@ struct Run<'p> {
     globals: Globals,
     frames: Vec<Frame<'p>>,
     states: Vec<RunState>,
+    /// The events so far (only with the trace on).
     events: Vec<Event>,
+    /// Events so far, traced or not: the index the next one gets.
+    event_count: usize,
+    switches: u64,
     lost: LostUpdateFinder,
     /// The thread holding the GIL (free-threaded: the one taking the next step).
     current: usize,
-    /// Instructions left until the next drop request.
-    countdown: u64,
     /// What `counter` would be with no update lost.
     expected: u64,
 }
 
 impl<'p> Run<'p> {
-    fn new(mut scheduler: Scheduler, program: &'p Program, threads: usize, iters: u64) -> Self {
-        let countdown = scheduler.next_drop_request();
+    fn new(scheduler: Scheduler, program: &'p Program, threads: usize, iters: u64) -> Self {
         Run {
             globals: Globals::new(scheduler.start),
             frames: (0..threads).map(|_| Frame::new(program, iters)).collect(),
             states: vec![RunState::Runnable; threads],
             events: Vec::new(),
+            event_count: 0,
+            switches: 0,
             lost: LostUpdateFinder::new(threads),
             current: 0,
-            countdown,
             expected: scheduler.start + threads as u64 * iters,
             scheduler,
         }
+    }
+
+    fn record(&mut self, event: Event) {
+        if matches!(event, Event::Switch { .. }) {
+            self.switches += 1;
+        }
+        if self.scheduler.trace {
+            self.events.push(event);
+        }
+        self.event_count += 1;
     }
 
     /// If the holder blocked or returned, the GIL goes to someone else. `false` once nobody
@@ -148,7 +236,7 @@ impl<'p> Run<'p> {
             return false;
         };
         if !self.scheduler.free_threaded {
-            self.events.push(Event::Switch {
+            self.record(Event::Switch {
                 from: self.current,
                 to: next,
             });
@@ -161,15 +249,15 @@ impl<'p> Run<'p> {
     /// on the lock or returned instead.
     fn step(&mut self) -> Option<Instr> {
         let now = self.current;
-        let (instr, offset, effect) = match self.frames[now].step(&self.globals) {
+        let (instr, offset, effect) = match self.frames[now].execute(&self.globals) {
             Step::Finished => {
                 self.states[now] = RunState::Finished;
-                self.events.push(Event::Finished { thread: now });
+                self.record(Event::Finished { thread: now });
                 return None;
             }
             Step::Blocked => {
                 self.states[now] = RunState::Blocked;
-                self.events.push(Event::Blocked { thread: now });
+                self.record(Event::Blocked { thread: now });
                 return None;
             }
             Step::Ran {
@@ -178,14 +266,14 @@ impl<'p> Run<'p> {
                 effect,
             } => (instr, offset, effect),
         };
-        let event = self.events.len();
+        let event = self.event_count;
         match effect {
             Effect::Loaded(_) => self.lost.loaded(now, event),
             Effect::Stored(_) => self.lost.stored(now, event),
             Effect::Released => self.grant_lock_to_a_waiter(),
             Effect::None | Effect::Acquired => {}
         }
-        self.events.push(Event::Ran {
+        self.record(Event::Ran {
             thread: now,
             offset,
             instr,
@@ -196,7 +284,9 @@ impl<'p> Run<'p> {
 
     /// After a release, a blocked acquirer gets the lock while it waits without the GIL.
     fn grant_lock_to_a_waiter(&mut self) {
-        let blocked = self.threads_in(RunState::Blocked);
+        let blocked: Vec<usize> = (0..self.states.len())
+            .filter(|&t| self.states[t] == RunState::Blocked)
+            .collect();
         if !blocked.is_empty() {
             let t = blocked[self.scheduler.rng.below(blocked.len() as u64) as usize];
             assert!(self.globals.lock.try_acquire(), "lock was just released");
@@ -207,35 +297,15 @@ impl<'p> Run<'p> {
 
     /// Who takes the next step after `instr`.
     fn choose_next(&mut self, instr: Instr) {
-        if self.scheduler.free_threaded {
-            // No GIL: every runnable thread is running; any of them takes the next step.
-            let runnable = self.threads_in(RunState::Runnable);
-            if !runnable.is_empty() {
-                self.current = runnable[self.scheduler.rng.below(runnable.len() as u64) as usize];
-            }
-            return;
+        let now = self.current;
+        let next = self.scheduler.next_after(&self.states, now, instr.site());
+        if next != now && !self.scheduler.free_threaded {
+            self.record(Event::Switch {
+                from: now,
+                to: next,
+            });
         }
-        self.countdown = self.countdown.saturating_sub(1);
-        if self.countdown == 0 && self.scheduler.policy.is_check_point(instr) {
-            // The drop request is honoured here; forced switching hands the GIL to another
-            // thread that wants it (if nobody does, there was nobody to ask).
-            self.countdown = self.scheduler.next_drop_request();
-            let now = self.current;
-            if let Some(next) = self.scheduler.pick(&self.states, now).filter(|&n| n != now) {
-                self.events.push(Event::Switch {
-                    from: now,
-                    to: next,
-                });
-                self.current = next;
-            }
-        }
-    }
-
-    /// The threads in `state`, in index order.
-    fn threads_in(&self, state: RunState) -> Vec<usize> {
-        (0..self.states.len())
-            .filter(|&t| self.states[t] == state)
-            .collect()
+        self.current = next;
     }
 
     fn into_replay(self) -> Replay {
@@ -245,6 +315,7 @@ impl<'p> Run<'p> {
             start: self.scheduler.start,
             total: self.globals.counter.load(),
             expected: self.expected,
+            switches: self.switches,
         }
     }
 }
@@ -309,5 +380,80 @@ mod tests {
             .free_threaded(true)
             .run(&Program::increment(), 2, 100);
         assert!(replay.lost() > 0);
+    }
+
+    #[test]
+    fn a_run_without_its_trace_keeps_its_figures() {
+        for seed in 0..10 {
+            let scheduler = Scheduler::new(seed, CheckPolicy::EveryInstruction).mean_interval(9);
+            let traced = scheduler.clone().run(&Program::increment_locked(), 3, 40);
+            let quiet = scheduler
+                .trace(false)
+                .run(&Program::increment_locked(), 3, 40);
+            assert!(quiet.events.is_empty());
+            assert_eq!(quiet.total, traced.total);
+            assert_eq!(quiet.lost_updates, traced.lost_updates);
+            assert_eq!(quiet.switches, traced.switches);
+            let counted = traced
+                .events
+                .iter()
+                .filter(|e| matches!(e, Event::Switch { .. }))
+                .count();
+            assert_eq!(traced.switches, counted as u64);
+        }
+    }
+
+    /// `counter += 1` written as a [`ModelThread`]: read (an opcode), write (an opcode),
+    /// back edge.
+    struct Increment<'a> {
+        counter: &'a std::cell::Cell<u64>,
+        left: u64,
+        pc: u8,
+        seen: u64,
+    }
+
+    impl ModelThread for Increment<'_> {
+        fn step(&mut self) -> Option<Site> {
+            if self.left == 0 {
+                return None;
+            }
+            self.pc = (self.pc + 1) % 3;
+            match self.pc {
+                1 => self.seen = self.counter.get(),
+                2 => self.counter.set(self.seen + 1),
+                _ => {
+                    self.left -= 1;
+                    return Some(Site::BackEdge);
+                }
+            }
+            Some(Site::Opcode)
+        }
+    }
+
+    #[test]
+    fn other_model_threads_follow_the_same_rules() {
+        let run = |policy, free| {
+            let counter = std::cell::Cell::new(0);
+            let mut threads: Vec<Increment<'_>> = (0..3)
+                .map(|_| Increment {
+                    counter: &counter,
+                    left: 100,
+                    pc: 0,
+                    seen: 0,
+                })
+                .collect();
+            let switches = Scheduler::new(5, policy)
+                .free_threaded(free)
+                .run_threads(&mut threads);
+            (counter.get(), switches)
+        };
+        let (old, old_switches) = run(CheckPolicy::EveryInstruction, false);
+        assert!(old < 300 && old_switches > 0, "{old} {old_switches}");
+        let (modern, modern_switches) = run(CheckPolicy::BackEdgesAndCalls, false);
+        assert_eq!(modern, 300);
+        assert!(modern_switches > 0);
+        let (free, free_switches) = run(CheckPolicy::BackEdgesAndCalls, true);
+        assert!(free < 300);
+        assert_eq!(free_switches, 0);
     }
 }
