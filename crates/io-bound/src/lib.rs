@@ -79,10 +79,6 @@ pub mod part4_mixed;
 pub mod part5_convoy;
 pub mod part6_release_table;
 
-/// The loopback server now lives in [`gil_core::echo`]; this name stays until the fidelity
-/// check imports it from there.
-pub use gil_core::echo as server;
-
 use std::time::Duration;
 
 use gil_core::cli::{DEFAULT_SWITCH_INTERVAL_MS, GilArgs};

@@ -114,7 +114,10 @@ fn hostile_flags_fail_with_one_line_and_no_panic() {
             }
             // clap refuses with 2; a part number it parsed but the lesson lacks is 1.
             let code = out.status.code();
-            assert!(matches!(code, Some(1 | 2)), "{flag} {value}: {code:?} {stderr}");
+            assert!(
+                matches!(code, Some(1 | 2)),
+                "{flag} {value}: {code:?} {stderr}"
+            );
             assert!(!stderr.contains("panicked"), "{flag} {value}: {stderr}");
             assert!(stderr.lines().count() <= 6, "{flag} {value}: {stderr}");
         }
