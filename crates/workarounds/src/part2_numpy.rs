@@ -190,6 +190,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
         ]);
     }
     table.print();
+    introspect(cfg, arrays);
     for run in &sizes {
         let measured = expected::Part2 {
             released: speedup(run.sequential, run.released),
@@ -221,10 +222,36 @@ fn length_for(target: Duration, ns_in_cache: f64, name: &str) -> anyhow::Result<
     let guess = floats(ns_in_cache);
     crate::ensure_floats_fit(
         guess,
-        &format!("an array of {} floats ({name} calls)", fmt_count(guess as u64)),
+        &format!(
+            "an array of {} floats ({name} calls)",
+            fmt_count(guess as u64)
+        ),
         "lower --call-ms",
     )?;
     Ok(floats(ns_per_float(guess)).min(guess))
+}
+
+/// `threading.active_count()` and `threading.current_thread().name` inside the pool: every
+/// thread waits (GIL released) until all have started, then looks.
+fn introspect(cfg: &Config, arrays: usize) {
+    let gil = cfg.build_gil();
+    let all_started = std::sync::Barrier::new(arrays);
+    let seen = gil.run_threads(arrays, |_, py| {
+        py.allow_threads(|| all_started.wait());
+        (py.name().to_owned(), gil.active_count())
+    });
+    let most = seen.iter().map(|(_, count)| *count).max().unwrap_or(0);
+    kv(
+        "threading.active_count()",
+        format!("{most} in the pool (CPython would add the main thread)"),
+    );
+    kv(
+        "current_thread().name",
+        crate::fit_on_line(
+            "current_thread().name",
+            seen.into_iter().map(|(name, _)| name),
+        ),
+    );
 }
 
 /// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats.
