@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Call a Rust extension from 1, 2 and 4 Python threads and measure what the real GIL does.
 
-Run by `cargo xtask real-gil` (which builds the extension and sets PYTHONPATH); runs by hand too:
+Run by `cargo xtask real-gil` (which builds the extension and names its directory with
+`--module-dir`); runs by hand too:
 
-    PYTHONPATH=target/real-gil/py python3 crates/real-gil/driver.py demo
+    python3 crates/real-gil/driver.py --module-dir target/real-gil/py demo
 
 Output is `label: value` lines, the same layout as the Rust lessons' gil_core::report::kv, so
 people can read it and xtask (and the exercise grader) can parse it. Two modes:
@@ -223,6 +224,7 @@ def exercise(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module-dir", help="where the built extension module is")
     sub = parser.add_subparsers(dest="mode", required=True)
     d = sub.add_parser("demo", help="the real_gil module: held vs released vs buffer")
     d.add_argument("--module", default="real_gil")
@@ -241,6 +243,8 @@ def main():
     if min(getattr(args, "iterations", 1), getattr(args, "calls", 1),
            getattr(args, "threads", 1), args.repeats) < 1:
         parser.error("sizes must be at least 1")
+    if args.module_dir:
+        sys.path.insert(0, args.module_dir)
     return demo(args) if args.mode == "demo" else exercise(args)
 
 

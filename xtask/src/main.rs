@@ -12,6 +12,7 @@ mod ci;
 mod fidelity;
 mod grader;
 mod process;
+mod python;
 mod real_gil;
 
 /// Project tasks for gil-lessons: the exercise grader and CI.
@@ -49,38 +50,40 @@ enum Task {
 }
 
 fn main() -> ExitCode {
-    // `cargo xtask list | head` should end quietly, as other command-line tools do, rather than
-    // panic on a closed pipe.
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
     let default_root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or(Path::new("."))
         .to_owned();
-    let root = cli.root.unwrap_or(default_root);
+    let root = cli.root.clone().unwrap_or(default_root);
     // Absolute, so paths handed to cargo and to the programs mean the same from any directory.
     let root = std::path::absolute(&root).unwrap_or(root);
     process::kill_children_on_interrupt();
-    let result = match &cli.task {
-        Task::Ci => ci::ci(&root),
-        Task::Check(args) => grader::check(&root, args),
-        Task::List(args) => grader::list(&root, args),
-        Task::Hint(args) => grader::hint(&root, args),
-        Task::Watch(args) => grader::watch(&root, args),
-        Task::Reset(args) => grader::reset(&root, args),
-        Task::Verify(args) => grader::verify(&root, args),
-        Task::RealGil(args) => real_gil::run(&root, args).map(|()| ExitCode::SUCCESS),
-        Task::Fidelity(args) => fidelity::run(&root, args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            // One line, never a backtrace: `{:#}` joins the context chain with colons.
-            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
-            ExitCode::FAILURE
-        }
+    // gil-core's main wrapper: one `error: …` line, never a backtrace; default SIGPIPE, so
+    // `cargo xtask list | head` ends quietly.
+    let mut code = ExitCode::SUCCESS;
+    let ended = gil_core::cli::run(|| {
+        code = run(&cli.task, &root)?;
+        Ok(())
+    });
+    if ended == ExitCode::SUCCESS {
+        code
+    } else {
+        ended
+    }
+}
+
+/// Run one task; its exit code (a failed check is not an error).
+fn run(task: &Task, root: &Path) -> anyhow::Result<ExitCode> {
+    match task {
+        Task::Ci => ci::ci(root),
+        Task::Check(args) => grader::check(root, args),
+        Task::List(args) => grader::list(root, args),
+        Task::Hint(args) => grader::hint(root, args),
+        Task::Watch(args) => grader::watch(root, args),
+        Task::Reset(args) => grader::reset(root, args),
+        Task::Verify(args) => grader::verify(root, args),
+        Task::RealGil(args) => real_gil::run(root, args).map(|()| ExitCode::SUCCESS),
+        Task::Fidelity(args) => fidelity::run(root, args),
     }
 }

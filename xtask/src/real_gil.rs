@@ -9,12 +9,12 @@
 //! file becomes `src/lib.rs` of a copy of the crate (under `target/real-gil/exercise/<hash>/`),
 //! and the driver reports whether the function let go of the GIL.
 //!
-//! Without a `python3` (or one with no build configuration) both say so in one line and succeed:
-//! the rest of the course never needs Python.
+//! Python is found the one way xtask finds it ([`crate::python`]): `$PYO3_PYTHON` if set (then it
+//! must work), else `python3` on `PATH`; without that, both say so in one line and succeed (the
+//! rest of the course never needs Python). Every Python run has a time limit (`--timeout`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash as _, Hasher as _};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,6 +23,9 @@ use anyhow::{Context as _, bail};
 use gil_core::measure::{self, fmt_duration, fmt_ratio};
 use gil_core::report::{heading, kv, note, parse_kv};
 use gil_core::{Gil, GilGuard};
+
+use crate::grader::value;
+use crate::python::{self, Choice, Python};
 
 /// `cargo xtask real-gil [exercise …]`.
 #[derive(clap::Args, Debug)]
@@ -42,6 +45,9 @@ pub struct RealGilArgs {
     /// Small sizes, one repeat: a quick look rather than a measurement
     #[arg(long)]
     quick: bool,
+    /// The longest the Python driver may run before it is stopped
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, global = true)]
+    timeout: u64,
     #[command(subcommand)]
     command: Option<RealGilCommand>,
 }
@@ -77,72 +83,39 @@ struct ExerciseArgs {
 
 /// Run `cargo xtask real-gil …`.
 pub fn run(root: &Path, args: &RealGilArgs) -> anyhow::Result<()> {
-    let python = match Python::find() {
-        Ok(python) => python,
-        Err(why) => {
-            println!("real-gil: skipped, {why} (the rest of the course does not need Python)");
-            return Ok(());
-        }
+    let Some(python) = find_python()? else {
+        println!(
+            "real-gil: skipped, no `{}` found on PATH (the rest of the course does not need Python)",
+            python::DEFAULT
+        );
+        return Ok(());
     };
+    let timeout = Duration::from_secs(args.timeout.max(1));
     match args.command {
         Some(RealGilCommand::Exercise(ref exercise)) => {
-            run_exercise(&python, root, exercise).map(drop)
+            run_exercise(&python, root, exercise, timeout).map(drop)
         }
-        None => run_demo(&python, root, args),
+        None => run_demo(&python, root, args, timeout),
     }
+}
+
+/// `$PYO3_PYTHON` or `python3` on `PATH` (`None`: not there), if it can build extensions.
+fn find_python() -> anyhow::Result<Option<Python>> {
+    let Some(python) = python::find(&Choice::pyo3_python())? else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !python.ext_suffix.is_empty(),
+        "{} (Python {}) has no build configuration (sysconfig EXT_SUFFIX), so no extension \
+         can be built for it",
+        python.shown,
+        python.version
+    );
+    Ok(Some(python))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Finding Python, building and placing the extension
-
-/// The interpreter the extension is built for and run by.
-#[derive(Clone, Debug)]
-struct Python {
-    /// `sys.executable`: the real binary, not a pyenv shim, so build and run agree.
-    exe: PathBuf,
-    /// `3.11.7`.
-    version: String,
-    /// `sysconfig.get_config_var("EXT_SUFFIX")`, e.g. `.cpython-311-x86_64-linux-gnu.so`: the
-    /// file-name ending an extension module must have for this interpreter to import it.
-    ext_suffix: String,
-}
-
-impl Python {
-    /// Ask `$PYO3_PYTHON` (or `python3` on PATH) where it lives and how it names extensions.
-    fn find() -> Result<Python, String> {
-        let program = std::env::var_os("PYO3_PYTHON").unwrap_or_else(|| "python3".into());
-        let shown = program.to_string_lossy().into_owned();
-        let script = "import sys, sysconfig\n\
-                      print(sys.executable)\n\
-                      print(sys.version.split()[0])\n\
-                      print(sysconfig.get_config_var('EXT_SUFFIX') or '')";
-        let output = match Command::new(&program)
-            .args(["-c", script])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-        {
-            Ok(output) if output.status.success() => output,
-            Ok(_) => return Err(format!("`{shown}` is not a working Python")),
-            Err(_) => return Err(format!("no `{shown}` found on PATH")),
-        };
-        let text = String::from_utf8_lossy(&output.stdout);
-        let mut lines = text.lines().map(str::trim);
-        let (exe, version, ext_suffix) = (lines.next(), lines.next(), lines.next());
-        match (exe, version, ext_suffix) {
-            (Some(exe), Some(version), Some(suffix)) if !exe.is_empty() && !suffix.is_empty() => {
-                Ok(Python {
-                    exe: exe.into(),
-                    version: version.to_owned(),
-                    ext_suffix: suffix.to_owned(),
-                })
-            }
-            _ => Err(format!(
-                "`{shown}` has no build configuration (sysconfig EXT_SUFFIX)"
-            )),
-        }
-    }
-}
 
 /// `target/real-gil` (or `$CARGO_TARGET_DIR/real-gil`) under the workspace `root`: everything
 /// this task writes.
@@ -235,47 +208,45 @@ fn place_module(
     Ok(target)
 }
 
-/// Run `driver.py ARGS` with `module_dir` on PYTHONPATH, echoing its output line by line, and
-/// return everything it printed.
+/// Run `driver.py --module-dir MODULE_DIR ARGS` within `timeout`, print what it printed, and
+/// return it.
 fn run_driver(
     python: &Python,
     root: &Path,
     module_dir: &Path,
     args: &[String],
+    timeout: Duration,
 ) -> anyhow::Result<String> {
-    let mut path = vec![module_dir.to_path_buf()];
-    if let Some(existing) = std::env::var_os("PYTHONPATH") {
-        path.extend(std::env::split_paths(&existing));
-    }
-    let mut child = Command::new(&python.exe)
-        .arg(template_dir(root).join("driver.py"))
-        .args(args)
-        .env("PYTHONPATH", std::env::join_paths(path)?)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start {}", python.exe.display()))?;
-    let mut output = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            println!("{line}");
-            output.push_str(&line);
-            output.push('\n');
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("the Python driver failed ({status}); its messages are above");
-    }
+    let driver = template_dir(root).join("driver.py");
+    let mut command = vec![
+        "-B".to_owned(), // no __pycache__ next to the driver
+        driver.to_string_lossy().into_owned(),
+        "--module-dir".to_owned(),
+        module_dir.to_string_lossy().into_owned(),
+    ];
+    command.extend_from_slice(args);
+    eprintln!(
+        "real-gil: running driver.py {} in Python {} (at most {} s)",
+        args.first().map_or("", String::as_str),
+        python.version,
+        timeout.as_secs()
+    );
+    let output = python
+        .run(&command, root, timeout)
+        .context("the Python driver failed")?;
+    print!("{output}");
     Ok(output)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The demonstration: held vs released vs buffer, model beside reality
 
-fn run_demo(python: &Python, root: &Path, args: &RealGilArgs) -> anyhow::Result<()> {
+fn run_demo(
+    python: &Python,
+    root: &Path,
+    args: &RealGilArgs,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let (iterations, buffer_mb, repeats) = if args.quick {
         (args.iterations.min(50_000_000), args.buffer_mb.min(16), 1)
     } else {
@@ -308,23 +279,21 @@ fn run_demo(python: &Python, root: &Path, args: &RealGilArgs) -> anyhow::Result<
             format!("--buffer-mb={buffer_mb}"),
             format!("--repeats={repeats}"),
         ],
+        timeout,
     )?;
     let real = parse_kv(&output);
-    let model = Model::run(args.calls, if args.quick { 10 } else { 25 }, repeats);
+    let model = Prediction::run(args.calls, if args.quick { 10 } else { 25 }, repeats);
     compare(python, &real, &model);
     Ok(())
 }
 
-/// The first number in the value of `label`, if the driver printed it.
+/// The number in the value of `label`, if the driver printed it.
 fn number(real: &[(String, String)], label: &str) -> Option<f64> {
-    let value = &real.iter().find(|(l, _)| l == label)?.1;
-    let end = value
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(value.len());
-    value[..end].parse().ok()
+    let text = &real.iter().find(|(l, _)| l == label)?.1;
+    value::number(text).map(|number| number.value)
 }
 
-fn compare(python: &Python, real: &[(String, String)], model: &Model) {
+fn compare(python: &Python, real: &[(String, String)], model: &Prediction) {
     heading(&format!(
         "Model (gil-core) beside CPython {}",
         python.version
@@ -351,8 +320,9 @@ fn compare(python: &Python, real: &[(String, String)], model: &Model) {
              eval-breaker check point, so the waiting thread's drop request (set after one switch \
              interval) is answered only when a call returns to Python: the threads queue, call \
              by call. Another Python thread got through {:.0} % of a call: nothing while the call \
-             held the GIL, only the hand-overs at its two edges. (Pure-Python CPU work is a little worse, 0.88x for \
-             sum(i*i ...) on CPython 3.11 per FACTS.md, because it really switches every 5 ms.)",
+             held the GIL, only the hand-overs at its two edges. (Pure-Python CPU work does a \
+             little worse, because it really does switch every 5 ms: `cargo xtask fidelity` \
+             measures that on this machine.)",
             figure("held, speedup x2"),
             figure("held, python kept running"),
         ),
@@ -365,8 +335,9 @@ fn compare(python: &Python, real: &[(String, String)], model: &Model) {
         ),
         format!(
             "Buffer: {:.2}x at 2 threads. This is the NumPy pattern: release the GIL for the \
-             loop over the caller's buffer. It pays only when each call is long (FACTS.md: 4 \
-             np.sum calls over 1,000,000 items gained nothing, over 10,000,000 items 2.03x).",
+             loop over the caller's buffer. It pays only when each call is long: every call \
+             gives up the GIL and takes it back, and a short call's work does not outweigh \
+             those two hand-offs.",
             figure("buffer, speedup x2"),
         ),
         format!(
@@ -377,44 +348,25 @@ fn compare(python: &Python, real: &[(String, String)], model: &Model) {
         ),
     ] {
         println!();
-        note(&wrap(&paragraph, 92));
+        note(&paragraph);
     }
     let disturbed = figure("held, speedup x2") > 1.25
         || figure("released, python kept running") < 50.0
         || (cores >= 2 && figure("released, speedup x2") < 1.3);
     if disturbed {
         println!();
-        note(&wrap(
+        note(
             "Some figures are far from what a quiet machine gives (held about 1.0x, released \
              close to 2x on two or more cores, with another thread running through nearly all of \
              a call): other programs were probably using the cores. Run it again when the \
              machine is idle.",
-            92,
-        ));
+        );
     }
-}
-
-/// Break `text` into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line_len = 0;
-    for word in text.split_whitespace() {
-        if line_len > 0 && line_len + 1 + word.chars().count() > width {
-            out.push('\n');
-            line_len = 0;
-        } else if line_len > 0 {
-            out.push(' ');
-            line_len += 1;
-        }
-        out.push_str(word);
-        line_len += word.chars().count();
-    }
-    out
 }
 
 /// The model's prediction for the driver's shape of work: `calls` native calls split over 1, 2
 /// and 4 model threads, each call either holding the model GIL or inside `allow_threads`.
-struct Model {
+struct Prediction {
     held: Vec<(u32, f64)>,
     released: Vec<(u32, f64)>,
     held_drop_requests: u64,
@@ -424,8 +376,8 @@ struct Model {
 /// The thread counts the driver measures.
 const THREAD_COUNTS: [u32; 3] = [1, 2, 4];
 
-impl Model {
-    fn run(calls: u32, call_ms: u64, repeats: u32) -> Model {
+impl Prediction {
+    fn run(calls: u32, call_ms: u64, repeats: u32) -> Prediction {
         let iterations = iterations_for(Duration::from_millis(call_ms));
         let mut held_drop_requests = 0;
         let mut speedups = |release: bool| {
@@ -452,7 +404,7 @@ impl Model {
         };
         let held = speedups(false);
         let released = speedups(true);
-        Model {
+        Prediction {
             held,
             released,
             held_drop_requests,
@@ -504,7 +456,12 @@ fn squares(n: u64) -> u64 {
 
 /// Build `args.source` as an extension module, run the driver's exercise mode on it, and return
 /// what the driver printed.
-fn run_exercise(python: &Python, root: &Path, args: &ExerciseArgs) -> anyhow::Result<String> {
+fn run_exercise(
+    python: &Python,
+    root: &Path,
+    args: &ExerciseArgs,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     anyhow::ensure!(
         args.threads > 0 && args.iterations > 0 && args.repeats > 0,
         "--threads, --iterations and --repeats must be at least 1"
@@ -535,6 +492,7 @@ fn run_exercise(python: &Python, root: &Path, args: &ExerciseArgs) -> anyhow::Re
             format!("--iterations={}", args.iterations),
             format!("--repeats={}", args.repeats),
         ],
+        timeout,
     )
 }
 
@@ -611,6 +569,9 @@ mod tests {
     /// Timing attempts before a measured fact counts as failed (the machine is shared).
     const ATTEMPTS: usize = 3;
 
+    /// The longest one driver run may take in a test.
+    const TIMEOUT: Duration = Duration::from_secs(300);
+
     fn root() -> PathBuf {
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
@@ -619,14 +580,15 @@ mod tests {
     /// Run `body` with the machine's Python, one such test at a time. Without a Python, say
     /// that `test` was skipped, and pass.
     fn with_python(test: &str, body: impl FnOnce(&Python, &Path)) {
-        match Python::find() {
-            Ok(python) => {
+        match find_python() {
+            Ok(Some(python)) => {
                 let _serial = SERIAL
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 body(&python, &root());
             }
-            Err(why) => eprintln!("{test}: skipped, {why}"),
+            Ok(None) => eprintln!("{test}: skipped, no python3 on PATH"),
+            Err(why) => panic!("{test}: {why:#}"),
         }
     }
 
@@ -679,7 +641,7 @@ mod tests {
             format!("--iterations={iterations}"),
             "--repeats=3".to_owned(),
         ];
-        let out = parse_kv(&run_driver(python, root, dir, &args).unwrap());
+        let out = parse_kv(&run_driver(python, root, dir, &args, TIMEOUT).unwrap());
         let reference = squares(iterations).to_string();
         assert_eq!(value(&out, "result"), reference, "{function}: wrong result");
         assert_eq!(value(&out, "results consistent"), "yes", "{function}");
@@ -761,7 +723,7 @@ mod tests {
             ]
             .map(str::to_owned);
             retried("buffer_squares did not let Python run", || {
-                let out = parse_kv(&run_driver(python, root, &dir, &args).unwrap());
+                let out = parse_kv(&run_driver(python, root, &dir, &args, TIMEOUT).unwrap());
                 for variant in ["held", "released", "buffer"] {
                     assert_eq!(value(&out, &format!("{variant}, results correct")), "yes");
                 }
@@ -787,7 +749,7 @@ mod tests {
                     module: "release_the_gil".into(),
                     function: "crunch".into(),
                 };
-                parse_kv(&run_exercise(python, root, &args).unwrap())
+                parse_kv(&run_exercise(python, root, &args, TIMEOUT).unwrap())
             };
             let reference = squares(60_000_000).to_string();
             for (dir, released) in [("exercises", "no"), ("solutions", "yes")] {

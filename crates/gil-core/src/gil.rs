@@ -20,6 +20,28 @@ pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
 /// CPython ≤ 3.1's default `sys.setcheckinterval`: release the GIL every 100 ticks.
 pub const OLD_GIL_CHECK_INTERVAL: u32 = 100;
 
+/// The shortest wait before a drop request. CPython's `take_gil` (`Python/ceval_gil.c`) waits
+/// `max(interval, 1)` microseconds, so any smaller switch interval behaves like 1 µs.
+pub const MIN_SWITCH_WAIT: Duration = Duration::from_micros(1);
+
+/// How long a waiter waits for the GIL before it may ask for it: the switch interval, but at
+/// least [`MIN_SWITCH_WAIT`]. Shared by the live lock and the simulator.
+pub(crate) fn switch_wait(interval: Duration) -> Duration {
+    interval.max(MIN_SWITCH_WAIT)
+}
+
+/// `take_gil`'s rule for setting the drop request after a wait: only if the wait timed out,
+/// the GIL is still held, and it has not changed hands during the wait (someone else may
+/// already have asked and been served). Shared by the live lock and the simulator.
+pub(crate) fn should_request_drop(
+    timed_out: bool,
+    locked: bool,
+    switch_number_before: u64,
+    switch_number_now: u64,
+) -> bool {
+    timed_out && locked && switch_number_now == switch_number_before
+}
+
 /// Which interpreter the model behaves like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -231,7 +253,9 @@ impl Gil {
         Duration::from_nanos(self.inner.switch_interval_ns.load(Relaxed))
     }
 
-    /// `sys.setswitchinterval(seconds)`. Like CPython, a zero interval is refused.
+    /// `sys.setswitchinterval(seconds)`. Like CPython, a zero interval is refused and any
+    /// positive one is accepted; waiters wait at least [`MIN_SWITCH_WAIT`] whatever is set,
+    /// while [`Gil::switch_interval`] reports the value as set.
     pub fn set_switch_interval(&self, interval: Duration) -> anyhow::Result<()> {
         anyhow::ensure!(
             !interval.is_zero(),
@@ -263,7 +287,8 @@ impl Gil {
             holding: false,
             held_since: Instant::now(),
             old_interval: match self.inner.mode {
-                Mode::OldGil { check_interval } => check_interval,
+                // 0 would never reach a release (and underflow the countdown): treat it as 1.
+                Mode::OldGil { check_interval } => check_interval.max(1),
                 _ => 0,
             },
             ticks_left: 0,
@@ -471,19 +496,20 @@ impl GilGuard<'_> {
                             .unwrap_or_else(|poisoned| poisoned.into_inner()),
                         _ => {
                             let switch_number = state.switch_number;
-                            let interval =
-                                Duration::from_nanos(inner.switch_interval_ns.load(Relaxed).max(1));
+                            let interval = switch_wait(Duration::from_nanos(
+                                inner.switch_interval_ns.load(Relaxed),
+                            ));
                             let (next, wait) = inner
                                 .released
                                 .wait_timeout(state, interval)
                                 .unwrap_or_else(|poisoned| poisoned.into_inner());
                             let mut next = next;
-                            // Ask only if nobody got the GIL during our whole wait: someone
-                            // else may already have asked and been served.
-                            if wait.timed_out()
-                                && next.locked
-                                && next.switch_number == switch_number
-                            {
+                            if should_request_drop(
+                                wait.timed_out(),
+                                next.locked,
+                                switch_number,
+                                next.switch_number,
+                            ) {
                                 inner.drop_request.store(true, Relaxed);
                                 next.counters.drop_requests += 1;
                                 self.stats.drop_requests += 1;

@@ -75,10 +75,13 @@ pub mod object;
 pub mod probe;
 pub mod report;
 pub mod session;
+pub mod sim;
 mod stats;
 mod timeline;
 pub mod work;
 
-pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+pub use gil::{
+    DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
+};
 pub use stats::{GilStats, ThreadStats};
 pub use timeline::{Span, ThreadLife, Timeline};

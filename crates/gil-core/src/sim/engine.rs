@@ -1,0 +1,679 @@
+//! The event loop and the OS scheduler: virtual time, cores, time slices, wake-ups.
+//!
+//! Time jumps from one event to the next: a computation reaching its end or a check point that
+//! matters (a pending drop request, an old-GIL release while someone waits), a time slice
+//! running out while another thread wants the core, a wake-up, a timed wait expiring. Check
+//! points that change nothing are counted, not visited.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::program::{Cursor, Leaf, Nanos, Op, compile, nanos};
+use super::{LockHold, Script, SimConfig, SimRun};
+use crate::gil::{self, Mode};
+use crate::stats::{GilStats, ThreadStats};
+use crate::timeline::{Span, ThreadLife, Timeline};
+
+/// What a thread does when it next runs on a core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Act {
+    /// Begin taking the GIL, then go on with the continuation.
+    Take(Cont),
+    /// Back in `take_gil`'s loop after a wait that timed out or was signalled.
+    RetryTake { timed_out: bool },
+    /// Forced out: has another thread taken the GIL yet?
+    SwitchCheck,
+    /// Woken by a model lock's release: try to take it.
+    LockTry(usize),
+    /// Go on with the continuation.
+    Go(Cont),
+}
+
+/// What a thread does once it holds what it was waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cont {
+    /// Run the current step.
+    Run,
+    /// The current step is done: run the next one.
+    Next,
+    /// Go on with the current bytecode step (it may just have ended).
+    Resume,
+    /// The current step has released the GIL: do its work.
+    Body,
+    /// Forced out at a check point and switched: take the GIL back, then resume.
+    Retake,
+    /// An echo round trip is back: record it, then run the next step.
+    RoundTripDone,
+}
+
+/// What a computing thread computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Bytecode,
+    NativeHolding,
+    NativeReleased,
+    /// The echo server answering a round trip.
+    Server,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    /// In the ready queue, to perform the act once it gets a core (the start of a script).
+    Ready(Act),
+    /// Computing: on a core, or in the ready queue after being preempted.
+    Computing(Kind),
+    /// Off core until `at` (asleep, or being woken), then performs `act`.
+    Waking {
+        at: Nanos,
+        act: Act,
+    },
+    /// Blocked in `take_gil`'s wait until signalled or `deadline` (the old GIL has none).
+    WaitGil {
+        deadline: Option<Nanos>,
+    },
+    /// Forced out, until another thread has taken the GIL.
+    WaitSwitch,
+    /// Blocked on a model lock.
+    WaitLock(usize),
+    Done,
+}
+
+/// One simulated thread.
+pub(super) struct Thread {
+    pub(super) interp: usize,
+    pub(super) ops: Vec<Op>,
+    pub(super) cursor: Cursor,
+    pub(super) state: State,
+    pub(super) on_core: bool,
+    /// When it last got a core, and when its slice on it ends.
+    pub(super) run_start: Nanos,
+    pub(super) slice_end: Nanos,
+    /// CPU time owed before computing makes progress again (context switches, system calls).
+    pub(super) debt: Nanos,
+    pub(super) preempted: bool,
+    /// The current computation: its length, how far it got, check points counted so far.
+    pub(super) len: Nanos,
+    pub(super) progress: Nanos,
+    pub(super) checkpoints: u64,
+    /// Where the computation last went on after acting at a check point.
+    pub(super) resumed_at: Nanos,
+    /// Old GIL: ticks until the next release, and whether one is due now.
+    pub(super) ticks_left: u64,
+    pub(super) release_due: bool,
+    pub(super) holding: bool,
+    pub(super) held_since: Nanos,
+    pub(super) asked_at: Nanos,
+    pub(super) counted_as_waiter: bool,
+    pub(super) switch_number_seen: u64,
+    pub(super) forced_since: Nanos,
+    /// What to do after the GIL (or the switch, or a lock) has been obtained.
+    pub(super) after: Cont,
+    pub(super) detached_since: Option<Nanos>,
+    pub(super) trip_started: Nanos,
+    pub(super) stats: ThreadStats,
+    pub(super) finished: Option<Nanos>,
+}
+
+/// One interpreter's GIL: `gil.rs`'s `State` plus what it records.
+pub(super) struct GilState {
+    pub(super) mode: Mode,
+    /// How long a waiter waits before it may ask (the switch interval, at least 1 µs).
+    pub(super) wait: Nanos,
+    pub(super) locked: bool,
+    pub(super) last_holder: u64,
+    pub(super) switch_number: u64,
+    pub(super) drop_request: bool,
+    /// Threads inside `take_gil`, asleep or not.
+    pub(super) waiters: u32,
+    /// Threads asleep on the "released" condition variable, first to be signalled first.
+    pub(super) queue: VecDeque<usize>,
+    /// Threads forced out and asleep until the switch.
+    pub(super) switch_waiters: Vec<usize>,
+    pub(super) switches: u64,
+    pub(super) forced_switches: u64,
+    pub(super) drop_requests: u64,
+    pub(super) finished: Vec<ThreadStats>,
+    pub(super) spans: Vec<Span>,
+}
+
+/// One model `threading.Lock`.
+#[derive(Default)]
+pub(super) struct LockState {
+    pub(super) owner: Option<usize>,
+    pub(super) since: Nanos,
+    pub(super) queue: VecDeque<usize>,
+}
+
+/// The whole simulation.
+pub(super) struct Sim {
+    pub(super) now: Nanos,
+    pub(super) cores: usize,
+    pub(super) time_slice: Nanos,
+    pub(super) wake_latency: Nanos,
+    pub(super) switch_cost: Nanos,
+    pub(super) timer_slack: Nanos,
+    pub(super) signal_cost: Nanos,
+    pub(super) bytecode: Nanos,
+    pub(super) old_interval: u64,
+    pub(super) switch_interval: Duration,
+    pub(super) threads: Vec<Thread>,
+    pub(super) gils: Vec<GilState>,
+    pub(super) locks: BTreeMap<usize, LockState>,
+    pub(super) running: Vec<usize>,
+    pub(super) ready: VecDeque<usize>,
+    pub(super) round_trips: Vec<Duration>,
+    pub(super) lock_holds: Vec<LockHold>,
+    names: Vec<String>,
+}
+
+pub(super) fn dur(n: Nanos) -> Duration {
+    Duration::from_nanos(n)
+}
+
+impl Sim {
+    pub(super) fn new(cfg: &SimConfig, scripts: Vec<Script>) -> Sim {
+        let interpreters = scripts.iter().map(|s| s.interpreter + 1).max().unwrap_or(1);
+        let old_interval = match cfg.mode {
+            Mode::OldGil { check_interval } => u64::from(check_interval.max(1)),
+            _ => 0,
+        };
+        let mut next_id = vec![1u64; interpreters];
+        let mut names = Vec::new();
+        let threads = scripts
+            .into_iter()
+            .map(|script| {
+                let id = next_id[script.interpreter];
+                next_id[script.interpreter] += 1;
+                names.push(script.name.clone());
+                Thread {
+                    interp: script.interpreter,
+                    ops: compile(&script.steps),
+                    cursor: Cursor::default(),
+                    state: State::Ready(Act::Take(Cont::Run)),
+                    on_core: false,
+                    run_start: 0,
+                    slice_end: 0,
+                    debt: 0,
+                    preempted: false,
+                    len: 0,
+                    progress: 0,
+                    checkpoints: 0,
+                    resumed_at: 0,
+                    ticks_left: old_interval,
+                    release_due: false,
+                    holding: false,
+                    held_since: 0,
+                    asked_at: 0,
+                    counted_as_waiter: false,
+                    switch_number_seen: 0,
+                    forced_since: 0,
+                    after: Cont::Run,
+                    detached_since: None,
+                    trip_started: 0,
+                    stats: ThreadStats::new(id, &script.name),
+                    finished: None,
+                }
+            })
+            .collect();
+        let gils = (0..interpreters)
+            .map(|_| GilState {
+                mode: cfg.mode,
+                wait: nanos(gil::switch_wait(cfg.switch_interval)),
+                locked: false,
+                last_holder: 0,
+                switch_number: 0,
+                drop_request: false,
+                waiters: 0,
+                queue: VecDeque::new(),
+                switch_waiters: Vec::new(),
+                switches: 0,
+                forced_switches: 0,
+                drop_requests: 0,
+                finished: Vec::new(),
+                spans: Vec::new(),
+            })
+            .collect();
+        let machine = &cfg.machine;
+        Sim {
+            now: 0,
+            cores: machine.cores.max(1),
+            time_slice: nanos(machine.time_slice).max(1),
+            wake_latency: nanos(machine.wake_latency),
+            switch_cost: nanos(machine.switch_cost),
+            timer_slack: nanos(machine.timer_slack),
+            signal_cost: nanos(machine.signal_cost),
+            bytecode: nanos(cfg.bytecode).max(1),
+            old_interval,
+            switch_interval: cfg.switch_interval,
+            threads,
+            gils,
+            locks: BTreeMap::new(),
+            running: Vec::new(),
+            ready: VecDeque::new(),
+            round_trips: Vec::new(),
+            lock_holds: Vec::new(),
+            names,
+        }
+    }
+
+    /// When a thread woken now will run.
+    pub(super) fn woken_at(&self) -> Nanos {
+        self.now.saturating_add(self.wake_latency)
+    }
+
+    /// Run to the end and collect the figures.
+    pub(super) fn run(mut self) -> SimRun {
+        self.ready.extend(0..self.threads.len());
+        self.dispatch();
+        while let Some(at) = (0..self.threads.len())
+            .filter_map(|i| self.event_time(i))
+            .min()
+        {
+            self.advance_to(at);
+            for i in 0..self.threads.len() {
+                if self.event_time(i) == Some(self.now) {
+                    self.handle(i);
+                }
+            }
+        }
+        self.into_run()
+    }
+
+    /// When thread `i` next needs attention, if it does on its own.
+    fn event_time(&self, i: usize) -> Option<Nanos> {
+        let t = &self.threads[i];
+        match t.state {
+            State::Waking { at, .. } => Some(at),
+            State::WaitGil {
+                deadline: Some(deadline),
+            } => Some(deadline.saturating_add(self.timer_slack)),
+            State::Computing(_) if t.on_core && t.release_due && t.debt == 0 => Some(self.now),
+            State::Computing(kind) if t.on_core => {
+                let done = self
+                    .now
+                    .saturating_add(t.debt)
+                    .saturating_add(self.compute_target(i, kind) - t.progress);
+                let slice_over = if self.ready.is_empty() {
+                    Nanos::MAX
+                } else {
+                    t.slice_end.max(self.now)
+                };
+                Some(done.min(slice_over))
+            }
+            _ => None,
+        }
+    }
+
+    /// How far thread `i` may compute before something must happen.
+    fn compute_target(&self, i: usize, kind: Kind) -> Nanos {
+        let t = &self.threads[i];
+        if kind != Kind::Bytecode || !t.holding {
+            return t.len;
+        }
+        let g = &self.gils[t.interp];
+        let stop = match g.mode {
+            // The next check point; the one it stands on counts unless it just acted there.
+            Mode::Gil if g.drop_request => {
+                if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
+                    t.progress
+                } else {
+                    (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
+                }
+            }
+            Mode::OldGil { .. } if g.waiters > 0 => {
+                (t.checkpoints + t.ticks_left).saturating_mul(self.bytecode)
+            }
+            _ => return t.len,
+        };
+        stop.min(t.len)
+    }
+
+    /// Move virtual time to `at`: computing threads on cores pay their debts and progress.
+    fn advance_to(&mut self, at: Nanos) {
+        let elapsed = at - self.now;
+        self.now = at;
+        for slot in 0..self.running.len() {
+            let i = self.running[slot];
+            let t = &mut self.threads[i];
+            if let State::Computing(kind) = t.state {
+                let paid = elapsed.min(t.debt);
+                t.debt -= paid;
+                t.progress += elapsed - paid;
+                if kind == Kind::Bytecode {
+                    self.count_check_points(i);
+                }
+            }
+        }
+    }
+
+    /// Count the check points thread `i` has passed; under the old GIL, the releases they made.
+    fn count_check_points(&mut self, i: usize) {
+        let bytecode = self.bytecode;
+        let t = &mut self.threads[i];
+        let passed = if t.progress >= t.len {
+            t.len.div_ceil(bytecode)
+        } else {
+            t.progress / bytecode
+        };
+        let new = passed - t.checkpoints;
+        t.checkpoints = passed;
+        if self.old_interval == 0 || new == 0 || !t.holding {
+            return;
+        }
+        if new < t.ticks_left {
+            t.ticks_left -= new;
+            return;
+        }
+        let releases = 1 + (new - t.ticks_left) / self.old_interval;
+        t.ticks_left = self.old_interval - (new - t.ticks_left) % self.old_interval;
+        if self.gils[t.interp].waiters > 0 {
+            // Someone waits: this release wakes them, so it is simulated as an event.
+            t.release_due = true;
+        } else {
+            // Nobody waits: release and retake change nothing but the count.
+            t.stats.acquisitions += releases;
+        }
+    }
+
+    /// Thread `i`'s event time has come.
+    fn handle(&mut self, i: usize) {
+        let now = self.now;
+        match self.threads[i].state {
+            State::Waking { at, act } if at <= now => self.wake(i, act),
+            State::WaitGil {
+                deadline: Some(deadline),
+            } if deadline.saturating_add(self.timer_slack) <= now => {
+                let interp = self.threads[i].interp;
+                self.gils[interp].queue.retain(|&j| j != i);
+                self.threads[i].state = State::Waking {
+                    at: self.woken_at(),
+                    act: Act::RetryTake { timed_out: true },
+                };
+            }
+            State::Computing(kind) if self.threads[i].on_core => {
+                let t = &self.threads[i];
+                if t.debt == 0 && (t.release_due || t.progress == self.compute_target(i, kind)) {
+                    self.compute_point(i, kind);
+                } else if !self.ready.is_empty() && t.slice_end <= now {
+                    self.preempt(i);
+                }
+            }
+            _ => {}
+        }
+        self.settle(i);
+    }
+
+    /// A woken thread runs: on a free core, or on one it takes from a computing thread.
+    fn wake(&mut self, i: usize, act: Act) {
+        if self.running.len() >= self.cores {
+            let victim = self
+                .running
+                .iter()
+                .copied()
+                .min_by_key(|&j| (self.threads[j].run_start, j));
+            if let Some(victim) = victim {
+                self.running.retain(|&j| j != victim);
+                let v = &mut self.threads[victim];
+                v.on_core = false;
+                v.preempted = true;
+                self.ready.push_front(victim);
+            }
+        }
+        self.place(i);
+        self.exec(i, act);
+    }
+
+    /// Thread `i`'s slice is over and another thread wants its core.
+    fn preempt(&mut self, i: usize) {
+        self.running.retain(|&j| j != i);
+        let t = &mut self.threads[i];
+        t.on_core = false;
+        t.preempted = true;
+        self.ready.push_back(i);
+        self.dispatch();
+    }
+
+    fn place(&mut self, i: usize) {
+        self.running.push(i);
+        let t = &mut self.threads[i];
+        t.on_core = true;
+        t.run_start = self.now;
+        t.slice_end = self.now.saturating_add(self.time_slice);
+        if t.preempted {
+            t.preempted = false;
+            t.debt = t.debt.saturating_add(self.switch_cost);
+        }
+    }
+
+    /// Give free cores to ready threads.
+    fn dispatch(&mut self) {
+        while self.running.len() < self.cores {
+            let Some(i) = self.ready.pop_front() else {
+                return;
+            };
+            self.place(i);
+            if let State::Ready(act) = self.threads[i].state {
+                self.exec(i, act);
+                self.settle(i);
+            }
+        }
+    }
+
+    /// A thread on a core that stopped computing gives the core up.
+    pub(super) fn settle(&mut self, i: usize) {
+        let t = &mut self.threads[i];
+        if t.on_core && !matches!(t.state, State::Computing(_)) {
+            t.on_core = false;
+            self.running.retain(|&j| j != i);
+            self.dispatch();
+        }
+    }
+
+    fn exec(&mut self, i: usize, act: Act) {
+        match act {
+            Act::Take(then) => self.begin_take(i, then),
+            Act::RetryTake { timed_out } => self.retry_take(i, timed_out),
+            Act::SwitchCheck => self.switch_check(i),
+            Act::LockTry(lock) => self.lock_try(i, lock),
+            Act::Go(then) => self.proceed(i, then),
+        }
+    }
+
+    /// Go on with `then`; thread `i` holds what it needed.
+    pub(super) fn proceed(&mut self, i: usize, then: Cont) {
+        match then {
+            Cont::Run => self.run_step(i),
+            Cont::Next => {
+                self.threads[i].cursor.advance();
+                self.run_step(i);
+            }
+            Cont::Resume => {
+                let t = &mut self.threads[i];
+                if t.progress >= t.len {
+                    t.cursor.advance();
+                    self.run_step(i);
+                } else {
+                    t.resumed_at = t.progress;
+                    t.state = State::Computing(Kind::Bytecode);
+                }
+            }
+            Cont::Body => self.body(i),
+            Cont::Retake => self.begin_take(i, Cont::Resume),
+            Cont::RoundTripDone => {
+                let started = self.threads[i].trip_started;
+                self.round_trips.push(dur(self.now - started));
+                self.threads[i].cursor.advance();
+                self.run_step(i);
+            }
+        }
+    }
+
+    fn current(&mut self, i: usize) -> Option<Leaf> {
+        let t = &mut self.threads[i];
+        t.cursor.current(&t.ops)
+    }
+
+    /// Run steps from the current one until one takes time.
+    fn run_step(&mut self, i: usize) {
+        loop {
+            let Some(leaf) = self.current(i) else {
+                self.finish(i);
+                return;
+            };
+            match leaf {
+                Leaf::Bytecode(len) => return self.compute(i, Kind::Bytecode, len),
+                Leaf::NativeHolding(len) => return self.compute(i, Kind::NativeHolding, len),
+                Leaf::BlockingHolding(len) => {
+                    self.threads[i].state = State::Waking {
+                        at: self
+                            .now
+                            .saturating_add(len)
+                            .saturating_add(self.wake_latency),
+                        act: Act::Go(Cont::Next),
+                    };
+                    return;
+                }
+                Leaf::Release(lock) => {
+                    self.unlock(i, lock);
+                    self.threads[i].cursor.advance();
+                }
+                Leaf::Acquire(lock) if self.lock_is_free(lock) => {
+                    self.lock_take(i, lock);
+                    self.threads[i].cursor.advance();
+                }
+                Leaf::NativeReleased(_)
+                | Leaf::Blocking(_)
+                | Leaf::RoundTrip(_)
+                | Leaf::Acquire(_) => {
+                    if matches!(leaf, Leaf::RoundTrip(_)) {
+                        self.threads[i].trip_started = self.now;
+                    }
+                    if self.release(i, true) {
+                        self.threads[i].after = Cont::Body;
+                    } else {
+                        self.body(i);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The work of a step that runs with the GIL released.
+    fn body(&mut self, i: usize) {
+        self.threads[i].detached_since = Some(self.now);
+        match self.current(i) {
+            Some(Leaf::NativeReleased(len)) => self.compute(i, Kind::NativeReleased, len),
+            Some(Leaf::RoundTrip(len)) => self.compute(i, Kind::Server, len),
+            Some(Leaf::Blocking(len)) => {
+                self.threads[i].state = State::Waking {
+                    at: self
+                        .now
+                        .saturating_add(len)
+                        .saturating_add(self.wake_latency),
+                    act: Act::Take(Cont::Next),
+                };
+            }
+            Some(Leaf::Acquire(lock)) => self.lock_wait(i, lock),
+            _ => self.begin_take(i, Cont::Next),
+        }
+    }
+
+    fn compute(&mut self, i: usize, kind: Kind, len: Nanos) {
+        let t = &mut self.threads[i];
+        t.len = len;
+        t.progress = 0;
+        t.checkpoints = 0;
+        t.resumed_at = 0;
+        t.release_due = false;
+        t.state = State::Computing(kind);
+    }
+
+    /// Thread `i` reached the end of its computation or a check point that matters.
+    fn compute_point(&mut self, i: usize, kind: Kind) {
+        match kind {
+            Kind::Bytecode => {
+                let t = &mut self.threads[i];
+                if t.release_due {
+                    t.release_due = false;
+                    self.release(i, false);
+                    self.begin_take(i, Cont::Resume);
+                } else if self.drop_requested(i) {
+                    self.honour_drop_request(i);
+                } else {
+                    self.proceed(i, Cont::Resume);
+                }
+            }
+            Kind::NativeHolding => self.proceed(i, Cont::Next),
+            Kind::NativeReleased => self.begin_take(i, Cont::Next),
+            Kind::Server => {
+                self.threads[i].state = State::Waking {
+                    at: self.woken_at(),
+                    act: Act::Take(Cont::RoundTripDone),
+                };
+            }
+        }
+    }
+
+    /// The script is over: release the GIL (thread exit: no forced switching) and record.
+    fn finish(&mut self, i: usize) {
+        if self.threads[i].holding {
+            self.release(i, false);
+        }
+        let t = &mut self.threads[i];
+        t.state = State::Done;
+        t.finished = Some(self.now);
+        self.gils[t.interp].finished.push(t.stats.clone());
+    }
+
+    fn into_run(mut self) -> SimRun {
+        let mut stuck = Vec::new();
+        for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.finished.is_none() {
+                t.finished = Some(self.now);
+                self.gils[t.interp].finished.push(t.stats.clone());
+                stuck.push(self.names[i].clone());
+            }
+        }
+        let finished: Vec<Duration> = self
+            .threads
+            .iter()
+            .map(|t| dur(t.finished.unwrap_or(self.now)))
+            .collect();
+        let lives = self
+            .threads
+            .iter()
+            .zip(&self.names)
+            .zip(&finished)
+            .filter(|((t, _), _)| t.interp == 0)
+            .map(|((t, name), died)| ThreadLife {
+                thread: t.stats.id,
+                name: name.clone(),
+                born: Duration::ZERO,
+                died: Some(*died),
+            })
+            .collect();
+        let spans = std::mem::take(&mut self.gils[0].spans);
+        let switch_interval = self.switch_interval;
+        SimRun {
+            elapsed: finished.iter().copied().max().unwrap_or_default(),
+            timeline: Timeline::new(spans, lives, switch_interval),
+            gils: self
+                .gils
+                .into_iter()
+                .map(|g| GilStats {
+                    mode: g.mode,
+                    switch_interval,
+                    switches: g.switches,
+                    forced_switches: g.forced_switches,
+                    drop_requests: g.drop_requests,
+                    threads: g.finished,
+                })
+                .collect(),
+            finished,
+            round_trips: self.round_trips,
+            lock_holds: self.lock_holds,
+            stuck,
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The simulator's exact figures, and the simulator pinned to the live lock.
+//!
+//! Every simulated figure here follows from the protocol and [`Machine::idle`]'s parameters,
+//! so the expected values are written in terms of them (interval + slack + wake-ups), not as
+//! bare numbers that would hide why.
+
+use std::time::{Duration, Instant};
+
+use gil_core::measure::{fmt_ratio, speedup};
+use gil_core::sim::{Machine, Script, SimConfig, Step, simulate};
+use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL, work};
+
+const INTERVAL: Duration = Duration::from_millis(5);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn us(n: u64) -> Duration {
+    Duration::from_micros(n)
+}
+
+/// `n` threads named T1…Tn, each running `each` of bytecode.
+fn cpu_threads(n: usize, each: Duration) -> Vec<Script> {
+    (1..=n)
+        .map(|i| Script::new(format!("T{i}"), vec![Step::Bytecode(each)]))
+        .collect()
+}
+
+/// A contended hold: the waiter wakes `wake_latency` after the switch, waits the interval,
+/// its timer fires `timer_slack` late and it runs `wake_latency` later, sets the drop request,
+/// and the holder lets go at its next check point.
+fn expected_hold(interval: Duration, machine: &Machine) -> Duration {
+    interval.max(MIN_SWITCH_WAIT) + machine.timer_slack + 2 * machine.wake_latency
+}
+
+#[test]
+fn two_cpu_threads_at_5ms_switch_about_every_interval() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let run = simulate(&cfg, cpu_threads(2, ms(1000)));
+    let stats = run.stats();
+    let hold = expected_hold(INTERVAL, &cfg.machine);
+    assert_eq!(hold, us(5_100));
+    assert_eq!(run.median_contended_hold(), hold);
+    let hand_offs = 392;
+    assert_eq!(
+        stats.switches,
+        hand_offs + 2,
+        "two first takes, then hand-offs"
+    );
+    assert_eq!(stats.forced_switches, hand_offs);
+    assert_eq!(stats.drop_requests, hand_offs);
+    // The work, plus per hand-off the waker's system call and the new holder's wake-up, plus
+    // the last thread's wake-up when the first one finishes.
+    let machine = &cfg.machine;
+    assert_eq!(
+        run.elapsed,
+        ms(2000)
+            + hand_offs as u32 * (machine.signal_cost + machine.wake_latency)
+            + machine.wake_latency
+    );
+    assert_eq!(format!("{:.1}", run.switches_per_second()), "196.0");
+    // Who goes first: the first script.
+    assert_eq!(run.timeline.spans()[0].thread, 1);
+    // Holding includes the system calls made while letting go.
+    assert_eq!(
+        stats.total_held(),
+        ms(2000) + hand_offs as u32 * machine.signal_cost
+    );
+    let one = simulate(&cfg, cpu_threads(1, ms(2000)));
+    assert_eq!(fmt_ratio(speedup(one.elapsed, run.elapsed)), "0.99x");
+}
+
+#[test]
+fn free_threaded_speedup_is_the_core_count() {
+    let free = |cores| SimConfig::new(Mode::FreeThreaded, INTERVAL, cores);
+    for (cores, expected) in [(1, "1.00x"), (2, "2.00x"), (4, "2.00x")] {
+        let one = simulate(&free(cores), cpu_threads(1, ms(2000)));
+        let two = simulate(&free(cores), cpu_threads(2, ms(1000)));
+        let ratio = speedup(one.elapsed, two.elapsed);
+        assert_eq!(fmt_ratio(ratio), expected, "{cores} cores");
+        assert_eq!(two.stats().switches, 0);
+    }
+    let one = simulate(&free(2), cpu_threads(1, ms(2000)));
+    let two = simulate(&free(2), cpu_threads(2, ms(1000)));
+    assert_eq!(speedup(one.elapsed, two.elapsed), 2.0);
+    // One core: the two take turns in time slices and lose a context switch per slice.
+    let shared = simulate(&free(1), cpu_threads(2, ms(1000)));
+    // Every slice but the first begins by paying a context switch.
+    let machine = Machine::idle(1);
+    let overhead = shared.elapsed - ms(2000);
+    let useful_slice = machine.time_slice - machine.switch_cost;
+    assert_eq!(overhead.as_nanos() % machine.switch_cost.as_nanos(), 0);
+    assert_eq!(
+        overhead.as_nanos() / machine.switch_cost.as_nanos(),
+        ms(2000).as_nanos() / useful_slice.as_nanos() - 1
+    );
+}
+
+#[test]
+fn eight_threads_on_two_cores() {
+    let gil = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let free = SimConfig::new(Mode::FreeThreaded, INTERVAL, 2);
+    let gil_run = simulate(&gil, cpu_threads(8, ms(250)));
+    let free_run = simulate(&free, cpu_threads(8, ms(250)));
+    assert_eq!(fmt_ratio(speedup(ms(2000), gil_run.elapsed)), "0.99x");
+    assert_eq!(fmt_ratio(speedup(ms(2000), free_run.elapsed)), "2.00x");
+    assert_eq!(gil_run.stats().threads.len(), 8);
+    assert_eq!(
+        gil_run.median_contended_hold(),
+        expected_hold(INTERVAL, &gil.machine)
+    );
+    // Every thread gets the GIL in turn: all eight were switched in at least twice.
+    assert!(gil_run.stats().threads.iter().all(|t| t.switches_in >= 2));
+    assert_eq!(
+        free_run.stats().total_held(),
+        free_run.stats().threads.iter().map(|t| t.held).sum()
+    );
+}
+
+#[test]
+fn intervals_below_a_microsecond_wait_one_microsecond() {
+    let at = |interval| {
+        simulate(
+            &SimConfig::new(Mode::Gil, interval, 2),
+            cpu_threads(2, ms(50)),
+        )
+    };
+    let tiny = at(Duration::from_nanos(1));
+    let micro = at(us(1));
+    assert_eq!(
+        tiny.stats().switch_interval,
+        Duration::from_nanos(1),
+        "reported as set"
+    );
+    assert_eq!(tiny.elapsed, micro.elapsed);
+    assert_eq!(tiny.stats().switches, micro.stats().switches);
+    let machine = Machine::idle(2);
+    assert_eq!(tiny.median_contended_hold(), expected_hold(us(1), &machine));
+    assert_eq!(tiny.median_contended_hold(), us(101));
+}
+
+#[test]
+fn the_live_lock_accepts_any_positive_interval_and_waits_at_least_a_microsecond() {
+    let gil = Gil::new();
+    assert!(gil.set_switch_interval(Duration::ZERO).is_err());
+    gil.set_switch_interval(Duration::from_nanos(1))
+        .expect("a positive interval is accepted");
+    assert_eq!(gil.switch_interval(), Duration::from_nanos(1));
+    gil.run_threads(2, |_, py| work::countdown(py, 2_000_000));
+    assert!(gil.stats().threads.len() == 2);
+    let old = Gil::with_mode(Mode::OldGil { check_interval: 0 });
+    old.run_threads(2, |_, py| work::countdown(py, 1_000));
+    assert_eq!(old.stats().threads.len(), 2);
+}
+
+#[test]
+fn the_old_gil_is_slower_on_two_cores_and_never_hands_over() {
+    let old = SimConfig::new(
+        Mode::OldGil {
+            check_interval: OLD_GIL_CHECK_INTERVAL,
+        },
+        INTERVAL,
+        2,
+    );
+    let new = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let ratio = |cfg: &SimConfig| {
+        let one = simulate(cfg, cpu_threads(1, ms(40)));
+        let two = simulate(cfg, cpu_threads(2, ms(20)));
+        (speedup(two.elapsed, one.elapsed), two)
+    };
+    let (old_ratio, old_two) = ratio(&old);
+    let (new_ratio, _) = ratio(&new);
+    assert_eq!(fmt_ratio(old_ratio), "1.50x");
+    assert_eq!(fmt_ratio(new_ratio), "1.00x");
+    // The releaser always wins: one take each, no hand-off until the first thread is done.
+    assert_eq!(old_two.stats().switches, 2);
+    let releases = ms(20).as_nanos() / (old.bytecode.as_nanos() * 100);
+    let t1 = &old_two.stats().threads[0];
+    assert_eq!(t1.name, "T1");
+    assert_eq!(u128::from(t1.acquisitions), releases + 1);
+    // Each of those releases paid a wake-up system call while T2 waited.
+    assert_eq!(
+        t1.held,
+        ms(20) + old.machine.signal_cost * releases as u32 - old.machine.signal_cost
+    );
+}
+
+#[test]
+fn a_round_trip_beside_a_cpu_thread_costs_an_interval() {
+    let server = us(20);
+    let trips = 200;
+    let io = || {
+        Script::new(
+            "io",
+            vec![Step::Repeat(trips, vec![Step::RoundTrip(server)])],
+        )
+    };
+    let spinner = || Script::new("cpu", vec![Step::Bytecode(ms(3000))]);
+    for interval in [ms(5), ms(1)] {
+        let cfg = SimConfig::new(Mode::Gil, interval, 2);
+        let machine = &cfg.machine;
+        let alone = simulate(&cfg, vec![io()]);
+        assert_eq!(alone.round_trips.len(), trips as usize);
+        assert!(
+            alone
+                .round_trips
+                .iter()
+                .all(|&t| t == server + machine.wake_latency)
+        );
+        let beside = simulate(&cfg, vec![io(), spinner()]);
+        // Back from the server, the I/O thread waits a whole interval before it may ask.
+        let convoy = interval + server + machine.timer_slack + 3 * machine.wake_latency;
+        assert!(
+            beside.round_trips.iter().all(|&t| t == convoy),
+            "{interval:?}"
+        );
+        assert_eq!(beside.stats().forced_switches, u64::from(trips));
+    }
+}
+
+#[test]
+fn blocking_while_holding_the_gil_blocks_everyone() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let run = simulate(
+        &cfg,
+        vec![
+            Script::new("sleeper", vec![Step::BlockingHolding(ms(50))]),
+            Script::new("cpu", vec![Step::Bytecode(ms(10))]),
+        ],
+    );
+    let stats = run.stats();
+    let cpu = stats
+        .threads
+        .iter()
+        .find(|t| t.name == "cpu")
+        .expect("cpu finished");
+    // It asked every interval and was never served: nobody reached a check point.
+    assert_eq!(stats.forced_switches, 0);
+    assert_eq!(cpu.drop_requests, 9);
+    assert_eq!(cpu.waited, ms(50) + 2 * cfg.machine.wake_latency);
+    assert_eq!(run.elapsed, ms(60) + 2 * cfg.machine.wake_latency);
+    // The same sleep with the GIL released lets the CPU thread run meanwhile.
+    let released = simulate(
+        &cfg,
+        vec![
+            Script::new("sleeper", vec![Step::Blocking(ms(50))]),
+            Script::new("cpu", vec![Step::Bytecode(ms(10))]),
+        ],
+    );
+    assert_eq!(released.elapsed, ms(50) + cfg.machine.wake_latency);
+}
+
+#[test]
+fn a_model_lock_admits_one_holder_at_a_time() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let section = || {
+        vec![Step::Repeat(
+            5,
+            vec![
+                Step::Acquire(0),
+                Step::Bytecode(ms(2)),
+                Step::Blocking(ms(1)),
+                Step::Release(0),
+                Step::Bytecode(us(100)),
+            ],
+        )]
+    };
+    let scripts = (1..=3)
+        .map(|i| Script::new(format!("L{i}"), section()))
+        .collect();
+    let run = simulate(&cfg, scripts);
+    assert!(run.stuck.is_empty());
+    assert_eq!(run.lock_holds.len(), 15);
+    let mut holds = run.lock_holds.clone();
+    holds.sort_by_key(|h| h.start);
+    for pair in holds.windows(2) {
+        assert!(pair[0].end <= pair[1].start, "{pair:?}");
+    }
+    assert!(holds.iter().all(|h| h.end - h.start >= ms(3)));
+    // Acquiring in the wrong order deadlocks, and the run says so instead of hanging.
+    let crossed = simulate(
+        &cfg,
+        vec![
+            Script::new(
+                "A",
+                vec![Step::Acquire(1), Step::Blocking(ms(1)), Step::Acquire(2)],
+            ),
+            Script::new(
+                "B",
+                vec![Step::Acquire(2), Step::Blocking(ms(1)), Step::Acquire(1)],
+            ),
+        ],
+    );
+    assert_eq!(crossed.stuck, ["A", "B"]);
+}
+
+#[test]
+fn subinterpreters_run_in_parallel() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let scripts = |second_interpreter| {
+        cpu_threads(2, ms(1000))
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i == 1 {
+                    s.in_interpreter(second_interpreter)
+                } else {
+                    s
+                }
+            })
+            .collect()
+    };
+    let shared = simulate(&cfg, scripts(0));
+    let separate = simulate(&cfg, scripts(1));
+    assert_eq!(separate.elapsed, ms(1000));
+    assert_eq!(separate.gils.len(), 2);
+    assert_eq!(separate.gils[1].switches, 1);
+    assert_eq!(separate.gils[1].threads[0].name, "T2");
+    assert_eq!(
+        fmt_ratio(speedup(shared.elapsed, separate.elapsed)),
+        "2.01x"
+    );
+}
+
+#[test]
+fn the_same_inputs_give_the_same_output() {
+    let scripts = || {
+        let mut s = cpu_threads(3, ms(300));
+        s.push(Script::new(
+            "io",
+            vec![Step::Repeat(
+                50,
+                vec![Step::RoundTrip(us(30)), Step::Bytecode(us(200))],
+            )],
+        ));
+        s.push(Script::new(
+            "native",
+            vec![Step::NativeReleased(ms(100)), Step::NativeHolding(ms(20))],
+        ));
+        s
+    };
+    for mode in [
+        Mode::Gil,
+        Mode::FreeThreaded,
+        Mode::OldGil {
+            check_interval: 100,
+        },
+    ] {
+        let cfg = SimConfig::new(mode, INTERVAL, 2);
+        let first = format!("{:?}", simulate(&cfg, scripts()));
+        let second = format!("{:?}", simulate(&cfg, scripts()));
+        assert_eq!(first, second, "{mode}");
+    }
+}
+
+#[test]
+fn simulating_two_threads_for_a_second_is_fast() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    // Wall clock, so a generous bound and the best of three.
+    let best = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let run = simulate(&cfg, cpu_threads(2, ms(1000)));
+            assert_eq!(run.stats().threads.len(), 2);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    assert!(best < ms(10), "took {best:?}");
+}
+
+/// The live lock, 2 threads of countdown at 5 ms, against the simulator: who goes first, how
+/// long a contended hold lasts (lower quartile), how often the GIL changes hands, and that every
+/// hand-off is a forced switch. Live figures move with the machine, so the margins are wide and
+/// the comparison gets eight tries.
+#[test]
+fn the_simulator_agrees_with_the_live_lock() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let sim = simulate(&cfg, cpu_threads(2, ms(60)));
+    let sim_hold = sim.median_contended_hold();
+    let sim_rate = sim.switches_per_second();
+    assert_eq!(
+        sim.timeline.spans()[0].thread,
+        sim.timeline.threads()[0].thread
+    );
+    assert_eq!(sim.stats().forced_switches + 2, sim.stats().switches);
+    let mut last = String::new();
+    for attempt in 0..8 {
+        if attempt > 0 {
+            // Give whatever else keeps the machine busy a moment to finish.
+            std::thread::sleep(ms(200));
+        }
+        let gil = Gil::new();
+        gil.record_timeline();
+        let started = Instant::now();
+        // Each thread counts until it has held the GIL for 60 ms, whatever the machine's speed.
+        gil.run_threads(2, |_, py| {
+            while py.stats().held < ms(60) {
+                work::countdown(py, 100_000);
+            }
+        });
+        let wall = started.elapsed();
+        let timeline = gil.take_timeline();
+        let stats = gil.stats();
+        let mut holds = timeline.contended_holds();
+        if holds.len() < 4 {
+            last = format!("only {} hand-offs", holds.len());
+            continue;
+        }
+        // The lower quartile: a busy machine delays some wake-ups a lot, never all of them.
+        holds.sort();
+        let live_hold = holds[holds.len() / 4];
+        let hold_ok = live_hold >= INTERVAL.mul_f64(0.9) && live_hold <= sim_hold * 5;
+        // Never faster than the protocol allows; slower when the machine is busy.
+        let live_rate = stats.switches_per_second(wall);
+        let rate_ok = live_rate <= sim_rate * 1.25 && live_rate >= sim_rate / 5.0;
+        // The first thread to ask gets the GIL first.
+        let first_ok = timeline.spans()[0].thread == timeline.threads()[0].thread;
+        // Every hand-off after the two first takes is a forced switch (the last thread's
+        // take after the other finished is not).
+        let forced_ok = stats.forced_switches + 3 >= stats.switches;
+        if hold_ok && rate_ok && first_ok && forced_ok {
+            return;
+        }
+        last = format!(
+            "live hold {live_hold:?} vs simulated {sim_hold:?}; live {live_rate:.0} switches/s vs \
+             simulated {sim_rate:.0}; first holder ok: {first_ok}; live switches {} forced {}",
+            stats.switches, stats.forced_switches
+        );
+    }
+    panic!("the live lock and the simulator disagree eight times: {last}");
+}

@@ -1,0 +1,124 @@
+//! The convoy effect: echo round trips alone, and beside one CPU-bound thread at CPython's
+//! switch interval and at 1 ms. The model side is `gil_core::echo`, the same measurement the
+//! I/O lesson makes.
+
+use std::time::Duration;
+
+use gil_core::echo::{self, Behaviour, LoopbackServer};
+use gil_core::measure::fmt_duration;
+use serde::{Deserialize, Serialize};
+
+use super::Experiment;
+use super::live::{LiveModel, median};
+use super::script::Header;
+use super::table::{Row, Tolerance, Value};
+
+/// This experiment.
+pub struct Convoy;
+
+/// What `fidelity.py` measured.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Cpython {
+    /// Round trips per batch.
+    pub round_trips: usize,
+    /// Each figure is the median of this many batches.
+    pub batches: usize,
+    /// Milliseconds per round trip with nothing else running.
+    pub alone_ms: f64,
+    /// Beside a spinning thread, at CPython's switch interval.
+    pub beside_ms: f64,
+    /// Beside a spinning thread, at a 1 ms switch interval.
+    pub beside_1ms_ms: f64,
+}
+
+/// What the live model measured, each a median of as many batches as CPython ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Live {
+    /// Milliseconds per round trip alone.
+    pub alone_ms: f64,
+    /// Beside a spinner, at CPython's switch interval.
+    pub beside_ms: f64,
+    /// Beside a spinner, at 1 ms.
+    pub beside_1ms_ms: f64,
+}
+
+/// Within a factor of 3: whether a round trip waits a whole interval is decided by a wake-up
+/// race (the spinner's timed wait against the I/O's return), which load tilts.
+const CONVOY: Tolerance = Tolerance::Factor(3.0);
+
+/// A lone round trip measures loopback and thread wake-ups, not the GIL: on a busy 2-core host
+/// it swung between 17 and 165 µs from run to run, on both sides alike.
+const LONE_ROUND_TRIP: Tolerance = Tolerance::Factor(5.0);
+
+/// The longest one batch of round trips may run (CPython's take milliseconds).
+const BATCH_LIMIT: Duration = Duration::from_secs(60);
+
+impl Experiment for Convoy {
+    const NAME: &'static str = "convoy";
+    type Cpython = Cpython;
+    type Live = Live;
+
+    fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
+        let server = LoopbackServer::start(Behaviour::Echo)?;
+        let per_op = |interval: Duration, spin: Option<u64>| -> anyhow::Result<f64> {
+            let ms = (0..py.batches.max(1))
+                .map(|_| {
+                    let gil = model.gil()?;
+                    gil.set_switch_interval(interval)?;
+                    let batch = echo::Convoy {
+                        ops: py.round_trips,
+                        time_limit: BATCH_LIMIT,
+                        spinner: spin,
+                    };
+                    let done = echo::round_trips(&gil, server.addr(), batch)?;
+                    Ok(done.per_op().as_secs_f64() * 1e3)
+                })
+                .collect::<anyhow::Result<Vec<f64>>>()?;
+            Ok(median(&ms))
+        };
+        let live = Live {
+            alone_ms: per_op(model.interval, None)?,
+            beside_ms: per_op(model.interval, Some(model.chunk()))?,
+            beside_1ms_ms: per_op(Duration::from_millis(1), Some(model.chunk()))?,
+        };
+        server.shutdown()?;
+        Ok(live)
+    }
+
+    fn rows(header: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+        let interval = fmt_duration(Duration::from_secs_f64(header.switch_interval_ms / 1e3));
+        let wake_race = "a round trip pays an interval only if the spinner wakes before the I/O returns: a race that load tilts";
+        let row = |experiment: String, cpython, model, tolerance, if_missed| {
+            Row::new(
+                experiment,
+                Value::Millis(cpython),
+                Value::Millis(model),
+                tolerance,
+                if_missed,
+            )
+        };
+        vec![
+            row(
+                "convoy: ms per echo round trip, alone".into(),
+                py.alone_ms,
+                live.alone_ms,
+                LONE_ROUND_TRIP,
+                "a lone loopback round trip is tens of µs of thread wake-ups, which a busy machine delays unevenly",
+            ),
+            row(
+                format!("convoy: beside 1 CPU thread, {interval} interval"),
+                py.beside_ms,
+                live.beside_ms,
+                CONVOY,
+                wake_race,
+            ),
+            row(
+                "convoy: beside 1 CPU thread, 1 ms interval".into(),
+                py.beside_1ms_ms,
+                live.beside_1ms_ms,
+                CONVOY,
+                wake_race,
+            ),
+        ]
+    }
+}

@@ -1,0 +1,86 @@
+//! The tutorial's mixed workload: each worker counts down, then sleeps; all workers together
+//! ÷ one worker alone.
+
+use std::time::Duration;
+
+use gil_core::GilGuard;
+use gil_core::work::countdown;
+use serde::{Deserialize, Serialize};
+
+use super::Experiment;
+use super::live::{LiveModel, median, wall};
+use super::script::Header;
+use super::table::{RATIO, Row, Value};
+
+/// This experiment.
+pub struct Mixed;
+
+/// What `fidelity.py` measured.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Cpython {
+    /// Workers started together.
+    pub workers: usize,
+    /// Countdown steps of each worker.
+    pub n: u64,
+    /// Median time of `countdown(n)` alone, in seconds.
+    pub cpu_s: f64,
+    /// Each worker's sleep, in seconds.
+    pub io_s: f64,
+    /// Tries.
+    pub repeats: usize,
+    /// Median of (all workers ÷ one worker alone).
+    pub ratio: f64,
+}
+
+/// What the live model measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Live {
+    /// Countdown steps of each worker (as long as CPython's `countdown(n)`).
+    pub steps: u64,
+    /// How long the model's countdown took alone, in seconds.
+    pub cpu_s: f64,
+    /// Median of (all workers ÷ one worker alone).
+    pub ratio: f64,
+}
+
+impl Experiment for Mixed {
+    const NAME: &'static str = "mixed";
+    type Cpython = Cpython;
+    type Live = Live;
+
+    fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
+        let steps = model.steps_for(py.cpu_s);
+        let io = Duration::from_secs_f64(py.io_s);
+        let worker = |g: &mut GilGuard<'_>| {
+            countdown(g, steps);
+            g.allow_threads(|| std::thread::sleep(io));
+        };
+        let gil = model.gil()?;
+        let cpu_s = wall(|| gil.attach("alone", |g| countdown(g, steps)));
+        let ratios: Vec<f64> = (0..py.repeats.max(1))
+            .map(|_| {
+                let alone = wall(|| gil.run_threads(1, |_, g| worker(g)));
+                let together = wall(|| gil.run_threads(py.workers, |_, g| worker(g)));
+                together / alone
+            })
+            .collect();
+        Ok(Live {
+            steps,
+            cpu_s,
+            ratio: median(&ratios),
+        })
+    }
+
+    fn rows(_: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+        vec![Row::new(
+            format!(
+                "mixed: {} workers (CPU, then sleep) ÷ 1 worker (wall)",
+                py.workers
+            ),
+            Value::Ratio(py.ratio),
+            Value::Ratio(live.ratio),
+            RATIO,
+            "the ratio follows the CPU phase's length; the calibration or CPython's phase was disturbed by load",
+        )]
+    }
+}

@@ -1,0 +1,585 @@
+//! `cargo xtask fidelity`: the model checked against this machine's own CPython, in one table.
+//!
+//! Runs the experiments of `xtask/fidelity/fidelity.py` on Python, one at a time, and right
+//! after each one the same experiment on the gil-core model in this process — so both sides of
+//! a row see the same machine, which on a busy one matters. Then it prints one table:
+//! experiment | CPython | model | tolerance | verdict. A row whose model figure falls outside
+//! its declared tolerance says why that can happen, in one line, under the table.
+//!
+//! Each experiment is one module here that owns all of it: the figures the script prints for it
+//! (a serde struct), the model's run, and its rows. Adding an experiment means one such module
+//! (an [`Experiment`]), one line in [`EXPERIMENTS`], and its function in the script.
+//! [`script`] runs Python, [`live`] holds what the model's runs share, [`table`] the cells,
+//! tolerances and table.
+//!
+//! If CPython's GIL is disabled (a free-threaded build), the model runs free-threaded too. With
+//! no `python3` on `PATH` the command says so in one line and succeeds: the course never needs
+//! Python. A Python named with `--python` must work.
+
+mod convoy;
+mod counter;
+mod cpu;
+mod hold;
+mod live;
+mod mixed;
+mod script;
+mod sleep;
+mod socket;
+mod table;
+
+use std::fmt;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gil_core::measure::cores;
+use gil_core::report::{heading, kv, note};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, json};
+
+use crate::python::{self, Choice};
+use live::LiveModel;
+use script::{Header, ScriptRunner};
+use table::{Agreement, Row};
+
+/// `cargo xtask fidelity [--quick] [--json] [--python PATH] [--timeout SECONDS]`.
+#[derive(clap::Args, Debug)]
+pub struct FidelityArgs {
+    /// Smaller sizes, shorter runs: about 10 s instead of about 30 s, and noisier
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object (CPython's figures, the model's, and the rows) instead of the table
+    #[arg(long)]
+    json: bool,
+    /// The Python to measure (any CPython 3.8+; e.g. a 3.9 to see the old check points);
+    /// default: python3 on PATH, and without one the command is skipped
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// The longest one experiment may run on Python before it is stopped
+    #[arg(long, value_name = "SECONDS", default_value_t = 150)]
+    timeout: u64,
+}
+
+/// One experiment: what the script prints for it, what the model measures, and its rows.
+pub trait Experiment {
+    /// Its key in the script's JSON, and its name for `--only`.
+    const NAME: &'static str;
+    /// The figures the script prints for it.
+    type Cpython: DeserializeOwned;
+    /// What the live model measures.
+    type Live: Serialize;
+    /// Run it on the live model, at CPython's sizes.
+    fn live(model: &LiveModel, py: &Self::Cpython) -> anyhow::Result<Self::Live>;
+    /// Its rows of the table.
+    fn rows(header: &Header, py: &Self::Cpython, live: &Self::Live) -> Vec<Row>;
+}
+
+/// Runs one experiment on both sides and adds what it found to the [`Runner`].
+type RunExperiment = fn(&mut Runner<'_>) -> anyhow::Result<()>;
+
+/// The experiments, in the order they run and their rows appear.
+const EXPERIMENTS: [RunExperiment; 7] = [
+    both_sides::<cpu::Cpu>,
+    both_sides::<sleep::Sleep>,
+    both_sides::<socket::Socket>,
+    both_sides::<mixed::Mixed>,
+    both_sides::<convoy::Convoy>,
+    both_sides::<hold::Hold>,
+    both_sides::<counter::Counter>,
+];
+
+/// Run `cargo xtask fidelity`.
+pub fn run(root: &Path, args: &FidelityArgs) -> anyhow::Result<ExitCode> {
+    let Some(fidelity) = measure(root, args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&fidelity.to_json())?);
+    } else {
+        fidelity.print();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the experiments share while they run, and what they found so far.
+struct Runner<'a> {
+    script: ScriptRunner<'a>,
+    header: Header,
+    live: LiveModel,
+    progress: ProgressBar,
+    model: Map<String, serde_json::Value>,
+    rows: Vec<Row>,
+}
+
+/// Experiment `E` on CPython, then on the model.
+fn both_sides<E: Experiment>(runner: &mut Runner<'_>) -> anyhow::Result<()> {
+    runner.progress.set_message(format!("{}: CPython", E::NAME));
+    let py: E::Cpython = script::figures(E::NAME, runner.script.part(E::NAME)?)?;
+    runner.progress.set_message(format!("{}: model", E::NAME));
+    let live = E::live(&runner.live, &py)?;
+    runner.rows.extend(E::rows(&runner.header, &py, &live));
+    runner
+        .model
+        .insert(E::NAME.to_owned(), serde_json::to_value(&live)?);
+    runner.progress.inc(1);
+    Ok(())
+}
+
+/// Measure both sides, one experiment at a time: CPython's run of an experiment, then the
+/// model's, so the two see the same machine (on a busy one the load can change within seconds).
+/// `None` (after saying so) when there is no Python to measure.
+fn measure(root: &Path, args: &FidelityArgs) -> anyhow::Result<Option<Fidelity>> {
+    let machine = Machine::now();
+    let Some(python) = python::find(&Choice::flag(args.python.as_deref()))? else {
+        println!(
+            "fidelity: skipped, no `{}` found on PATH (the rest of the course does not need Python)",
+            python::DEFAULT
+        );
+        return Ok(None);
+    };
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let script = ScriptRunner::start(root, &python, args.quick, timeout)?;
+    let header = script.header()?;
+    let progress = progress_bar(EXPERIMENTS.len());
+    progress.println(format!(
+        "fidelity: {} {} (GIL {}) against the model, {} experiments, each on both sides",
+        header.implementation,
+        header.version,
+        if header.gil_enabled { "on" } else { "off" },
+        EXPERIMENTS.len()
+    ));
+    progress.set_message("timing the model's countdown step");
+    let live = LiveModel::new(&header)?;
+    let mut runner = Runner {
+        script,
+        header,
+        live,
+        progress,
+        model: Map::new(),
+        rows: Vec::new(),
+    };
+    for experiment in EXPERIMENTS {
+        experiment(&mut runner)?;
+    }
+    runner.progress.finish_and_clear();
+    let mut model = Map::new();
+    model.insert("mode".into(), runner.live.mode.to_string().into());
+    model.insert("step_ns".into(), (runner.live.step * 1e9).into());
+    model.extend(runner.model);
+    Ok(Some(Fidelity {
+        machine,
+        python: runner.script.into_report(),
+        header: runner.header,
+        model,
+        model_step_ns: runner.live.step * 1e9,
+        rows: runner.rows,
+    }))
+}
+
+/// A progress bar on stderr when it is a terminal; a hidden one otherwise, so logs and pipes
+/// get only the table. (indicatif: redraws in place, handles terminal width and hides itself
+/// cleanly, which hand-drawn `\r` bars get wrong.)
+fn progress_bar(experiments: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(experiments as u64);
+    let style = ProgressStyle::with_template(
+        "fidelity [{bar:20}] {pos}/{len} experiments, {elapsed}: {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+/// Where the figures were taken.
+#[derive(Clone, Debug, Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    /// The 1-minute load average when the run began (Linux), a hint of how disturbed it was.
+    load: Option<f64>,
+    os: String,
+}
+
+impl Machine {
+    fn now() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|line| line.starts_with("model name"))
+                    .and_then(|line| line.split_once(':'))
+                    .map(|(_, name)| name.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next()?.parse().ok());
+        Machine {
+            cpu,
+            cores: cores(),
+            load,
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
+}
+
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {} cores, {}", self.cpu, self.cores, self.os)?;
+        if let Some(load) = self.load {
+            write!(f, ", load average {load:.1} at start")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything one run found.
+struct Fidelity {
+    machine: Machine,
+    /// What the script printed: the header and each experiment's figures.
+    python: Map<String, serde_json::Value>,
+    header: Header,
+    /// The model's mode, its countdown step and each experiment's figures.
+    model: Map<String, serde_json::Value>,
+    model_step_ns: f64,
+    rows: Vec<Row>,
+}
+
+/// (rows within tolerance, rows compared).
+fn compared(rows: &[Row]) -> (usize, usize) {
+    let compared = rows
+        .iter()
+        .filter(|r| r.model_agrees != Agreement::NotCompared);
+    let within = compared
+        .clone()
+        .filter(|r| r.model_agrees == Agreement::Within)
+        .count();
+    (within, compared.count())
+}
+
+impl Fidelity {
+    fn print(&self) {
+        let py = &self.header;
+        heading("Fidelity: the gil-core model beside this machine's Python");
+        kv("machine", &self.machine);
+        kv(
+            "python",
+            format!(
+                "{} {}, GIL {} (switch interval {} ms)",
+                py.implementation,
+                py.version,
+                if py.gil_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                py.switch_interval_ms
+            ),
+        );
+        let cpython_step_ns = self.python.get("cpu").and_then(|cpu| {
+            let one_s = cpu.get("one_s")?.as_f64()?;
+            let n = cpu.get("n")?.as_u64()?;
+            Some(one_s * 1e9 / (2 * n).max(1) as f64)
+        });
+        kv(
+            "model",
+            format!(
+                "{}, gil-core in this process (countdown step {:.2} ns; CPython's {:.1} ns)",
+                self.model
+                    .get("mode")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("?"),
+                self.model_step_ns,
+                cpython_step_ns.unwrap_or(f64::NAN)
+            ),
+        );
+        kv(
+            "sizes",
+            if py.quick {
+                "--quick (small sizes, fewer runs: noisier)"
+            } else {
+                "full (medians of 3 runs or batches where a figure is a ratio or a time)"
+            },
+        );
+        println!();
+        println!("{}", table::render(&self.rows));
+        println!();
+        let (within, compared) = compared(&self.rows);
+        kv(
+            "within tolerance",
+            format!("{within} of {compared} compared rows"),
+        );
+        for row in self
+            .rows
+            .iter()
+            .filter(|r| r.model_agrees == Agreement::Miss)
+        {
+            note(&format!("miss, {}: {}", row.experiment, row.if_missed));
+        }
+        note(
+            "The model is sized by duration: its countdown runs as long as CPython's did, not as many\n\
+             steps. Timings on a busy machine are noisy on both sides; re-run before believing a miss.",
+        );
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let (within, compared) = compared(&self.rows);
+        let rows: Vec<_> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "experiment": row.experiment,
+                    "cpython": row.cpython.to_string(),
+                    "cpython_value": row.cpython.number(),
+                    "model": row.model.to_string(),
+                    "model_value": row.model.number(),
+                    "tolerance": row.tolerance.to_string(),
+                    "verdict": row.model_agrees.as_str(),
+                    "if_missed": row.if_missed,
+                })
+            })
+            .collect();
+        json!({
+            "machine": self.machine,
+            "python": self.python,
+            "model": self.model,
+            "rows": rows,
+            "within": within,
+            "compared": compared,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::table::{Lost, Value};
+    use super::*;
+
+    /// What fidelity.py printed on CPython 3.11 (quick sizes).
+    const SAMPLE: &str = r#"{"version": "3.11.7", "implementation": "cpython", "gil_enabled": true, "switch_interval_ms": 5.0, "quick": true, "cpu": {"n": 2000000, "repeats": 1, "one_s": 0.175, "ratio": 1.15}, "sleep": {"threads": 4, "seconds": 0.05, "repeats": 3, "speedup": 3.94}, "socket": {"threads": 4, "delay_s": 0.05, "repeats": 3, "speedup": 3.35}, "mixed": {"workers": 3, "n": 1000000, "cpu_s": 0.050, "io_s": 0.1, "repeats": 1, "ratio": 1.42}, "hold": {"seconds": 0.3, "count": 26, "median_ms": 11.9}, "convoy": {"round_trips": 50, "batches": 3, "alone_ms": 0.024, "beside_ms": 0.021, "beside_1ms_ms": 0.032}, "counter": {"threads": 10, "increments": 100000, "runs": 2, "worst_lost": 0, "runs_lost": 0, "wall_s": 0.091}}"#;
+
+    /// The sample, edited by `edit`, as the script's JSON object.
+    fn sample(edit: impl FnOnce(&mut serde_json::Value)) -> Map<String, serde_json::Value> {
+        let mut value: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        edit(&mut value);
+        value.as_object().unwrap().clone()
+    }
+
+    fn part<E: Experiment>(report: &Map<String, serde_json::Value>) -> E::Cpython {
+        script::figures(E::NAME, report[E::NAME].clone()).unwrap()
+    }
+
+    /// Every experiment's rows, with model figures near the sample's: the cpu ratio 10 % off,
+    /// the mixed ratio doubled, a 5 ms hold, and ≤ 3.9 check points losing updates.
+    fn rows_beside_a_model(report: &Map<String, serde_json::Value>) -> Vec<Row> {
+        let header: Header =
+            serde_json::from_value(serde_json::Value::Object(report.clone())).unwrap();
+        let cpu = part::<cpu::Cpu>(report);
+        let sleep = part::<sleep::Sleep>(report);
+        let socket = part::<socket::Socket>(report);
+        let mixed = part::<mixed::Mixed>(report);
+        let convoy = part::<convoy::Convoy>(report);
+        let hold = part::<hold::Hold>(report);
+        let counter = part::<counter::Counter>(report);
+        let lost = |worst, runs_lost| Lost {
+            worst,
+            runs_lost,
+            runs: 2,
+        };
+        let mut rows = Vec::new();
+        rows.extend(cpu::Cpu::rows(
+            &header,
+            &cpu,
+            &cpu::Live {
+                steps: 1,
+                one_s: cpu.one_s,
+                ratio: cpu.ratio * 1.1,
+            },
+        ));
+        rows.extend(sleep::Sleep::rows(
+            &header,
+            &sleep,
+            &sleep::Live {
+                speedup: sleep.speedup,
+            },
+        ));
+        rows.extend(socket::Socket::rows(
+            &header,
+            &socket,
+            &socket::Live {
+                speedup: socket.speedup,
+            },
+        ));
+        rows.extend(mixed::Mixed::rows(
+            &header,
+            &mixed,
+            &mixed::Live {
+                steps: 1,
+                cpu_s: mixed.cpu_s,
+                ratio: mixed.ratio * 2.0,
+            },
+        ));
+        rows.extend(convoy::Convoy::rows(
+            &header,
+            &convoy,
+            &convoy::Live {
+                alone_ms: 0.03,
+                beside_ms: 0.03,
+                beside_1ms_ms: 0.03,
+            },
+        ));
+        rows.extend(hold::Hold::rows(
+            &header,
+            &hold,
+            &hold::Live {
+                median_ms: Some(5.0),
+                count: 10,
+            },
+        ));
+        rows.extend(counter::Counter::rows(
+            &header,
+            &counter,
+            &counter::Live {
+                counter: lost(0, 0),
+                counter_old: lost(300_000, 2),
+            },
+        ));
+        rows
+    }
+
+    #[test]
+    fn the_sample_parses_into_every_experiments_figures() {
+        let report = sample(|_| {});
+        let header: Header =
+            serde_json::from_value(serde_json::Value::Object(report.clone())).unwrap();
+        assert_eq!(header.version, "3.11.7");
+        assert!(header.gil_enabled);
+        assert_eq!(part::<cpu::Cpu>(&report).n, 2_000_000);
+        assert_eq!(part::<counter::Counter>(&report).threads, 10);
+        assert_eq!(part::<hold::Hold>(&report).median_ms, Some(11.9));
+        let renamed = sample(|v| v["cpu"]["ratioo"] = v["cpu"]["ratio"].take());
+        let renamed: serde_json::Value = renamed["cpu"].clone();
+        assert!(script::figures::<cpu::Cpython>("cpu", renamed).is_err());
+    }
+
+    #[test]
+    fn a_hold_of_null_parses_as_none() {
+        let report = sample(|v| v["hold"]["median_ms"] = serde_json::Value::Null);
+        assert_eq!(part::<hold::Hold>(&report).median_ms, None);
+    }
+
+    #[test]
+    fn rows_cover_every_experiment_and_quote_cpython_for_the_other_policy() {
+        let rows = rows_beside_a_model(&sample(|_| {}));
+        assert_eq!(rows.len(), 10);
+        let verdicts: Vec<Agreement> = rows.iter().map(|r| r.model_agrees).collect();
+        assert_eq!(verdicts[0], Agreement::Within, "cpu ratio within 25 %");
+        assert_eq!(verdicts[3], Agreement::Miss, "mixed ratio doubled");
+        assert_eq!(verdicts[7], Agreement::Miss, "hold 5 ms vs 11.9 ms");
+        assert_eq!(verdicts[8], Agreement::Within, "neither lost");
+        assert_eq!(verdicts[9], Agreement::NotCompared, "3.9 is not run");
+        assert!(rows[9].cpython.to_string().contains("bpo-29988"));
+
+        let old = sample(|v| {
+            v["version"] = "3.9.18".into();
+            v["counter"]["worst_lost"] = 400_000.into();
+            v["counter"]["runs_lost"] = 2.into();
+        });
+        let rows = rows_beside_a_model(&old);
+        assert_eq!(rows[8].model_agrees, Agreement::NotCompared);
+        assert_eq!(rows[9].model_agrees, Agreement::Within);
+    }
+
+    #[test]
+    fn without_a_gil_the_hold_row_is_not_compared() {
+        let rows = rows_beside_a_model(&sample(|v| v["gil_enabled"] = false.into()));
+        assert_eq!(rows[7].model_agrees, Agreement::NotCompared);
+        assert_eq!(rows[7].cpython.to_string(), "no GIL");
+        assert!(rows[8].experiment.contains("free-threaded"));
+    }
+
+    #[test]
+    fn the_table_is_aligned_markdown() {
+        let table = table::render(&rows_beside_a_model(&sample(|_| {})));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 12);
+        assert!(lines[0].starts_with("| experiment"));
+        assert!(lines[1].starts_with("| ---"));
+        let width = lines[0].chars().count();
+        assert!(lines.iter().all(|l| l.chars().count() == width), "{table}");
+        assert!(lines.iter().all(|l| l.matches('|').count() == 6), "{table}");
+        assert!(table.contains("| 1.15x "));
+        assert!(table.contains("| MISS "));
+    }
+
+    #[test]
+    fn a_named_python_that_does_not_exist_is_an_error() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let args = FidelityArgs {
+            quick: true,
+            json: false,
+            python: Some("/nonexistent/python3".into()),
+            timeout: 10,
+        };
+        let error = measure(root, &args).err().expect("must fail");
+        assert_eq!(
+            format!("{error:#}"),
+            "--python /nonexistent/python3: no such program"
+        );
+    }
+
+    /// The real command, quick sizes, when this machine has a `python3`.
+    #[test]
+    fn quick_run_fills_every_row() {
+        if python::find(&Choice::OnPath(python::DEFAULT))
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            println!("skipped: no python3 on PATH");
+            return;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let args = FidelityArgs {
+            quick: true,
+            json: false,
+            python: None,
+            timeout: 150,
+        };
+        let clock = Instant::now();
+        let fidelity = measure(root, &args).unwrap().expect("python3 exists");
+        assert_eq!(fidelity.rows.len(), 10);
+        for row in &fidelity.rows {
+            for value in [&row.cpython, &row.model] {
+                let filled = match value {
+                    Value::Ratio(x) | Value::Millis(x) => x.is_finite() && *x > 0.0,
+                    Value::Lost(lost) => lost.runs > 0,
+                    Value::Quoted(_) => true,
+                    Value::Missing(why) => why == "no GIL",
+                };
+                assert!(filled, "{}: {value:?}", row.experiment);
+            }
+        }
+        let json = fidelity.to_json();
+        assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
+        assert!(json["model"]["mode"].is_string(), "{json}");
+        println!(
+            "{}\n(took {:.1} s)",
+            table::render(&fidelity.rows),
+            clock.elapsed().as_secs_f64()
+        );
+    }
+}
