@@ -3,7 +3,20 @@
 //! Run it: `cargo run --release -p refcounting` (all parts, a few seconds), or one part with
 //! `--part 2`. `--quick` runs small sizes; `--refs`, `--trials`, `--holders` and `--pairs`
 //! change them; `--free-threaded` takes the GIL away from the runs that use it (parts 2 and 5)
-//! and `--switch-interval MS` sets its switch interval.
+//! and `--switch-interval MS` sets its switch interval. `--simulated` runs every part on the
+//! deterministic model only (part 2's race on a seeded schedule, parts 3 to 5 from
+//! [`cost`]), so the output is the same on every run.
+//!
+//! ## What the GIL is
+//!
+//! CPython runs Python code inside an *interpreter*, and each interpreter has one lock, the
+//! Global Interpreter Lock. A thread must hold it to run Python bytecode, so in one interpreter
+//! only one thread runs Python at any moment, however many cores there are. A thread that
+//! wants the GIL waits for one *switch interval* (`sys.getswitchinterval()`); if the holder
+//! has not let go by then, the waiter sets a *drop request*. The holder looks for requests at
+//! *check points* between bytecodes (the *eval breaker*), lets go there, and the waiter takes
+//! the lock. Threads also let go around blocking calls (reading a file or socket,
+//! `time.sleep`), and C code may let go around long computations.
 //!
 //! CPython frees memory by **reference counting**. Every object's header holds a count of
 //! the references to it — names, list slots, arguments on the stack. Each new reference runs
@@ -35,28 +48,35 @@
 //!   through an incref;
 //! * atomic counts and PEP 703's biased counts are exact without any lock.
 //!
+//! With `--simulated` the race runs on a seeded schedule instead ([`race_sim`]): the same
+//! lost updates on every run, and the GIL's hand-offs come from [`gil_core::sim`].
+//!
 //! ## Part 3 — why not just atomics? ([`part3_cost`])
 //!
-//! Measured: an atomic incref+decref costs a multiple of a plain one on one thread, and two
-//! threads updating one count are slow either way, because the cache line holding it moves
-//! between cores on every update. CPython increfs constantly, so atomic counts everywhere
-//! would tax every single-threaded program. PEP 703's **biased reference counting** gives the
-//! thread that created an object a private, plain count (most objects never leave their
-//! thread) and makes only other threads pay for atomics; **immortal objects** skip counting.
-//! The measured "biased owner" pair costs about what the plain one does.
+//! The part times an atomic incref+decref against a plain one on one thread (and claims "at
+//! least twice", which it checks against the figure), and two threads updating one count,
+//! which is slow either way because the cache line holding it moves between cores on every
+//! update. CPython increfs constantly, so atomic counts everywhere would tax every
+//! single-threaded program. PEP 703's **biased reference counting** gives the thread that
+//! created an object a private, plain count (most objects never leave their thread) and makes
+//! only other threads pay for atomics; **immortal objects** skip counting. The "biased owner"
+//! pair should cost about what the plain one does. The simulator's figures come from
+//! counting updates ([`cost`]).
 //!
 //! ## Part 4 — Rust's answer ([`part4_rust`])
 //!
-//! Rust has both counters: `Rc` (plain) and `Arc` (atomic). `Rc` is not `Send`, so code that
-//! would share one between threads does not compile (a `compile_fail` test in that module
-//! proves it); `Arc` is. The compiler knows which values cross threads, so Rust needs no
+//! Rust has both counters: `Rc` (plain) and `Arc` (atomic). `Rc` is not `Send` (the marker
+//! for values that may move to another thread), so code that would share one between threads
+//! does not compile (a `compile_fail` doctest in that module proves it); `Arc` is. The compiler knows which values cross threads, so Rust needs no
 //! global lock. C does not know, so CPython made every count safe with one.
 //!
 //! ## Part 5 — historical simplicity ([`part5_history`])
 //!
 //! Why one lock was right in 1992 — single-CPU machines, fast single-threaded code, easy C
 //! extensions — measured against a lock per object, and what the GIL promised to every C
-//! extension written since.
+//! extension written since. The Python FAQ ("Can't we get rid of the Global Interpreter
+//! Lock?", `Doc/faq/library.rst`) records that Greg Stein's fine-grained-locking patches for
+//! Python 1.5 made single-threaded code at least 30% slower.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -65,26 +85,71 @@
 //! rather than in the shared count; its "bytecodes" are the Rust statements between two check
 //! points. See [`gil_core::object`] for the details.
 
+pub mod cost;
 pub mod part1_getrefcount;
 pub mod part2_race;
 pub mod part3_cost;
 pub mod part4_rust;
 pub mod part5_history;
+pub mod race_sim;
 pub mod setup;
 
-pub use setup::Config;
+use gil_core::lesson::{Lesson, Part};
 
-/// How many parts the lesson has.
-pub const PARTS: u8 = 5;
+pub use setup::{Config, SizeArgs};
 
-/// Run part `part` (1-based) with `cfg`, printing as it goes.
-pub fn run_part(part: u8, cfg: &Config) -> anyhow::Result<()> {
-    match part {
-        1 => part1_getrefcount::run().map(drop),
-        2 => part2_race::run(cfg).map(drop),
-        3 => part3_cost::run(cfg).map(drop),
-        4 => part4_rust::run(cfg).map(drop),
-        5 => part5_history::run(cfg).map(drop),
-        _ => anyhow::bail!("there is no part {part}: the lesson has parts 1 to {PARTS}"),
-    }
-}
+/// What the learner reads before part 1: what the GIL is, and why this lesson starts with
+/// reference counts.
+pub const INTRO: &str = "\
+What the GIL is: CPython runs Python code in an interpreter, and each interpreter has one \
+lock, the Global Interpreter Lock (GIL). Only the thread holding it may run Python bytecode, \
+so in one interpreter only one thread runs Python at a time, however many cores there are.
+How it changes hands: a thread that wants the GIL waits one switch interval \
+(sys.getswitchinterval()). If the holder still has it, the waiter sets a drop request. The \
+holder checks for requests at check points between bytecodes (the eval breaker), lets go \
+there, and the waiter takes it. Threads also let go around blocking calls (file and socket \
+I/O, time.sleep), and C code may let go around long computations.
+Why one lock: every object's reference count. This lesson shows what threads do to the \
+counts without it.";
+
+/// The parts, in teaching order (what `--part N` selects).
+pub static PARTS: [Part<Config>; 5] = [
+    Part {
+        title: "counting references with sys.getrefcount",
+        python: part1_getrefcount::PYTHON,
+        run: |_| part1_getrefcount::run().map(drop),
+    },
+    Part {
+        title: "the race the GIL prevents",
+        python: part2_race::PYTHON,
+        run: |cfg| part2_race::run(cfg).map(drop),
+    },
+    Part {
+        title: "why not just make the counts atomic?",
+        python: part3_cost::PYTHON,
+        run: |cfg| part3_cost::run(cfg).map(drop),
+    },
+    Part {
+        title: "Rust's answer: Rc and Arc",
+        python: part4_rust::PYTHON,
+        run: |cfg| part4_rust::run(cfg).map(drop),
+    },
+    Part {
+        title: "historical simplicity: one lock, taken rarely",
+        python: part5_history::PYTHON,
+        run: |cfg| part5_history::run(cfg).map(drop),
+    },
+];
+
+/// Lesson 1, as `run_lesson` runs it.
+pub static LESSON: Lesson<Config> = Lesson {
+    name: "refcounting",
+    number: 1,
+    title: "why the GIL exists: reference counts",
+    shows: "CPython counts references to every object; two threads updating one count at \
+            once lose updates, and the GIL is what stops them.",
+    intro: INTRO,
+    steadier: "",
+    parts: &PARTS,
+    exercises: &["01_refcounts", "02_refcount_race"],
+};

@@ -2,8 +2,26 @@
 
 use std::rc::Rc;
 
-use gil_core::object::{Counting, Fate, PyObject};
-use gil_core::report::{heading, kv, note};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::object::{Counting, Fate, IMMORTAL_REFCNT, PyObject};
+use gil_core::report::{Table, for_rust_readers, kv, note};
+
+/// The Python this part models.
+pub const PYTHON: &str = "\
+import sys
+a = []
+print(sys.getrefcount(a))     # one more than the names you can see
+b = a                         # a second name
+c = [a]                       # a list slot is a reference too
+del b
+del c
+print(sys.getrefcount(None))  # None is immortal (3.12+)
+del a                         # the last reference: freed at once";
+
+/// `sys.getrefcount(None)` on 64-bit CPython 3.14 and later: `_Py_IMMORTAL_INITIAL_REFCNT`,
+/// `3ULL << 30` in `Include/refcount.h`. (3.12 and 3.13 report `_Py_IMMORTAL_REFCNT`, `UINT_MAX`,
+/// which is what the model's [`IMMORTAL_REFCNT`] is.)
+pub const PY314_IMMORTAL_INITIAL_REFCNT: u64 = 3 << 30;
 
 /// One line of the walk-through: a Python statement and the counts after it ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,17 +44,19 @@ pub struct Report {
     /// `sys.getrefcount(None)`: an immortal object's count.
     pub immortal_getrefcount: isize,
     /// What became of `a` after its last name was deleted.
-    pub verdict: Fate,
+    pub fate: Fate,
+    /// How many times `a` was freed (1 when all is well).
+    pub deallocs: u64,
 }
 
 /// Run part 1: bind and unbind names to one model list and print its counts after each step.
+/// Deterministic: the same on every run, live or `--simulated`.
 pub fn run() -> anyhow::Result<Report> {
-    heading("Part 1 — counting references: sys.getrefcount, step by step");
     note(
-        "Every CPython object carries a reference count: how many names, containers and\n\
-         stack slots point at it. Binding a name adds one (Py_INCREF); unbinding takes one\n\
-         away (Py_DECREF); at zero the object is freed at once. Below, a model object and a\n\
-         Rust Rc go through the same statements.",
+        "Every CPython object carries a reference count: how many names, containers and \
+         stack slots point at it. Binding a name adds one (Py_INCREF); unbinding takes one \
+         away (Py_DECREF); at zero the object is freed at once. A model list goes through the \
+         statements above.",
     );
 
     let a = PyObject::new("list", Counting::Plain); // a = []
@@ -68,43 +88,76 @@ pub fn run() -> anyhow::Result<Report> {
     drop(rc_c);
     step("del c", &rc_a);
 
+    let mut table = Table::new(&["after", "sys.getrefcount(a)", "the count itself"]);
     for s in &steps {
-        kv(
-            &format!("after {}", s.statement),
-            format!(
-                "getrefcount(a) {}   Py_REFCNT(a) {}   Rc::strong_count(&a) {}",
-                s.getrefcount, s.refcnt, s.rc_strong_count
-            ),
-        );
+        table.push([
+            s.statement.to_owned(),
+            s.getrefcount.to_string(),
+            s.refcnt.to_string(),
+        ]);
     }
-    note(
-        "getrefcount is always one higher than the references you can see: to call it you\n\
-         pass `a` as an argument, and the call's parameter is a reference too while the call\n\
-         runs. The model really takes and drops that reference. Rc::strong_count borrows\n\
-         its argument (&a) instead of owning a reference, so it reports the count itself.\n\
-         CPython 3.14 may report one less for local variables inside functions, because its\n\
-         interpreter borrows some references instead of counting them; at module level you\n\
-         see the numbers above.",
-    );
+    println!();
+    table.print();
+    println!();
+    claim(Claim {
+        figure: "getrefcount(a) - the count",
+        unit: Unit::Count,
+        measured: (steps[0].getrefcount - steps[0].refcnt) as f64,
+        expected: 1.0,
+        low: 1.0,
+        high: 1.0,
+        text: "sys.getrefcount is one higher than the references you can name: to call it you \
+               pass `a` as an argument, and the call's parameter is a reference too while the \
+               call runs (the model really takes and drops it). CPython 3.14 may show one less \
+               for local variables inside functions, where its interpreter borrows some \
+               references instead of counting them.",
+    });
+    for_rust_readers(&format!(
+        "Rc::strong_count(&a) for the same steps: {}. It borrows its argument (&a) instead of \
+         taking a reference, so it reports the count itself. Rc<T> is Rust's reference-counted \
+         pointer.",
+        steps
+            .iter()
+            .map(|s| s.rc_strong_count.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
 
     let none = PyObject::immortal("NoneType");
     let immortal_getrefcount = none.getrefcount();
-    kv("getrefcount(None)", immortal_getrefcount);
-    note(
-        "None, True, small ints and interned strings are immortal since CPython 3.12 (PEP\n\
-         683): increfs and decrefs leave them alone, and their count reads as a huge\n\
-         sentinel (this is 3.12's on 64-bit builds). No count to update means nothing for\n\
-         racing threads to corrupt, and no cache line bouncing between cores.",
-    );
+    println!();
+    kv("sys.getrefcount(None)", immortal_getrefcount);
+    note(&format!(
+        "That is what 64-bit CPython 3.12 and 3.13 print (_Py_IMMORTAL_REFCNT, UINT_MAX); \
+         3.14 prints {} (_Py_IMMORTAL_INITIAL_REFCNT, 3 << 30, Include/refcount.h). None, \
+         True, False, small ints and statically allocated strings are immortal since 3.12 \
+         (PEP 683): increfs and decrefs leave them alone and they are never freed. Strings \
+         you intern with sys.intern are mortal again since 3.12 (gh-113993). No count to \
+         update means nothing for racing threads to corrupt.",
+        PY314_IMMORTAL_INITIAL_REFCNT,
+    ));
+    debug_assert_eq!(immortal_getrefcount, IMMORTAL_REFCNT);
 
     a.decref(); // del a: the last reference
-    let verdict = a.audit().fate();
-    kv("after del a", verdict);
-    note("The count reached zero, so the list was freed right then, not at some later sweep.");
+    let audit = a.audit();
+    let fate = audit.fate();
+    println!();
+    kv("after del a", fate);
+    claim(Claim {
+        figure: "times the list was freed",
+        unit: Unit::Count,
+        measured: audit.deallocs as f64,
+        expected: 1.0,
+        low: 1.0,
+        high: 1.0,
+        text: "The count reached zero at `del a`, so the list was freed right then, once, not \
+               at some later sweep.",
+    });
 
     Ok(Report {
         steps,
         immortal_getrefcount,
-        verdict,
+        fate,
+        deallocs: audit.deallocs,
     })
 }

@@ -1,18 +1,40 @@
 //! Part 2 — the race the GIL prevents: two threads, one object, plain counts.
 //!
 //! One thread builds a new list of references to a shared object (one incref each) while
-//! another clears an old list of as many references (one decref each). When both are done the
+//! another empties an old list of as many references (one decref each). When both are done the
 //! count must be back where it started.
+//!
+//! Live, the two threads really race on this machine's cores. With `--simulated` the same
+//! race runs on a seeded schedule ([`crate::race_sim`]), and the GIL's hand-offs come
+//! from the simulator ([`gil_core::sim`]), so every figure is the same on every run.
 
 use std::sync::Barrier;
-use std::time::Duration;
 
-use gil_core::Gil;
-use gil_core::measure::{self, fmt_count, fmt_duration};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::fmt_count;
 use gil_core::object::{Counting, Fate, PyObject};
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, kv, note};
+use gil_core::{Gil, session};
 
+use crate::race_sim::{self, Schedule};
 use crate::setup::Config;
+
+/// The Python this part models.
+pub const PYTHON: &str = "\
+import threading
+shared = []                   # held by `holders` other names, and by:
+old = [shared] * n            # n references in an old list
+new = []
+def build():                  # T1: n increfs
+    for _ in range(n):
+        new.append(shared)
+def drop_old():               # T2: n decrefs
+    for _ in range(n):
+        old.pop()
+t1 = threading.Thread(target=build)
+t2 = threading.Thread(target=drop_old)
+t1.start(); t2.start(); t1.join(); t2.join()
+# the count must be back to holders + n";
 
 /// One trial: what the count did and what became of the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,11 +46,9 @@ pub struct Trial {
     /// The references that really existed then: the other holders' and the new list's.
     pub expected: isize,
     /// What became of the object once the other holders dropped their references too.
-    pub verdict: Fate,
+    pub fate: Fate,
     /// GIL hand-offs during the race (0 without a GIL).
     pub switches: u64,
-    /// Wall time of the race.
-    pub wall: Duration,
 }
 
 impl Trial {
@@ -37,17 +57,14 @@ impl Trial {
         self.after_race - self.expected
     }
 
-    /// What happened, in a few words.
-    pub fn story(&self) -> String {
-        if self.freed_during_race {
-            return format!("count hit 0 during the race: {}", self.verdict);
+    /// What happened, in a word or two.
+    pub fn outcome(&self) -> &'static str {
+        match self.fate {
+            _ if self.freed_during_race => "freed mid-race",
+            Fate::Freed => "freed once",
+            Fate::Leaked { .. } => "leaked",
+            Fate::PrematureFree { .. } => "freed too early",
         }
-        format!(
-            "count after race {} (drift {:+}), then {}",
-            fmt_signed(self.after_race),
-            self.drift(),
-            self.verdict
-        )
     }
 }
 
@@ -84,7 +101,7 @@ impl Scenario {
     pub fn uses_after_free(&self) -> u64 {
         self.trials
             .iter()
-            .map(|t| match t.verdict {
+            .map(|t| match t.fate {
                 Fate::PrematureFree { use_after_free, .. } => use_after_free,
                 _ => 0,
             })
@@ -92,11 +109,28 @@ impl Scenario {
     }
 
     fn count(&self, pick: impl Fn(&Fate) -> bool) -> usize {
-        self.trials.iter().filter(|t| pick(&t.verdict)).count()
+        self.trials.iter().filter(|t| pick(&t.fate)).count()
+    }
+
+    /// The trials as a small table.
+    fn print(&self) {
+        let mut table = Table::new(&["trial", "count after", "drift", "then", "GIL hand-offs"]);
+        for (i, t) in self.trials.iter().enumerate() {
+            table.push([
+                (i + 1).to_string(),
+                fmt_signed(t.after_race),
+                format!("{:+}", t.drift()),
+                t.outcome().to_owned(),
+                fmt_count(t.switches),
+            ]);
+        }
+        println!();
+        println!("  {}:", self.label);
+        table.print();
     }
 }
 
-/// What part 2 measured.
+/// What part 2 measured (or, with `--simulated`, computed).
 #[derive(Clone, Debug)]
 pub struct Report {
     /// The replayed lost incref: the object is freed while `main` still holds a reference.
@@ -128,14 +162,16 @@ impl Report {
 /// The model cannot pause a thread between the read and the write of an incref, so the replay
 /// performs the updates that survive and skips the one that is overwritten.
 pub fn forced() -> (Fate, Fate) {
-    let steps = |lines: &[(&str, isize)]| {
-        for (what, count) in lines {
-            kv(&format!("  {what}"), format!("count {count}"));
+    let print = |steps: &[(&str, String)]| {
+        let mut table = Table::new(&["step", "count"]);
+        for (what, count) in steps {
+            table.push([(*what).to_owned(), count.clone()]);
         }
+        table.print();
     };
 
     println!();
-    note("A lost incref, replayed (main holds the one reference that should keep the list alive):");
+    note("A lost incref, replayed (main holds the one reference that keeps the list alive):");
     let obj = PyObject::new("list", Counting::Plain);
     let start = obj.refcnt();
     obj.incref(); // the write that survives; the other thread's identical write is lost
@@ -143,16 +179,17 @@ pub fn forced() -> (Fate, Fate) {
     obj.decref(); // T1: del y
     let after_t1 = obj.refcnt();
     obj.decref(); // T2: del y -> zero, freed while main still refers to it
-    steps(&[
-        ("T1 reads, T2 reads", start),
-        ("T1 writes +1, T2 writes +1", after_increfs),
-        ("T1 decrefs", after_t1),
-        ("T2 decrefs", obj.audit().refcnt),
-    ]);
+    let after_t2 = obj.audit().refcnt;
     obj.decref(); // main is done with the list and drops its reference
-    kv("  main drops its reference", "use after free caught");
     let lost_incref = obj.audit().fate();
-    kv("lost incref gives", lost_incref);
+    print(&[
+        ("T1 reads, T2 reads", start.to_string()),
+        ("T1 writes +1, T2 writes +1", after_increfs.to_string()),
+        ("T1 decrefs", after_t1.to_string()),
+        ("T2 decrefs: freed", after_t2.to_string()),
+        ("main drops its reference", "use after free!".to_owned()),
+    ]);
+    note(&format!("Result: {lost_incref}."));
 
     println!();
     note("A lost decref, replayed (T1 and T2 each hold a reference besides main's):");
@@ -161,30 +198,40 @@ pub fn forced() -> (Fate, Fate) {
     obj.incref();
     let start = obj.refcnt();
     obj.decref(); // the write that survives; the other thread's identical write is lost
-    steps(&[
-        ("T1 reads, T2 reads", start),
-        ("T1 writes -1, T2 writes -1", obj.refcnt()),
-    ]);
+    let after_decrefs = obj.refcnt();
     obj.decref(); // main drops its reference: every reference is gone now
-    kv(
-        "  main drops its reference",
-        format!("count {}", obj.refcnt()),
-    );
     let lost_decref = obj.audit().fate();
-    kv("lost decref gives", lost_decref);
+    print(&[
+        ("T1 reads, T2 reads", start.to_string()),
+        ("T1 writes -1, T2 writes -1", after_decrefs.to_string()),
+        ("main drops its reference", obj.refcnt().to_string()),
+    ]);
+    note(&format!("Result: {lost_decref}."));
     (lost_incref, lost_decref)
 }
 
+/// What one live race saw besides the count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaceRun {
+    /// GIL hand-offs during the race (0 without a GIL).
+    pub switches: u64,
+    /// `threading.active_count()` of the model once both threads were running.
+    pub active_threads: usize,
+    /// `threading.current_thread().name` of each racing thread, in start order.
+    pub names: Vec<String>,
+}
+
 /// The race: thread T1 takes `n` new references to `obj` (`new.append(obj)`, one incref
-/// each) while thread T2 drops `n` old ones (`old.clear()`, one decref each), on `gil`, with a
-/// check point after every update. Returns the number of GIL hand-offs.
+/// each) while thread T2 drops `n` old ones (`old.pop()`, one decref each), on `gil`, with a
+/// check point after every update.
 ///
 /// The threads start together: they wait for each other with the GIL released.
-pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> u64 {
+pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> RaceRun {
     let start = Barrier::new(2);
     gil.reset_stats();
-    gil.run_threads(2, |i, py| {
+    let seen = gil.run_threads(2, |i, py| {
         py.allow_threads(|| start.wait());
+        let active = gil.active_count();
         for _ in 0..n {
             if i == 0 {
                 obj.incref();
@@ -193,16 +240,26 @@ pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> u64 {
             }
             py.check_point();
         }
+        (active, py.name().to_owned())
     });
-    gil.stats().switches
+    RaceRun {
+        switches: gil.stats().switches,
+        active_threads: seen.iter().map(|(active, _)| *active).max().unwrap_or(0),
+        names: seen.into_iter().map(|(_, name)| name).collect(),
+    }
 }
 
-/// One trial: a fresh object held by `cfg.holders` references plus an old list of
+/// References the shared object starts with: the other holders' and the old list's.
+fn references(cfg: &Config) -> isize {
+    isize::try_from(cfg.holders.max(1).saturating_add(cfg.refs)).unwrap_or(isize::MAX)
+}
+
+/// One live trial: a fresh object held by `cfg.holders` references plus an old list of
 /// `cfg.refs`; the race replaces the old list with a new one; then everyone lets go.
 pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
-    let expected = (cfg.holders.max(1) + cfg.refs) as isize;
+    let expected = references(cfg);
     let obj = PyObject::with_refs("list", counting, expected);
-    let (switches, wall) = measure::time(|| race(&obj, gil, cfg.refs));
+    let switches = race(&obj, gil, cfg.refs).switches;
     let after_race = obj.audit();
     for _ in 0..expected {
         obj.decref();
@@ -211,127 +268,259 @@ pub fn trial(cfg: &Config, counting: Counting, gil: &Gil) -> Trial {
         after_race: after_race.refcnt,
         freed_during_race: after_race.freed,
         expected,
-        verdict: obj.audit().fate(),
+        fate: obj.audit().fate(),
         switches,
-        wall,
     }
 }
 
-fn scenario(cfg: &Config, label: &'static str, counting: Counting, gil: &Gil) -> Scenario {
-    Scenario {
+/// One simulated trial, its schedule seeded by `seed`.
+pub fn simulated_trial(cfg: &Config, schedule: Schedule, switches: u64, seed: u64) -> Trial {
+    let sim = race_sim::race(cfg.holders.max(1), cfg.refs, schedule, seed);
+    Trial {
+        after_race: sim.after_race,
+        freed_during_race: sim.freed_during_race,
+        expected: references(cfg),
+        fate: sim.fate,
+        switches,
+    }
+}
+
+/// The four ways of counting, as rows: label, counting, and whether a GIL serialises them.
+fn rows(cfg: &Config) -> [(&'static str, Counting, bool); 4] {
+    let gil = !cfg.gil.free_threaded;
+    [
+        ("no GIL, plain counts", Counting::Plain, false),
+        (
+            if gil {
+                "GIL, plain counts"
+            } else {
+                "--free-threaded, plain counts"
+            },
+            Counting::Plain,
+            gil,
+        ),
+        ("no GIL, atomic counts", Counting::Atomic, false),
+        ("no GIL, biased counts", Counting::Biased, false),
+    ]
+}
+
+/// Every row's trials on the simulator, for `cores` cores.
+pub fn simulate(cfg: &Config, cores: usize) -> [Scenario; 4] {
+    let mut row = 0;
+    rows(cfg).map(|(label, counting, gil)| {
+        row += 1;
+        // Each row and trial gets its own schedule.
+        let seed = |trial| cfg.seed.wrapping_add(row * 1_000).wrapping_add(trial);
+        let (schedule, switches) = match (counting, gil) {
+            (Counting::Plain, true) => (
+                Schedule::Indivisible,
+                race_sim::gil_handoffs(cfg, cfg.refs, cores),
+            ),
+            (Counting::Plain, false) => (race_sim::plain_schedule(cfg, cores), 0),
+            // An atomic update cannot be split, and both racing threads are not the biased
+            // object's owner, so they use its atomic shared count.
+            _ => (Schedule::Indivisible, 0),
+        };
+        Scenario {
+            label,
+            counting,
+            gil,
+            trials: (0..cfg.trials.max(1))
+                .map(|t| simulated_trial(cfg, schedule, switches, seed(t)))
+                .collect(),
+        }
+    })
+}
+
+/// Start the two racing threads once, briefly, and show what Python's introspection would
+/// say about them.
+fn show_threads(cfg: &Config) {
+    let obj = PyObject::with_refs("list", Counting::Plain, 2);
+    let seen = race(&obj, &cfg.gil(), 1);
+    kv(
+        "threads attached while racing",
+        format!("{} ({})", seen.active_threads, seen.names.join(" and ")),
+    );
+    note(
+        "That is the model's threading.active_count() and each thread's \
+         threading.current_thread().name; CPython's count would include the main thread.",
+    );
+}
+
+/// Every row's trials live, in turns: trial 1 of each row, then trial 2 of each, and so on.
+pub fn measure(cfg: &Config) -> [Scenario; 4] {
+    let free = Gil::free_threaded();
+    let gil = cfg.gil();
+    let mut scenarios = rows(cfg).map(|(label, counting, gil)| Scenario {
         label,
         counting,
-        gil: !gil.is_free_threaded(),
-        trials: (0..cfg.trials.max(1))
-            .map(|_| trial(cfg, counting, gil))
-            .collect(),
+        gil,
+        trials: Vec::new(),
+    });
+    for _ in 0..cfg.trials.max(1) {
+        for s in &mut scenarios {
+            let interpreter = if s.gil { &gil } else { &free };
+            s.trials.push(trial(cfg, s.counting, interpreter));
+        }
     }
+    scenarios
 }
 
-/// Run part 2: race plain counts with no GIL, then under the GIL, then atomic and biased.
+/// Run part 2: replay one lost update of each kind, then race plain counts with no GIL, under
+/// the GIL, atomic and biased, and say what each did.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 2 — the race the GIL prevents");
     note(&format!(
-        "A shared object is referenced by {holders} other holders and by an old list of {n}\n\
-         references. Thread T1 builds a new list of {n} references to it (one incref each)\n\
-         while thread T2 clears the old one (one decref each). Afterwards the count must be\n\
-         {total}, and when everyone lets go it must reach 0 exactly once. The default build's\n\
-         Py_INCREF is `ob_refcnt++`: a read, then a write, and the model does just that.\n\
-         Trials of each kind: {trials}.",
+        "A shared object is referenced by {holders} other holders and by an old list of {n} \
+         references. Thread T1 builds a new list of {n} references to it (one incref each) \
+         while thread T2 empties the old one (one decref each). Afterwards the count must be \
+         {total}, and when everyone lets go it must reach 0 exactly once. The default build's \
+         Py_INCREF is `ob_refcnt++`: a read, then a write, and the model does just that.",
         holders = fmt_count(cfg.holders.max(1)),
         n = fmt_count(cfg.refs),
-        total = fmt_count(cfg.holders.max(1) + cfg.refs),
-        trials = cfg.trials.max(1),
+        total = fmt_count(references(cfg).unsigned_abs() as u64),
     ));
-    if measure::cores() < 2 {
-        note(
-            "This machine gives the process one core: the threads can still race when the\n\
-             OS switches between them mid-update, but much more rarely than on two cores.",
-        );
-    }
 
     let (forced_lost_incref, forced_lost_decref) = forced();
     println!();
-    note("Now for real: the two threads race and nobody replays anything.");
-
-    let free = Gil::free_threaded();
-    let gil = cfg.gil()?;
+    let session = session::current();
+    let expected = simulate(cfg, session.cores);
+    let [no_gil, with_gil, atomic, biased] = if session.simulated {
+        note(&format!(
+            "Now the two threads race, {} trials of each kind, on the simulator: a seeded \
+             schedule decides which thread takes the next step (--simulated).",
+            cfg.trials.max(1)
+        ));
+        expected.clone()
+    } else {
+        note(&format!(
+            "Now for real: the two threads race, {} trials of each kind, and nobody replays \
+             anything.",
+            cfg.trials.max(1)
+        ));
+        show_threads(cfg);
+        measure(cfg)
+    };
     let report = Report {
         forced_lost_incref,
         forced_lost_decref,
         refs: cfg.refs,
-        no_gil: scenario(cfg, "no GIL, plain counts", Counting::Plain, &free),
-        with_gil: scenario(
-            cfg,
-            if gil.is_free_threaded() {
-                "--free-threaded, plain counts"
-            } else {
-                "GIL, plain counts"
-            },
-            Counting::Plain,
-            &gil,
-        ),
-        atomic: scenario(cfg, "no GIL, atomic counts", Counting::Atomic, &free),
-        biased: scenario(cfg, "no GIL, biased counts", Counting::Biased, &free),
+        no_gil,
+        with_gil,
+        atomic,
+        biased,
     };
-
     for s in report.scenarios() {
-        println!();
-        for (i, t) in s.trials.iter().enumerate() {
-            kv(
-                &format!("{} trial {}", s.label, i + 1),
-                format!(
-                    "{}, {} in {}",
-                    t.story(),
-                    plural(t.switches, "GIL hand-off"),
-                    fmt_duration(t.wall),
-                ),
-            );
-        }
-        let n = s.trials.len();
-        kv(
-            &format!("{} exact", s.label),
-            format!("{} of {n}", s.exact()),
-        );
-        kv(
-            &format!("{} leaked", s.label),
-            format!("{} of {n}", s.leaks()),
-        );
-        kv(
-            &format!("{} freed too early", s.label),
-            format!(
-                "{} of {n} ({} uses after free caught)",
-                s.premature_frees(),
-                fmt_count(s.uses_after_free())
-            ),
-        );
+        s.print();
+    }
+
+    let mut summary = Table::new(&[
+        "counting",
+        "exact",
+        "leaked",
+        "freed early",
+        "uses after free",
+    ]);
+    for s in report.scenarios() {
+        summary.push([
+            s.label.to_owned(),
+            format!("{}/{}", s.exact(), s.trials.len()),
+            format!("{}/{}", s.leaks(), s.trials.len()),
+            format!("{}/{}", s.premature_frees(), s.trials.len()),
+            fmt_count(s.uses_after_free()),
+        ]);
     }
     println!();
+    summary.print();
+    println!();
     note(
-        "Without a lock the counts drift: two threads read the same old value and one of\n\
-         the writes is lost. A lost decref leaves a count that never returns to zero, a\n\
-         leak. A lost incref makes the count reach zero while references remain: the object\n\
-         is freed under its users' feet. CPython would then read or corrupt reused memory\n\
-         (a crash, or wrong data far from the bug); the model marks the object freed and\n\
-         counts every later use instead. How often each happens depends on how the two\n\
-         threads' updates interleave on this machine's cores, so it changes from run to run.\n\
-         \n\
-         Under the GIL the very same plain updates are exact: only the thread holding the\n\
-         GIL runs, and it is never interrupted inside an incref, because the eval breaker\n\
-         is only consulted between bytecodes. Atomic updates are exact without any lock,\n\
-         and so are PEP 703's biased counts: T1 and T2 are not the object's owner (the main\n\
-         thread made it), so both use the atomic shared count; T2's decrefs drive it below\n\
-         zero, the object is queued for its owner, and the owner's merge adds it all up.",
+        "A lost decref leaves a count that never returns to zero: a leak. A lost incref makes \
+         the count reach zero while references remain: the object is freed under its users' \
+         feet. CPython would then read or corrupt reused memory (a crash, or wrong data far \
+         from the bug); the model marks the object freed and counts every later use instead. \
+         Which of the two happens depends on how the threads' steps interleave, and how \
+         often on how much they really run at the same time: less on a busy machine.",
     );
+    println!();
+    make_claims(&report, &expected, session.simulated);
     Ok(report)
+}
+
+/// Below this many references per thread a live race is over before the second thread has
+/// started (starting a thread takes longer than a few thousand updates), so the no-GIL row
+/// cannot be expected to show anything.
+pub const RACE_VISIBLE_REFS: u64 = 100_000;
+
+/// The sentences part 2 may say, each checked against its figure.
+fn make_claims(report: &Report, expected: &[Scenario; 4], simulated: bool) {
+    let trials = report.no_gil.trials.len() as f64;
+    let wrong = |s: &Scenario| (s.trials.len() - s.exact()) as f64;
+    let expected_wrong = wrong(&expected[0]);
+    if !simulated && report.refs < RACE_VISIBLE_REFS {
+        note(&format!(
+            "With fewer than {} references per thread the race is over before the second \
+             thread gets going, so the no-GIL row shows little. Try more --refs.",
+            fmt_count(RACE_VISIBLE_REFS)
+        ));
+    } else if expected_wrong >= 1.0 {
+        let measured = wrong(&report.no_gil);
+        let text = format!(
+            "Without a lock the plain counts went wrong in {measured} of {trials} trials: \
+             both threads read the same old value, and one of the two writes was lost."
+        );
+        claim(Claim {
+            figure: "no-GIL trials that went wrong",
+            unit: Unit::Count,
+            measured,
+            expected: expected_wrong,
+            low: 1.0,
+            high: trials,
+            text: &text,
+        });
+    } else {
+        note(
+            "At this size the simulator expects no lost update on this many cores: the \
+             threads rarely interleave mid-update. Try more --refs.",
+        );
+    }
+    if report.with_gil.gil {
+        claim(Claim {
+            figure: "exact trials under the GIL",
+            unit: Unit::Count,
+            measured: report.with_gil.exact() as f64,
+            expected: expected[1].exact() as f64,
+            low: trials,
+            high: trials,
+            text: "Under the GIL the very same plain updates were exact in every trial: only \
+                   the thread holding the GIL runs, and it lets go only at a check point \
+                   between bytecodes, never halfway through an incref.",
+        });
+    }
+    claim(Claim {
+        figure: "exact trials, atomic counts",
+        unit: Unit::Count,
+        measured: report.atomic.exact() as f64,
+        expected: expected[2].exact() as f64,
+        low: trials,
+        high: trials,
+        text: "Atomic updates were exact without any lock: an atomic read-modify-write cannot \
+               be split.",
+    });
+    claim(Claim {
+        figure: "exact trials, biased counts",
+        unit: Unit::Count,
+        measured: report.biased.exact() as f64,
+        expected: expected[3].exact() as f64,
+        low: trials,
+        high: trials,
+        text: "PEP 703's biased counts were exact too. T1 and T2 are not the object's owner \
+               (the main thread made it), so both use its atomic shared count; T2's decrefs \
+               drive that below zero, the object is queued for its owner, and the owner's \
+               merge adds it all up.",
+    });
 }
 
 /// A count that a race may have taken below zero, with thousands separators.
 fn fmt_signed(n: isize) -> String {
     let sign = if n < 0 { "-" } else { "" };
     format!("{sign}{}", fmt_count(n.unsigned_abs() as u64))
-}
-
-fn plural(n: u64, what: &str) -> String {
-    format!("{} {what}{}", fmt_count(n), if n == 1 { "" } else { "s" })
 }

@@ -1,7 +1,7 @@
 //! Part 4 — Rust's answer: two reference-counted pointers, and a compiler that picks for you.
 //!
 //! `Rc<T>` counts with plain instructions, exactly like CPython's default build. It is
-//! `!Send`: the compiler refuses to let one cross to another thread, so the race of part 2
+//! `!Send` (not `Send`: not allowed to move to another thread): the compiler refuses to let one cross to another thread, so the race of part 2
 //! cannot be written. This does not compile:
 //!
 //! ```compile_fail,E0277
@@ -24,15 +24,26 @@
 //! assert_eq!(Arc::strong_count(&shared), 1);
 //! ```
 
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::fmt_ratio;
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, for_rust_readers, note};
+use gil_core::session;
 use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::setup::{Config, fmt_ns, per_pair, per_pair_two_threads, ratio};
+use crate::cost::Pair;
+use crate::setup::{Config, fmt_ns, in_turns, per_pair, per_pair_two_threads, ratio};
 
-/// What part 4 measured: time per clone+drop pair.
+/// The Python this part sets beside Rust: any object may reach another thread.
+pub const PYTHON: &str = "\
+import threading
+data = [1, 2, 3]
+t = threading.Thread(target=print, args=(data,))
+t.start(); t.join()   # Python lets any object reach any thread";
+
+/// What part 4 measured: time per clone+drop pair. With `--simulated`, the model's cost in
+/// plain pairs, and NaN for the two-thread figure (the model has no caches).
 #[derive(Clone, Debug)]
 pub struct Report {
     /// `Rc::clone` + drop on one thread.
@@ -41,6 +52,13 @@ pub struct Report {
     pub arc: f64,
     /// `Arc::clone` + drop, two threads on one `Arc` at once (per thread).
     pub arc_contended: f64,
+}
+
+impl Report {
+    /// How many times dearer an `Arc` clone+drop is than an `Rc` one.
+    pub fn arc_over_rc(&self) -> f64 {
+        ratio(self.arc, self.rc)
+    }
 }
 
 /// `n` clone+drop pairs of `p` with `clone`: Rust's incref+decref.
@@ -52,35 +70,86 @@ fn clone_drop<P>(p: &P, n: u64, clone: impl Fn(&P) -> P) {
     }
 }
 
-/// Run part 4: time `Rc` and `Arc` clones and explain `Send`.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 4 — Rust's answer: Rc is not Send, Arc is atomic");
+/// Time `Rc` and `Arc` clones in turns, then `Arc` with two threads.
+pub fn measure(cfg: &Config) -> Report {
     let rc = Rc::new(vec![0u8; 16]);
     let arc = Arc::new(vec![0u8; 16]);
-    let report = Report {
-        rc: per_pair(cfg.repeats, cfg.pairs, |n| clone_drop(&rc, n, Rc::clone)),
-        arc: per_pair(cfg.repeats, cfg.pairs, |n| clone_drop(&arc, n, Arc::clone)),
-        arc_contended: {
-            let work = |n| clone_drop(&arc, n, Arc::clone);
-            per_pair_two_threads(cfg.repeats, cfg.contended_pairs(), work, work)
-        },
-    };
-    kv("Rc clone+drop", fmt_ns(report.rc));
-    kv("Arc clone+drop", fmt_ns(report.arc));
-    kv("Arc clone+drop, two threads", fmt_ns(report.arc_contended));
-    kv("Arc over Rc", fmt_ratio(ratio(report.arc, report.rc)));
+    let one_thread = in_turns(
+        cfg.repeats,
+        &[
+            &|| per_pair(cfg.pairs, |n| clone_drop(&rc, n, Rc::clone)),
+            &|| per_pair(cfg.pairs, |n| clone_drop(&arc, n, Arc::clone)),
+        ],
+    );
+    let work = |n| clone_drop(&arc, n, Arc::clone);
+    let arc_contended = in_turns(
+        cfg.repeats,
+        &[&|| per_pair_two_threads(cfg.contended_pairs(), work, work)],
+    )[0];
+    Report {
+        rc: one_thread[0],
+        arc: one_thread[1],
+        arc_contended,
+    }
+}
+
+/// Run part 4: time `Rc` and `Arc` clones (with `--simulated`, the model's costs) and explain
+/// `Send`.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     note(
-        "Rust has both of CPython's options and lets each value choose. Rc counts with\n\
-         plain instructions, like Py_INCREF under the GIL; Arc counts atomically, like the\n\
-         free-threaded build's shared count, and costs about what part 3's atomic row did.\n\
-         The compiler keeps them apart: Rc is not Send, so moving one into another thread\n\
-         is a compile error (\"`Rc<Vec<i32>>` cannot be sent between threads safely\"); this\n\
-         crate's documentation has a compile_fail test that proves it on every build.\n\
-         \n\
-         That check is why Rust needs no GIL. C has no such check: CPython could not tell a\n\
-         C extension's object that stays on one thread from one that is shared, so it had to\n\
-         make every update safe for the worst case. One global lock did that for all of them\n\
-         at once.",
+        "Rust has both of CPython's options and lets each value choose. Rc (a reference-\
+         counted pointer) counts with plain instructions, like Py_INCREF under the GIL; Arc \
+         (an atomically reference-counted one) counts atomically, like the free-threaded \
+         build's shared count. Cloning one is an incref; dropping the clone is a decref.",
+    );
+    let simulated = session::simulated();
+    let report = if simulated {
+        Report {
+            rc: Pair::Plain.over_plain(),
+            arc: Pair::Atomic.over_plain(),
+            arc_contended: f64::NAN,
+        }
+    } else {
+        measure(cfg)
+    };
+    println!();
+    let table = if simulated {
+        Table::new(&["clone+drop", "cost in plain pairs (model)"])
+            .row(["Rc".to_owned(), fmt_ratio(report.rc)])
+            .row(["Arc".to_owned(), fmt_ratio(report.arc)])
+    } else {
+        Table::new(&["clone+drop", "time"])
+            .row(["Rc, one thread", &fmt_ns(report.rc)])
+            .row(["Arc, one thread", &fmt_ns(report.arc)])
+            .row(["Arc, two threads at once", &fmt_ns(report.arc_contended)])
+    };
+    table.print();
+    println!();
+    claim(Claim {
+        figure: "Arc clone+drop / Rc clone+drop",
+        unit: Unit::Ratio,
+        measured: report.arc_over_rc(),
+        expected: Pair::Atomic.over_plain(),
+        low: 2.0,
+        high: 200.0,
+        text: "An Arc clone+drop costs at least twice an Rc one: the price of an atomic count, \
+               paid only by values that may be shared between threads.",
+    });
+    println!();
+    note(
+        "The compiler keeps the two apart. It knows which values may cross to another \
+         thread, and refuses to compile a program that moves an Rc there; an Arc may go. \
+         That check is why Rust needs no GIL. C has no such check: CPython could not tell an \
+         object that stays on one thread from one that is shared, so it had to make every \
+         update safe for the worst case. One global lock did that for all of them at once.",
+    );
+    println!();
+    for_rust_readers(
+        "Rc<T> is !Send (it does not implement the Send trait), so std::thread::spawn(move \
+         || drop(rc_clone)) fails with error E0277, \"`Rc<Vec<i32>>` cannot be sent between \
+         threads safely\". Arc<T> is Send when T is Send + Sync. This crate's documentation \
+         has a compile_fail doctest (a test that passes only if the code does not compile) \
+         that checks the Rc case on every build.",
     );
     Ok(report)
 }

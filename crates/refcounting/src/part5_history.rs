@@ -4,15 +4,29 @@
 //! times an incref+decref with a per-object mutex against the plain one, and counts how many
 //! times the GIL itself changed hands while two threads did millions of plain updates.
 
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, note};
+use gil_core::session;
 use std::sync::Mutex;
 
+use crate::cost::Pair;
 use crate::part2_race::race;
-use crate::setup::{Config, fmt_ns, pairs, per_pair, ratio};
+use crate::race_sim::gil_handoffs;
+use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
-/// What part 5 measured.
+/// The Python this part models: part 2's two threads, under one lock for everything.
+pub const PYTHON: &str = "\
+# the alternative to one global lock: a lock in every object,
+# taken around every incref and decref (Python 1.5's free-threading
+# patches did that). CPython instead runs part 2's threads under
+# one lock, the GIL:
+t1 = threading.Thread(target=build)
+t2 = threading.Thread(target=drop_old)";
+
+/// What part 5 measured. With `--simulated`, the times are the model's costs in plain pairs
+/// and the hand-offs come from the simulator.
 #[derive(Clone, Debug)]
 pub struct Report {
     /// Plain incref+decref, one thread.
@@ -25,6 +39,18 @@ pub struct Report {
     pub gil_switches: u64,
 }
 
+impl Report {
+    /// How many times dearer a pair is with a lock per object.
+    pub fn locked_over_plain(&self) -> f64 {
+        ratio(self.locked, self.plain)
+    }
+
+    /// Updates per GIL hand-off (all of them if the GIL never changed hands).
+    pub fn updates_per_handoff(&self) -> f64 {
+        self.updates_under_gil as f64 / self.gil_switches.max(1) as f64
+    }
+}
+
 /// `n` incref+decref pairs, each update inside the object's own lock.
 fn locked_pairs(obj: &Mutex<PyObject>, n: u64) {
     let mut n = n;
@@ -35,53 +61,123 @@ fn locked_pairs(obj: &Mutex<PyObject>, n: u64) {
     }
 }
 
-/// Run part 5: per-object locks against one lock, then the history.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 5 — historical simplicity: one lock, taken rarely");
+/// Time plain and locked pairs in turns, then race two threads under the GIL.
+pub fn measure(cfg: &Config) -> Report {
     let plain = PyObject::new("list", Counting::Plain);
     let locked = Mutex::new(PyObject::new("list", Counting::Plain));
-    let shared = PyObject::with_refs("list", Counting::Plain, (cfg.refs + 1) as isize);
-    let gil = cfg.gil()?;
-    let report = Report {
-        plain: per_pair(cfg.repeats, cfg.pairs, |n| pairs(&plain, n)),
-        locked: per_pair(cfg.repeats, cfg.pairs, |n| locked_pairs(&locked, n)),
+    let times = in_turns(
+        cfg.repeats,
+        &[&|| per_pair(cfg.pairs, |n| pairs(&plain, n)), &|| {
+            per_pair(cfg.pairs, |n| locked_pairs(&locked, n))
+        }],
+    );
+    let refs = isize::try_from(cfg.refs.saturating_add(1)).unwrap_or(isize::MAX);
+    let shared = PyObject::with_refs("list", Counting::Plain, refs);
+    Report {
+        plain: times[0],
+        locked: times[1],
         updates_under_gil: 2 * cfg.refs,
-        gil_switches: race(&shared, &gil, cfg.refs),
+        gil_switches: race(&shared, &cfg.gil(), cfg.refs).switches,
+    }
+}
+
+/// The model's figures for `cores` cores: costs in plain pairs, hand-offs from the simulator.
+pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    Report {
+        plain: Pair::Plain.over_plain(),
+        locked: Pair::LockPerObject.over_plain(),
+        updates_under_gil: 2 * cfg.refs,
+        gil_switches: if cfg.gil.free_threaded {
+            0
+        } else {
+            gil_handoffs(cfg, cfg.refs, cores)
+        },
+    }
+}
+
+/// Run part 5: per-object locks against one lock, then the history.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let session = session::current();
+    let expected = simulate(cfg, session.cores);
+    let report = if session.simulated {
+        expected.clone()
+    } else {
+        measure(cfg)
     };
-    kv("plain incref+decref", fmt_ns(report.plain));
-    kv(
-        "with a lock per object",
-        format!(
-            "{} ({} plain)",
-            fmt_ns(report.locked),
-            fmt_ratio(ratio(report.locked, report.plain))
-        ),
-    );
-    kv(
-        "refcount updates under the GIL",
-        fmt_count(report.updates_under_gil),
-    );
-    kv("GIL hand-offs meanwhile", fmt_count(report.gil_switches));
+    let table = if session.simulated {
+        Table::new(&["incref+decref", "cost in plain pairs (model)"])
+            .row(["plain", &fmt_ratio(report.plain)])
+            .row(["with a lock per object", &fmt_ratio(report.locked)])
+    } else {
+        Table::new(&["incref+decref", "time", "x plain"])
+            .row(["plain", &fmt_ns(report.plain), &fmt_ratio(1.0)])
+            .row([
+                "with a lock per object",
+                &fmt_ns(report.locked),
+                &fmt_ratio(report.locked_over_plain()),
+            ])
+    };
+    table.print();
+    println!();
+    claim(Claim {
+        figure: "lock per object / plain",
+        unit: Unit::Ratio,
+        measured: report.locked_over_plain(),
+        expected: expected.locked_over_plain(),
+        low: 2.0,
+        high: 500.0,
+        text: "A lock per object costs at least twice the plain update on every incref and \
+               decref, even with one thread and nobody to wait for.",
+    });
+
+    println!();
+    let race_table = Table::new(&["two threads under the GIL", "count"])
+        .row([
+            "reference-count updates",
+            &fmt_count(report.updates_under_gil),
+        ])
+        .row(["GIL hand-offs meanwhile", &fmt_count(report.gil_switches)]);
+    race_table.print();
+    println!();
+    if cfg.gil.free_threaded {
+        note("With --free-threaded there is no GIL to hand off, so no hand-offs to count.");
+    } else {
+        let expected_per_handoff = expected.updates_per_handoff();
+        let low = (expected_per_handoff / 4.0).clamp(1.0, 1_000.0).floor();
+        let text = format!(
+            "The GIL changed hands at most once per {} updates: it is taken once per \
+             thread switch, not once per update, so inside it every count can stay plain.",
+            fmt_count(low as u64)
+        );
+        claim(Claim {
+            figure: "updates per GIL hand-off",
+            unit: Unit::Count,
+            measured: report.updates_per_handoff(),
+            expected: expected_per_handoff,
+            low,
+            high: report.updates_under_gil as f64,
+            text: &text,
+        });
+    }
+    println!();
     note(
-        "Threads, and the GIL with them, arrived in Python in 1992. Machines then had one\n\
-         CPU, so threads never ran Python in parallel anyway; what mattered was that a\n\
-         thread blocked on I/O let the others run, and that single-threaded code stayed\n\
-         fast. One lock around the whole interpreter gave both: it changes hands once per\n\
-         thread switch, not once per update (compare the two counts above), and inside it\n\
-         every reference count, dict and list can use plain, lock-free code. A lock per\n\
-         object costs several times the plain update on every single incref, even with\n\
-         one thread, as measured above. The Python FAQ records that Greg Stein's \"free\n\
-         threading\" patches for Python 1.5, which replaced the GIL with fine-grained\n\
-         locks, ran ordinary code about twice as slowly.\n\
+        "Threads, and the GIL with them, arrived in Python in 1992. Machines then had one \
+         CPU, so threads never ran Python in parallel anyway; what mattered was that a thread \
+         blocked on I/O let the others run, and that single-threaded code stayed fast. One \
+         lock around the whole interpreter gave both, and inside it every reference count, \
+         dict and list can use plain, lock-free code. The Python FAQ (\"Can't we get rid of \
+         the Global Interpreter Lock?\", Doc/faq/library.rst) records that Greg Stein's \
+         \"free threading\" patches for Python 1.5, which replaced the GIL with fine-grained \
+         locks, made single-threaded code at least 30% slower.\n\
          \n\
-         It also made C extensions easy to write, and that is how Python won its libraries:\n\
-         an extension runs with the GIL held, so it may call Py_INCREF, touch any object and\n\
-         wrap a C library that is not thread-safe, all without locks of its own. It lets go\n\
-         only where it chooses, around long computations or blocking calls\n\
-         (Py_BEGIN_ALLOW_THREADS). Thirty years of extensions assume that, which is why\n\
-         removing the GIL took PEP 703's new counting schemes, and why the free-threaded\n\
-         build re-enables the GIL when it imports an extension that does not declare it can\n\
-         run without one (Py_mod_gil).",
+         One lock also made C extensions easy to write, and that is how Python won its \
+         libraries: an extension runs with the GIL held, so it may call Py_INCREF, touch any \
+         object and wrap a C library that is not thread-safe, all without locks of its own. \
+         It lets go only where it chooses, around long computations or blocking calls \
+         (Py_BEGIN_ALLOW_THREADS). Thirty years of extensions assume that, which is why \
+         removing the GIL took PEP 703's new counting schemes, and why the free-threaded \
+         build turns the GIL back on when it imports an extension that does not declare it \
+         can run without one (Py_mod_gil).",
     );
     Ok(report)
 }

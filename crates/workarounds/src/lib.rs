@@ -6,9 +6,11 @@
 //! machine, because each one has a price and a size below which it does not pay.
 //!
 //! Run it with `cargo run --release -p workarounds` (`--part N` for one part, `--quick` for
-//! small sizes, `--help` for the rest). The lesson sizes its pools from the number of CPUs this
-//! process may use and prints that number first: on one core, nothing in here can run in
-//! parallel, and the figures say so.
+//! small sizes, `--simulated` for the simulator's figures only, `--help` for the rest). The
+//! lesson sizes its pools from the number of CPUs this process may use. Every figure that
+//! states a result is printed beside what the deterministic simulator (`gil_core::sim`) expects
+//! on an idle machine with that many cores, and the sentence is printed only when the figure
+//! supports it: on one core, nothing in here can run in parallel, and the lesson says so.
 //!
 //! ## Part 1 — more interpreters: processes ([`part1_processes`])
 //!
@@ -23,7 +25,11 @@
 //! Processes are not free. Starting one costs an `exec`, every argument and every result is
 //! serialised, copied through the kernel and parsed again, and nothing is shared. The part
 //! measures all three and prints the break-even point: how much work a task must carry before
-//! sending it to another process is faster than doing it here. Tiny tasks lose; batching them
+//! sending it to another process is faster than doing it here. How CPython starts a worker is
+//! its *start method*: since Python 3.14 the default on Linux is `forkserver` (before: `fork`),
+//! so each new worker is forked from a small server process and then imports the main module
+//! (Python docs, `multiprocessing`, "Contexts and start methods"; "What's New In Python 3.14").
+//! macOS and Windows use `spawn`, a fresh interpreter per worker. Tiny tasks lose; batching them
 //! (`chunksize`) wins some of it back. When a worker dies mid-task — try
 //! `--inject-failure kill` — the pool reports which one, and how, and the lesson exits with an
 //! error; no worker is left running.
@@ -35,12 +41,19 @@
 //! in the model). Four threads, each squaring and summing its own array with the GIL released,
 //! then really do run at once. The same pool calling a library that forgets to release runs one
 //! call at a time, and the GIL statistics show who held the lock for how long. The part runs
-//! three sizes, because the tutorial's exercise (4 × 1,000,000) is the interesting case: for
-//! NumPy on CPython it is too small for threads to pay (see the figures the part quotes), and
-//! releasing only helps when each call does enough work to hide the cost of the threads.
-//! There is a second limit the GIL has nothing to do with: a loop this simple mostly waits for
-//! memory, and the cores share one memory bus, so on arrays much bigger than the CPU caches
-//! extra threads may read no faster. The part prints the read rate so you can tell.
+//! two call lengths, chosen by *duration* rather than by array length: the lesson first times
+//! the loop on this machine and then sizes the arrays so that one call takes about 10 µs (short)
+//! or about `--call-ms` (long). Short calls lose: starting and joining the pool's threads costs
+//! more than the work. Releasing the GIL pays only when each call is long compared with that.
+//!
+//! What limits the model's loop is not the GIL and, mostly, not memory either. It keeps one
+//! running total, so every add must wait for the previous add's result: a serial chain whose
+//! speed is set by the *latency* of a floating-point add (a few CPU cycles). (NumPy's own
+//! `np.sum` adds in blocks with several partial sums, "pairwise summation" in the `numpy.sum`
+//! documentation, so it runs several chains at once and is faster per float.) The part prints
+//! the time per float for an array that fits in the CPU caches and for its long arrays, so you
+//! can see whether memory added anything on your machine. A second core runs a second chain,
+//! which is why released calls on different arrays scale with the cores.
 //!
 //! ## Part 3 — Cython's `nogil` and `prange` ([`part3_nogil_prange`])
 //!
@@ -75,13 +88,14 @@
 //! ## Part 6 — which Python, and which workaround ([`part6_decision_guide`])
 //!
 //! A table of implementations (note: GraalPy *has* a GIL, whatever older tutorials say) and a
-//! decision guide whose every leaf points at the part of this lesson that measured it, with the
-//! figure from this run.
+//! decision guide whose every leaf points at the part of this lesson that measured it. A leaf
+//! quotes this run's figure only where that part's claim held; otherwise it quotes the
+//! simulator's expectation, labelled as such.
 //!
 //! ## Where the model simplifies CPython
 //!
-//! * A worker here starts in a millisecond or so; a CPython worker has to start an interpreter
-//!   and import modules (or `fork` one), which is slower. Serialising with `serde_json` stands in
+//! * A worker here is a copy of a small Rust binary; a CPython worker also has to start an
+//!   interpreter or be forked, and import modules, which is slower. Serialising with `serde_json` stands in
 //!   for `pickle`; both copy every byte through a pipe.
 //! * The arrays of parts 2 and 3 are Rust `ndarray`s; "releasing the GIL" around them is exactly
 //!   what NumPy's C loops do, but NumPy's own speed is not modelled.
@@ -113,6 +127,7 @@
 //! 6. **The GIL belongs to CPython, not to Python.** PyPy has one too; Jython and IronPython
 //!    have none; GraalPy has one per context and gets parallelism from several contexts.
 
+pub mod expected;
 pub mod part1_processes;
 pub mod part2_numpy;
 pub mod part3_nogil_prange;
@@ -124,7 +139,83 @@ pub mod pool;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gil_core::cli::GilArgs;
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::lesson::{Lesson, LessonArgs, Part};
+use gil_core::{Gil, Mode};
+
+/// Lesson 5: processes, GIL-releasing native code, nogil loops, free threading, subinterpreters.
+#[derive(clap::Parser, Debug)]
+#[command(name = "workarounds", version, about)]
+pub struct Cli {
+    /// The flags every lesson shares.
+    #[command(flatten)]
+    pub lesson: LessonArgs,
+
+    /// Tasks (and arrays) per comparison, 1 to 64; the tutorial uses 4
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub tasks: Option<u16>,
+
+    /// Items per CPU-bound task, sum(i * i for i in range(ITEMS)), 1,000 to 200,000,000
+    /// [default: 20,000,000; --quick 2,000,000]
+    #[arg(long, value_name = "ITEMS",
+          value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
+    pub items: Option<u64>,
+
+    /// Floats per array in parts 1, 3 and 5, 1,000 to 20,000,000 (the tutorial: 1,000,000)
+    /// [default: 1,000,000; --quick 200,000]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1_000..=20_000_000))]
+    pub array_len: Option<u64>,
+
+    /// How long one long call takes in part 2, 1 to 100 ms; the arrays are sized to it
+    /// [default: 5; --quick 1]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub call_ms: Option<u16>,
+
+    /// Worker processes in part 1, 1 to 64 [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Option<u16>,
+
+    /// Make a worker die mid-task in part 1, to see how the pool reports it
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub inject_failure: Option<Failure>,
+
+    /// Internal: run as a worker process for part 1's pool (the parent's pid follows)
+    #[arg(long = "worker", hide = true, value_name = "PARENT_PID")]
+    pub worker: Option<u32>,
+}
+
+impl Cli {
+    /// The lesson's configuration from the flags; `worker_exe` is the binary workers run.
+    pub fn config(self, worker_exe: PathBuf) -> anyhow::Result<Config> {
+        let mut cfg = Config::new(self.lesson, worker_exe);
+        if cfg.lesson.simulated {
+            // No process starts in --simulated mode: size the pool for the simulated cores.
+            cfg.workers = cfg.lesson.sim_cores();
+        }
+        if let Some(tasks) = self.tasks {
+            cfg.tasks = usize::from(tasks);
+        }
+        if let Some(items) = self.items {
+            cfg.items = items;
+        }
+        if let Some(len) = self.array_len {
+            cfg.array_len = usize::try_from(len)?;
+        }
+        if let Some(ms) = self.call_ms {
+            cfg.long_call = Duration::from_millis(u64::from(ms));
+        }
+        if let Some(workers) = self.workers {
+            cfg.workers = usize::from(workers);
+        }
+        cfg.inject_failure = self.inject_failure;
+        anyhow::ensure!(
+            cfg.inject_failure.is_none() || cfg.lesson.part.is_none_or(|p| p == 1),
+            "--inject-failure needs part 1"
+        );
+        Ok(cfg)
+    }
+}
 
 /// A failure the learner can ask part 1 to inject, to see how a pool reports a dead worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -135,25 +226,23 @@ pub enum Failure {
     Kill,
 }
 
-/// Everything the parts need to know: sizes, the interpreter flags, where the worker binary is.
+/// Everything the parts need to know: sizes, the shared lesson flags, the worker binary.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Small sizes, for tests and a first look.
-    pub quick: bool,
+    /// The flags every lesson shares (`--quick`, `--simulated`, the interpreter, …).
+    pub lesson: LessonArgs,
     /// How many tasks (arrays, jobs) each comparison runs; the tutorial uses 4.
     pub tasks: usize,
     /// Items per CPU-bound model task (`sum(i * i for i in range(items))`).
     pub items: u64,
-    /// Length of each array in parts 2 and 3; the tutorial's exercise uses 1,000,000.
+    /// Length of the arrays in parts 1 (shipping), 3 and 5; the tutorial uses 1,000,000.
     pub array_len: usize,
-    /// Also run arrays of this length in part 2 (the "large enough" case), if any.
-    pub big_array_len: Option<usize>,
-    /// Worker processes / interpreters; defaults to the number of CPUs.
+    /// How long one long call of part 2 should take; its arrays are sized to it.
+    pub long_call: Duration,
+    /// Worker processes; defaults to the number of CPUs (with `--simulated`, the simulator's).
     pub workers: usize,
     /// Repeats per timing; the median is printed.
     pub runs: usize,
-    /// `--free-threaded` and `--switch-interval`, for the GILs the parts build.
-    pub gil: GilArgs,
     /// The binary to start as a worker (normally this very program).
     pub worker_exe: PathBuf,
     /// Make a worker fail in part 1.
@@ -161,48 +250,128 @@ pub struct Config {
 }
 
 impl Config {
-    /// The default sizes (`quick = false`) or the small ones, with `workers` = CPUs.
-    pub fn new(quick: bool, worker_exe: PathBuf) -> Self {
+    /// The default sizes for these flags (small ones with `--quick`), `workers` = CPUs.
+    pub fn new(lesson: LessonArgs, worker_exe: PathBuf) -> Self {
+        let quick = lesson.quick;
         Config {
-            quick,
+            lesson,
             tasks: 4,
             items: if quick { 2_000_000 } else { 20_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
-            big_array_len: (!quick).then_some(4_000_000),
+            long_call: Duration::from_millis(if quick { 1 } else { 5 }),
             workers: gil_core::measure::cores(),
             runs: if quick { 3 } else { 5 },
-            gil: GilArgs {
-                free_threaded: false,
-                switch_interval: 5.0,
-            },
             worker_exe,
             inject_failure: None,
         }
     }
 
-    /// Build the GIL the flags describe (a CPython 3.2+ GIL unless `--free-threaded`).
-    pub fn build_gil(&self) -> anyhow::Result<gil_core::Gil> {
-        Ok(self.gil.build())
+    /// Whether `--quick` asked for small sizes.
+    pub fn quick(&self) -> bool {
+        self.lesson.quick
+    }
+
+    /// A fresh interpreter as the flags describe it (CPython 3.2+ unless `--free-threaded`).
+    pub fn build_gil(&self) -> Gil {
+        self.lesson.build_gil(Mode::Gil)
     }
 }
 
-/// Headline figures the parts hand to the decision guide (part 6); `None` if a part did not run.
-#[derive(Clone, Debug, Default)]
-pub struct Summary {
-    /// Part 1: speed-up of the process pool (start-up included) over one thread.
-    pub processes_speedup: Option<f64>,
-    /// Part 1: speed-up of threads under the GIL over one thread.
-    pub gil_threads_speedup: Option<f64>,
-    /// Part 1: the smallest task worth sending to a process.
-    pub break_even: Option<Duration>,
-    /// Part 2: speed-up of the GIL-releasing thread pool, per array length.
-    pub released_speedups: Vec<(usize, f64)>,
-    /// Part 3: speed-up of the parallel loop inside `allow_threads`.
-    pub prange_speedup: Option<f64>,
-    /// Part 4: two free-threaded threads vs one.
-    pub free_threaded_speedup: Option<f64>,
-    /// Part 5: N interpreters vs N threads in one interpreter.
-    pub subinterpreters_speedup: Option<f64>,
+/// Lesson 5's table: what the runner prints and the order it runs the parts in.
+pub static LESSON: Lesson<Config> = Lesson {
+    name: "workarounds",
+    number: 5,
+    title: "Getting around the GIL",
+    shows: "How Python programs compute in parallel despite the GIL - processes, native code \
+            that releases it, nogil loops, free threading, subinterpreters - and what each \
+            costs.",
+    intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
+            bytecode, so threads help a program that waits and not one that computes. Each \
+            part below measures one way around that rule, and its price.",
+    steadier: "--part N (one part at a time)",
+    parts: &[
+        Part {
+            title: "multiprocessing, one GIL per process",
+            python: part1_processes::PYTHON,
+            run: part1_processes::run,
+        },
+        Part {
+            title: "NumPy releases the GIL (a thread pool over arrays)",
+            python: part2_numpy::PYTHON,
+            run: part2_numpy::run,
+        },
+        Part {
+            title: "Cython nogil and prange",
+            python: part3_nogil_prange::PYTHON,
+            run: part3_nogil_prange::run,
+        },
+        Part {
+            title: "free threading (PEP 703)",
+            python: part4_free_threading::PYTHON,
+            run: part4_free_threading::run,
+        },
+        Part {
+            title: "subinterpreters, one GIL each (PEP 684, PEP 734)",
+            python: part5_subinterpreters::PYTHON,
+            run: part5_subinterpreters::run,
+        },
+        Part {
+            title: "which Python, and which workaround",
+            python: "",
+            run: part6_decision_guide::run,
+        },
+    ],
+    exercises: &[
+        "09_ndarray_threads",
+        "10_worker_processes",
+        "11_nogil_prange",
+    ],
+};
+
+/// Run the lesson as the flags in `cfg` ask (what `main` does; tests call it too).
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    gil_core::lesson::run_lesson(&LESSON, &cfg.lesson, cfg)
+}
+
+/// Claim a speed-up: "runs in parallel" when the simulator expects one, else "takes turns".
+///
+/// `parallel` is the sentence for an expected gain (1.5x or more), `serial` the sentence for a
+/// machine where the simulator expects none (one core). The bound is generous: a busy spell
+/// may cost a third of the gain, and a figure well above the expectation means the baseline
+/// was slowed, so that does not support the sentence either.
+pub fn speedup_claim(figure: &str, measured: f64, expected: f64, parallel: &str, serial: &str) {
+    if expected >= 1.5 {
+        claim(Claim {
+            figure,
+            unit: Unit::Ratio,
+            measured,
+            expected,
+            low: 1.0 + (expected - 1.0) * 0.35,
+            high: expected * 1.25 + 0.1,
+            text: parallel,
+        });
+    } else {
+        no_faster_claim(figure, measured, expected, serial);
+    }
+}
+
+/// Claim that something is no faster than one thread (the simulator expects about 1x or less).
+pub fn no_faster_claim(figure: &str, measured: f64, expected: f64, text: &str) {
+    claim(Claim {
+        figure,
+        unit: Unit::Ratio,
+        measured,
+        expected,
+        low: (expected * 0.5).min(0.5),
+        high: (expected * 1.2).max(1.3),
+        text,
+    });
+}
+
+/// Refuse, in one line, arrays that would not fit in memory: `floats` f64 values in all.
+pub fn ensure_floats_fit(floats: usize, what: &str, fix: &str) -> anyhow::Result<()> {
+    let bytes = (floats as u128).saturating_mul(std::mem::size_of::<f64>() as u128);
+    gil_core::probe::ensure_memory(bytes, what, fix)
 }
 
 /// `n` pseudo-random numbers in `[0, 1)`, the same for every `seed` (like `np.random.rand`).
@@ -221,7 +390,7 @@ pub fn random_array(n: usize, seed: u64) -> ndarray::Array1<f64> {
 ///
 /// NumPy first squares into a temporary array and then sums it; the model fuses the two and
 /// allocates nothing, so what it times is the arithmetic, not the page faults of a fresh
-/// 80 MB buffer.
+/// buffer. One running total: every add waits for the previous one.
 pub fn sum_of_squares(arr: &ndarray::Array1<f64>) -> f64 {
     arr.fold(0.0, |total, &x| total + x * x)
 }
@@ -234,8 +403,12 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
 /// Time several alternatives in turns (A, B, C, A, B, C, …) and return each one's median.
 ///
 /// On a shared machine the load drifts; taking turns spreads the drift over all alternatives
-/// instead of penalising whichever happened to run during a busy spell.
+/// instead of penalising whichever happened to run during a busy spell. Each alternative runs
+/// once untimed first (warm caches, page faults, thread stacks).
 pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    for alternative in alternatives.iter_mut() {
+        alternative();
+    }
     let mut samples = vec![Vec::new(); alternatives.len()];
     for _ in 0..runs.max(1) {
         for (alternative, times) in alternatives.iter_mut().zip(&mut samples) {
@@ -246,4 +419,31 @@ pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> V
         .into_iter()
         .map(|times| gil_core::measure::Samples(times).median())
         .collect()
+}
+
+/// `items` joined by spaces, as many as fit after `label` on one line of
+/// [`report::WIDTH`](gil_core::report::WIDTH) columns, then "…".
+pub fn fit_on_line(label: &str, items: impl IntoIterator<Item = String>) -> String {
+    let room = gil_core::report::WIDTH - gil_core::report::kv_line(label, "").chars().count();
+    let mut out = String::new();
+    for item in items {
+        let next = if out.is_empty() {
+            item
+        } else {
+            format!(" {item}")
+        };
+        if out.chars().count() + next.chars().count() + 2 > room {
+            out.push_str(" …");
+            break;
+        }
+        out.push_str(&next);
+    }
+    out
+}
+
+/// Print that a part's remaining figures need a clock, in `--simulated` mode.
+pub fn live_only(what: &str) {
+    gil_core::report::note(&format!(
+        "{what}: measured only in a live run (without --simulated)."
+    ));
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, work};
+use gil_core::report::{Table, kv, note};
+use gil_core::{Gil, Mode, session, work};
 
+use crate::expected;
 use crate::pool::{Output, ProcessPool, Task};
 use crate::{Config, Failure};
 
@@ -75,12 +76,55 @@ pub struct Shipping {
     pub worker_busy: Duration,
 }
 
-/// Run part 1 and print what it measures.
-pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
-    heading("Part 1 - multiprocessing, one GIL per process");
-    let workers = cfg.workers.max(1);
+/// The Python this part models (the tutorial's, with the `__main__` guard that the `spawn` and
+/// `forkserver` start methods need).
+pub const PYTHON: &str = r#"
+from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor
+
+def cpu_bound(n):
+    return sum(i * i for i in range(n))
+
+if __name__ == "__main__":      # workers import this module
+    with Pool(4) as pool:
+        results = pool.map(cpu_bound, [10_000_000] * 4)
+    with ProcessPoolExecutor() as executor:
+        results = list(executor.map(cpu_bound, [10_000_000] * 4))
+"#;
+
+/// The claim part 6 quotes for threads under the GIL.
+pub const GIL_THREADS: &str = "Under the GIL the threads take turns: no faster than one thread.";
+/// The claim part 6 quotes for the process pool.
+pub const POOL: &str =
+    "Each worker process has its own GIL, so the workers compute at the same time.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
+const FREE_THREADS: &str = "Free-threaded, the threads compute at the same time.";
+const FREE_ONE_CORE: &str = "With one core even free-threaded threads take turns on it.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads compute at once.";
+
+/// Run part 1 (in `--simulated` mode, its simulated figures only).
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    if session::simulated() {
+        simulated(cfg);
+        Ok(())
+    } else {
+        measure(cfg).map(drop)
+    }
+}
+
+fn simulated(cfg: &Config) {
     let tasks = cfg.tasks.max(1);
-    kv("CPUs this process may use", measure::cores());
+    describe(cfg, tasks, cfg.workers.max(1));
+    let expected = expected::part1(cfg, session::sim_cores());
+    make_claims(cfg, &expected, &expected);
+    crate::live_only("What processes cost (start-up, round trips, shipping data)");
+    start_method_note();
+}
+
+/// The work, the workers, and the threads compared.
+fn describe(cfg: &Config, tasks: usize, workers: usize) {
     kv("worker processes", workers);
     kv(
         "tasks",
@@ -89,9 +133,60 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
             fmt_count(cfg.items)
         ),
     );
+}
 
-    // One thread: the baseline, and the right answers.
-    let gil = cfg.build_gil()?;
+/// The part's claims: `measured` speed-ups over one thread beside the simulator's.
+fn make_claims(cfg: &Config, measured: &expected::Part1, expected: &expected::Part1) {
+    let tasks = cfg.tasks.max(1);
+    crate::speedup_claim(
+        &format!(
+            "{tasks} threads, {}, vs one thread",
+            cfg.lesson.mode(Mode::Gil)
+        ),
+        measured.threads,
+        expected.threads,
+        NO_GIL_THREADS,
+        GIL_THREADS,
+    );
+    if !cfg.lesson.free_threaded() {
+        crate::speedup_claim(
+            &format!("{tasks} threads, free-threaded, vs one thread"),
+            measured.free_threads,
+            expected.free_threads,
+            FREE_THREADS,
+            FREE_ONE_CORE,
+        );
+    }
+    crate::speedup_claim(
+        &format!("Pool({}).map vs one thread", cfg.workers.max(1)),
+        measured.pool,
+        expected.pool,
+        POOL,
+        POOL_ONE_CORE,
+    );
+}
+
+fn start_method_note() {
+    note(
+        "Every argument and result is serialised, pushed through a pipe and parsed again \
+         (CPython pickles it). Send work that is big compared with its data, batch small \
+         tasks (chunksize), and start the pool once. The workers here are copies of this \
+         Rust binary (fork and exec); a CPython worker also has to start an interpreter or \
+         be forked, and import modules. How depends on the start method: since Python 3.14 \
+         the default on Linux is forkserver, so each worker is forked from a small server \
+         process and imports the main module (it was fork, a copy of the parent); macOS and \
+         Windows use spawn, a fresh interpreter. Sources: the Python docs, multiprocessing, \
+         \"Contexts and start methods\", and \"What's New In Python 3.14\".",
+    );
+}
+
+/// Run part 1 live and print what it measures.
+pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
+    let workers = cfg.workers.max(1);
+    let tasks = cfg.tasks.max(1);
+    describe(cfg, tasks, workers);
+
+    let gil = cfg.build_gil();
     let free = Gil::free_threaded();
 
     // The pool: start it (timed) before anything else, so all four ways run in turns.
@@ -100,10 +195,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
     let pids = pool.pids().to_vec();
     kv(
         "worker pids",
-        pids.iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
+        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
     );
     let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
     let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
@@ -121,32 +213,31 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
         bail!("expected four timings");
     };
     let from_map = ints(from_map?)?;
-    let versus = |time: Duration| {
-        format!(
-            "{}  ({} vs one thread)",
-            fmt_duration(time),
-            fmt_ratio(speedup(sequential, time))
-        )
-    };
-    kv("one thread", fmt_duration(sequential));
-    kv(
-        &format!("{tasks} threads, {}", gil.mode()),
-        versus(gil_threads),
-    );
+    let mut table = Table::new(&["way", "time"]);
+    table.push(["one thread".to_owned(), fmt_duration(sequential)]);
+    table.push([
+        format!("{tasks} threads, {}", gil.mode()),
+        fmt_duration(gil_threads),
+    ]);
     if !gil.is_free_threaded() {
-        kv(
-            &format!("{tasks} threads, free-threaded"),
-            versus(free_threads),
-        );
+        table.push([
+            format!("{tasks} threads, free-threaded"),
+            fmt_duration(free_threads),
+        ]);
     }
-    kv(
-        &format!("Pool({workers}).map, {tasks} tasks"),
-        format!(
-            "{}; {} with start-up",
-            versus(pool_map),
-            fmt_ratio(speedup(sequential, pool_map + start_up))
-        ),
-    );
+    table.push([format!("Pool({workers}).map"), fmt_duration(pool_map)]);
+    table.push([
+        "the same, with start-up".to_owned(),
+        fmt_duration(pool_map + start_up),
+    ]);
+    table.print();
+    let measured = expected::Part1 {
+        threads: speedup(sequential, gil_threads),
+        free_threads: speedup(sequential, free_threads),
+        pool: speedup(sequential, pool_map),
+    };
+    make_claims(cfg, &measured, &expected::part1(cfg, session::sim_cores()));
+
     let futures: Vec<_> = job.into_iter().map(|t| pool.submit(t)).collect();
     let from_futures = ints(
         futures
@@ -159,13 +250,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
         "the pool returned wrong results: {from_map:?} / {from_futures:?}, expected {expected:?}"
     );
     kv("results match one thread", "yes (map and submit)");
-    note(
-        "Each process runs its own interpreter with its own GIL, so the workers never wait for\n\
-         each other. Threads under the GIL take turns; free-threaded threads do not.",
-    );
 
     // What processes cost.
-    heading("Part 1b - what a process pool costs");
+    println!();
+    note("What a process pool costs:");
     kv(
         "pool start-up",
         format!(
@@ -174,75 +262,63 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part1> {
             fmt_duration(start_up / workers as u32)
         ),
     );
-    let round_trip = measure::repeat(if cfg.quick { 50 } else { 300 }, || {
+    let round_trip = measure::repeat(if cfg.quick() { 50 } else { 300 }, || {
         let _ = pool.submit(Task::SumOfSquares { n: 1 }).result();
     })
     .median();
     kv("one empty task, round trip", fmt_duration(round_trip));
     let per_item = sequential.as_secs_f64() / (tasks as f64 * cfg.items.max(1) as f64);
-    let break_even = round_trip.as_secs_f64();
     kv(
         "a task pays only above",
         format!(
-            "~{}  (~{} items of model work at {:.2} ns per item)",
+            "~{}  (~{} items at {:.2} ns each)",
             fmt_duration(round_trip),
-            fmt_count((break_even / per_item.max(1e-12)) as u64),
+            fmt_count((round_trip.as_secs_f64() / per_item.max(1e-12)) as u64),
             per_item * 1e9
         ),
     );
 
     let tiny = tiny_tasks(cfg, &pool, workers)?;
-    kv(
+    Table::new(&[
         &format!(
-            "{} tiny tasks, in this process",
-            fmt_count(tiny.count as u64)
+            "{} tasks of {} items",
+            fmt_count(tiny.count as u64),
+            fmt_count(tiny.items)
         ),
+        "time",
+        "vs here",
+    ])
+    .row([
+        "in this process".to_owned(),
         fmt_duration(tiny.here),
-    );
-    kv(
-        "the same, Pool.map chunksize 1",
-        format!(
-            "{}  ({} vs here)",
-            fmt_duration(tiny.chunk_1),
-            fmt_ratio(speedup(tiny.here, tiny.chunk_1))
-        ),
-    );
-    kv(
-        &format!("the same, chunksize {}", tiny.chunksize),
-        format!(
-            "{}  ({} vs here)",
-            fmt_duration(tiny.chunked),
-            fmt_ratio(speedup(tiny.here, tiny.chunked))
-        ),
-    );
+        fmt_ratio(1.0),
+    ])
+    .row([
+        "Pool.map, chunksize 1".to_owned(),
+        fmt_duration(tiny.chunk_1),
+        fmt_ratio(speedup(tiny.here, tiny.chunk_1)),
+    ])
+    .row([
+        format!("Pool.map, chunksize {}", tiny.chunksize),
+        fmt_duration(tiny.chunked),
+        fmt_ratio(speedup(tiny.here, tiny.chunked)),
+    ])
+    .print();
 
     let shipping = shipping(cfg, &pool)?;
     kv(
-        &format!(
-            "sum of squares of {} floats, here",
-            fmt_count(shipping.values as u64)
-        ),
+        &format!("{} floats, summed here", fmt_count(shipping.values as u64)),
         fmt_duration(shipping.here),
     );
     kv(
-        "the same, sent to a worker",
+        "sent to a worker and back",
         format!(
-            "{}  (worker computing {}, the rest is serialising and copying)",
+            "{}  (of which computing {})",
             fmt_duration(shipping.via_worker),
             fmt_duration(shipping.worker_busy)
         ),
     );
-    note(
-        "Every argument and result is serialised, pushed through a pipe and parsed again\n\
-         (CPython pickles). Send work that is big compared with its data, batch small tasks\n\
-         (chunksize), and start the pool once. The workers here are this Rust binary, which\n\
-         starts in a millisecond or so; a CPython worker has an interpreter to start or fork.",
-    );
-    note(
-        "CPython's own figures (CPython 3.11.7, measured on a 2-core Debian 12 machine, not by\n\
-         this run): sum(i*i for i in range(5M)) x 4 took 0.947 s in one thread, 1.081 s in 2\n\
-         threads and 0.511 s in Pool(2), 1.85x.",
-    );
+    start_method_note();
 
     if let Some(failure) = cfg.inject_failure {
         let report = inject(&pool, failure);
@@ -288,9 +364,9 @@ fn ints(outputs: Vec<Output>) -> anyhow::Result<Vec<u64>> {
 
 /// Many tasks of a few thousand items each: the messaging dominates.
 fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Result<TinyTasks> {
-    let count = if cfg.quick { 500 } else { 4_000 };
+    let count = if cfg.quick() { 500 } else { 4_000 };
     let items = 1_000;
-    let gil = cfg.build_gil()?;
+    let gil = cfg.build_gil();
     let (here, here_time) = measure::time(|| {
         gil.attach("main", |py| {
             (0..count)
@@ -318,6 +394,15 @@ fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Resul
 
 /// Send an array to a worker and get its sum of squares back.
 fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
+    // The array, its JSON text (about 20 bytes a float) on both sides, and the worker's copy.
+    crate::ensure_floats_fit(
+        cfg.array_len.saturating_mul(8),
+        &format!(
+            "sending {} floats to a worker",
+            fmt_count(cfg.array_len as u64)
+        ),
+        "lower --array-len",
+    )?;
     let values = crate::random_array(cfg.array_len, 7).to_vec();
     let (local, here) = measure::time(|| values.iter().map(|v| v * v).sum::<f64>());
     let n = values.len();
@@ -339,7 +424,8 @@ fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
 
 /// Make a worker die mid-task and return the pool's report of it (an error, always).
 fn inject(pool: &ProcessPool, failure: Failure) -> anyhow::Error {
-    heading("Part 1c - a worker dies");
+    println!();
+    note("A worker dies:");
     let outcome = match failure {
         Failure::Panic => pool.submit(Task::Panic).result(),
         Failure::Kill => {
@@ -368,7 +454,7 @@ fn inject(pool: &ProcessPool, failure: Failure) -> anyhow::Error {
     };
     kv("the pool reports", format!("{error:#}"));
     note(
-        "Like CPython's BrokenProcessPool: once a worker dies abruptly, the pool refuses more\n\
+        "Like CPython's BrokenProcessPool: once a worker dies abruptly, the pool refuses more \
          work. The lesson kills the remaining workers, reaps them all, and exits non-zero.",
     );
     error

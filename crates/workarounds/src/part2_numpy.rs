@@ -2,21 +2,59 @@
 //!
 //! Each model thread computes `np.sum(arr ** 2)` on its own array. With the GIL released around
 //! the computation (`py.allow_threads`) the threads overlap; a library that forgets to release
-//! holds the GIL through the whole call, and the pool runs one call at a time.
+//! holds the GIL through the whole call, and the pool runs one call at a time. The arrays are
+//! sized by duration: the loop is timed on this machine first, then each array gets as many
+//! floats as one call of the target length needs.
 
 use std::time::Duration;
 
 use anyhow::ensure;
-use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, GilStats};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{self, fmt_count, fmt_duration, speedup};
+use gil_core::report::{Table, kv, note};
+use gil_core::{GilStats, session};
 use ndarray::Array1;
 
-use crate::{Config, sum_of_squares};
+use crate::{Config, expected, sum_of_squares};
 
-/// Part 2's figures for one array length.
+/// The Python this part models (the tutorial's exercise 3).
+pub const PYTHON: &str = r#"
+import numpy as np
+from concurrent.futures import ThreadPoolExecutor
+
+def numpy_operation(arr):
+    return np.sum(arr ** 2)     # NumPy's loop runs with the GIL released
+
+arrays = [np.random.rand(1_000_000) for _ in range(4)]
+with ThreadPoolExecutor(max_workers=4) as executor:
+    results = list(executor.map(numpy_operation, arrays))
+"#;
+
+/// The claim part 6 quotes for long calls that release the GIL.
+pub const RELEASED: &str =
+    "With the GIL released the long calls ran at the same time, one per core.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const RELEASED_ONE_CORE: &str = "With one core even released calls take turns on it.";
+/// The claim for long calls that keep the GIL.
+pub const HOLDING: &str =
+    "Holding the GIL, the pool runs one call at a time: no faster than one thread.";
+/// The claim for short calls.
+pub const SHORT: &str =
+    "Calls this short lose: starting the pool's threads costs more than the work.";
+
+/// How long a short call takes: well below the cost of starting a few threads.
+pub const SHORT_CALL: Duration = Duration::from_micros(10);
+
+/// Floats in the array that calibrates the loop: 128 kB, inside the CPU's caches.
+const IN_CACHE_FLOATS: usize = 16_384;
+
+/// Part 2's figures for one call length.
 #[derive(Clone, Debug)]
 pub struct SizeRun {
+    /// "short" or "long".
+    pub name: &'static str,
+    /// The duration the arrays were sized for.
+    pub target: Duration,
     /// Elements per array.
     pub len: usize,
     /// Arrays (and pool threads).
@@ -33,88 +71,235 @@ pub struct SizeRun {
     pub released_sums: Vec<f64>,
     /// Sums from the holding pool.
     pub holding_sums: Vec<f64>,
-    /// Releasing pool, per run: GIL time held by all pool threads together.
+    /// Releasing pool, one run: GIL time held by all pool threads together.
     pub released_held: Duration,
-    /// Releasing pool, per run: time spent detached (computing without the GIL).
+    /// Releasing pool, one run: time spent detached (computing without the GIL).
     pub released_detached: Duration,
-    /// Holding pool, per run: GIL time held by all pool threads together.
+    /// Holding pool, one run: GIL time held by all pool threads together.
     pub holding_held: Duration,
-    /// Holding pool, per run: time pool threads spent waiting for the GIL.
+    /// Holding pool, one run: time pool threads spent waiting for the GIL.
     pub holding_waited: Duration,
+    /// Holding pool, one run: time spent detached (none: the calls never release).
+    pub holding_detached: Duration,
 }
 
-/// What part 2 measured, one entry per array length.
+/// What part 2 measured.
 #[derive(Clone, Debug)]
 pub struct Part2 {
-    /// Smallest length first.
+    /// Nanoseconds per float for an array that fits in the caches, one thread.
+    pub ns_per_float_in_cache: f64,
+    /// Short calls first, then long ones.
     pub sizes: Vec<SizeRun>,
 }
 
-/// Run part 2 and print what it measures.
-pub fn run(cfg: &Config) -> anyhow::Result<Part2> {
-    heading("Part 2 - NumPy releases the GIL (a thread pool over ndarrays)");
-    let arrays = cfg.tasks.max(1);
-    kv("CPUs this process may use", measure::cores());
-    kv("pool threads", format!("{arrays}, one per array"));
-    note(
-        "Each task is np.sum(arr ** 2), one native loop per array (NumPy would also allocate a\n\
-         temporary array). The three sizes are a tiny one, the tutorial's exercise, and a large\n\
-         one.",
-    );
-    let mut lens = vec![10_000, cfg.array_len];
-    lens.extend(cfg.big_array_len);
-    lens.sort_unstable();
-    lens.dedup();
-    let gil = cfg.build_gil()?;
-    let mut sizes = Vec::new();
-    for len in lens {
-        let run = one_size(cfg, &gil, len, arrays)?;
-        print_size(&run);
-        sizes.push(run);
-    }
-    note(
-        "Released: the calls overlap, and the pool threads hold the GIL only to start and end\n\
-         each call. Not released: the GIL is held for the whole call and the pool runs one\n\
-         call at a time, whatever the number of cores.",
-    );
-    explain_sizes(&sizes);
-    note(
-        "CPython's own figures (CPython 3.11.7 with NumPy 2.4, measured on a 2-core Debian 12\n\
-         machine, not by this run): 4 x 1,000,000 took 2.46 ms sequentially and 2.99 ms with 4\n\
-         threads (no speed-up); 4 x 10,000,000 took 184 ms and 90.7 ms (2.03x).",
-    );
-    Ok(Part2 { sizes })
+/// The two call lengths: short (loses) and long (`--call-ms`).
+fn calls(cfg: &Config) -> [(&'static str, Duration); 2] {
+    [("short", SHORT_CALL), ("long", cfg.long_call)]
 }
 
-fn one_size(cfg: &Config, gil: &Gil, len: usize, arrays: usize) -> anyhow::Result<SizeRun> {
+/// Run part 2 (in `--simulated` mode, its simulated figures only).
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    if session::simulated() {
+        let arrays = cfg.tasks.max(1);
+        kv("pool threads", format!("{arrays}, one per array"));
+        for (name, call) in calls(cfg) {
+            kv(
+                &format!("{name} calls"),
+                format!("{arrays} x np.sum(arr ** 2) of {}", fmt_duration(call)),
+            );
+        }
+        for (name, call) in calls(cfg) {
+            let e = expected::part2(cfg, session::sim_cores(), call);
+            make_claims(cfg, name, e, e);
+        }
+        crate::live_only("Array lengths, GIL hold times and the time per float");
+        Ok(())
+    } else {
+        measure(cfg).map(drop)
+    }
+}
+
+/// Claims for one call length: `measured` pool speed-ups beside the simulator's.
+fn make_claims(cfg: &Config, name: &str, measured: expected::Part2, e: expected::Part2) {
+    if name == "short" {
+        // Short calls: the point is only that they lose, when the simulator agrees.
+        if e.released < 1.0 {
+            claim(Claim {
+                figure: "short calls, released pool vs one thread",
+                unit: Unit::Ratio,
+                measured: measured.released,
+                expected: e.released,
+                low: 0.0,
+                high: 1.0,
+                text: SHORT,
+            });
+        }
+        return;
+    }
+    crate::speedup_claim(
+        &format!("{name} calls, released pool vs one thread"),
+        measured.released,
+        e.released,
+        RELEASED,
+        RELEASED_ONE_CORE,
+    );
+    if !cfg.lesson.free_threaded() {
+        crate::no_faster_claim(
+            &format!("{name} calls, pool keeping the GIL vs one thread"),
+            measured.holding,
+            e.holding,
+            HOLDING,
+        );
+    }
+}
+
+/// Run part 2 live and print what it measures.
+pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
+    let arrays = cfg.tasks.max(1);
+    kv("pool threads", format!("{arrays}, one per array"));
+    let ns_per_float_in_cache = ns_per_float(IN_CACHE_FLOATS);
+    kv(
+        "one float, array in cache",
+        format!("{ns_per_float_in_cache:.2} ns (timed first, to size the arrays)"),
+    );
+    let mut sizes = Vec::new();
+    for (name, target) in calls(cfg) {
+        let len = length_for(target, ns_per_float_in_cache, name)?;
+        crate::ensure_floats_fit(
+            arrays.saturating_mul(len),
+            &format!(
+                "{arrays} arrays of {} floats ({name} calls)",
+                fmt_count(len as u64)
+            ),
+            "lower --call-ms or --tasks",
+        )?;
+        sizes.push(one_size(cfg, name, target, len, arrays)?);
+    }
+
+    let mut table = Table::new(&["calls", "one thread", "GIL released", "GIL kept"]);
+    for run in &sizes {
+        table.push([
+            format!(
+                "{name}: {arrays} x {}",
+                fmt_count(run.len as u64),
+                name = run.name
+            ),
+            fmt_duration(run.sequential),
+            fmt_duration(run.released),
+            fmt_duration(run.holding),
+        ]);
+    }
+    table.print();
+    introspect(cfg, arrays);
+    for run in &sizes {
+        let measured = expected::Part2 {
+            released: speedup(run.sequential, run.released),
+            holding: speedup(run.sequential, run.holding),
+        };
+        make_claims(
+            cfg,
+            run.name,
+            measured,
+            expected::part2(cfg, session::sim_cores(), run.target),
+        );
+    }
+    if let Some(long) = sizes.last() {
+        print_gil_times(long);
+        explain_latency(ns_per_float_in_cache, long);
+    }
+    Ok(Part2 {
+        ns_per_float_in_cache,
+        sizes,
+    })
+}
+
+/// How many floats make one call last `target`: a first guess from the speed in cache, then
+/// one call on an array that long, timed, to correct for the caches it does not fit in.
+fn length_for(target: Duration, ns_in_cache: f64, name: &str) -> anyhow::Result<usize> {
+    let floats = |ns_per_float: f64| {
+        ((target.as_secs_f64() * 1e9 / ns_per_float.max(1e-3)) as usize).max(1_000)
+    };
+    let guess = floats(ns_in_cache);
+    crate::ensure_floats_fit(
+        guess,
+        &format!(
+            "an array of {} floats ({name} calls)",
+            fmt_count(guess as u64)
+        ),
+        "lower --call-ms",
+    )?;
+    Ok(floats(ns_per_float(guess)).min(guess))
+}
+
+/// `threading.active_count()` and `threading.current_thread().name` inside the pool: every
+/// thread waits (GIL released) until all have started, then looks.
+fn introspect(cfg: &Config, arrays: usize) {
+    let gil = cfg.build_gil();
+    let all_started = std::sync::Barrier::new(arrays);
+    let seen = gil.run_threads(arrays, |_, py| {
+        py.allow_threads(|| all_started.wait());
+        (py.name().to_owned(), gil.active_count())
+    });
+    let most = seen.iter().map(|(_, count)| *count).max().unwrap_or(0);
+    kv(
+        "threading.active_count()",
+        format!("{most} in the pool (CPython would add the main thread)"),
+    );
+    kv(
+        "current_thread().name",
+        crate::fit_on_line(
+            "current_thread().name",
+            seen.into_iter().map(|(name, _)| name),
+        ),
+    );
+}
+
+/// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats.
+fn ns_per_float(len: usize) -> f64 {
+    let data = crate::random_array(len, 99);
+    let repeats = (1_000_000 / len).max(1);
+    let median = measure::repeat(if len > 1_000_000 { 3 } else { 7 }, || {
+        for _ in 0..repeats {
+            std::hint::black_box(sum_of_squares(std::hint::black_box(&data)));
+        }
+    })
+    .median();
+    median.as_secs_f64() * 1e9 / (repeats * len) as f64
+}
+
+fn one_size(
+    cfg: &Config,
+    name: &'static str,
+    target: Duration,
+    len: usize,
+    arrays: usize,
+) -> anyhow::Result<SizeRun> {
     let data: Vec<Array1<f64>> = (0..arrays)
         .map(|i| crate::random_array(len, i as u64 + 1))
         .collect();
-    let runs = if len >= 2_000_000 { 3 } else { cfg.runs };
-
-    // Each variant runs once untimed first (warm caches, threads' stacks), then `runs` times.
-    let timed = |f: &mut dyn FnMut()| -> (Duration, GilStats) {
-        f();
-        gil.reset_stats();
-        let median = measure::repeat(runs, &mut *f).median();
-        (median, gil.stats())
+    let runs = if target >= Duration::from_millis(20) {
+        3
+    } else {
+        cfg.runs
     };
-    let mut sums = Vec::new();
-    let (sequential, _) = timed(&mut || {
-        sums = gil.attach("main", |_py| data.iter().map(sum_of_squares).collect());
-    });
-    let mut released_sums = Vec::new();
-    let (released, released_stats) = timed(&mut || {
-        released_sums = gil.run_threads(arrays, |i, py| {
+    // One interpreter per pool, so each pool's GIL statistics are its own.
+    let (main, releasing, holding_gil) = (cfg.build_gil(), cfg.build_gil(), cfg.build_gil());
+    let released_pool = || {
+        releasing.run_threads(arrays, |i, py| {
             py.allow_threads(|| sum_of_squares(&data[i]))
-        });
-    });
-    let mut holding_sums = Vec::new();
-    let (holding, holding_stats) = timed(&mut || {
-        // A native call that never releases: no allow_threads, and no check point inside.
-        holding_sums = gil.run_threads(arrays, |i, _py| sum_of_squares(&data[i]));
-    });
-
+        })
+    };
+    // A native call that never releases: no allow_threads, and no check point inside.
+    let holding_pool = || holding_gil.run_threads(arrays, |i, _py| sum_of_squares(&data[i]));
+    let (mut sums, mut released_sums, mut holding_sums) = (Vec::new(), Vec::new(), Vec::new());
+    let times = crate::medians_in_turns(
+        runs,
+        &mut [
+            &mut || sums = main.attach("main", |_py| data.iter().map(sum_of_squares).collect()),
+            &mut || released_sums = released_pool(),
+            &mut || holding_sums = holding_pool(),
+        ],
+    );
     for got in [&released_sums, &holding_sums] {
         ensure!(
             got.iter()
@@ -123,96 +308,86 @@ fn one_size(cfg: &Config, gil: &Gil, len: usize, arrays: usize) -> anyhow::Resul
             "pool sums {got:?} differ from sequential {sums:?}"
         );
     }
-    let per_run = |d: Duration| d / runs as u32;
-    let (released_held, released_detached) = held_and_detached(&released_stats);
+    // One more run of each pool, for its GIL statistics.
+    releasing.reset_stats();
+    holding_gil.reset_stats();
+    released_pool();
+    holding_pool();
+    let (released_stats, holding_stats) = (releasing.stats(), holding_gil.stats());
     Ok(SizeRun {
+        name,
+        target,
         len,
         arrays,
-        sequential,
-        released,
-        holding,
+        sequential: times[0],
+        released: times[1],
+        holding: times[2],
         sums,
         released_sums,
         holding_sums,
-        released_held: per_run(released_held),
-        released_detached: per_run(released_detached),
-        holding_held: per_run(holding_stats.total_held()),
-        holding_waited: per_run(holding_stats.total_waited()),
+        released_held: released_stats.total_held(),
+        released_detached: detached(&released_stats),
+        holding_held: holding_stats.total_held(),
+        holding_waited: holding_stats.total_waited(),
+        holding_detached: detached(&holding_stats),
     })
 }
 
-fn held_and_detached(stats: &GilStats) -> (Duration, Duration) {
-    (
-        stats.total_held(),
-        stats.threads.iter().map(|t| t.detached).sum(),
-    )
+fn detached(stats: &GilStats) -> Duration {
+    stats.threads.iter().map(|t| t.detached).sum()
 }
 
-/// Say, from this run's figures, where the pool paid and where it did not, and why.
-fn explain_sizes(sizes: &[SizeRun]) {
-    let gain = |run: &SizeRun| speedup(run.sequential, run.released);
-    if let Some(tiny) = sizes.first().filter(|run| gain(run) < 1.0) {
+fn print_gil_times(run: &SizeRun) {
+    note(&format!(
+        "Where the pool threads' time went in one run of the {} calls, all threads added:",
+        run.name
+    ));
+    Table::new(&["pool", "held the GIL", "waited for it", "ran without it"])
+        .row([
+            "GIL released".to_owned(),
+            fmt_duration(run.released_held),
+            "-".to_owned(),
+            fmt_duration(run.released_detached),
+        ])
+        .row([
+            "GIL kept".to_owned(),
+            fmt_duration(run.holding_held),
+            fmt_duration(run.holding_waited),
+            fmt_duration(run.holding_detached),
+        ])
+        .print();
+}
+
+/// What limits the loop: the figures for an array in cache and for the long arrays.
+fn explain_latency(in_cache: f64, long: &SizeRun) {
+    let per_float =
+        long.sequential.as_secs_f64() * 1e9 / (long.arrays as f64 * long.len as f64).max(1.0);
+    kv(
+        "one float, the long arrays",
+        format!(
+            "{per_float:.2} ns ({} MB an array)",
+            long.len * std::mem::size_of::<f64>() / 1_000_000
+        ),
+    );
+    note(
+        "The model's loop keeps one running total, so each add has to wait for the previous \
+         add's result: the loop is a chain, and its speed is the latency of one floating-point \
+         add (a few CPU cycles), however fast memory is. A second core runs a second chain, \
+         on another array. (NumPy's np.sum adds in blocks with several partial sums - \
+         pairwise summation, says the numpy.sum documentation - so it runs several chains at \
+         once.)",
+    );
+    if per_float <= in_cache * 1.3 {
+        note(
+            "Here the long arrays took about as long per float as the array in cache: memory \
+             did not slow the loop, the chain of adds did.",
+        );
+    } else {
         note(&format!(
-            "At {} floats per array the pool is slower ({}): starting and joining threads costs\n\
-             more than the work. Releasing the GIL only pays when each call is large.",
-            fmt_count(tiny.len as u64),
-            fmt_ratio(gain(tiny))
+            "Here the long arrays took {:.1} times as long per float as the array in cache: \
+             they do not fit in the CPU's caches, and waiting for memory added to the chain \
+             of adds. Cores share the memory bus, so such arrays may gain less from threads.",
+            per_float / in_cache
         ));
     }
-    for run in sizes.iter().skip(1) {
-        let (g, len) = (gain(run), fmt_count(run.len as u64));
-        if measure::cores() < 2 {
-            note("With one CPU the released calls can only take turns: nothing runs in parallel.");
-            break;
-        } else if g >= 1.3 {
-            note(&format!(
-                "At {len} floats per array the released pool is {}: enough work per call.",
-                fmt_ratio(g)
-            ));
-        } else {
-            note(&format!(
-                "At {len} floats per array the released pool is only {} ({:.1} GB/s read in one\n\
-                 thread, {:.1} GB/s in the pool). A loop this simple waits on memory, not on the\n\
-                 CPU, and all cores share one memory bus; once the arrays outgrow the caches, more\n\
-                 threads read no faster. Releasing the GIL removes the lock, not the other shared\n\
-                 resources. (Other programs using the CPUs meanwhile also cut the gain; rerun.)",
-                fmt_ratio(g),
-                gb_per_s(run, run.sequential),
-                gb_per_s(run, run.released)
-            ));
-        }
-    }
-}
-
-/// How fast the arrays were read: bytes of all arrays over `time`, in GB/s.
-fn gb_per_s(run: &SizeRun, time: Duration) -> f64 {
-    (run.arrays * run.len * std::mem::size_of::<f64>()) as f64 / time.as_secs_f64().max(1e-12) / 1e9
-}
-
-fn print_size(run: &SizeRun) {
-    let title = format!("{} x {}", run.arrays, fmt_count(run.len as u64));
-    kv(
-        &format!("{title}, sequential"),
-        fmt_duration(run.sequential),
-    );
-    kv(
-        &format!("{title}, pool, GIL released"),
-        format!(
-            "{}  ({}; GIL held {}, computing without it {})",
-            fmt_duration(run.released),
-            fmt_ratio(speedup(run.sequential, run.released)),
-            fmt_duration(run.released_held),
-            fmt_duration(run.released_detached)
-        ),
-    );
-    kv(
-        &format!("{title}, pool, GIL kept"),
-        format!(
-            "{}  ({}; GIL held {}, waited for {})",
-            fmt_duration(run.holding),
-            fmt_ratio(speedup(run.sequential, run.holding)),
-            fmt_duration(run.holding_held),
-            fmt_duration(run.holding_waited)
-        ),
-    );
 }

@@ -10,12 +10,37 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::ensure;
-use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, GilGuard};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
+use gil_core::report::{Table, kv, note};
+use gil_core::{Gil, GilGuard, session};
 use rayon::prelude::*;
 
-use crate::Config;
+use crate::{Config, expected};
+
+/// The Python (Cython) this part models: the tutorial's `parallel_sum`, summing squares.
+pub const PYTHON: &str = r#"
+# mymodule.pyx, compiled by Cython with OpenMP
+from cython.parallel import prange
+
+def parallel_sum(double[:] arr):
+    cdef double total = 0
+    cdef Py_ssize_t i
+    with nogil:                            # release the GIL
+        for i in prange(arr.shape[0]):     # split across threads
+            total += arr[i] * arr[i]       # a reduction: one share each
+    return total
+"#;
+
+/// The claim for a loop that holds the GIL.
+pub const HOLDING: &str =
+    "Holding the GIL, the loop stopped every other Python thread for its whole length.";
+/// The claim for a loop inside `with nogil:`.
+pub const NOGIL: &str = "With the GIL released, the other Python thread kept running.";
+/// The claim part 6 quotes for prange.
+pub const PRANGE: &str = "prange split the loop across the cores.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const PRANGE_ONE_CORE: &str = "With one core prange has no second core to use.";
 
 /// One way of running the loop.
 #[derive(Clone, Debug)]
@@ -24,8 +49,10 @@ pub struct LoopRun {
     pub time: Duration,
     /// The sum it computed.
     pub total: f64,
-    /// Bytecodes the other Python thread ran while the loop ran (last run).
+    /// Bytecodes the other Python thread ran while the loop ran (one run).
     pub other_thread_steps: u64,
+    /// Percent of the loop's time the other thread ran, from its rate when alone.
+    pub other_thread_share: f64,
 }
 
 /// What part 3 measured.
@@ -58,63 +85,114 @@ pub fn prange_loop(values: &[f64]) -> f64 {
     values.par_chunks(64 * 1024).map(typed_loop).sum()
 }
 
-/// Run part 3 and print what it measures.
-pub fn run(cfg: &Config) -> anyhow::Result<Part3> {
-    heading("Part 3 - Cython nogil + prange (rayon inside allow_threads)");
-    let len = cfg.array_len * cfg.tasks.max(1);
-    let values = crate::random_array(len, 11).to_vec();
-    let rayon_threads = rayon::current_num_threads();
-    kv("CPUs this process may use", measure::cores());
-    kv("rayon threads", rayon_threads);
+/// Run part 3 (in `--simulated` mode, its simulated figures only).
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
     kv("array", format!("{} floats", fmt_count(len as u64)));
-    let gil = cfg.build_gil()?;
+    if session::simulated() {
+        let e = expected::part3(cfg, session::sim_cores(), len);
+        make_claims(cfg, e, e);
+        crate::live_only("The loop's times and the parallel sum's rounding");
+        return Ok(());
+    }
+    crate::ensure_floats_fit(
+        len.saturating_mul(2),
+        &format!("an array of {} floats", fmt_count(len as u64)),
+        "lower --array-len or --tasks",
+    )?;
+    measure(cfg, len).map(drop)
+}
+
+fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
+    // With --free-threaded there is no GIL to hold, so nothing stops the other thread.
+    if !cfg.lesson.free_threaded() {
+        claim(Claim {
+            figure: "other thread's share of the loop, GIL held",
+            unit: Unit::Percent,
+            measured: measured.holding_share,
+            expected: e.holding_share,
+            low: 0.0,
+            high: (e.holding_share * 1.5).max(1.0),
+            text: HOLDING,
+        });
+    }
+    claim(Claim {
+        figure: "other thread's share of the loop, nogil",
+        unit: Unit::Percent,
+        measured: measured.nogil_share,
+        expected: e.nogil_share,
+        low: e.nogil_share * 0.3,
+        high: (e.nogil_share * 2.0).max(150.0),
+        text: NOGIL,
+    });
+    crate::speedup_claim(
+        "prange vs the plain loop, both nogil",
+        measured.prange,
+        e.prange,
+        PRANGE,
+        PRANGE_ONE_CORE,
+    );
+}
+
+/// Run part 3 live on an array of `len` floats and print what it measures.
+pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
+    let values = crate::random_array(len, 11).into_raw_vec_and_offset().0;
+    let rayon_threads = rayon::current_num_threads();
+    kv("threads prange uses", rayon_threads);
+    note(
+        "The model's prange is rayon, a Rust library that splits a loop across a pool of \
+         threads, one per core, as OpenMP does for Cython.",
+    );
+    let gil = cfg.build_gil();
 
     let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];
-    // Each way is timed in a block of back-to-back runs after one warm-up run. (Not in turns:
-    // a parallel loop started right after a stretch of serial work can find the OS scheduler
-    // placing both of rayon's threads on one CPU for a few milliseconds, which has nothing to
-    // do with the GIL.)
-    let times = ways.map(|way| {
-        let run = || gil.attach("loop", |py| run_way(py, &values, way, || ()).0);
-        run();
-        measure::repeat(cfg.runs, || {
-            black_box(run());
-        })
-        .median()
+    let (gil, values) = (&gil, &values);
+    let mut timed = ways.map(|way| {
+        move || {
+            black_box(gil.attach("loop", |py| run_way(py, values, way, || ()).0));
+        }
     });
+    let [a, b, c] = &mut timed;
+    let times = crate::medians_in_turns(cfg.runs, &mut [a, b, c]);
     let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
-        let (total, other_thread_steps) = beside_python_thread(&gil, &values, ways[i]);
+        let beside = beside_python_thread(gil, values, ways[i]);
         LoopRun {
             time: times[i],
-            total,
-            other_thread_steps,
+            total: beside.total,
+            other_thread_steps: beside.steps,
+            other_thread_share: beside.share,
         }
     });
 
-    kv(
-        "loop holding the GIL",
-        format!(
-            "{}  (other Python thread ran {} bytecodes meanwhile)",
-            fmt_duration(with_gil.time),
-            fmt_count(with_gil.other_thread_steps)
-        ),
+    let mut table = Table::new(&["loop", "time", "other thread ran"]);
+    for (name, run) in [
+        ("holding the GIL", &with_gil),
+        ("in nogil", &nogil),
+        ("prange in nogil", &prange),
+    ] {
+        table.push([
+            name.to_owned(),
+            fmt_duration(run.time),
+            format!(
+                "{} bytecodes, {:.0} %",
+                fmt_count(run.other_thread_steps),
+                run.other_thread_share
+            ),
+        ]);
+    }
+    table.print();
+    note(
+        "The last column: how many model bytecodes another Python thread ran while the loop \
+         ran, and for what share of the loop's time, judged by its speed when alone.",
     );
-    kv(
-        "loop in nogil",
-        format!(
-            "{}  (other thread ran {})",
-            fmt_duration(nogil.time),
-            fmt_count(nogil.other_thread_steps)
-        ),
-    );
-    kv(
-        "prange in nogil",
-        format!(
-            "{}  ({} vs the plain loop; other thread ran {})",
-            fmt_duration(prange.time),
-            fmt_ratio(speedup(with_gil.time, prange.time)),
-            fmt_count(prange.other_thread_steps)
-        ),
+    make_claims(
+        cfg,
+        expected::Part3 {
+            holding_share: with_gil.other_thread_share,
+            nogil_share: nogil.other_thread_share,
+            prange: measure::speedup(nogil.time, prange.time),
+        },
+        expected::part3(cfg, session::sim_cores(), len),
     );
     let diff = (prange.total - with_gil.total).abs() / with_gil.total.abs().max(f64::MIN_POSITIVE);
     kv(
@@ -129,12 +207,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part3> {
         prange.total
     );
     note(
-        "Releasing the GIL lets other Python threads run during the loop; prange also splits\n\
-         the loop across cores. Adding in a different order rounds differently, so a parallel\n\
-         sum agrees with the sequential one in all but the last few digits, not bit for bit:\n\
-         compare floats with a tolerance. Cython refuses\n\
-         prange outside nogil; a Rust extension could hold the GIL through a parallel loop and\n\
-         would then block every Python thread, as the first line shows for a plain loop.",
+        "Adding in a different order rounds differently, so a parallel sum agrees with the \
+         sequential one in all but the last few digits, not bit for bit: compare floats with \
+         a tolerance. Cython refuses prange outside nogil; a Rust extension could hold the \
+         GIL through a parallel loop, and would then stop every Python thread as the first \
+         row does.",
     );
     Ok(Part3 {
         len,
@@ -175,9 +252,21 @@ fn run_way<T>(
     }
 }
 
-/// Run the loop on one model thread while another model thread counts bytecodes; return the
-/// sum and how many bytecodes the other thread ran while the loop ran.
-fn beside_python_thread(gil: &Gil, values: &[f64], way: Way) -> (f64, u64) {
+/// What the other Python thread did while the loop ran.
+struct Beside {
+    /// The loop's sum.
+    total: f64,
+    /// Bytecodes the other thread ran during the loop.
+    steps: u64,
+    /// Percent of the loop's time it ran, judged by its rate when alone.
+    share: f64,
+}
+
+/// How long the other thread runs alone first, to learn its speed.
+const ALONE: Duration = Duration::from_millis(2);
+
+/// Run the loop on one model thread while another model thread counts bytecodes.
+fn beside_python_thread(gil: &Gil, values: &[f64], way: Way) -> Beside {
     let steps = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let started = AtomicBool::new(false);
@@ -191,15 +280,25 @@ fn beside_python_thread(gil: &Gil, values: &[f64], way: Way) -> (f64, u64) {
                 other.check_point();
             }
         });
-        // Let the other thread start and take the GIL once, so it is running when we begin.
-        py.allow_threads(|| {
+        // Let the other thread start and run alone for a moment: its speed with a free GIL.
+        let rate = py.allow_threads(|| {
             while !started.load(Relaxed) {
                 std::hint::spin_loop();
             }
+            let (before, clock) = (steps.load(Relaxed), Stopwatch::start());
+            std::thread::sleep(ALONE);
+            (steps.load(Relaxed) - before) as f64 / clock.elapsed().as_secs_f64().max(1e-9)
         });
+        let clock = Stopwatch::start();
         let (total, before, after) = run_way(&mut py, values, way, || steps.load(Relaxed));
+        let took = clock.elapsed().as_secs_f64();
         stop.store(true, Relaxed);
         drop(py);
-        (total, after - before)
+        let ran = after - before;
+        Beside {
+            total,
+            steps: ran,
+            share: 100.0 * ran as f64 / (rate * took).max(1.0),
+        }
     })
 }

@@ -9,11 +9,28 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use crossbeam::channel;
-use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, work};
+use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
+use gil_core::report::{Table, for_rust_readers, kv, note};
+use gil_core::{Gil, session, work};
 
-use crate::Config;
+use crate::{Config, expected};
+
+/// The Python this part models (Python 3.14, PEP 734).
+pub const PYTHON: &str = r#"
+from concurrent.futures import InterpreterPoolExecutor    # 3.14
+
+def countdown(n):
+    while n > 0:
+        n -= 1
+
+with InterpreterPoolExecutor(max_workers=4) as executor:
+    list(executor.map(countdown, [N // 4] * 4))    # one GIL each
+"#;
+
+/// The claim part 6 quotes for subinterpreters.
+pub const SEPARATE: &str = "Threads in different interpreters ran at the same time: one GIL each.";
+/// The claim made instead where the simulator expects no gain (or no GIL).
+pub const SEPARATE_ONE_CORE: &str = "With one core even separate interpreters take turns on it.";
 
 /// What part 5 measured.
 #[derive(Clone, Debug)]
@@ -43,18 +60,42 @@ enum Message {
     Stop,
 }
 
-/// Run part 5 and print what it measures.
-pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
-    heading("Part 5 - subinterpreters, one GIL each (PEP 684 / PEP 734)");
-    let n = measure::cores().max(2);
+/// Run part 5 (in `--simulated` mode, its simulated figures only).
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let n = expected::parallel_threads();
     let each = cfg.items / n as u64;
-    kv("CPUs this process may use", measure::cores());
     kv("work", format!("{n} x countdown({})", fmt_count(each)));
+    if session::simulated() {
+        let e = expected::part5(cfg, session::sim_cores(), each, n);
+        claim(n, e, e);
+        crate::live_only("Sending data between interpreters");
+        explain();
+        return Ok(());
+    }
+    crate::ensure_floats_fit(
+        cfg.array_len,
+        &format!("a list of {} ints", fmt_count(cfg.array_len as u64)),
+        "lower --array-len",
+    )?;
+    measure(cfg).map(drop)
+}
 
-    let shared = cfg.build_gil()?;
-    let interpreters: Vec<Gil> = (0..n)
-        .map(|_| cfg.build_gil())
-        .collect::<anyhow::Result<_>>()?;
+fn claim(n: usize, measured: f64, expected: f64) {
+    crate::speedup_claim(
+        &format!("{n} interpreters vs {n} threads in one"),
+        measured,
+        expected,
+        SEPARATE,
+        SEPARATE_ONE_CORE,
+    );
+}
+
+/// Run part 5 live and print what it measures.
+pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
+    let n = expected::parallel_threads();
+    let each = cfg.items / n as u64;
+    let shared = cfg.build_gil();
+    let interpreters: Vec<Gil> = (0..n).map(|_| cfg.build_gil()).collect();
     let times = crate::medians_in_turns(
         cfg.runs.min(3),
         &mut [
@@ -72,17 +113,20 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
         ],
     );
     let (one_interpreter, many_interpreters) = (times[0], times[1]);
-    kv(
-        &format!("{n} threads, one interpreter"),
-        fmt_duration(one_interpreter),
-    );
-    kv(
-        &format!("{n} interpreters, a thread each"),
-        format!(
-            "{}  ({} vs one interpreter)",
+    Table::new(&["way", "time"])
+        .row([
+            format!("one interpreter, {n} threads"),
+            fmt_duration(one_interpreter),
+        ])
+        .row([
+            format!("one thread in each of {n} interpreters"),
             fmt_duration(many_interpreters),
-            fmt_ratio(speedup(one_interpreter, many_interpreters))
-        ),
+        ])
+        .print();
+    claim(
+        n,
+        measure::speedup(one_interpreter, many_interpreters),
+        expected::part5(cfg, session::sim_cores(), each, n),
     );
 
     // Sending: interpreter 1 builds a list and sends it; interpreter 2 sums it and answers.
@@ -118,7 +162,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
             let expected: u64 = list.iter().sum();
             let received = ask(Message::List(list))?;
             // `list` has moved: using it here would not compile. That is the rule.
-            let pings = if cfg.quick { 200 } else { 2_000 };
+            let pings = if cfg.quick() { 200 } else { 2_000 };
             let mut times = Vec::with_capacity(pings);
             for i in 0..pings as u64 {
                 let clock = Stopwatch::start();
@@ -139,19 +183,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
         format!("summed there to {}", fmt_count(received_sum)),
     );
     kv("message round trip", fmt_duration(message_round_trip));
-    note(
-        "Threads in different interpreters never wait for each other's GIL, so they run in\n\
-         parallel like processes, inside one process. The price is isolation: an object\n\
-         belongs to one interpreter, and what another needs is sent. Here a Vec is moved\n\
-         through a channel (the sender cannot touch it afterwards - the compiler checks), and a\n\
-         GilGuard cannot be sent at all: it is !Send, like a thread state. CPython shares a few\n\
-         objects, copies some efficiently and pickles most of what crosses between\n\
-         interpreters, so the model's hand-over is cheaper than the real one.",
-    );
-    note(
-        "In CPython: PEP 684 (3.12) gave each interpreter its own GIL, through the C API only;\n\
-         PEP 734 (3.14) added the concurrent.interpreters module and InterpreterPoolExecutor.",
-    );
+    explain();
     Ok(Part5 {
         interpreters: n,
         one_interpreter,
@@ -160,4 +192,24 @@ pub fn run(cfg: &Config) -> anyhow::Result<Part5> {
         expected_sum,
         message_round_trip,
     })
+}
+
+fn explain() {
+    note(
+        "Threads in different interpreters never wait for each other's GIL, so they can run \
+         in parallel like processes, inside one process. The price is isolation: an object \
+         belongs to one interpreter, and what another needs is sent. CPython shares a few \
+         objects, copies some efficiently and pickles most of what crosses between \
+         interpreters, so the model's hand-over is cheaper than the real one.",
+    );
+    for_rust_readers(
+        "Here a Vec is moved through a channel: the sender cannot touch it afterwards, and \
+         the compiler checks that. A GilGuard cannot be sent to another thread at all (it is \
+         !Send, meaning \"may not cross threads\"), like a CPython thread state.",
+    );
+    note(
+        "In CPython: PEP 684 (3.12) gave each interpreter its own GIL, through the C API \
+         only; PEP 734 (3.14) added the concurrent.interpreters module and \
+         InterpreterPoolExecutor.",
+    );
 }

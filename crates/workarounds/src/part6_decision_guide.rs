@@ -1,14 +1,17 @@
 //! Part 6 — which Python, and which workaround: the implementations table and a decision guide.
 //!
 //! Every leaf of the guide names the part of this lesson (or the earlier lesson) that measured
-//! the claim, and, when that part ran in this invocation, the figure it measured.
+//! it. A leaf quotes this run's figure only where that part's claim held; otherwise, or when
+//! the part did not run, it quotes the simulator's expectation, labelled as such.
 
-use std::time::Duration;
+use gil_core::claim::{self, Unit};
+use gil_core::report::{Table, heading, note};
+use gil_core::session;
 
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
-use gil_core::report::{heading, kv, note};
-
-use crate::Summary;
+use crate::{
+    Config, expected, part1_processes, part2_numpy, part3_nogil_prange, part4_free_threading,
+    part5_subinterpreters,
+};
 
 /// One row of the implementations table.
 #[derive(Clone, Copy, Debug)]
@@ -21,134 +24,193 @@ pub struct Implementation {
     pub notes: &'static str,
 }
 
-/// Python implementations and their locks (per the project's FACTS page; the source tutorial
-/// wrongly lists GraalPy as lock-free).
+/// Python implementations and their locks. GraalPy's documentation describes a GIL per
+/// context (older tutorials list GraalPy as lock-free, which is wrong).
 pub const IMPLEMENTATIONS: [Implementation; 6] = [
     Implementation {
         name: "CPython",
         has_gil: "yes",
-        notes: "the reference implementation; one GIL per interpreter since 3.12",
+        notes: "the reference; one GIL per interpreter since 3.12",
     },
     Implementation {
         name: "CPython 3.13t / 3.14t",
         has_gil: "no",
-        notes: "the free-threaded build (PEP 703); supported from 3.14 (PEP 779)",
+        notes: "free-threaded build (PEP 703), supported in 3.14",
     },
     Implementation {
         name: "PyPy",
         has_gil: "yes",
-        notes: "JIT compiler: faster Python code, threads still take turns",
+        notes: "JIT compiler: faster Python, threads take turns",
     },
     Implementation {
         name: "GraalPy",
         has_gil: "yes",
-        notes: "GraalVM; a GIL per context, parallelism comes from several contexts",
+        notes: "GraalVM; a GIL per context, parallel contexts",
     },
     Implementation {
         name: "Jython",
         has_gil: "no",
-        notes: "runs on the JVM, Python 2.7 only",
+        notes: "on the JVM, Python 2.7 only",
     },
     Implementation {
         name: "IronPython",
         has_gil: "no",
-        notes: "runs on .NET",
+        notes: "on .NET",
     },
 ];
 
-/// Print the table and the guide, with this run's figures where `summary` has them.
-pub fn run(summary: &Summary) {
-    heading("Part 6 - implementations, and a decision guide");
+/// Print the table and the guide, quoting this run's claims where they held.
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let mut table = Table::new(&["implementation", "GIL", "notes"]);
     for imp in IMPLEMENTATIONS {
-        kv(imp.name, format!("GIL {:<4} {}", imp.has_gil, imp.notes));
+        table.push([imp.name, imp.has_gil, imp.notes]);
     }
+    table.print();
     note("Older tutorials list GraalPy as GIL-free; it is not.");
+    println!();
+    for line in guide(cfg).lines() {
+        println!("  {line}");
+    }
 
-    let ratio = |r: Option<f64>| r.map_or_else(|| "run it to measure".to_owned(), fmt_ratio);
-    let duration = |d: Option<Duration>| {
-        d.map_or_else(
-            || "run it to measure".to_owned(),
-            |d| format!("{} a trip", fmt_duration(d)),
-        )
-    };
-    let released = if summary.released_speedups.is_empty() {
-        "run it to measure".to_owned()
-    } else {
-        summary
-            .released_speedups
-            .iter()
-            .map(|(len, r)| format!("{} at {}", fmt_ratio(*r), fmt_count(*len as u64)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let guide = format!(
+    heading("Key takeaways");
+    for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
+        gil_core::report::indented(&format!("{}. {takeaway}", i + 1), "  ", "     ");
+    }
+    Ok(())
+}
+
+/// The decision guide, each measured leaf followed by its figure.
+pub fn guide(cfg: &Config) -> String {
+    let threads = expected::parallel_threads();
+    let cores = session::sim_cores();
+    let e1 = expected::part1(cfg, cores);
+    let released = quote(
+        2,
+        &[part2_numpy::RELEASED, part2_numpy::RELEASED_ONE_CORE],
+        expected::part2(cfg, cores, cfg.long_call).released,
+    );
+    let prange = quote(
+        3,
+        &[
+            part3_nogil_prange::PRANGE,
+            part3_nogil_prange::PRANGE_ONE_CORE,
+        ],
+        expected::part3(cfg, cores, cfg.array_len.saturating_mul(cfg.tasks.max(1))).prange,
+    );
+    let pool = quote(
+        1,
+        &[part1_processes::POOL, part1_processes::POOL_ONE_CORE],
+        e1.pool,
+    );
+    let free = quote(
+        4,
+        &[
+            part4_free_threading::FREE,
+            part4_free_threading::FREE_ONE_CORE,
+        ],
+        expected::part4(cfg, cores, cfg.items * 2, threads).free,
+    );
+    let interpreters = quote(
+        5,
+        &[
+            part5_subinterpreters::SEPARATE,
+            part5_subinterpreters::SEPARATE_ONE_CORE,
+        ],
+        expected::part5(cfg, cores, cfg.items / threads as u64, threads),
+    );
+    let gil_threads = quote(
+        1,
+        &[
+            part1_processes::GIL_THREADS,
+            part1_processes::NO_GIL_THREADS,
+        ],
+        e1.threads,
+    );
+    format!(
         "\
-First profile: measure where the time goes (cProfile, py-spy) before changing anything.
+First profile: measure where the time goes (cProfile, py-spy) before changing
+anything.
 
 Is the program waiting (I/O) or computing (CPU)?
 |
 +- Waiting (files, sockets, sleeps)
-|    -> threads: blocking calls release the GIL                  [lesson 3, io-bound]
-|       -- but next to a CPU-bound thread each short I/O call can wait a switch
+|    -> threads: blocking calls release the GIL (lesson 3)
+|       but beside a CPU-bound thread each short I/O call may wait a switch
 |       interval (the convoy effect, lesson 3 part 5)
-|    -> many concurrent waits (thousands of sockets): async/await, one thread
-|       and an event loop, no GIL hand-offs between the waits
+|    -> thousands of concurrent waits: async/await, one thread, an event loop
 |
 +- Computing
-     |
-     +- The hot loop is inside a library that releases the GIL (NumPy, SciPy)?
-     |    -> threads, if each call is large                         [part 2: {released}]
-     |
+     +- The hot loop is in a library that releases the GIL (NumPy, SciPy)?
+     |    -> threads, if each call is long
+{released}
      +- You write the native code yourself (Cython, C, Rust)?
-     |    -> release the GIL and parallelise the loop               [part 3: {prange}]
-     |
-     +- Pure Python?
-          +- Tasks are big compared with their data
-          |    -> a process pool                                    [part 1: {processes}]
-          +- Tasks are tiny (shorter than a round trip to a worker)
-          |    -> batch them (chunksize), or stay in one process    [part 1b: {break_even}]
-          +- You can use CPython 3.13t/3.14t and your extensions support it
-          |    -> free-threaded threads                             [part 4: {free}]
-          +- You want isolation without processes (3.14)
-          |    -> subinterpreters, data sent between them           [part 5: {subinterp}]
-          +- Plain threads under the GIL do not help                [part 1: {gil_threads}]",
-        released = released,
-        prange = ratio(summary.prange_speedup),
-        processes = ratio(summary.processes_speedup),
-        break_even = duration(summary.break_even),
-        free = ratio(summary.free_threaded_speedup),
-        subinterp = ratio(summary.subinterpreters_speedup),
-        gil_threads = ratio(summary.gil_threads_speedup),
-    );
-    println!();
-    for line in guide.lines() {
-        println!("  {line}");
-    }
-    note(
-        "\nThe figures are speed-ups measured by this run on this machine; with one CPU there is\n\
-         nothing to run in parallel and every branch but I/O collapses to 1x.",
-    );
+     |    -> release the GIL and parallelise the loop
+{prange}
+     +- Pure Python, tasks big compared with their data?
+     |    -> a process pool
+{pool}
+     +- Pure Python, tasks shorter than a round trip to a worker?
+     |    -> batch them (chunksize), or stay in one process (part 1's costs)
+     +- CPython 3.13t/3.14t, and your extensions support it?
+     |    -> free-threaded threads
+{free}
+     +- Isolation without processes (3.14)?
+     |    -> subinterpreters, data sent between them
+{interpreters}
+     +- Plain threads under the GIL do not help
+{gil_threads}"
+    )
+}
 
-    heading("Key takeaways");
-    for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
-        note(&format!("{}. {}", i + 1, takeaway.replace('\n', "\n   ")));
-    }
+/// The figure behind one leaf: this run's where its claim held, else the simulator's.
+///
+/// `sentences` are the claims the part may have made for it (one for a machine where the
+/// simulator expects a gain, one for a machine where it does not).
+fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
+    let show = |x: f64| Unit::Ratio.show(x);
+    let machine = format!("an idle {}-core machine", session::sim_cores());
+    let record = sentences.iter().find_map(|sentence| claim::find(sentence));
+    let lines = match record {
+        Some(r) if r.held && session::simulated() => {
+            vec![format!(
+                "part {part}, simulated on {machine}: {}",
+                show(r.measured)
+            )]
+        }
+        Some(r) if r.held => vec![format!("part {part} measured {}", show(r.measured))],
+        Some(r) => vec![
+            format!(
+                "part {part} did not show it this run ({});",
+                show(r.measured)
+            ),
+            format!("simulated on {machine}: {}", show(r.expected)),
+        ],
+        None => vec![format!(
+            "part {part} did not run; simulated on {machine}: {}",
+            show(expected)
+        )],
+    };
+    lines
+        .iter()
+        .map(|line| format!("     |       {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What the course comes down to, printed at the end of the lesson (the crate docs say it at
 /// more length).
 pub const TAKEAWAYS: [&str; 6] = [
     "In one interpreter, one thread at a time runs bytecode: the one holding the GIL.",
-    "CPU-bound threads gain nothing under the GIL; I/O-bound threads overlap their waits,\n\
-     unless a CPU-bound thread beside them turns each short I/O call into a wait of about a\n\
+    "CPU-bound threads gain nothing under the GIL; I/O-bound threads overlap their waits, \
+     unless a CPU-bound thread beside them turns each short I/O call into a wait of about a \
      switch interval (the convoy effect).",
-    "Workarounds cost something, so each pays only above a size: processes for big tasks\n\
-     with little data, GIL-releasing native code for long calls, subinterpreters for\n\
+    "Workarounds cost something, so each pays only above a size: processes for big tasks \
+     with little data, GIL-releasing native code for long calls, subinterpreters for \
      isolation in one process, async/await for many waits. Profile before you choose.",
-    "The GIL is not thread safety: counter += 1 can still lose updates, so guard compound\n\
+    "The GIL is not thread safety: counter += 1 can still lose updates, so guard compound \
      operations with a lock.",
-    "Free-threaded CPython (3.13t, 3.14t) has no GIL: threads compute in parallel, paying\n\
+    "Free-threaded CPython (3.13t, 3.14t) has no GIL: threads compute in parallel, paying \
      in reference counting and single-thread speed.",
-    "The GIL is CPython's, not the language's: PyPy has one, Jython and IronPython do not,\n\
+    "The GIL is CPython's, not the language's: PyPy has one, Jython and IronPython do not, \
      GraalPy has one per context.",
 ];

@@ -4,24 +4,30 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use clap::Parser;
 use workarounds::part1_processes::{process_exists, wait_until_gone};
 use workarounds::pool::{Output, ProcessPool, Task};
-use workarounds::{Config, close};
+use workarounds::{Cli, Config, close};
 
 /// The lesson binary: workers are started from it (the test binary has no worker mode).
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_workarounds"))
 }
 
+/// The configuration these flags give, as the binary would build it.
+fn config(args: &[&str]) -> Config {
+    let cli =
+        Cli::try_parse_from(std::iter::once("workarounds").chain(args.iter().copied())).unwrap();
+    cli.config(exe()).unwrap()
+}
+
 fn quick() -> Config {
-    let mut cfg = Config::new(true, exe());
-    cfg.workers = 2;
-    cfg
+    config(&["--quick", "--workers", "2"])
 }
 
 #[test]
 fn processes_return_the_same_results_as_one_thread() {
-    let r = workarounds::part1_processes::run(&quick()).unwrap();
+    let r = workarounds::part1_processes::measure(&quick()).unwrap();
     assert_eq!(r.expected.len(), 4);
     assert_eq!(r.from_map, r.expected);
     assert_eq!(r.from_futures, r.expected);
@@ -128,7 +134,7 @@ fn gil_released_pool_sums_match_and_hold_the_gil_almost_never() {
     // looks like a long hold, so allow three attempts with a generous margin.
     let mut last = String::new();
     for _ in 0..3 {
-        let r = workarounds::part2_numpy::run(&quick()).unwrap();
+        let r = workarounds::part2_numpy::measure(&quick()).unwrap();
         for size in &r.sizes {
             for sums in [&size.released_sums, &size.holding_sums] {
                 assert_eq!(sums.len(), size.sums.len());
@@ -137,7 +143,7 @@ fn gil_released_pool_sums_match_and_hold_the_gil_almost_never() {
                 }
             }
         }
-        let size = r.sizes.iter().find(|s| s.len == quick().array_len).unwrap();
+        let size = r.sizes.iter().find(|s| s.name == "long").unwrap();
         // Released: the threads hold the GIL only around each call, never during it.
         // Not released: they hold it through the work.
         if size.released_held * 5 < size.released_detached
@@ -152,22 +158,24 @@ fn gil_released_pool_sums_match_and_hold_the_gil_almost_never() {
 
 #[test]
 fn prange_sum_equals_the_sequential_sum_and_frees_other_threads() {
-    let r = workarounds::part3_nogil_prange::run(&quick()).unwrap();
+    let cfg = quick();
+    let r = workarounds::part3_nogil_prange::measure(&cfg, cfg.array_len).unwrap();
     assert!(close(r.prange.total, r.with_gil.total, 1e-9));
     assert_eq!(r.nogil.total, r.with_gil.total);
     // Holding the GIL through a loop with no check point starves the other Python thread.
     assert_eq!(r.with_gil.other_thread_steps, 0);
+    assert_eq!(r.with_gil.other_thread_share, 0.0);
 }
 
 #[test]
 fn free_threading_part_runs() {
-    let r = workarounds::part4_free_threading::run(&quick()).unwrap();
+    let r = workarounds::part4_free_threading::measure(&quick()).unwrap();
     assert!(r.refcounts.plain > 0.0 && r.refcounts.atomic > 0.0);
 }
 
 #[test]
 fn subinterpreters_receive_what_was_sent() {
-    let r = workarounds::part5_subinterpreters::run(&quick()).unwrap();
+    let r = workarounds::part5_subinterpreters::measure(&quick()).unwrap();
     assert_eq!(r.received_sum, r.expected_sum);
     let n = quick().array_len as u64;
     assert_eq!(r.received_sum, n * (n - 1) / 2);
@@ -191,7 +199,7 @@ fn every_part_runs_quickly_from_the_command_line() {
     );
     for part in 1..=6 {
         assert!(
-            stdout.contains(&format!("Part {part} -")),
+            stdout.contains(&format!("Part {part}: ")),
             "part {part} missing:\n{stdout}"
         );
     }

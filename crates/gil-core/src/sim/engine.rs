@@ -256,6 +256,11 @@ impl Sim {
         }
     }
 
+    /// When a thread woken now will run.
+    pub(super) fn woken_at(&self) -> Nanos {
+        self.now.saturating_add(self.wake_latency)
+    }
+
     /// Run to the end and collect the figures.
     pub(super) fn run(mut self) -> SimRun {
         self.ready.extend(0..self.threads.len());
@@ -381,7 +386,7 @@ impl Sim {
                 let interp = self.threads[i].interp;
                 self.gils[interp].queue.retain(|&j| j != i);
                 self.threads[i].state = State::Waking {
-                    at: now + self.wake_latency,
+                    at: self.woken_at(),
                     act: Act::RetryTake { timed_out: true },
                 };
             }
@@ -436,7 +441,7 @@ impl Sim {
         t.slice_end = self.now.saturating_add(self.time_slice);
         if t.preempted {
             t.preempted = false;
-            t.debt += self.switch_cost;
+            t.debt = t.debt.saturating_add(self.switch_cost);
         }
     }
 
@@ -603,7 +608,7 @@ impl Sim {
             Kind::NativeReleased => self.begin_take(i, Cont::Next),
             Kind::Server => {
                 self.threads[i].state = State::Waking {
-                    at: self.now + self.wake_latency,
+                    at: self.woken_at(),
                     act: Act::Take(Cont::RoundTripDone),
                 };
             }

@@ -249,6 +249,17 @@ impl SimRun {
     pub fn stats(&self) -> &GilStats {
         &self.gils[0]
     }
+
+    /// Interpreter 0's GIL hand-offs per second of virtual time.
+    pub fn switches_per_second(&self) -> f64 {
+        self.stats().switches_per_second(self.elapsed)
+    }
+
+    /// Median length of an interpreter-0 hold that ended with another thread taking over
+    /// (zero when the GIL never changed hands under contention).
+    pub fn median_contended_hold(&self) -> Duration {
+        crate::measure::Samples(self.timeline.contended_holds()).median()
+    }
 }
 
 /// Run `scripts` on `cfg`'s interpreter and machine, all starting at time zero, until every

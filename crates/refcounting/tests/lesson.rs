@@ -1,0 +1,40 @@
+//! The lesson run through its table, as `main` runs it. In a file of its own: running a lesson
+//! sets the process-wide session (simulated or live), which the parts called directly in
+//! `quick.rs` must not see.
+
+use clap::Parser;
+use gil_core::claim;
+use gil_core::lesson::{LessonArgs, run_lesson};
+use refcounting::{Config, LESSON, SizeArgs};
+
+/// The binary's flags, parsed the way `main` parses them.
+#[derive(Parser, Debug)]
+struct Cli {
+    #[command(flatten)]
+    sizes: SizeArgs,
+    #[command(flatten)]
+    lesson: LessonArgs,
+}
+
+fn parse(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("refcounting").chain(args.iter().copied())).unwrap()
+}
+
+#[test]
+fn every_part_is_reached_through_the_lesson_table_and_every_simulated_claim_holds() {
+    let cli = parse(&["--simulated", "--quick"]);
+    let cfg = Config::from_flags(cli.lesson.quick, &cli.sizes, &cli.lesson.gil);
+    run_lesson(&LESSON, &cli.lesson, &cfg).unwrap();
+    assert_eq!(LESSON.parts.len(), 5);
+    let claims = claim::log();
+    for part in 1..=5 {
+        assert!(
+            claims.iter().any(|c| c.part == part),
+            "no claim in part {part}"
+        );
+    }
+    assert!(claims.iter().all(|c| c.held), "{claims:#?}");
+
+    let cli = parse(&["--part", "9"]);
+    assert!(run_lesson(&LESSON, &cli.lesson, &cfg).is_err());
+}

@@ -1,0 +1,230 @@
+//! What the simulator expects: each part's comparison replayed on `gil_core::sim`, in virtual
+//! time, for `cores` idle cores (the lesson passes [`session::sim_cores`]).
+//!
+//! The simulator runs *scripts* of steps (Python bytecode, native code that holds or releases
+//! the GIL, blocking waits) and implements the same lock as the live model. A process or a
+//! subinterpreter is a script in an interpreter of its own, with its own GIL
+//! ([`Script::in_interpreter`]). Only ratios are quoted from here, so the nominal costs below
+//! (one item of work, one float, starting a thread) set the scale, not the answer.
+
+use std::time::Duration;
+
+use gil_core::Mode;
+use gil_core::measure::speedup;
+use gil_core::session;
+use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
+
+use crate::Config;
+
+/// Simulated CPU time of one item of model work (one `i * i` added, one countdown step).
+pub const ITEM: Duration = Duration::from_nanos(1);
+
+/// Simulated time of one float in a native loop (`total += x * x`).
+pub const FLOAT: Duration = Duration::from_nanos(1);
+
+/// Simulated cost for the main thread to start one pool thread (Linux: tens of microseconds,
+/// which is what makes short calls lose).
+pub const THREAD_START: Duration = Duration::from_micros(25);
+
+/// Threads (and interpreters) parts 4 and 5 run: the cores the figures are for, at least two.
+pub fn parallel_threads() -> usize {
+    if session::simulated() {
+        session::sim_cores().max(2)
+    } else {
+        gil_core::measure::cores().max(2)
+    }
+}
+
+fn run(cfg: &Config, cores: usize, mode: Mode, scripts: Vec<Script>) -> SimRun {
+    let sim = SimConfig::new(cfg.lesson.mode(mode), cfg.lesson.interval(), cores);
+    simulate(&sim, scripts)
+}
+
+fn elapsed(cfg: &Config, cores: usize, mode: Mode, scripts: Vec<Script>) -> Duration {
+    run(cfg, cores, mode, scripts).elapsed
+}
+
+/// `n` threads in interpreter 0, thread `i` running `steps(i)`.
+fn threads(n: usize, steps: impl Fn(usize) -> Vec<Step>) -> Vec<Script> {
+    (0..n)
+        .map(|i| Script::new(format!("T{}", i + 1), steps(i)))
+        .collect()
+}
+
+/// `work` of Python bytecode per task, on one thread one task after another.
+fn one_thread(tasks: usize, work: Duration) -> Vec<Script> {
+    vec![Script::new(
+        "main",
+        vec![Step::Repeat(
+            u32::try_from(tasks).unwrap_or(u32::MAX),
+            vec![Step::Bytecode(work)],
+        )],
+    )]
+}
+
+/// Part 1's speed-ups over one thread.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part1 {
+    /// One thread per task in the interpreter the flags choose.
+    pub threads: f64,
+    /// One thread per task, free-threaded.
+    pub free_threads: f64,
+    /// `Pool(workers).map`: each worker a process, so an interpreter of its own.
+    pub pool: f64,
+}
+
+/// Part 1 on the simulator: `tasks` tasks of `items` items each.
+pub fn part1(cfg: &Config, cores: usize) -> Part1 {
+    let task = ITEM * u32::try_from(cfg.items).unwrap_or(u32::MAX);
+    let tasks = cfg.tasks.max(1);
+    let base = elapsed(cfg, cores, Mode::Gil, one_thread(tasks, task));
+    let each = |_| vec![Step::Bytecode(task)];
+    let workers = cfg.workers.clamp(1, tasks);
+    // Pool.map with chunksize 1 hands task k to the next free worker: k % workers here.
+    let pool = (0..workers)
+        .map(|w| {
+            let mine = (w..tasks).step_by(workers).count();
+            one_thread(mine, task).remove(0).in_interpreter(w)
+        })
+        .collect();
+    Part1 {
+        threads: speedup(base, elapsed(cfg, cores, Mode::Gil, threads(tasks, each))),
+        free_threads: speedup(
+            base,
+            elapsed(cfg, cores, Mode::FreeThreaded, threads(tasks, each)),
+        ),
+        pool: speedup(base, elapsed(cfg, cores, Mode::Gil, pool)),
+    }
+}
+
+/// Part 2's pools over one thread, for calls of one length.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part2 {
+    /// Calls that release the GIL (`Py_BEGIN_ALLOW_THREADS`).
+    pub released: f64,
+    /// Calls that keep holding it.
+    pub holding: f64,
+}
+
+/// Part 2 on the simulator: `tasks` native calls of `call` each; pool thread `k` starts after
+/// the main thread has started `k + 1` threads.
+pub fn part2(cfg: &Config, cores: usize, call: Duration) -> Part2 {
+    let tasks = cfg.tasks.max(1);
+    let sequential = vec![Script::new(
+        "main",
+        vec![Step::Repeat(
+            u32::try_from(tasks).unwrap_or(u32::MAX),
+            vec![Step::NativeHolding(call)],
+        )],
+    )];
+    let base = elapsed(cfg, cores, Mode::Gil, sequential);
+    let pool = |native: fn(Duration) -> Step| {
+        threads(tasks, |k| {
+            vec![Step::Blocking(THREAD_START * (k as u32 + 1)), native(call)]
+        })
+    };
+    Part2 {
+        released: speedup(
+            base,
+            elapsed(cfg, cores, Mode::Gil, pool(Step::NativeReleased)),
+        ),
+        holding: speedup(
+            base,
+            elapsed(cfg, cores, Mode::Gil, pool(Step::NativeHolding)),
+        ),
+    }
+}
+
+/// Part 3: how much another Python thread runs during the loop, and what prange gains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part3 {
+    /// Percent of the loop's time the other thread ran, loop holding the GIL.
+    pub holding_share: f64,
+    /// The same with the loop inside `with nogil:`.
+    pub nogil_share: f64,
+    /// prange (one share per core) over the plain loop, both without the GIL.
+    pub prange: f64,
+}
+
+/// Part 3 on the simulator: a loop over `floats` floats beside one Python thread.
+pub fn part3(cfg: &Config, cores: usize, floats: usize) -> Part3 {
+    let work = FLOAT * u32::try_from(floats).unwrap_or(u32::MAX);
+    let share = |native: Step| {
+        let scripts = vec![
+            Script::new("loop", vec![native]),
+            Script::new("other", vec![Step::Bytecode(work)]),
+        ];
+        let finished = run(cfg, cores, Mode::Gil, scripts).finished;
+        let (Some(&loop_end), Some(&other_end)) = (finished.first(), finished.get(1)) else {
+            return 0.0;
+        };
+        // After the loop the other thread runs alone, at full speed: what it did before the
+        // loop ended is its whole work minus that tail.
+        let during = work.saturating_sub(other_end.saturating_sub(loop_end));
+        100.0 * during.as_secs_f64() / loop_end.as_secs_f64().max(1e-12)
+    };
+    let plain = elapsed(
+        cfg,
+        cores,
+        Mode::Gil,
+        vec![Script::new("loop", vec![Step::NativeReleased(work)])],
+    );
+    let split = elapsed(
+        cfg,
+        cores,
+        Mode::Gil,
+        threads(cores, |_| {
+            vec![Step::NativeReleased(
+                work / u32::try_from(cores).unwrap_or(1),
+            )]
+        }),
+    );
+    Part3 {
+        holding_share: share(Step::NativeHolding(work)),
+        nogil_share: share(Step::NativeReleased(work)),
+        prange: speedup(plain, split),
+    }
+}
+
+/// Part 4: the countdown on `threads` threads over one, with the GIL and free-threaded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Part4 {
+    /// With the GIL (CPython's default build).
+    pub gil: f64,
+    /// Free-threaded.
+    pub free: f64,
+}
+
+/// Part 4 on the simulator: a countdown of `total` steps, whole or split over `threads`.
+pub fn part4(cfg: &Config, cores: usize, total: u64, threads_n: usize) -> Part4 {
+    let whole = ITEM * u32::try_from(total).unwrap_or(u32::MAX);
+    let share = whole / u32::try_from(threads_n).unwrap_or(1);
+    let ratio = |mode: Mode| {
+        let sim = |scripts| {
+            simulate(&SimConfig::new(mode, cfg.lesson.interval(), cores), scripts).elapsed
+        };
+        speedup(
+            sim(one_thread(1, whole)),
+            sim(threads(threads_n, |_| vec![Step::Bytecode(share)])),
+        )
+    };
+    Part4 {
+        gil: ratio(Mode::Gil),
+        free: ratio(Mode::FreeThreaded),
+    }
+}
+
+/// Part 5: one thread in each of `n` interpreters over `n` threads in one interpreter.
+pub fn part5(cfg: &Config, cores: usize, each: u64, n: usize) -> f64 {
+    let work = ITEM * u32::try_from(each).unwrap_or(u32::MAX);
+    let shared = threads(n, |_| vec![Step::Bytecode(work)]);
+    let separate = (0..n)
+        .map(|i| {
+            Script::new(format!("interp{}", i + 1), vec![Step::Bytecode(work)]).in_interpreter(i)
+        })
+        .collect();
+    speedup(
+        elapsed(cfg, cores, Mode::Gil, shared),
+        elapsed(cfg, cores, Mode::Gil, separate),
+    )
+}
