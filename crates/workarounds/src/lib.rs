@@ -421,6 +421,26 @@ pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> V
         .collect()
 }
 
+/// `items` joined by spaces, as many as fit after `label` on one line of
+/// [`report::WIDTH`](gil_core::report::WIDTH) columns, then "…".
+pub fn fit_on_line(label: &str, items: impl IntoIterator<Item = String>) -> String {
+    let room = gil_core::report::WIDTH - gil_core::report::kv_line(label, "").chars().count();
+    let mut out = String::new();
+    for item in items {
+        let next = if out.is_empty() {
+            item
+        } else {
+            format!(" {item}")
+        };
+        if out.chars().count() + next.chars().count() + 2 > room {
+            out.push_str(" …");
+            break;
+        }
+        out.push_str(&next);
+    }
+    out
+}
+
 /// Print that a part's remaining figures need a clock, in `--simulated` mode.
 pub fn live_only(what: &str) {
     gil_core::report::note(&format!(
