@@ -5,7 +5,7 @@
 //! count must be back where it started.
 //!
 //! Live, the two threads really race on this machine's cores. With `--simulated` the same
-//! race runs on a seeded schedule ([`race_sim`](crate::race_sim)), and the GIL's hand-offs come
+//! race runs on a seeded schedule ([`crate::race_sim`]), and the GIL's hand-offs come
 //! from the simulator ([`gil_core::sim`]), so every figure is the same on every run.
 
 use std::sync::Barrier;
