@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use gil_core::measure::{fmt_ratio, speedup};
+use gil_core::measure::{SplitMix64, fmt_ratio, speedup};
 use gil_core::sim::{Machine, Script, SimConfig, Step, simulate};
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL, work};
 
@@ -430,4 +430,93 @@ fn the_simulator_agrees_with_the_live_lock() {
         );
     }
     panic!("the live lock and the simulator disagree eight times: {last}");
+}
+
+/// A random script: every kind of step, lock 0 always acquired and released in pairs.
+fn random_script(rng: &mut SplitMix64, name: String) -> Script {
+    let mut steps = Vec::new();
+    for _ in 0..rng.below(6) + 1 {
+        let d = us(rng.below(3_000) + 1);
+        steps.push(match rng.below(8) {
+            0 => Step::Bytecode(d * 3),
+            1 => Step::NativeHolding(d),
+            2 => Step::NativeReleased(d),
+            3 => Step::Blocking(d),
+            4 => Step::BlockingHolding(d / 4),
+            5 => Step::RoundTrip(d / 10),
+            6 => Step::Repeat(
+                rng.below(4) as u32,
+                vec![Step::Bytecode(d), Step::Blocking(d / 8)],
+            ),
+            _ => Step::Repeat(
+                1,
+                vec![Step::Acquire(0), Step::Bytecode(d), Step::Release(0)],
+            ),
+        });
+    }
+    Script::new(name, steps)
+}
+
+/// Whatever the scripts, modes and machines: every script finishes, no two threads of one
+/// interpreter hold its GIL at once, and the time accounts add up.
+#[test]
+fn random_scripts_keep_the_invariants() {
+    let mut rng = SplitMix64(11);
+    for round in 0..300 {
+        let mode = match round % 3 {
+            0 => Mode::Gil,
+            1 => Mode::OldGil {
+                check_interval: rng.below(200) as u32,
+            },
+            _ => Mode::FreeThreaded,
+        };
+        let interval = Duration::from_nanos(rng.below(10_000_000));
+        let mut cfg = SimConfig::new(mode, interval, rng.below(5) as usize);
+        cfg.bytecode = Duration::from_nanos(rng.below(2_000));
+        if round % 7 == 0 {
+            cfg.machine.wake_latency = Duration::ZERO;
+            cfg.machine.timer_slack = Duration::ZERO;
+        }
+        let scripts: Vec<Script> = (0..rng.below(6) + 1)
+            .map(|i| {
+                let script = random_script(&mut rng, format!("R{i}"));
+                if i % 3 == 2 {
+                    script.in_interpreter(1)
+                } else {
+                    script
+                }
+            })
+            .collect();
+        let count = scripts.len();
+        let run = simulate(&cfg, scripts.clone());
+        let scripts_again = scripts.clone();
+        assert!(run.stuck.is_empty(), "round {round}: {:?}", run.stuck);
+        assert_eq!(run.finished.len(), count);
+        assert_eq!(
+            run.gils.iter().map(|g| g.threads.len()).sum::<usize>(),
+            count
+        );
+        if mode != Mode::FreeThreaded {
+            let spans = run.timeline.spans();
+            for pair in spans.windows(2) {
+                assert!(pair[0].end <= pair[1].start, "round {round}: {pair:?}");
+            }
+        }
+        for t in run.gils.iter().flat_map(|g| &g.threads) {
+            assert!(
+                t.held + t.waited + t.detached <= run.elapsed * 2,
+                "round {round}: {t:?}"
+            );
+            assert!(t.acquisitions >= 1);
+        }
+        let mut holds = run.lock_holds.clone();
+        holds.sort_by_key(|h| h.start);
+        for pair in holds.windows(2) {
+            assert!(pair[0].end <= pair[1].start, "round {round}: {pair:?}");
+        }
+        assert_eq!(
+            format!("{run:?}"),
+            format!("{:?}", simulate(&cfg, scripts_again))
+        );
+    }
 }

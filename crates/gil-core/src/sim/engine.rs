@@ -237,7 +237,7 @@ impl Sim {
         Sim {
             now: 0,
             cores: machine.cores.max(1),
-            time_slice: nanos(machine.time_slice).max(1),
+            time_slice: nanos(machine.time_slice).max(1_000),
             wake_latency: nanos(machine.wake_latency),
             switch_cost: nanos(machine.switch_cost),
             timer_slack: nanos(machine.timer_slack),
