@@ -1,13 +1,15 @@
 //! Part 1 — the countdown: one thread counting down 2 × N, or two threads counting N each.
 
+use std::sync::Barrier;
 use std::time::Duration;
 
-use gil_core::measure::{Samples, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{fmt_count, fmt_duration, speedup};
+use gil_core::report::{Table, WIDTH, for_rust_readers, note};
 use gil_core::work::countdown;
-use gil_core::{Mode, Timeline};
+use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline, session};
 
-use crate::setup::{Config, Trial, median};
+use crate::setup::{Config, SIM_STEP_PICOS, Trial, enough_intervals, measurable, median};
 
 /// Countdown steps per thread at scale 1 (the single thread does twice this).
 pub const BASE_N: u64 = 90_000_000;
@@ -18,7 +20,24 @@ const WINDOW_INTERVALS: u32 = 8;
 /// Characters per timeline row.
 const CHART_CELLS: usize = 64;
 
-/// What part 1 measured (median runs of each kind).
+/// The Python this part models.
+pub const PYTHON: &str = "
+import threading
+
+def countdown(n):
+    print(threading.current_thread().name, threading.active_count())
+    while n > 0:
+        n -= 1
+
+countdown(2 * N)                      # one thread does all the work
+pair = [threading.Thread(target=countdown, args=(N,)) for _ in range(2)]
+for t in pair:
+    t.start()
+for t in pair:
+    t.join()                          # two threads, half the work each
+";
+
+/// What part 1 measured (median runs of each kind), live or on the simulator.
 #[derive(Clone, Debug)]
 pub struct Report {
     /// Countdown steps per thread in the two-thread runs.
@@ -31,8 +50,6 @@ pub struct Report {
     pub free_one: Trial,
     /// Free-threaded, two threads doing N each.
     pub free_two: Trial,
-    /// Median length of a GIL hold that ended in a hand-off to the other thread.
-    pub median_contended_hold: Duration,
 }
 
 impl Report {
@@ -46,7 +63,15 @@ impl Report {
         speedup(self.free_one.wall, self.free_two.wall)
     }
 
+    /// Median length of a GIL hold that ended in a hand-off to the other thread.
+    pub fn median_contended_hold(&self) -> Duration {
+        self.gil_two.median_contended_hold()
+    }
+
     /// The GIL two-thread run's timeline.
+    ///
+    /// # Panics
+    /// Never for a report made by [`measure`] or [`simulate`]: both record that run.
     pub fn timeline(&self) -> &Timeline {
         self.gil_two
             .timeline
@@ -55,94 +80,275 @@ impl Report {
     }
 }
 
-/// Run part 1: time both shapes of the work under the GIL and free-threaded, draw the GIL
-/// timeline, and print everything.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 1: the countdown, one thread against two");
+/// Time both shapes of the work under the GIL and free-threaded, on this machine: the four
+/// kinds of run in turns, `cfg.repeats` rounds, medians.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let n = cfg.size(BASE_N);
     let total = 2 * n;
-    let gil = cfg.gil(Mode::Gil);
-    let free = cfg.gil(Mode::FreeThreaded);
-    note(&format!(
-        "`while n > 0: n -= 1` with a check point after every step. One thread counts down\n\
-         {} steps; then two threads count {} each, so the work is the same.\n\
-         Each figure is the median of {} runs, the four kinds taken in turn.",
-        fmt_count(total),
-        fmt_count(n),
-        cfg.repeats
-    ));
-
+    let gil = cfg.gil(Mode::Gil)?;
+    let free = cfg.gil(Mode::FreeThreaded)?;
     let (mut gil_one, mut gil_two, mut free_one, mut free_two) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..cfg.repeats {
+    for _ in 0..cfg.repeats.max(1) {
         gil_one.push(Trial::run(&gil, 1, total, false, countdown));
         gil_two.push(Trial::run(&gil, 2, total, true, countdown));
         free_one.push(Trial::run(&free, 1, total, false, countdown));
         free_two.push(Trial::run(&free, 2, total, false, countdown));
     }
-    let gil_two = median(&gil_two).clone();
-    let timeline = gil_two.timeline.as_ref().expect("recorded");
-    let report = Report {
+    Ok(Report {
         n,
         gil_one: median(&gil_one).clone(),
-        median_contended_hold: Samples(timeline.contended_holds()).median(),
-        gil_two,
+        gil_two: median(&gil_two).clone(),
         free_one: median(&free_one).clone(),
         free_two: median(&free_two).clone(),
-    };
-    print(cfg, &report);
-    Ok(report)
+    })
 }
 
-fn print(cfg: &Config, r: &Report) {
+/// The same four runs on the simulator, for an idle machine with `cores` cores.
+pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let n = cfg.size(BASE_N);
+    let total = 2 * n;
+    let gil = cfg.sim(Mode::Gil, cores);
+    let free = cfg.sim(Mode::FreeThreaded, cores);
+    Report {
+        n,
+        gil_one: Trial::simulate(&gil, 1, total, SIM_STEP_PICOS),
+        gil_two: Trial::simulate(&gil, 2, total, SIM_STEP_PICOS),
+        free_one: Trial::simulate(&free, 1, total, SIM_STEP_PICOS),
+        free_two: Trial::simulate(&free, 2, total, SIM_STEP_PICOS),
+    }
+}
+
+/// What each thread of a two-thread run sees when it asks who it is and how many threads
+/// there are: `(threading.current_thread().name, threading.active_count())`.
+///
+/// Each thread waits for the other before it asks and again before it ends, both times with
+/// the GIL released (as a thread blocked in `threading.Barrier.wait()` does), so both are
+/// alive when either asks and the answer does not depend on the operating system's timing.
+pub fn introspect(gil: &Gil) -> Vec<(String, usize)> {
+    let (both_started, both_asked) = (Barrier::new(2), Barrier::new(2));
+    gil.run_threads(2, |_, py| {
+        py.allow_threads(|| both_started.wait());
+        let seen = (py.name().to_owned(), gil.active_count());
+        py.allow_threads(|| both_asked.wait());
+        seen
+    })
+}
+
+/// Run part 1: the threads' introspection, then both shapes of the work under the GIL and
+/// free-threaded (live, or simulated with `--simulated`), the GIL timeline, and the claims.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let n = cfg.size(BASE_N);
+    note(&format!(
+        "A model \"bytecode\" here is one step of `n -= 1` followed by a check point, the \
+         place where CPython's evaluation loop looks whether another thread asked for the \
+         GIL. One thread counts down {}; then two threads count {} each, the same work.",
+        fmt_count(2 * n),
+        fmt_count(n),
+    ));
+    for_rust_readers(
+        "Each step is `n = std::hint::black_box(n) - 1`. `black_box` hides the value from the \
+         optimiser, which would otherwise replace the whole loop by `n = 0` and leave nothing \
+         to time.",
+    );
     println!();
-    kv("GIL one thread", fmt_duration(r.gil_one.wall));
-    kv("GIL two threads", fmt_duration(r.gil_two.wall));
-    kv(
-        "GIL time two/one",
-        format!("{} as long as one thread", fmt_ratio(r.gil_time_ratio())),
-    );
-    kv("free-threaded one thread", fmt_duration(r.free_one.wall));
-    kv("free-threaded two threads", fmt_duration(r.free_two.wall));
-    kv("free-threaded speedup", fmt_ratio(r.free_speedup()));
+    show_introspection(cfg)?;
+
+    let cores = session::sim_cores();
+    let expected = simulate(cfg, cores);
+    let measured = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    print(cfg, &measured, &expected);
+    Ok(measured)
+}
+
+fn show_introspection(cfg: &Config) -> anyhow::Result<()> {
+    let gil = cfg.gil(Mode::Gil)?;
+    let seen = introspect(&gil);
+    let mut table = Table::new(&[
+        "threading.current_thread().name",
+        "threading.active_count()",
+    ]);
+    for (name, active) in &seen {
+        table.push([name.clone(), active.to_string()]);
+    }
+    table.print();
     note(
-        "Under the GIL the two threads take turns on one lock, so two cores do one core's\n\
-         work. Without it both count at once. CPython's own figures, measured on another\n\
-         2-core machine and not by this run: 3.11 took 1.04x the time with two threads;\n\
-         3.13t (free-threaded) runs them in parallel.",
+        "The model counts the threads attached to its interpreter, T1 and T2. CPython's \
+         active_count() also counts the main thread, which is waiting in join(), so Python \
+         prints one more.",
     );
+    println!();
+    Ok(())
+}
+
+fn print(cfg: &Config, r: &Report, expected: &Report) {
+    // Too short live or on the simulator: either way the figures would not mean anything.
+    let one_thread = r.gil_one.wall.min(r.free_one.wall);
+    if !measurable(cfg, one_thread.min(expected.gil_one.wall)) {
+        return;
+    }
+    let runs = if session::simulated() {
+        "simulated".to_owned()
+    } else {
+        format!("median of {}, the four kinds in turns", cfg.repeats.max(1))
+    };
+    Table::new(&["interpreter", "threads", "work each", "time"])
+        .row([
+            "GIL",
+            "1",
+            &fmt_count(2 * r.n),
+            &fmt_duration(r.gil_one.wall),
+        ])
+        .row(["GIL", "2", &fmt_count(r.n), &fmt_duration(r.gil_two.wall)])
+        .row([
+            "free-threaded",
+            "1",
+            &fmt_count(2 * r.n),
+            &fmt_duration(r.free_one.wall),
+        ])
+        .row([
+            "free-threaded",
+            "2",
+            &fmt_count(r.n),
+            &fmt_duration(r.free_two.wall),
+        ])
+        .print();
+    note(&format!("Times: {runs}."));
+    println!();
+    claim_gil_ratio(r.gil_time_ratio(), expected.gil_time_ratio());
+    claim_free_speedup(r.free_speedup(), expected.free_speedup());
 
     println!();
     let timeline = r.timeline();
-    let (from, _) = timeline.extent();
-    let to = from + cfg.switch_interval * WINDOW_INTERVALS;
+    let (from, end) = timeline.extent();
+    let to = (from + cfg.switch_interval.max(MIN_SWITCH_WAIT) * WINDOW_INTERVALS).min(end);
     println!(
         "  Who held the GIL during the first {} of the two-thread run:",
         fmt_duration(to - from)
     );
     for line in timeline.render_window(from, to, CHART_CELLS).lines() {
-        println!("  {line}");
+        if line.chars().count() + 2 <= WIDTH {
+            println!("  {line}");
+        } else {
+            // The chart's legend: wrapped like prose so the output stays within the width.
+            note(line.trim());
+        }
     }
     println!();
-    kv("switch interval", fmt_duration(cfg.switch_interval));
-    kv(
-        "GIL switches per second",
-        format!("{:.0}", r.gil_two.switches_per_second()),
-    );
-    kv(
-        "GIL median contended hold",
-        fmt_duration(r.median_contended_hold),
-    );
-    if r.median_contended_hold > cfg.switch_interval * 2 {
-        note(
-            "The holds came out much longer than the interval: other programs are keeping the\n\
-             cores busy, so the waiting thread was woken late. Try again on a quieter machine.",
-        );
+    let overlap = r.gil_two.wall.min(expected.gil_two.wall);
+    if enough_intervals(cfg, overlap, cfg.switch_interval.max(MIN_SWITCH_WAIT)) {
+        claim_switching(cfg.switch_interval, r, expected);
     }
     note(
-        "Whichever thread arrives first takes the GIL. The other waits one switch interval,\n\
-         then sets the drop request; the holder sees it at its next check point, lets go, and\n\
-         waits until the other has the GIL (forced switching). So a hold lasts about one\n\
-         interval: the interval is how long a waiter waits before it asks, not a time slice.\n\
-         A holder that never reaches a check point keeps the GIL as long as it likes.",
+        "How a hand-off happens, since CPython 3.2 (Python/ceval_gil.c, take_gil and \
+         drop_gil): a thread that finds the GIL taken waits up to one switch interval, then \
+         sets the drop request. The holder sees it at its next check point, lets go, and \
+         waits until the other thread has the GIL (forced switching), so it cannot snatch it \
+         straight back. The interval is how long a waiter waits before it asks, not a time \
+         slice: a holder that never reaches a check point keeps the GIL.",
     );
+}
+
+fn claim_gil_ratio(measured: f64, expected: f64) {
+    claim(Claim {
+        figure: "GIL time, two threads / one",
+        unit: Unit::Ratio,
+        measured,
+        expected,
+        low: 0.8_f64.min(expected),
+        high: 1.35_f64.max(expected),
+        text: "Under the GIL the two threads took turns: together they needed about as long \
+               as one thread doing all the work, so the second core bought nothing.",
+    });
+}
+
+fn claim_free_speedup(measured: f64, expected: f64) {
+    if expected >= 1.5 {
+        claim(Claim {
+            figure: "free-threaded speedup, two threads over one",
+            unit: Unit::Ratio,
+            measured,
+            expected,
+            low: 1.0 + 0.4 * (expected - 1.0),
+            high: expected * 1.3,
+            text: "Without a GIL both threads counted at once, on two cores: the work was \
+                   done in little more than half the time.",
+        });
+    } else {
+        claim(Claim {
+            figure: "free-threaded speedup, two threads over one",
+            unit: Unit::Ratio,
+            measured,
+            expected,
+            low: 0.75_f64.min(expected),
+            high: 1.3_f64.max(expected),
+            text: "With one core, even without a GIL the two threads could not count at \
+                   once: no speedup. Free threading needs free cores.",
+        });
+    }
+}
+
+fn claim_switching(interval: Duration, r: &Report, expected: &Report) {
+    let (unit, per_unit) = if interval >= Duration::from_millis(1) {
+        (Unit::Millis, 1e3)
+    } else {
+        (Unit::Micros, 1e6)
+    };
+    let wait = interval.max(MIN_SWITCH_WAIT).as_secs_f64();
+    let want_rate = expected.gil_two.switches_per_second();
+    let want_hold = expected.median_contended_hold().as_secs_f64();
+    let rate = r.gil_two.switches_per_second();
+    let hold = r.median_contended_hold().as_secs_f64();
+    let shown = fmt_duration(interval);
+    // At long enough intervals the interval sets the pace; at very short ones the time the
+    // operating system takes to wake the waiter does, and the sentences must say which.
+    if want_hold <= 1.5 * wait {
+        claim(Claim {
+            figure: "GIL switches per second",
+            unit: Unit::PerSecond,
+            measured: rate,
+            expected: want_rate,
+            low: want_rate * 0.6,
+            high: want_rate * 1.25,
+            text: &format!("The GIL changed hands about once per switch interval ({shown})."),
+        });
+        claim(Claim {
+            figure: "GIL median hold before a hand-off",
+            unit,
+            measured: hold * per_unit,
+            expected: want_hold * per_unit,
+            low: (wait * 0.8).min(want_hold) * per_unit,
+            high: (wait * 1.6).max(want_hold * 1.25) * per_unit,
+            text: "A thread held the GIL for about one switch interval before handing it \
+                   over: that is how long the other thread waited before it asked.",
+        });
+    } else {
+        claim(Claim {
+            figure: "GIL switches per second",
+            unit: Unit::PerSecond,
+            measured: rate,
+            expected: want_rate,
+            low: 0.0,
+            high: 0.9 / wait,
+            text: &format!(
+                "The GIL changed hands less often than once per switch interval ({shown}): \
+                 at so short an interval, waking the waiting thread takes longer than the \
+                 interval itself."
+            ),
+        });
+        claim(Claim {
+            figure: "GIL median hold before a hand-off",
+            unit,
+            measured: hold * per_unit,
+            expected: want_hold * per_unit,
+            low: 1.2 * wait * per_unit,
+            high: f64::INFINITY,
+            text: "A thread held the GIL for longer than one switch interval: the other thread \
+                   asked after one interval, but the operating system took longer than that to \
+                   wake it and hand over.",
+        });
+    }
 }

@@ -1,69 +1,216 @@
 //! Part 2 — switching overhead: the same work shared by 1, 2, 4 and 8 threads.
 
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, note};
 use gil_core::work::countdown;
+use gil_core::{Mode, session};
 
-use crate::setup::{Config, Trial, median, threads_label};
+use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, median};
 
 /// Countdown steps shared by all threads at scale 1.
-pub const BASE_TOTAL: u64 = 60_000_000;
+pub const BASE_TOTAL: u64 = 240_000_000;
 
 /// The thread counts compared.
 pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
 
+/// The Python this part models.
+pub const PYTHON: &str = "
+for k in (1, 2, 4, 8):
+    threads = [threading.Thread(target=countdown, args=(TOTAL // k,))
+               for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+";
+
 /// What part 2 measured: the median run for each thread count, in [`THREAD_COUNTS`] order.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The interpreter the rows ran on.
+    pub mode: Mode,
     /// Countdown steps shared by the threads in every row.
     pub total: u64,
     /// One median run per thread count.
     pub rows: Vec<Trial>,
 }
 
-/// Run part 2 on the interpreter the flags chose (the GIL unless `--free-threaded`).
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 2: switching overhead with more threads");
+impl Report {
+    /// Each row's time over the one-thread row's, in row order.
+    pub fn time_ratios(&self) -> Vec<f64> {
+        let one = self.rows[0].wall;
+        self.rows.iter().map(|r| speedup(r.wall, one)).collect()
+    }
+
+    /// The lowest and highest time ratio among the rows with more than one thread.
+    pub fn ratio_range(&self) -> (f64, f64) {
+        self.time_ratios()[1..]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(*r), hi.max(*r))
+            })
+    }
+}
+
+/// Time every thread count on this machine, the counts in turns, medians.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let total = cfg.size(BASE_TOTAL);
     let mode = cfg.chosen_mode();
-    let gil = cfg.gil(mode);
-    note(&format!(
-        "{} countdown steps shared by 1, 2, 4 and 8 threads; {}, switch interval {};\n\
-         median of {} runs each.",
-        fmt_count(total),
-        mode,
-        fmt_duration(cfg.switch_interval),
-        cfg.few_repeats()
-    ));
-    println!();
+    let gil = cfg.gil(mode)?;
     let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); THREAD_COUNTS.len()];
     for _ in 0..cfg.few_repeats() {
         for (threads, runs) in THREAD_COUNTS.iter().zip(&mut runs) {
             runs.push(Trial::run(&gil, *threads, total, false, countdown));
         }
     }
-    let rows: Vec<Trial> = runs.iter().map(|r| median(r).clone()).collect();
-    let one = rows[0].wall;
-    for row in &rows {
-        kv(
-            &threads_label(row.threads),
-            format!(
-                "{:>9}  {:>6} of one thread  {:>5} switches  {:>5} forced",
-                fmt_duration(row.wall),
-                fmt_ratio(speedup(row.wall, one)),
-                fmt_count(row.stats.switches),
-                fmt_count(row.stats.forced_switches),
-            ),
-        );
-    }
+    let rows = runs.iter().map(|r| median(r).clone()).collect();
+    Ok(Report { mode, total, rows })
+}
+
+/// The same rows on the simulator, for an idle machine with `cores` cores.
+pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let total = cfg.size(BASE_TOTAL);
+    let mode = cfg.chosen_mode();
+    let sim = cfg.sim(mode, cores);
+    let rows = THREAD_COUNTS
+        .iter()
+        .map(|threads| Trial::simulate(&sim, *threads, total, SIM_STEP_PICOS))
+        .collect();
+    Report { mode, total, rows }
+}
+
+/// Run part 2 on the interpreter the flags chose (the GIL unless `--free-threaded`).
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let mode = cfg.chosen_mode();
     note(&format!(
-        "More threads do not make GIL-bound work faster: only one of them runs at a time, and\n\
-         the GIL changes hands about once per switch interval however many are waiting. The\n\
-         first take counts as a switch (it moves the GIL from nobody to T1), as in CPython's\n\
-         switch_number; a forced switch is a hand-off made because a waiter asked. Each\n\
-         hand-off costs two thread wake-ups, a few microseconds, next to a {} hold here;\n\
-         the shorter the interval, the larger that share (part 3 sweeps it).",
-        fmt_duration(gil.switch_interval())
+        "{} countdown steps shared by 1, 2, 4 and 8 threads; {}, switch interval {}. \
+         A switch is a time the GIL went to a different thread than the one that last held \
+         it (CPython's switch_number; the first take counts, from nobody to T1); a forced \
+         switch is a hand-off made because a waiter asked.",
+        fmt_count(cfg.size(BASE_TOTAL)),
+        mode,
+        fmt_duration(cfg.switch_interval),
     ));
-    Ok(Report { total, rows })
+    println!();
+    let expected = simulate(cfg, session::sim_cores());
+    let measured = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    print(cfg, &measured, &expected);
+    Ok(measured)
+}
+
+fn print(cfg: &Config, r: &Report, expected: &Report) {
+    if !measurable(cfg, r.rows[0].wall.min(expected.rows[0].wall)) {
+        return;
+    }
+    let mut table = Table::new(&[
+        "threads",
+        "time",
+        "time / one",
+        "expected",
+        "switches",
+        "forced",
+    ]);
+    for ((row, ratio), want) in r
+        .rows
+        .iter()
+        .zip(r.time_ratios())
+        .zip(expected.time_ratios())
+    {
+        table.push([
+            row.threads.to_string(),
+            fmt_duration(row.wall),
+            fmt_ratio(ratio),
+            fmt_ratio(want),
+            fmt_count(row.stats.switches),
+            fmt_count(row.stats.forced_switches),
+        ]);
+    }
+    table.print();
+    note(&if session::simulated() {
+        "Simulated; \"expected\" is the same simulator's figure.".to_owned()
+    } else {
+        format!(
+            "Medians of {} runs, the thread counts in turns; \"expected\" is the simulator's \
+             figure for an idle machine.",
+            cfg.few_repeats()
+        )
+    });
+    println!();
+    let (fastest, slowest) = r.ratio_range();
+    let (want_fastest, want_slowest) = expected.ratio_range();
+    if r.mode == Mode::FreeThreaded {
+        claim_free(fastest, want_fastest, session::sim_cores());
+        return;
+    }
+    claim(Claim {
+        figure: "fastest of 2, 4 and 8 threads, time / one",
+        unit: Unit::Ratio,
+        measured: fastest,
+        expected: want_fastest,
+        low: 0.8_f64.min(want_fastest),
+        high: f64::INFINITY,
+        text: "More threads did not finish the work sooner: under the GIL only one of them \
+               runs at a time, however many cores there are.",
+    });
+    if want_slowest <= 1.3 {
+        claim(Claim {
+            figure: "slowest of 2, 4 and 8 threads, time / one",
+            unit: Unit::Ratio,
+            measured: slowest,
+            expected: want_slowest,
+            low: 0.0,
+            high: 1.4,
+            text: &format!(
+                "Extra threads cost little: the GIL still changes hands about once per \
+                 interval however many threads wait, and a hand-off takes microseconds beside \
+                 a {} hold.",
+                fmt_duration(cfg.switch_interval)
+            ),
+        });
+    } else {
+        claim(Claim {
+            figure: "slowest of 2, 4 and 8 threads, time / one",
+            unit: Unit::Ratio,
+            measured: slowest,
+            expected: want_slowest,
+            low: 1.15_f64.min(want_slowest),
+            high: f64::INFINITY,
+            text: &format!(
+                "At a {} interval the hand-offs themselves cost time: more threads were \
+                 slower than one.",
+                fmt_duration(cfg.switch_interval)
+            ),
+        });
+    }
+}
+
+fn claim_free(fastest: f64, expected: f64, cores: usize) {
+    if cores >= 2 {
+        claim(Claim {
+            figure: "free-threaded, fastest time / one thread",
+            unit: Unit::Ratio,
+            measured: fastest,
+            expected,
+            low: 0.0,
+            high: (expected * 1.5).max(0.8),
+            text: "Free-threaded, more threads finished sooner: they counted on several \
+                   cores at once (part 4 shows how far that goes).",
+        });
+    } else {
+        claim(Claim {
+            figure: "free-threaded, fastest time / one thread",
+            unit: Unit::Ratio,
+            measured: fastest,
+            expected,
+            low: 0.75_f64.min(expected),
+            high: f64::INFINITY,
+            text: "With one core, more free threads finished no sooner: nothing runs in \
+                   parallel on a single core.",
+        });
+    }
 }

@@ -2,17 +2,31 @@
 
 use std::time::Duration;
 
-use gil_core::measure::{Samples, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
+use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
+use gil_core::{Mode, session};
 
-use crate::setup::{Config, Trial, median};
+use crate::setup::{Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, median};
 
 /// Countdown steps shared by the two threads at scale 1.
-pub const BASE_TOTAL: u64 = 60_000_000;
+pub const BASE_TOTAL: u64 = 400_000_000;
 
-/// The intervals compared, in microseconds: 0.1 ms, 1 ms, 5 ms (CPython's default), 50 ms.
-pub const INTERVALS_US: [u64; 4] = [100, 1_000, 5_000, 50_000];
+/// The intervals compared, in microseconds: 0.1 ms, 1 ms, 5 ms (CPython's default), 20 ms.
+pub const INTERVALS_US: [u64; 4] = [100, 1_000, 5_000, 20_000];
+
+/// Index of CPython's default (5 ms) in [`INTERVALS_US`].
+const DEFAULT_ROW: usize = 2;
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+import sys
+print(sys.getswitchinterval())        # 0.005 unless someone changed it
+for seconds in (0.0001, 0.001, 0.005, 0.02):
+    sys.setswitchinterval(seconds)
+    run_in_two_threads(countdown, TOTAL)
+";
 
 /// One interval's median run.
 #[derive(Clone, Debug)]
@@ -21,13 +35,20 @@ pub struct Row {
     pub interval: Duration,
     /// The median two-thread run (recorded).
     pub trial: Trial,
-    /// Median length of a hold that ended in a hand-off.
-    pub median_contended_hold: Duration,
 }
 
-/// What part 3 measured.
+impl Row {
+    /// Median length of a hold that ended in a hand-off.
+    pub fn median_contended_hold(&self) -> Duration {
+        self.trial.median_contended_hold()
+    }
+}
+
+/// What part 3 measured, live or on the simulator.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The interpreter the rows ran on.
+    pub mode: Mode,
     /// Countdown steps shared by the two threads in every row.
     pub total: u64,
     /// The same work done by one thread alone (the baseline).
@@ -36,93 +57,207 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
-/// Run part 3: two threads at each interval, on the interpreter the flags chose.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 3: the switch interval");
+impl Report {
+    /// Row `i`'s time over one thread's.
+    pub fn time_ratio(&self, i: usize) -> f64 {
+        speedup(self.rows[i].trial.wall, self.one_thread.wall)
+    }
+
+    /// Hand-offs per second at the shortest interval over those at the default one.
+    pub fn switch_rate_gain(&self) -> f64 {
+        self.rows[0].trial.switches_per_second()
+            / self.rows[DEFAULT_ROW].trial.switches_per_second()
+    }
+
+    /// Switches in all rows together.
+    pub fn all_switches(&self) -> u64 {
+        self.rows.iter().map(|r| r.trial.stats.switches).sum()
+    }
+}
+
+fn intervals() -> [Duration; 4] {
+    INTERVALS_US.map(Duration::from_micros)
+}
+
+/// Two threads at each interval on this machine, with the one-thread baseline, in turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let total = cfg.size(BASE_TOTAL);
     let mode = cfg.chosen_mode();
-    let gil = cfg.gil(mode);
-    note(&format!(
-        "Two threads share {} countdown steps; {}. sys.setswitchinterval\n\
-         set to 0.1, 1, 5 and 50 ms in turn; median of {} runs each.",
-        fmt_count(total),
-        mode,
-        cfg.few_repeats()
-    ));
-    println!();
-    kv(
-        "sys.getswitchinterval()",
-        gil.switch_interval().as_secs_f64(),
-    );
-    note(
-        "That is the interval as CPython reports it, in seconds, before the sweep. On a real\n\
-         Python, sys.implementation.name says which interpreter runs ('cpython', 'pypy', ...),\n\
-         and on 3.13+ sys._is_gil_enabled() returns False on a free-threaded build running\n\
-         without its GIL.",
-    );
-    println!();
-    let intervals = INTERVALS_US.map(Duration::from_micros);
+    let gil = cfg.gil(mode)?;
     let mut one = Vec::new();
-    let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); intervals.len()];
+    let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); INTERVALS_US.len()];
     for _ in 0..cfg.few_repeats() {
         one.push(Trial::run(&gil, 1, total, false, countdown));
-        for (interval, runs) in intervals.iter().zip(&mut runs) {
+        for (interval, runs) in intervals().iter().zip(&mut runs) {
             gil.set_switch_interval(*interval)?;
             runs.push(Trial::run(&gil, 2, total, true, countdown));
         }
     }
-    let one_thread = median(&one).clone();
-    kv("one thread alone", fmt_duration(one_thread.wall));
-    let rows: Vec<Row> = intervals
+    let rows = intervals()
         .iter()
         .zip(&runs)
-        .map(|(interval, runs)| {
-            let trial = median(runs).clone();
-            let holds = trial.timeline.as_ref().map(|t| t.contended_holds());
+        .map(|(interval, runs)| Row {
+            interval: *interval,
+            trial: median(runs).clone(),
+        })
+        .collect();
+    Ok(Report {
+        mode,
+        total,
+        one_thread: median(&one).clone(),
+        rows,
+    })
+}
+
+/// The same runs on the simulator, for an idle machine with `cores` cores.
+pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let total = cfg.size(BASE_TOTAL);
+    let mode = cfg.chosen_mode();
+    let one = Trial::simulate(&cfg.sim(mode, cores), 1, total, SIM_STEP_PICOS);
+    let rows = intervals()
+        .iter()
+        .map(|interval| {
+            let mut sim = cfg.sim(mode, cores);
+            sim.switch_interval = *interval;
             Row {
                 interval: *interval,
-                median_contended_hold: Samples(holds.unwrap_or_default()).median(),
-                trial,
+                trial: Trial::simulate(&sim, 2, total, SIM_STEP_PICOS),
             }
         })
         .collect();
-    for row in &rows {
-        kv(
-            &format!("interval {}", fmt_duration(row.interval)),
-            format!(
-                "{:>9}  {:>6} of one thread  {:>7} switches/s  median hold {}",
-                fmt_duration(row.trial.wall),
-                fmt_ratio(speedup(row.trial.wall, one_thread.wall)),
-                fmt_count(row.trial.switches_per_second().round() as u64),
-                fmt_duration(row.median_contended_hold),
-            ),
+    Report {
+        mode,
+        total,
+        one_thread: one,
+        rows,
+    }
+}
+
+/// Run part 3: two threads at each interval, on the interpreter the flags chose.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let mode = cfg.chosen_mode();
+    kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
+    note(
+        "That is the interval in seconds, as CPython reports it, before the sweep. On a real \
+         Python, sys.implementation.name says which interpreter runs ('cpython', 'pypy', \
+         ...), and on 3.13+ sys._is_gil_enabled() is False on a free-threaded build running \
+         without its GIL.",
+    );
+    println!();
+    note(&format!(
+        "Two threads share {} countdown steps; {}; the interval set to 0.1, 1, 5 and 20 ms \
+         in turn.",
+        fmt_count(cfg.size(BASE_TOTAL)),
+        mode,
+    ));
+    println!();
+    let expected = simulate(cfg, session::sim_cores());
+    let measured = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    print(cfg, &measured, &expected);
+    Ok(measured)
+}
+
+fn print(cfg: &Config, r: &Report, expected: &Report) {
+    if !measurable(cfg, r.one_thread.wall.min(expected.one_thread.wall)) {
+        return;
+    }
+    let mut table = Table::new(&[
+        "interval",
+        "time / one",
+        "switches/s",
+        "expected",
+        "median hold",
+        "expected",
+    ]);
+    for (i, (row, want)) in r.rows.iter().zip(&expected.rows).enumerate() {
+        table.push([
+            fmt_duration(row.interval),
+            fmt_ratio(r.time_ratio(i)),
+            fmt_count(row.trial.switches_per_second().round() as u64),
+            fmt_count(want.trial.switches_per_second().round() as u64),
+            fmt_duration(row.median_contended_hold()),
+            fmt_duration(want.median_contended_hold()),
+        ]);
+    }
+    table.print();
+    note(&if session::simulated() {
+        format!(
+            "Simulated; one thread alone took {}.",
+            fmt_duration(r.one_thread.wall)
+        )
+    } else {
+        format!(
+            "One thread alone took {}. Medians of {} runs, the rows in turns; \"expected\" is \
+             the simulator's figure for an idle machine.",
+            fmt_duration(r.one_thread.wall),
+            cfg.few_repeats()
+        )
+    });
+    println!();
+    if r.mode == Mode::FreeThreaded {
+        claim(Claim {
+            figure: "GIL switches at all four intervals",
+            unit: Unit::Count,
+            measured: r.all_switches() as f64,
+            expected: expected.all_switches() as f64,
+            low: 0.0,
+            high: 0.0,
+            text: "Free-threaded, there is no lock to hand over: the interval changed nothing.",
+        });
+        return;
+    }
+    let default_row = &r.rows[DEFAULT_ROW];
+    let ran_for = default_row
+        .trial
+        .wall
+        .min(expected.rows[DEFAULT_ROW].trial.wall);
+    let long_enough = ran_for >= default_row.interval * MIN_INTERVALS;
+    if long_enough {
+        let want = expected.switch_rate_gain();
+        claim(Claim {
+            figure: "switches per second, 0.1 ms interval over 5 ms",
+            unit: Unit::Ratio,
+            measured: r.switch_rate_gain(),
+            expected: want,
+            low: 5.0_f64.min(want),
+            high: (want * 2.0).max(50.0),
+            text: "A shorter interval made the GIL change hands far more often: a waiter asks \
+                   as soon as its interval runs out.",
+        });
+    } else {
+        note(
+            "At 5 ms the threads ran for too few intervals to compare hand-off rates; run \
+             with a larger --scale.",
         );
     }
-    let late = rows
-        .iter()
-        .find(|row| row.median_contended_hold > row.interval * 3 && row.trial.stats.switches > 2);
-    if let (Some(row), gil_core::Mode::Gil) = (late, mode) {
-        note(&format!(
-            "At {} the holds lasted {}: the waiting thread was woken late. Other\n\
-             programs are keeping the cores busy, and then the operating system, not the GIL,\n\
-             decides when a waiter runs.",
-            fmt_duration(row.interval),
-            fmt_duration(row.median_contended_hold)
-        ));
-    }
-    note(if mode == gil_core::Mode::FreeThreaded {
-        "Free-threaded, there is no lock to hand over: the interval changes nothing."
+    let want = expected.time_ratio(0);
+    let (low, high, text) = if want <= 1.3 {
+        (
+            0.8_f64.min(want),
+            1.4_f64.max(want),
+            "Even at 0.1 ms the two threads took about as long as one: a hand-off costs \
+             microseconds, and the work is never done two at a time. What the interval \
+             trades is latency: a thread that needs the GIL may wait a whole interval for \
+             it, the convoy effect of lesson 3.",
+        )
     } else {
-        "The interval sets the hand-off rate: about one per interval, a little less because a\n\
-         timed wait always wakes a bit late. A hand-off costs a few microseconds of waking\n\
-         threads, so even thousands a second add little: the total stays near one thread's\n\
-         time, because the work is never done two at a time. What the interval changes is\n\
-         latency: a thread that needs the GIL (to handle an I/O reply, say) may wait a whole\n\
-         interval for it, the convoy effect of lesson 3."
+        (
+            1.15_f64.min(want),
+            f64::INFINITY,
+            "At 0.1 ms the hand-offs themselves cost time: two threads were slower than one.",
+        )
+    };
+    claim(Claim {
+        figure: "time at 0.1 ms / one thread",
+        unit: Unit::Ratio,
+        measured: r.time_ratio(0),
+        expected: want,
+        low,
+        high,
+        text,
     });
-    Ok(Report {
-        total,
-        one_thread,
-        rows,
-    })
 }

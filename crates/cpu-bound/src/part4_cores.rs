@@ -1,14 +1,24 @@
-//! Part 4 — the cores: what the free-threaded build can reach on this machine.
+//! Part 4 — the cores: what the free-threaded build can reach on this machine, and what it
+//! would reach on the machine `--cores` describes.
 
-use gil_core::Mode;
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, note};
 use gil_core::work::countdown;
+use gil_core::{Mode, session};
 
-use crate::setup::{Config, Trial, median, threads_label};
+use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, median, threads_label};
 
 /// Countdown steps shared by the threads at scale 1.
-pub const BASE_TOTAL: u64 = 60_000_000;
+pub const BASE_TOTAL: u64 = 240_000_000;
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+import os
+cores = os.process_cpu_count()        # 3.13+; os.cpu_count() before
+# under python3.13t (free-threaded), the countdown shared by
+# 1, cores and 2 * cores threads; then under the GIL by cores threads
+";
 
 /// One thread count's median free-threaded run.
 #[derive(Clone, Debug)]
@@ -21,17 +31,29 @@ pub struct Row {
     pub ideal: f64,
 }
 
-/// What part 4 measured.
+/// What part 4 measured, live or on the simulator.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// CPUs this process may use.
+    /// CPUs the runs had: this process's, or the simulated machine's.
     pub cores: usize,
     /// Countdown steps shared by the threads in every row.
     pub total: u64,
     /// One row per thread count (see [`thread_counts`]).
     pub rows: Vec<Row>,
-    /// The GIL with as many threads as cores, for contrast.
+    /// The GIL with as many threads as the per-core row, for contrast.
     pub gil_at_cores: Trial,
+}
+
+impl Report {
+    /// The GIL's speedup with one thread per core over one free-threaded thread.
+    pub fn gil_speedup(&self) -> f64 {
+        speedup(self.rows[0].trial.wall, self.gil_at_cores.wall)
+    }
+
+    /// The free-threaded row with one thread per core (the second row).
+    pub fn per_core_row(&self) -> &Row {
+        &self.rows[1]
+    }
 }
 
 /// The thread counts to try on `cores` CPUs: one, one per core, and twice that (which cannot
@@ -42,87 +64,177 @@ pub fn thread_counts(cores: usize) -> Vec<usize> {
     counts
 }
 
-/// Run part 4: free-threaded runs at 1, `cores` and 2 × `cores` threads, and one GIL run.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 4: the cores, and what free threading reaches on them");
+fn report(cores: usize, total: u64, counts: &[usize], free: Vec<Trial>, gil: Trial) -> Report {
+    let one = free[0].wall;
+    let rows = counts
+        .iter()
+        .zip(free)
+        .map(|(threads, trial)| Row {
+            speedup: speedup(one, trial.wall),
+            ideal: (*threads).min(cores) as f64,
+            trial,
+        })
+        .collect();
+    Report {
+        cores,
+        total,
+        rows,
+        gil_at_cores: gil,
+    }
+}
+
+/// Free-threaded runs at each of [`thread_counts`] and one GIL run with one thread per core
+/// (at least two), on this machine's cores, in turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let cores = measure::cores();
     let total = cfg.size(BASE_TOTAL);
     let counts = thread_counts(cores);
-    kv("cores found", cores);
-    note(&format!(
-        "Thread counts adapted to {cores} core{}: {}. Free-threaded, {} countdown steps\n\
-         shared by the threads, median of {} runs. The ideal speedup is min(threads, cores).",
-        if cores == 1 { "" } else { "s" },
-        counts
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        fmt_count(total),
-        cfg.few_repeats()
-    ));
-    println!();
-    let free = cfg.gil(Mode::FreeThreaded);
-    let gil = cfg.gil(Mode::Gil);
+    let free = cfg.gil(Mode::FreeThreaded)?;
+    let gil = cfg.gil(Mode::Gil)?;
     let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); counts.len()];
     let mut gil_runs = Vec::new();
     for _ in 0..cfg.few_repeats() {
         for (threads, runs) in counts.iter().zip(&mut runs) {
             runs.push(Trial::run(&free, *threads, total, false, countdown));
         }
-        gil_runs.push(Trial::run(&gil, cores, total, false, countdown));
+        gil_runs.push(Trial::run(&gil, counts[1], total, false, countdown));
     }
-    let one = median(&runs[0]).wall;
-    let rows: Vec<Row> = counts
-        .iter()
-        .zip(&runs)
-        .map(|(threads, runs)| {
-            let trial = median(runs).clone();
-            Row {
-                speedup: speedup(one, trial.wall),
-                ideal: (*threads).min(cores) as f64,
-                trial,
-            }
-        })
-        .collect();
-    for row in &rows {
-        kv(
-            &format!("free-threaded, {}", threads_label(row.trial.threads)),
-            format!(
-                "{:>9}  speedup {}  ideal {}  ({:.0} % of ideal)",
-                fmt_duration(row.trial.wall),
-                fmt_ratio(row.speedup),
-                fmt_ratio(row.ideal),
-                100.0 * row.speedup / row.ideal
-            ),
-        );
-    }
-    let gil_at_cores = median(&gil_runs).clone();
-    kv(
-        &format!("GIL, {}", threads_label(cores)),
-        format!(
-            "{:>9}  speedup {}",
-            fmt_duration(gil_at_cores.wall),
-            fmt_ratio(speedup(one, gil_at_cores.wall))
-        ),
-    );
-    if rows.iter().any(|row| row.speedup < 0.75 * row.ideal) {
-        note(
-            "Some rows fall well short of the ideal: other programs are probably using the\n\
-             cores as well. Run the part again when the machine is idle.",
-        );
-    }
-    note(if cores == 1 {
-        "With one core nothing runs in parallel, GIL or not: free threading needs cores."
-    } else {
-        "Free-threaded threads scale up to the core count and no further; anything else\n\
-         running on the machine (a compiler, another test) takes cores away and shows up\n\
-         here at once. The GIL gets no speedup at any thread count."
-    });
-    Ok(Report {
+    let free = runs.iter().map(|r| median(r).clone()).collect();
+    Ok(report(
         cores,
         total,
-        rows,
-        gil_at_cores,
-    })
+        &counts,
+        free,
+        median(&gil_runs).clone(),
+    ))
+}
+
+/// The runs [`measure`] makes with `threads_for` cores' thread counts, simulated on an idle
+/// machine with `cores` cores.
+pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
+    let total = cfg.size(BASE_TOTAL);
+    let counts = thread_counts(threads_for);
+    let free_sim = cfg.sim(Mode::FreeThreaded, cores);
+    let free = counts
+        .iter()
+        .map(|threads| Trial::simulate(&free_sim, *threads, total, SIM_STEP_PICOS))
+        .collect();
+    let gil = Trial::simulate(&cfg.sim(Mode::Gil, cores), counts[1], total, SIM_STEP_PICOS);
+    report(cores, total, &counts, free, gil)
+}
+
+/// Run part 4: free-threaded scaling over the cores, and the GIL for contrast.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let sim_cores = session::sim_cores();
+    // Live, the thread counts follow this machine; the simulator says what the same counts
+    // would do on the machine `--cores` describes.
+    let threads_for = if session::simulated() {
+        sim_cores
+    } else {
+        measure::cores()
+    };
+    let counts = thread_counts(threads_for);
+    note(&format!(
+        "{} core{}, so the free-threaded countdown of {} steps is shared by {} threads. The \
+         ideal speedup is min(threads, cores).",
+        threads_for,
+        if threads_for == 1 { "" } else { "s" },
+        fmt_count(cfg.size(BASE_TOTAL)),
+        counts
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    println!();
+    let expected = simulate(cfg, threads_for, sim_cores);
+    let measured = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    print(cfg, &measured, &expected);
+    Ok(measured)
+}
+
+fn print(cfg: &Config, r: &Report, expected: &Report) {
+    if !measurable(cfg, r.rows[0].trial.wall.min(expected.rows[0].trial.wall)) {
+        return;
+    }
+    let mut table = Table::new(&["interpreter", "threads", "time", "speedup", "expected"]);
+    for (row, want) in r.rows.iter().zip(&expected.rows) {
+        table.push([
+            "free-threaded".to_owned(),
+            row.trial.threads.to_string(),
+            fmt_duration(row.trial.wall),
+            fmt_ratio(row.speedup),
+            fmt_ratio(want.speedup),
+        ]);
+    }
+    table.push([
+        "GIL".to_owned(),
+        r.gil_at_cores.threads.to_string(),
+        fmt_duration(r.gil_at_cores.wall),
+        fmt_ratio(r.gil_speedup()),
+        fmt_ratio(expected.gil_speedup()),
+    ]);
+    table.print();
+    note(&if session::simulated() {
+        format!("Simulated on {} idle cores.", r.cores)
+    } else {
+        format!(
+            "Medians of {} runs, in turns; speedups are over one free-threaded thread; \
+             \"expected\" is the simulator's figure for {} idle cores.",
+            cfg.few_repeats(),
+            expected.cores
+        )
+    });
+    println!();
+    let row = r.per_core_row();
+    let want = expected.per_core_row().speedup;
+    let label = format!(
+        "free-threaded speedup, {}",
+        threads_label(row.trial.threads)
+    );
+    if want >= 1.5 {
+        claim(Claim {
+            figure: &label,
+            unit: Unit::Ratio,
+            measured: row.speedup,
+            expected: want,
+            low: 1.0 + 0.5 * (want - 1.0),
+            high: want * 1.25,
+            text: &format!(
+                "Free-threaded, one thread per core came close to the ideal of {}: the \
+                 threads counted on all the cores at once.",
+                fmt_ratio(row.ideal)
+            ),
+        });
+    } else {
+        claim(Claim {
+            figure: &label,
+            unit: Unit::Ratio,
+            measured: row.speedup,
+            expected: want,
+            low: 0.75_f64.min(want),
+            high: 1.3_f64.max(want),
+            text: "On one core, free threads get no speedup: there is nowhere to run them at \
+                   the same time.",
+        });
+    }
+    let want = expected.gil_speedup();
+    claim(Claim {
+        figure: &format!("GIL speedup, {}", threads_label(r.gil_at_cores.threads)),
+        unit: Unit::Ratio,
+        measured: r.gil_speedup(),
+        expected: want,
+        low: 0.75_f64.min(want),
+        high: 1.3_f64.max(want),
+        text: "The GIL got no speedup from the cores: one thread runs Python at a time, \
+               however many there are.",
+    });
+    note(
+        "Threads beyond the core count add nothing, and anything else running on the machine \
+         (a compiler, a test suite) takes cores away from the free-threaded rows at once.",
+    );
 }

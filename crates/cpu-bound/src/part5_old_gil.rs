@@ -2,12 +2,26 @@
 
 use std::time::Duration;
 
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{heading, kv, note};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{fmt_count, fmt_duration, speedup};
+use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
-use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL, session};
 
-use crate::setup::{Config, Trial, median};
+use crate::setup::{Config, Trial, measurable, median};
+
+/// The pre-3.2 GIL with CPython's default check interval.
+const OLD_GIL: Mode = Mode::OldGil {
+    check_interval: OLD_GIL_CHECK_INTERVAL,
+};
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+# Python 3.1 and earlier: the old GIL let go every 100 ticks
+import sys
+sys.setcheckinterval(100)             # deprecated in 3.2, removed in 3.9
+run_in_two_threads(countdown, TOTAL)
+";
 
 /// Ticks ("bytecodes") shared by the threads at scale 1.
 pub const BASE_TICKS: u64 = 4_000_000;
@@ -24,7 +38,7 @@ pub const PROBE_STEPS: u32 = 64;
 /// How much work one tick does, found by timing it on this machine.
 #[derive(Clone, Copy, Debug)]
 pub struct Calibration {
-    /// `black_box` loop steps per tick (the `work_per_tick` of `countdown_heavy`).
+    /// Loop steps per tick (the `work_per_tick` of `countdown_heavy`; 0 when simulated).
     pub work_per_tick: u32,
     /// What one tick then took, single-threaded under the old GIL (best of three).
     pub tick: Duration,
@@ -92,34 +106,12 @@ pub fn calibrate() -> Calibration {
     }
 }
 
-/// Run part 5: calibrate a tick, then one and two threads under the old and the new GIL.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 5: where \"threads are slower\" came from, the old GIL");
-    let calibration = calibrate();
+/// One and two threads under the old and the new GIL on this machine, in turns, with ticks
+/// of `calibration.work_per_tick` steps.
+pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report> {
     let ticks = cfg.size(BASE_TICKS);
-    note(&format!(
-        "Up to CPython 3.1 the holder let go of the GIL every {OLD_GIL_CHECK_INTERVAL} ticks\n\
-         (bytecodes) and at once tried to take it back: no drop request, no waiting for the\n\
-         other thread. How much that costs depends on how long a tick is, so the model first\n\
-         times a tick here. {} ticks shared by one or two threads, median of {} runs.",
-        fmt_count(ticks),
-        cfg.few_repeats()
-    ));
-    println!();
-    kv(
-        "work per tick",
-        format!(
-            "{} black_box steps (calibrated live for about {})",
-            calibration.work_per_tick,
-            fmt_duration(TARGET_TICK)
-        ),
-    );
-    kv("measured tick", fmt_duration(calibration.tick));
-
-    let old = cfg.gil(Mode::OldGil {
-        check_interval: OLD_GIL_CHECK_INTERVAL,
-    });
-    let new = cfg.gil(Mode::Gil);
+    let old = cfg.gil(OLD_GIL)?;
+    let new = cfg.gil(Mode::Gil)?;
     let work = ticks_of(calibration.work_per_tick);
     let (mut old_one, mut old_two, mut new_one, mut new_two) = (vec![], vec![], vec![], vec![]);
     for _ in 0..cfg.few_repeats() {
@@ -128,50 +120,182 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         new_one.push(Trial::run(&new, 1, ticks, false, work));
         new_two.push(Trial::run(&new, 2, ticks, false, work));
     }
-    let report = Report {
+    Ok(Report {
         calibration,
         ticks,
         old_one: median(&old_one).clone(),
         old_two: median(&old_two).clone(),
         new_one: median(&new_one).clone(),
         new_two: median(&new_two).clone(),
-    };
-    print(&report);
-    Ok(report)
+    })
 }
 
-fn print(r: &Report) {
-    kv("old GIL one thread", fmt_duration(r.old_one.wall));
-    kv("old GIL two threads", fmt_duration(r.old_two.wall));
-    kv("old GIL time two/one", fmt_ratio(r.old_time_ratio()));
-    let releases: u64 = r.old_two.stats.threads.iter().map(|t| t.acquisitions).sum();
-    kv(
-        "old GIL releases and retakes",
+/// The same runs on the simulator, ticks of [`TARGET_TICK`] with a check point after each,
+/// for an idle machine with `cores` cores.
+pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let ticks = cfg.size(BASE_TICKS);
+    let tick_picos = u64::try_from(TARGET_TICK.as_nanos() * 1000).unwrap_or(u64::MAX);
+    let trial = |mode: Mode, threads: usize| {
+        let mut sim = cfg.sim(mode, cores);
+        sim.bytecode = TARGET_TICK;
+        Trial::simulate(&sim, threads, ticks, tick_picos)
+    };
+    Report {
+        calibration: Calibration {
+            work_per_tick: 0,
+            tick: TARGET_TICK,
+        },
+        ticks,
+        old_one: trial(OLD_GIL, 1),
+        old_two: trial(OLD_GIL, 2),
+        new_one: trial(Mode::Gil, 1),
+        new_two: trial(Mode::Gil, 2),
+    }
+}
+
+/// Run part 5: calibrate a tick, then one and two threads under the old and the new GIL.
+pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    note(&format!(
+        "Up to CPython 3.1 the holder let go of the GIL every {OLD_GIL_CHECK_INTERVAL} ticks \
+         (roughly, bytecodes) and at once tried to take it back: no drop request, no waiting \
+         for the other thread. How much that costs depends on how long a tick is, so {}. {} \
+         ticks shared by one or two threads.",
+        if session::simulated() {
+            "the simulator states its tick"
+        } else {
+            "the model first times a tick here"
+        },
+        fmt_count(cfg.size(BASE_TICKS)),
+    ));
+    println!();
+    let expected = simulate(cfg, session::sim_cores());
+    let measured = if session::simulated() {
+        kv(
+            "one tick",
+            format!("{} (the simulator's tick)", fmt_duration(TARGET_TICK)),
+        );
+        expected.clone()
+    } else {
+        let calibration = calibrate();
+        kv(
+            "work per tick",
+            format!(
+                "{} loop steps, for about {} here",
+                calibration.work_per_tick,
+                fmt_duration(TARGET_TICK)
+            ),
+        );
+        kv("measured tick", fmt_duration(calibration.tick));
+        measure(cfg, calibration)?
+    };
+    println!();
+    print(cfg, &measured, &expected);
+    Ok(measured)
+}
+
+fn print(cfg: &Config, r: &Report, expected: &Report) {
+    let one_thread = r.new_one.wall.min(r.old_one.wall);
+    if !measurable(cfg, one_thread.min(expected.new_one.wall)) {
+        return;
+    }
+    let releases = |t: &Trial| -> u64 { t.stats.threads.iter().map(|t| t.acquisitions).sum() };
+    Table::new(&["GIL", "threads", "time", "takes", "hand-offs"])
+        .row([
+            "old".to_owned(),
+            "1".to_owned(),
+            fmt_duration(r.old_one.wall),
+            fmt_count(releases(&r.old_one)),
+            fmt_count(r.old_one.stats.switches),
+        ])
+        .row([
+            "old".to_owned(),
+            "2".to_owned(),
+            fmt_duration(r.old_two.wall),
+            fmt_count(releases(&r.old_two)),
+            fmt_count(r.old_two.stats.switches),
+        ])
+        .row([
+            "3.2+".to_owned(),
+            "1".to_owned(),
+            fmt_duration(r.new_one.wall),
+            fmt_count(releases(&r.new_one)),
+            fmt_count(r.new_one.stats.switches),
+        ])
+        .row([
+            "3.2+".to_owned(),
+            "2".to_owned(),
+            fmt_duration(r.new_two.wall),
+            fmt_count(releases(&r.new_two)),
+            fmt_count(r.new_two.stats.switches),
+        ])
+        .print();
+    note(&if session::simulated() {
+        "Simulated. A take is one acquisition of the GIL; a hand-off is a take by a different \
+         thread than the last holder."
+            .to_owned()
+    } else {
         format!(
-            "{} takes, {} of them hand-offs",
-            fmt_count(releases),
-            fmt_count(r.old_two.stats.switches)
-        ),
-    );
-    kv("new GIL one thread", fmt_duration(r.new_one.wall));
-    kv("new GIL two threads", fmt_duration(r.new_two.wall));
-    kv("new GIL time two/one", fmt_ratio(r.new_time_ratio()));
-    if r.old_time_ratio() < 1.25 {
-        note(&format!(
-            "The old GIL came out cheap this time ({} hand-offs). Its cost shows when the woken\n\
-             thread has a core of its own to run on at once; when other programs keep the cores\n\
-             busy, it rarely does. Run this part again when the machine is idle.",
-            fmt_count(r.old_two.stats.switches)
-        ));
+            "Medians of {} runs, the four kinds in turns. A take is one acquisition of the \
+             GIL; a hand-off is a take by a different thread than the last holder.",
+            cfg.few_repeats()
+        )
+    });
+    println!();
+    let want_old = expected.old_time_ratio();
+    let old_is_slow = want_old >= 1.15;
+    let old_held = if old_is_slow {
+        claim(Claim {
+            figure: "old GIL time, two threads / one",
+            unit: Unit::Ratio,
+            measured: r.old_time_ratio(),
+            expected: want_old,
+            low: 1.1,
+            high: (want_old * 1.6).max(3.0),
+            text: "Under the old GIL two threads were slower than one: the thread that let go \
+                   usually took the lock straight back, and each lost race cost both threads \
+                   a wake-up.",
+        })
+    } else {
+        claim(Claim {
+            figure: "old GIL time, two threads / one",
+            unit: Unit::Ratio,
+            measured: r.old_time_ratio(),
+            expected: want_old,
+            low: 0.8_f64.min(want_old),
+            high: 1.3_f64.max(want_old),
+            text: "Here the old GIL cost little: the woken thread had no core of its own to \
+                   run on, so the releasing thread simply carried on.",
+        })
+    };
+    let want_new = expected.new_time_ratio();
+    let new_held = claim(Claim {
+        figure: "3.2+ GIL time, two threads / one",
+        unit: Unit::Ratio,
+        measured: r.new_time_ratio(),
+        expected: want_new,
+        low: 0.8_f64.min(want_new),
+        high: 1.35_f64.max(want_new),
+        text: "Under the 3.2+ GIL two threads took about as long as one: a waiter is woken \
+               only after a whole interval, and then it really gets the lock.",
+    });
+    // The comparison only concludes something when both of its halves held.
+    if old_is_slow && old_held && new_held {
+        let want = want_old / want_new;
+        claim(Claim {
+            figure: "old GIL two/one over 3.2+ GIL two/one",
+            unit: Unit::Ratio,
+            measured: r.old_time_ratio() / r.new_time_ratio(),
+            expected: want,
+            low: 1.08_f64.min(want),
+            high: f64::INFINITY,
+            text: "So a second thread cost more under the old GIL than under the new one: \
+                   \"threads make Python slower\" describes CPython 3.1 and earlier.",
+        });
     }
     note(
-        "Every release with a thread waiting wakes it, but the releaser is still running on\n\
-         its own core and usually takes the lock back before the woken thread gets there.\n\
-         The waiter goes back to sleep; one wake-up per hundred ticks is wasted on both sides,\n\
-         and the hand-offs that do happen come late and at random. The 3.2 GIL wakes a\n\
-         waiter only when it has waited a whole interval, and then really hands over.\n\
-         CPython's own figures, measured on another 2-core machine (not by this run): 2.7\n\
-         took 1.62x the time with two threads, 3.11 1.04x. Shorter ticks make the old GIL\n\
-         worse, longer ones hide it: the cost is per release, not per unit of work.",
+        "CPython's own figures, measured on another 2-core machine and not by this run: 2.7 \
+         took 1.62x the time with two threads, 3.11 1.04x. Shorter ticks make the old GIL \
+         worse and longer ones hide it, because the cost is per release, not per unit of \
+         work.",
     );
 }

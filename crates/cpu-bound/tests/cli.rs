@@ -1,74 +1,155 @@
-//! The binary: flags parse, output is `label: value` lines, and mistakes give one-line errors.
+//! The binary: flags parse within their ranges, output fits 80 columns, `--simulated` is the
+//! same every time, and mistakes give one-line errors, never a panic.
 
 use std::process::{Command, Output};
 
-use gil_core::report::parse_kv;
+use cpu_bound::setup::SCALE_RANGE;
+use gil_core::report::{WIDTH, widest_line};
 
 fn lesson(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cpu-bound"))
         .args(args)
         .env("RUST_BACKTRACE", "1")
+        .env("NO_COLOR", "1")
         .output()
         .expect("the lesson binary runs")
 }
 
-#[test]
-fn one_quick_part_prints_parsable_results() {
-    let out = lesson(&["--quick", "--part", "1", "--switch-interval", "2"]);
+fn stdout_of(args: &[&str]) -> String {
+    let out = lesson(args);
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let pairs = parse_kv(&stdout);
-    let value = |label: &str| {
-        pairs
-            .iter()
-            .find(|(l, _)| l == label)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"))
-    };
-    assert_eq!(value("switch interval"), "2.00 ms");
-    assert!(value("GIL time two/one").ends_with("x as long as one thread"));
-    assert!(value("free-threaded speedup").ends_with('x'));
-    assert!(!stdout.contains("Part 2"), "only part 1 ran");
+    String::from_utf8(out.stdout).expect("the lesson prints UTF-8")
+}
+
+#[test]
+fn simulated_output_is_identical_from_run_to_run_and_fits_the_width() {
+    let first = stdout_of(&["--simulated"]);
+    let second = stdout_of(&["--simulated"]);
+    assert_eq!(first, second, "--simulated must not depend on the clock");
+    assert!(
+        widest_line(&first) <= WIDTH,
+        "a line is {} wide:\n{first}",
+        widest_line(&first)
+    );
+    for part in 1..=5 {
+        assert!(first.contains(&format!("Part {part}: ")), "{first}");
+    }
+    assert!(first.contains("cargo xtask check 03_countdown_threads"));
+    assert!(first.contains("For Rust readers"), "black_box is glossed");
+    assert!(first.contains("threading.active_count()"));
+}
+
+#[test]
+fn simulated_64_cores_scale_free_threads_and_leave_the_gil_flat() {
+    let out = stdout_of(&["--simulated", "--cores", "64", "--part", "4"]);
+    assert!(out.contains("free-threaded speedup, 64 threads"), "{out}");
+    assert!(out.contains("GIL speedup, 64 threads"), "{out}");
+    let held = out.matches('✓').count();
+    assert!(
+        held >= 2,
+        "both part 4 claims hold on the simulator:\n{out}"
+    );
+}
+
+#[test]
+fn quick_output_fits_the_width() {
+    let out = stdout_of(&["--quick", "--switch-interval", "2"]);
+    assert!(
+        widest_line(&out) <= WIDTH,
+        "a line is {} wide:\n{out}",
+        widest_line(&out)
+    );
+    assert!(out.contains("GIL time, two threads / one"), "{out}");
+    assert!(
+        out.contains("switch interval (2.00 ms)") || out.contains('✗'),
+        "{out}"
+    );
+}
+
+#[test]
+fn one_part_runs_alone() {
+    let out = stdout_of(&["--simulated", "--part", "2"]);
+    assert!(out.contains("Part 2: "), "{out}");
+    assert!(
+        !out.contains("Part 1: ") && !out.contains("Part 3: "),
+        "{out}"
+    );
 }
 
 #[test]
 fn free_threaded_flag_removes_the_switches() {
-    let out = lesson(&[
+    let out = stdout_of(&["--simulated", "--part", "3", "--free-threaded"]);
+    assert!(out.contains("free-threaded (PEP 703)"), "{out}");
+    assert!(out.contains("GIL switches at all four intervals"), "{out}");
+}
+
+#[test]
+fn a_tiny_switch_interval_runs_like_sys_setswitchinterval() {
+    // CPython accepts any positive interval; its take_gil waits at least 1 µs.
+    let out = stdout_of(&["--simulated", "--part", "1", "--switch-interval", "1e-9"]);
+    assert!(out.contains("GIL time, two threads / one"), "{out}");
+}
+
+#[test]
+fn too_little_work_says_so_instead_of_printing_noise() {
+    let smallest = SCALE_RANGE.start().to_string();
+    let out = stdout_of(&[
+        "--simulated",
         "--quick",
         "--part",
         "2",
-        "--free-threaded",
         "--scale",
-        "0.2",
+        &smallest,
     ]);
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("free-threaded (PEP 703)"));
-    for (label, value) in parse_kv(&stdout) {
-        if label.ends_with("thread") || label.ends_with("threads") {
-            assert!(value.contains("  0 switches"), "{label}: {value}");
-        }
-    }
+    assert!(
+        out.contains("too short") || out.contains("took only"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("fastest of 2, 4 and 8"),
+        "no claim on noise:\n{out}"
+    );
 }
 
 #[test]
 fn bad_flags_give_one_line_errors() {
+    let above = (SCALE_RANGE.end() * 2.0).to_string();
     for args in [
         &["--switch-interval", "0"][..],
+        &["--switch-interval=-1"],
+        &["--switch-interval", "-1"],
+        &["--switch-interval", "NaN"],
+        &["--switch-interval", "fast"],
         &["--scale=-1"],
+        &["--scale", "0"],
+        &["--scale", "1e-9"],
         &["--scale", "NaN"],
+        &["--scale", "inf"],
+        &["--scale", "lots"],
+        &["--scale", &above],
+        &["--cores", "0"],
+        &["--cores", "100000"],
+        &["--part", "6"],
+        &["--part", "0"],
     ] {
         let out = lesson(args);
-        assert!(!out.status.success(), "{args:?} accepted");
+        let code = out.status.code();
+        assert!(matches!(code, Some(1 | 2)), "{args:?}: exit {code:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.lines().count() <= 5, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
-    let out = lesson(&["--part", "6"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--part"));
+}
+
+#[test]
+fn help_shows_the_ranges() {
+    let help = stdout_of(&["--help"]);
+    let scale = format!("from {} to {}", SCALE_RANGE.start(), SCALE_RANGE.end());
+    assert!(help.contains(&scale), "{help}");
+    assert!(help.contains("--cores"), "{help}");
 }

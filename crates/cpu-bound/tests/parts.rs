@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use cpu_bound::setup::{Config, split};
+use cpu_bound::setup::{Config, SCALE_RANGE, parse_scale, split};
 use cpu_bound::{part1_countdown, part2_switching_overhead, part3_switch_interval};
 use cpu_bound::{part4_cores, part5_old_gil};
-use gil_core::OLD_GIL_CHECK_INTERVAL;
 use gil_core::measure::cores;
+use gil_core::{Gil, Mode, OLD_GIL_CHECK_INTERVAL};
 
 #[test]
 fn split_shares_add_up_and_differ_by_at_most_one() {
@@ -18,6 +18,31 @@ fn split_shares_add_up_and_differ_by_at_most_one() {
         assert_eq!(shares.iter().sum::<u64>(), total, "{total} over {threads}");
         let (min, max) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
         assert!(max - min <= 1, "{shares:?}");
+    }
+}
+
+#[test]
+fn scale_is_parsed_inside_its_range_only() {
+    assert_eq!(parse_scale("2"), Ok(2.0));
+    assert_eq!(
+        parse_scale(&SCALE_RANGE.start().to_string()),
+        Ok(*SCALE_RANGE.start())
+    );
+    assert_eq!(
+        parse_scale(&SCALE_RANGE.end().to_string()),
+        Ok(*SCALE_RANGE.end())
+    );
+    for bad in ["0", "-1", "1e-9", "NaN", "inf", "1e300", "two", "", "4.01"] {
+        assert!(parse_scale(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn threads_see_their_names_and_both_threads_alive() {
+    for gil in [Gil::new(), Gil::with_mode(Mode::FreeThreaded)] {
+        let seen = part1_countdown::introspect(&gil);
+        assert_eq!(seen, [("T1".to_owned(), 2), ("T2".to_owned(), 2)]);
+        assert_eq!(gil.active_count(), 0, "both threads have ended");
     }
 }
 
@@ -124,7 +149,7 @@ fn part4_thread_counts_follow_the_cores() {
         assert_eq!(row.ideal, row.trial.threads.min(r.cores) as f64);
         assert_eq!(row.trial.stats.switches, 0);
     }
-    assert_eq!(r.gil_at_cores.threads, r.cores);
+    assert_eq!(r.gil_at_cores.threads, r.cores.max(2));
     assert_eq!(r.gil_at_cores.work_done, r.total);
 }
 

@@ -31,8 +31,8 @@
 //! 2. [`part2_real_io`] — not only sleeps: threads writing and reading temporary files, and
 //!    threads fetching from a slow TCP server the lesson starts on `127.0.0.1`. The GIL is held
 //!    for a sliver of each operation; the waits overlap. Everything the part creates — files,
-//!    directory, server thread, sockets — is gone when it ends, also after an error or Ctrl-C
-//!    ([`cleanup`], [`gil_core::echo`]).
+//!    directory, server thread, sockets — is gone when it ends, also after an error, Ctrl-C,
+//!    `kill`, a closed terminal or a closed output pipe ([`cleanup`], [`gil_core::echo`]).
 //! 3. [`part3_forgot_to_release`] — the same fetches, made by an "extension" that never calls
 //!    `allow_threads`. Every wait now happens with the GIL held, so the threads queue: the
 //!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
@@ -51,8 +51,14 @@
 //!
 //! ## Reading the numbers
 //!
-//! Every number is measured while you watch; nothing is typed in, except CPython's own figures
-//! where a part quotes them, and those are labelled as CPython's, measured on another machine.
+//! Every number is measured while you watch, or (with `--simulated`) computed by the
+//! deterministic simulator [`gil_core::sim`]; nothing is typed in. Each sentence that states a
+//! result is a [`gil_core::claim`]: printed beside the simulator's figure for an idle machine
+//! with your core count, and only when this run's figure supports it — otherwise the lesson
+//! says that this run did not show it, and why that probably is. Where a part compares two
+//! ways of doing something, the ways take turns (A B A B …) and the figures are medians.
+//! `cargo xtask fidelity` sets the same experiments beside CPython's own figures.
+//!
 //! **Overlap ratio** (parts 2, 6) is the threads' busy time — time holding the GIL plus time in
 //! `allow_threads`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
 //! means one thread made progress at a time; 2.0 means two always did at once. Work that runs on
@@ -79,21 +85,69 @@ pub mod part4_mixed;
 pub mod part5_convoy;
 pub mod part6_release_table;
 
-/// The loopback server now lives in [`gil_core::echo`]; this name stays until the fidelity
-/// check imports it from there.
-pub use gil_core::echo as server;
-
 use std::time::Duration;
 
-use gil_core::cli::GilArgs;
-use gil_core::{Gil, GilStats};
+use gil_core::cli::{DEFAULT_SWITCH_INTERVAL_MS, GilArgs};
+use gil_core::lesson::{Lesson, Part};
+use gil_core::sim::SimConfig;
+use gil_core::{Gil, GilStats, Mode, report, session};
+
+/// The lesson: its title, parts (with the Python each models) and exercises.
+pub static LESSON: Lesson<Config> = Lesson {
+    name: "io-bound",
+    number: 3,
+    title: "I/O-bound threads under the GIL",
+    shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
+            threads that mostly wait overlap their waits; then what goes wrong when a wait \
+            keeps the GIL, and when short waits meet a busy thread.",
+    intro: "In this model, allow_threads is CPython's Py_BEGIN_ALLOW_THREADS / \
+            Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
+            time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
+            ndarray, in part 6, is Rust's counterpart of a NumPy array.",
+    steadier: "",
+    parts: &PARTS,
+    exercises: &["05_overlap_downloads", "06_blocking_call"],
+};
+
+static PARTS: [Part<Config>; 6] = [
+    Part {
+        title: "Downloads that sleep with the GIL released",
+        python: part1_downloads::PYTHON,
+        run: part1_downloads::part,
+    },
+    Part {
+        title: "Real I/O: temporary files and a slow local server",
+        python: part2_real_io::PYTHON,
+        run: part2_real_io::part,
+    },
+    Part {
+        title: "An extension that forgot to release the GIL",
+        python: part3_forgot_to_release::PYTHON,
+        run: part3_forgot_to_release::part,
+    },
+    Part {
+        title: "Mixed work: a CPU phase, then an I/O phase, on 3 threads",
+        python: part4_mixed::PYTHON,
+        run: part4_mixed::part,
+    },
+    Part {
+        title: "The convoy effect: short I/O beside a CPU-bound thread",
+        python: part5_convoy::PYTHON,
+        run: part5_convoy::part,
+    },
+    Part {
+        title: "When is the GIL released? Measured, two threads per row",
+        python: part6_release_table::PYTHON,
+        run: part6_release_table::part,
+    },
+];
 
 /// Sizes and interpreter settings for one run of the lesson.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `--free-threaded` and `--switch-interval`.
     pub gil: GilArgs,
-    /// Small sizes, for tests (`--quick`).
+    /// Small sizes and one run per figure (`--quick`).
     pub quick: bool,
     /// Downloads in part 1, files and clients in part 2, threads in part 3.
     pub downloads: usize,
@@ -101,7 +155,7 @@ pub struct Config {
     pub delay: Duration,
     /// How long the slow server waits before answering (parts 2 and 6; part 3 uses a quarter).
     pub server_delay: Duration,
-    /// Socket round trips the I/O thread makes in part 5.
+    /// Socket round trips the I/O thread makes in each batch of part 5.
     pub ops: usize,
     /// Countdown length of one worker's CPU phase (part 4) and of each computing thread (part 6).
     pub cpu_iters: u64,
@@ -139,17 +193,64 @@ impl Config {
     }
 
     /// A fresh GIL as the flags describe (each experiment gets its own, so statistics are clean).
-    pub fn gil(&self) -> anyhow::Result<Gil> {
-        Ok(self.gil.build())
+    pub fn gil(&self) -> Gil {
+        self.gil.build()
+    }
+
+    /// Whether `--free-threaded` was given.
+    pub fn free_threaded(&self) -> bool {
+        self.gil.free_threaded
+    }
+
+    /// How many times each comparison runs, its variants taking turns (A B A B …); figures are
+    /// medians. One with `--quick`, and one when a single run of the comparison already takes
+    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute.
+    pub fn rounds(&self, one_run: Duration) -> usize {
+        if self.quick || one_run > Duration::from_secs(5) {
+            1
+        } else {
+            3
+        }
+    }
+
+    /// The simulator set up like this run: same interpreter and interval, the session's cores,
+    /// bytecodes of 1 µs (check points that often are plenty for these scenarios, and keep
+    /// long computations cheap to simulate).
+    pub fn sim(&self) -> SimConfig {
+        let mut sim = SimConfig::new(
+            self.gil.mode(Mode::Gil),
+            self.gil.interval(),
+            session::sim_cores(),
+        );
+        sim.bytecode = Duration::from_micros(1);
+        sim
     }
 }
 
-/// The default interpreter flags: a CPython 3.2+ GIL with the 5 ms switch interval.
+/// The default interpreter flags: a CPython 3.2+ GIL with CPython's default switch interval.
 pub fn default_gil_args() -> GilArgs {
     GilArgs {
         free_threaded: false,
-        switch_interval: 5.0,
+        switch_interval: DEFAULT_SWITCH_INTERVAL_MS,
     }
+}
+
+/// The middle value of `values` (the mean of the two middle ones for an even count; NaN for
+/// none).
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.into_iter().collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// The median of durations.
+pub fn median_duration(values: impl IntoIterator<Item = Duration>) -> Duration {
+    Duration::try_from_secs_f64(median(values.into_iter().map(|d| d.as_secs_f64())))
+        .unwrap_or_default()
 }
 
 /// How much the threads of one experiment ran at the same time, from the model's accounting.
@@ -202,9 +303,14 @@ pub fn fmt_percent(share: f64) -> String {
 /// Width of the timeline charts, in characters.
 pub const CHART_CELLS: usize = 64;
 
-/// Print a timeline chart, indented like the notes around it.
+/// Print a timeline chart, indented like the notes around it; its scale line is wrapped to
+/// the page width.
 pub fn print_chart(chart: &str) {
     for line in chart.lines() {
-        println!("    {line}");
+        if line.chars().count() + 4 <= report::WIDTH {
+            println!("    {line}");
+        } else {
+            report::indented(line, "    ", "      ");
+        }
     }
 }

@@ -5,27 +5,52 @@
 //! downloading N files waits N times in a row. N threads each wait once, all at the same time,
 //! because none of them holds the GIL while it waits. The speedup is close to N on any number of
 //! cores: waiting uses no CPU.
+//!
+//! The two ways take turns (one after another, then on threads, and again), and the figures are
+//! the medians, so a moment of load on the machine does not land on one side only.
 
 use std::time::Duration;
 
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_duration, fmt_ratio, speedup, time};
-use gil_core::{GilGuard, report};
+use gil_core::sim::{Script, Step, simulate};
+use gil_core::{GilGuard, report, session};
 
-use crate::{Config, Overlap, fmt_percent};
+use crate::{Config, Overlap, median_duration};
 
-/// What part 1 measured.
+/// The Python this part models.
+pub const PYTHON: &str = "
+def download(n):
+    time.sleep(0.5)          # the wait: sleeping releases the GIL
+    return f'file {n} downloaded'
+
+for n in range(4):           # one after another: 4 waits in a row
+    download(n)
+threads = [Thread(target=download, args=(n,)) for n in range(4)]
+for t in threads: t.start()  # on threads: the 4 waits at once
+for t in threads: t.join()";
+
+/// The "Python" a download runs around its wait, as the simulator sees it.
+const PYTHON_AROUND_A_WAIT: Duration = Duration::from_micros(5);
+
+/// What part 1 measured (or simulated).
 #[derive(Clone, Debug)]
 pub struct Report {
     /// Number of downloads.
     pub downloads: usize,
     /// Length of one download.
     pub delay: Duration,
-    /// All downloads one after another, on one thread.
+    /// All downloads one after another, on one thread (median).
     pub sequential: Duration,
-    /// One thread per download.
+    /// One thread per download (median).
     pub threaded: Duration,
-    /// How the threaded run spent its time.
+    /// How the threaded run spent its time (the run with the median wall time).
     pub overlap: Overlap,
+    /// `threading.active_count()` as the last download started waiting: threads attached to
+    /// the interpreter then (the model has no main thread attached meanwhile).
+    pub active_count: usize,
+    /// `threading.current_thread().name` of each download thread.
+    pub thread_names: Vec<String>,
 }
 
 impl Report {
@@ -41,47 +66,157 @@ fn download(py: &mut GilGuard<'_>, i: usize, delay: Duration) -> String {
     format!("file {i} downloaded")
 }
 
-/// Run part 1 and print it.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    report::heading("Part 1 - simulated downloads (sleep with the GIL released)");
+/// A download on a thread of its own, noting what `threading` would report from inside it.
+fn threaded_download(
+    py: &mut GilGuard<'_>,
+    gil: &gil_core::Gil,
+    i: usize,
+    delay: Duration,
+) -> (String, usize, String) {
+    let name = py.name().to_owned();
+    let active = gil.active_count();
+    (download(py, i, delay), active, name)
+}
+
+/// Time the downloads live, the two ways taking turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let (n, delay) = (cfg.downloads, cfg.delay);
-    report::note(&format!(
-        "{n} downloads of {} each; a download is a sleep inside allow_threads, like time.sleep.",
-        fmt_duration(delay)
-    ));
+    let mut sequential = Vec::new();
+    let mut threaded: Vec<(Duration, Overlap)> = Vec::new();
+    let (mut active_count, mut thread_names) = (0, Vec::new());
+    for _ in 0..cfg.rounds(delay * (n + 1) as u32) {
+        let gil = cfg.gil();
+        let (got, took) = time(|| {
+            gil.attach("main", |py| {
+                (0..n).map(|i| download(py, i, delay)).collect::<Vec<_>>()
+            })
+        });
+        anyhow::ensure!(got.len() == n, "the sequential run lost a download");
+        sequential.push(took);
 
-    let gil = cfg.gil()?;
-    let (got, sequential) = time(|| {
-        gil.attach("main", |py| {
-            (0..n).map(|i| download(py, i, delay)).collect::<Vec<_>>()
-        })
-    });
-    anyhow::ensure!(got.len() == n, "sequential run lost a download");
-
-    let gil = cfg.gil()?;
-    let (got, threaded) = time(|| gil.run_threads(n, |i, py| download(py, i, delay)));
-    anyhow::ensure!(got.len() == n, "threaded run lost a download");
-    let overlap = Overlap::from_stats(&gil.stats(), threaded);
-
-    let r = Report {
+        let gil = cfg.gil();
+        let (got, took) =
+            time(|| gil.run_threads(n, |i, py| threaded_download(py, &gil, i, delay)));
+        anyhow::ensure!(got.len() == n, "the threaded run lost a download");
+        threaded.push((took, Overlap::from_stats(&gil.stats(), took)));
+        active_count = got.iter().map(|(_, active, _)| *active).max().unwrap_or(0);
+        thread_names = got.into_iter().map(|(_, _, name)| name).collect();
+    }
+    threaded.sort_by_key(|(took, _)| *took);
+    let (threaded, overlap) = threaded[threaded.len() / 2];
+    Ok(Report {
         downloads: n,
         delay,
-        sequential,
+        sequential: median_duration(sequential),
         threaded,
         overlap,
+        active_count,
+        thread_names,
+    })
+}
+
+/// The same downloads on the simulator (an idle machine with the session's cores).
+pub fn simulated(cfg: &Config) -> Report {
+    let (n, delay) = (cfg.downloads, cfg.delay);
+    let one = || vec![Step::Bytecode(PYTHON_AROUND_A_WAIT), Step::Blocking(delay)];
+    let alone = simulate(
+        &cfg.sim(),
+        vec![Script::new("main", vec![Step::Repeat(n as u32, one())])],
+    );
+    let threads = simulate(
+        &cfg.sim(),
+        (1..=n)
+            .map(|i| Script::new(format!("T{i}"), one()))
+            .collect(),
+    );
+    Report {
+        downloads: n,
+        delay,
+        sequential: alone.elapsed,
+        threaded: threads.elapsed,
+        overlap: Overlap::from_stats(threads.stats(), threads.elapsed),
+        active_count: n,
+        thread_names: threads
+            .stats()
+            .threads
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
+    }
+}
+
+/// Part 1 as the lesson runs it: live (or simulated with `--simulated`), then the claims.
+pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    let expected = simulated(cfg);
+    let r = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
     };
-    report::kv("sequential (1 thread)", fmt_duration(r.sequential));
-    report::kv(&format!("threaded ({n} threads)"), fmt_duration(r.threaded));
-    report::kv("speedup", fmt_ratio(r.speedup()));
-    report::kv("ideal speedup", fmt_ratio(n as f64));
+    show(cfg, &r, &expected);
+    Ok(())
+}
+
+/// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
+pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+    let n = r.downloads;
+    report::note(&format!(
+        "{n} downloads of {} each; a download is a sleep inside allow_threads, as \
+         time.sleep releases the GIL. Each way runs {} time(s), taking turns; the figures \
+         are medians.",
+        fmt_duration(r.delay),
+        cfg.rounds(r.delay * (n + 1) as u32)
+    ));
     report::kv(
-        "GIL held while downloading",
-        fmt_percent(r.overlap.held_share()),
+        "threading.active_count(), at most",
+        format!(
+            "{} (CPython also counts its main thread: {})",
+            r.active_count,
+            r.active_count + 1
+        ),
     );
-    report::note(
-        "The threads held the GIL only to start and finish each download; the waits overlapped.\n\
-         CPython 3.11 does the same: 4 x sleep(0.5) took 2.00 s in a row and 0.50 s on 4 threads\n\
-         (CPython 3.11.7's figure, measured on a 2-core Debian 12 machine, not by this run).",
-    );
-    Ok(r)
+    report::kv("threading.current_thread().name", r.thread_names.join(", "));
+    report::kv("one after another", fmt_duration(r.sequential));
+    report::kv(&format!("on {n} threads"), fmt_duration(r.threaded));
+    report::kv("best possible speedup", fmt_ratio(n as f64));
+    let speedup = expected.speedup();
+    claim(Claim {
+        figure: "speedup on threads",
+        unit: Unit::Ratio,
+        measured: r.speedup(),
+        expected: speedup,
+        low: speedup * 0.75,
+        high: speedup * 1.1 + 0.05,
+        text: &format!("The {n} waits overlapped: {n} threads took about as long as one download."),
+    });
+    let held = expected.overlap.held_share() * 100.0;
+    claim(Claim {
+        figure: "share of the threads' time holding the GIL",
+        unit: Unit::Percent,
+        measured: r.overlap.held_share() * 100.0,
+        expected: held,
+        low: 0.0,
+        high: (held * 2.0).max(5.0),
+        text: "A sleeping thread does not hold the GIL: the threads held it only to start \
+               and finish each download.",
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_downloads_overlap_completely() {
+        let cfg = Config::quick(crate::default_gil_args());
+        let r = simulated(&cfg);
+        assert_eq!(r.downloads, 3);
+        assert!(r.sequential >= r.delay * 3, "{r:?}");
+        assert!(r.threaded >= r.delay && r.threaded < r.delay + Duration::from_millis(1));
+        assert!(r.speedup() > 2.9 && r.speedup() <= 3.0, "{}", r.speedup());
+        assert!(r.overlap.held_share() < 0.01, "{r:?}");
+        // Deterministic: the same inputs give exactly the same figures.
+        assert_eq!(r.sequential, Duration::from_micros(120_090));
+        assert_eq!(r.threaded, Duration::from_micros(40_090));
+    }
 }

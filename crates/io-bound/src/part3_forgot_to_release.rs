@@ -10,17 +10,34 @@
 //! request), then through one that makes the identical call while holding the GIL. The
 //! timeline shows the difference: mostly `░` (released, waiting together) versus one `█` at a
 //! time. With the GIL held, the waits cannot overlap, so the wall time is at least their sum.
+//!
+//! The two extensions take turns (released, held, released, held …); figures are medians.
 
 use std::time::Duration;
 
-use gil_core::measure::{fmt_duration, fmt_ratio, time};
-use gil_core::{GilGuard, report};
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
+use gil_core::measure::{fmt_duration, time};
+use gil_core::sim::{Script, Step, simulate};
+use gil_core::{GilGuard, report, session};
 
 use crate::{CHART_CELLS, Config, Overlap, fmt_percent, print_chart};
-use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+# A C extension's fetch(), seen from Python. The careful one does
+#   Py_BEGIN_ALLOW_THREADS  recv(...)  Py_END_ALLOW_THREADS
+# the careless one calls recv(...) with the GIL still held.
+def worker(fetch):
+    for call in range(4):
+        fetch(f'GET /call-{call}')
+threads = [Thread(target=worker, args=(ext.fetch,)) for _ in range(4)]";
 
 /// Requests each thread makes.
 pub const CALLS_PER_THREAD: usize = 4;
+
+/// The "Python" around each request, as the simulator sees it.
+const PYTHON_AROUND_A_CALL: Duration = Duration::from_micros(20);
 
 /// One run of the N threads.
 #[derive(Clone, Debug)]
@@ -33,7 +50,7 @@ pub struct Run {
     pub chart: String,
 }
 
-/// What part 3 measured.
+/// What part 3 measured (or simulated).
 #[derive(Clone, Debug)]
 pub struct Report {
     /// Threads per run.
@@ -42,12 +59,24 @@ pub struct Report {
     pub call_delay: Duration,
     /// Sum of every request's server-side wait in one run (threads × calls × delay).
     pub sum_of_waits: Duration,
-    /// The extension that calls `allow_threads`.
+    /// The extension that calls `allow_threads` (the run with the median wall time).
     pub released: Run,
-    /// The extension that forgot to.
+    /// The extension that forgot to (the run with the median wall time).
     pub held: Run,
-    /// Replies that matched their request, over both runs.
-    pub correct_replies: usize,
+    /// Replies that matched their request, over every run (live runs only).
+    pub correct_replies: Option<(usize, usize)>,
+}
+
+impl Report {
+    /// How many times longer the careless extension's run took.
+    pub fn slowdown(&self) -> f64 {
+        self.held.wall.as_secs_f64() / self.released.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// The careless run's wall time over the sum of all waits: at least 1 under a GIL.
+    pub fn held_wall_over_waits(&self) -> f64 {
+        self.held.wall.as_secs_f64() / self.sum_of_waits.as_secs_f64().max(1e-9)
+    }
 }
 
 /// Thread `i`'s requests; `release` decides whether each waits with the GIL released.
@@ -73,7 +102,7 @@ fn requests(
 }
 
 fn one_run(cfg: &Config, server: &LoopbackServer, release: bool) -> anyhow::Result<(Run, usize)> {
-    let gil = cfg.gil()?;
+    let gil = cfg.gil();
     gil.record_timeline();
     let (results, wall) =
         time(|| gil.run_threads(cfg.downloads, |i, py| requests(py, server, i, release)));
@@ -90,59 +119,158 @@ fn one_run(cfg: &Config, server: &LoopbackServer, release: bool) -> anyhow::Resu
     ))
 }
 
-fn print_run(label: &str, run: &Run) {
-    report::kv(&format!("{label} wall"), fmt_duration(run.wall));
-    report::kv(
-        &format!("{label} GIL held"),
-        fmt_percent(run.overlap.held_share()),
-    );
-    report::kv(
-        &format!("{label} overlap ratio"),
-        fmt_ratio(run.overlap.ratio()),
-    );
-    print_chart(&run.chart);
+fn call_delay(cfg: &Config) -> Duration {
+    cfg.server_delay / 4
 }
 
-/// Run part 3 and print it.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    report::heading("Part 3 - forgot to release: blocking while holding the GIL");
-    let n = cfg.downloads;
-    let call_delay = cfg.server_delay / 4;
-    let sum_of_waits = call_delay * (n * CALLS_PER_THREAD) as u32;
-    report::note(&format!(
-        "{n} threads x {CALLS_PER_THREAD} requests; the server answers each after {}.\n\
-         First the extension releases the GIL around the request, then it does not.",
-        fmt_duration(call_delay)
-    ));
-    let server = LoopbackServer::start(Behaviour::Delayed(call_delay))?;
-    let (released, ok_released) = one_run(cfg, &server, true)?;
-    let (held, ok_held) = one_run(cfg, &server, false)?;
-    server.shutdown()?;
+/// The run with the median wall time.
+fn median_run(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.wall);
+    runs.swap_remove(runs.len() / 2)
+}
 
-    report::kv("sum of all waits", fmt_duration(sum_of_waits));
-    print_run("with allow_threads", &released);
-    print_run("GIL held while blocking", &held);
-    report::kv(
-        "slowdown from forgetting",
-        fmt_ratio(held.wall.as_secs_f64() / released.wall.as_secs_f64().max(1e-9)),
-    );
-    if cfg.gil.free_threaded {
-        report::note(
-            "Free-threaded: there is no GIL to hold, so even the careless extension's waits overlap\n\
-             ('GIL held' means 'attached' here).",
-        );
-    } else {
-        report::note(
-            "Held: every wait happened inside somebody's hold, and holds never overlap, so the wall\n\
-             time is at least the sum of all waits. One line of C (or one py.detach in PyO3) fixes it.",
-        );
+/// Time both extensions live, taking turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
+    let n = cfg.downloads;
+    let call_delay = call_delay(cfg);
+    let sum_of_waits = call_delay * (n * CALLS_PER_THREAD) as u32;
+    let server = LoopbackServer::start(Behaviour::Delayed(call_delay))?;
+    let (mut released, mut held, mut correct) = (Vec::new(), Vec::new(), 0);
+    let rounds = cfg.rounds(sum_of_waits * 2);
+    for _ in 0..rounds {
+        let (run, ok) = one_run(cfg, &server, true)?;
+        released.push(run);
+        correct += ok;
+        let (run, ok) = one_run(cfg, &server, false)?;
+        held.push(run);
+        correct += ok;
     }
+    server.shutdown()?;
     Ok(Report {
         threads: n,
         call_delay,
         sum_of_waits,
-        released,
-        held,
-        correct_replies: ok_released + ok_held,
+        released: median_run(released),
+        held: median_run(held),
+        correct_replies: Some((correct, 2 * rounds * n * CALLS_PER_THREAD)),
     })
+}
+
+/// Both extensions on the simulator.
+pub fn simulated(cfg: &Config) -> Report {
+    let n = cfg.downloads;
+    let call_delay = call_delay(cfg);
+    let run = |wait: Step| {
+        let steps = vec![Step::Repeat(
+            CALLS_PER_THREAD as u32,
+            vec![wait, Step::Bytecode(PYTHON_AROUND_A_CALL)],
+        )];
+        let sim = simulate(
+            &cfg.sim(),
+            (1..=n)
+                .map(|i| Script::new(format!("T{i}"), steps.clone()))
+                .collect(),
+        );
+        Run {
+            wall: sim.elapsed,
+            overlap: Overlap::from_stats(sim.stats(), sim.elapsed),
+            chart: sim.timeline.render(CHART_CELLS),
+        }
+    };
+    Report {
+        threads: n,
+        call_delay,
+        sum_of_waits: call_delay * (n * CALLS_PER_THREAD) as u32,
+        released: run(Step::Blocking(call_delay)),
+        held: run(Step::BlockingHolding(call_delay)),
+        correct_replies: None,
+    }
+}
+
+/// Part 3 as the lesson runs it.
+pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    let expected = simulated(cfg);
+    let r = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    show(cfg, &r, &expected);
+    Ok(())
+}
+
+fn print_run(what: &str, run: &Run) {
+    report::kv(&format!("{what}, time taken"), fmt_duration(run.wall));
+    report::kv(
+        &format!("{what}, share holding the GIL"),
+        fmt_percent(run.overlap.held_share()),
+    );
+    print_chart(&run.chart);
+}
+
+/// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
+pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+    let n = r.threads;
+    report::note(&format!(
+        "{n} threads x {CALLS_PER_THREAD} requests; the server answers each after {}. First \
+         the extension releases the GIL around the request, then it does not.",
+        fmt_duration(r.call_delay)
+    ));
+    report::kv("all the waits, added up", fmt_duration(r.sum_of_waits));
+    print_run("released", &r.released);
+    print_run("held", &r.held);
+    if let Some((ok, sent)) = r.correct_replies {
+        report::kv("replies that matched", format!("{ok} of {sent}"));
+    }
+    let slowdown = expected.slowdown();
+    let text = if cfg.free_threaded() {
+        "Without a GIL, forgetting to release it costs nothing: the waits still overlapped."
+            .to_owned()
+    } else {
+        format!("Forgetting made the run about {n} times slower: the threads waited one at a time.")
+    };
+    claim(Claim {
+        figure: "time with the GIL held / time with it released",
+        unit: Unit::Ratio,
+        measured: r.slowdown(),
+        expected: slowdown,
+        low: slowdown * 0.7,
+        high: slowdown * 1.3 + 0.1,
+        text: &text,
+    });
+    if !cfg.free_threaded() {
+        let ratio = expected.held_wall_over_waits();
+        claim(Claim {
+            figure: "time with the GIL held / all the waits added up",
+            unit: Unit::Ratio,
+            measured: r.held_wall_over_waits(),
+            expected: ratio,
+            low: 0.98,
+            high: ratio.max(1.0) * 1.6,
+            text: "Every wait happened inside a hold of the GIL, and holds never overlap, so \
+                   the run took at least the sum of all waits. One line of C fixes it.",
+        });
+    }
+    report::for_rust_readers(
+        "In PyO3 (Rust code called from Python) the bracket is py.detach(|| ...), formerly \
+         py.allow_threads: the closure runs with the GIL released, and PyO3 only lets data \
+         that is safe to share between threads (Send) into it.",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_forgetting_serialises_the_waits() {
+        let cfg = Config::quick(crate::default_gil_args());
+        let r = simulated(&cfg);
+        assert!(r.held.wall >= r.sum_of_waits, "{r:?}");
+        assert!(r.released.wall < r.sum_of_waits / 2, "{r:?}");
+        assert!(r.slowdown() > 2.5, "{}", r.slowdown());
+        assert!(r.held.overlap.held_share() > 0.99);
+        assert_eq!(r.released.wall, Duration::from_micros(40_270));
+        assert_eq!(r.held.wall, Duration::from_micros(120_753));
+    }
 }

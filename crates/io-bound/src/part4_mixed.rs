@@ -11,18 +11,33 @@
 //!
 //! The numbers come from each worker's own clock (phase start and end) and from the model's hold
 //! times; the two charts come from the recorded timeline — the whole run, and a zoom into the
-//! CPU phase where the turn-taking is visible.
+//! CPU phase where the turn-taking is visible. One CPU phase alone and the three workers take
+//! turns; figures are medians.
 
 use std::time::{Duration, Instant};
 
-use gil_core::measure::{cores, fmt_count, fmt_duration, fmt_ratio, time};
-use gil_core::report;
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::measure::{fmt_count, fmt_duration, time};
+use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
+use gil_core::{report, session};
 
-use crate::{CHART_CELLS, Config, Overlap, print_chart};
+use crate::{CHART_CELLS, Config, Overlap, median, median_duration, print_chart};
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+def worker(n, wait):
+    while n > 0:          # CPU phase: Python bytecode, needs the GIL
+        n -= 1
+    time.sleep(wait)      # I/O phase: the GIL is released
+threads = [Thread(target=worker, args=(150_000_000, 0.5)) for _ in range(3)]";
 
 /// The tutorial's worker count.
 pub const WORKERS: usize = 3;
+
+/// What the simulator assumes one countdown step costs (about what the model's countdown takes
+/// on a recent x86 core). The claims compare ratios, which do not depend on it.
+const SIM_STEP: Duration = Duration::from_nanos(1);
 
 /// When one worker's phases began and ended, from the start of the run.
 #[derive(Clone, Copy, Debug)]
@@ -35,54 +50,79 @@ pub struct Phases {
     pub io_end: Duration,
 }
 
-/// What part 4 measured.
+/// One run of the three workers.
 #[derive(Clone, Debug)]
-pub struct Report {
-    /// One CPU phase on its own, single thread, no competition.
-    pub cpu_alone: Duration,
-    /// One I/O phase (the sleep).
-    pub io_delay: Duration,
+pub struct Run {
     /// Each worker's phases.
     pub phases: Vec<Phases>,
     /// Wall-clock time of the three workers.
     pub wall: Duration,
     /// How the workers spent their time.
     pub overlap: Overlap,
-    /// From the first CPU phase's start to the last one's end.
-    pub cpu_span: Duration,
-    /// From the first I/O phase's start to the last one's end.
-    pub io_span: Duration,
     /// Whole-run chart and zoomed CPU-phase chart.
     pub charts: (String, String),
 }
 
-impl Report {
+impl Run {
+    /// From the first CPU phase's start to the last one's end.
+    pub fn cpu_span(&self) -> Duration {
+        let first = self.phases.iter().map(|p| p.cpu_start).min();
+        let last = self.phases.iter().map(|p| p.cpu_end).max();
+        last.unwrap_or_default()
+            .saturating_sub(first.unwrap_or_default())
+    }
+
+    /// From the first I/O phase's start to the last one's end.
+    pub fn io_span(&self) -> Duration {
+        let first = self.phases.iter().map(|p| p.cpu_end).min();
+        let last = self.phases.iter().map(|p| p.io_end).max();
+        last.unwrap_or_default()
+            .saturating_sub(first.unwrap_or_default())
+    }
+
     /// Time the GIL was held ÷ the CPU phases' span: about 1.0 when they ran one at a time.
     pub fn cpu_overlap(&self) -> f64 {
-        self.overlap.held.as_secs_f64() / self.cpu_span.as_secs_f64().max(1e-9)
+        self.overlap.held.as_secs_f64() / self.cpu_span().as_secs_f64().max(1e-9)
     }
 
     /// Sum of the I/O phases ÷ their span: about 3.0 when they all waited at once.
     pub fn io_overlap(&self) -> f64 {
         let sum: Duration = self.phases.iter().map(|p| p.io_end - p.cpu_end).sum();
-        sum.as_secs_f64() / self.io_span.as_secs_f64().max(1e-9)
+        sum.as_secs_f64() / self.io_span().as_secs_f64().max(1e-9)
     }
 }
 
-/// Run part 4 and print it.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    report::heading("Part 4 - mixed workload: CPU phase, then I/O phase, 3 workers");
+/// What part 4 measured (or simulated).
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// One CPU phase on its own, single thread, no competition (median).
+    pub cpu_alone: Duration,
+    /// One I/O phase (the sleep).
+    pub io_delay: Duration,
+    /// The three workers: the run whose wall time is the median.
+    pub run: Run,
+    /// Median CPU overlap over the runs.
+    pub cpu_overlap: f64,
+    /// Median I/O overlap over the runs.
+    pub io_overlap: f64,
+}
+
+fn charts(
+    timeline: &gil_core::Timeline,
+    cpu_span: Duration,
+    interval: Duration,
+) -> (String, String) {
+    let (start, _) = timeline.extent();
+    let zoom_to = start + cpu_span.min(interval * 12);
+    (
+        timeline.render(CHART_CELLS),
+        timeline.render_window(start, zoom_to, CHART_CELLS),
+    )
+}
+
+fn workers(cfg: &Config) -> Run {
     let (iters, delay) = (cfg.cpu_iters, cfg.delay);
-    report::note(&format!(
-        "Each worker: countdown({}) holding the GIL, then a {} sleep with it released.",
-        fmt_count(iters),
-        fmt_duration(delay)
-    ));
-
-    let gil = cfg.gil()?;
-    let ((), cpu_alone) = time(|| gil.attach("alone", |py| countdown(py, iters)));
-
-    let gil = cfg.gil()?;
+    let gil = cfg.gil();
     gil.record_timeline();
     let t0 = Instant::now();
     let (phases, wall) = time(|| {
@@ -98,68 +138,179 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             }
         })
     });
-    let timeline = gil.take_timeline();
-    let overlap = Overlap::from_stats(&gil.stats(), wall);
-    let first = |f: fn(&Phases) -> Duration| phases.iter().map(f).min().unwrap_or_default();
-    let last = |f: fn(&Phases) -> Duration| phases.iter().map(f).max().unwrap_or_default();
-    let cpu_span = last(|p| p.cpu_end) - first(|p| p.cpu_start);
-    let io_span = last(|p| p.io_end) - first(|p| p.cpu_end);
-
-    let (start, _) = timeline.extent();
-    let zoom_to = start + cpu_span.min(gil.switch_interval() * 12);
-    let charts = (
-        timeline.render(CHART_CELLS),
-        timeline.render_window(start, zoom_to, CHART_CELLS),
-    );
-    let r = Report {
-        cpu_alone,
-        io_delay: delay,
+    let mut run = Run {
         phases,
         wall,
-        overlap,
-        cpu_span,
-        io_span,
-        charts,
+        overlap: Overlap::from_stats(&gil.stats(), wall),
+        charts: Default::default(),
     };
+    run.charts = charts(&gil.take_timeline(), run.cpu_span(), gil.switch_interval());
+    run
+}
 
+/// Time one CPU phase alone and the three workers live, taking turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
+    let (mut alone, mut runs) = (Vec::new(), Vec::new());
+    let estimate = SIM_STEP * u32::try_from(cfg.cpu_iters / 1000).unwrap_or(u32::MAX) * 1000;
+    for _ in 0..cfg.rounds(estimate * 4 + cfg.delay) {
+        let gil = cfg.gil();
+        let ((), took) = time(|| gil.attach("alone", |py| countdown(py, cfg.cpu_iters)));
+        alone.push(took);
+        runs.push(workers(cfg));
+    }
+    let cpu_overlap = median(runs.iter().map(Run::cpu_overlap));
+    let io_overlap = median(runs.iter().map(Run::io_overlap));
+    runs.sort_by_key(|r| r.wall);
+    Ok(Report {
+        cpu_alone: median_duration(alone),
+        io_delay: cfg.delay,
+        run: runs.swap_remove(runs.len() / 2),
+        cpu_overlap,
+        io_overlap,
+    })
+}
+
+/// The same workers on the simulator.
+pub fn simulated(cfg: &Config) -> Report {
+    let cpu = SIM_STEP.saturating_mul(u32::try_from(cfg.cpu_iters).unwrap_or(u32::MAX));
+    let sim = cfg.sim();
+    let alone = simulate(&sim, vec![Script::new("alone", vec![Step::Bytecode(cpu)])]);
+    // The CPU phases alone: they finish exactly as in the full run (sleeping threads do not
+    // touch the GIL), which gives each worker's CPU end.
+    let names = |i: usize| format!("T{i}");
+    let cpu_only = simulate(
+        &sim,
+        (1..=WORKERS)
+            .map(|i| Script::new(names(i), vec![Step::Bytecode(cpu)]))
+            .collect(),
+    );
+    let full = simulate(
+        &sim,
+        (1..=WORKERS)
+            .map(|i| {
+                Script::new(
+                    names(i),
+                    vec![Step::Bytecode(cpu), Step::Blocking(cfg.delay)],
+                )
+            })
+            .collect(),
+    );
+    let phases = cpu_only
+        .finished
+        .iter()
+        .zip(&full.finished)
+        .map(|(&cpu_end, &io_end)| Phases {
+            cpu_start: Duration::ZERO,
+            cpu_end,
+            io_end,
+        })
+        .collect();
+    let mut run = Run {
+        phases,
+        wall: full.elapsed,
+        overlap: Overlap::from_stats(full.stats(), full.elapsed),
+        charts: Default::default(),
+    };
+    run.charts = charts(&full.timeline, run.cpu_span(), cfg.gil.interval());
+    Report {
+        cpu_alone: alone.elapsed,
+        io_delay: cfg.delay,
+        cpu_overlap: run.cpu_overlap(),
+        io_overlap: run.io_overlap(),
+        run,
+    }
+}
+
+/// Part 4 as the lesson runs it.
+pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    let expected = simulated(cfg);
+    let r = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    show(cfg, &r, &expected);
+    Ok(())
+}
+
+/// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
+pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+    report::note(&format!(
+        "Each worker: countdown({}) holding the GIL, then a {} sleep with it released.",
+        fmt_count(cfg.cpu_iters),
+        fmt_duration(r.io_delay)
+    ));
     report::kv("one CPU phase alone", fmt_duration(r.cpu_alone));
     report::kv(
         "CPU phases, first start to last end",
-        fmt_duration(r.cpu_span),
+        fmt_duration(r.run.cpu_span()),
     );
-    report::kv("CPU overlap (GIL held / span)", fmt_ratio(r.cpu_overlap()));
     report::kv(
-        "I/O phases, first start to last end",
-        fmt_duration(r.io_span),
+        "sleeps, first start to last end",
+        fmt_duration(r.run.io_span()),
     );
-    report::kv("I/O overlap (sum / span)", fmt_ratio(r.io_overlap()));
-    report::kv("wall, 3 workers on threads", fmt_duration(r.wall));
+    report::kv("3 workers on threads, time taken", fmt_duration(r.run.wall));
     report::kv(
-        "wall if run one after another",
-        fmt_duration((r.cpu_alone + delay) * WORKERS as u32),
+        "the same one after another, about",
+        fmt_duration((r.cpu_alone + r.io_delay) * WORKERS as u32),
     );
     report::note(
-        "The whole run. A cell here spans several switch intervals, so during the CPU phase each\n\
-         worker holds the GIL for only part of a cell and most cells show ░; the zoom shows turns:",
+        "The whole run. A cell spans several switch intervals, so during the CPU phase each \
+         worker holds the GIL for only part of a cell and most cells show ░:",
     );
-    print_chart(&r.charts.0);
+    print_chart(&r.run.charts.0);
     report::note(
-        "Zoom into the CPU phase: the workers take turns; each hold ends about one switch\n\
-         interval after another worker starts waiting (later when the machine is busy):",
+        "Zoom into the CPU phase: each hold ends about one switch interval after another \
+         worker starts waiting (later when the machine is busy):",
     );
-    print_chart(&r.charts.1);
-    if cfg.gil.free_threaded {
-        report::note(&format!(
-            "Free-threaded: the CPU phases really run at once, up to your {} cores.",
-            cores()
-        ));
+    print_chart(&r.run.charts.1);
+
+    let cpu = expected.cpu_overlap;
+    let (low, high, text) = if cfg.free_threaded() {
+        (
+            cpu * 0.6,
+            cpu * 1.1 + 0.05,
+            "Without a GIL the CPU phases ran at the same time, as far as the cores allowed.",
+        )
     } else {
-        report::note(&format!(
-            "Threads helped the waiting, not the counting: the CPU phases of the {WORKERS} workers\n\
-             were serialised (overlap {}) while their sleeps ran together (overlap {}).",
-            fmt_ratio(r.cpu_overlap()),
-            fmt_ratio(r.io_overlap())
-        ));
+        (
+            cpu.min(0.7),
+            cpu.max(1.05),
+            "The CPU phases took turns: the threads helped the waiting, not the counting.",
+        )
+    };
+    claim(Claim {
+        figure: "CPU phases running at once (average)",
+        unit: Unit::Ratio,
+        measured: r.cpu_overlap,
+        expected: cpu,
+        low,
+        high,
+        text,
+    });
+    let io = expected.io_overlap;
+    claim(Claim {
+        figure: "sleeps running at once (average)",
+        unit: Unit::Ratio,
+        measured: r.io_overlap,
+        expected: io,
+        low: io * 0.7,
+        high: WORKERS as f64 + 0.05,
+        text: "The sleeps overlapped: the workers waited at the same time.",
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_cpu_phases_take_turns_and_sleeps_overlap() {
+        let cfg = Config::quick(crate::default_gil_args());
+        let r = simulated(&cfg);
+        assert!(r.cpu_overlap > 0.9 && r.cpu_overlap <= 1.0, "{r:?}");
+        assert!(r.io_overlap > 2.0 && r.io_overlap <= 3.0, "{r:?}");
+        assert_eq!(r.run.cpu_span(), Duration::from_micros(9_050));
+        assert_eq!(r.run.wall, Duration::from_micros(49_075));
     }
-    Ok(r)
 }

@@ -15,62 +15,141 @@
 //! shortens each wait in proportion — at the price of more switches for everybody. The issue was
 //! discussed for years and closed in 2021 without a change to the GIL; free-threaded builds do
 //! not have it.
+//!
+//! The three batches (alone, beside the CPU thread, beside it at the shorter interval) take
+//! turns; figures are medians. The round trips themselves are [`gil_core::echo::round_trips`],
+//! the same code the fidelity check runs against CPython's figures.
 
 use std::time::Duration;
 
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
-use gil_core::{Gil, report};
+use gil_core::sim::{Script, Step, simulate};
+use gil_core::{Timeline, report, session};
 
-use crate::{CHART_CELLS, Config, fmt_percent, print_chart};
+use crate::{CHART_CELLS, Config, median, print_chart};
+
+/// The Python this part models.
+pub const PYTHON: &str = "
+def spin():                  # a CPU-bound thread: never waits
+    while True: pass
+def echo_client(sock, n):
+    for _ in range(n):       # many short waits: each releases the GIL
+        sock.sendall(b'ping'); sock.recv(4)
+Thread(target=spin, daemon=True).start()
+echo_client(sock, 200)       # then again after sys.setswitchinterval(0.001)";
 
 /// Countdown steps the CPU thread runs between two looks at its stop flag.
 const SPIN_CHUNK: u64 = 50_000;
 
 /// The longest one batch of round trips may run; it reports the round trips it made by then.
-pub const BATCH_TIME_LIMIT: Duration = Duration::from_secs(20);
+pub const BATCH_TIME_LIMIT: Duration = Duration::from_secs(15);
 
-/// One timed batch of round trips.
-#[derive(Clone, Debug)]
-pub struct Measurement {
-    /// What the I/O thread saw.
-    pub trips: RoundTrips,
-    /// Switch interval in force.
-    pub switch_interval: Duration,
-    /// Times the GIL changed hands during the batch.
-    pub switches: u64,
+/// What the simulator assumes the server and loopback take per round trip on an idle machine.
+const SIM_ROUND_TRIP: Duration = Duration::from_micros(15);
+/// The "Python" between two round trips, as the simulator sees it.
+const SIM_PYTHON_PER_TRIP: Duration = Duration::from_micros(1);
+
+/// One batch's figures (for several batches: medians).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Round trips made.
+    pub ops: usize,
+    /// Average time of one round trip.
+    pub per_op: Duration,
+    /// Share of round trips after which the I/O thread had to win the GIL back (0 to 1).
+    pub lost_share: f64,
+    /// How long the I/O thread waited each time it had to win the GIL back (`None` if it never
+    /// had to).
+    pub mean_wait: Option<Duration>,
+    /// Share of the batch the I/O thread spent waiting for the GIL (0 to 1).
+    pub io_wait_share: f64,
 }
 
-/// What part 5 measured.
+impl Batch {
+    fn from_trips(t: &RoundTrips) -> Batch {
+        Batch {
+            ops: t.ops,
+            per_op: t.per_op(),
+            lost_share: (t.io_won_back as f64 / t.ops.max(1) as f64).min(1.0),
+            mean_wait: (t.io_won_back > 0).then(|| t.io_waited.div_f64(t.io_won_back as f64)),
+            io_wait_share: t.io_wait_share(),
+        }
+    }
+
+    fn median_of(batches: &[Batch]) -> Batch {
+        let m = |f: fn(&Batch) -> f64| median(batches.iter().map(f));
+        let waits: Vec<f64> = batches
+            .iter()
+            .filter_map(|b| b.mean_wait.map(|w| w.as_secs_f64()))
+            .collect();
+        Batch {
+            ops: batches.iter().map(|b| b.ops).min().unwrap_or(0),
+            per_op: Duration::from_secs_f64(m(|b| b.per_op.as_secs_f64()).max(0.0)),
+            lost_share: m(|b| b.lost_share),
+            mean_wait: (!waits.is_empty()).then(|| Duration::from_secs_f64(median(waits))),
+            io_wait_share: m(|b| b.io_wait_share),
+        }
+    }
+}
+
+/// What part 5 measured (or simulated).
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The configured switch interval.
+    pub interval: Duration,
+    /// The shorter interval of the third batch.
+    pub short_interval: Duration,
     /// The I/O thread alone.
-    pub alone: Measurement,
+    pub alone: Batch,
     /// Beside one CPU-bound thread, at the configured switch interval.
-    pub beside: Measurement,
-    /// Beside one CPU-bound thread, at a shorter switch interval.
-    pub beside_short: Measurement,
-    /// A zoom into the timeline of the `beside` run.
+    pub beside: Batch,
+    /// Beside one CPU-bound thread, at the shorter switch interval.
+    pub beside_short: Batch,
+    /// Times the GIL changed hands in each live batch beside the CPU thread, and the I/O
+    /// thread's wins in it (for the tests' bounds); empty when simulated.
+    pub switches_and_wins: Vec<(u64, u64)>,
+    /// A zoom into the timeline of a `beside` batch.
     pub chart: String,
 }
 
 impl Report {
     /// How many times slower a round trip is beside the CPU thread.
     pub fn slowdown(&self) -> f64 {
-        self.beside.trips.per_op().as_secs_f64() / self.alone.trips.per_op().as_secs_f64()
+        self.beside.per_op.as_secs_f64() / self.alone.per_op.as_secs_f64().max(1e-12)
+    }
+
+    /// How many times faster round trips beside the CPU thread got at the shorter interval.
+    pub fn gain_from_shorter_interval(&self) -> f64 {
+        self.beside.per_op.as_secs_f64() / self.beside_short.per_op.as_secs_f64().max(1e-12)
     }
 }
 
-/// Time `cfg.ops` round trips, optionally beside a spinning CPU thread; optionally chart the
-/// start.
-fn measure(
+/// The shorter interval: 1 ms, or a fifth of an interval already that short — never zero (the
+/// model waits at least 1 µs, as CPython's `take_gil` does).
+pub fn short_interval(base: Duration) -> Duration {
+    if base > Duration::from_millis(1) {
+        Duration::from_millis(1)
+    } else {
+        (base / 5).max(Duration::from_micros(1))
+    }
+}
+
+fn zoom(timeline: &Timeline, interval: Duration) -> String {
+    let (start, _) = timeline.extent();
+    timeline.render_window(start, start + interval * 8, CHART_CELLS)
+}
+
+/// One live batch on a fresh interpreter at `interval`.
+fn live_batch(
     cfg: &Config,
     server: &LoopbackServer,
     interval: Duration,
     with_cpu: bool,
     chart: bool,
-) -> anyhow::Result<(Measurement, String)> {
-    let gil: Gil = cfg.gil()?;
+) -> anyhow::Result<(RoundTrips, u64, String)> {
+    let gil = cfg.gil();
     gil.set_switch_interval(interval)?;
     if chart {
         gil.record_timeline();
@@ -82,109 +161,286 @@ fn measure(
     };
     let trips = echo::round_trips(&gil, server.addr(), batch)?;
     let chart = if chart {
-        let timeline = gil.take_timeline();
-        let (start, _) = timeline.extent();
-        timeline.render_window(start, start + interval * 8, CHART_CELLS)
+        zoom(&gil.take_timeline(), interval)
     } else {
         String::new()
     };
-    Ok((
-        Measurement {
-            trips,
-            switch_interval: interval,
-            switches: gil.stats().switches,
-        },
-        chart,
-    ))
+    Ok((trips, gil.stats().switches, chart))
 }
 
-fn print_measurement(label: &str, m: &Measurement, free_threaded: bool) {
-    let m = &m.trips;
-    report::kv(&format!("{label} per op"), fmt_duration(m.per_op()));
-    report::kv(
-        &format!("{label} ops per second"),
-        fmt_count(m.ops_per_sec().round() as u64),
-    );
-    if free_threaded {
-        return;
-    }
-    report::kv(
-        &format!("{label} io waiting for GIL"),
-        fmt_percent(m.io_wait_share()),
-    );
-    report::kv(
-        &format!("{label} GIL lost"),
-        format!("{} times in {} round trips", m.io_won_back, m.ops),
-    );
-    if m.io_won_back > 0 {
-        report::kv(
-            &format!("{label} wait to win it back (mean)"),
-            fmt_duration(m.io_waited / m.io_won_back as u32),
-        );
-    }
-}
-
-/// Run part 5 and print it.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    report::heading("Part 5 - the convoy effect: short I/O next to a CPU-bound thread");
-    let base = cfg.gil.interval();
-    let short = if base > Duration::from_millis(1) {
-        Duration::from_millis(1)
-    } else {
-        // Never divide the interval down to nothing: the model waits at least 1 µs.
-        (base / 5).max(Duration::from_micros(1))
-    };
-    report::note(&format!(
-        "{} echo round trips over loopback, send and receive each inside allow_threads.",
-        cfg.ops
-    ));
+/// Time the three batches live, taking turns.
+pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
+    let interval = cfg.gil.interval();
+    let short = short_interval(interval);
     let server = LoopbackServer::start(Behaviour::Echo)?;
-    let (alone, _) = measure(cfg, &server, base, false, false)?;
-    let (beside, chart) = measure(cfg, &server, base, true, true)?;
-    let (beside_short, _) = measure(cfg, &server, short, true, false)?;
+    let (mut alone, mut beside, mut beside_short) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut switches_and_wins, mut chart) = (Vec::new(), String::new());
+    let one_round = (interval + short) * cfg.ops as u32;
+    for round in 0..cfg.rounds(one_round) {
+        let (t, _, _) = live_batch(cfg, &server, interval, false, false)?;
+        alone.push(Batch::from_trips(&t));
+        let (t, switches, zoomed) = live_batch(cfg, &server, interval, true, round == 0)?;
+        beside.push(Batch::from_trips(&t));
+        switches_and_wins.push((switches, t.io_won_back));
+        if round == 0 {
+            chart = zoomed;
+        }
+        let (t, switches, _) = live_batch(cfg, &server, short, true, false)?;
+        beside_short.push(Batch::from_trips(&t));
+        switches_and_wins.push((switches, t.io_won_back));
+    }
     server.shutdown()?;
-    let r = Report {
+    Ok(Report {
+        interval,
+        short_interval: short,
+        alone: Batch::median_of(&alone),
+        beside: Batch::median_of(&beside),
+        beside_short: Batch::median_of(&beside_short),
+        switches_and_wins,
+        chart,
+    })
+}
+
+/// One simulated batch: the I/O thread's round trips, beside a spinner or not.
+fn sim_batch(cfg: &Config, interval: Duration, with_cpu: bool) -> (Batch, Timeline) {
+    let mut sim = cfg.sim();
+    sim.switch_interval = interval;
+    let ops = cfg.ops as u32;
+    let mut scripts = Vec::new();
+    if with_cpu {
+        // Long enough to outlast the round trips even if every one waits an interval.
+        let spin = (interval + SIM_ROUND_TRIP * 4) * ops + interval * 4;
+        scripts.push(Script::new("cpu", vec![Step::Bytecode(spin)]));
+    }
+    scripts.push(Script::new(
+        "io",
+        vec![Step::Repeat(
+            ops,
+            vec![
+                Step::RoundTrip(SIM_ROUND_TRIP),
+                Step::Bytecode(SIM_PYTHON_PER_TRIP),
+            ],
+        )],
+    ));
+    let run = simulate(&sim, scripts);
+    let io = run.stats().threads.iter().find(|t| t.name == "io");
+    let trips = run.round_trips.len().max(1);
+    let total: Duration = run.round_trips.iter().sum::<Duration>() + SIM_PYTHON_PER_TRIP * ops;
+    let (won_back, waited) = io.map_or((0, Duration::ZERO), |t| {
+        // The first take of the GIL is not a round trip's.
+        (t.switches_in.saturating_sub(1), t.waited)
+    });
+    let batch = Batch {
+        ops: trips,
+        per_op: total / trips as u32,
+        lost_share: (won_back as f64 / trips as f64).min(1.0),
+        mean_wait: (won_back > 0).then(|| waited.div_f64(won_back as f64)),
+        io_wait_share: (waited.as_secs_f64() / total.as_secs_f64().max(1e-12)).min(1.0),
+    };
+    (batch, run.timeline)
+}
+
+/// The three batches on the simulator.
+pub fn simulated(cfg: &Config) -> Report {
+    let interval = cfg.gil.interval();
+    let short = short_interval(interval);
+    let (alone, _) = sim_batch(cfg, interval, false);
+    let (beside, timeline) = sim_batch(cfg, interval, true);
+    let (beside_short, _) = sim_batch(cfg, short, true);
+    Report {
+        interval,
+        short_interval: short,
         alone,
         beside,
         beside_short,
-        chart,
-    };
-
-    let free = cfg.gil.free_threaded;
-    print_measurement("alone", &r.alone, free);
-    let beside_label = format!("beside CPU thread, {} interval", fmt_duration(base));
-    print_measurement(&beside_label, &r.beside, free);
-    let short_label = format!("beside CPU thread, {} interval", fmt_duration(short));
-    print_measurement(&short_label, &r.beside_short, free);
-    report::kv("slowdown beside CPU thread", fmt_ratio(r.slowdown()));
-    report::kv(
-        "gain from the shorter interval",
-        fmt_ratio(
-            r.beside.trips.per_op().as_secs_f64() / r.beside_short.trips.per_op().as_secs_f64(),
-        ),
-    );
-    if free {
-        report::note(
-            "Free-threaded: no GIL to win back. Any slowdown left is the two threads (and the\n\
-             server) competing for CPU cores.",
-        );
-    } else {
-        report::note(
-            "Each time the I/O thread lost the GIL it waited about one switch interval to win it\n\
-             back (CPython's rule: wait an interval, then ask). Whether a round trip loses it is a\n\
-             race: when the I/O thread lets go, the woken spinner must take the GIL before the I/O\n\
-             returns. On an idle machine it nearly always does, so nearly every round trip pays an\n\
-             interval: the convoy. On a busy machine the spinner often wakes too late and fewer\n\
-             round trips pay - 'GIL lost' above says how often it happened here.",
-        );
-        report::note("The first few switch intervals beside the CPU thread:");
-        print_chart(&r.chart);
+        switches_and_wins: Vec::new(),
+        chart: zoom(&timeline, interval),
     }
-    report::note(
-        "CPython's own figures (CPython 3.11.7, measured on a 2-core Debian 12 machine, not by\n\
-         this run): 200 echo round trips took 0.014-0.039 ms each alone, 5.1-5.5 ms each\n\
-         beside one spinning thread, and 0.95 ms each after sys.setswitchinterval(0.001). The\n\
-         cost per op tracks the interval.",
-    );
-    Ok(r)
+}
+
+/// Part 5 as the lesson runs it.
+pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    let expected = simulated(cfg);
+    let r = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg)?
+    };
+    show(cfg, &r, &expected);
+    Ok(())
+}
+
+/// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
+pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+    report::note(&format!(
+        "Batches of {} echo round trips over loopback, send and receive each inside \
+         allow_threads; alone, beside a CPU-bound thread, and beside it at a {} interval.",
+        cfg.ops,
+        fmt_duration(r.short_interval)
+    ));
+    let free = cfg.free_threaded();
+    let mut table = report::Table::new(if free {
+        &["I/O thread", "per round trip", "round trips/s"][..]
+    } else {
+        &[
+            "I/O thread",
+            "per round trip",
+            "round trips/s",
+            "lost the GIL",
+            "mean wait",
+        ][..]
+    });
+    for (what, b) in [
+        ("alone".to_owned(), &r.alone),
+        (
+            format!("beside CPU, {}", fmt_duration(r.interval)),
+            &r.beside,
+        ),
+        (
+            format!("beside CPU, {}", fmt_duration(r.short_interval)),
+            &r.beside_short,
+        ),
+    ] {
+        let per_second = 1.0 / b.per_op.as_secs_f64().max(1e-12);
+        let mut row = vec![
+            what,
+            fmt_duration(b.per_op),
+            fmt_count(per_second.round() as u64),
+        ];
+        if !free {
+            row.push(format!("{:.0} %", b.lost_share * 100.0));
+            row.push(b.mean_wait.map_or("-".to_owned(), fmt_duration));
+        }
+        table.push(row);
+    }
+    table.print();
+    report::kv("slower beside the CPU thread", fmt_ratio(r.slowdown()));
+    if free {
+        let slowdown = expected.slowdown();
+        claim(Claim {
+            figure: "round trip beside the CPU thread / alone",
+            unit: Unit::Ratio,
+            measured: r.slowdown(),
+            expected: slowdown,
+            low: 0.5,
+            high: (slowdown * 2.0).max(3.0),
+            text: "Without a GIL there is nothing to win back: round trips beside the CPU \
+                   thread cost about what they cost alone.",
+        });
+        return;
+    }
+    let lost = expected.beside.lost_share * 100.0;
+    let (low, high, text) = if lost >= 50.0 {
+        (
+            50.0,
+            100.0,
+            "Beside the CPU thread, most round trips lost the GIL: when the I/O thread let \
+             go, the spinner took it before the answer came back. That is the convoy.",
+        )
+    } else {
+        (
+            0.0,
+            50.0,
+            "Beside the CPU thread, most round trips got the GIL straight back: the answer \
+             came back before the spinner took the GIL.",
+        )
+    };
+    claim(Claim {
+        figure: "round trips that lost the GIL beside the CPU thread",
+        unit: Unit::Percent,
+        measured: r.beside.lost_share * 100.0,
+        expected: lost,
+        low,
+        high,
+        text,
+    });
+    let interval_ms = r.interval.as_secs_f64() * 1e3;
+    let wait = expected
+        .beside
+        .mean_wait
+        .map_or(f64::NAN, |w| w.as_secs_f64() * 1e3);
+    // The waits track the interval only where it is long next to waking a thread.
+    if (interval_ms * 0.5..=interval_ms * 3.0).contains(&wait) {
+        claim(Claim {
+            figure: "wait to win the GIL back",
+            unit: Unit::Millis,
+            measured: r
+                .beside
+                .mean_wait
+                .map_or(f64::NAN, |w| w.as_secs_f64() * 1e3),
+            expected: wait,
+            low: interval_ms * 0.5,
+            high: interval_ms * 3.0,
+            text: "Each time it lost the GIL, the I/O thread waited about one switch \
+                   interval to get it back: CPython's rule is to wait an interval, then ask.",
+        });
+    }
+    let gain = expected.gain_from_shorter_interval();
+    let (low, high, text) = if gain >= 2.0 {
+        (
+            gain * 0.5,
+            gain * 2.0,
+            "A shorter interval shortened each wait about in proportion, at the price of \
+             more switches for everybody.",
+        )
+    } else {
+        (
+            0.5,
+            2.0,
+            "At an interval this short a shorter one gains little: the wait is set by how \
+             fast a thread wakes up, not by the interval.",
+        )
+    };
+    claim(Claim {
+        figure: "faster at the shorter interval",
+        unit: Unit::Ratio,
+        measured: r.gain_from_shorter_interval(),
+        expected: gain,
+        low: low.min(gain),
+        high: high.max(gain),
+        text,
+    });
+    report::note("The first few switch intervals beside the CPU thread:");
+    print_chart(&r.chart);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_short_interval_is_never_zero() {
+        assert_eq!(
+            short_interval(Duration::from_millis(5)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            short_interval(Duration::from_micros(500)),
+            Duration::from_micros(100)
+        );
+        assert_eq!(
+            short_interval(Duration::from_nanos(1)),
+            Duration::from_micros(1)
+        );
+    }
+
+    #[test]
+    fn simulated_convoy_pays_an_interval_per_round_trip() {
+        let cfg = Config::quick(crate::default_gil_args());
+        let r = simulated(&cfg);
+        assert_eq!(r.alone.lost_share, 0.0);
+        assert!(r.beside.lost_share > 0.9, "{r:?}");
+        let gain = r.gain_from_shorter_interval();
+        assert!(gain > 3.0 && gain < 6.0, "{gain}");
+    }
+
+    #[test]
+    fn simulated_convoy_figures_are_exact() {
+        let r = simulated(&Config::quick(crate::default_gil_args()));
+        assert_eq!(r.alone.per_op, Duration::from_micros(41));
+        assert_eq!(r.beside.per_op, Duration::from_micros(5_141));
+        assert_eq!(r.beside_short.per_op, Duration::from_micros(1_141));
+        assert_eq!(r.beside.lost_share, 1.0);
+        assert_eq!(r.beside.mean_wait, Some(Duration::from_micros(5_270)));
+    }
 }

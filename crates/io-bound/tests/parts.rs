@@ -59,18 +59,18 @@ fn tcp_server_answers_many_concurrent_clients_each_with_its_own_payload() {
 #[test]
 fn sleeping_downloads_hold_the_gil_for_almost_none_of_the_sleep() {
     let _serial = one_at_a_time();
-    let r = part1_downloads::run(&quick()).unwrap();
+    let r = part1_downloads::measure(&quick()).unwrap();
     let slept = r.delay * r.downloads as u32;
     assert!(r.overlap.detached >= slept, "{:?}", r.overlap);
     // Sequential sleeps cannot be shorter than their sum.
     assert!(r.sequential >= slept);
     // A holder preempted by a busy OS can inflate its hold, hence the retries.
     with_retries("the GIL is held for a sliver of the sleep", || {
-        let r = part1_downloads::run(&quick()).unwrap();
+        let r = part1_downloads::measure(&quick()).unwrap();
         r.overlap.held * 10 < slept
     });
     with_retries("threaded downloads beat sequential ones", || {
-        let r = part1_downloads::run(&quick()).unwrap();
+        let r = part1_downloads::measure(&quick()).unwrap();
         r.speedup() > 1.5
     });
 }
@@ -78,19 +78,16 @@ fn sleeping_downloads_hold_the_gil_for_almost_none_of_the_sleep() {
 #[test]
 fn real_io_gets_every_reply_right_and_leaves_no_files() {
     let _serial = one_at_a_time();
-    let r = part2_real_io::run(&quick()).unwrap();
-    assert_eq!(r.correct_replies, 2 * r.requests);
-    assert_eq!(r.served, 2 * r.requests as u64);
-    assert_eq!(r.file_bytes, 256 * 1024);
-    assert!(!r.scratch_dir_left);
-    assert!(
-        !r.scratch_dir.exists(),
-        "{} left behind",
-        r.scratch_dir.display()
-    );
+    let r = part2_real_io::measure(&quick()).unwrap();
+    let live = r.live.unwrap();
+    assert_eq!(live.requests_sent, 2 * r.tasks);
+    assert_eq!(live.correct_replies, live.requests_sent);
+    assert_eq!(live.served, live.requests_sent as u64);
+    assert_eq!(live.file_bytes, 256 * 1024);
+    assert!(!live.scratch_dir_left);
     // The waits are in allow_threads: the GIL is held for a small part of the network run.
     with_retries("network waits are spent with the GIL released", || {
-        part2_real_io::run(&quick())
+        part2_real_io::measure(&quick())
             .unwrap()
             .network
             .overlap
@@ -103,9 +100,9 @@ fn real_io_gets_every_reply_right_and_leaves_no_files() {
 fn blocking_while_holding_the_gil_takes_at_least_the_sum_of_all_waits() {
     let _serial = one_at_a_time();
     let cfg = quick();
-    let r = part3_forgot_to_release::run(&cfg).unwrap();
+    let r = part3_forgot_to_release::measure(&cfg).unwrap();
     let calls = r.threads * part3_forgot_to_release::CALLS_PER_THREAD;
-    assert_eq!(r.correct_replies, 2 * calls);
+    assert_eq!(r.correct_replies, Some((2 * calls, 2 * calls)));
     // Each wait lies inside one hold and holds never overlap: a lower bound, not a timing.
     assert!(
         r.held.wall >= r.sum_of_waits,
@@ -115,7 +112,7 @@ fn blocking_while_holding_the_gil_takes_at_least_the_sum_of_all_waits() {
     );
     assert!(r.held.overlap.held >= r.sum_of_waits);
     with_retries("releasing holds the GIL briefly and beats holding", || {
-        let r = part3_forgot_to_release::run(&cfg).unwrap();
+        let r = part3_forgot_to_release::measure(&cfg).unwrap();
         r.released.overlap.held * 10 < r.sum_of_waits && r.released.wall * 3 < r.held.wall * 2
     });
 }
@@ -123,7 +120,7 @@ fn blocking_while_holding_the_gil_takes_at_least_the_sum_of_all_waits() {
 #[test]
 fn mixed_workload_never_runs_two_cpu_phases_at_once_but_overlaps_the_sleeps() {
     let _serial = one_at_a_time();
-    let r = part4_mixed::run(&quick()).unwrap();
+    let r = part4_mixed::measure(&quick()).unwrap().run;
     assert_eq!(r.phases.len(), part4_mixed::WORKERS);
     // Under the GIL the total hold cannot exceed the stretch of time the holds fell in.
     let first = r.phases.iter().map(|p| p.cpu_start).min().unwrap();
@@ -131,7 +128,7 @@ fn mixed_workload_never_runs_two_cpu_phases_at_once_but_overlaps_the_sleeps() {
     assert!(r.overlap.held <= last - first + Duration::from_millis(1));
     assert!(r.charts.0.contains('█') && r.charts.1.contains('█'));
     with_retries("sleeps overlap", || {
-        part4_mixed::run(&quick()).unwrap().io_overlap() > 1.5
+        part4_mixed::measure(&quick()).unwrap().io_overlap > 1.5
     });
 }
 
@@ -140,17 +137,18 @@ fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
     let _serial = one_at_a_time();
     let cfg = quick();
     // Returning at all proves the CPU thread was stopped (the scope joins it).
-    let r = part5_convoy::run(&cfg).unwrap();
+    let r = part5_convoy::measure(&cfg).unwrap();
     for m in [&r.alone, &r.beside, &r.beside_short] {
-        assert_eq!(m.trips.ops, cfg.ops);
+        assert_eq!(m.ops, cfg.ops);
     }
-    assert_eq!(r.beside_short.switch_interval, Duration::from_millis(1));
+    assert_eq!(r.short_interval, Duration::from_millis(1));
     // Alone, nobody can take the GIL from the I/O thread; beside the spinner, it can lose it at
     // each of its two releases and one check point per round trip, and each loss is a switch.
-    assert_eq!(r.alone.trips.io_won_back, 0);
-    for m in [&r.beside, &r.beside_short] {
-        assert!(m.trips.io_won_back <= 3 * m.trips.ops as u64, "{m:?}");
-        assert!(m.switches >= m.trips.io_won_back, "{m:?}");
+    assert_eq!(r.alone.lost_share, 0.0);
+    assert!(!r.switches_and_wins.is_empty());
+    for &(switches, wins) in &r.switches_and_wins {
+        assert!(wins <= 3 * cfg.ops as u64, "{wins}");
+        assert!(switches >= wins, "{switches} < {wins}");
     }
     assert!(r.chart.contains("cpu") && r.chart.contains("io"));
 }
@@ -159,7 +157,7 @@ fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
 fn release_table_releases_exactly_for_io_and_native_code() {
     let _serial = one_at_a_time();
     with_retries("the measured table matches the tutorial's", || {
-        let r = part6_release_table::run(&quick()).unwrap();
+        let r = part6_release_table::measure(&quick()).unwrap();
         assert_eq!(r.rows.len(), Operation::ALL.len());
         r.rows.iter().all(|row| {
             let expected = !matches!(
@@ -174,11 +172,36 @@ fn release_table_releases_exactly_for_io_and_native_code() {
 #[test]
 fn under_the_gil_computation_never_overlaps() {
     let _serial = one_at_a_time();
-    let r = part6_release_table::run(&quick()).unwrap();
+    let r = part6_release_table::measure(&quick()).unwrap();
     for row in &r.rows {
         if !row.released() {
             // Busy time counts only holds here, and holds exclude each other.
             assert!(row.overlap.ratio() < 1.05, "{row:?}");
         }
+    }
+}
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    lesson: gil_core::lesson::LessonArgs,
+}
+
+#[test]
+fn the_whole_lesson_runs_simulated_through_its_part_table_and_every_claim_holds() {
+    use clap::Parser as _;
+    let _serial = one_at_a_time();
+    let args = Cli::try_parse_from(["io-bound", "--simulated", "--quick"])
+        .unwrap()
+        .lesson;
+    let before = gil_core::claim::log().len();
+    gil_core::lesson::run_lesson(&io_bound::LESSON, &args, &Config::quick(args.gil.clone()))
+        .unwrap();
+    let made = gil_core::claim::log().split_off(before);
+    assert_eq!(made.len(), 12);
+    assert!(made.iter().all(|c| c.held), "{made:?}");
+    // At least one claim per part.
+    for part in 1..=6 {
+        assert!(made.iter().any(|c| c.part == part), "part {part}");
     }
 }

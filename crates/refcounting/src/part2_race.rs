@@ -5,7 +5,7 @@
 //! count must be back where it started.
 //!
 //! Live, the two threads really race on this machine's cores. With `--simulated` the same
-//! race runs on a seeded schedule ([`race_sim`](crate::race_sim)), and the GIL's hand-offs come
+//! race runs on a seeded schedule ([`crate::race_sim`]), and the GIL's hand-offs come
 //! from the simulator ([`gil_core::sim`]), so every figure is the same on every run.
 
 use std::sync::Barrier;
@@ -437,7 +437,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          the count reach zero while references remain: the object is freed under its users' \
          feet. CPython would then read or corrupt reused memory (a crash, or wrong data far \
          from the bug); the model marks the object freed and counts every later use instead. \
-         Which of the two happens depends on how the threads' steps interleave.",
+         Which of the two happens depends on how the threads' steps interleave, and how \
+         often on how much they really run at the same time: less on a busy machine.",
     );
     println!();
     make_claims(&report, &expected, session.simulated);
@@ -461,15 +462,19 @@ fn make_claims(report: &Report, expected: &[Scenario; 4], simulated: bool) {
             fmt_count(RACE_VISIBLE_REFS)
         ));
     } else if expected_wrong >= 1.0 {
+        let measured = wrong(&report.no_gil);
+        let text = format!(
+            "Without a lock the plain counts went wrong in {measured} of {trials} trials: \
+             both threads read the same old value, and one of the two writes was lost."
+        );
         claim(Claim {
             figure: "no-GIL trials that went wrong",
             unit: Unit::Count,
-            measured: wrong(&report.no_gil),
+            measured,
             expected: expected_wrong,
             low: 1.0,
             high: trials,
-            text: "Without a lock the plain counts went wrong: both threads read the same old \
-                   value, and one of the two writes was lost.",
+            text: &text,
         });
     } else {
         note(

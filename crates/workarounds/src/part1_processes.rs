@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration, fmt_ratio, speedup};
-use gil_core::report::{self, Table, kv, note};
+use gil_core::report::{Table, kv, note};
 use gil_core::{Gil, Mode, session, work};
 
 use crate::expected;
@@ -193,7 +193,10 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let pool = ProcessPool::start(&cfg.worker_exe, workers)?;
     let start_up = pool.start_up();
     let pids = pool.pids().to_vec();
-    kv("worker pids", pid_list(&pids));
+    kv(
+        "worker pids",
+        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
+    );
     let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
     let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
     let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
@@ -350,25 +353,6 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         shipping,
         pids,
     })
-}
-
-/// The pids, as many as fit on one 80-column line (the rest as "…").
-fn pid_list(pids: &[u32]) -> String {
-    let room = report::WIDTH - report::kv_line("worker pids", "").chars().count();
-    let mut out = String::new();
-    for (i, pid) in pids.iter().enumerate() {
-        let next = if out.is_empty() {
-            pid.to_string()
-        } else {
-            format!(" {pid}")
-        };
-        if out.chars().count() + next.chars().count() + 2 > room && i + 1 < pids.len() {
-            out.push_str(" …");
-            break;
-        }
-        out.push_str(&next);
-    }
-    out
 }
 
 fn ints(outputs: Vec<Output>) -> anyhow::Result<Vec<u64>> {

@@ -164,8 +164,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
     );
     let mut sizes = Vec::new();
     for (name, target) in calls(cfg) {
-        let len =
-            ((target.as_secs_f64() * 1e9 / ns_per_float_in_cache.max(1e-3)) as usize).max(1_000);
+        let len = length_for(target, ns_per_float_in_cache, name)?;
         crate::ensure_floats_fit(
             arrays.saturating_mul(len),
             &format!(
@@ -191,6 +190,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
         ]);
     }
     table.print();
+    introspect(cfg, arrays);
     for run in &sizes {
         let measured = expected::Part2 {
             released: speedup(run.sequential, run.released),
@@ -213,11 +213,52 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
     })
 }
 
+/// How many floats make one call last `target`: a first guess from the speed in cache, then
+/// one call on an array that long, timed, to correct for the caches it does not fit in.
+fn length_for(target: Duration, ns_in_cache: f64, name: &str) -> anyhow::Result<usize> {
+    let floats = |ns_per_float: f64| {
+        ((target.as_secs_f64() * 1e9 / ns_per_float.max(1e-3)) as usize).max(1_000)
+    };
+    let guess = floats(ns_in_cache);
+    crate::ensure_floats_fit(
+        guess,
+        &format!(
+            "an array of {} floats ({name} calls)",
+            fmt_count(guess as u64)
+        ),
+        "lower --call-ms",
+    )?;
+    Ok(floats(ns_per_float(guess)).min(guess))
+}
+
+/// `threading.active_count()` and `threading.current_thread().name` inside the pool: every
+/// thread waits (GIL released) until all have started, then looks.
+fn introspect(cfg: &Config, arrays: usize) {
+    let gil = cfg.build_gil();
+    let all_started = std::sync::Barrier::new(arrays);
+    let seen = gil.run_threads(arrays, |_, py| {
+        py.allow_threads(|| all_started.wait());
+        (py.name().to_owned(), gil.active_count())
+    });
+    let most = seen.iter().map(|(_, count)| *count).max().unwrap_or(0);
+    kv(
+        "threading.active_count()",
+        format!("{most} in the pool (CPython would add the main thread)"),
+    );
+    kv(
+        "current_thread().name",
+        crate::fit_on_line(
+            "current_thread().name",
+            seen.into_iter().map(|(name, _)| name),
+        ),
+    );
+}
+
 /// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats.
 fn ns_per_float(len: usize) -> f64 {
     let data = crate::random_array(len, 99);
     let repeats = (1_000_000 / len).max(1);
-    let median = measure::repeat(7, || {
+    let median = measure::repeat(if len > 1_000_000 { 3 } else { 7 }, || {
         for _ in 0..repeats {
             std::hint::black_box(sum_of_squares(std::hint::black_box(&data)));
         }

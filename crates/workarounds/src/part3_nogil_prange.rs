@@ -138,7 +138,11 @@ fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
 pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
     let values = crate::random_array(len, 11).into_raw_vec_and_offset().0;
     let rayon_threads = rayon::current_num_threads();
-    kv("rayon threads", rayon_threads);
+    kv("threads prange uses", rayon_threads);
+    note(
+        "The model's prange is rayon, a Rust library that splits a loop across a pool of \
+         threads, one per core, as OpenMP does for Cython.",
+    );
     let gil = cfg.build_gil();
 
     let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];

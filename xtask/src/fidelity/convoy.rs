@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use gil_core::echo::{self, Behaviour, LoopbackServer};
 use gil_core::measure::fmt_duration;
+use gil_core::sim::{Script, Step};
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use super::live::{LiveModel, median};
 use super::script::Header;
-use super::table::{Row, Tolerance, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, Row, Tolerance};
 
 /// This experiment.
 pub struct Convoy;
@@ -53,10 +55,15 @@ const LONE_ROUND_TRIP: Tolerance = Tolerance::Factor(5.0);
 /// The longest one batch of round trips may run (CPython's take milliseconds).
 const BATCH_LIMIT: Duration = Duration::from_secs(60);
 
+/// What the simulator found: the same figures as the live model's, each the mean of one
+/// batch (the simulator gives the same figure every time).
+pub type Simulated = Live;
+
 impl Experiment for Convoy {
     const NAME: &'static str = "convoy";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
         let server = LoopbackServer::start(Behaviour::Echo)?;
@@ -85,37 +92,55 @@ impl Experiment for Convoy {
         Ok(live)
     }
 
-    fn rows(header: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    /// The echo server takes as long to answer as a lone round trip took on CPython; beside
+    /// it, a thread computes for longer than the round trips can last.
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        let answer = duration(py.alone_ms / 1e3);
+        let trips = u32::try_from(py.round_trips).unwrap_or(u32::MAX).max(1);
+        let per_op = |interval: Duration, spinner: bool| {
+            let io = Script::new(
+                "io",
+                vec![Step::Repeat(trips, vec![Step::RoundTrip(answer)])],
+            );
+            // Each round trip waits at most about one interval for the GIL: twice that per
+            // trip keeps the spinner going until the last one is back.
+            let spin = (interval * 2 + answer) * trips + Duration::from_millis(10);
+            let scripts = if spinner {
+                vec![Script::new("cpu", vec![Step::Bytecode(spin)]), io]
+            } else {
+                vec![io]
+            };
+            let run = sim.with_interval(interval).run(scripts);
+            let total: Duration = run.round_trips.iter().sum();
+            total.as_secs_f64() * 1e3 / run.round_trips.len().max(1) as f64
+        };
+        let interval = sim.cfg.switch_interval;
+        Live {
+            alone_ms: per_op(interval, false),
+            beside_ms: per_op(interval, true),
+            beside_1ms_ms: per_op(Duration::from_millis(1), true),
+        }
+    }
+
+    fn rows(header: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         let interval = fmt_duration(Duration::from_secs_f64(header.switch_interval_ms / 1e3));
         let wake_race = "a round trip pays an interval only if the spinner wakes before the I/O returns: a race that load tilts";
-        let row = |experiment: String, cpython, model, tolerance, if_missed| {
-            Row::new(
-                experiment,
-                Value::Millis(cpython),
-                Value::Millis(model),
-                tolerance,
-                if_missed,
-            )
-        };
         vec![
-            row(
-                "convoy: ms per echo round trip, alone".into(),
-                py.alone_ms,
-                live.alone_ms,
+            Row::new(
+                "convoy: ms per echo round trip, alone",
+                Figures::millis(py.alone_ms, live.alone_ms, sim.alone_ms),
                 LONE_ROUND_TRIP,
                 "a lone loopback round trip is tens of µs of thread wake-ups, which a busy machine delays unevenly",
             ),
-            row(
+            Row::new(
                 format!("convoy: beside 1 CPU thread, {interval} interval"),
-                py.beside_ms,
-                live.beside_ms,
+                Figures::millis(py.beside_ms, live.beside_ms, sim.beside_ms),
                 CONVOY,
                 wake_race,
             ),
-            row(
-                "convoy: beside 1 CPU thread, 1 ms interval".into(),
-                py.beside_1ms_ms,
-                live.beside_1ms_ms,
+            Row::new(
+                "convoy: beside 1 CPU thread, 1 ms interval",
+                Figures::millis(py.beside_1ms_ms, live.beside_1ms_ms, sim.beside_1ms_ms),
                 CONVOY,
                 wake_race,
             ),

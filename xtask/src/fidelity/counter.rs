@@ -1,6 +1,6 @@
 //! Lost updates: `counter += 1` from many threads, under 3.10+ check points and ≤ 3.9 ones.
 
-use gil_core::bytecode::{CheckPolicy, Program, run_counter};
+use gil_core::bytecode::{CheckPolicy, Program, Scheduler, run_counter};
 use gil_core::measure::fmt_count;
 use gil_core::{Gil, Mode};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::Experiment;
 use super::live::LiveModel;
 use super::script::Header;
-use super::table::{Lost, Row, Tolerance, Value};
+use super::simulated::Simulator;
+use super::table::{Figures, Lost, Row, Tolerance, Value};
 
 /// This experiment.
 pub struct Counter;
@@ -57,10 +58,16 @@ const NOT_RUN_NEW: &str = "not run: 3.10+ loses none (bpo-29988)";
 
 const IF_MISSED: &str = "losing needs a switch (without a GIL, true overlap) between the read and the write: a few runs can miss it by chance";
 
+/// What the simulator found: the same figures as the live model's, from gil-core's
+/// deterministic bytecode scheduler (the simulator of ordering; `gil_core::sim` has time but
+/// no data). Run `r` uses seed `r`, so every run of this command gives the same figures.
+pub type Simulated = Live;
+
 impl Experiment for Counter {
     const NAME: &'static str = "counter";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     /// The counter race at CPython's sizes: under the model's own mode with 3.10+ check
     /// points, and under the GIL with ≤ 3.9 check points.
@@ -71,7 +78,39 @@ impl Experiment for Counter {
         })
     }
 
-    fn rows(header: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    /// Drop requests arrive, on average, once per switch interval's worth of instructions at
+    /// CPython's speed (its run's wall time over the instructions it ran).
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        let program = Program::increment();
+        let instructions = py.threads as f64 * py.increments as f64 * program.code.len() as f64;
+        let per_instruction = py.wall_s / instructions.max(1.0);
+        let interval = sim.cfg.switch_interval.as_secs_f64();
+        let mean_interval = (interval / per_instruction.max(1e-12)).clamp(1.0, 1e12) as u64;
+        let free_threaded = sim.cfg.mode == Mode::FreeThreaded;
+        let runs = |policy: CheckPolicy, free_threaded: bool| {
+            let mut lost = Lost {
+                worst: 0,
+                runs_lost: 0,
+                runs: py.runs.max(1),
+            };
+            for seed in 1..=u64::from(lost.runs) {
+                let replay = Scheduler::new(seed, policy)
+                    .free_threaded(free_threaded)
+                    .mean_interval(mean_interval)
+                    .trace(false)
+                    .run(&program, py.threads, py.increments);
+                lost.worst = lost.worst.max(replay.lost());
+                lost.runs_lost += u32::from(replay.lost() > 0);
+            }
+            lost
+        };
+        Live {
+            counter: runs(CheckPolicy::BackEdgesAndCalls, free_threaded),
+            counter_old: runs(CheckPolicy::EveryInstruction, false),
+        }
+    }
+
+    fn rows(header: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         let no_gil = !header.gil_enabled;
         let counter = format!(
             "counter += 1, {} threads × {}",
@@ -92,15 +131,21 @@ impl Experiment for Counter {
         vec![
             Row::new(
                 format!("{counter}, lost ({modern_model})"),
-                modern_cpython,
-                Value::Lost(live.counter),
+                Figures {
+                    cpython: modern_cpython,
+                    model: Value::Lost(live.counter),
+                    simulator: Value::Lost(sim.counter),
+                },
                 Tolerance::BothOrNeither,
                 IF_MISSED,
             ),
             Row::new(
                 format!("{counter}, lost (model: <=3.9 check points)"),
-                old_cpython,
-                Value::Lost(live.counter_old),
+                Figures {
+                    cpython: old_cpython,
+                    model: Value::Lost(live.counter_old),
+                    simulator: Value::Lost(sim.counter_old),
+                },
                 Tolerance::BothOrNeither,
                 IF_MISSED,
             ),

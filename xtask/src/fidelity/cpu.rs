@@ -1,12 +1,14 @@
 //! CPU-bound: two threads counting down `n` each ÷ one thread counting down `2n`.
 
+use gil_core::sim::Step;
 use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use super::live::{LiveModel, median, wall};
 use super::script::Header;
-use super::table::{RATIO, Row, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, RATIO, Row};
 
 /// This experiment.
 pub struct Cpu;
@@ -35,10 +37,20 @@ pub struct Live {
     pub ratio: f64,
 }
 
+/// What the simulator found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Simulated {
+    /// One thread counting for as long as CPython's one thread did, in seconds.
+    pub one_s: f64,
+    /// Two threads, each half of it ÷ one thread.
+    pub ratio: f64,
+}
+
 impl Experiment for Cpu {
     const NAME: &'static str = "cpu";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     /// Two threads ÷ one thread, the countdown as long as CPython's.
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
@@ -60,11 +72,20 @@ impl Experiment for Cpu {
         })
     }
 
-    fn rows(_: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        let one = sim.seconds(Simulator::threads(1, &[Step::Bytecode(duration(py.one_s))]));
+        let half = Step::Bytecode(duration(py.one_s / 2.0));
+        let two = sim.seconds(Simulator::threads(2, &[half]));
+        Simulated {
+            one_s: one,
+            ratio: two / one.max(1e-12),
+        }
+    }
+
+    fn rows(_: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         vec![Row::new(
             "CPU-bound: 2 threads ÷ 1 thread, same work (wall)",
-            Value::Ratio(py.ratio),
-            Value::Ratio(live.ratio),
+            Figures::ratios(py.ratio, live.ratio, sim.ratio),
             RATIO,
             "two-thread ratios swing 0.8-1.5 run to run on a busy host; medians of more repeats settle it",
         )]

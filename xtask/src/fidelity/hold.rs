@@ -2,13 +2,15 @@
 
 use std::time::{Duration, Instant};
 
+use gil_core::sim::Step;
 use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use super::live::{LiveModel, median};
 use super::script::Header;
-use super::table::{RATIO, Row, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, RATIO, Row, Value};
 
 /// This experiment.
 pub struct Hold;
@@ -33,10 +35,25 @@ pub struct Live {
     pub count: usize,
 }
 
+/// What the simulator found: the same figures as the live model's.
+pub type Simulated = Live;
+
+impl Live {
+    /// The median and count of `holds`.
+    fn of(holds: &[Duration]) -> Live {
+        let ms: Vec<f64> = holds.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        Live {
+            median_ms: (!ms.is_empty()).then(|| median(&ms)),
+            count: ms.len(),
+        }
+    }
+}
+
 impl Experiment for Hold {
     const NAME: &'static str = "hold";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     /// Two spinning threads: the median contended hold, and how many holds there were.
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
@@ -49,28 +66,30 @@ impl Experiment for Hold {
                 countdown(g, chunk);
             }
         });
-        let holds: Vec<f64> = gil
-            .take_timeline()
-            .contended_holds()
-            .iter()
-            .map(|d| d.as_secs_f64() * 1e3)
-            .collect();
-        Ok(Live {
-            median_ms: (!holds.is_empty()).then(|| median(&holds)),
-            count: holds.len(),
-        })
+        Ok(Live::of(&gil.take_timeline().contended_holds()))
     }
 
-    fn rows(header: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    /// Two threads computing for as long as CPython's spun, half of it each.
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        let half = Step::Bytecode(duration(py.seconds / 2.0));
+        let run = sim.run(Simulator::threads(2, &[half]));
+        Live::of(&run.timeline.contended_holds())
+    }
+
+    fn rows(header: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         let hold = |ms: Option<f64>| match ms {
             _ if !header.gil_enabled => Value::Missing("no GIL".into()),
             Some(ms) => Value::Millis(ms),
             None => Value::Missing("no hand-off seen".into()),
         };
+        let figures = Figures {
+            cpython: hold(py.median_ms),
+            model: hold(live.median_ms),
+            simulator: hold(sim.median_ms),
+        };
         vec![Row::new(
             "GIL hold before a waiting thread gets it (median)",
-            hold(py.median_ms),
-            hold(live.median_ms),
+            figures,
             RATIO,
             "other processes delay the waiter's wake-up or the holder's check point: holds stretch past the interval",
         )]

@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use gil_core::GilGuard;
+use gil_core::sim::Step;
 use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
 use super::live::{LiveModel, median, wall};
 use super::script::Header;
-use super::table::{RATIO, Row, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, RATIO, Row};
 
 /// This experiment.
 pub struct Mixed;
@@ -43,10 +45,18 @@ pub struct Live {
     pub ratio: f64,
 }
 
+/// What the simulator found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Simulated {
+    /// All workers ÷ one worker alone.
+    pub ratio: f64,
+}
+
 impl Experiment for Mixed {
     const NAME: &'static str = "mixed";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
         let steps = model.steps_for(py.cpu_s);
@@ -71,14 +81,25 @@ impl Experiment for Mixed {
         })
     }
 
-    fn rows(_: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        let worker = [
+            Step::Bytecode(duration(py.cpu_s)),
+            Step::Blocking(duration(py.io_s)),
+        ];
+        let alone = sim.seconds(Simulator::threads(1, &worker));
+        let together = sim.seconds(Simulator::threads(py.workers, &worker));
+        Simulated {
+            ratio: together / alone.max(1e-12),
+        }
+    }
+
+    fn rows(_: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         vec![Row::new(
             format!(
                 "mixed: {} workers (CPU, then sleep) ÷ 1 worker (wall)",
                 py.workers
             ),
-            Value::Ratio(py.ratio),
-            Value::Ratio(live.ratio),
+            Figures::ratios(py.ratio, live.ratio, sim.ratio),
             RATIO,
             "the ratio follows the CPU phase's length; the calibration or CPython's phase was disturbed by load",
         )]

@@ -2,15 +2,17 @@
 //!
 //! Runs the experiments of `xtask/fidelity/fidelity.py` on Python, one at a time, and right
 //! after each one the same experiment on the gil-core model in this process — so both sides of
-//! a row see the same machine, which on a busy one matters. Then it prints one table:
-//! experiment | CPython | model | tolerance | verdict. A row whose model figure falls outside
-//! its declared tolerance says why that can happen, in one line, under the table.
+//! a row see the same machine, which on a busy one matters — and on the simulator
+//! (`gil_core::sim`, an idle machine with this machine's cores, in virtual time). Then it prints
+//! one table: experiment | CPython | model | fits | simulator | fits | tolerance, where "fits"
+//! says whether the figure before it is within the row's tolerance of CPython's. A row whose
+//! model figure misses says why that can happen, in one line, under the table.
 //!
 //! Each experiment is one module here that owns all of it: the figures the script prints for it
-//! (a serde struct), the model's run, and its rows. Adding an experiment means one such module
-//! (an [`Experiment`]), one line in [`EXPERIMENTS`], and its function in the script.
-//! [`script`] runs Python, [`live`] holds what the model's runs share, [`table`] the cells,
-//! tolerances and table.
+//! (a serde struct), the model's run, the simulator's, and its rows. Adding an experiment means
+//! one such module (an [`Experiment`]), one line in [`EXPERIMENTS`], and its function in the
+//! script. [`script`] runs Python, [`live`] and [`simulated`] hold what the model's and the
+//! simulator's runs share, [`table`] the cells, tolerances and table.
 //!
 //! If CPython's GIL is disabled (a free-threaded build), the model runs free-threaded too. With
 //! no `python3` on `PATH` the command says so in one line and succeeds: the course never needs
@@ -23,6 +25,7 @@ mod hold;
 mod live;
 mod mixed;
 mod script;
+mod simulated;
 mod sleep;
 mod socket;
 mod table;
@@ -43,6 +46,7 @@ use serde_json::{Map, json};
 use crate::python::{self, Choice};
 use live::LiveModel;
 use script::{Header, ScriptRunner};
+use simulated::Simulator;
 use table::{Agreement, Row};
 
 /// `cargo xtask fidelity [--quick] [--json] [--python PATH] [--timeout SECONDS]`.
@@ -63,7 +67,8 @@ pub struct FidelityArgs {
     timeout: u64,
 }
 
-/// One experiment: what the script prints for it, what the model measures, and its rows.
+/// One experiment: what the script prints for it, what the model and the simulator find, and
+/// its rows.
 pub trait Experiment {
     /// Its key in the script's JSON, and its name for `--only`.
     const NAME: &'static str;
@@ -71,24 +76,33 @@ pub trait Experiment {
     type Cpython: DeserializeOwned;
     /// What the live model measures.
     type Live: Serialize;
+    /// What the simulator finds.
+    type Simulated: Serialize;
     /// Run it on the live model, at CPython's sizes.
     fn live(model: &LiveModel, py: &Self::Cpython) -> anyhow::Result<Self::Live>;
+    /// Run it on the simulator, at CPython's sizes.
+    fn simulate(sim: &Simulator, py: &Self::Cpython) -> Self::Simulated;
     /// Its rows of the table.
-    fn rows(header: &Header, py: &Self::Cpython, live: &Self::Live) -> Vec<Row>;
+    fn rows(
+        header: &Header,
+        py: &Self::Cpython,
+        live: &Self::Live,
+        sim: &Self::Simulated,
+    ) -> Vec<Row>;
 }
 
-/// Runs one experiment on both sides and adds what it found to the [`Runner`].
+/// Runs one experiment on every side and adds what it found to the [`Runner`].
 type RunExperiment = fn(&mut Runner<'_>) -> anyhow::Result<()>;
 
 /// The experiments, in the order they run and their rows appear.
 const EXPERIMENTS: [RunExperiment; 7] = [
-    both_sides::<cpu::Cpu>,
-    both_sides::<sleep::Sleep>,
-    both_sides::<socket::Socket>,
-    both_sides::<mixed::Mixed>,
-    both_sides::<convoy::Convoy>,
-    both_sides::<hold::Hold>,
-    both_sides::<counter::Counter>,
+    every_side::<cpu::Cpu>,
+    every_side::<sleep::Sleep>,
+    every_side::<socket::Socket>,
+    every_side::<mixed::Mixed>,
+    every_side::<convoy::Convoy>,
+    every_side::<hold::Hold>,
+    every_side::<counter::Counter>,
 ];
 
 /// Run `cargo xtask fidelity`.
@@ -109,21 +123,32 @@ struct Runner<'a> {
     script: ScriptRunner<'a>,
     header: Header,
     live: LiveModel,
+    simulator: Simulator,
     progress: ProgressBar,
     model: Map<String, serde_json::Value>,
+    simulated: Map<String, serde_json::Value>,
     rows: Vec<Row>,
 }
 
-/// Experiment `E` on CPython, then on the model.
-fn both_sides<E: Experiment>(runner: &mut Runner<'_>) -> anyhow::Result<()> {
+/// Experiment `E` on CPython, then on the model, then on the simulator.
+fn every_side<E: Experiment>(runner: &mut Runner<'_>) -> anyhow::Result<()> {
     runner.progress.set_message(format!("{}: CPython", E::NAME));
     let py: E::Cpython = script::figures(E::NAME, runner.script.part(E::NAME)?)?;
     runner.progress.set_message(format!("{}: model", E::NAME));
     let live = E::live(&runner.live, &py)?;
-    runner.rows.extend(E::rows(&runner.header, &py, &live));
+    runner
+        .progress
+        .set_message(format!("{}: simulator", E::NAME));
+    let sim = E::simulate(&runner.simulator, &py);
+    runner
+        .rows
+        .extend(E::rows(&runner.header, &py, &live, &sim));
     runner
         .model
         .insert(E::NAME.to_owned(), serde_json::to_value(&live)?);
+    runner
+        .simulated
+        .insert(E::NAME.to_owned(), serde_json::to_value(&sim)?);
     runner.progress.inc(1);
     Ok(())
 }
@@ -153,12 +178,15 @@ fn measure(root: &Path, args: &FidelityArgs) -> anyhow::Result<Option<Fidelity>>
     ));
     progress.set_message("timing the model's countdown step");
     let live = LiveModel::new(&header)?;
+    let simulator = Simulator::new(&header)?;
     let mut runner = Runner {
         script,
         header,
         live,
+        simulator,
         progress,
         model: Map::new(),
+        simulated: Map::new(),
         rows: Vec::new(),
     };
     for experiment in EXPERIMENTS {
@@ -169,12 +197,17 @@ fn measure(root: &Path, args: &FidelityArgs) -> anyhow::Result<Option<Fidelity>>
     model.insert("mode".into(), runner.live.mode.to_string().into());
     model.insert("step_ns".into(), (runner.live.step * 1e9).into());
     model.extend(runner.model);
+    let mut simulated = Map::new();
+    simulated.insert("cores".into(), runner.simulator.cfg.machine.cores.into());
+    simulated.extend(runner.simulated);
     Ok(Some(Fidelity {
         machine,
         python: runner.script.into_report(),
         header: runner.header,
         model,
         model_step_ns: runner.live.step * 1e9,
+        simulated,
+        sim_cores: runner.simulator.cfg.machine.cores,
         rows: runner.rows,
     }))
 }
@@ -252,19 +285,10 @@ struct Fidelity {
     /// The model's mode, its countdown step and each experiment's figures.
     model: Map<String, serde_json::Value>,
     model_step_ns: f64,
+    /// The simulator's core count and each experiment's figures.
+    simulated: Map<String, serde_json::Value>,
+    sim_cores: usize,
     rows: Vec<Row>,
-}
-
-/// (rows within tolerance, rows compared).
-fn compared(rows: &[Row]) -> (usize, usize) {
-    let compared = rows
-        .iter()
-        .filter(|r| r.model_agrees != Agreement::NotCompared);
-    let within = compared
-        .clone()
-        .filter(|r| r.model_agrees == Agreement::Within)
-        .count();
-    (within, compared.count())
 }
 
 impl Fidelity {
@@ -304,6 +328,13 @@ impl Fidelity {
             ),
         );
         kv(
+            "simulator",
+            format!(
+                "gil_core::sim, an idle {}-core machine in virtual time",
+                self.sim_cores
+            ),
+        );
+        kv(
             "sizes",
             if py.quick {
                 "--quick (small sizes, fewer runs: noisier)"
@@ -314,9 +345,14 @@ impl Fidelity {
         println!();
         println!("{}", table::render(&self.rows));
         println!();
-        let (within, compared) = compared(&self.rows);
+        let (within, compared) = table::tally(&self.rows, |r| r.model_agrees);
         kv(
-            "within tolerance",
+            "model within tolerance",
+            format!("{within} of {compared} compared rows"),
+        );
+        let (within, compared) = table::tally(&self.rows, |r| r.simulator_agrees);
+        kv(
+            "simulator within tolerance",
             format!("{within} of {compared} compared rows"),
         );
         for row in self
@@ -324,16 +360,36 @@ impl Fidelity {
             .iter()
             .filter(|r| r.model_agrees == Agreement::Miss)
         {
-            note(&format!("miss, {}: {}", row.experiment, row.if_missed));
+            note(&format!(
+                "model miss, {}: {}",
+                row.experiment, row.if_missed
+            ));
+        }
+        let simulator_misses: Vec<&str> = self
+            .rows
+            .iter()
+            .filter(|r| r.simulator_agrees == Agreement::Miss)
+            .map(|r| r.experiment.as_str())
+            .collect();
+        if !simulator_misses.is_empty() {
+            note(&format!(
+                "simulator misses: {}. The simulated machine is idle and its wake-ups take a \
+                 fixed time, so the thread woken by a release always wins the race for the GIL \
+                 against one coming back from I/O; a miss says this machine (its load, or who \
+                 wins its wake-up races) differs from the simulated one.",
+                simulator_misses.join("; ")
+            ));
         }
         note(
-            "The model is sized by duration: its countdown runs as long as CPython's did, not as many\n\
+            "The model is sized by duration: its countdown runs as long as CPython's did, not as many \
              steps. Timings on a busy machine are noisy on both sides; re-run before believing a miss.",
         );
     }
 
     fn to_json(&self) -> serde_json::Value {
-        let (within, compared) = compared(&self.rows);
+        let (within, compared) = table::tally(&self.rows, |r| r.model_agrees);
+        let (simulator_within, simulator_compared) =
+            table::tally(&self.rows, |r| r.simulator_agrees);
         let rows: Vec<_> = self
             .rows
             .iter()
@@ -346,6 +402,9 @@ impl Fidelity {
                     "model_value": row.model.number(),
                     "tolerance": row.tolerance.to_string(),
                     "verdict": row.model_agrees.as_str(),
+                    "simulator": row.simulator.to_string(),
+                    "simulator_value": row.simulator.number(),
+                    "simulator_verdict": row.simulator_agrees.as_str(),
                     "if_missed": row.if_missed,
                 })
             })
@@ -354,9 +413,12 @@ impl Fidelity {
             "machine": self.machine,
             "python": self.python,
             "model": self.model,
+            "simulator": self.simulated,
             "rows": rows,
             "within": within,
             "compared": compared,
+            "simulator_within": simulator_within,
+            "simulator_compared": simulator_compared,
         })
     }
 }
@@ -382,82 +444,87 @@ mod tests {
         script::figures(E::NAME, report[E::NAME].clone()).unwrap()
     }
 
-    /// Every experiment's rows, with model figures near the sample's: the cpu ratio 10 % off,
-    /// the mixed ratio doubled, a 5 ms hold, and ≤ 3.9 check points losing updates.
-    fn rows_beside_a_model(report: &Map<String, serde_json::Value>) -> Vec<Row> {
+    /// `E`'s rows for the report's figures and these model and simulator figures.
+    fn rows_of<E: Experiment>(
+        report: &Map<String, serde_json::Value>,
+        live: impl FnOnce(&E::Cpython) -> E::Live,
+        sim: impl FnOnce(&E::Cpython) -> E::Simulated,
+    ) -> Vec<Row> {
         let header: Header =
             serde_json::from_value(serde_json::Value::Object(report.clone())).unwrap();
-        let cpu = part::<cpu::Cpu>(report);
-        let sleep = part::<sleep::Sleep>(report);
-        let socket = part::<socket::Socket>(report);
-        let mixed = part::<mixed::Mixed>(report);
-        let convoy = part::<convoy::Convoy>(report);
-        let hold = part::<hold::Hold>(report);
-        let counter = part::<counter::Counter>(report);
+        let py = part::<E>(report);
+        E::rows(&header, &py, &live(&py), &sim(&py))
+    }
+
+    /// Every experiment's rows, with model figures near the sample's: the cpu ratio 10 % off,
+    /// the mixed ratio doubled, a 5 ms hold, and ≤ 3.9 check points losing updates. The
+    /// simulator's figures are the same, except a cpu ratio 50 % off and a 12 ms hold.
+    fn rows_beside_a_model(report: &Map<String, serde_json::Value>) -> Vec<Row> {
         let lost = |worst, runs_lost| Lost {
             worst,
             runs_lost,
             runs: 2,
         };
-        let mut rows = Vec::new();
-        rows.extend(cpu::Cpu::rows(
-            &header,
-            &cpu,
-            &cpu::Live {
-                steps: 1,
-                one_s: cpu.one_s,
-                ratio: cpu.ratio * 1.1,
-            },
-        ));
-        rows.extend(sleep::Sleep::rows(
-            &header,
-            &sleep,
-            &sleep::Live {
-                speedup: sleep.speedup,
-            },
-        ));
-        rows.extend(socket::Socket::rows(
-            &header,
-            &socket,
-            &socket::Live {
-                speedup: socket.speedup,
-            },
-        ));
-        rows.extend(mixed::Mixed::rows(
-            &header,
-            &mixed,
-            &mixed::Live {
-                steps: 1,
-                cpu_s: mixed.cpu_s,
-                ratio: mixed.ratio * 2.0,
-            },
-        ));
-        rows.extend(convoy::Convoy::rows(
-            &header,
-            &convoy,
-            &convoy::Live {
-                alone_ms: 0.03,
-                beside_ms: 0.03,
-                beside_1ms_ms: 0.03,
-            },
-        ));
-        rows.extend(hold::Hold::rows(
-            &header,
-            &hold,
-            &hold::Live {
-                median_ms: Some(5.0),
-                count: 10,
-            },
-        ));
-        rows.extend(counter::Counter::rows(
-            &header,
-            &counter,
-            &counter::Live {
-                counter: lost(0, 0),
-                counter_old: lost(300_000, 2),
-            },
-        ));
-        rows
+        let convoy = || convoy::Live {
+            alone_ms: 0.03,
+            beside_ms: 0.03,
+            beside_1ms_ms: 0.03,
+        };
+        let counter = || counter::Live {
+            counter: lost(0, 0),
+            counter_old: lost(300_000, 2),
+        };
+        let hold = |ms| hold::Live {
+            median_ms: Some(ms),
+            count: 10,
+        };
+        [
+            rows_of::<cpu::Cpu>(
+                report,
+                |py| cpu::Live {
+                    steps: 1,
+                    one_s: py.one_s,
+                    ratio: py.ratio * 1.1,
+                },
+                |py| cpu::Simulated {
+                    one_s: py.one_s,
+                    ratio: py.ratio * 1.5,
+                },
+            ),
+            rows_of::<sleep::Sleep>(
+                report,
+                |py| sleep::Live {
+                    speedup: py.speedup,
+                },
+                |py| sleep::Simulated {
+                    speedup: py.speedup,
+                },
+            ),
+            rows_of::<socket::Socket>(
+                report,
+                |py| socket::Live {
+                    speedup: py.speedup,
+                },
+                |py| socket::Simulated {
+                    speedup: py.speedup,
+                },
+            ),
+            rows_of::<mixed::Mixed>(
+                report,
+                |py| mixed::Live {
+                    steps: 1,
+                    cpu_s: py.cpu_s,
+                    ratio: py.ratio * 2.0,
+                },
+                |py| mixed::Simulated {
+                    ratio: py.ratio * 2.0,
+                },
+            ),
+            rows_of::<convoy::Convoy>(report, |_| convoy(), |_| convoy()),
+            rows_of::<hold::Hold>(report, |_| hold(5.0), |_| hold(12.0)),
+            rows_of::<counter::Counter>(report, |_| counter(), |_| counter()),
+        ]
+        .concat()
     }
 
     #[test]
@@ -492,6 +559,12 @@ mod tests {
         assert_eq!(verdicts[8], Agreement::Within, "neither lost");
         assert_eq!(verdicts[9], Agreement::NotCompared, "3.9 is not run");
         assert!(rows[9].cpython.to_string().contains("bpo-29988"));
+        let simulator: Vec<Agreement> = rows.iter().map(|r| r.simulator_agrees).collect();
+        assert_eq!(simulator[0], Agreement::Miss, "cpu ratio 50 % off");
+        assert_eq!(simulator[7], Agreement::Within, "hold 12 ms vs 11.9 ms");
+        assert_eq!(simulator[8], Agreement::Within, "neither lost");
+        assert_eq!(table::tally(&rows, |r| r.model_agrees), (7, 9));
+        assert_eq!(table::tally(&rows, |r| r.simulator_agrees), (7, 9));
 
         let old = sample(|v| {
             v["version"] = "3.9.18".into();
@@ -520,7 +593,7 @@ mod tests {
         assert!(lines[1].starts_with("| ---"));
         let width = lines[0].chars().count();
         assert!(lines.iter().all(|l| l.chars().count() == width), "{table}");
-        assert!(lines.iter().all(|l| l.matches('|').count() == 6), "{table}");
+        assert!(lines.iter().all(|l| l.matches('|').count() == 8), "{table}");
         assert!(table.contains("| 1.15x "));
         assert!(table.contains("| MISS "));
     }
@@ -563,7 +636,7 @@ mod tests {
         let fidelity = measure(root, &args).unwrap().expect("python3 exists");
         assert_eq!(fidelity.rows.len(), 10);
         for row in &fidelity.rows {
-            for value in [&row.cpython, &row.model] {
+            for value in [&row.cpython, &row.model, &row.simulator] {
                 let filled = match value {
                     Value::Ratio(x) | Value::Millis(x) => x.is_finite() && *x > 0.0,
                     Value::Lost(lost) => lost.runs > 0,

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::Experiment;
 use super::live::LiveModel;
 use super::script::Header;
-use super::table::{RATIO, Row, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, RATIO, Row};
 
 /// This experiment.
 pub struct Sleep;
@@ -32,10 +33,18 @@ pub struct Live {
     pub speedup: f64,
 }
 
+/// What the simulator found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Simulated {
+    /// The same waits one after another ÷ in threads.
+    pub speedup: f64,
+}
+
 impl Experiment for Sleep {
     const NAME: &'static str = "sleep";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
         let nap = Duration::from_secs_f64(py.seconds);
@@ -46,11 +55,16 @@ impl Experiment for Sleep {
         Ok(Live { speedup })
     }
 
-    fn rows(_: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        Simulated {
+            speedup: sim.overlap(py.threads, duration(py.seconds)),
+        }
+    }
+
+    fn rows(_: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         vec![Row::new(
             format!("I/O: {} threads of blocking sleeps, speedup", py.threads),
-            Value::Ratio(py.speedup),
-            Value::Ratio(live.speedup),
+            Figures::ratios(py.speedup, live.speedup, sim.speedup),
             RATIO,
             "sleeps overlap on both sides; a miss means threads were scheduled late on a loaded machine",
         )]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::Experiment;
 use super::live::LiveModel;
 use super::script::Header;
-use super::table::{RATIO, Row, Value};
+use super::simulated::{Simulator, duration};
+use super::table::{Figures, RATIO, Row};
 
 /// This experiment.
 pub struct Socket;
@@ -34,10 +35,18 @@ pub struct Live {
     pub speedup: f64,
 }
 
+/// What the simulator found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Simulated {
+    /// The same waits one after another ÷ in threads.
+    pub speedup: f64,
+}
+
 impl Experiment for Socket {
     const NAME: &'static str = "socket";
     type Cpython = Cpython;
     type Live = Live;
+    type Simulated = Simulated;
 
     /// Requests to a slow loopback server, one after another ÷ in threads.
     fn live(model: &LiveModel, py: &Cpython) -> anyhow::Result<Live> {
@@ -51,11 +60,16 @@ impl Experiment for Socket {
         Ok(Live { speedup })
     }
 
-    fn rows(_: &Header, py: &Cpython, live: &Live) -> Vec<Row> {
+    fn simulate(sim: &Simulator, py: &Cpython) -> Simulated {
+        Simulated {
+            speedup: sim.overlap(py.threads, duration(py.delay_s)),
+        }
+    }
+
+    fn rows(_: &Header, py: &Cpython, live: &Live, sim: &Simulated) -> Vec<Row> {
         vec![Row::new(
             format!("I/O: {} threads of socket waits, speedup", py.threads),
-            Value::Ratio(py.speedup),
-            Value::Ratio(live.speedup),
+            Figures::ratios(py.speedup, live.speedup, sim.speedup),
             RATIO,
             "both overlap the server's delay; connection set-up on a loaded machine shrinks one side's speedup",
         )]

@@ -149,46 +149,108 @@ pub struct Row {
     pub cpython: Value,
     /// The live model's figure.
     pub model: Value,
-    /// How far from CPython the model may be.
+    /// The simulator's figure.
+    pub simulator: Value,
+    /// How far from CPython the model and the simulator may be.
     pub tolerance: Tolerance,
     /// Whether the model is within it.
     pub model_agrees: Agreement,
-    /// Why this experiment can miss: printed under the table when it does.
+    /// Whether the simulator is within it.
+    pub simulator_agrees: Agreement,
+    /// Why the model can miss this experiment: printed under the table when it does.
     pub if_missed: &'static str,
 }
 
+/// The three figures of a row: CPython's, the live model's, the simulator's.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// CPython's.
+    pub cpython: Value,
+    /// The live model's.
+    pub model: Value,
+    /// The simulator's.
+    pub simulator: Value,
+}
+
+impl Figures {
+    /// Three ratios.
+    pub fn ratios(cpython: f64, model: f64, simulator: f64) -> Figures {
+        Figures {
+            cpython: Value::Ratio(cpython),
+            model: Value::Ratio(model),
+            simulator: Value::Ratio(simulator),
+        }
+    }
+
+    /// Three times in milliseconds.
+    pub fn millis(cpython: f64, model: f64, simulator: f64) -> Figures {
+        Figures {
+            cpython: Value::Millis(cpython),
+            model: Value::Millis(model),
+            simulator: Value::Millis(simulator),
+        }
+    }
+}
+
 impl Row {
-    /// A row, its agreement worked out.
+    /// A row, its agreements worked out.
     pub fn new(
         experiment: impl Into<String>,
-        cpython: Value,
-        model: Value,
+        figures: Figures,
         tolerance: Tolerance,
         if_missed: &'static str,
     ) -> Row {
+        let Figures {
+            cpython,
+            model,
+            simulator,
+        } = figures;
         Row {
             experiment: experiment.into(),
             model_agrees: tolerance.agreement(&cpython, &model),
+            simulator_agrees: tolerance.agreement(&cpython, &simulator),
             cpython,
             model,
+            simulator,
             tolerance,
             if_missed,
         }
     }
 }
 
+/// (rows within tolerance, rows compared) for the model's or the simulator's column.
+pub fn tally(rows: &[Row], agrees: impl Fn(&Row) -> Agreement) -> (usize, usize) {
+    let compared = rows.iter().filter(|r| agrees(r) != Agreement::NotCompared);
+    let within = compared
+        .clone()
+        .filter(|r| agrees(r) == Agreement::Within)
+        .count();
+    (within, compared.count())
+}
+
 /// The table, as Markdown with aligned columns: readable in a terminal, pasteable in a README.
+/// Each of the model's and the simulator's figures is followed by whether it fits CPython's.
 pub fn render(rows: &[Row]) -> String {
-    let header = ["experiment", "CPython", "model", "tolerance", "verdict"];
-    let cells: Vec<[String; 5]> = rows
+    let header = [
+        "experiment",
+        "CPython",
+        "model",
+        "fits",
+        "simulator",
+        "fits",
+        "tolerance",
+    ];
+    let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             [
                 r.experiment.clone(),
                 r.cpython.to_string(),
                 r.model.to_string(),
-                r.tolerance.to_string(),
                 r.model_agrees.as_str().to_owned(),
+                r.simulator.to_string(),
+                r.simulator_agrees.as_str().to_owned(),
+                r.tolerance.to_string(),
             ]
         })
         .collect();
@@ -198,7 +260,7 @@ pub fn render(rows: &[Row]) -> String {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; 7]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)

@@ -237,7 +237,7 @@ impl Sim {
         Sim {
             now: 0,
             cores: machine.cores.max(1),
-            time_slice: nanos(machine.time_slice).max(1),
+            time_slice: nanos(machine.time_slice).max(1_000),
             wake_latency: nanos(machine.wake_latency),
             switch_cost: nanos(machine.switch_cost),
             timer_slack: nanos(machine.timer_slack),
@@ -254,6 +254,11 @@ impl Sim {
             lock_holds: Vec::new(),
             names,
         }
+    }
+
+    /// When a thread woken now will run.
+    pub(super) fn woken_at(&self) -> Nanos {
+        self.now.saturating_add(self.wake_latency)
     }
 
     /// Run to the end and collect the figures.
@@ -381,7 +386,7 @@ impl Sim {
                 let interp = self.threads[i].interp;
                 self.gils[interp].queue.retain(|&j| j != i);
                 self.threads[i].state = State::Waking {
-                    at: now + self.wake_latency,
+                    at: self.woken_at(),
                     act: Act::RetryTake { timed_out: true },
                 };
             }
@@ -436,7 +441,7 @@ impl Sim {
         t.slice_end = self.now.saturating_add(self.time_slice);
         if t.preempted {
             t.preempted = false;
-            t.debt += self.switch_cost;
+            t.debt = t.debt.saturating_add(self.switch_cost);
         }
     }
 
@@ -603,7 +608,7 @@ impl Sim {
             Kind::NativeReleased => self.begin_take(i, Cont::Next),
             Kind::Server => {
                 self.threads[i].state = State::Waking {
-                    at: self.now + self.wake_latency,
+                    at: self.woken_at(),
                     act: Act::Take(Cont::RoundTripDone),
                 };
             }

@@ -44,7 +44,9 @@
 //! Caches, memory bandwidth, frequency scaling, SMT, interrupts and other programs: the
 //! simulated machine is idle and its cores are identical. Check points cost nothing; system
 //! calls cost only what [`Machine`] says. A holder that lets go and retakes the GIL in the same
-//! instant always wins against a woken waiter (the live lock loses such races now and then).
+//! instant always wins against a woken waiter: the live lock loses such races now and then, and
+//! on one core CPython 2's scheduler sometimes ran the woken waiter before the releaser could
+//! retake, so there the old GIL changed hands now and then while here it never does.
 //! Back-to-back holds by one thread appear as one span in the timeline (the hold counts in
 //! [`ThreadStats`](crate::ThreadStats) stay exact). CPython's eval breaker has more reasons to
 //! stop (signals, pending calls, garbage collection) that neither model has.
@@ -78,7 +80,8 @@ use crate::timeline::Timeline;
 pub struct Machine {
     /// Cores available to the simulated threads (at least 1).
     pub cores: usize,
-    /// How long a computing thread runs before another runnable thread gets its core.
+    /// How long a computing thread runs before another runnable thread gets its core
+    /// (at least 1 µs is used).
     pub time_slice: Duration,
     /// From a wake-up (condition variable signal, timer, I/O completion) until the woken
     /// thread runs.
@@ -248,6 +251,17 @@ impl SimRun {
     /// Interpreter 0's GIL statistics.
     pub fn stats(&self) -> &GilStats {
         &self.gils[0]
+    }
+
+    /// Interpreter 0's GIL hand-offs per second of virtual time.
+    pub fn switches_per_second(&self) -> f64 {
+        self.stats().switches_per_second(self.elapsed)
+    }
+
+    /// Median length of an interpreter-0 hold that ended with another thread taking over
+    /// (zero when the GIL never changed hands under contention).
+    pub fn median_contended_hold(&self) -> Duration {
+        crate::measure::Samples(self.timeline.contended_holds()).median()
     }
 }
 

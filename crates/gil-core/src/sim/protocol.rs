@@ -63,6 +63,7 @@ impl Sim {
     /// The GIL is free: thread `i` takes it, wakes forced-out threads, and goes on.
     fn finish_take(&mut self, i: usize) {
         let now = self.now;
+        let woken_at = self.woken_at();
         let t = &mut self.threads[i];
         let g = &mut self.gils[t.interp];
         if g.mode != Mode::FreeThreaded {
@@ -75,7 +76,7 @@ impl Sim {
             }
             for j in std::mem::take(&mut g.switch_waiters) {
                 self.threads[j].state = State::Waking {
-                    at: now + self.wake_latency,
+                    at: woken_at,
                     act: Act::SwitchCheck,
                 };
             }
@@ -95,6 +96,7 @@ impl Sim {
     /// pending, thread `i` then waits for the switch; returns true if it does.
     pub(super) fn release(&mut self, i: usize, forced_switching: bool) -> bool {
         let now = self.now;
+        let woken_at = self.woken_at();
         let t = &mut self.threads[i];
         t.holding = false;
         t.stats.held += dur(now - t.held_since);
@@ -106,10 +108,10 @@ impl Sim {
         g.last_holder = t.stats.id;
         g.locked = false;
         if g.waiters > 0 {
-            t.debt += self.signal_cost;
+            t.debt = t.debt.saturating_add(self.signal_cost);
             if let Some(j) = g.queue.pop_front() {
                 self.threads[j].state = State::Waking {
-                    at: now + self.wake_latency,
+                    at: woken_at,
                     act: Act::RetryTake { timed_out: false },
                 };
             }
@@ -183,9 +185,9 @@ impl Sim {
             end: dur(self.now),
         });
         if let Some(j) = l.queue.pop_front() {
-            self.threads[i].debt += self.signal_cost;
+            self.threads[i].debt = self.threads[i].debt.saturating_add(self.signal_cost);
             self.threads[j].state = State::Waking {
-                at: self.now + self.wake_latency,
+                at: self.woken_at(),
                 act: Act::LockTry(lock),
             };
         }
