@@ -209,10 +209,16 @@ impl Cli {
             cfg.workers = usize::from(workers);
         }
         cfg.inject_failure = self.inject_failure;
-        anyhow::ensure!(
-            cfg.inject_failure.is_none() || cfg.lesson.part.is_none_or(|p| p == 1),
-            "--inject-failure needs part 1"
-        );
+        if cfg.inject_failure.is_some() {
+            anyhow::ensure!(
+                cfg.lesson.part.is_none_or(|p| p == 1),
+                "--inject-failure needs part 1"
+            );
+            anyhow::ensure!(
+                !cfg.lesson.simulated,
+                "--inject-failure needs a live run: the simulator starts no worker to kill"
+            );
+        }
         Ok(cfg)
     }
 }

@@ -213,7 +213,8 @@ fn price_note() {
     );
     note(
         "The model's free-threaded mode removes the lock but does not count references, so \
-         its countdown shows the gain, and the table shows the price separately.",
+         its countdown shows the gain, and the counting costs (timed in a live run) show the \
+         price separately.",
     );
 }
 

@@ -118,6 +118,9 @@ fn inject_failure_outside_part_1_is_an_error() {
     let output = run(&["--part", "2", "--inject-failure", "kill"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("--inject-failure needs part 1"));
+    let output = run(&["--simulated", "--inject-failure", "kill"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("needs a live run"));
 }
 
 /// Start part 1 with long tasks, wait for the worker pids, end the lesson with `how`, and
