@@ -180,7 +180,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         kv(
             "work per tick",
             format!(
-                "{} loop steps (chosen on this machine for about {})",
+                "{} loop steps, for about {} here",
                 calibration.work_per_tick,
                 fmt_duration(TARGET_TICK)
             ),
