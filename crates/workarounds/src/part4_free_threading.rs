@@ -69,8 +69,6 @@ pub struct RefcountCosts {
     pub biased_owner: f64,
     /// Biased, from another thread (takes the atomic path).
     pub biased_other: f64,
-    /// An immortal object (`None`): increfs and decrefs do nothing.
-    pub immortal: f64,
 }
 
 /// What part 4 measured.
@@ -157,7 +155,6 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part4> {
         ),
         ("biased, owner thread", refcounts.biased_owner),
         ("biased, another thread", refcounts.biased_other),
-        ("immortal (None, small ints)", refcounts.immortal),
     ] {
         table.push([
             label.to_owned(),
@@ -272,14 +269,12 @@ pub fn refcount_costs(pairs: u64) -> RefcountCosts {
     let plain = PyObject::new("int", Counting::Plain);
     let atomic = PyObject::new("int", Counting::Atomic);
     let biased = PyObject::new("int", Counting::Biased); // owned by this thread
-    let immortal = PyObject::immortal("NoneType");
     let costs = RefcountCosts {
         plain: median(&|| hammer(&plain)),
         atomic: median(&|| hammer(&atomic)),
         atomic_contended: median(&|| on_threads(&atomic, 2)),
         biased_owner: median(&|| hammer(&biased)),
         biased_other: median(&|| on_threads(&biased, 1)),
-        immortal: median(&|| hammer(&immortal)),
     };
     for object in [&plain, &atomic, &biased] {
         debug_assert_eq!(object.refcnt(), 1, "{:?}", object.counting());
