@@ -104,9 +104,16 @@ pub fn how_to_restore(changed: &[String]) -> String {
 
 impl Project {
     /// An error that blames the course for `problem`, unless the course's own files changed
-    /// since checkout, which is then named as the likely cause with the command that undoes it.
-    pub fn blame(&self, problem: &str) -> anyhow::Error {
+    /// since checkout, which is then named as the likely cause with the command that undoes it,
+    /// or the exercise needs `tools` from this machine, which may be what failed.
+    pub fn blame(&self, problem: &str, tools: &[String]) -> anyhow::Error {
         let changed = self.changed_since_checkout();
+        if changed.is_empty() && !tools.is_empty() {
+            return anyhow::anyhow!(
+                "{problem} — the solution needs {} from this machine: if that works, it is a bug in the course",
+                tools.join(", ")
+            );
+        }
         if changed.is_empty() {
             return anyhow::anyhow!("{problem} — a bug in the course");
         }
