@@ -202,7 +202,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             unit: Unit::Ratio,
             measured: row.speedup,
             expected: want,
-            low: 1.0 + 0.5 * (want - 1.0),
+            low: 0.75 * want,
             high: want * 1.25,
             text: &format!(
                 "Free-threaded, one thread per core came close to the ideal of {}: the \
