@@ -109,7 +109,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     ))
 }
 
-/// The runs [`measure`] makes with `threads_for` cores' thread counts, simulated on an idle
+/// The runs [`measure()`] makes with `threads_for` cores' thread counts, simulated on an idle
 /// machine with `cores` cores.
 pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
     let total = cfg.size(BASE_TOTAL);
