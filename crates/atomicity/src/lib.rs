@@ -8,16 +8,20 @@
 //! and not atomic, and ends on the Rust side, where the compiler refuses the race outright.
 //!
 //! ```text
-//! cargo run --release -p atomicity                    # all five parts, under 10 s
+//! cargo run --release -p atomicity                    # all five parts
 //! cargo run --release -p atomicity -- --part 3        # one part
 //! cargo run --release -p atomicity -- --part 3 --seed 7          # another replayed schedule
 //! cargo run --release -p atomicity -- --threads 4 --iterations 1000000
 //! cargo run --release -p atomicity -- --switch-interval 0.1      # more hand-offs in part 2
 //! cargo run --release -p atomicity -- --free-threaded            # part 2 with no GIL at all
+//! cargo run --release -p atomicity -- --simulated     # the scheduler only: same every run
+//! cargo run --release -p atomicity -- --claims claims.jsonl      # every claim as JSON too
 //! ```
 //!
 //! Every number is measured or computed while you watch. The model of the interpreter is
-//! [`gil_core::bytecode`]; the GIL itself is [`gil_core::Gil`].
+//! [`gil_core::bytecode`]; the GIL itself is [`gil_core::Gil`]. Every sentence that states a
+//! result is a claim ([`gil_core::claim`]): it is printed only when the figure beside it
+//! supports it, and otherwise the lesson says that this run did not show it, and why.
 //!
 //! ## Part 1: four bytecodes ([`part1_bytecode`])
 //!
@@ -25,9 +29,12 @@
 //! `LOAD_CONST 1`, `BINARY_OP 13 (+=)` and `STORE_GLOBAL counter`: read, add, write. The
 //! part prints a `dis`-style listing and marks the **check points**, the places where the
 //! evaluation loop looks at its *eval breaker* and so the only places where the GIL can change
-//! hands. Up to CPython 3.9 the check came after nearly every instruction (all but
-//! `LOAD_FAST`, `LOAD_CONST` and `STORE_FAST`), so a switch could fall inside the
-//! read-modify-write. CPython 3.10 (bpo-29988) checks only after calls and on backward jumps;
+//! hands. Up to CPython 3.9 the check came after most instructions, so a switch could fall
+//! inside the read-modify-write. The exceptions were the opcodes that 3.9's
+//! `Python/ceval.c` ends with `FAST_DISPATCH()`: `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`,
+//! `POP_TOP`, `ROT_TWO`/`THREE`/`FOUR`, `DUP_TOP`, `DUP_TOP_TWO`, `NOP`, `IS_OP`,
+//! `CONTAINS_OP`, `JUMP_FORWARD`, and the conditional jumps when the condition is a plain
+//! bool ([`gil_core::bytecode::Site::Fast`]). CPython 3.10 (bpo-29988) checks only after calls and on backward jumps;
 //! 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial
 //! specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`.
 //! For this loop all three leave no check point inside the update, and the model's
@@ -37,11 +44,14 @@
 //! ## Part 2: the race ([`part2_race`])
 //!
 //! The source tutorial's experiment, done with real threads on the model GIL: 10 threads each
-//! add 1 to a shared global 100,000 times, several times over.
+//! add 1 to a shared global 100,000 times, each race run twice, in turns. Beside each live
+//! figure stands the deterministic scheduler's (part 3's) at the same size, which is what an
+//! idle machine should show.
 //!
-//! * With ≤ 3.9's check points, updates are lost in practically every run, and in bulk: a
-//!   thread switched out between its read and its write comes back, much later, and writes its
-//!   stale value + 1 over everything the others did meanwhile.
+//! * With ≤ 3.9's check points, updates are lost whenever a hand-off lands inside the
+//!   update, and then in bulk: a thread switched out between its read and its write comes
+//!   back, much later, and writes its stale value + 1 over everything the others did
+//!   meanwhile. (A race shorter than one switch interval may see no hand-off at all.)
 //! * With 3.10+'s check points, the loop usually comes out exact. That is an accident of where
 //!   the interpreter happens to check, not a promise: the same code loses updates on 3.9, on a
 //!   future interpreter that checks elsewhere, or as soon as a call sits between the read and
@@ -60,7 +70,10 @@
 //! ## Part 4: what is atomic ([`part4_atomic_ops`])
 //!
 //! The Python FAQ's list, each operation hammered by several threads on model containers
-//! whose internals are plain loads and stores, counting violations:
+//! whose internals are plain loads and stores, counting violations. Whether an operation can
+//! break under the GIL is a question of ordering, so the GIL columns come from the
+//! deterministic scheduler: a read-then-write row that can lose updates always shows it. The
+//! free-threaded columns are real threads running at once.
 //!
 //! * Atomic under the GIL, because each is one opcode whose C code reaches no check point:
 //!   `L.append(x)`, `x = L.pop()`, `x = L[i]`, `D[k] = v`, and also `x = D.get(k, d)`, which
@@ -74,16 +87,18 @@
 //!
 //! ## Part 5: the Rust side ([`part5_rust`])
 //!
-//! In safe Rust a shared `static mut` counter does not compile (the part's docs hold a
-//! `compile_fail` test). `AtomicU64` makes each load and each store indivisible, yet a load
-//! followed by a store still loses updates; `fetch_add` and `Mutex` do not. The part measures
-//! what each costs per increment, alone and with every core racing.
+//! In safe Rust a shared `static mut` counter (a global variable anyone may change) does not
+//! compile: error E0133, "use of mutable static is unsafe". The part's docs hold a
+//! `compile_fail` test, a doc test that passes only if its code fails to compile. `AtomicU64`
+//! (an integer whose single loads and stores are indivisible) makes each load and each store
+//! indivisible, yet a load followed by a store still loses updates; `fetch_add` (one
+//! indivisible read-add-write) and `Mutex` (a lock that owns the value) do not. The part
+//! measures what each costs per increment, alone and with every core racing.
 //!
 //! ## What the source tutorial gets wrong
 //!
 //! * "GIL can release between any of these" bytecodes: nearly true up to 3.9 (the eval
-//!   breaker ran after most opcodes, but not after `LOAD_FAST`, `LOAD_CONST` and
-//!   `STORE_FAST`). Since 3.10 the tutorial's own example usually prints 1,000,000 — which
+//!   breaker ran after most opcodes, but not after the `FAST_DISPATCH` ones listed above). Since 3.10 the tutorial's own example usually prints 1,000,000 — which
 //!   does not make it correct code.
 //! * `BINARY_ADD` no longer exists (3.11+: `BINARY_OP`).
 //! * `x = D.get(k, default)` is atomic for a plain dict; what follows it may not be.
@@ -94,8 +109,13 @@
 //!   with reference counts (lesson 1), which changes the cost of an instruction, not where the
 //!   GIL can switch.
 //! * Part 4's operations are Rust code with explicit check points, not interpreted bytecode;
-//!   each modelled bytecode burns a few nanoseconds of "dispatch", about what CPython spends,
-//!   and the GIL runs use a 50 µs switch interval so that the GIL changes hands often.
+//!   on real threads each modelled bytecode burns a few nanoseconds of "dispatch", about what
+//!   CPython spends. The scheduler of the GIL columns asks for a switch about every 50 µs of
+//!   model time (12 ns an instruction), so that the GIL changes hands hundreds of times.
+//! * The scheduler's free-threaded mode lets any thread run after any instruction, but runs
+//!   each C-level call as one step, as 3.13t's per-object locks do; what happens *inside* a
+//!   call without them needs real threads running at the same moment, so `--simulated` leaves
+//!   that column out.
 //! * Whether the free-threaded columns and part 5's racing threads lose anything depends on
 //!   the threads really running at the same moment: on one core, or a busy machine, they may
 //!   not, and the output says so.
@@ -109,34 +129,50 @@ pub mod part4_atomic_ops;
 pub mod part5_rust;
 pub mod setup;
 
+use gil_core::lesson::{Lesson, Part};
+
 pub use setup::Config;
 
-/// The number of parts; `--part` takes 1 to this.
-pub const PARTS: u8 = 5;
+/// The lesson's parts, in teaching order (`--part N` runs the N-th).
+pub static PARTS: [Part<Config>; 5] = [
+    Part {
+        title: "counter += 1 is four bytecodes",
+        python: part1_bytecode::PYTHON,
+        run: |cfg| part1_bytecode::run(cfg).map(drop),
+    },
+    Part {
+        title: "the race: many threads, one counter",
+        python: part2_race::PYTHON,
+        run: |cfg| part2_race::run(cfg).map(drop),
+    },
+    Part {
+        title: "one lost update, replayed",
+        python: part3_replay::PYTHON,
+        run: |cfg| part3_replay::run(cfg).map(drop),
+    },
+    Part {
+        title: "what the GIL makes atomic, and what it does not",
+        python: part4_atomic_ops::PYTHON,
+        run: |cfg| part4_atomic_ops::run(cfg).map(drop),
+    },
+    Part {
+        title: "the Rust side",
+        python: part5_rust::PYTHON,
+        run: |cfg| part5_rust::run(cfg).map(drop),
+    },
+];
 
-/// Run one part (1–5), or all of them in order with `None`, printing as they go.
-pub fn run(cfg: &Config, part: Option<u8>) -> anyhow::Result<()> {
-    if let Some(p) = part {
-        anyhow::ensure!(
-            (1..=PARTS).contains(&p),
-            "there is no part {p}; parts are 1 to {PARTS}"
-        );
-    }
-    let wanted = |n: u8| part.is_none_or(|p| p == n);
-    if wanted(1) {
-        part1_bytecode::run()?;
-    }
-    if wanted(2) {
-        part2_race::run(cfg)?;
-    }
-    if wanted(3) {
-        part3_replay::run(cfg)?;
-    }
-    if wanted(4) {
-        part4_atomic_ops::run(cfg)?;
-    }
-    if wanted(5) {
-        part5_rust::run(cfg)?;
-    }
-    Ok(())
-}
+/// Lesson 4 as the shared runner sees it.
+pub static LESSON: Lesson<Config> = Lesson {
+    name: "atomicity",
+    number: 4,
+    title: "the GIL is not thread safety",
+    shows: "The GIL keeps CPython's own data whole, but it can change hands between two \
+            bytecodes, so counter += 1 and other read-then-write code can lose updates.",
+    intro: "Only one thread runs Python bytecode at a time, but the GIL may pass to another \
+            thread between two bytecodes, and most Python statements are several bytecodes. \
+            Whether an update survives depends on where those hand-offs can happen.",
+    steadier: "",
+    parts: &PARTS,
+    exercises: &["07_counter_lock", "08_compound_update"],
+};

@@ -4,45 +4,39 @@
 
 use std::process::ExitCode;
 
-use atomicity::{Config, PARTS};
+use atomicity::{Config, LESSON};
 use clap::Parser;
-use gil_core::cli::GilArgs;
+use gil_core::lesson::{self, LessonArgs};
 
 /// Lesson 4: the GIL is not thread safety — counter += 1, its bytecodes, and what is atomic.
 #[derive(Parser, Debug)]
 #[command(name = "atomicity", version)]
 struct Cli {
-    /// Run only part N (1 bytecode, 2 race, 3 replay, 4 atomic operations, 5 Rust)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=i64::from(PARTS)))]
-    part: Option<u8>,
+    #[command(flatten)]
+    lesson: LessonArgs,
 
-    /// Small sizes, one run per race: done in a moment
-    #[arg(long)]
-    quick: bool,
-
-    /// Seed of the deterministic scheduler in part 3 (same seed, same trace)
+    /// Seed of the deterministic scheduler, any whole number (same seed, same trace)
+    /// [default: 41]
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
 
-    /// Threads racing on the counter in part 2 [default: 10; --quick: 4]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    /// Threads racing on the counter in part 2, 1 to 64 [default: 10; --quick: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: Option<u64>,
 
-    /// Increments per thread in part 2 [default: 100000; --quick: 20000]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    /// Increments per thread in part 2, 1 to 1000000; threads x iterations at most 10000000
+    /// [default: 100000; --quick: 20000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     iterations: Option<u64>,
 
-    /// Runs of each race in part 2 [default: 2; --quick: 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+    /// Runs of each race in part 2, 1 to 5 [default: 2; --quick: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=5))]
     runs: Option<u64>,
-
-    #[command(flatten)]
-    gil: GilArgs,
 }
 
 fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let base = if cli.quick {
+    let base = if cli.lesson.quick {
         Config::quick()
     } else {
         Config::default()
@@ -52,13 +46,13 @@ fn real_main() -> anyhow::Result<()> {
         iterations: cli.iterations.unwrap_or(base.iterations),
         runs: cli.runs.map_or(base.runs, |n| n as usize),
         seed: cli.seed.unwrap_or(base.seed),
-        free_threaded: cli.gil.free_threaded,
-        switch_interval: cli.gil.interval(),
+        gil: cli.lesson.gil.clone(),
         ..base
     };
-    atomicity::run(&cfg, cli.part)
+    cfg.check()?;
+    lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
 }
 
 fn main() -> ExitCode {
-    gil_core::cli::run(real_main)
+    lesson::main(real_main)
 }

@@ -1,31 +1,112 @@
 //! Part 2 — the tutorial's race, on real threads: 10 threads × 100,000 `counter += 1`.
+//!
+//! Every race runs live on the model GIL, in turns (one run of each, then the next round), and
+//! on the deterministic scheduler of part 3 at the same size: the scheduler's figure is what
+//! the lesson expects, the live one what this machine did. `--simulated` shows only the first.
 
 use std::time::Duration;
 
-use gil_core::bytecode::{CheckPolicy, CounterRun, Program, run_counter};
+use gil_core::bytecode::{CheckPolicy, CounterRun, Program, Replay, Scheduler, run_counter};
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{Samples, fmt_count, fmt_duration, time};
-use gil_core::report::{heading, kv, note};
-use gil_core::{Gil, Mode};
+use gil_core::report::{Table, note};
+use gil_core::{Mode, session};
 
 use crate::setup::Config;
 
-/// One kind of race, run several times.
+/// The Python this part models.
+pub const PYTHON: &str = "\
+threads = [threading.Thread(target=work, args=(100_000,))
+           for _ in range(10)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(counter)              # 1,000,000 every time?
+
+def work_locked(n):         # the fix
+    global counter
+    for _ in range(n):
+        with lock:          # lock = threading.Lock()
+            counter += 1";
+
+/// The six races, in the order printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `counter += 1`, GIL, check points after most instructions (CPython ≤ 3.9).
+    Old,
+    /// `counter += 1`, GIL, check points at back edges and calls (CPython 3.10+).
+    Modern,
+    /// `c = counter; noop(); counter = c + 1`, GIL, 3.10+ check points.
+    Call,
+    /// `counter += 1`, free-threaded.
+    Free,
+    /// `with lock: counter += 1`, GIL, ≤ 3.9 check points.
+    LockedGil,
+    /// `with lock: counter += 1`, free-threaded.
+    LockedFree,
+}
+
+impl Kind {
+    /// All six, in the order printed.
+    pub const ALL: [Kind; 6] = [
+        Kind::Old,
+        Kind::Modern,
+        Kind::Call,
+        Kind::Free,
+        Kind::LockedGil,
+        Kind::LockedFree,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Old => "GIL, <=3.9 check points",
+            Kind::Modern => "GIL, 3.10+ check points",
+            Kind::Call => "GIL, 3.10+, a call inside",
+            Kind::Free => "free-threaded",
+            Kind::LockedGil => "lock, GIL <=3.9",
+            Kind::LockedFree => "lock, free-threaded",
+        }
+    }
+
+    fn mode(self) -> Mode {
+        match self {
+            Kind::Free | Kind::LockedFree => Mode::FreeThreaded,
+            _ => Mode::Gil,
+        }
+    }
+
+    fn policy(self) -> CheckPolicy {
+        match self {
+            Kind::Old | Kind::LockedGil => CheckPolicy::EveryInstruction,
+            _ => CheckPolicy::BackEdgesAndCalls,
+        }
+    }
+
+    fn program(self) -> Program {
+        match self {
+            Kind::Call => Program::read_call_write(),
+            Kind::LockedGil | Kind::LockedFree => Program::increment_locked(),
+            _ => Program::increment(),
+        }
+    }
+}
+
+/// One kind of race: its runs and what the scheduler expected.
 #[derive(Clone, Debug)]
 pub struct Race {
+    /// Which race.
+    pub kind: Kind,
     /// Its label in the output ("GIL" becomes "no GIL" under `--free-threaded`).
     pub label: String,
     /// The interpreter it ran on.
     pub mode: Mode,
-    /// Where the eval breaker was consulted.
-    pub policy: CheckPolicy,
-    /// The Python source of the loop.
-    pub source: &'static str,
-    /// Every run's outcome.
+    /// Every live run's outcome (the simulated one alone under `--simulated`).
     pub runs: Vec<CounterRun>,
     /// GIL hand-offs, summed over the runs.
     pub switches: u64,
-    /// Median wall time of a run.
-    pub wall: Duration,
+    /// Median wall time of a live run (`None` under `--simulated`).
+    pub wall: Option<Duration>,
+    /// The deterministic scheduler's run at the same size: the expectation.
+    pub simulated: Replay,
 }
 
 impl Race {
@@ -36,7 +117,16 @@ impl Race {
 
     /// What every run should have reached.
     pub fn expected(&self) -> u64 {
-        self.runs.first().map_or(0, |r| r.expected)
+        self.simulated.expected
+    }
+
+    /// The most updates one run lost.
+    pub fn most_lost(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(CounterRun::lost)
+            .max()
+            .unwrap_or_default()
     }
 
     /// How many runs lost at least one update.
@@ -49,154 +139,209 @@ impl Race {
         self.runs_that_lost() == 0
     }
 
-    fn line(&self) -> String {
-        format!(
-            "{} of {} at worst, {}/{} runs lost updates, {} switches, {} a run",
-            fmt_count(self.lowest()),
-            fmt_count(self.expected()),
-            self.runs_that_lost(),
-            self.runs.len(),
-            fmt_count(self.switches),
-            fmt_duration(self.wall)
-        )
+    /// The sentence this race supports when its figure holds, and whether it needs a loss.
+    fn point(&self, threads: usize) -> (String, bool) {
+        let loses = self.simulated.lost() > 0;
+        let text = match (loses, self.kind) {
+            (_, _) if threads == 1 => "One thread has nobody to race: nothing was lost.".into(),
+            (false, Kind::LockedGil | Kind::LockedFree) => format!(
+                "With a lock every run was exact{}.",
+                if self.mode == Mode::FreeThreaded {
+                    ", even without a GIL"
+                } else {
+                    ""
+                }
+            ),
+            (false, _) => "No update was lost: with 3.10+'s check points no switch can \
+                           fall inside counter += 1 (an accident of the implementation)."
+                .into(),
+            (true, _) if self.mode == Mode::FreeThreaded => {
+                "Without a GIL the threads ran at the same time and lost updates.".into()
+            }
+            (true, Kind::Call) => "Updates were lost even on 3.10+: the call is a check point \
+                                   between the read and the write."
+                .into(),
+            (true, _) => "Updates were lost: the GIL changed hands between a thread's \
+                          LOAD_GLOBAL and its STORE_GLOBAL, and its stale write wiped out \
+                          what others had added meanwhile."
+                .into(),
+        };
+        (text, loses)
     }
 }
 
 /// What part 2 measured.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// `counter += 1`, GIL, check points after every instruction (CPython ≤ 3.9).
-    pub every_instruction: Race,
-    /// `counter += 1`, GIL, check points at back edges and calls (CPython 3.10+).
-    pub back_edges: Race,
-    /// `c = counter; noop(); counter = c + 1`, GIL, 3.10+ check points.
-    pub read_call_write: Race,
-    /// `counter += 1`, free-threaded.
-    pub free_threaded: Race,
-    /// `with lock: counter += 1`, GIL, ≤ 3.9 check points.
-    pub locked_gil: Race,
-    /// `with lock: counter += 1`, free-threaded.
-    pub locked_free: Race,
+    /// The six races, in [`Kind::ALL`] order.
+    pub races: Vec<Race>,
 }
 
 impl Report {
-    /// All six races, in the order printed.
-    pub fn races(&self) -> [&Race; 6] {
-        [
-            &self.every_instruction,
-            &self.back_edges,
-            &self.read_call_write,
-            &self.free_threaded,
-            &self.locked_gil,
-            &self.locked_free,
-        ]
+    /// The race of `kind`.
+    pub fn race(&self, kind: Kind) -> &Race {
+        let index = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        &self.races[index]
     }
 }
 
-/// Run `program` on a fresh interpreter `cfg.runs` times.
-fn race(
-    cfg: &Config,
-    label: &'static str,
-    mode: Mode,
-    policy: CheckPolicy,
-    program: &Program,
-) -> Race {
-    let gil: Gil = cfg.gil(mode);
-    let mut runs = Vec::with_capacity(cfg.runs);
-    let mut walls = Vec::with_capacity(cfg.runs);
-    let mut switches = 0;
-    for _ in 0..cfg.runs.max(1) {
-        gil.reset_stats();
-        let (run, wall) = time(|| run_counter(&gil, program, policy, cfg.threads, cfg.iterations));
-        switches += gil.stats().switches;
-        runs.push(run);
-        walls.push(wall);
-    }
-    let label = if gil.mode() != mode {
-        label.replace("GIL", "no GIL")
-    } else {
-        label.to_owned()
-    };
-    let race = Race {
-        label,
-        mode: gil.mode(),
-        policy,
-        source: program.source,
-        runs,
-        switches,
-        wall: Samples(walls).median(),
-    };
-    kv(&race.label, race.line());
-    race
+/// The deterministic scheduler's run of `kind` at this size: drop requests about one switch
+/// interval of model time apart, honoured at the policy's check points.
+pub fn simulate(cfg: &Config, kind: Kind) -> Replay {
+    Scheduler::new(cfg.seed, kind.policy())
+        .free_threaded(cfg.gil.mode(kind.mode()) == Mode::FreeThreaded)
+        .switch_interval(cfg.gil.interval())
+        .trace(false)
+        .run(&kind.program(), cfg.threads, cfg.iterations)
 }
 
-/// Run part 2: every race, `cfg.runs` times each, printing as it goes.
+/// Run part 2: every race, in turns, then the table and one claim per race.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading(&format!(
-        "Part 2: {} threads x {} increments of one global",
-        cfg.threads,
-        fmt_count(cfg.iterations)
-    ));
+    let simulated = session::simulated();
     note(&format!(
-        "Real threads run the model bytecode of part 1 on the model GIL ({} switch interval),\n\
-         calling the eval breaker where the policy says. Each race runs {} time(s); the\n\
-         lowest final counter is shown against the {} it should reach.{}",
-        fmt_duration(cfg.switch_interval),
+        "{} threads each add 1 to one global {} times. Live, real threads run part 1's model \
+         bytecode on the model GIL ({} switch interval), consulting the eval breaker where \
+         the policy says; each race runs {} time(s), in turns. The expectation comes from \
+         part 3's deterministic scheduler at the same size.{}",
+        cfg.threads,
+        fmt_count(cfg.iterations),
+        fmt_duration(cfg.gil.interval()),
         cfg.runs,
-        fmt_count(cfg.threads as u64 * cfg.iterations),
-        if cfg.free_threaded {
-            "\n--free-threaded: every race below runs without a GIL."
+        if cfg.gil.free_threaded {
+            " --free-threaded: every race below runs without a GIL."
         } else {
             ""
         }
     ));
     println!();
-    let every = CheckPolicy::EveryInstruction;
-    let modern = CheckPolicy::BackEdgesAndCalls;
-    let increment = Program::increment();
-    let locked = Program::increment_locked();
-    let report = Report {
-        every_instruction: race(cfg, "GIL, <=3.9 check points", Mode::Gil, every, &increment),
-        back_edges: race(
-            cfg,
-            "GIL, 3.10+ check points",
-            Mode::Gil,
-            modern,
-            &increment,
-        ),
-        read_call_write: race(
-            cfg,
-            "GIL, 3.10+, a call inside",
-            Mode::Gil,
-            modern,
-            &Program::read_call_write(),
-        ),
-        free_threaded: race(cfg, "free-threaded", Mode::FreeThreaded, modern, &increment),
-        locked_gil: race(cfg, "with a lock, GIL <=3.9", Mode::Gil, every, &locked),
-        locked_free: race(
-            cfg,
-            "with a lock, free-threaded",
-            Mode::FreeThreaded,
-            modern,
-            &locked,
-        ),
-    };
+    let programs: Vec<Program> = Kind::ALL.iter().map(|k| k.program()).collect();
+    let mut live: Vec<(Vec<CounterRun>, Vec<Duration>, u64)> = vec![Default::default(); 6];
+    if !simulated {
+        for _ in 0..cfg.runs.max(1) {
+            for (i, kind) in Kind::ALL.into_iter().enumerate() {
+                let gil = cfg.gil(kind.mode());
+                let (run, wall) = time(|| {
+                    run_counter(
+                        &gil,
+                        &programs[i],
+                        kind.policy(),
+                        cfg.threads,
+                        cfg.iterations,
+                    )
+                });
+                live[i].0.push(run);
+                live[i].1.push(wall);
+                live[i].2 += gil.stats().switches;
+            }
+        }
+    }
+    // The six simulations are independent: run them side by side, after the live runs.
+    let sims: Vec<Replay> = std::thread::scope(|scope| {
+        let handles: Vec<_> = Kind::ALL
+            .into_iter()
+            .map(|kind| scope.spawn(move || simulate(cfg, kind)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let races: Vec<Race> = Kind::ALL
+        .into_iter()
+        .zip(live)
+        .zip(sims)
+        .map(|((kind, (runs, walls, switches)), sim)| {
+            let mode = cfg.gil.mode(kind.mode());
+            let label = if mode != kind.mode() {
+                kind.label().replace("GIL", "no GIL")
+            } else {
+                kind.label().to_owned()
+            };
+            let (runs, switches, wall) = if simulated {
+                let run = CounterRun {
+                    total: sim.total,
+                    expected: sim.expected,
+                };
+                (vec![run], sim.switches, None)
+            } else {
+                (runs, switches, Some(Samples(walls).median()))
+            };
+            Race {
+                kind,
+                label,
+                mode,
+                runs,
+                switches,
+                wall,
+                simulated: sim,
+            }
+        })
+        .collect();
+    let report = Report { races };
+    print_table(&report, cfg);
+    println!();
+    for race in &report.races {
+        let (text, loses) = race.point(cfg.threads);
+        let expected = race.simulated.lost() as f64;
+        let (low, high) = if loses {
+            (1.0, cfg.increments() as f64)
+        } else {
+            (0.0, 0.0)
+        };
+        claim(Claim {
+            figure: &format!("most lost in a run, {}", race.label),
+            unit: Unit::Count,
+            measured: race.most_lost() as f64,
+            expected,
+            low,
+            high,
+            text: &text,
+        });
+    }
+    if report.race(Kind::Old).simulated.switches == 0 && !cfg.gil.free_threaded {
+        note(
+            "These races are shorter than one switch interval: the GIL may never change \
+             hands, so there is nothing to lose. Raise --iterations to see the race.",
+        );
+    }
     println!();
     note(
-        "<=3.9: every hand-off has a fair chance of landing between the read and the write,\n\
-         and then the stale write wipes out everything the other threads did meanwhile, often\n\
-         a whole switch interval of increments. That is why CPython 3.9 lost a lot, not a few.\n\
-         3.10+: the same loop usually comes out exact, because no check point falls inside it.\n\
-         Nothing in the language promises that: a call between the read and the write (or a\n\
-         different Python version, or PyPy) opens the window again, as the third row shows.\n\
-         free-threaded: threads really run at once, so loss is the rule, not the exception.\n\
-         with a lock: exact every run, with or without a GIL. The lock, not the GIL, is what\n\
-         makes a read-modify-write atomic; it also costs time, as the run times show.",
+        "Why <=3.9 loses so much: a thread switched out between its read and its write comes \
+         back later and writes its stale value + 1 over everything the others added \
+         meanwhile, often a whole switch interval of increments. Nothing in the language \
+         promises that 3.10+ stays exact: a call between the read and the write, another \
+         version, or PyPy opens the window again. The lock, not the GIL, makes a \
+         read-modify-write atomic.",
     );
     note(
-        "CPython measured on another 2-core machine (not by this run), 10 x 100,000, 10 runs:\n\
-         3.8 and 3.9 lost updates in 10/10 runs; 3.10 to 3.13 in 0/10; with a call between read\n\
-         and write, 3.11 to 3.13 lost in 8 to 10 of 10.",
+        "To see the same split in CPython itself, run the Python above under python3.9 and \
+         under 3.10 or later (bpo-29988 moved the check points in 3.10).",
     );
     Ok(report)
+}
+
+fn print_table(report: &Report, cfg: &Config) {
+    let mut table = Table::new(&["race", "most lost", "runs that lost", "switches", "a run"]);
+    for race in &report.races {
+        table.push([
+            race.label.clone(),
+            fmt_count(race.most_lost()),
+            format!("{} of {}", race.runs_that_lost(), race.runs.len()),
+            fmt_count(race.switches),
+            race.wall.map_or("-".into(), fmt_duration),
+        ]);
+    }
+    table.print();
+    note(&format!(
+        "Each run should end at {}. \"switches\": GIL hand-offs over all runs{}.",
+        fmt_count(cfg.increments()),
+        if session::simulated() {
+            "; simulated, so there is no run time"
+        } else {
+            ""
+        }
+    ));
 }

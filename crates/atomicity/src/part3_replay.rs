@@ -1,11 +1,19 @@
 //! Part 3 — one lost update, replayed instruction by instruction by a seeded scheduler.
 
 use gil_core::bytecode::{CheckPolicy, Program, Replay, Scheduler};
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::fmt_count;
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, kv, note};
 
 use crate::part1_bytecode::print_indented;
 use crate::setup::Config;
+
+/// The Python this part models.
+pub const PYTHON: &str = "\
+counter = 41
+# two threads, each running:
+for _ in range(20):
+    counter += 1          # 81 at the end?";
 
 /// Threads in the replay.
 pub const THREADS: usize = 2;
@@ -32,17 +40,42 @@ pub fn scheduler(seed: u64, policy: CheckPolicy) -> Scheduler {
     Scheduler::new(seed, policy).start_at(START)
 }
 
-fn summary(label: &str, replay: &Replay) {
-    kv(
-        label,
-        format!(
-            "counter = {} (expected {}), {} stale stores, {} lost",
+/// State what a replay lost as a claim (the schedule is its own expectation: deterministic).
+fn lost_claim(figure: &str, replay: &Replay, lost_text: &str, exact_text: &str) {
+    let lost = replay.lost() as f64;
+    let (low, high, text) = if replay.lost() > 0 {
+        (1.0, replay.expected as f64, lost_text)
+    } else {
+        (0.0, 0.0, exact_text)
+    };
+    claim(Claim {
+        figure,
+        unit: Unit::Count,
+        measured: lost,
+        expected: lost,
+        low,
+        high,
+        text,
+    });
+}
+
+/// The three schedules side by side.
+fn summary(report: &Report) {
+    let mut table = Table::new(&["schedule", "counter", "expected", "stale stores", "lost"]);
+    for (label, replay) in [
+        ("<=3.9 check points", &report.every_instruction),
+        ("3.10+ check points", &report.back_edges),
+        ("3.10+, read-call-write", &report.read_call_write),
+    ] {
+        table.push([
+            label.to_owned(),
             fmt_count(replay.total),
             fmt_count(replay.expected),
-            replay.lost_updates.len(),
-            fmt_count(replay.lost())
-        ),
-    );
+            fmt_count(replay.lost_updates.len() as u64),
+            fmt_count(replay.lost()),
+        ]);
+    }
+    table.print();
 }
 
 fn show_first_loss(replay: &Replay) {
@@ -56,7 +89,6 @@ fn show_first_loss(replay: &Replay) {
 
 /// Run part 3: three schedules from one seed, with the first lost update of each shown.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 3: replaying one lost update");
     let increment = Program::increment();
     let report = Report {
         seed: cfg.seed,
@@ -71,35 +103,45 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ),
     };
     note(&format!(
-        "No OS threads here: a deterministic scheduler steps {THREADS} model threads one\n\
-         instruction at a time. A pseudo-random drop request (seed {}) arrives every few\n\
-         instructions and is honoured at the next check point, as in the real GIL; so the\n\
-         same seed gives the same interleaving on every machine. The counter starts at {START};\n\
-         each thread adds 1 to it {ITERATIONS} times.",
+        "No OS threads here: a deterministic scheduler steps {THREADS} model threads one \
+         instruction at a time. A pseudo-random drop request (seed {}) arrives every few \
+         instructions and is honoured at the next check point, as in the real GIL; so the \
+         same seed gives the same interleaving on every machine. The counter starts at \
+         {START}; each thread adds 1 to it {ITERATIONS} times.",
         cfg.seed
     ));
     println!();
     kv("seed", report.seed);
-    summary("<=3.9 check points", &report.every_instruction);
+    println!();
+    summary(&report);
     println!();
     println!("  The first lost update (thread, offset, instruction):");
     show_first_loss(&report.every_instruction);
     println!();
-    note(
-        "Both threads read the same value, both store that value + 1: two increments ran,\n\
+    lost_claim(
+        "<=3.9 check points, updates lost",
+        &report.every_instruction,
+        "Both threads read the same value, both store that value + 1: two increments ran, \
          the counter moved by one. The switch fell between LOAD_GLOBAL and STORE_GLOBAL.",
+        "This seed's schedule happened to lose nothing; try another --seed.",
     );
-    println!();
-    summary("3.10+ check points", &report.back_edges);
-    summary("3.10+, read-call-write", &report.read_call_write);
     println!();
     println!("  The first lost update of read-call-write under 3.10+:");
     show_first_loss(&report.read_call_write);
     println!();
-    note(
-        "With 3.10+'s policy the plain loop can only be interrupted at JUMP_BACKWARD, after the\n\
-         store, so every schedule of it is exact. The call is a check point inside the window:\n\
-         the same drop requests now fall between the read and the write.",
+    lost_claim(
+        "3.10+ check points, updates lost",
+        &report.back_edges,
+        "Updates were lost even with 3.10+'s policy.",
+        "With 3.10+'s policy the plain loop can only be interrupted at JUMP_BACKWARD, after \
+         the store, so every schedule of it is exact.",
+    );
+    lost_claim(
+        "3.10+ with a call, updates lost",
+        &report.read_call_write,
+        "The call is a check point inside the window: the same drop requests now fall \
+         between the read and the write.",
+        "This seed's schedule happened to lose nothing; try another --seed.",
     );
     Ok(report)
 }

@@ -31,10 +31,22 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
+use gil_core::bytecode::{CheckPolicy, Program, Scheduler};
+use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{cores, fmt_count, repeat};
-use gil_core::report::{heading, kv, note};
+use gil_core::report::{Table, for_rust_readers, note};
+use gil_core::session;
 
 use crate::setup::Config;
+
+/// The Python this part compares Rust with.
+pub const PYTHON: &str = "\
+lock = threading.Lock()
+with lock:              # Rust: counter.lock() on a Mutex<u64>
+    counter += 1";
+
+/// Increments per thread of the simulated load-then-store race.
+pub const SIMULATED_INCREMENTS: u64 = 10_000;
 
 /// `counter += 1` as an atomic load, then an atomic store: race-free Rust, racy logic.
 #[inline(never)]
@@ -83,6 +95,20 @@ pub struct Kind {
     /// Median wall time per increment in nanoseconds with all threads racing (wall time of
     /// the race divided by all the increments done in it).
     pub contended_ns: f64,
+}
+
+impl Kind {
+    /// A kind as the scheduler sees it: `lost` (%) of `threads` × [`SIMULATED_INCREMENTS`].
+    fn simulated(name: &'static str, lost: f64, threads: usize) -> Self {
+        let expected = threads as u64 * SIMULATED_INCREMENTS;
+        Kind {
+            name,
+            total: expected - (expected as f64 * lost / 100.0).round() as u64,
+            expected,
+            alone_ns: f64::NAN,
+            contended_ns: f64::NAN,
+        }
+    }
 }
 
 /// What part 5 measured.
@@ -148,17 +174,60 @@ fn measure(
     }
 }
 
+/// The share of increments (%) a load-then-store race of `threads` threads loses when any
+/// thread may run after any instruction: part 3's scheduler with no GIL, on `counter += 1`.
+pub fn simulated_loss(threads: usize, seed: u64) -> f64 {
+    let replay = Scheduler::new(seed, CheckPolicy::BackEdgesAndCalls)
+        .free_threaded(true)
+        .trace(false)
+        .run(&Program::increment(), threads, SIMULATED_INCREMENTS);
+    100.0 * replay.lost() as f64 / replay.expected.max(1) as f64
+}
+
 /// Run part 5: race the three kinds of increment and time them.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    heading("Part 5: the Rust side");
+    for_rust_readers(
+        "A `static mut COUNTER: u64` (a global anyone may change) with `COUNTER += 1` from \
+         two threads does not compile in safe Rust: error E0133, \"use of mutable static is \
+         unsafe\". The doc test in this crate marked `compile_fail` proves it: it passes only \
+         if that code fails to compile. Inside an `unsafe` block it would compile, and two \
+         threads doing it at once would be a data race, which Rust calls undefined \
+         behaviour: anything may happen, not merely a lost update. The safe tools are atomics \
+         (`AtomicU64`; `Relaxed` asks for no ordering beyond the operation itself) and locks \
+         (`Mutex<u64>`, a lock that owns the value it guards). `black_box` keeps the \
+         compiler from merging or removing the loop being timed.",
+    );
+    println!();
     let threads = cores().max(2);
+    let sim_threads = session::sim_cores().max(2);
+    let expected_loss = simulated_loss(sim_threads, cfg.seed);
+    if session::simulated() {
+        note(&format!(
+            "Simulated: {sim_threads} threads each add 1, {} times, as a load then a store, \
+             on part 3's scheduler with no GIL, where any thread may run after any \
+             instruction. Timing them needs real cores, so that is left to a live run.",
+            fmt_count(SIMULATED_INCREMENTS)
+        ));
+        let simulated = Kind::simulated("AtomicU64 load, then store", expected_loss, sim_threads);
+        load_store_claim(
+            simulated.expected - simulated.total,
+            simulated.expected,
+            expected_loss,
+        );
+        return Ok(Report {
+            threads: sim_threads,
+            increments: SIMULATED_INCREMENTS,
+            load_store: simulated,
+            fetch_add: Kind::simulated("AtomicU64 fetch_add", 0.0, sim_threads),
+            mutex: Kind::simulated("Mutex<u64>", 0.0, sim_threads),
+        });
+    }
     note(&format!(
-        "`static mut COUNTER` with `COUNTER += 1` from two threads does not compile in safe Rust\n\
-         (error E0133; this crate's docs hold the doc test that proves it). The safe tools are\n\
-         atomics and locks. {threads} threads (one per core, at least two; this machine offers\n\
-         {} to this process) each add 1, {} times, three ways; times are medians of {} runs,\n\
-         and \"racing\" is the race's wall time divided by all the increments done in it.",
-        cores(),
+        "{threads} threads (one per core, at least two) each add 1 to one counter, {} \
+         times, three ways: an AtomicU64 (an integer whose single loads and stores are \
+         indivisible) read and then written back; its fetch_add (one indivisible \
+         read-add-write); and a Mutex (a lock around the value). Times are medians of {} \
+         runs; \"racing\" is the race's wall time divided by all the increments in it.",
         fmt_count(cfg.rust_increments),
         cfg.repeats
     ));
@@ -169,7 +238,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         threads,
         increments: cfg.rust_increments,
         load_store: measure(
-            "AtomicU64 load then store",
+            "AtomicU64 load, then store",
             cfg,
             threads,
             |n| load_then_store(&atomic, n),
@@ -193,32 +262,59 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             || *locked.lock().unwrap_or_else(|p| p.into_inner()),
         ),
     };
+    let mut table = Table::new(&["increment", "total", "of", "ns alone", "ns racing"]);
     for kind in [&report.load_store, &report.fetch_add, &report.mutex] {
-        kv(
-            kind.name,
-            format!(
-                "{} of {}, {:.2} ns per increment alone, {:.2} ns racing",
-                fmt_count(kind.total),
-                fmt_count(kind.expected),
-                kind.alone_ns,
-                kind.contended_ns
-            ),
-        );
+        table.push([
+            kind.name.to_owned(),
+            fmt_count(kind.total),
+            fmt_count(kind.expected),
+            format!("{:.2}", kind.alone_ns),
+            format!("{:.2}", kind.contended_ns),
+        ]);
     }
+    table.print();
     println!();
-    note(
-        "Load-then-store loses updates the moment two cores run it at once: each load is atomic,\n\
-         each store is atomic, the pair is not (the same lesson as counter += 1). fetch_add and\n\
-         the Mutex are exact every time. Racing costs: both cores fight over one cache line, so\n\
-         per-increment times rise well above the single-thread figures. Rust needs no GIL\n\
-         because the compiler refuses unsynchronised sharing; Python had no such check, so it\n\
-         took one lock for everything.",
+    let lost = |k: &Kind| k.expected.saturating_sub(k.total);
+    claim(Claim {
+        figure: "fetch_add and Mutex, increments lost",
+        unit: Unit::Count,
+        measured: (lost(&report.fetch_add) + lost(&report.mutex)) as f64,
+        expected: 0.0,
+        low: 0.0,
+        high: 0.0,
+        text: "fetch_add and the Mutex are exact every time: each makes the whole \
+               read-modify-write one step.",
+    });
+    load_store_claim(
+        lost(&report.load_store),
+        report.load_store.expected,
+        expected_loss,
     );
-    if report.load_store.total == report.load_store.expected {
-        note(
-            "This run lost no update: the racing threads never ran at the same moment (one\n\
-             core, or a busy machine). Run the part again to see the race.",
-        );
-    }
+    note(
+        "When threads on two cores race on one counter, every increment first has to pull \
+         the counter's cache line over from the other core: compare the racing column with \
+         the one alone.",
+    );
+    note(
+        "Rust needs no GIL because the compiler refuses unsynchronised sharing; Python had \
+         no such check, so CPython took one lock for everything.",
+    );
     Ok(report)
+}
+
+/// The load-then-store race loses updates: `lost` of `total` increments, against the
+/// scheduler's share `expected_share` (%) of the same total.
+fn load_store_claim(lost: u64, total: u64, expected_share: f64) {
+    let expected = (total as f64 * expected_share / 100.0).round().max(1.0);
+    claim(Claim {
+        figure: "load, then store: increments lost",
+        unit: Unit::Count,
+        measured: lost as f64,
+        expected,
+        low: 1.0,
+        high: total as f64,
+        text: "Load-then-store loses updates the moment two threads run it at once: each \
+               load is atomic, each store is atomic, the pair is not (the same lesson as \
+               counter += 1).",
+    });
 }

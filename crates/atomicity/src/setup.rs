@@ -1,8 +1,8 @@
 //! What every part shares: the run configuration the command line builds.
 
-use std::time::Duration;
-
-use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, Mode};
+use gil_core::cli::GilArgs;
+use gil_core::lesson::DEFAULT_SWITCH_INTERVAL_MS;
+use gil_core::{Gil, Mode};
 
 /// How big, how often, which seed: what the command line decided.
 #[derive(Clone, Debug)]
@@ -11,14 +11,12 @@ pub struct Config {
     pub threads: usize,
     /// `counter += 1` iterations per thread in part 2 (the tutorial's 100,000).
     pub iterations: u64,
-    /// Runs of each race in part 2; the lowest total and the runs that lost are shown.
+    /// Runs of each race in part 2, taken in turns.
     pub runs: usize,
-    /// Seed of the deterministic scheduler in part 3.
+    /// Seed of the deterministic scheduler (parts 2 to 4).
     pub seed: u64,
-    /// Run part 2's GIL rows free-threaded too (`--free-threaded`).
-    pub free_threaded: bool,
-    /// Switch interval of part 2's GILs (`--switch-interval`).
-    pub switch_interval: Duration,
+    /// `--free-threaded` and `--switch-interval`: the interpreter of part 2's live races.
+    pub gil: GilArgs,
     /// Threads per hammer test in part 4.
     pub hammer_threads: usize,
     /// Operations per thread per hammer test in part 4.
@@ -32,6 +30,10 @@ pub struct Config {
 /// The scheduler seed used when `--seed` is not given.
 pub const DEFAULT_SEED: u64 = 41;
 
+/// The most increments part 2 races in one run (threads × iterations), so that even the
+/// slowest race (a lock with no GIL, every increment contended) ends within a minute or so.
+pub const MAX_INCREMENTS: u64 = 10_000_000;
+
 impl Default for Config {
     /// The full lesson: the tutorial's 10 threads × 100,000, two runs per race.
     fn default() -> Self {
@@ -40,8 +42,10 @@ impl Default for Config {
             iterations: 100_000,
             runs: 2,
             seed: DEFAULT_SEED,
-            free_threaded: false,
-            switch_interval: DEFAULT_SWITCH_INTERVAL,
+            gil: GilArgs {
+                free_threaded: false,
+                switch_interval: DEFAULT_SWITCH_INTERVAL_MS,
+            },
             hammer_threads: 4,
             hammer_ops: 120_000,
             rust_increments: 3_000_000,
@@ -64,17 +68,25 @@ impl Config {
         }
     }
 
+    /// Increments one run of a part 2 race does in all.
+    pub fn increments(&self) -> u64 {
+        self.threads as u64 * self.iterations
+    }
+
+    /// Refuse sizes that would keep part 2 running for too long, in one line.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.increments() <= MAX_INCREMENTS,
+            "--threads x --iterations is {} here; part 2 races at most {MAX_INCREMENTS} \
+             increments a run, so that the lesson ends within minutes",
+            self.increments()
+        );
+        Ok(())
+    }
+
     /// A fresh interpreter in `mode` (free-threaded instead, with `--free-threaded`) with this
     /// run's switch interval.
     pub fn gil(&self, mode: Mode) -> Gil {
-        let mode = if self.free_threaded {
-            Mode::FreeThreaded
-        } else {
-            mode
-        };
-        let gil = Gil::with_mode(mode);
-        gil.set_switch_interval(self.switch_interval)
-            .expect("Config holds a checked, non-zero switch interval");
-        gil
+        self.gil.build_with(mode)
     }
 }

@@ -52,3 +52,84 @@ fn bad_flags_fail_with_one_line() {
     let out = atomicity(&["--part", "9"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn simulated_output_is_the_same_every_run_and_fits_eighty_columns() {
+    let first = atomicity(&["--simulated"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = atomicity(&["--simulated"]);
+    assert_eq!(first.stdout, second.stdout);
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert!(text.contains("Now try"), "{text}");
+    assert!(!text.contains('✗'), "a simulated claim missed:\n{text}");
+    let widest = gil_core::report::widest_line(&text);
+    assert!(
+        widest <= gil_core::report::WIDTH,
+        "{widest} columns:\n{text}"
+    );
+    // Another core count changes only what the simulator assumes.
+    let many = atomicity(&["--simulated", "--cores", "64", "--part", "2"]);
+    let text = String::from_utf8(many.stdout).unwrap();
+    assert!(text.contains("64-core"), "{text}");
+}
+
+#[test]
+fn quick_output_fits_eighty_columns() {
+    let out = atomicity(&["--quick"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let widest = gil_core::report::widest_line(&text);
+    assert!(
+        widest <= gil_core::report::WIDTH,
+        "{widest} columns:\n{text}"
+    );
+}
+
+#[test]
+fn hostile_flags_end_in_one_short_error() {
+    for args in [
+        &["--threads", "0"][..],
+        &["--threads", "-1"],
+        &["--threads", "65"],
+        &["--threads", "NaN"],
+        &["--iterations", "0"],
+        &["--iterations", "1e-9"],
+        &["--iterations", "18446744073709551615"],
+        &["--runs", "6"],
+        &["--runs", "text"],
+        &["--seed", "-1"],
+        &["--switch-interval", "0"],
+        &["--switch-interval", "NaN"],
+        &["--cores", "0"],
+        &["--threads", "64", "--iterations", "1000000"],
+    ] {
+        let out = atomicity(args);
+        let code = out.status.code();
+        assert!(matches!(code, Some(1 | 2)), "{args:?}: {code:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(err.lines().count() <= 6, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_largest_accepted_race_is_refused_or_bounded() {
+    // threads x iterations at its cap still runs; one over it is refused before any work.
+    let out = atomicity(&[
+        "--simulated",
+        "--part",
+        "1",
+        "--threads",
+        "10",
+        "--iterations",
+        "1000000",
+    ]);
+    assert!(out.status.success());
+    let out = atomicity(&["--threads", "11", "--iterations", "1000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10000000"));
+}

@@ -158,6 +158,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 fn print(cfg: &Config, r: &Report, expected: &Report) {
+    if !measurable(cfg, r.rows[0].trial.wall.min(expected.rows[0].trial.wall)) {
+        return;
+    }
     let mut table = Table::new(&["interpreter", "threads", "time", "speedup", "expected"]);
     for (row, want) in r.rows.iter().zip(&expected.rows) {
         table.push([
@@ -187,9 +190,6 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         )
     });
     println!();
-    if !measurable(cfg, r.rows[0].trial.wall) {
-        return;
-    }
     let row = r.per_core_row();
     let want = expected.per_core_row().speedup;
     let label = format!(
@@ -234,7 +234,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
                however many there are.",
     });
     note(
-        "Threads beyond the core count add nothing, and anything else running on the machine \
-         (a compiler, a test suite) takes cores away from the free-threaded rows at once.",
+        "In general, more threads than cores cannot add speed, since a core runs one thread \
+         at a time; and anything else running on the machine (a compiler, a test suite) takes \
+         cores away from free-threaded threads at once.",
     );
 }

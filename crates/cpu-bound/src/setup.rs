@@ -248,11 +248,13 @@ pub fn measurable(cfg: &Config, wall: Duration) -> bool {
     }
     note(&format!(
         "This part's work took only {} in one thread, under {}: starting threads and reading \
-         the clock would swamp anything the GIL does, so its figures are not shown. Run it \
-         with a larger --scale (at least {:.2}).",
+         the clock would swamp anything the GIL does, so its figures are not shown. {}",
         fmt_duration(wall),
         fmt_duration(MIN_MEASURABLE),
-        scale_for(cfg, wall, MIN_MEASURABLE)
+        match scale_for(cfg, wall, MIN_MEASURABLE) {
+            Some(scale) => format!("Run it with --scale {scale} or more."),
+            None => "Run it without --quick and with a larger --scale.".to_owned(),
+        }
     ));
     false
 }
@@ -266,18 +268,22 @@ pub fn enough_intervals(cfg: &Config, wall: Duration, interval: Duration) -> boo
     }
     note(&format!(
         "The threads ran for {}, less than {MIN_INTERVALS} switch intervals of {}: too short \
-         to count hand-offs, so those figures are not shown. Run with a larger --scale (at \
-         least {:.2}) or a shorter --switch-interval.",
+         to count hand-offs, so those figures are not shown. {}",
         fmt_duration(wall),
         fmt_duration(interval),
-        scale_for(cfg, wall, needed)
+        match scale_for(cfg, wall, needed) {
+            Some(scale) => format!("Run with --scale {scale} or more, or a shorter interval."),
+            None => "Run with a shorter --switch-interval.".to_owned(),
+        }
     ));
     false
 }
 
-/// The `--scale` that would make a run of `wall` last `target`, with a fifth to spare.
-fn scale_for(cfg: &Config, wall: Duration, target: Duration) -> f64 {
+/// The `--scale` that would make a run of `wall` last `target`, with a fifth to spare and
+/// rounded up to a tenth; `None` if that is beyond [`SCALE_RANGE`].
+fn scale_for(cfg: &Config, wall: Duration, target: Duration) -> Option<f64> {
     let flag = cfg.scale / cfg.base_scale;
     let needed = flag * 1.2 * target.as_secs_f64() / wall.as_secs_f64().max(1e-9);
-    ((needed * 100.0).ceil() / 100.0).min(*SCALE_RANGE.end())
+    let needed = ((needed * 10.0).ceil() / 10.0).max(*SCALE_RANGE.start());
+    (needed <= *SCALE_RANGE.end()).then_some(needed)
 }

@@ -57,14 +57,27 @@ fn simulated_64_cores_scale_free_threads_and_leave_the_gil_flat() {
 
 #[test]
 fn quick_output_fits_the_width() {
-    let out = stdout_of(&["--quick", "--part", "1", "--switch-interval", "2"]);
+    let out = stdout_of(&["--quick", "--switch-interval", "2"]);
     assert!(
         widest_line(&out) <= WIDTH,
         "a line is {} wide:\n{out}",
         widest_line(&out)
     );
     assert!(out.contains("GIL time, two threads / one"), "{out}");
-    assert!(!out.contains("Part 2"), "only part 1 ran");
+    assert!(
+        out.contains("switch interval (2.00 ms)") || out.contains('✗'),
+        "{out}"
+    );
+}
+
+#[test]
+fn one_part_runs_alone() {
+    let out = stdout_of(&["--simulated", "--part", "2"]);
+    assert!(out.contains("Part 2: "), "{out}");
+    assert!(
+        !out.contains("Part 1: ") && !out.contains("Part 3: "),
+        "{out}"
+    );
 }
 
 #[test]

@@ -520,3 +520,74 @@ fn random_scripts_keep_the_invariants() {
         );
     }
 }
+
+/// The old GIL, live and simulated: the thread that lets go takes the lock straight back, so
+/// hand-offs are a tiny share of the takes (the simulator: none until the first thread ends).
+#[test]
+fn the_old_gil_rarely_hands_over_live_or_simulated() {
+    let mode = Mode::OldGil {
+        check_interval: OLD_GIL_CHECK_INTERVAL,
+    };
+    let sim = simulate(&SimConfig::new(mode, INTERVAL, 2), cpu_threads(2, ms(20)));
+    let takes: u64 = sim.stats().threads.iter().map(|t| t.acquisitions).sum();
+    assert_eq!(sim.stats().switches, 2);
+    assert!(takes > 20_000);
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(ms(200));
+        }
+        let gil = Gil::with_mode(mode);
+        gil.run_threads(2, |_, py| {
+            while py.stats().held < ms(20) {
+                work::countdown_heavy(py, 10_000, 20);
+            }
+        });
+        let stats = gil.stats();
+        let takes: u64 = stats.threads.iter().map(|t| t.acquisitions).sum();
+        if takes >= 1_000 && stats.switches * 10 <= takes {
+            return;
+        }
+        last = format!("{} hand-offs in {takes} takes", stats.switches);
+    }
+    panic!("the live old GIL handed over often, five times: {last}");
+}
+
+/// A blocking call that keeps the GIL, live and simulated: the other thread asks every
+/// interval and is never served until the sleeper ends, so no forced switch ever happens.
+#[test]
+fn blocking_while_holding_agrees_with_the_live_lock() {
+    let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
+    let sim = simulate(
+        &cfg,
+        vec![
+            Script::new("sleeper", vec![Step::BlockingHolding(ms(50))]),
+            Script::new("cpu", vec![Step::Bytecode(ms(10))]),
+        ],
+    );
+    assert_eq!(sim.stats().forced_switches, 0);
+    let gil = Gil::new();
+    let started = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _py = gil.acquire("sleeper");
+            started.wait();
+            std::thread::sleep(ms(50));
+        });
+        s.spawn(|| {
+            started.wait();
+            let mut py = gil.acquire("cpu");
+            work::countdown(&mut py, 1_000_000);
+        });
+    });
+    let stats = gil.stats();
+    assert_eq!(stats.forced_switches, 0);
+    let cpu = stats
+        .threads
+        .iter()
+        .find(|t| t.name == "cpu")
+        .expect("cpu finished");
+    // It waited out the whole sleep, asking at most once per interval.
+    assert!(cpu.waited >= ms(45), "{cpu:?}");
+    assert!(cpu.drop_requests >= 1 && cpu.drop_requests <= sim.stats().drop_requests + 1);
+}

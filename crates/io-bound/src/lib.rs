@@ -31,8 +31,8 @@
 //! 2. [`part2_real_io`] — not only sleeps: threads writing and reading temporary files, and
 //!    threads fetching from a slow TCP server the lesson starts on `127.0.0.1`. The GIL is held
 //!    for a sliver of each operation; the waits overlap. Everything the part creates — files,
-//!    directory, server thread, sockets — is gone when it ends, also after an error or Ctrl-C
-//!    ([`cleanup`], [`gil_core::echo`]).
+//!    directory, server thread, sockets — is gone when it ends, also after an error, Ctrl-C,
+//!    `kill`, a closed terminal or a closed output pipe ([`cleanup`], [`gil_core::echo`]).
 //! 3. [`part3_forgot_to_release`] — the same fetches, made by an "extension" that never calls
 //!    `allow_threads`. Every wait now happens with the GIL held, so the threads queue: the
 //!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
@@ -51,8 +51,14 @@
 //!
 //! ## Reading the numbers
 //!
-//! Every number is measured while you watch; nothing is typed in, except CPython's own figures
-//! where a part quotes them, and those are labelled as CPython's, measured on another machine.
+//! Every number is measured while you watch, or (with `--simulated`) computed by the
+//! deterministic simulator [`gil_core::sim`]; nothing is typed in. Each sentence that states a
+//! result is a [`gil_core::claim`]: printed beside the simulator's figure for an idle machine
+//! with your core count, and only when this run's figure supports it — otherwise the lesson
+//! says that this run did not show it, and why that probably is. Where a part compares two
+//! ways of doing something, the ways take turns (A B A B …) and the figures are medians.
+//! `cargo xtask fidelity` sets the same experiments beside CPython's own figures.
+//!
 //! **Overlap ratio** (parts 2, 6) is the threads' busy time — time holding the GIL plus time in
 //! `allow_threads`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
 //! means one thread made progress at a time; 2.0 means two always did at once. Work that runs on
@@ -94,7 +100,10 @@ pub static LESSON: Lesson<Config> = Lesson {
     shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
             threads that mostly wait overlap their waits; then what goes wrong when a wait \
             keeps the GIL, and when short waits meet a busy thread.",
-    intro: "",
+    intro: "In this model, allow_threads is CPython's Py_BEGIN_ALLOW_THREADS / \
+            Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
+            time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
+            ndarray, in part 6, is Rust's counterpart of a NumPy array.",
     steadier: "",
     parts: &PARTS,
     exercises: &["05_overlap_downloads", "06_blocking_call"],

@@ -310,5 +310,7 @@ mod tests {
         let r = simulated(&cfg);
         assert!(r.cpu_overlap > 0.9 && r.cpu_overlap <= 1.0, "{r:?}");
         assert!(r.io_overlap > 2.0 && r.io_overlap <= 3.0, "{r:?}");
+        assert_eq!(r.run.cpu_span(), Duration::from_micros(9_050));
+        assert_eq!(r.run.wall, Duration::from_micros(49_075));
     }
 }

@@ -433,4 +433,14 @@ mod tests {
         let gain = r.gain_from_shorter_interval();
         assert!(gain > 3.0 && gain < 6.0, "{gain}");
     }
+
+    #[test]
+    fn simulated_convoy_figures_are_exact() {
+        let r = simulated(&Config::quick(crate::default_gil_args()));
+        assert_eq!(r.alone.per_op, Duration::from_micros(41));
+        assert_eq!(r.beside.per_op, Duration::from_micros(5_141));
+        assert_eq!(r.beside_short.per_op, Duration::from_micros(1_141));
+        assert_eq!(r.beside.lost_share, 1.0);
+        assert_eq!(r.beside.mean_wait, Some(Duration::from_micros(5_270)));
+    }
 }

@@ -180,3 +180,28 @@ fn under_the_gil_computation_never_overlaps() {
         }
     }
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    lesson: gil_core::lesson::LessonArgs,
+}
+
+#[test]
+fn the_whole_lesson_runs_simulated_through_its_part_table_and_every_claim_holds() {
+    use clap::Parser as _;
+    let _serial = one_at_a_time();
+    let args = Cli::try_parse_from(["io-bound", "--simulated", "--quick"])
+        .unwrap()
+        .lesson;
+    let before = gil_core::claim::log().len();
+    gil_core::lesson::run_lesson(&io_bound::LESSON, &args, &Config::quick(args.gil.clone()))
+        .unwrap();
+    let made = gil_core::claim::log().split_off(before);
+    assert_eq!(made.len(), 12);
+    assert!(made.iter().all(|c| c.held), "{made:?}");
+    // At least one claim per part.
+    for part in 1..=6 {
+        assert!(made.iter().any(|c| c.part == part), "part {part}");
+    }
+}

@@ -4,11 +4,18 @@
 use super::globals::Globals;
 use super::instr::{Const, Instr, Name};
 use super::program::Program;
+#[cfg(doc)]
+use super::scheduler::Scheduler;
 
 /// Loop steps [`dispatch`] spins: with the model's own work, one instruction of the
 /// `counter += 1` loop costs roughly 10–15 ns on a 2-core VM, between CPython 3.11's ~7 ns and
 /// 3.9's ~17 ns measured there.
 pub const DISPATCH_STEPS: u32 = 16;
+
+/// What one model instruction costs when the deterministic [`Scheduler`] turns a switch
+/// interval into instructions: the middle of the 10–15 ns that one instruction of the
+/// `counter += 1` loop takes with [`dispatch`]'s spin (see [`DISPATCH_STEPS`]).
+pub const INSTRUCTION_TIME: std::time::Duration = std::time::Duration::from_nanos(12);
 
 /// The interpreter's overhead for one bytecode — fetch, decode, dispatch, reference counting —
 /// as a short `black_box` spin of [`DISPATCH_STEPS`] steps.

@@ -61,7 +61,7 @@ pub mod replay;
 pub mod scheduler;
 pub mod thread;
 
-pub use frame::{DISPATCH_STEPS, Effect, Frame, Step, dispatch};
+pub use frame::{DISPATCH_STEPS, Effect, Frame, INSTRUCTION_TIME, Step, dispatch};
 pub use globals::{Global, Globals, PyLock};
 pub use instr::{BinOp, CheckPolicy, Const, Instr, Local, Name, Site};
 pub use program::Program;

@@ -1,7 +1,9 @@
 //! The deterministic scheduler: model threads stepped one instruction at a time on the
 //! calling thread, switched by a seeded PRNG, recorded as a [`Replay`].
 
-use super::frame::{Effect, Frame, Step};
+use std::time::Duration;
+
+use super::frame::{Effect, Frame, INSTRUCTION_TIME, Step};
 use super::globals::Globals;
 use super::instr::{CheckPolicy, Instr, Site};
 use super::program::Program;
@@ -58,6 +60,44 @@ enum RunState {
     Finished,
 }
 
+/// Every model thread's scheduling state, with the runnable ones also listed in index order:
+/// free-threaded, the scheduler picks among them after every instruction.
+#[derive(Clone, Debug)]
+struct States {
+    of: Vec<RunState>,
+    runnable: Vec<usize>,
+}
+
+impl States {
+    /// `threads` threads, all runnable.
+    fn new(threads: usize) -> Self {
+        States {
+            of: vec![RunState::Runnable; threads],
+            runnable: (0..threads).collect(),
+        }
+    }
+
+    /// Whether thread `t` exists and is in `state`.
+    fn is(&self, t: usize, state: RunState) -> bool {
+        self.of.get(t) == Some(&state)
+    }
+
+    /// Put thread `t` in `state`.
+    fn set(&mut self, t: usize, state: RunState) {
+        let was = std::mem::replace(&mut self.of[t], state);
+        if was == state {
+            return;
+        }
+        match self.runnable.binary_search(&t) {
+            Ok(at) if state != RunState::Runnable => {
+                self.runnable.remove(at);
+            }
+            Err(at) if state == RunState::Runnable => self.runnable.insert(at, t),
+            _ => {}
+        }
+    }
+}
+
 impl Scheduler {
     /// A scheduler with a seed and a check-point policy; drop requests every ~4 instructions.
     pub fn new(seed: u64, policy: CheckPolicy) -> Self {
@@ -84,6 +124,13 @@ impl Scheduler {
         self
     }
 
+    /// Drop requests about one `interval` of model time apart, counting
+    /// [`INSTRUCTION_TIME`] per instruction: the scheduler's stand-in for a switch interval.
+    pub fn switch_interval(self, interval: Duration) -> Self {
+        let instructions = interval.as_nanos() / INSTRUCTION_TIME.as_nanos();
+        self.mean_interval(u64::try_from(instructions).unwrap_or(u64::MAX))
+    }
+
     /// The value `counter` starts at.
     pub fn start_at(mut self, value: u64) -> Self {
         self.start = value;
@@ -98,37 +145,51 @@ impl Scheduler {
     }
 
     fn next_drop_request(&mut self) -> u64 {
-        1 + self.rng.below(2 * self.mean_interval)
+        1 + self.rng.below(self.mean_interval.saturating_mul(2))
     }
 
     /// Pick a runnable thread other than `not` (or `not` itself if it is the only one).
-    fn pick(&mut self, states: &[RunState], not: usize) -> Option<usize> {
-        let others: Vec<usize> = (0..states.len())
-            .filter(|&t| t != not && states[t] == RunState::Runnable)
-            .collect();
-        if others.is_empty() {
-            (states.get(not) == Some(&RunState::Runnable)).then_some(not)
-        } else {
-            Some(others[self.rng.below(others.len() as u64) as usize])
+    fn pick(&mut self, states: &States, not: usize) -> Option<usize> {
+        let not_runnable = states.is(not, RunState::Runnable);
+        match states.runnable.len() - usize::from(not_runnable) {
+            0 => not_runnable.then_some(not),
+            count => {
+                let chosen = self.rng.below(count as u64) as usize;
+                states
+                    .runnable
+                    .iter()
+                    .copied()
+                    .filter(|&t| t != not)
+                    .nth(chosen)
+            }
         }
     }
 
-    /// Any runnable thread, each as likely (free-threaded: whoever takes the next step).
-    fn pick_any(&mut self, states: &[RunState]) -> Option<usize> {
-        let runnable = |t: &usize| states[*t] == RunState::Runnable;
-        let count = (0..states.len()).filter(runnable).count() as u64;
-        if count == 0 {
-            return None;
+    /// Any runnable thread, each as likely.
+    fn pick_runnable(&mut self, states: &States) -> Option<usize> {
+        match states.runnable.len() {
+            0 => None,
+            count => Some(states.runnable[self.rng.below(count as u64) as usize]),
         }
-        let chosen = self.rng.below(count) as usize;
-        (0..states.len()).filter(runnable).nth(chosen)
+    }
+
+    /// Any blocked thread, each as likely.
+    fn pick_blocked(&mut self, states: &States) -> Option<usize> {
+        let blocked = |t: &usize| states.is(*t, RunState::Blocked);
+        match (0..states.of.len()).filter(blocked).count() {
+            0 => None,
+            count => {
+                let chosen = self.rng.below(count as u64) as usize;
+                (0..states.of.len()).filter(blocked).nth(chosen)
+            }
+        }
     }
 
     /// After thread `now` ran an instruction of kind `site`: who takes the next step.
-    fn next_after(&mut self, states: &[RunState], now: usize, site: Site) -> usize {
+    fn next_after(&mut self, states: &States, now: usize, site: Site) -> usize {
         if self.free_threaded {
             // No GIL: every runnable thread is running; any of them takes the next step.
-            return self.pick_any(states).unwrap_or(now);
+            return self.pick_runnable(states).unwrap_or(now);
         }
         self.countdown = self.countdown.saturating_sub(1);
         if self.countdown == 0 && self.policy.checks(site) {
@@ -158,11 +219,11 @@ impl Scheduler {
     /// number of times the GIL changed hands (0 when free-threaded).
     pub fn run_threads<T: ModelThread>(mut self, threads: &mut [T]) -> u64 {
         self.countdown = self.next_drop_request();
-        let mut states = vec![RunState::Runnable; threads.len()];
+        let mut states = States::new(threads.len());
         let mut current = 0;
         let mut switches = 0;
         loop {
-            if states.get(current) != Some(&RunState::Runnable) {
+            if !states.is(current, RunState::Runnable) {
                 let Some(next) = self.pick(&states, current) else {
                     break;
                 };
@@ -170,7 +231,7 @@ impl Scheduler {
                 switches += u64::from(!self.free_threaded);
             }
             match threads[current].step() {
-                None => states[current] = RunState::Finished,
+                None => states.set(current, RunState::Finished),
                 Some(site) => {
                     let next = self.next_after(&states, current, site);
                     switches += u64::from(next != current && !self.free_threaded);
@@ -187,7 +248,7 @@ struct Run<'p> {
     scheduler: Scheduler,
     globals: Globals,
     frames: Vec<Frame<'p>>,
-    states: Vec<RunState>,
+    states: States,
     /// The events so far (only with the trace on).
     events: Vec<Event>,
     /// Events so far, traced or not: the index the next one gets.
@@ -205,7 +266,7 @@ impl<'p> Run<'p> {
         Run {
             globals: Globals::new(scheduler.start),
             frames: (0..threads).map(|_| Frame::new(program, iters)).collect(),
-            states: vec![RunState::Runnable; threads],
+            states: States::new(threads),
             events: Vec::new(),
             event_count: 0,
             switches: 0,
@@ -229,7 +290,7 @@ impl<'p> Run<'p> {
     /// If the holder blocked or returned, the GIL goes to someone else. `false` once nobody
     /// is left to run.
     fn holder_can_run(&mut self) -> bool {
-        if self.states[self.current] == RunState::Runnable {
+        if self.states.is(self.current, RunState::Runnable) {
             return true;
         }
         let Some(next) = self.scheduler.pick(&self.states, self.current) else {
@@ -251,12 +312,12 @@ impl<'p> Run<'p> {
         let now = self.current;
         let (instr, offset, effect) = match self.frames[now].execute(&self.globals) {
             Step::Finished => {
-                self.states[now] = RunState::Finished;
+                self.states.set(now, RunState::Finished);
                 self.record(Event::Finished { thread: now });
                 return None;
             }
             Step::Blocked => {
-                self.states[now] = RunState::Blocked;
+                self.states.set(now, RunState::Blocked);
                 self.record(Event::Blocked { thread: now });
                 return None;
             }
@@ -284,14 +345,10 @@ impl<'p> Run<'p> {
 
     /// After a release, a blocked acquirer gets the lock while it waits without the GIL.
     fn grant_lock_to_a_waiter(&mut self) {
-        let blocked: Vec<usize> = (0..self.states.len())
-            .filter(|&t| self.states[t] == RunState::Blocked)
-            .collect();
-        if !blocked.is_empty() {
-            let t = blocked[self.scheduler.rng.below(blocked.len() as u64) as usize];
+        if let Some(t) = self.scheduler.pick_blocked(&self.states) {
             assert!(self.globals.lock.try_acquire(), "lock was just released");
             self.frames[t].lock_granted();
-            self.states[t] = RunState::Runnable;
+            self.states.set(t, RunState::Runnable);
         }
     }
 
