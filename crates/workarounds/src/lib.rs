@@ -82,7 +82,7 @@
 //! Since 3.12 each interpreter in a process can have its own GIL (PEP 684, C API), and 3.14 adds
 //! `concurrent.interpreters` and `InterpreterPoolExecutor` (PEP 734). Threads in different
 //! interpreters run in parallel; objects are never shared between interpreters — they are sent.
-//! In the model each interpreter is its own [`Gil`](gil_core::Gil), and data moves between them
+//! In the model each interpreter is its own [`Gil`], and data moves between them
 //! over channels as owned values.
 //!
 //! ## Part 6 — which Python, and which workaround ([`part6_decision_guide`])
@@ -294,7 +294,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
             bytecode, so threads help a program that waits and not one that computes. Each \
             part below measures one way around that rule, and its price.",
-    steadier: "--part N (one part at a time)",
+    steadier: "larger sizes (--items 50000000 --call-ms 20 --array-len 5000000)",
     parts: &[
         Part {
             title: "multiprocessing, one GIL per process",
