@@ -24,13 +24,13 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: Option<u64>,
 
-    /// Increments per thread in part 2, 1 to 1000000; threads x iterations at most 10000000
+    /// Increments per thread in part 2, 1 to 1000000; threads x iterations at most 4000000
     /// [default: 100000; --quick: 20000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     iterations: Option<u64>,
 
-    /// Runs of each race in part 2, 1 to 5 [default: 2; --quick: 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=5))]
+    /// Runs of each race in part 2, 1 to 3 [default: 2; --quick: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=3))]
     runs: Option<u64>,
 }
 

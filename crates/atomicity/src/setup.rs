@@ -32,7 +32,7 @@ pub const DEFAULT_SEED: u64 = 41;
 
 /// The most increments part 2 races in one run (threads × iterations), so that even the
 /// slowest race (a lock with no GIL, every increment contended) ends within a minute or so.
-pub const MAX_INCREMENTS: u64 = 10_000_000;
+pub const MAX_INCREMENTS: u64 = 4_000_000;
 
 impl Default for Config {
     /// The full lesson: the tutorial's 10 threads × 100,000, two runs per race.

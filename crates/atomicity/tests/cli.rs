@@ -98,13 +98,13 @@ fn hostile_flags_end_in_one_short_error() {
         &["--iterations", "0"],
         &["--iterations", "1e-9"],
         &["--iterations", "18446744073709551615"],
-        &["--runs", "6"],
+        &["--runs", "4"],
         &["--runs", "text"],
         &["--seed", "-1"],
         &["--switch-interval", "0"],
         &["--switch-interval", "NaN"],
         &["--cores", "0"],
-        &["--threads", "64", "--iterations", "1000000"],
+        &["--threads", "64", "--iterations", "62501"],
     ] {
         let out = atomicity(args);
         let code = out.status.code();
@@ -124,12 +124,12 @@ fn the_largest_accepted_race_is_refused_or_bounded() {
         "--part",
         "1",
         "--threads",
-        "10",
+        "4",
         "--iterations",
         "1000000",
     ]);
     assert!(out.status.success());
-    let out = atomicity(&["--threads", "11", "--iterations", "1000000"]);
+    let out = atomicity(&["--threads", "5", "--iterations", "1000000"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("10000000"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4000000"));
 }

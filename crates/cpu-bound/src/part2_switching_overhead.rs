@@ -110,16 +110,25 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     let mut table = Table::new(&[
         "threads",
         "time",
-        "time / one",
+        "vs one",
         "expected",
         "switches",
         "forced",
+        "switches/s",
+        "expected",
     ]);
-    for ((row, ratio), want) in r
+    let rates = |r: &Report| -> Vec<String> {
+        r.rows
+            .iter()
+            .map(|t| fmt_count(t.switches_per_second().round() as u64))
+            .collect()
+    };
+    for (((row, ratio), want), (rate, want_rate)) in r
         .rows
         .iter()
         .zip(r.time_ratios())
         .zip(expected.time_ratios())
+        .zip(rates(r).into_iter().zip(rates(expected)))
     {
         table.push([
             row.threads.to_string(),
@@ -128,15 +137,19 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             fmt_ratio(want),
             fmt_count(row.stats.switches),
             fmt_count(row.stats.forced_switches),
+            rate,
+            want_rate,
         ]);
     }
     table.print();
     note(&if session::simulated() {
-        "Simulated; \"expected\" is the same simulator's figure.".to_owned()
+        "Simulated; \"vs one\" is the time over one thread's; \"expected\" is the same \
+         simulator's figure."
+            .to_owned()
     } else {
         format!(
-            "Medians of {} runs, the thread counts in turns; \"expected\" is the simulator's \
-             figure for an idle machine.",
+            "Medians of {} runs, the thread counts in turns; \"vs one\" is the time over one \
+             thread's; \"expected\" is the simulator's figure for an idle machine.",
             cfg.few_repeats()
         )
     });
@@ -152,8 +165,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         unit: Unit::Ratio,
         measured: fastest,
         expected: want_fastest,
-        low: 0.8_f64.min(want_fastest),
-        high: f64::INFINITY,
+        low: 0.85_f64.min(want_fastest),
+        high: 3.0_f64.max(2.0 * want_fastest),
         text: "More threads did not finish the work sooner: under the GIL only one of them \
                runs at a time, however many cores there are.",
     });
@@ -179,7 +192,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             measured: slowest,
             expected: want_slowest,
             low: 1.15_f64.min(want_slowest),
-            high: f64::INFINITY,
+            high: 3.0_f64.max(2.0 * want_slowest),
             text: &format!(
                 "At a {} interval the hand-offs themselves cost time: more threads were \
                  slower than one.",
@@ -208,7 +221,7 @@ fn claim_free(fastest: f64, expected: f64, cores: usize) {
             measured: fastest,
             expected,
             low: 0.75_f64.min(expected),
-            high: f64::INFINITY,
+            high: 3.0_f64.max(2.0 * expected),
             text: "With one core, more free threads finished no sooner: nothing runs in \
                    parallel on a single core.",
         });

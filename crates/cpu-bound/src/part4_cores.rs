@@ -234,7 +234,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
                however many there are.",
     });
     note(
-        "Threads beyond the core count add nothing, and anything else running on the machine \
-         (a compiler, a test suite) takes cores away from the free-threaded rows at once.",
+        "In general, more threads than cores cannot add speed, since a core runs one thread \
+         at a time; and anything else running on the machine (a compiler, a test suite) takes \
+         cores away from free-threaded threads at once.",
     );
 }

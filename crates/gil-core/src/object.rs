@@ -282,6 +282,8 @@ impl PyObject {
     fn countable(&self, tally: &AtomicU64) -> bool {
         match self.status.load(Ordering::Relaxed) {
             LIVE => true,
+            // Immortal objects skip counting at the same one-compare cost (PEP 683's point).
+            IMMORTAL => false,
             status => self.countable_slow(status, tally),
         }
     }

@@ -46,6 +46,11 @@ pub struct Report {
     pub threaded: Duration,
     /// How the threaded run spent its time (the run with the median wall time).
     pub overlap: Overlap,
+    /// `threading.active_count()` as the last download started waiting: threads attached to
+    /// the interpreter then (the model has no main thread attached meanwhile).
+    pub active_count: usize,
+    /// `threading.current_thread().name` of each download thread.
+    pub thread_names: Vec<String>,
 }
 
 impl Report {
@@ -61,11 +66,24 @@ fn download(py: &mut GilGuard<'_>, i: usize, delay: Duration) -> String {
     format!("file {i} downloaded")
 }
 
+/// A download on a thread of its own, noting what `threading` would report from inside it.
+fn threaded_download(
+    py: &mut GilGuard<'_>,
+    gil: &gil_core::Gil,
+    i: usize,
+    delay: Duration,
+) -> (String, usize, String) {
+    let name = py.name().to_owned();
+    let active = gil.active_count();
+    (download(py, i, delay), active, name)
+}
+
 /// Time the downloads live, the two ways taking turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let (n, delay) = (cfg.downloads, cfg.delay);
     let mut sequential = Vec::new();
     let mut threaded: Vec<(Duration, Overlap)> = Vec::new();
+    let (mut active_count, mut thread_names) = (0, Vec::new());
     for _ in 0..cfg.rounds(delay * (n + 1) as u32) {
         let gil = cfg.gil();
         let (got, took) = time(|| {
@@ -77,9 +95,12 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         sequential.push(took);
 
         let gil = cfg.gil();
-        let (got, took) = time(|| gil.run_threads(n, |i, py| download(py, i, delay)));
+        let (got, took) =
+            time(|| gil.run_threads(n, |i, py| threaded_download(py, &gil, i, delay)));
         anyhow::ensure!(got.len() == n, "the threaded run lost a download");
         threaded.push((took, Overlap::from_stats(&gil.stats(), took)));
+        active_count = got.iter().map(|(_, active, _)| *active).max().unwrap_or(0);
+        thread_names = got.into_iter().map(|(_, _, name)| name).collect();
     }
     threaded.sort_by_key(|(took, _)| *took);
     let (threaded, overlap) = threaded[threaded.len() / 2];
@@ -89,6 +110,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         sequential: median_duration(sequential),
         threaded,
         overlap,
+        active_count,
+        thread_names,
     })
 }
 
@@ -112,6 +135,13 @@ pub fn simulated(cfg: &Config) -> Report {
         sequential: alone.elapsed,
         threaded: threads.elapsed,
         overlap: Overlap::from_stats(threads.stats(), threads.elapsed),
+        active_count: n,
+        thread_names: threads
+            .stats()
+            .threads
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
     }
 }
 
@@ -137,6 +167,15 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         fmt_duration(r.delay),
         cfg.rounds(r.delay * (n + 1) as u32)
     ));
+    report::kv(
+        "threading.active_count(), at most",
+        format!(
+            "{} (CPython also counts its main thread: {})",
+            r.active_count,
+            r.active_count + 1
+        ),
+    );
+    report::kv("threading.current_thread().name", r.thread_names.join(", "));
     report::kv("one after another", fmt_duration(r.sequential));
     report::kv(&format!("on {n} threads"), fmt_duration(r.threaded));
     report::kv("best possible speedup", fmt_ratio(n as f64));

@@ -462,19 +462,15 @@ fn make_claims(report: &Report, expected: &[Scenario; 4], simulated: bool) {
             fmt_count(RACE_VISIBLE_REFS)
         ));
     } else if expected_wrong >= 1.0 {
-        let measured = wrong(&report.no_gil);
-        let text = format!(
-            "Without a lock the plain counts went wrong in {measured} of {trials} trials: \
-             both threads read the same old value, and one of the two writes was lost."
-        );
         claim(Claim {
             figure: "no-GIL trials that went wrong",
             unit: Unit::Count,
-            measured,
+            measured: wrong(&report.no_gil),
             expected: expected_wrong,
             low: 1.0,
             high: trials,
-            text: &text,
+            text: "Without a lock the plain counts went wrong (in the trials counted above): \
+                   both threads read the same old value, and one of the two writes was lost.",
         });
     } else {
         note(

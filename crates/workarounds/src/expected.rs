@@ -26,6 +26,11 @@ pub const FLOAT: Duration = Duration::from_nanos(1);
 /// which is what makes short calls lose).
 pub const THREAD_START: Duration = Duration::from_micros(25);
 
+/// `count` units of simulated work of `unit` each (saturating, never overflowing).
+pub fn work(unit: Duration, count: u64) -> Duration {
+    unit.saturating_mul(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
 /// Threads (and interpreters) parts 4 and 5 run: the cores the figures are for, at least two.
 pub fn parallel_threads() -> usize {
     if session::simulated() {
@@ -75,7 +80,7 @@ pub struct Part1 {
 
 /// Part 1 on the simulator: `tasks` tasks of `items` items each.
 pub fn part1(cfg: &Config, cores: usize) -> Part1 {
-    let task = ITEM * u32::try_from(cfg.items).unwrap_or(u32::MAX);
+    let task = work(ITEM, cfg.items);
     let tasks = cfg.tasks.max(1);
     let base = elapsed(cfg, cores, Mode::Gil, one_thread(tasks, task));
     let each = |_| vec![Step::Bytecode(task)];
@@ -148,7 +153,7 @@ pub struct Part3 {
 
 /// Part 3 on the simulator: a loop over `floats` floats beside one Python thread.
 pub fn part3(cfg: &Config, cores: usize, floats: usize) -> Part3 {
-    let work = FLOAT * u32::try_from(floats).unwrap_or(u32::MAX);
+    let work = self::work(FLOAT, floats as u64);
     let share = |native: Step| {
         let scripts = vec![
             Script::new("loop", vec![native]),
@@ -197,7 +202,7 @@ pub struct Part4 {
 
 /// Part 4 on the simulator: a countdown of `total` steps, whole or split over `threads`.
 pub fn part4(cfg: &Config, cores: usize, total: u64, threads_n: usize) -> Part4 {
-    let whole = ITEM * u32::try_from(total).unwrap_or(u32::MAX);
+    let whole = work(ITEM, total);
     let share = whole / u32::try_from(threads_n).unwrap_or(1);
     let ratio = |mode: Mode| {
         let sim = |scripts| {
@@ -216,7 +221,7 @@ pub fn part4(cfg: &Config, cores: usize, total: u64, threads_n: usize) -> Part4 
 
 /// Part 5: one thread in each of `n` interpreters over `n` threads in one interpreter.
 pub fn part5(cfg: &Config, cores: usize, each: u64, n: usize) -> f64 {
-    let work = ITEM * u32::try_from(each).unwrap_or(u32::MAX);
+    let work = self::work(ITEM, each);
     let shared = threads(n, |_| vec![Step::Bytecode(work)]);
     let separate = (0..n)
         .map(|i| {

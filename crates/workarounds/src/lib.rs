@@ -82,7 +82,7 @@
 //! Since 3.12 each interpreter in a process can have its own GIL (PEP 684, C API), and 3.14 adds
 //! `concurrent.interpreters` and `InterpreterPoolExecutor` (PEP 734). Threads in different
 //! interpreters run in parallel; objects are never shared between interpreters — they are sent.
-//! In the model each interpreter is its own [`Gil`](gil_core::Gil), and data moves between them
+//! In the model each interpreter is its own [`Gil`], and data moves between them
 //! over channels as owned values.
 //!
 //! ## Part 6 — which Python, and which workaround ([`part6_decision_guide`])
@@ -209,10 +209,16 @@ impl Cli {
             cfg.workers = usize::from(workers);
         }
         cfg.inject_failure = self.inject_failure;
-        anyhow::ensure!(
-            cfg.inject_failure.is_none() || cfg.lesson.part.is_none_or(|p| p == 1),
-            "--inject-failure needs part 1"
-        );
+        if cfg.inject_failure.is_some() {
+            anyhow::ensure!(
+                cfg.lesson.part.is_none_or(|p| p == 1),
+                "--inject-failure needs part 1"
+            );
+            anyhow::ensure!(
+                !cfg.lesson.simulated,
+                "--inject-failure needs a live run: the simulator starts no worker to kill"
+            );
+        }
         Ok(cfg)
     }
 }
@@ -288,7 +294,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
             bytecode, so threads help a program that waits and not one that computes. Each \
             part below measures one way around that rule, and its price.",
-    steadier: "--part N (one part at a time)",
+    steadier: "larger sizes (--items 50000000 --call-ms 20 --array-len 5000000)",
     parts: &[
         Part {
             title: "multiprocessing, one GIL per process",
@@ -369,6 +375,24 @@ pub fn no_faster_claim(figure: &str, measured: f64, expected: f64, text: &str) {
         high: (expected * 1.15).max(1.15),
         text,
     });
+}
+
+/// The least work per thread a comparison of threads can measure: starting a thread costs
+/// tens of microseconds, so a share of work much shorter is mostly start-up.
+pub const MIN_WORK: Duration = Duration::from_micros(200);
+
+/// Whether each thread's share of the work (`work`) is long enough to compare threads; if
+/// not, say so (and what to raise, `fix`) instead of printing noise.
+pub fn long_enough(work: Duration, fix: &str) -> bool {
+    if work >= MIN_WORK {
+        return true;
+    }
+    gil_core::report::note(&format!(
+        "Each thread's share of the work is {}: too short to compare threads, since starting \
+         one costs tens of microseconds. This comparison is skipped; {fix}.",
+        gil_core::measure::fmt_duration(work)
+    ));
+    false
 }
 
 /// Refuse, in one line, arrays that would not fit in memory: `floats` f64 values in all.

@@ -104,6 +104,8 @@ const FREE_ONE_CORE: &str = "With one core even free-threaded threads take turns
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads compute at once.";
 
+const RAISE_ITEMS: &str = "raise --items";
+
 /// Run part 1 (in `--simulated` mode, its simulated figures only).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     if session::simulated() {
@@ -118,7 +120,9 @@ fn simulated(cfg: &Config) {
     let tasks = cfg.tasks.max(1);
     describe(cfg, tasks, cfg.workers.max(1));
     let expected = expected::part1(cfg, session::sim_cores());
-    make_claims(cfg, &expected, &expected);
+    if crate::long_enough(expected::work(expected::ITEM, cfg.items), RAISE_ITEMS) {
+        make_claims(cfg, &expected, &expected);
+    }
     crate::live_only("What processes cost (start-up, round trips, shipping data)");
     start_method_note();
 }
@@ -236,7 +240,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         free_threads: speedup(sequential, free_threads),
         pool: speedup(sequential, pool_map),
     };
-    make_claims(cfg, &measured, &expected::part1(cfg, session::sim_cores()));
+    if crate::long_enough(sequential / tasks as u32, RAISE_ITEMS) {
+        make_claims(cfg, &measured, &expected::part1(cfg, session::sim_cores()));
+    }
 
     let futures: Vec<_> = job.into_iter().map(|t| pool.submit(t)).collect();
     let from_futures = ints(

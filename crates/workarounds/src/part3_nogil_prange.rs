@@ -85,13 +85,17 @@ pub fn prange_loop(values: &[f64]) -> f64 {
     values.par_chunks(64 * 1024).map(typed_loop).sum()
 }
 
+const RAISE_LEN: &str = "raise --array-len";
+
 /// Run part 3 (in `--simulated` mode, its simulated figures only).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
     kv("array", format!("{} floats", fmt_count(len as u64)));
     if session::simulated() {
         let e = expected::part3(cfg, session::sim_cores(), len);
-        make_claims(cfg, e, e);
+        if crate::long_enough(expected::work(expected::FLOAT, len as u64), RAISE_LEN) {
+            make_claims(cfg, e, e);
+        }
         crate::live_only("The loop's times and the parallel sum's rounding");
         return Ok(());
     }
@@ -185,6 +189,15 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
         "The last column: how many model bytecodes another Python thread ran while the loop \
          ran, and for what share of the loop's time, judged by its speed when alone.",
     );
+    if !crate::long_enough(nogil.time, RAISE_LEN) {
+        return Ok(Part3 {
+            len,
+            rayon_threads,
+            with_gil,
+            nogil,
+            prange,
+        });
+    }
     make_claims(
         cfg,
         expected::Part3 {

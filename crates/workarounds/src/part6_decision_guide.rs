@@ -185,10 +185,10 @@ fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
             ),
             format!("simulated on {machine}: {}", show(r.expected)),
         ],
-        None => vec![format!(
-            "part {part} did not run; simulated on {machine}: {}",
-            show(expected)
-        )],
+        None => vec![
+            format!("part {part}: not measured this run;"),
+            format!("simulated on {machine}: {}", show(expected)),
+        ],
     };
     lines
         .iter()

@@ -37,6 +37,17 @@ fn simulated_output_is_identical_run_to_run_and_fits_80_columns() {
 }
 
 #[test]
+fn the_decision_guide_alone_fits_80_columns_on_any_core_count() {
+    for cores in ["1", "2", "1024"] {
+        let output = run(&["--simulated", "--part", "6", "--cores", cores]);
+        let out = text(&output.stdout);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(widest_line(&out) <= WIDTH, "--cores {cores}:\n{out}");
+        assert!(out.contains("not measured this run"), "{out}");
+    }
+}
+
+#[test]
 fn quick_output_fits_80_columns() {
     let output = run(&["--quick"]);
     let out = text(&output.stdout);
@@ -118,6 +129,9 @@ fn inject_failure_outside_part_1_is_an_error() {
     let output = run(&["--part", "2", "--inject-failure", "kill"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("--inject-failure needs part 1"));
+    let output = run(&["--simulated", "--inject-failure", "kill"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("needs a live run"));
 }
 
 /// Start part 1 with long tasks, wait for the worker pids, end the lesson with `how`, and

@@ -203,6 +203,16 @@ impl Scheduler {
         now
     }
 
+    /// The GIL went to `next` because its holder blocked or returned. As in `take_gil`, the
+    /// waiters' timed waits start over after a hand-off: the next drop request is a whole
+    /// interval away. Returns `next`.
+    fn handed_over(&mut self, next: usize) -> usize {
+        if !self.free_threaded {
+            self.countdown = self.next_drop_request();
+        }
+        next
+    }
+
     /// Run `threads` model threads, `iterations` loop iterations each, to completion.
     pub fn run(mut self, program: &Program, threads: usize, iterations: u64) -> Replay {
         self.countdown = self.next_drop_request();
@@ -227,7 +237,7 @@ impl Scheduler {
                 let Some(next) = self.pick(&states, current) else {
                     break;
                 };
-                current = next;
+                current = self.handed_over(next);
                 switches += u64::from(!self.free_threaded);
             }
             match threads[current].step() {
@@ -296,6 +306,7 @@ impl<'p> Run<'p> {
         let Some(next) = self.scheduler.pick(&self.states, self.current) else {
             return false;
         };
+        let next = self.scheduler.handed_over(next);
         if !self.scheduler.free_threaded {
             self.record(Event::Switch {
                 from: self.current,
