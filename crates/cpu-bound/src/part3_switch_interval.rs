@@ -161,6 +161,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     Ok(measured)
 }
 
+/// A row's median hold for the table; free-threaded there is no lock to hold ("-").
+fn hold(mode: Mode, row: &Row) -> String {
+    match mode {
+        Mode::FreeThreaded => "-".to_owned(),
+        _ => fmt_duration(row.median_contended_hold()),
+    }
+}
+
 fn print(cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.one_thread.wall.min(expected.one_thread.wall)) {
         return;
@@ -179,8 +187,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             fmt_ratio(r.time_ratio(i)),
             fmt_count(row.trial.switches_per_second().round() as u64),
             fmt_count(want.trial.switches_per_second().round() as u64),
-            fmt_duration(row.median_contended_hold()),
-            fmt_duration(want.median_contended_hold()),
+            hold(r.mode, row),
+            hold(expected.mode, want),
         ]);
     }
     table.print();
