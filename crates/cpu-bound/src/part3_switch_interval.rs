@@ -8,7 +8,9 @@ use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, median};
+use crate::setup::{
+    Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median,
+};
 
 /// Countdown steps shared by the two threads at scale 1.
 pub const BASE_TOTAL: u64 = 400_000_000;
@@ -152,11 +154,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     ));
     println!();
     let expected = simulate(cfg, session::sim_cores());
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
+    let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     Ok(measured)
 }
