@@ -245,8 +245,9 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             unit: Unit::Ratio,
             measured: r.held_wall_over_waits(),
             expected: ratio,
+            // "At least the sum": any figure from 1 up says so (a busy machine only adds).
             low: 0.98,
-            high: ratio.max(1.0) * 1.6,
+            high: 100.0,
             text: "Every wait happened inside a hold of the GIL, and holds never overlap, so \
                    the run took at least the sum of all waits. One line of C fixes it.",
         });

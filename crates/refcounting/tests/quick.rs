@@ -277,3 +277,22 @@ fn whole_quick_run_fits_80_columns() {
     assert!(widest_line(&out) <= WIDTH, "{out}");
     assert!(out.contains("Part 5"));
 }
+
+#[test]
+fn help_states_the_defaults_the_code_uses() {
+    use clap::CommandFactory;
+    let help = Cli::command().render_help().to_string().replace('\n', " ");
+    let (full, quick) = (Config::default(), Config::quick());
+    for (flag, full, quick) in [
+        ("refs", full.refs, Some(quick.refs)),
+        ("trials", full.trials, Some(quick.trials)),
+        ("holders", full.holders, None),
+        ("pairs", full.pairs, Some(quick.pairs)),
+    ] {
+        let stated = match quick {
+            Some(quick) => format!("[default: {full}, --quick {quick}]"),
+            None => format!("[default: {full}]"),
+        };
+        assert!(help.contains(&stated), "--{flag}: {stated} not in {help}");
+    }
+}

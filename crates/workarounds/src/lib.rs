@@ -82,7 +82,7 @@
 //! Since 3.12 each interpreter in a process can have its own GIL (PEP 684, C API), and 3.14 adds
 //! `concurrent.interpreters` and `InterpreterPoolExecutor` (PEP 734). Threads in different
 //! interpreters run in parallel; objects are never shared between interpreters — they are sent.
-//! In the model each interpreter is its own [`Gil`](gil_core::Gil), and data moves between them
+//! In the model each interpreter is its own [`Gil`], and data moves between them
 //! over channels as owned values.
 //!
 //! ## Part 6 — which Python, and which workaround ([`part6_decision_guide`])
@@ -294,7 +294,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
             bytecode, so threads help a program that waits and not one that computes. Each \
             part below measures one way around that rule, and its price.",
-    steadier: "--part N (one part at a time)",
+    steadier: "larger sizes (--items 50000000 --call-ms 20 --array-len 5000000)",
     parts: &[
         Part {
             title: "multiprocessing, one GIL per process",
@@ -446,6 +446,28 @@ pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> V
         .into_iter()
         .map(|times| gil_core::measure::Samples(times).median())
         .collect()
+}
+
+/// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
+/// platform does not say. Unlike the wall clock it does not count time the OS gave to other
+/// programs, so a loop timed with it reads the same on a busy machine.
+pub fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a pointer to a live local.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        let secs = u64::try_from(now.tv_sec).ok()?;
+        let nanos = u32::try_from(now.tv_nsec).ok()?;
+        (status == 0).then(|| Duration::new(secs, nanos))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// `items` joined by spaces, as many as fit after `label` on one line of
