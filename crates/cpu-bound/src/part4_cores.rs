@@ -7,7 +7,9 @@ use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, median, threads_label};
+use crate::setup::{
+    Config, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median, threads_label,
+};
 
 /// Countdown steps shared by the threads at scale 1.
 pub const BASE_TOTAL: u64 = 240_000_000;
@@ -109,7 +111,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     ))
 }
 
-/// The runs [`measure`] makes with `threads_for` cores' thread counts, simulated on an idle
+/// The runs [`measure()`] makes with `threads_for` cores' thread counts, simulated on an idle
 /// machine with `cores` cores.
 pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
     let total = cfg.size(BASE_TOTAL);
@@ -148,11 +150,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     ));
     println!();
     let expected = simulate(cfg, threads_for, sim_cores);
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
+    let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     Ok(measured)
 }
@@ -202,7 +200,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             unit: Unit::Ratio,
             measured: row.speedup,
             expected: want,
-            low: 1.0 + 0.5 * (want - 1.0),
+            low: 0.75 * want,
             high: want * 1.25,
             text: &format!(
                 "Free-threaded, one thread per core came close to the ideal of {}: the \
