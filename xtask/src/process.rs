@@ -1,21 +1,34 @@
-//! Running a learner's program safely: its own process group, a time limit that kills the whole
-//! group, and a cap on how much output is kept.
+//! Running a program safely (a learner's exercise, a python3 for fidelity or real-gil): its own
+//! process group, a time limit, a cap on how much output is kept, and nothing left behind.
 //!
-//! Architecture invariant: when [`run`] returns, nothing the program started is still running
-//! in its process group — threads, children and grandchildren die with it.
+//! Every process a run starts carries a mark in its environment (`GIL_LESSONS_RUN=<run id>`),
+//! inherited through `fork`, `exec` and `setsid`, so a child that left the process group is
+//! still found: when the run ends, every process with its mark is killed, however it ended.
+//! On Linux the grader is also a child subreaper, so orphans of the program become its
+//! children and are reaped, not left as zombies.
+//!
+//! Architecture invariant: when [`run`] returns, nothing the program started is still running —
+//! threads, children, grandchildren and `setsid` daemons die with it; SIGINT, SIGTERM and SIGHUP
+//! to this process kill them too before it exits.
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-/// The process group of the program running now (0: none), for the Ctrl-C handler.
-static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+/// The environment variable that marks the processes of one run.
+const MARK: &str = "GIL_LESSONS_RUN";
+
+/// Runs in progress (process group, mark), for the signal handler.
+static RUNNING: Mutex<Vec<(i32, String)>> = Mutex::new(Vec::new());
+
+/// Numbers the runs of this process, to make each run's mark unique.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,12 +90,76 @@ fn kill_group(pgid: i32) {
     }
 }
 
-/// Install the Ctrl-C handler once: kill the running program's group, then exit.
+/// Every process (but this one) whose environment carries `MARK=mark`.
+fn marked(mark: &str) -> Vec<i32> {
+    let needle = format!("{MARK}={mark}");
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|&byte| byte == 0)
+                    .any(|entry| entry == needle.as_bytes())
+            })
+        })
+        .filter_map(|pid| i32::try_from(pid).ok())
+        .collect()
+}
+
+/// Kill every process of group `pgid` and every process marked `mark`, until none is left
+/// (a dying parent's children may still be forking); reap those that became our children.
+/// `spare` is the run's own child, which its waiting thread reaps.
+fn kill_run(pgid: i32, mark: &str, spare: i32) {
+    kill_group(pgid);
+    let mut killed = Vec::new();
+    for _ in 0..100 {
+        let left = marked(mark);
+        if left.is_empty() {
+            break;
+        }
+        for &pid in &left {
+            // SAFETY: kill only sends a signal; a process that is gone yields ESRCH.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        killed.extend(left);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed.sort_unstable();
+    killed.dedup();
+    for pid in killed.into_iter().filter(|&pid| pid != spare) {
+        // Orphans of the program were handed to us (the subreaper): reap them. WNOHANG: one
+        // that is not our child, or not dead yet, is none of our business.
+        // SAFETY: waitpid on a specific pid with a valid status pointer.
+        unsafe {
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, libc::WNOHANG);
+        }
+    }
+}
+
+/// Once per process: become a child subreaper (Linux), and on SIGINT, SIGTERM or SIGHUP kill
+/// every running program and whatever it started, then exit.
 ///
 /// The program runs in its own process group, so the terminal's Ctrl-C would not reach it.
 pub fn kill_children_on_interrupt() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only changes who inherits our orphans.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
     let _ = ctrlc::set_handler(|| {
-        kill_group(RUNNING_GROUP.load(Ordering::SeqCst));
+        let running = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+        for (pgid, mark) in running {
+            kill_run(pgid, &mark, 0);
+        }
         std::process::exit(130);
     });
 }
@@ -90,6 +167,12 @@ pub fn kill_children_on_interrupt() {
 /// Run `program args…` in `dir` under `limits`.
 pub fn run(program: &Path, args: &[String], dir: &Path, limits: Limits) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let mark = format!(
+        "{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     let mut child = Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -98,11 +181,14 @@ pub fn run(program: &Path, args: &[String], dir: &Path, limits: Limits) -> anyho
         .stderr(Stdio::piped())
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")
+        .env(MARK, &mark)
         .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start {}", program.display()))?;
     let pgid = i32::try_from(child.id()).context("process id out of range")?;
-    RUNNING_GROUP.store(pgid, Ordering::SeqCst);
+    // Registered before the signal handler can look (it waits for this lock).
+    running.push((pgid, mark.clone()));
+    drop(running);
 
     let (events, heard) = mpsc::channel();
     let total = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -147,11 +233,15 @@ pub fn run(program: &Path, args: &[String], dir: &Path, limits: Limits) -> anyho
         Err(mpsc::RecvTimeoutError::Disconnected) => Ending::Signalled(0),
     };
     // Whatever happened, nothing of the program outlives the run: leftover threads and children
-    // of a program that exited, or the whole tree of one that hung or flooded.
-    kill_group(pgid);
-    RUNNING_GROUP.store(0, Ordering::SeqCst);
-    // The pipes close once the group is dead; a process that left the group could keep them
-    // open, so do not wait for ever.
+    // of a program that exited, the whole tree of one that hung or flooded, and any process that
+    // left the group (`setsid`) but still carries the run's mark.
+    kill_run(pgid, &mark, pgid);
+    RUNNING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(group, _)| *group != pgid);
+    // The pipes close once every marked process is dead; one that scrubbed its environment could
+    // keep them open, so do not wait for ever.
     let mut texts = readers.into_iter().map(|collected| {
         let bytes = collected
             .recv_timeout(Duration::from_secs(2))

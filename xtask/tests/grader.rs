@@ -337,7 +337,7 @@ fn list_shows_progress_and_what_is_next() {
     check(&root, "wrong_answer");
     let output = run(&root, &["list"]);
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("1/12 passed"), "{text}");
+    assert!(text.contains("1/19 passed"), "{text}");
     assert!(text.contains("✓ pass"), "{text}");
     assert!(text.contains("✗ wrong result"), "{text}");
     assert!(text.contains("· not checked"), "{text}");
@@ -512,7 +512,25 @@ fn watch_checks_again_when_the_file_is_saved() {
 #[test]
 fn verify_passes_solutions_and_finds_the_planted_problems() {
     let root = course("verify");
-    let output = run(&root, &["verify", "--repeat", "2", "--no-clippy"]);
+    // The fixtures added for evidence and isolation are right or wrong on purpose in ways the
+    // other tests look at; verify the classic set (and its wrong answers).
+    let classic = [
+        "correct",
+        "compile_error",
+        "todo",
+        "panics",
+        "exits_nonzero",
+        "hangs",
+        "floods",
+        "hard_coded",
+        "wrong_answer",
+        "too_slow",
+        "needs_tool",
+        "custom_run",
+    ];
+    let mut args = vec!["verify", "--repeat", "2", "--no-clippy"];
+    args.extend(classic);
+    let output = run(&root, &args);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{text}");
     // The fixture course plants exactly three problems: a handed-out exercise that does not
@@ -541,4 +559,241 @@ fn verify_passes_solutions_and_finds_the_planted_problems() {
     }
     let row = text.lines().find(|l| l.starts_with("needs_tool ")).unwrap();
     assert!(row.contains("skipped"), "{row}");
+    let row = text.lines().find(|l| l.starts_with("correct ")).unwrap();
+    assert!(
+        row.contains("1 fail 2/2"),
+        "its wrong answer fails every draw: {row}"
+    );
+}
+
+#[test]
+fn the_right_number_without_the_mechanism_fails_and_says_what_is_missing() {
+    let root = course("evidence");
+    for (name, label, why) in [
+        (
+            "no_mechanism",
+            "additions",
+            "the product must come from the adder",
+        ),
+        (
+            "double_work",
+            "additions",
+            "the product must come from the adder",
+        ),
+        (
+            "configured_late",
+            "unit at first addition",
+            "set the adder's unit before",
+        ),
+    ] {
+        for _ in 0..3 {
+            let verdict = check(&root, name);
+            assert_verdict(&verdict, "wrong result", &format!("`{label}` must equal"));
+            let failed: Vec<&Value> = verdict["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["passed"] == false)
+                .collect();
+            assert_eq!(
+                failed[0]["label"], label,
+                "{name}: the evidence gives it away"
+            );
+            assert!(failed[0]["why"].as_str().unwrap().contains(why), "{name}");
+            assert_eq!(
+                verdict["checks"][0]["passed"], true,
+                "{name}: the product is right"
+            );
+        }
+    }
+    let verdict = check(&root, "no_mechanism");
+    let b = verdict["params"]["b"].as_i64().unwrap();
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("must equal b = {b}, got 0")),
+        "{verdict:#}"
+    );
+}
+
+#[test]
+fn a_slip_that_shows_on_odd_sizes_fails_on_every_draw() {
+    let root = course("draws");
+    for seed in 1..=6 {
+        let output = run(
+            &root,
+            &["check", "odd_sizes", "--json", "--seed", &seed.to_string()],
+        );
+        let verdict: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            verdict["verdict"], "wrong result",
+            "seed {seed}: {verdict:#}"
+        );
+        assert_eq!(
+            verdict["params"]["b"].as_i64().unwrap() % 2,
+            1,
+            "b is always odd"
+        );
+    }
+}
+
+/// Live processes started by a run of the grader with process id `grader` (their environment
+/// carries its mark).
+fn marked_by(grader: u32) -> Vec<i32> {
+    let mark = format!("GIL_LESSONS_RUN={grader}-");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|e| e.starts_with(mark.as_bytes()))
+            })
+        })
+        .collect()
+}
+
+/// Processes whose command line is exactly `words` (as /proc/PID/cmdline splits it), alive.
+fn running(words: &[&str]) -> Vec<i32> {
+    let wanted: Vec<u8> = words
+        .iter()
+        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
+        .filter(|pid| {
+            !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+        })
+        .collect()
+}
+
+/// Wait up to five seconds for `words` to stop running.
+fn gone(words: &[&str]) -> bool {
+    (0..50).any(|_| {
+        let none = running(words).is_empty();
+        if !none {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        none
+    })
+}
+
+#[test]
+fn a_setsid_daemon_changes_no_grade_and_does_not_outlive_the_check() {
+    let root = course("daemon");
+    let verdict = check(&root, "daemon");
+    // It keeps stdout open, yet its parent's lines are read and graded.
+    assert_verdict(&verdict, "pass", "every check holds");
+    assert!(
+        gone(&["sleep", "607"]),
+        "the setsid child outlived the check"
+    );
+}
+
+#[test]
+fn a_program_writing_relative_paths_reaches_nothing_of_the_course() {
+    let root = course("relative");
+    let verdict = check(&root, "writes_relative");
+    assert_verdict(&verdict, "pass", "every check holds");
+    let rows: Value = serde_json::from_slice(&run(&root, &["list", "--json"]).stdout).unwrap();
+    let passed: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "pass")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        passed,
+        ["writes_relative"],
+        "its fake progress file landed in a scratch directory"
+    );
+}
+
+#[test]
+fn a_program_that_changes_the_course_is_named_and_changes_no_grade() {
+    let root = course("tampers");
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "exercises", "solutions"]);
+    git(&root, &["commit", "-q", "-m", "handed out"]);
+    check(&root, "wrong_answer");
+    let verdict = check(&root, "tampers");
+    assert_verdict(
+        &verdict,
+        "changed course files",
+        "solutions/src/bin/correct.rs",
+    );
+    let message = verdict["message"].as_str().unwrap();
+    assert!(message.contains("target/grader/progress.json"), "{message}");
+    assert!(message.contains("`git checkout solutions/`"), "{message}");
+    let rows: Value = serde_json::from_slice(&run(&root, &["list", "--json"]).stdout).unwrap();
+    let status = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(
+        status("correct"),
+        "not checked",
+        "the fake passes were put back"
+    );
+    assert_eq!(
+        status("wrong_answer"),
+        "fail",
+        "the grader's own record stands"
+    );
+    assert_eq!(status("tampers"), "fail");
+    // The next check of `correct` finds its solution gone, and says why before blaming the course.
+    let output = run(&root, &["check", "correct"]);
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("changed since checkout")
+            && text.contains("git checkout solutions/src/bin/correct.rs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sigterm_or_sighup_to_the_grader_stops_the_program_and_its_children() {
+    for signal in [libc::SIGTERM, libc::SIGHUP] {
+        let root = course(&format!("signal{signal}"));
+        // Built first, so the check below starts the program at once.
+        check(&root, "hangs");
+        let mut grader = xtask(&root, &["check", "hangs"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The program and its `sleep` child.
+        let started = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            marked_by(grader.id()).len() >= 2
+        });
+        assert!(started, "the hanging program started its child");
+        // SAFETY: a signal to the grader process this test started.
+        unsafe {
+            libc::kill(grader.id() as i32, signal);
+        }
+        let status = grader.wait().unwrap();
+        assert!(!status.success());
+        let all_gone = (0..50).any(|_| {
+            let none = marked_by(grader.id()).is_empty();
+            if !none {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            none
+        });
+        assert!(
+            all_gone,
+            "signal {signal}: the program or its child outlived the grader"
+        );
+    }
 }

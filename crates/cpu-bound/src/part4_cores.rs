@@ -109,7 +109,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     ))
 }
 
-/// The runs [`measure`] makes with `threads_for` cores' thread counts, simulated on an idle
+/// The runs [`measure()`] makes with `threads_for` cores' thread counts, simulated on an idle
 /// machine with `cores` cores.
 pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
     let total = cfg.size(BASE_TOTAL);
@@ -202,7 +202,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             unit: Unit::Ratio,
             measured: row.speedup,
             expected: want,
-            low: 1.0 + 0.5 * (want - 1.0),
+            low: 0.75 * want,
             high: want * 1.25,
             text: &format!(
                 "Free-threaded, one thread per core came close to the ideal of {}: the \

@@ -132,7 +132,10 @@ fn every_claim_holds_on_the_simulator_it_is_checked_against() {
                 for record in made {
                     assert!(record.held, "{argv:?}: {record:?}");
                     // JSON has no infinity: every bound must be written as a number.
-                    assert!(record.low.is_finite() && record.high.is_finite(), "{record:?}");
+                    assert!(
+                        record.low.is_finite() && record.high.is_finite(),
+                        "{record:?}"
+                    );
                 }
                 runs += 1;
             }

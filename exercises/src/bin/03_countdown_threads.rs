@@ -67,6 +67,9 @@ struct Measured {
     held_two: Duration,
     /// Times the GIL changed hands, summed over the runs of `two_threads`.
     switches: u64,
+    /// Countdown steps (check points) the threads of one run of each version executed.
+    steps_one: u64,
+    steps_two: u64,
     /// Largest share of a two-thread run during which both threads ran "Python" at once.
     parallel: f64,
 }
@@ -102,7 +105,10 @@ fn measure(gil: &Gil, n: u64, runs: u32) -> Measured {
         held_two: Duration::MAX,
         switches: 0,
         parallel: 0.0,
+        steps_one: 0,
+        steps_two: 0,
     };
+    let steps = |stats: &gil_core::GilStats| stats.threads.iter().map(|t| t.check_points).sum();
     for _ in 0..runs {
         gil.reset_stats();
         let ((), took) = time(|| one_thread(gil, n));
@@ -110,6 +116,7 @@ fn measure(gil: &Gil, n: u64, runs: u32) -> Measured {
         m.one = m.one.min(took);
         m.threads_one = m.threads_one.max(stats.threads.len());
         m.held_one = m.held_one.min(stats.total_held());
+        m.steps_one = steps(&stats);
 
         gil.reset_stats();
         gil.record_timeline();
@@ -120,6 +127,7 @@ fn measure(gil: &Gil, n: u64, runs: u32) -> Measured {
         m.threads_two = m.threads_two.max(stats.threads.len());
         m.held_two = m.held_two.min(stats.total_held());
         m.switches += stats.switches;
+        m.steps_two = steps(&stats);
         m.counted = counts.iter().sum();
         m.parallel = m.parallel.max(parallel_share(&timeline));
     }
@@ -144,6 +152,14 @@ fn real_main(args: Args) -> anyhow::Result<()> {
             fmt_ratio(speedup(m.one, m.two)),
         );
         kv(&format!("attached threads (one, {mode})"), m.threads_one);
+        kv(
+            &format!("countdown steps, one thread ({mode})"),
+            fmt_count(m.steps_one),
+        );
+        kv(
+            &format!("countdown steps, two threads ({mode})"),
+            fmt_count(m.steps_two),
+        );
         kv(&format!("attached threads (two, {mode})"), m.threads_two);
         kv(
             &format!("both threads running ({mode})"),

@@ -61,6 +61,9 @@ struct Run {
     switches: u64,
     /// The interval in force after the call.
     interval: Duration,
+    /// The interval in force when the threads first took the GIL: the one that shaped the run.
+    /// (If they started with different ones, the one that differs from `interval`.)
+    at_start: Option<Duration>,
     /// Threads that attached during the call.
     threads: usize,
     /// Wall-clock time of the call.
@@ -95,10 +98,16 @@ fn run(interval: Duration, spin_for: Duration) -> anyhow::Result<Run> {
     let returned = count_switches(&gil, interval, &spin)?;
     let wall = started.elapsed();
     let stats = gil.stats();
+    let at_start = stats
+        .threads
+        .iter()
+        .filter_map(|t| t.first_interval)
+        .max_by_key(|&first| first != interval);
     Ok(Run {
         returned,
         switches: stats.switches,
         interval: gil.switch_interval(),
+        at_start,
         threads: stats.threads.len(),
         wall,
     })
@@ -111,9 +120,11 @@ fn real_main(args: Args) -> anyhow::Result<()> {
 
     heading("Exercise 04 · GIL switches as the switch interval changes");
     kv("spin time", format!("{} ms", args.duration_ms));
+    let ms = |interval: Duration| format!("{}", interval.as_secs_f64() * 1e3);
+    kv("switch interval set (ms)", ms(chosen.interval));
     kv(
-        "switch interval set (ms)",
-        format!("{}", chosen.interval.as_secs_f64() * 1e3),
+        "switch interval when the threads started (ms)",
+        chosen.at_start.map_or("no thread started".into(), ms),
     );
     kv("switches returned", fmt_count(chosen.returned));
     kv("switches recorded by the GIL", fmt_count(chosen.switches));

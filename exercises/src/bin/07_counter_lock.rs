@@ -63,6 +63,8 @@ struct Args {
 /// What one run of a program on many threads left behind.
 struct Counted {
     total: u64,
+    /// Times `lock` was taken (the frame's own tries and the eval loop's waits).
+    lock_acquisitions: u64,
     forced_switches: u64,
     threads: usize,
 }
@@ -79,6 +81,7 @@ fn count(gil: &Gil, program: &Program, policy: CheckPolicy, args: &Args) -> Coun
     let stats = gil.stats();
     Counted {
         total: globals.counter.load(),
+        lock_acquisitions: globals.lock.acquisitions(),
         forced_switches: stats.forced_switches,
         threads: stats.threads.len(),
     }
@@ -125,6 +128,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
             fmt_count(expected.saturating_sub(unlocked.total)),
         );
         kv(&format!("with lock, {name}"), fmt_count(locked.total));
+        kv(
+            &format!("lock acquisitions, {name}"),
+            fmt_count(locked.lock_acquisitions),
+        );
         kv(
             &format!("forced switches without lock, {name}"),
             fmt_count(unlocked.forced_switches),

@@ -92,7 +92,9 @@ const STEPS: [&str; 5] = [
 
 fn real_main(args: Args) -> anyhow::Result<()> {
     let k = usize::try_from(args.k)?;
-    let a = PyObject::new("list", Counting::Plain);
+    // Traced: the object also tallies the references taken and dropped on it, so the grader can
+    // tell counts that came from replaying the script from counts worked out on paper.
+    let a = PyObject::traced("list", Counting::Plain);
     let rc = Rc::new(Vec::new());
 
     heading("Exercise 01 · watching reference counts");
@@ -112,17 +114,25 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         kv(&format!("strong_count after {step}"), strong);
     }
 
+    heading("what the object saw");
+    kv("increfs a received", a.increfs_received());
+    kv("decrefs a received", a.decrefs_received());
+
     heading("del a");
     a.decref();
     drop(rc);
     let audit = a.audit();
-    kv("freed after del a", audit.fate() == Fate::Freed);
+    kv("freed after del a", yes_no(audit.fate() == Fate::Freed));
     kv("verdict", audit.fate());
     note(
         "sys.getrefcount(a) binds a to the function's parameter while it runs: one more\n\
          reference than you can see. Rc::strong_count borrows, so it adds none.",
     );
     Ok(())
+}
+
+fn yes_no(truth: bool) -> &'static str {
+    if truth { "yes" } else { "no" }
 }
 
 fn main() -> ExitCode {

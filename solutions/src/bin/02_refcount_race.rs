@@ -106,7 +106,7 @@ fn trial(name: &str, counting: Counting, run: Runner<'_>) {
     kv(&format!("count after decrefs ({name})"), after_decrefs);
     kv(
         &format!("freed once at del ({name})"),
-        verdict == Fate::Freed,
+        if verdict == Fate::Freed { "yes" } else { "no" },
     );
     kv(&format!("verdict ({name})"), verdict);
     kv(&format!("increfs took ({name})"), fmt_duration(took));
@@ -129,9 +129,15 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     trial("plain, GIL", Counting::Plain, &|obj, op| {
         with_gil(&gil, obj, threads, args.refs, op);
     });
+    let stats = gil.stats();
     kv(
         "attached threads, both phases (plain, GIL)",
-        gil.stats().threads.len(),
+        stats.threads.len(),
+    );
+    // Each incref or decref is one bytecode: the eval loop reaches a check point after each.
+    kv(
+        "check points, both phases (plain, GIL)",
+        fmt_count(stats.threads.iter().map(|t| t.check_points).sum()),
     );
 
     trial("yours, no GIL", counting_without_gil(), &|obj, op| {

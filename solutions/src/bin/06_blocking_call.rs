@@ -130,6 +130,8 @@ struct Served {
     /// The heartbeat's longest wait for the GIL after waking, and how often it ticked.
     worst_wait: Duration,
     ticks: u64,
+    /// "Bytecodes" (check points) the server thread ran: the Python steps of the handler.
+    python_steps: u64,
 }
 
 /// Sets the flag when dropped.
@@ -189,13 +191,10 @@ fn serve(handler: Handler, args: &Args) -> Served {
         let beats = beats.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (pages, checksum, beats)
     });
-    let released = gil
-        .stats()
-        .threads
-        .iter()
-        .filter(|t| t.name == "server")
-        .map(|t| t.detached)
-        .sum();
+    let stats = gil.stats();
+    let server = || stats.threads.iter().filter(|t| t.name == "server");
+    let released = server().map(|t| t.detached).sum();
+    let python_steps = server().map(|t| t.check_points).sum();
     Served {
         pages,
         checksum,
@@ -203,6 +202,7 @@ fn serve(handler: Handler, args: &Args) -> Served {
         released,
         worst_wait,
         ticks,
+        python_steps,
     }
 }
 
@@ -220,6 +220,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         heading(&format!("Handler {who}"));
         kv(&format!("pages served ({who})"), served.pages);
         kv(&format!("page checksum ({who})"), served.checksum);
+        kv(
+            &format!("Python steps run by the server ({who})"),
+            fmt_count(served.python_steps),
+        );
         kv(&format!("heartbeat ticks ({who})"), fmt_count(served.ticks));
         kv(
             &format!("heartbeat worst wait ({who})"),

@@ -105,6 +105,8 @@ fn word(seed: u64, t: u64, i: u64) -> &'static str {
 /// What counting with one version of `count_word` produced.
 struct Tally {
     counts: HashMap<&'static str, u64>,
+    /// Times `lock` was taken.
+    lock_acquisitions: u64,
     threads: usize,
     took: std::time::Duration,
 }
@@ -126,6 +128,7 @@ fn tally(gil: &Gil, counter: Counter, args: &Args) -> Tally {
     });
     Tally {
         counts: counts.items.into_inner().unwrap_or_else(|e| e.into_inner()),
+        lock_acquisitions: lock.acquisitions(),
         threads: gil.stats().threads.len(),
         took,
     }
@@ -168,6 +171,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
             fmt_count(t.counts.get("the").copied().unwrap_or(0)),
         );
         kv(&format!("words with a wrong count ({who})"), wrong);
+        kv(
+            &format!("lock acquisitions ({who})"),
+            fmt_count(t.lock_acquisitions),
+        );
         kv(&format!("attached threads ({who})"), t.threads);
         kv(&format!("time ({who})"), fmt_duration(t.took));
     }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use gil_core::measure::cores;
 use gil_core::sim::{self, Script, SimConfig, SimRun, Step};
 
 use super::script::Header;
@@ -16,10 +15,11 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Match CPython's GIL (on or off) and switch interval, on this machine's core count.
-    pub fn new(header: &Header) -> anyhow::Result<Simulator> {
+    /// Match CPython's GIL (on or off) and switch interval, on an idle machine with `cores`
+    /// cores (this machine's, when comparing with CPython measured here).
+    pub fn new(header: &Header, cores: usize) -> anyhow::Result<Simulator> {
         Ok(Simulator {
-            cfg: SimConfig::new(header.mode(), header.interval()?, cores()),
+            cfg: SimConfig::new(header.mode(), header.interval()?, cores),
         })
     }
 

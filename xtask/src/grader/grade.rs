@@ -9,8 +9,9 @@ use anyhow::{Context as _, bail};
 use gil_core::measure::SplitMix64;
 use serde::Serialize;
 
+use super::course::Snapshot;
 use super::expr::Env;
-use super::manifest::{Exercise, RelationKind};
+use super::manifest::{Exercise, Launch, RelationKind};
 use super::project::{Build, Project, Side, on_path};
 use super::value;
 use crate::process::{self, Ending, Limits, Outcome};
@@ -40,6 +41,9 @@ pub enum Kind {
     /// A check failed.
     #[serde(rename = "wrong result")]
     WrongResult,
+    /// The program changed the course's own files (or the grader's); not passed.
+    #[serde(rename = "changed course files")]
+    ChangedCourseFiles,
     /// A required tool is missing; not passed.
     Skipped,
 }
@@ -55,6 +59,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::OutputFlood => "output flood",
             Kind::WrongResult => "wrong result",
+            Kind::ChangedCourseFiles => "changed course files",
             Kind::Skipped => "skipped",
         }
     }
@@ -82,6 +87,39 @@ pub struct CheckResult {
     /// What the solution printed for this label, when the check compares with it.
     pub solution: Option<String>,
 }
+
+impl CheckResult {
+    /// What the value had to be, as people read it: the expected value alone when the
+    /// expression is a literal (`2`, `yes`), "the solution's …" for the solution's text, else
+    /// `expression = value`.
+    pub fn target(&self) -> String {
+        let Some(expected) = &self.expected else {
+            return self.expression.clone();
+        };
+        if self.expression.trim().parse::<f64>().is_ok() || self.relation == TRUTH {
+            expected.clone()
+        } else if self.expression == "solution" {
+            format!("the solution's {expected}")
+        } else {
+            format!("{} = {expected}", self.expression)
+        }
+    }
+
+    /// One line: "`held` must be at most 0.25 * db_ms / 1000 = 5 ms, got 31.2 ms".
+    pub fn describe(&self) -> String {
+        let head = format!("`{}` {} {}", self.label, self.relation, self.target());
+        match &self.problem {
+            Some(problem) => format!("{head} — {problem}"),
+            None => format!(
+                "{head}, got {}",
+                self.actual.as_deref().unwrap_or("nothing")
+            ),
+        }
+    }
+}
+
+/// The relation of a yes/no check, as people read it.
+const TRUTH: &str = "must be";
 
 /// Everything a check found out; `--json` prints exactly this.
 #[derive(Clone, Debug, Serialize)]
@@ -122,6 +160,8 @@ pub struct Verdict {
 pub enum Learner {
     /// A program from one of the two packages.
     Program(Side),
+    /// A program built elsewhere, run as the learner's would be (`verify`'s wrong answers).
+    Built(PathBuf),
     /// A fixed text, as if a program printed it (how `verify` plays a learner who hard-codes).
     Printed(String),
 }
@@ -216,7 +256,8 @@ impl Grading<'_> {
         }
 
         let needs_solution = exercise.needs_solution();
-        if self.build && exercise.run.is_none() {
+        let launch = exercise.launch();
+        if self.build && launch.is_built() {
             if let Learner::Program(side) = learner {
                 self.say(&format!(
                     "compiling {} ({})…",
@@ -227,10 +268,10 @@ impl Grading<'_> {
                     self.project.build(*side, &[exercise], self.colour)?
                 {
                     if *side == Side::Solution {
-                        bail!(
+                        return Err(self.project.blame(&format!(
                             "the solution of {} does not compile:\n{output}",
                             exercise.name
-                        );
+                        )));
                     }
                     verdict.compiler_output = Some(output);
                     let message = "compile error: the compiler rejected your code".to_owned();
@@ -244,25 +285,28 @@ impl Grading<'_> {
                     self.project
                         .build(Side::Solution, &[exercise], self.colour)?
                 {
-                    bail!(
+                    return Err(self.project.blame(&format!(
                         "the solution of {} does not compile:\n{output}",
                         exercise.name
-                    );
+                    )));
                 }
             }
         }
 
         for run in 1..=exercise.runs {
             verdict.run = run;
-            verdict.params = exercise
-                .params
-                .iter()
-                .map(|(name, &[low, high])| (name.clone(), self.rng.between(low, high)))
-                .collect();
+            verdict.params = exercise.draw(|low, high| self.rng.between(low, high));
             let mine = match learner {
-                Learner::Program(side) => {
-                    let (program, args) = self.command(exercise, *side, &verdict.params)?;
-                    verdict.command = Some(self.shown_command(exercise, *side, &verdict.params)?);
+                Learner::Program(_) | Learner::Built(_) => {
+                    let (side, built) = match learner {
+                        Learner::Built(path) => (Side::Exercise, Some(path.as_path())),
+                        Learner::Program(side) => (*side, None),
+                        Learner::Printed(_) => unreachable!("matched above"),
+                    };
+                    let (program, args) =
+                        self.command(launch, exercise, side, built, &verdict.params)?;
+                    verdict.command =
+                        Some(self.shown_command(launch, exercise, side, &verdict.params)?);
                     self.say(&format!(
                         "running {}{} ({})…",
                         exercise.name,
@@ -273,7 +317,24 @@ impl Grading<'_> {
                         },
                         show_params(&verdict.params)
                     ));
-                    self.execute(exercise, &program, &args)?
+                    // What the grader saw before the program ran, to tell afterwards whether it
+                    // touched the course's files or the learner's progress.
+                    let before = Snapshot::take(self.project);
+                    let outcome = self.execute(exercise, &program, &args)?;
+                    let changed = before.changes(self.project);
+                    if !changed.is_empty() {
+                        before.restore_progress(self.project);
+                        verdict.stdout = outcome.stdout;
+                        verdict.stderr = outcome.stderr;
+                        let message = format!(
+                            "your program changed files it must not touch: {} — the grade stands \
+                             as it was; {}",
+                            changed.join(", "),
+                            super::course::how_to_restore(&changed)
+                        );
+                        return finish(verdict, Kind::ChangedCourseFiles, message);
+                    }
+                    outcome
                 }
                 Learner::Printed(text) => Outcome::printed(text),
             };
@@ -284,15 +345,16 @@ impl Grading<'_> {
                 return finish(verdict, kind, message);
             }
             let reference = if needs_solution {
-                let (program, args) = self.command(exercise, Side::Solution, &verdict.params)?;
+                let (program, args) =
+                    self.command(launch, exercise, Side::Solution, None, &verdict.params)?;
                 let outcome = self.execute(exercise, &program, &args)?;
                 if let Some((kind, message, _)) = classify(&outcome, exercise) {
-                    bail!(
-                        "the solution of {} failed with {} ({}: {message}) — a bug in the course",
+                    return Err(self.project.blame(&format!(
+                        "the solution of {} failed with {} ({}: {message})",
                         exercise.name,
                         show_params(&verdict.params),
                         kind.name()
-                    );
+                    )));
                 }
                 Some(outcome.stdout)
             } else {
@@ -305,20 +367,7 @@ impl Grading<'_> {
                 reference.as_deref(),
             )?;
             if let Some(failed) = verdict.checks.iter().find(|c| !c.passed) {
-                let message = format!(
-                    "wrong result: `{}` {} {}{}",
-                    failed.label,
-                    failed.relation,
-                    failed.expression,
-                    match &failed.problem {
-                        Some(problem) => format!(" — {problem}"),
-                        None => format!(
-                            " = {}, got {}",
-                            failed.expected.as_deref().unwrap_or("?"),
-                            failed.actual.as_deref().unwrap_or("nothing")
-                        ),
-                    }
-                );
+                let message = format!("wrong result: {}", failed.describe());
                 return finish(verdict, Kind::WrongResult, message);
             }
         }
@@ -340,11 +389,13 @@ impl Grading<'_> {
         side: Side,
         params: &BTreeMap<String, i64>,
     ) -> anyhow::Result<Outcome> {
-        let (program, args) = self.command(exercise, side, params)?;
+        let (program, args) = self.command(exercise.launch(), exercise, side, None, params)?;
         self.execute(exercise, &program, &args)
     }
 
-    fn execute(
+    /// Run a program in a scratch directory of its own, outside the repository: whatever it
+    /// writes to relative paths lands there and is deleted with it.
+    pub fn execute(
         &self,
         exercise: &Exercise,
         program: &Path,
@@ -354,30 +405,38 @@ impl Grading<'_> {
             timeout: Duration::from_secs_f64(exercise.timeout),
             max_output: MAX_OUTPUT,
         };
-        process::run(program, args, &self.project.root, limits)
+        let scratch = tempfile::Builder::new()
+            .prefix("gil-lessons-run-")
+            .tempdir()
+            .context("cannot make a scratch directory to run the program in")?;
+        process::run(program, args, scratch.path(), limits)
     }
 
-    /// The program and arguments that run `exercise` on `side` with `params`.
+    /// The program and arguments that run `exercise` on `side` with `params`; `built`
+    /// replaces the side's binary (a wrong answer `verify` built).
     fn command(
         &self,
+        launch: Launch<'_>,
         exercise: &Exercise,
         side: Side,
+        built: Option<&Path>,
         params: &BTreeMap<String, i64>,
     ) -> anyhow::Result<(PathBuf, Vec<String>)> {
-        match &exercise.run {
-            Some(template) => {
+        match launch {
+            Launch::Template { run } => {
                 let xtask = std::env::current_exe().context("cannot find the grader's own path")?;
                 let file = self.project.source(exercise, side)?;
-                let mut words = fill(template, params, &xtask, &file);
+                let mut words = fill(run, params, &xtask, &file);
                 if words.is_empty() {
                     bail!("exercise {}: run is empty", exercise.name);
                 }
                 let program = PathBuf::from(words.remove(0));
                 Ok((program, words))
             }
-            None => {
-                let program = self.project.program(exercise, side);
-                let args = fill(&exercise.args, params, &program, &program);
+            Launch::Binary { args } => {
+                let program =
+                    built.map_or_else(|| self.project.program(exercise, side), Path::to_owned);
+                let args = fill(args, params, &program, &program);
                 Ok((program, args))
             }
         }
@@ -386,18 +445,19 @@ impl Grading<'_> {
     /// The same command as a learner would type it.
     fn shown_command(
         &self,
+        launch: Launch<'_>,
         exercise: &Exercise,
         side: Side,
         params: &BTreeMap<String, i64>,
     ) -> anyhow::Result<String> {
-        Ok(match &exercise.run {
-            Some(template) => {
+        Ok(match launch {
+            Launch::Template { run } => {
                 let file = self.project.source(exercise, side)?;
                 let file = PathBuf::from(self.project.shown(&file));
-                fill(template, params, &PathBuf::from("cargo xtask"), &file).join(" ")
+                fill(run, params, &PathBuf::from("cargo xtask"), &file).join(" ")
             }
-            None => {
-                let args = fill(&exercise.args, params, &PathBuf::new(), &PathBuf::new());
+            Launch::Binary { args } => {
+                let args = fill(args, params, &PathBuf::new(), &PathBuf::new());
                 let mut line = format!(
                     "cargo run --release -p {} --bin {}",
                     side.package(),
@@ -664,7 +724,20 @@ pub fn judge(
                 results.push(result);
                 continue;
             };
-            result.expected = Some(value::show(expected, number.unit));
+            // Both sides of the comparison in the same form: yes/no, or the learner's unit and
+            // digit grouping.
+            match value::truth(actual) {
+                Some(truth) if relation.kind == RelationKind::Equal => {
+                    result.relation = TRUTH;
+                    result.actual = Some(value::yes_no(truth).to_owned());
+                    result.expected = Some(if expected == 1.0 || expected == 0.0 {
+                        value::yes_no(expected == 1.0).to_owned()
+                    } else {
+                        value::show(expected, None)
+                    });
+                }
+                _ => result.expected = Some(value::show_like(expected, actual)),
+            }
             let slack = 1e-9 * expected.abs().max(number.value.abs()) + 1e-12;
             result.passed = match relation.kind {
                 RelationKind::Equal => (number.value - expected).abs() <= slack,
@@ -781,6 +854,47 @@ at_most = "0.01"
         let checks = judge(&exercise, &BTreeMap::new(), "held: 12.5 ms", None).unwrap();
         assert_eq!(checks[0].expected.as_deref(), Some("10 ms"));
         assert!(!checks[0].passed);
+    }
+
+    #[test]
+    fn messages_show_both_sides_alike_and_echo_no_literal() {
+        let text = r#"
+[[exercise]]
+name = "t"
+section = "atomicity"
+title = "t"
+params = { threads = [1, 10], iterations = [1, 1000000] }
+hints = ["h"]
+[[exercise.check]]
+label = "count"
+expect = "3"
+[[exercise.check]]
+label = "freed"
+expect = "1"
+[[exercise.check]]
+label = "total"
+expect = "threads * iterations"
+[[exercise.check]]
+label = "held"
+at_most = "0.4131"
+"#;
+        let exercise = Manifest::parse(text).unwrap().exercises.remove(0);
+        let params = BTreeMap::from([("threads".into(), 4), ("iterations".into(), 1_000_000)]);
+        let mine = "count: 2\nfreed: false\ntotal: 3,999,998\nheld: 500 ms\n";
+        let lines: Vec<String> = judge(&exercise, &params, mine, None)
+            .unwrap()
+            .iter()
+            .map(CheckResult::describe)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "`count` must equal 3, got 2",
+                "`freed` must be yes, got no",
+                "`total` must equal threads * iterations = 4,000,000, got 3,999,998",
+                "`held` must be at most 413.1 ms, got 500 ms",
+            ]
+        );
     }
 
     #[test]

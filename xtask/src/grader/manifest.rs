@@ -49,9 +49,10 @@ pub struct Exercise {
     /// Command-line arguments, `{param}` filled in.
     #[serde(default)]
     pub args: String,
-    /// Inclusive integer ranges the grader draws each parameter from.
+    /// Inclusive integer ranges the grader draws each parameter from: `[low, high]`, or
+    /// `[low, high, step]` to draw only `low + k * step` (say, only odd numbers).
     #[serde(default)]
-    pub params: BTreeMap<String, [i64; 2]>,
+    pub params: BTreeMap<String, Range>,
     /// Tools that must be on `PATH`; without them the exercise is skipped.
     #[serde(default)]
     pub requires: Vec<String>,
@@ -62,6 +63,29 @@ pub struct Exercise {
     /// What the output must satisfy.
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
+}
+
+/// How an exercise's program is started, decided once from the manifest.
+#[derive(Clone, Copy, Debug)]
+pub enum Launch<'a> {
+    /// A binary of its package (`src/bin/NAME.rs`), built by cargo and run with these
+    /// arguments (`{param}` filled in).
+    Binary {
+        /// The argument template.
+        args: &'a str,
+    },
+    /// A whole command (`run`): `{xtask}`, `{file}` and `{param}` filled in; nothing is built.
+    Template {
+        /// The command template.
+        run: &'a str,
+    },
+}
+
+impl Launch<'_> {
+    /// Does cargo build this exercise's programs?
+    pub fn is_built(self) -> bool {
+        matches!(self, Launch::Binary { .. })
+    }
 }
 
 /// The lessons exercises belong to.
@@ -92,6 +116,30 @@ impl Section {
             Section::Atomicity => "atomicity",
             Section::Workarounds => "workarounds",
             Section::RealGil => "real-gil",
+        }
+    }
+}
+
+/// The values a parameter is drawn from: `low`, `low + step`, … up to `high`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// The least value.
+    pub low: i64,
+    /// The greatest value that may be drawn is at most this.
+    pub high: i64,
+    /// The distance between two values that may be drawn (1: every integer).
+    pub step: i64,
+}
+
+impl<'de> Deserialize<'de> for Range {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Range, D::Error> {
+        let values = Vec::<i64>::deserialize(deserializer)?;
+        match values[..] {
+            [low, high] => Ok(Range { low, high, step: 1 }),
+            [low, high, step] => Ok(Range { low, high, step }),
+            _ => Err(serde::de::Error::custom(
+                "a parameter is [low, high] or [low, high, step]",
+            )),
         }
     }
 }
@@ -271,13 +319,19 @@ impl Exercise {
         if self.runs == 0 || self.runs > 100 {
             return Err(format!("runs must be 1 to 100, got {}", self.runs));
         }
-        for (param, [low, high]) in &self.params {
+        for (param, range) in &self.params {
             if !is_identifier(param) || RESERVED.contains(&param.as_str()) || param == "file" {
                 return Err(format!("`{param}` cannot be a parameter name"));
             }
+            let Range { low, high, step } = *range;
             if low > high {
                 return Err(format!(
                     "parameter `{param}`: range [{low}, {high}] is empty"
+                ));
+            }
+            if step < 1 {
+                return Err(format!(
+                    "parameter `{param}`: step {step} must be 1 or more"
                 ));
             }
         }
@@ -316,6 +370,25 @@ impl Exercise {
         Ok(())
     }
 
+    /// How its program is started.
+    pub fn launch(&self) -> Launch<'_> {
+        match &self.run {
+            Some(run) => Launch::Template { run },
+            None => Launch::Binary { args: &self.args },
+        }
+    }
+
+    /// Draw one value of every parameter.
+    pub fn draw(&self, mut between: impl FnMut(i64, i64) -> i64) -> BTreeMap<String, i64> {
+        self.params
+            .iter()
+            .map(|(name, range)| {
+                let steps = (range.high - range.low) / range.step;
+                (name.clone(), range.low + range.step * between(0, steps))
+            })
+            .collect()
+    }
+
     /// Does any check compare with the solution's run?
     pub fn needs_solution(&self) -> bool {
         self.checks
@@ -335,7 +408,7 @@ impl Exercise {
 }
 
 impl Check {
-    fn prepare(&mut self, params: &BTreeMap<String, [i64; 2]>) -> Result<(), String> {
+    fn prepare(&mut self, params: &BTreeMap<String, Range>) -> Result<(), String> {
         if self.label.trim().is_empty()
             || self.label.contains(':')
             || self.label != self.label.trim()
@@ -416,7 +489,14 @@ expect = "n"
         let counter = &manifest.exercises[0];
         assert_eq!(counter.section, Section::Atomicity);
         assert_eq!(counter.runs, 3);
-        assert_eq!(counter.params["threads"], [4, 10]);
+        assert_eq!(
+            counter.params["threads"],
+            Range {
+                low: 4,
+                high: 10,
+                step: 1
+            }
+        );
         assert_eq!(counter.checks[0].relations[0].kind, RelationKind::Equal);
         assert!(counter.needs_solution());
         assert!(counter.varies());

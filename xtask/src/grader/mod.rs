@@ -1,14 +1,15 @@
 //! The exercise grader: `check`, `list`, `hint`, `watch`, `reset` and `verify`.
 //!
-//! A check builds the learner's binary in the grader's own target dir, draws parameters from
-//! the manifest's ranges, runs the learner's program and the solution with the same ones, in
-//! their own process group under a time limit, and evaluates the manifest's checks on the
-//! `label: value` lines they print. Code map:
+//! A check builds the learner's binary (release, the workspace's shared build), draws parameters
+//! from the manifest's ranges, runs the learner's program and the solution with the same ones,
+//! each in a scratch directory and its own process group under a time limit, and evaluates the
+//! manifest's checks on the `label: value` lines they print. Code map:
 //!
 //! * [`manifest`] — `exercises/exercises.toml`, loaded and checked; [`expr`] and [`value`] —
 //!   the checks' expressions and the printed values they compare.
 //! * [`project`] — where files are, and building; [`crate::process`] — running a program safely.
-//! * [`grade`] — one exercise to one [`grade::Verdict`]; [`render`] — verdicts for people.
+//! * [`grade`] — one exercise to one [`grade::Verdict`]; [`render`] — verdicts for people;
+//!   [`course`] — did the program change the course's files or the progress file?
 //! * [`progress`] — the last verdicts (`target/grader/progress.json`); [`verify`](mod@verify) — proof that
 //!   every solution passes and every untouched exercise fails.
 //!
@@ -21,6 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 
+pub mod course;
 pub mod expr;
 pub mod grade;
 pub mod manifest;

@@ -1,9 +1,16 @@
 //! Where things are: the workspace root, the manifest, the learner's and the solution's files,
-//! and the grader's own target directory, plus building the two packages into it.
+//! the grader's own directory, plus building the two packages.
 //!
-//! Architecture invariant: the grader builds in `target/grader`, never in the default target
-//! directory, so a check never waits for the editor's cargo lock; and it never writes below
-//! `exercises/` (only `cargo xtask reset` does).
+//! The grader builds with the release profile in the workspace's target directory, the same
+//! build of the dependency tree that the lessons (`cargo run --release -p …`) and `cargo xtask`
+//! itself use, so nothing is compiled twice. Cargo keeps one build lock per profile directory:
+//! an editor's checks (rust-analyzer runs `cargo check`, the dev profile, in `target/debug`) and
+//! the grader's release builds never wait for each other, and neither can spoil the other's
+//! artifacts. Two graders at once (say `watch` and `check`) do share the release lock, which
+//! cargo honours; the grader then copies each program it built to `target/grader/programs`.
+//!
+//! Architecture invariant: the grader never writes below `exercises/` (only `cargo xtask reset`
+//! does).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,7 +56,9 @@ pub struct Project {
     pub root: PathBuf,
     /// The exercises.
     pub manifest: Manifest,
-    /// `target/grader`: the grader's cargo target dir and its cache.
+    /// The workspace's cargo target directory, shared with the lessons and `cargo xtask`.
+    pub cargo_target: PathBuf,
+    /// `target/grader`: the grader's copies of the programs and the learner's progress.
     pub target: PathBuf,
 }
 
@@ -69,10 +78,12 @@ impl Project {
             bail!("no exercises yet: {MANIFEST} does not exist");
         }
         let manifest = Manifest::load(&path, MANIFEST)?;
+        let cargo_target = cargo_target_dir(root);
         Ok(Project {
             root: root.to_owned(),
             manifest,
-            target: target_dir(root),
+            target: cargo_target.join("grader"),
+            cargo_target,
         })
     }
 
@@ -119,7 +130,7 @@ impl Project {
             .join(&exercise.name)
     }
 
-    /// Build `exercises` (all of them when empty) of `side` in the grader's target dir.
+    /// Build `exercises` (all of them when empty) of `side`, release profile, shared target dir.
     pub fn build(
         &self,
         side: Side,
@@ -135,7 +146,7 @@ impl Project {
             .arg(self.root.join("Cargo.toml"))
             .args(["--package", side.package()])
             .args(["--color", if colour { "always" } else { "never" }])
-            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_TARGET_DIR", &self.cargo_target)
             .current_dir(&self.root);
         if exercises.is_empty() {
             cargo.arg("--bins");
@@ -158,25 +169,37 @@ impl Project {
             exercises.to_vec()
         };
         for exercise in built {
-            let from = self.target.join("release").join(side.bin(&exercise.name));
-            let to = self.program(exercise, side);
+            let from = self.built(&side.bin(&exercise.name));
+            self.keep(&from, &self.program(exercise, side))?;
+        }
+        Ok(Build::Built)
+    }
+
+    /// Where cargo leaves the release binary `bin`.
+    pub fn built(&self, bin: &str) -> PathBuf {
+        self.cargo_target.join("release").join(bin)
+    }
+
+    /// Copy the program cargo built at `from` to `to`, the grader's own copy.
+    pub fn keep(&self, from: &Path, to: &Path) -> anyhow::Result<()> {
+        {
             let parent = to.parent().context("program path has no parent")?;
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
             // Copy beside, then rename: a copy that is running elsewhere is never half written.
             let partial = to.with_extension("partial");
-            std::fs::copy(&from, &partial)
+            std::fs::copy(from, &partial)
                 .with_context(|| format!("cannot copy {}", from.display()))?;
-            std::fs::rename(&partial, &to)
+            std::fs::rename(&partial, to)
                 .with_context(|| format!("cannot rename {}", partial.display()))?;
         }
-        Ok(Build::Built)
+        Ok(())
     }
 }
 
 impl Project {
     /// An exclusive lock on `target/grader/build.lock`, released when the file is dropped.
-    fn lock(&self) -> anyhow::Result<std::fs::File> {
+    pub fn lock(&self) -> anyhow::Result<std::fs::File> {
         use std::os::fd::AsRawFd as _;
         std::fs::create_dir_all(&self.target)
             .with_context(|| format!("cannot create {}", self.target.display()))?;
@@ -191,12 +214,11 @@ impl Project {
     }
 }
 
-/// The grader's target directory: `$CARGO_TARGET_DIR/grader`, or `ROOT/target/grader`.
-pub fn target_dir(root: &Path) -> PathBuf {
+/// The workspace's target directory: `$CARGO_TARGET_DIR`, or `ROOT/target`.
+pub fn cargo_target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-        .join("grader")
 }
 
 /// The first file below `dir` (skipping `target`) whose stem is `stem`.

@@ -110,7 +110,7 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
                     paint.red("✗"),
                     check.label,
                     check.relation,
-                    check.expression
+                    check.target()
                 ));
                 out_diff(&mut line, check, paint);
                 if let Some(why) = &check.why {
@@ -134,7 +134,7 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
             line("  how its output began:".into());
             excerpt(&mut line, &v.stdout, 5, true);
         }
-        Kind::Skipped => {}
+        Kind::Skipped | Kind::ChangedCourseFiles => {}
     }
     if !v.passed && v.verdict != Kind::Skipped {
         line(String::new());

@@ -81,6 +81,16 @@ pub fn is_numeric(text: &str) -> bool {
     truth_word(text).is_some() || first_number(text).is_some_and(|(start, _, _)| start == 0)
 }
 
+/// Is the value a truth word (`true`/`yes`, `false`/`no`), and which?
+pub fn truth(text: &str) -> Option<bool> {
+    truth_word(text)
+}
+
+/// "yes" or "no".
+pub fn yes_no(truth: bool) -> &'static str {
+    if truth { "yes" } else { "no" }
+}
+
 /// `true`/`yes` or `false`/`no` as the value's first word.
 fn truth_word(text: &str) -> Option<bool> {
     let word: String = text
@@ -179,9 +189,44 @@ pub fn show(value: f64, unit: Option<Unit>) -> String {
     } else {
         let decimals = (5 - value.abs().log10().floor() as i32).clamp(0, 9) as usize;
         let fixed = format!("{value:.decimals$}");
-        fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
+        // Only a fraction loses its trailing zeros: "4131.0" becomes "4131", "41310" stays.
+        if fixed.contains('.') {
+            fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            fixed
+        }
     };
     text + &suffix
+}
+
+/// `value` shown the way `like` (what a program printed) shows its number: in its time unit,
+/// and with thousands separators if it uses them.
+pub fn show_like(value: f64, like: &str) -> String {
+    let shown = show(value, number(like).and_then(|n| n.unit));
+    let bytes = like.as_bytes();
+    let grouped = (1..bytes.len().saturating_sub(3)).any(|i| {
+        matches!(bytes[i], b',' | b'_')
+            && bytes[i - 1].is_ascii_digit()
+            && bytes[i + 1..=i + 3].iter().all(u8::is_ascii_digit)
+    });
+    if grouped { group(&shown) } else { shown }
+}
+
+/// Thousands separators in the first run of digits: "4000000 ms" becomes "4,000,000 ms".
+fn group(text: &str) -> String {
+    let start = text.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+    let end = text[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(text.len(), |i| start + i);
+    let digits = &text[start..end];
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    format!("{}{out}{}", &text[..start], &text[end..])
 }
 
 #[cfg(test)]
@@ -270,5 +315,17 @@ mod tests {
         assert_eq!(show(2.0 / 3.0, None), "0.666667");
         assert_eq!(show(0.0456, Some(Unit::Millis)), "45.6 ms");
         assert_eq!(show(1.2e-7, None), "1.200e-7");
+        assert_eq!(show(0.4131, Some(Unit::Millis)), "413.1 ms");
+        assert_eq!(show(41310.0, None), "41310", "an integer keeps its zeros");
+        assert_eq!(show(0.04131, Some(Unit::Nanos)), "41310000 ns");
+    }
+
+    #[test]
+    fn expected_values_take_the_printed_form() {
+        assert_eq!(show_like(4_000_000.0, "3,999,998"), "4,000,000");
+        assert_eq!(show_like(4_000_000.0, "3999998"), "4000000");
+        assert_eq!(show_like(1500.0, "1_499"), "1,500");
+        assert_eq!(show_like(0.005, "31.2 ms"), "5 ms");
+        assert_eq!(show_like(-1234.5, "-1,000.5"), "-1,234.5");
     }
 }
