@@ -53,6 +53,9 @@ const IN_CACHE_FLOATS: usize = 16_384;
 pub struct SizeRun {
     /// "short" or "long".
     pub name: &'static str,
+    /// CPU nanoseconds per float, one thread, on the array that sized this one, and that
+    /// array's length (at least `len`).
+    pub timed: (f64, usize),
     /// The duration the arrays were sized for.
     pub target: Duration,
     /// Elements per array.
@@ -160,11 +163,11 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
     let ns_per_float_in_cache = ns_per_float(IN_CACHE_FLOATS);
     kv(
         "one float, array in cache",
-        format!("{ns_per_float_in_cache:.2} ns (timed first, to size the arrays)"),
+        format!("{ns_per_float_in_cache:.2} ns of CPU time (timed first)"),
     );
     let mut sizes = Vec::new();
     for (name, target) in calls(cfg) {
-        let len = length_for(target, ns_per_float_in_cache, name)?;
+        let (len, timed) = length_for(target, ns_per_float_in_cache, name)?;
         crate::ensure_floats_fit(
             arrays.saturating_mul(len),
             &format!(
@@ -173,7 +176,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
             ),
             "lower --call-ms or --tasks",
         )?;
-        sizes.push(one_size(cfg, name, target, len, arrays)?);
+        sizes.push(one_size(cfg, (name, target, timed), len, arrays)?);
     }
 
     let mut table = Table::new(&["calls", "one thread", "GIL released", "GIL kept"]);
@@ -215,7 +218,14 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
 
 /// How many floats make one call last `target`: a first guess from the speed in cache, then
 /// one call on an array that long, timed, to correct for the caches it does not fit in.
-fn length_for(target: Duration, ns_in_cache: f64, name: &str) -> anyhow::Result<usize> {
+///
+/// Returns the length, and the nanoseconds per float measured on the array of the first guess
+/// with that array's length.
+fn length_for(
+    target: Duration,
+    ns_in_cache: f64,
+    name: &str,
+) -> anyhow::Result<(usize, (f64, usize))> {
     let floats = |ns_per_float: f64| {
         ((target.as_secs_f64() * 1e9 / ns_per_float.max(1e-3)) as usize).max(1_000)
     };
@@ -228,7 +238,8 @@ fn length_for(target: Duration, ns_in_cache: f64, name: &str) -> anyhow::Result<
         ),
         "lower --call-ms",
     )?;
-    Ok(floats(ns_per_float(guess)).min(guess))
+    let ns = ns_per_float(guess);
+    Ok((floats(ns).min(guess), (ns, guess)))
 }
 
 /// `threading.active_count()` and `threading.current_thread().name` inside the pool: every
@@ -254,26 +265,37 @@ fn introspect(cfg: &Config, arrays: usize) {
     );
 }
 
-/// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats.
+/// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats, in CPU
+/// time where the platform reports it: the OS pausing this thread for other programs would
+/// otherwise count as a slow loop.
 fn ns_per_float(len: usize) -> f64 {
     let data = crate::random_array(len, 99);
     let repeats = (1_000_000 / len).max(1);
-    let median = measure::repeat(if len > 1_000_000 { 3 } else { 7 }, || {
-        for _ in 0..repeats {
-            std::hint::black_box(sum_of_squares(std::hint::black_box(&data)));
-        }
-    })
-    .median();
-    median.as_secs_f64() * 1e9 / (repeats * len) as f64
+    let runs = if len > 1_000_000 { 3 } else { 7 };
+    let times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let (cpu, clock) = (crate::thread_cpu_time(), measure::Stopwatch::start());
+            for _ in 0..repeats {
+                std::hint::black_box(sum_of_squares(std::hint::black_box(&data)));
+            }
+            match (cpu, crate::thread_cpu_time()) {
+                (Some(before), Some(after)) => after.saturating_sub(before),
+                _ => clock.elapsed(),
+            }
+        })
+        .collect();
+    measure::Samples(times).median().as_secs_f64() * 1e9 / (repeats * len) as f64
 }
 
+/// Time the three ways for `arrays` arrays of `len` floats; `call` names the call length, its
+/// target duration and the timing that sized it.
 fn one_size(
     cfg: &Config,
-    name: &'static str,
-    target: Duration,
+    call: (&'static str, Duration, (f64, usize)),
     len: usize,
     arrays: usize,
 ) -> anyhow::Result<SizeRun> {
+    let (name, target, timed) = call;
     let data: Vec<Array1<f64>> = (0..arrays)
         .map(|i| crate::random_array(len, i as u64 + 1))
         .collect();
@@ -316,6 +338,7 @@ fn one_size(
     let (released_stats, holding_stats) = (releasing.stats(), holding_gil.stats());
     Ok(SizeRun {
         name,
+        timed,
         target,
         len,
         arrays,
@@ -360,13 +383,12 @@ fn print_gil_times(run: &SizeRun) {
 
 /// What limits the loop: the figures for an array in cache and for the long arrays.
 fn explain_latency(in_cache: f64, long: &SizeRun) {
-    let per_float =
-        long.sequential.as_secs_f64() * 1e9 / (long.arrays as f64 * long.len as f64).max(1.0);
+    let (per_float, timed_len) = long.timed;
     kv(
-        "one float, the long arrays",
+        "one float, a long array",
         format!(
-            "{per_float:.2} ns ({} MB an array)",
-            long.len * std::mem::size_of::<f64>() / 1_000_000
+            "{per_float:.2} ns ({} MB, timed to size the long calls)",
+            timed_len * std::mem::size_of::<f64>() / 1_000_000
         ),
     );
     note(
@@ -379,14 +401,14 @@ fn explain_latency(in_cache: f64, long: &SizeRun) {
     );
     if per_float <= in_cache * 1.3 {
         note(
-            "Here the long arrays took about as long per float as the array in cache: memory \
-             did not slow the loop, the chain of adds did.",
+            "Here a long array took about as long per float as the array in cache: memory did \
+             not slow the loop, the chain of adds did.",
         );
     } else {
         note(&format!(
-            "Here the long arrays took {:.1} times as long per float as the array in cache: \
-             they do not fit in the CPU's caches, and waiting for memory added to the chain \
-             of adds. Cores share the memory bus, so such arrays may gain less from threads.",
+            "Here a long array took {:.1} times as long per float as the array in cache: it \
+             does not fit in the CPU's caches, and waiting for memory added to the chain of \
+             adds. Cores share the memory bus, so such arrays may gain less from threads.",
             per_float / in_cache
         ));
     }
