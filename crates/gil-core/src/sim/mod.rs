@@ -68,6 +68,8 @@
 mod engine;
 mod program;
 mod protocol;
+mod scheduler;
+mod steps;
 
 use std::time::Duration;
 
@@ -108,8 +110,9 @@ impl Machine {
     /// * `timer_slack`: 50 µs, the Linux default for ordinary threads (`timer_slack_ns`,
     ///   `prctl(PR_SET_TIMERSLACK)`).
     /// * `switch_cost`: 2 µs, the usual direct cost of a context switch on Linux.
-    /// * `signal_cost`: 1 µs, a futex wake system call while a waiter sleeps (a release with a
-    ///   waiter cost 1.3 µs to 1.7 µs more than one without, timed on the same virtual machine).
+    /// * `signal_cost`: 1 µs, a futex wake system call. On the same virtual machine, with other
+    ///   builds running, a release with a waiter cost 1.3 µs to 2.3 µs more than one without;
+    ///   1 µs is the quiet end of that.
     pub fn idle(cores: usize) -> Machine {
         let cores = cores.max(1);
         let scale = 1 + cores.min(8).ilog2();
