@@ -167,6 +167,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
 fn show_introspection(cfg: &Config) -> anyhow::Result<()> {
     let gil = cfg.gil(Mode::Gil)?;
     let seen = introspect(&gil);
+    note("Once both threads have started, each asks who it is and how many threads run:");
     let mut table = Table::new(&[
         "threading.current_thread().name",
         "threading.active_count()",
