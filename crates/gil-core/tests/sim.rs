@@ -175,6 +175,18 @@ fn the_old_gil_is_slower_on_two_cores_and_never_hands_over() {
     assert_eq!(fmt_ratio(new_ratio), "1.00x");
     // The releaser always wins: one take each, no hand-off until the first thread is done.
     assert_eq!(old_two.stats().switches, 2);
+    // Meanwhile the waiter is woken by the next release, runs a wake-up latency later, finds
+    // the GIL taken, and sleeps again; the 3.2+ GIL wakes a waiter only to hand it over.
+    let release_period =
+        (old.bytecode * OLD_GIL_CHECK_INTERVAL + old.machine.signal_cost).as_nanos();
+    let wake_cycle = old.machine.wake_latency.as_nanos().div_ceil(release_period) * release_period;
+    let first_hold = old_two.stats().threads[0].held;
+    assert_eq!(
+        u128::from(old_two.futile_wakeups),
+        first_hold.as_nanos() / wake_cycle
+    );
+    assert_eq!(old_two.futile_wakeups, 1538);
+    assert_eq!(simulate(&new, cpu_threads(2, ms(20))).futile_wakeups, 0);
     let releases = ms(20).as_nanos() / (old.bytecode.as_nanos() * 100);
     let t1 = &old_two.stats().threads[0];
     assert_eq!(t1.name, "T1");

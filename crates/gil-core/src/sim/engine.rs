@@ -162,6 +162,8 @@ pub(super) struct Sim {
     pub(super) running: Vec<usize>,
     pub(super) ready: VecDeque<usize>,
     pub(super) round_trips: Vec<Duration>,
+    /// Wake-ups to take a GIL that was taken again before the woken thread ran.
+    pub(super) futile_wakeups: u64,
     pub(super) lock_holds: Vec<LockHold>,
     names: Vec<String>,
 }
@@ -251,6 +253,7 @@ impl Sim {
             running: Vec::new(),
             ready: VecDeque::new(),
             round_trips: Vec::new(),
+            futile_wakeups: 0,
             lock_holds: Vec::new(),
             names,
         }
@@ -325,6 +328,7 @@ impl Sim {
                 .collect(),
             finished,
             round_trips: self.round_trips,
+            futile_wakeups: self.futile_wakeups,
             lock_holds: self.lock_holds,
             stuck,
         }

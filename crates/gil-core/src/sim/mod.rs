@@ -243,6 +243,9 @@ pub struct SimRun {
     /// Every [`Step::RoundTrip`]'s time, from its start until the GIL was back, in the order
     /// they completed.
     pub round_trips: Vec<Duration>,
+    /// Times a thread woken because the GIL was released found it taken again when it ran,
+    /// and went back to sleep: the old GIL's wasted wake-ups (every interpreter).
+    pub futile_wakeups: u64,
     /// Every completed hold of a model lock, in the order they ended.
     pub lock_holds: Vec<LockHold>,
     /// Names of scripts that never finished because every thread left was blocked (a

@@ -52,6 +52,9 @@ impl Sim {
             t.stats.drop_requests += 1;
         }
         if g.locked {
+            if !timed_out {
+                self.futile_wakeups += 1;
+            }
             self.wait_for_gil(i);
         } else {
             g.waiters -= 1;
