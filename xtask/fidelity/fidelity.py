@@ -1,6 +1,6 @@
 """Measure the real CPython GIL for `cargo xtask fidelity`.
 
-Each experiment mirrors one the model runs (`xtask/src/fidelity.rs`); the results, with the sizes
+Each experiment mirrors one the model runs (a module of `xtask/src/fidelity/`); the results, with the sizes
 they were measured at and the timings the model calibrates against, are printed as one JSON
 object so the Rust side can put CPython and the model in one table. Written for this project;
 runs on 3.8+ (and on free-threaded builds, where `sys._is_gil_enabled()` says False).

@@ -25,7 +25,7 @@ struct Cli {
     threads: Option<u64>,
 
     /// Increments per thread in part 2, 1 to 1000000; threads x iterations at most 4000000
-    /// [default: 100000; --quick: 20000]
+    /// [default: 100000, fewer with many --threads; --quick: 20000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     iterations: Option<u64>,
 
@@ -41,9 +41,15 @@ fn real_main() -> anyhow::Result<()> {
     } else {
         Config::default()
     };
+    let threads = cli.threads.map_or(base.threads, |n| n as usize);
+    // Many threads and no --iterations: fewer iterations each, so the race stays in bounds.
+    let iterations = cli.iterations.unwrap_or_else(|| {
+        base.iterations
+            .min(atomicity::setup::MAX_INCREMENTS / threads as u64)
+    });
     let cfg = Config {
-        threads: cli.threads.map_or(base.threads, |n| n as usize),
-        iterations: cli.iterations.unwrap_or(base.iterations),
+        threads,
+        iterations,
         runs: cli.runs.map_or(base.runs, |n| n as usize),
         seed: cli.seed.unwrap_or(base.seed),
         gil: cli.lesson.gil.clone(),

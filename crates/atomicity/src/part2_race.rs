@@ -4,6 +4,7 @@
 //! on the deterministic scheduler of part 3 at the same size: the scheduler's figure is what
 //! the lesson expects, the live one what this machine did. `--simulated` shows only the first.
 
+use std::sync::Barrier;
 use std::time::Duration;
 
 use gil_core::bytecode::{CheckPolicy, CounterRun, Program, Replay, Scheduler, run_counter};
@@ -195,22 +196,62 @@ pub fn simulate(cfg: &Config, kind: Kind) -> Replay {
         .run(&kind.program(), cfg.threads, cfg.iterations)
 }
 
+/// What `threading.active_count()` and `threading.current_thread().name` say in the model
+/// once `threads` threads have started: the count each thread saw, and their names.
+pub fn introspect(cfg: &Config) -> (Vec<usize>, Vec<String>) {
+    let gil = cfg.gil(Mode::Gil);
+    let started = Barrier::new(cfg.threads);
+    let seen = gil.run_threads(cfg.threads, |_, py| {
+        // With the GIL released: wait until every thread has started, count, and wait again
+        // so that no thread finishes (and detaches) before all have counted.
+        let count = py.allow_threads(|| {
+            started.wait();
+            let count = gil.active_count();
+            started.wait();
+            count
+        });
+        (count, py.name().to_owned())
+    });
+    seen.into_iter().unzip()
+}
+
 /// Run part 2: every race, in turns, then the table and one claim per race.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let simulated = session::simulated();
+    let how = if simulated {
+        "Under --simulated only part 3's deterministic scheduler runs them, once each, at the \
+         same size and with the same drop-request spacing."
+            .to_owned()
+    } else {
+        format!(
+            "Live, real threads run part 1's model bytecode on the model GIL, consulting the \
+             eval breaker where the policy says; each race runs {} time(s), in turns. The \
+             expectation comes from part 3's deterministic scheduler at the same size.",
+            cfg.runs
+        )
+    };
     note(&format!(
-        "{} threads each add 1 to one global {} times. Live, real threads run part 1's model \
-         bytecode on the model GIL ({} switch interval), consulting the eval breaker where \
-         the policy says; each race runs {} time(s), in turns. The expectation comes from \
-         part 3's deterministic scheduler at the same size.{}",
+        "{} threads each add 1 to one global {} times, {} switch interval. {how}{}",
         cfg.threads,
         fmt_count(cfg.iterations),
         fmt_duration(cfg.gil.interval()),
-        cfg.runs,
         if cfg.gil.free_threaded {
             " --free-threaded: every race below runs without a GIL."
         } else {
             ""
+        }
+    ));
+    println!();
+    let (counts, names) = introspect(cfg);
+    note(&format!(
+        "Once the threads have started, threading.active_count() in the model says {} in \
+         every thread (CPython would add 1 for the main thread), and \
+         threading.current_thread().name is {}.",
+        counts.iter().max().copied().unwrap_or_default(),
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [first, .., last] => format!("{first} to {last}"),
         }
     ));
     println!();

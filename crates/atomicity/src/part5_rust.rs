@@ -45,8 +45,14 @@ lock = threading.Lock()
 with lock:              # Rust: counter.lock() on a Mutex<u64>
     counter += 1";
 
-/// Increments per thread of the simulated load-then-store race.
-pub const SIMULATED_INCREMENTS: u64 = 10_000;
+/// Increments of the simulated load-then-store race, shared among its threads (so that
+/// `--simulated --cores 1024` costs no more than two cores do).
+pub const SIMULATED_INCREMENTS: u64 = 20_000;
+
+/// Increments per thread of the simulated race with `threads` threads.
+pub fn simulated_increments(threads: usize) -> u64 {
+    (SIMULATED_INCREMENTS / threads.max(1) as u64).max(1)
+}
 
 /// `counter += 1` as an atomic load, then an atomic store: race-free Rust, racy logic.
 #[inline(never)]
@@ -98,9 +104,9 @@ pub struct Kind {
 }
 
 impl Kind {
-    /// A kind as the scheduler sees it: `lost` (%) of `threads` × [`SIMULATED_INCREMENTS`].
+    /// A kind as the scheduler sees it: `lost` (%) of `threads` × [`simulated_increments`].
     fn simulated(name: &'static str, lost: f64, threads: usize) -> Self {
-        let expected = threads as u64 * SIMULATED_INCREMENTS;
+        let expected = threads as u64 * simulated_increments(threads);
         Kind {
             name,
             total: expected - (expected as f64 * lost / 100.0).round() as u64,
@@ -180,7 +186,11 @@ pub fn simulated_loss(threads: usize, seed: u64) -> f64 {
     let replay = Scheduler::new(seed, CheckPolicy::BackEdgesAndCalls)
         .free_threaded(true)
         .trace(false)
-        .run(&Program::increment(), threads, SIMULATED_INCREMENTS);
+        .run(
+            &Program::increment(),
+            threads,
+            simulated_increments(threads),
+        );
     100.0 * replay.lost() as f64 / replay.expected.max(1) as f64
 }
 
@@ -206,7 +216,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             "Simulated: {sim_threads} threads each add 1, {} times, as a load then a store, \
              on part 3's scheduler with no GIL, where any thread may run after any \
              instruction. Timing them needs real cores, so that is left to a live run.",
-            fmt_count(SIMULATED_INCREMENTS)
+            fmt_count(simulated_increments(sim_threads))
         ));
         let simulated = Kind::simulated("AtomicU64 load, then store", expected_loss, sim_threads);
         load_store_claim(
@@ -216,7 +226,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         );
         return Ok(Report {
             threads: sim_threads,
-            increments: SIMULATED_INCREMENTS,
+            increments: simulated_increments(sim_threads),
             load_store: simulated,
             fetch_add: Kind::simulated("AtomicU64 fetch_add", 0.0, sim_threads),
             mutex: Kind::simulated("Mutex<u64>", 0.0, sim_threads),

@@ -43,6 +43,14 @@ fn part2_a_lock_is_exact_and_the_modern_plain_loop_never_loses() {
 }
 
 #[test]
+fn part2_threads_can_count_and_name_themselves() {
+    let cfg = Config::quick();
+    let (counts, names) = part2_race::introspect(&cfg);
+    assert_eq!(counts, vec![cfg.threads; cfg.threads]);
+    assert_eq!(names, ["T1", "T2", "T3", "T4"]);
+}
+
+#[test]
 fn part2_expectations_are_the_schedulers_exact_figures() {
     // The tutorial's 10 x 100,000 on a 5 ms interval: (updates lost, GIL switches).
     let cfg = Config::default();

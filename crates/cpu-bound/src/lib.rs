@@ -22,8 +22,8 @@
 //! With `--simulated` every part runs on the simulator alone: the same output every time, on
 //! any machine. `--scale` takes 0.01 to 4; a part whose work is too short to time (under
 //! 10 ms, or under four switch intervals for the hand-off figures) says so instead of
-//! printing noise. Where CPython's own figures are quoted, the output says they were measured
-//! elsewhere.
+//! printing noise. The one figure quoted from elsewhere (part 5, the old GIL) names its
+//! source.
 //!
 //! ## Part 1: the countdown ([`part1_countdown`])
 //!
@@ -108,8 +108,8 @@
 //!   (part 5). Since 3.2 the trigger is a waiter's drop request after the switch interval.
 //! * The large "two threads are slower" figures come from that old GIL (CPython 3.0 and 3.1
 //!   still had it). On CPython 3.2+ two CPU-bound threads take about as long as one, not much
-//!   longer: CPython's own two-thread/one-thread ratios, measured on another 2-core machine
-//!   and not by this lesson, were 0.96 (3.9), 1.04 (3.11) and 0.99 (3.12).
+//!   longer: `cargo xtask fidelity` times CPython's own two-thread/one-thread ratio on your
+//!   machine, beside the model's and the simulator's.
 //! * "The GIL can be released every 0.005 s" reads like a time slice. It is the waiter's
 //!   patience, and nothing happens at all unless someone is waiting.
 //!

@@ -175,6 +175,18 @@ fn the_old_gil_is_slower_on_two_cores_and_never_hands_over() {
     assert_eq!(fmt_ratio(new_ratio), "1.00x");
     // The releaser always wins: one take each, no hand-off until the first thread is done.
     assert_eq!(old_two.stats().switches, 2);
+    // Meanwhile the waiter is woken by the next release, runs a wake-up latency later, finds
+    // the GIL taken, and sleeps again; the 3.2+ GIL wakes a waiter only to hand it over.
+    let release_period =
+        (old.bytecode * OLD_GIL_CHECK_INTERVAL + old.machine.signal_cost).as_nanos();
+    let wake_cycle = old.machine.wake_latency.as_nanos().div_ceil(release_period) * release_period;
+    let first_hold = old_two.stats().threads[0].held;
+    assert_eq!(
+        u128::from(old_two.futile_wakeups),
+        first_hold.as_nanos() / wake_cycle
+    );
+    assert_eq!(old_two.futile_wakeups, 1538);
+    assert_eq!(simulate(&new, cpu_threads(2, ms(20))).futile_wakeups, 0);
     let releases = ms(20).as_nanos() / (old.bytecode.as_nanos() * 100);
     let t1 = &old_two.stats().threads[0];
     assert_eq!(t1.name, "T1");
@@ -590,4 +602,16 @@ fn blocking_while_holding_agrees_with_the_live_lock() {
     // It waited out the whole sleep, asking at most once per interval.
     assert!(cpu.waited >= ms(45), "{cpu:?}");
     assert!(cpu.drop_requests >= 1 && cpu.drop_requests <= sim.stats().drop_requests + 1);
+}
+
+#[test]
+fn the_machine_says_what_it_assumes() {
+    assert_eq!(
+        Machine::idle(2).to_string(),
+        "2 idle cores; time slice 1.50 ms, wake-up 25.0 µs, timer slack 50.0 µs, context \
+         switch 2.0 µs, futex wake 1.0 µs"
+    );
+    assert!(Machine::idle(0).to_string().starts_with("1 idle core;"));
+    assert_eq!(Machine::idle(64).time_slice, Machine::idle(8).time_slice);
+    assert_eq!(Machine::idle(4).time_slice, us(2_250));
 }

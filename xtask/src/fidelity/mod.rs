@@ -172,7 +172,7 @@ fn measure(root: &Path, args: &FidelityArgs) -> anyhow::Result<Option<Fidelity>>
     let header = script.header()?;
     let progress = progress_bar(EXPERIMENTS.len());
     progress.println(format!(
-        "fidelity: {} {} (GIL {}) against the model, {} experiments, each on both sides",
+        "fidelity: {} {} (GIL {}) beside the model and the simulator, {} experiments",
         header.implementation,
         header.version,
         if header.gil_enabled { "on" } else { "off" },

@@ -1,4 +1,4 @@
-//! The event loop and the OS scheduler: virtual time, cores, time slices, wake-ups.
+//! The simulation's state and its event loop.
 //!
 //! Time jumps from one event to the next: a computation reaching its end or a check point that
 //! matters (a pending drop request, an old-GIL release while someone waits), a time slice
@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use super::program::{Cursor, Leaf, Nanos, Op, compile, nanos};
+use super::program::{Cursor, Nanos, Op, compile, nanos};
 use super::{LockHold, Script, SimConfig, SimRun};
 use crate::gil::{self, Mode};
 use crate::stats::{GilStats, ThreadStats};
@@ -162,6 +162,8 @@ pub(super) struct Sim {
     pub(super) running: Vec<usize>,
     pub(super) ready: VecDeque<usize>,
     pub(super) round_trips: Vec<Duration>,
+    /// Wake-ups to take a GIL that was taken again before the woken thread ran.
+    pub(super) futile_wakeups: u64,
     pub(super) lock_holds: Vec<LockHold>,
     names: Vec<String>,
 }
@@ -251,6 +253,7 @@ impl Sim {
             running: Vec::new(),
             ready: VecDeque::new(),
             round_trips: Vec::new(),
+            futile_wakeups: 0,
             lock_holds: Vec::new(),
             names,
         }
@@ -277,353 +280,6 @@ impl Sim {
             }
         }
         self.into_run()
-    }
-
-    /// When thread `i` next needs attention, if it does on its own.
-    fn event_time(&self, i: usize) -> Option<Nanos> {
-        let t = &self.threads[i];
-        match t.state {
-            State::Waking { at, .. } => Some(at),
-            State::WaitGil {
-                deadline: Some(deadline),
-            } => Some(deadline.saturating_add(self.timer_slack)),
-            State::Computing(_) if t.on_core && t.release_due && t.debt == 0 => Some(self.now),
-            State::Computing(kind) if t.on_core => {
-                let done = self
-                    .now
-                    .saturating_add(t.debt)
-                    .saturating_add(self.compute_target(i, kind) - t.progress);
-                let slice_over = if self.ready.is_empty() {
-                    Nanos::MAX
-                } else {
-                    t.slice_end.max(self.now)
-                };
-                Some(done.min(slice_over))
-            }
-            _ => None,
-        }
-    }
-
-    /// How far thread `i` may compute before something must happen.
-    fn compute_target(&self, i: usize, kind: Kind) -> Nanos {
-        let t = &self.threads[i];
-        if kind != Kind::Bytecode || !t.holding {
-            return t.len;
-        }
-        let g = &self.gils[t.interp];
-        let stop = match g.mode {
-            // The next check point; the one it stands on counts unless it just acted there.
-            Mode::Gil if g.drop_request => {
-                if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
-                    t.progress
-                } else {
-                    (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
-                }
-            }
-            Mode::OldGil { .. } if g.waiters > 0 => {
-                (t.checkpoints + t.ticks_left).saturating_mul(self.bytecode)
-            }
-            _ => return t.len,
-        };
-        stop.min(t.len)
-    }
-
-    /// Move virtual time to `at`: computing threads on cores pay their debts and progress.
-    fn advance_to(&mut self, at: Nanos) {
-        let elapsed = at - self.now;
-        self.now = at;
-        for slot in 0..self.running.len() {
-            let i = self.running[slot];
-            let t = &mut self.threads[i];
-            if let State::Computing(kind) = t.state {
-                let paid = elapsed.min(t.debt);
-                t.debt -= paid;
-                t.progress += elapsed - paid;
-                if kind == Kind::Bytecode {
-                    self.count_check_points(i);
-                }
-            }
-        }
-    }
-
-    /// Count the check points thread `i` has passed; under the old GIL, the releases they made.
-    fn count_check_points(&mut self, i: usize) {
-        let bytecode = self.bytecode;
-        let t = &mut self.threads[i];
-        let passed = if t.progress >= t.len {
-            t.len.div_ceil(bytecode)
-        } else {
-            t.progress / bytecode
-        };
-        let new = passed - t.checkpoints;
-        t.checkpoints = passed;
-        if self.old_interval == 0 || new == 0 || !t.holding {
-            return;
-        }
-        if new < t.ticks_left {
-            t.ticks_left -= new;
-            return;
-        }
-        let releases = 1 + (new - t.ticks_left) / self.old_interval;
-        t.ticks_left = self.old_interval - (new - t.ticks_left) % self.old_interval;
-        if self.gils[t.interp].waiters > 0 {
-            // Someone waits: this release wakes them, so it is simulated as an event.
-            t.release_due = true;
-        } else {
-            // Nobody waits: release and retake change nothing but the count.
-            t.stats.acquisitions += releases;
-        }
-    }
-
-    /// Thread `i`'s event time has come.
-    fn handle(&mut self, i: usize) {
-        let now = self.now;
-        match self.threads[i].state {
-            State::Waking { at, act } if at <= now => self.wake(i, act),
-            State::WaitGil {
-                deadline: Some(deadline),
-            } if deadline.saturating_add(self.timer_slack) <= now => {
-                let interp = self.threads[i].interp;
-                self.gils[interp].queue.retain(|&j| j != i);
-                self.threads[i].state = State::Waking {
-                    at: self.woken_at(),
-                    act: Act::RetryTake { timed_out: true },
-                };
-            }
-            State::Computing(kind) if self.threads[i].on_core => {
-                let t = &self.threads[i];
-                if t.debt == 0 && (t.release_due || t.progress == self.compute_target(i, kind)) {
-                    self.compute_point(i, kind);
-                } else if !self.ready.is_empty() && t.slice_end <= now {
-                    self.preempt(i);
-                }
-            }
-            _ => {}
-        }
-        self.settle(i);
-    }
-
-    /// A woken thread runs: on a free core, or on one it takes from a computing thread.
-    fn wake(&mut self, i: usize, act: Act) {
-        if self.running.len() >= self.cores {
-            let victim = self
-                .running
-                .iter()
-                .copied()
-                .min_by_key(|&j| (self.threads[j].run_start, j));
-            if let Some(victim) = victim {
-                self.running.retain(|&j| j != victim);
-                let v = &mut self.threads[victim];
-                v.on_core = false;
-                v.preempted = true;
-                self.ready.push_front(victim);
-            }
-        }
-        self.place(i);
-        self.exec(i, act);
-    }
-
-    /// Thread `i`'s slice is over and another thread wants its core.
-    fn preempt(&mut self, i: usize) {
-        self.running.retain(|&j| j != i);
-        let t = &mut self.threads[i];
-        t.on_core = false;
-        t.preempted = true;
-        self.ready.push_back(i);
-        self.dispatch();
-    }
-
-    fn place(&mut self, i: usize) {
-        self.running.push(i);
-        let t = &mut self.threads[i];
-        t.on_core = true;
-        t.run_start = self.now;
-        t.slice_end = self.now.saturating_add(self.time_slice);
-        if t.preempted {
-            t.preempted = false;
-            t.debt = t.debt.saturating_add(self.switch_cost);
-        }
-    }
-
-    /// Give free cores to ready threads.
-    fn dispatch(&mut self) {
-        while self.running.len() < self.cores {
-            let Some(i) = self.ready.pop_front() else {
-                return;
-            };
-            self.place(i);
-            if let State::Ready(act) = self.threads[i].state {
-                self.exec(i, act);
-                self.settle(i);
-            }
-        }
-    }
-
-    /// A thread on a core that stopped computing gives the core up.
-    pub(super) fn settle(&mut self, i: usize) {
-        let t = &mut self.threads[i];
-        if t.on_core && !matches!(t.state, State::Computing(_)) {
-            t.on_core = false;
-            self.running.retain(|&j| j != i);
-            self.dispatch();
-        }
-    }
-
-    fn exec(&mut self, i: usize, act: Act) {
-        match act {
-            Act::Take(then) => self.begin_take(i, then),
-            Act::RetryTake { timed_out } => self.retry_take(i, timed_out),
-            Act::SwitchCheck => self.switch_check(i),
-            Act::LockTry(lock) => self.lock_try(i, lock),
-            Act::Go(then) => self.proceed(i, then),
-        }
-    }
-
-    /// Go on with `then`; thread `i` holds what it needed.
-    pub(super) fn proceed(&mut self, i: usize, then: Cont) {
-        match then {
-            Cont::Run => self.run_step(i),
-            Cont::Next => {
-                self.threads[i].cursor.advance();
-                self.run_step(i);
-            }
-            Cont::Resume => {
-                let t = &mut self.threads[i];
-                if t.progress >= t.len {
-                    t.cursor.advance();
-                    self.run_step(i);
-                } else {
-                    t.resumed_at = t.progress;
-                    t.state = State::Computing(Kind::Bytecode);
-                }
-            }
-            Cont::Body => self.body(i),
-            Cont::Retake => self.begin_take(i, Cont::Resume),
-            Cont::RoundTripDone => {
-                let started = self.threads[i].trip_started;
-                self.round_trips.push(dur(self.now - started));
-                self.threads[i].cursor.advance();
-                self.run_step(i);
-            }
-        }
-    }
-
-    fn current(&mut self, i: usize) -> Option<Leaf> {
-        let t = &mut self.threads[i];
-        t.cursor.current(&t.ops)
-    }
-
-    /// Run steps from the current one until one takes time.
-    fn run_step(&mut self, i: usize) {
-        loop {
-            let Some(leaf) = self.current(i) else {
-                self.finish(i);
-                return;
-            };
-            match leaf {
-                Leaf::Bytecode(len) => return self.compute(i, Kind::Bytecode, len),
-                Leaf::NativeHolding(len) => return self.compute(i, Kind::NativeHolding, len),
-                Leaf::BlockingHolding(len) => {
-                    self.threads[i].state = State::Waking {
-                        at: self
-                            .now
-                            .saturating_add(len)
-                            .saturating_add(self.wake_latency),
-                        act: Act::Go(Cont::Next),
-                    };
-                    return;
-                }
-                Leaf::Release(lock) => {
-                    self.unlock(i, lock);
-                    self.threads[i].cursor.advance();
-                }
-                Leaf::Acquire(lock) if self.lock_is_free(lock) => {
-                    self.lock_take(i, lock);
-                    self.threads[i].cursor.advance();
-                }
-                Leaf::NativeReleased(_)
-                | Leaf::Blocking(_)
-                | Leaf::RoundTrip(_)
-                | Leaf::Acquire(_) => {
-                    if matches!(leaf, Leaf::RoundTrip(_)) {
-                        self.threads[i].trip_started = self.now;
-                    }
-                    if self.release(i, true) {
-                        self.threads[i].after = Cont::Body;
-                    } else {
-                        self.body(i);
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    /// The work of a step that runs with the GIL released.
-    fn body(&mut self, i: usize) {
-        self.threads[i].detached_since = Some(self.now);
-        match self.current(i) {
-            Some(Leaf::NativeReleased(len)) => self.compute(i, Kind::NativeReleased, len),
-            Some(Leaf::RoundTrip(len)) => self.compute(i, Kind::Server, len),
-            Some(Leaf::Blocking(len)) => {
-                self.threads[i].state = State::Waking {
-                    at: self
-                        .now
-                        .saturating_add(len)
-                        .saturating_add(self.wake_latency),
-                    act: Act::Take(Cont::Next),
-                };
-            }
-            Some(Leaf::Acquire(lock)) => self.lock_wait(i, lock),
-            _ => self.begin_take(i, Cont::Next),
-        }
-    }
-
-    fn compute(&mut self, i: usize, kind: Kind, len: Nanos) {
-        let t = &mut self.threads[i];
-        t.len = len;
-        t.progress = 0;
-        t.checkpoints = 0;
-        t.resumed_at = 0;
-        t.release_due = false;
-        t.state = State::Computing(kind);
-    }
-
-    /// Thread `i` reached the end of its computation or a check point that matters.
-    fn compute_point(&mut self, i: usize, kind: Kind) {
-        match kind {
-            Kind::Bytecode => {
-                let t = &mut self.threads[i];
-                if t.release_due {
-                    t.release_due = false;
-                    self.release(i, false);
-                    self.begin_take(i, Cont::Resume);
-                } else if self.drop_requested(i) {
-                    self.honour_drop_request(i);
-                } else {
-                    self.proceed(i, Cont::Resume);
-                }
-            }
-            Kind::NativeHolding => self.proceed(i, Cont::Next),
-            Kind::NativeReleased => self.begin_take(i, Cont::Next),
-            Kind::Server => {
-                self.threads[i].state = State::Waking {
-                    at: self.woken_at(),
-                    act: Act::Take(Cont::RoundTripDone),
-                };
-            }
-        }
-    }
-
-    /// The script is over: release the GIL (thread exit: no forced switching) and record.
-    fn finish(&mut self, i: usize) {
-        if self.threads[i].holding {
-            self.release(i, false);
-        }
-        let t = &mut self.threads[i];
-        t.state = State::Done;
-        t.finished = Some(self.now);
-        self.gils[t.interp].finished.push(t.stats.clone());
     }
 
     fn into_run(mut self) -> SimRun {
@@ -672,6 +328,7 @@ impl Sim {
                 .collect(),
             finished,
             round_trips: self.round_trips,
+            futile_wakeups: self.futile_wakeups,
             lock_holds: self.lock_holds,
             stuck,
         }

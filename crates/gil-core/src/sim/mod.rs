@@ -21,7 +21,7 @@
 //!   the simulator call the same function to decide);
 //! * the holder honours the request at its next check point — never inside native code or a
 //!   blocking call that keeps the GIL — and, forced switching, waits until another thread has
-//!   taken the GIL before it queues again;
+//!   taken the GIL before it queues again (again one shared function decides when that applies);
 //! * blocking calls and `allow_threads` native code release the GIL and retake it after;
 //! * [`Mode::OldGil`]: every `check_interval` ticks the holder releases and at once retakes the
 //!   GIL, with no drop request and no forced switching. A woken waiter needs the wake-up latency
@@ -38,6 +38,18 @@
 //!
 //! The simulator returns the live model's own types — [`GilStats`], [`ThreadStats`](crate::ThreadStats),
 //! [`Timeline`] — with the same meaning for every field, so a lesson prints both alike.
+//!
+//! ## Reading its figures
+//!
+//! On [`Machine::idle`], two CPU-bound threads under the 3.2+ GIL hand over like this: the
+//! waiter starts waiting one wake-up after the switch, waits the interval, its timer fires one
+//! timer slack late and it runs one wake-up later, sets the drop request, and the holder lets go
+//! at its next check point. So a contended hold lasts *interval + timer slack + 2 wake-ups*
+//! (5.10 ms at 5 ms), and each hand-off adds a wake-up and a futex wake to the total time. An
+//! echo round trip beside a CPU thread costs *interval + the server's time + timer slack +
+//! 3 wake-ups*: the CPU thread takes the GIL while the server answers, and the I/O thread must
+//! then wait a whole interval to get it back (the convoy). Alone it costs the server's time and
+//! one wake-up. The tests in `tests/sim.rs` assert these sums exactly.
 //!
 //! ## What it leaves out
 //!
@@ -68,10 +80,14 @@
 mod engine;
 mod program;
 mod protocol;
+mod scheduler;
+mod steps;
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::gil::Mode;
+use crate::measure::fmt_duration;
 use crate::stats::GilStats;
 use crate::timeline::Timeline;
 
@@ -108,8 +124,9 @@ impl Machine {
     /// * `timer_slack`: 50 µs, the Linux default for ordinary threads (`timer_slack_ns`,
     ///   `prctl(PR_SET_TIMERSLACK)`).
     /// * `switch_cost`: 2 µs, the usual direct cost of a context switch on Linux.
-    /// * `signal_cost`: 1 µs, a futex wake system call while a waiter sleeps (a release with a
-    ///   waiter cost 1.3 µs to 1.7 µs more than one without, timed on the same virtual machine).
+    /// * `signal_cost`: 1 µs, a futex wake system call. On the same virtual machine, with other
+    ///   builds running, a release with a waiter cost 1.3 µs to 2.3 µs more than one without;
+    ///   1 µs is the quiet end of that.
     pub fn idle(cores: usize) -> Machine {
         let cores = cores.max(1);
         let scale = 1 + cores.min(8).ilog2();
@@ -121,6 +138,25 @@ impl Machine {
             timer_slack: Duration::from_micros(50),
             signal_cost: Duration::from_micros(1),
         }
+    }
+}
+
+/// What the simulator assumes, for a learner: "2 idle cores; time slice 1.50 ms, wake-up
+/// 25.0 µs, timer slack 50.0 µs, context switch 2.0 µs, futex wake 1.0 µs".
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cores = if self.cores == 1 { "core" } else { "cores" };
+        write!(
+            f,
+            "{} idle {cores}; time slice {}, wake-up {}, timer slack {}, context switch {}, \
+             futex wake {}",
+            self.cores,
+            fmt_duration(self.time_slice),
+            fmt_duration(self.wake_latency),
+            fmt_duration(self.timer_slack),
+            fmt_duration(self.switch_cost),
+            fmt_duration(self.signal_cost),
+        )
     }
 }
 
@@ -240,6 +276,9 @@ pub struct SimRun {
     /// Every [`Step::RoundTrip`]'s time, from its start until the GIL was back, in the order
     /// they completed.
     pub round_trips: Vec<Duration>,
+    /// Times a thread woken because the GIL was released found it taken again when it ran,
+    /// and went back to sleep: the old GIL's wasted wake-ups (every interpreter).
+    pub futile_wakeups: u64,
     /// Every completed hold of a model lock, in the order they ended.
     pub lock_holds: Vec<LockHold>,
     /// Names of scripts that never finished because every thread left was blocked (a
