@@ -9,7 +9,9 @@ use gil_core::report::{Table, WIDTH, for_rust_readers, note};
 use gil_core::work::countdown;
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline, session};
 
-use crate::setup::{Config, SIM_STEP_PICOS, Trial, enough_intervals, measurable, median};
+use crate::setup::{
+    Config, SIM_STEP_PICOS, Trial, enough_intervals, measurable, measured_or_simulated, median,
+};
 
 /// Countdown steps per thread at scale 1 (the single thread does twice this).
 pub const BASE_N: u64 = 90_000_000;
@@ -155,11 +157,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
 
     let cores = session::sim_cores();
     let expected = simulate(cfg, cores);
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
+    let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     Ok(measured)
 }

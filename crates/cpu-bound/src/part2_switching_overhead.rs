@@ -6,7 +6,7 @@ use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, median};
+use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median};
 
 /// Countdown steps shared by all threads at scale 1.
 pub const BASE_TOTAL: u64 = 240_000_000;
@@ -94,11 +94,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     ));
     println!();
     let expected = simulate(cfg, session::sim_cores());
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
+    let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     Ok(measured)
 }

@@ -8,7 +8,9 @@ use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, median};
+use crate::setup::{
+    Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median,
+};
 
 /// Countdown steps shared by the two threads at scale 1.
 pub const BASE_TOTAL: u64 = 400_000_000;
@@ -152,13 +154,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     ));
     println!();
     let expected = simulate(cfg, session::sim_cores());
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
+    let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     Ok(measured)
+}
+
+/// A row's median hold for the table; free-threaded there is no lock to hold ("-").
+fn hold(mode: Mode, row: &Row) -> String {
+    match mode {
+        Mode::FreeThreaded => "-".to_owned(),
+        _ => fmt_duration(row.median_contended_hold()),
+    }
 }
 
 fn print(cfg: &Config, r: &Report, expected: &Report) {
@@ -179,8 +185,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             fmt_ratio(r.time_ratio(i)),
             fmt_count(row.trial.switches_per_second().round() as u64),
             fmt_count(want.trial.switches_per_second().round() as u64),
-            fmt_duration(row.median_contended_hold()),
-            fmt_duration(want.median_contended_hold()),
+            hold(r.mode, row),
+            hold(expected.mode, want),
         ]);
     }
     table.print();

@@ -8,7 +8,7 @@ use gil_core::lesson::LessonArgs;
 use gil_core::measure::{self, Samples, fmt_duration};
 use gil_core::report::note;
 use gil_core::sim::{self, Script, SimConfig, Step};
-use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, GilStats, Mode, Timeline};
+use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, GilStats, Mode, Timeline, session};
 
 /// The `--scale` values accepted: from a hundredth of the work (the parts then say they are
 /// too short to measure) to four times it (about half a minute on an idle 2-core machine).
@@ -220,6 +220,19 @@ impl Trial {
     pub fn median_contended_hold(&self) -> Duration {
         let holds = self.timeline.as_ref().map(Timeline::contended_holds);
         Samples(holds.unwrap_or_default()).median()
+    }
+}
+
+/// The figures a part reports: `expected` itself with `--simulated`, otherwise what `measure`
+/// finds on this machine (the part prints them beside `expected`).
+pub fn measured_or_simulated<R: Clone>(
+    expected: &R,
+    measure: impl FnOnce() -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    if session::simulated() {
+        Ok(expected.clone())
+    } else {
+        measure()
     }
 }
 
