@@ -42,6 +42,14 @@ pub(crate) fn should_request_drop(
     timed_out && locked && switch_number_now == switch_number_before
 }
 
+/// `drop_gil`'s rule for forced switching: a holder that lets go because it was asked (a drop
+/// request is pending) waits until another thread has taken the GIL — only under the 3.2+ GIL,
+/// and not when the release is the old GIL's periodic one or a thread's exit. Shared by the
+/// live lock and the simulator.
+pub(crate) fn must_wait_for_switch(mode: Mode, forced_switching: bool, drop_request: bool) -> bool {
+    forced_switching && mode == Mode::Gil && drop_request
+}
+
 /// Which interpreter the model behaves like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -567,7 +575,11 @@ impl GilGuard<'_> {
         if state.waiters > 0 {
             inner.released.notify_one();
         }
-        if forced_switching && inner.mode == Mode::Gil && inner.drop_request.load(Relaxed) {
+        if must_wait_for_switch(
+            inner.mode,
+            forced_switching,
+            inner.drop_request.load(Relaxed),
+        ) {
             inner.drop_request.store(false, Relaxed);
             state.counters.forced_switches += 1;
             self.stats.forced_drops += 1;
@@ -612,5 +624,46 @@ impl fmt::Debug for GilGuard<'_> {
             .field("name", &self.stats.name)
             .field("holding", &self.holding)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_last_at_least_a_microsecond() {
+        assert_eq!(switch_wait(Duration::from_nanos(1)), MIN_SWITCH_WAIT);
+        assert_eq!(switch_wait(Duration::ZERO), MIN_SWITCH_WAIT);
+        assert_eq!(
+            switch_wait(DEFAULT_SWITCH_INTERVAL),
+            DEFAULT_SWITCH_INTERVAL
+        );
+    }
+
+    #[test]
+    fn a_drop_request_needs_a_timeout_a_holder_and_no_switch_meanwhile() {
+        assert!(should_request_drop(true, true, 7, 7));
+        assert!(
+            !should_request_drop(false, true, 7, 7),
+            "signalled, not timed out"
+        );
+        assert!(!should_request_drop(true, false, 7, 7), "the GIL is free");
+        assert!(
+            !should_request_drop(true, true, 7, 8),
+            "it changed hands meanwhile"
+        );
+    }
+
+    #[test]
+    fn only_an_asked_for_release_under_the_new_gil_waits_for_the_switch() {
+        assert!(must_wait_for_switch(Mode::Gil, true, true));
+        assert!(!must_wait_for_switch(Mode::Gil, true, false));
+        assert!(!must_wait_for_switch(Mode::Gil, false, true), "thread exit");
+        let old = Mode::OldGil {
+            check_interval: 100,
+        };
+        assert!(!must_wait_for_switch(old, true, true));
+        assert!(!must_wait_for_switch(Mode::FreeThreaded, true, true));
     }
 }

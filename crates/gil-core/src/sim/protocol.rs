@@ -120,7 +120,7 @@ impl Sim {
             }
         }
         let t = &mut self.threads[i];
-        if forced_switching && g.mode == Mode::Gil && g.drop_request {
+        if gil::must_wait_for_switch(g.mode, forced_switching, g.drop_request) {
             g.drop_request = false;
             g.forced_switches += 1;
             t.stats.forced_drops += 1;
