@@ -603,3 +603,15 @@ fn blocking_while_holding_agrees_with_the_live_lock() {
     assert!(cpu.waited >= ms(45), "{cpu:?}");
     assert!(cpu.drop_requests >= 1 && cpu.drop_requests <= sim.stats().drop_requests + 1);
 }
+
+#[test]
+fn the_machine_says_what_it_assumes() {
+    assert_eq!(
+        Machine::idle(2).to_string(),
+        "2 idle cores; time slice 1.50 ms, wake-up 25.0 µs, timer slack 50.0 µs, context \
+         switch 2.0 µs, futex wake 1.0 µs"
+    );
+    assert!(Machine::idle(0).to_string().starts_with("1 idle core;"));
+    assert_eq!(Machine::idle(64).time_slice, Machine::idle(8).time_slice);
+    assert_eq!(Machine::idle(4).time_slice, us(2_250));
+}

@@ -160,12 +160,15 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
 pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     let n = r.downloads;
+    let turns = match cfg.rounds(r.delay * (n + 1) as u32) {
+        _ if session::simulated() => "Simulated: each way runs once.".to_owned(),
+        1 => "Each way runs once.".to_owned(),
+        rounds => format!("Each way runs {rounds} times, taking turns; the figures are medians."),
+    };
     report::note(&format!(
         "{n} downloads of {} each; a download is a sleep inside allow_threads, as \
-         time.sleep releases the GIL. Each way runs {} time(s), taking turns; the figures \
-         are medians.",
+         time.sleep releases the GIL. {turns}",
         fmt_duration(r.delay),
-        cfg.rounds(r.delay * (n + 1) as u32)
     ));
     report::kv(
         "threading.active_count(), at most",

@@ -10,8 +10,14 @@ use std::process::Command;
 use super::progress::file_hash;
 use super::project::Project;
 
-/// The directories whose files a program being graded must leave alone.
-const WATCHED: [&str; 2] = ["exercises", "solutions"];
+/// The course's files a program being graded must leave alone (directories are watched whole).
+/// The learner's own files in `exercises/src` are not among them: the learner may save one while
+/// a check runs (`watch`), and that is no fault of the program.
+const WATCHED: [&str; 3] = [
+    "solutions",
+    "exercises/exercises.toml",
+    "exercises/Cargo.toml",
+];
 
 /// The course's files (path → hash) and the progress file's bytes, as the grader saw them.
 pub struct Snapshot {
@@ -64,9 +70,13 @@ fn progress_file(project: &Project) -> PathBuf {
     project.target.join("progress.json")
 }
 
-/// Hash every file below `dir` into `files` (a missing directory adds nothing).
-fn hash_tree(dir: &Path, files: &mut BTreeMap<PathBuf, u64>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// Hash `path`, or every file below it, into `files` (a missing path adds nothing).
+fn hash_tree(path: &Path, files: &mut BTreeMap<PathBuf, u64>) {
+    if path.is_file() {
+        files.insert(path.to_owned(), file_hash(path));
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
         return;
     };
     for entry in entries.flatten() {
@@ -81,32 +91,41 @@ fn hash_tree(dir: &Path, files: &mut BTreeMap<PathBuf, u64>) {
     }
 }
 
-/// How to put `changed` files back: `git checkout` for the course's, a re-check for progress.
+/// How to put `changed` files back: `git checkout` for the course's (all of `solutions/`, which
+/// learners do not edit; single files elsewhere); the progress file was put back already.
 pub fn how_to_restore(changed: &[String]) -> String {
-    let mut dirs: Vec<&str> = changed
+    let mut paths: Vec<&str> = changed
         .iter()
         .filter_map(|path| {
-            WATCHED
-                .into_iter()
-                .find(|dir| path.starts_with(&format!("{dir}/")))
+            if path.starts_with("solutions/") {
+                Some("solutions/")
+            } else {
+                WATCHED.into_iter().find(|watched| path == watched)
+            }
         })
         .collect();
-    dirs.dedup();
-    if dirs.is_empty() {
+    paths.dedup();
+    if paths.is_empty() {
         return "your progress file was put back as it was".into();
     }
-    let dirs: Vec<String> = dirs.iter().map(|dir| format!("{dir}/")).collect();
     format!(
         "restore the course's files with `git checkout {}` (your progress file was put back)",
-        dirs.join(" ")
+        paths.join(" ")
     )
 }
 
 impl Project {
     /// An error that blames the course for `problem`, unless the course's own files changed
-    /// since checkout, which is then named as the likely cause with the command that undoes it.
-    pub fn blame(&self, problem: &str) -> anyhow::Error {
+    /// since checkout, which is then named as the likely cause with the command that undoes it,
+    /// or the exercise needs `tools` from this machine, which may be what failed.
+    pub fn blame(&self, problem: &str, tools: &[String]) -> anyhow::Error {
         let changed = self.changed_since_checkout();
+        if changed.is_empty() && !tools.is_empty() {
+            return anyhow::anyhow!(
+                "{problem} — the solution needs {} from this machine: if that works, it is a bug in the course",
+                tools.join(", ")
+            );
+        }
         if changed.is_empty() {
             return anyhow::anyhow!("{problem} — a bug in the course");
         }
@@ -140,5 +159,30 @@ impl Project {
             .filter_map(|line| line.get(3..))
             .map(str::to_owned)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::how_to_restore;
+
+    #[test]
+    fn the_advice_never_checks_out_the_learners_own_files() {
+        let changed = [
+            "exercises/exercises.toml".to_owned(),
+            "solutions/src/bin/a.rs".to_owned(),
+            "solutions/src/bin/b.rs".to_owned(),
+            "target/grader/progress.json".to_owned(),
+        ];
+        assert_eq!(
+            how_to_restore(&changed),
+            "restore the course's files with `git checkout exercises/exercises.toml solutions/` \
+             (your progress file was put back)"
+        );
+        let progress_only = ["target/grader/progress.json".to_owned()];
+        assert_eq!(
+            how_to_restore(&progress_only),
+            "your progress file was put back as it was"
+        );
     }
 }

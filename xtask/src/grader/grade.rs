@@ -268,10 +268,13 @@ impl Grading<'_> {
                     self.project.build(*side, &[exercise], self.colour)?
                 {
                     if *side == Side::Solution {
-                        return Err(self.project.blame(&format!(
-                            "the solution of {} does not compile:\n{output}",
-                            exercise.name
-                        )));
+                        return Err(self.project.blame(
+                            &format!(
+                                "the solution of {} does not compile:\n{output}",
+                                exercise.name
+                            ),
+                            &exercise.requires,
+                        ));
                     }
                     verdict.compiler_output = Some(output);
                     let message = "compile error: the compiler rejected your code".to_owned();
@@ -285,10 +288,13 @@ impl Grading<'_> {
                     self.project
                         .build(Side::Solution, &[exercise], self.colour)?
                 {
-                    return Err(self.project.blame(&format!(
-                        "the solution of {} does not compile:\n{output}",
-                        exercise.name
-                    )));
+                    return Err(self.project.blame(
+                        &format!(
+                            "the solution of {} does not compile:\n{output}",
+                            exercise.name
+                        ),
+                        &exercise.requires,
+                    ));
                 }
             }
         }
@@ -349,12 +355,15 @@ impl Grading<'_> {
                     self.command(launch, exercise, Side::Solution, None, &verdict.params)?;
                 let outcome = self.execute(exercise, &program, &args)?;
                 if let Some((kind, message, _)) = classify(&outcome, exercise) {
-                    return Err(self.project.blame(&format!(
-                        "the solution of {} failed with {} ({}: {message})",
-                        exercise.name,
-                        show_params(&verdict.params),
-                        kind.name()
-                    )));
+                    return Err(self.project.blame(
+                        &format!(
+                            "the solution of {} failed with {} ({}: {message})",
+                            exercise.name,
+                            show_params(&verdict.params),
+                            kind.name()
+                        ),
+                        &exercise.requires,
+                    ));
                 }
                 Some(outcome.stdout)
             } else {

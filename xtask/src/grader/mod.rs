@@ -246,10 +246,10 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
     for (i, row) in rows.iter().enumerate() {
         let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
         let mut status = match text("status").as_str() {
-            "fail" => format!("✗ {}", text("verdict")),
+            "fail" => format!("✗ {}", printable(&text("verdict"))),
             "pass" => "✓ pass".into(),
             "skipped" => "○ skipped".into(),
-            other => format!("· {other}"),
+            other => format!("· {}", printable(other)),
         };
         if row["edited_since"] == true {
             status.push_str(" (edited)");
@@ -292,7 +292,7 @@ pub fn hint(root: &Path, args: &HintArgs) -> anyhow::Result<ExitCode> {
             bail!("{} has {tiers} hints: --level 1 to {tiers}", exercise.name)
         }
         Some(level) => level,
-        None => (seen + 1).min(tiers),
+        None => seen.saturating_add(1).min(tiers),
     };
     let paint = Paint::for_stdout();
     println!(
@@ -333,6 +333,15 @@ pub fn hint(root: &Path, args: &HintArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: could not save progress: {error:#}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` from the progress file, safe to print: no control characters (a hand-edited or
+/// rewritten file must not send escape sequences to the terminal), at most 24 characters.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(24)
+        .collect()
 }
 
 /// `text` broken into lines of at most `width` characters, at spaces (its own line breaks kept).
@@ -450,6 +459,13 @@ pub use verify::{VerifyArgs, verify};
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn progress_text_cannot_reach_the_terminal_raw() {
+        assert_eq!(super::printable("wrong result"), "wrong result");
+        assert_eq!(super::printable("\u{1b}[2Jgone"), "?[2Jgone");
+        assert_eq!(super::printable(&"x".repeat(100)).len(), 24);
+    }
+
     #[test]
     fn hints_wrap_at_spaces() {
         assert_eq!(

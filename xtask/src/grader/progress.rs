@@ -59,11 +59,17 @@ impl Progress {
         let partial = self
             .path
             .with_extension(format!("{}.partial", std::process::id()));
-        std::fs::write(&partial, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, &self.path)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        Ok(())
+        let written = std::fs::write(&partial, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("cannot write {}", partial.display()))
+            .and_then(|()| {
+                std::fs::rename(&partial, &self.path)
+                    .with_context(|| format!("cannot write {}", self.path.display()))
+            });
+        if written.is_err() {
+            // Leave no half-made file behind.
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
     }
 
     /// The entry of `name` (empty when never checked).
