@@ -561,7 +561,7 @@ fn verify_passes_solutions_and_finds_the_planted_problems() {
     assert!(row.contains("skipped"), "{row}");
     let row = text.lines().find(|l| l.starts_with("correct ")).unwrap();
     assert!(
-        row.contains("1 fail 2/2"),
+        row.contains("1✗ 2/2"),
         "its wrong answer fails every draw: {row}"
     );
 }

@@ -350,7 +350,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     println!();
     note(
-        "Why <=3.9 loses so much: a thread switched out between its read and its write comes \
+        "How <=3.9 loses updates: a thread switched out between its read and its write comes \
          back later and writes its stale value + 1 over everything the others added \
          meanwhile, often a whole switch interval of increments. Nothing in the language \
          promises that 3.10+ stays exact: a call between the read and the write, another \

@@ -133,3 +133,28 @@ fn the_largest_accepted_race_is_refused_or_bounded() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("4000000"));
 }
+
+#[test]
+fn every_part_records_a_claim_and_simulated_claims_all_hold() {
+    let path = std::env::temp_dir().join(format!("atomicity-claims-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let out = atomicity(&["--simulated", "--claims", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let mut parts = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        assert!(line.contains(r#""lesson":"atomicity""#), "{line}");
+        assert!(line.contains(r#""held":true"#), "{line}");
+        let part = line
+            .split(r#""part":"#)
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap();
+        parts.insert(part.to_owned());
+    }
+    assert_eq!(
+        parts.into_iter().collect::<Vec<_>>(),
+        ["1", "2", "3", "4", "5"]
+    );
+}

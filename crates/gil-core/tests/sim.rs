@@ -384,8 +384,13 @@ fn simulating_two_threads_for_a_second_is_fast() {
 
 /// The live lock, 2 threads of countdown at 5 ms, against the simulator: who goes first, how
 /// long a contended hold lasts (lower quartile), how often the GIL changes hands, and that every
-/// hand-off is a forced switch. Live figures move with the machine, so the margins are wide and
-/// the comparison gets eight tries.
+/// hand-off is a forced switch.
+///
+/// Some of that holds on any machine (the first to ask goes first, no hold ends before the
+/// interval, hand-offs are forced, the GIL never changes hands faster than simulated); the rest
+/// (holds near the simulated one, enough hand-offs) needs a core free for the waiting thread. So
+/// the comparison gets eight tries, and if none agrees, the load-dependent part is excused only
+/// when the probe finds less than one core free.
 #[test]
 fn the_simulator_agrees_with_the_live_lock() {
     let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
@@ -416,32 +421,40 @@ fn the_simulator_agrees_with_the_live_lock() {
         let timeline = gil.take_timeline();
         let stats = gil.stats();
         let mut holds = timeline.contended_holds();
+        holds.sort();
+        // Facts of the protocol, whatever the load.
+        assert_eq!(
+            timeline.spans()[0].thread,
+            timeline.threads()[0].thread,
+            "the first thread to ask gets the GIL first"
+        );
+        // Every hand-off after the two first takes is forced (the take after the other
+        // thread finished is not).
+        assert!(stats.forced_switches + 3 >= stats.switches, "{stats:?}");
+        let live_rate = stats.switches_per_second(wall);
+        assert!(live_rate <= sim_rate * 1.25, "{live_rate} switches/s");
         if holds.len() < 4 {
             last = format!("only {} hand-offs", holds.len());
             continue;
         }
         // The lower quartile: a busy machine delays some wake-ups a lot, never all of them.
-        holds.sort();
         let live_hold = holds[holds.len() / 4];
-        let hold_ok = live_hold >= INTERVAL.mul_f64(0.9) && live_hold <= sim_hold * 5;
-        // Never faster than the protocol allows; slower when the machine is busy.
-        let live_rate = stats.switches_per_second(wall);
-        let rate_ok = live_rate <= sim_rate * 1.25 && live_rate >= sim_rate / 5.0;
-        // The first thread to ask gets the GIL first.
-        let first_ok = timeline.spans()[0].thread == timeline.threads()[0].thread;
-        // Every hand-off after the two first takes is a forced switch (the last thread's
-        // take after the other finished is not).
-        let forced_ok = stats.forced_switches + 3 >= stats.switches;
-        if hold_ok && rate_ok && first_ok && forced_ok {
+        assert!(live_hold >= INTERVAL.mul_f64(0.9), "{holds:?}");
+        // What a busy machine stretches.
+        if live_hold <= sim_hold * 5 && live_rate >= sim_rate / 5.0 {
             return;
         }
         last = format!(
             "live hold {live_hold:?} vs simulated {sim_hold:?}; live {live_rate:.0} switches/s vs \
-             simulated {sim_rate:.0}; first holder ok: {first_ok}; live switches {} forced {}",
-            stats.switches, stats.forced_switches
+             simulated {sim_rate:.0}"
         );
     }
-    panic!("the live lock and the simulator disagree eight times: {last}");
+    let load = gil_core::probe::sample();
+    assert!(
+        load.known && load.free < 1.0,
+        "the live lock and the simulator disagree eight times with a core free: {last}"
+    );
+    eprintln!("{load}: too busy to compare hold lengths live ({last}); load-free facts held");
 }
 
 /// A random script: every kind of step, lock 0 always acquired and released in pairs.

@@ -5,7 +5,9 @@
 //! the GIL, blocking waits) and implements the same lock as the live model. A process or a
 //! subinterpreter is a script in an interpreter of its own, with its own GIL
 //! ([`Script::in_interpreter`]). Only ratios are quoted from here, so the nominal costs below
-//! (one item of work, one float, starting a thread) set the scale, not the answer.
+//! (one item of work, one float, starting a thread) set the scale, not the answer. What the
+//! simulator leaves out is measured live instead: a process pool's pipes and serialisation
+//! (part 1's costs), caches and memory (part 2's time per float), reference counting (part 4).
 
 use std::time::Duration;
 

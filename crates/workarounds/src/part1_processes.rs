@@ -373,27 +373,33 @@ fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Resul
     let count = if cfg.quick() { 500 } else { 4_000 };
     let items = 1_000;
     let gil = cfg.build_gil();
-    let (here, here_time) = measure::time(|| {
-        gil.attach("main", |py| {
-            (0..count)
-                .map(|_| work::sum_of_squares(py, items))
-                .collect::<Vec<_>>()
-        })
-    });
     let job = vec![Task::SumOfSquares { n: items }; count];
-    let (one, chunk_1) = measure::time(|| pool.map(job.clone(), 1));
     let chunksize = count.div_ceil(4 * workers);
-    let (chunked_out, chunked) = measure::time(|| pool.map(job, chunksize));
+    let (mut here, mut one, mut chunked) = (Vec::new(), Ok(Vec::new()), Ok(Vec::new()));
+    let times = crate::medians_in_turns(
+        cfg.runs.min(3),
+        &mut [
+            &mut || {
+                here = gil.attach("main", |py| {
+                    (0..count)
+                        .map(|_| work::sum_of_squares(py, items))
+                        .collect::<Vec<_>>()
+                });
+            },
+            &mut || one = pool.map(job.clone(), 1),
+            &mut || chunked = pool.map(job.clone(), chunksize),
+        ],
+    );
     ensure!(
-        ints(one?)? == here && ints(chunked_out?)? == here,
+        ints(one?)? == here && ints(chunked?)? == here,
         "tiny tasks gave wrong results"
     );
     Ok(TinyTasks {
         count,
         items,
-        here: here_time,
-        chunk_1,
-        chunked,
+        here: times[0],
+        chunk_1: times[1],
+        chunked: times[2],
         chunksize,
     })
 }
@@ -410,20 +416,31 @@ fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
         "lower --array-len",
     )?;
     let values = crate::random_array(cfg.array_len, 7).to_vec();
-    let (local, here) = measure::time(|| values.iter().map(|v| v * v).sum::<f64>());
-    let n = values.len();
-    let clock = Stopwatch::start();
-    let reply = pool.submit(Task::SumOfSquaresOf { values }).reply()?;
-    let via_worker = clock.elapsed();
+    let (mut local, mut reply) = (0.0, Err(anyhow::anyhow!("not sent yet")));
+    let times = crate::medians_in_turns(
+        if cfg.quick() { 1 } else { 3 },
+        &mut [
+            &mut || local = values.iter().map(|v| v * v).sum::<f64>(),
+            // The copy is part of the price: pickling reads the whole array too.
+            &mut || {
+                reply = pool
+                    .submit(Task::SumOfSquaresOf {
+                        values: values.clone(),
+                    })
+                    .reply()
+            },
+        ],
+    );
+    let reply = reply?;
     let remote = reply.results.first().and_then(|o| o.as_float());
     ensure!(
         remote.is_some_and(|r| crate::close(r, local, 1e-12)),
         "the worker's sum {remote:?} differs from ours {local}"
     );
     Ok(Shipping {
-        values: n,
-        here,
-        via_worker,
+        values: values.len(),
+        here: times[0],
+        via_worker: times[1],
         worker_busy: reply.busy,
     })
 }

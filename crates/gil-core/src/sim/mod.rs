@@ -39,6 +39,18 @@
 //! The simulator returns the live model's own types — [`GilStats`], [`ThreadStats`](crate::ThreadStats),
 //! [`Timeline`] — with the same meaning for every field, so a lesson prints both alike.
 //!
+//! ## Reading its figures
+//!
+//! On [`Machine::idle`], two CPU-bound threads under the 3.2+ GIL hand over like this: the
+//! waiter starts waiting one wake-up after the switch, waits the interval, its timer fires one
+//! timer slack late and it runs one wake-up later, sets the drop request, and the holder lets go
+//! at its next check point. So a contended hold lasts *interval + timer slack + 2 wake-ups*
+//! (5.10 ms at 5 ms), and each hand-off adds a wake-up and a futex wake to the total time. An
+//! echo round trip beside a CPU thread costs *interval + the server's time + timer slack +
+//! 3 wake-ups*: the CPU thread takes the GIL while the server answers, and the I/O thread must
+//! then wait a whole interval to get it back (the convoy). Alone it costs the server's time and
+//! one wake-up. The tests in `tests/sim.rs` assert these sums exactly.
+//!
 //! ## What it leaves out
 //!
 //! Caches, memory bandwidth, frequency scaling, SMT, interrupts and other programs: the
