@@ -24,7 +24,7 @@ run_in_two_threads(countdown, TOTAL)
 ";
 
 /// Ticks ("bytecodes") shared by the threads at scale 1.
-pub const BASE_TICKS: u64 = 4_000_000;
+pub const BASE_TICKS: u64 = 8_000_000;
 
 /// The time one tick should take: roughly what CPython 2.7 spent per bytecode of the countdown.
 pub const TARGET_TICK: Duration = Duration::from_nanos(10);
