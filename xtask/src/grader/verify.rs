@@ -161,7 +161,7 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         } else {
             "-".to_owned()
         };
-        bar.set_message(format!("{name}: wrong answers"));
+        bar.set_message(format!("{name}: other answers"));
         let mine = wrong.get(name.as_str()).map_or(&[][..], Vec::as_slice);
         let wrong = if passes {
             wrong_answers_fail(&mut grading, exercise, mine, repeat, &mut findings.problems)
