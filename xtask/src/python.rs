@@ -298,6 +298,25 @@ mod tests {
         assert!(finished(&outcome(Ending::Exited(0), ""), Duration::ZERO).is_ok());
     }
 
+    #[test]
+    fn a_hanging_run_is_stopped_at_its_timeout() {
+        let hanging = Python {
+            exe: "sleep".into(),
+            version: "3.11.0".into(),
+            ext_suffix: String::new(),
+            shown: "sleep".into(),
+        };
+        let clock = std::time::Instant::now();
+        let error = hanging
+            .run(&["30".into()], Path::new("."), Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            "Python 3.11.0: did not finish within 1 s"
+        );
+        assert!(clock.elapsed() < Duration::from_secs(10));
+    }
+
     /// The machine's python3, when it has one, answers the probe.
     #[test]
     fn the_default_python_answers_the_probe() {

@@ -227,7 +227,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         measured: r.gil_speedup(),
         expected: want,
         low: 0.75_f64.min(want),
-        high: 1.3_f64.max(want),
+        high: 1.15_f64.max(want),
         text: "The GIL got no speedup from the cores: one thread runs Python at a time, \
                however many there are.",
     });

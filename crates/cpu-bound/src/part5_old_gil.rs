@@ -24,7 +24,7 @@ run_in_two_threads(countdown, TOTAL)
 ";
 
 /// Ticks ("bytecodes") shared by the threads at scale 1.
-pub const BASE_TICKS: u64 = 4_000_000;
+pub const BASE_TICKS: u64 = 8_000_000;
 
 /// The time one tick should take: roughly what CPython 2.7 spent per bytecode of the countdown.
 pub const TARGET_TICK: Duration = Duration::from_nanos(10);
@@ -125,15 +125,15 @@ pub fn calibrate() -> Calibration {
     best
 }
 
-/// One and two threads under the old and the new GIL on this machine, in turns, with ticks
-/// of `calibration.work_per_tick` steps.
+/// One and two threads under the old and the new GIL on this machine, the four kinds in turns
+/// for `cfg.repeats` rounds (medians), with ticks of `calibration.work_per_tick` steps.
 pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report> {
     let ticks = cfg.size(BASE_TICKS);
     let old = cfg.gil(OLD_GIL)?;
     let new = cfg.gil(Mode::Gil)?;
     let work = ticks_of(calibration.work_per_tick);
     let (mut old_one, mut old_two, mut new_one, mut new_two) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..cfg.few_repeats() {
+    for _ in 0..cfg.repeats.max(1) {
         old_one.push(Trial::run(&old, 1, ticks, false, work));
         old_two.push(Trial::run(&old, 2, ticks, false, work));
         new_one.push(Trial::run(&new, 1, ticks, false, work));
@@ -256,7 +256,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         format!(
             "Medians of {} runs, the four kinds in turns. A take is one acquisition of the \
              GIL; a hand-off is a take by a different thread than the last holder.",
-            cfg.few_repeats()
+            cfg.repeats.max(1)
         )
     });
     println!();

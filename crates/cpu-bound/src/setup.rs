@@ -46,8 +46,8 @@ pub fn parse_scale(text: &str) -> Result<f64, String> {
 pub struct Config {
     /// Work multiplier: 1.0 runs the default sizes, 0.5 half of them.
     pub scale: f64,
-    /// Runs per measurement in part 1, whose ratio matters most; the median is shown.
-    /// Parts 2–5 use half as many, rounded up.
+    /// Runs per measurement in parts 1 and 5, whose ratios matter most; the median is shown.
+    /// Parts 2–4 use half as many, rounded up.
     pub repeats: usize,
     /// Run parts 2 and 3 free-threaded instead of under the GIL (`--free-threaded`).
     pub free_threaded: bool,

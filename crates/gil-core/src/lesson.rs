@@ -19,8 +19,8 @@ pub const DEFAULT_SWITCH_INTERVAL_MS: f64 = crate::cli::DEFAULT_SWITCH_INTERVAL_
 /// Flags every lesson binary shares: `#[command(flatten)]` it into the lesson's clap struct.
 #[derive(clap::Args, Clone, Debug)]
 pub struct LessonArgs {
-    /// Run only part N
-    #[arg(long, value_name = "N")]
+    /// Run only part N (1 to the lesson's number of parts)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
     pub part: Option<u8>,
 
     /// Small sizes, one run per figure: done in a moment, but noisy
@@ -264,6 +264,7 @@ mod tests {
         assert!(args.interval() > Duration::ZERO);
         for bad in [
             &["--cores", "0"][..],
+            &["--part", "0"],
             &["--switch-interval", "0"],
             &["--switch-interval", "-1"],
             &["--switch-interval", "NaN"],

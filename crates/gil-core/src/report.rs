@@ -81,7 +81,9 @@ fn wrap_line(line: &str, first: &str, rest: &str) -> Vec<String> {
     let options = textwrap::Options::new(WIDTH)
         .initial_indent(&first)
         .subsequent_indent(&rest)
-        .break_words(true);
+        .break_words(true)
+        // "2-core" and "free-threaded" stay whole: break only at spaces.
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
     textwrap::wrap(line.trim_start(), options)
         .into_iter()
         .map(|piece| piece.trim_end().to_owned())
@@ -272,6 +274,8 @@ mod tests {
         assert!(pieces.len() > 2);
         assert!(pieces.iter().all(|p| p.chars().count() <= WIDTH));
         assert_eq!(wrap_line("  a chart", "  ", "  "), vec!["    a chart"]);
+        let hyphens = format!("{} an idle 2-core machine", "x".repeat(64));
+        assert!(wrap_line(&hyphens, "", "").iter().any(|l| l.contains("2-core")));
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         unit: Unit::Ratio,
         measured: r.speedup(),
         expected: speedup,
-        low: speedup * 0.75,
+        low: speedup * 0.85,
         high: speedup * 1.1 + 0.05,
         text: &format!("The {n} waits overlapped: {n} threads took about as long as one download."),
     });

@@ -338,7 +338,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         unit: Unit::Ratio,
         measured: r.network.speedup(),
         expected: speedup,
-        low: speedup * 0.75,
+        low: speedup * 0.85,
         high: speedup * 1.1 + 0.05,
         text: &format!(
             "{n} requests on {n} threads took about as long as one: the waits overlapped."

@@ -225,9 +225,9 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     let slowdown = expected.slowdown();
     let text = if cfg.free_threaded() {
         "Without a GIL, forgetting to release it costs nothing: the waits still overlapped."
-            .to_owned()
     } else {
-        format!("Forgetting made the run about {n} times slower: the threads waited one at a time.")
+        "Forgetting made the run slower: the threads waited for the server one at a time \
+         instead of all together."
     };
     claim(Claim {
         figure: "time with the GIL held / time with it released",
@@ -236,7 +236,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         expected: slowdown,
         low: slowdown * 0.7,
         high: slowdown * 1.3 + 0.1,
-        text: &text,
+        text,
     });
     if !cfg.free_threaded() {
         let ratio = expected.held_wall_over_waits();

@@ -5,7 +5,8 @@
 //! prints the solution's default output verbatim fails (the manifest's anti-cheat rule); every
 //! plausible wrong answer kept in `solutions/wrong/NAME/` (functions that replace the
 //! solution's functions of the same name) fails on every seed it tries, at the check its header
-//! names; the stubs are clippy-clean; and the files agree with each other
+//! names, while every right answer written in another style (`solutions/other/NAME/`) passes
+//! on every seed; the stubs are clippy-clean; and the files agree with each other
 //! (the manifest, the two packages, the `[[bin]]` list, the harness below each fence). A
 //! summary table ends it; on a terminal a progress bar says how far along it is.
 
@@ -52,6 +53,10 @@ pub const FENCE: &str = "You do not need to change anything below this line";
 /// Where the wrong answers live: `solutions/wrong/NAME/KIND.rs`.
 const WRONG: &str = "solutions/wrong";
 
+/// Where right answers written in other styles live: `solutions/other/NAME/STYLE.rs`. They must
+/// pass on every draw, so the checks of the mechanism cannot insist on the solution's style.
+const OTHER: &str = "solutions/other";
+
 /// What a verification run found: problems, and the table's rows.
 struct Findings {
     problems: Vec<String>,
@@ -74,10 +79,11 @@ struct WrongAnswer {
     bin: String,
     /// Its file, for messages.
     shown: String,
-    /// What its header says it gets wrong.
+    /// What its header says it gets wrong (or, for a right answer, how it is written).
     what: String,
-    /// The check it must fail (the label), or the verdict it must get (`timeout`, …).
-    fails: String,
+    /// The check it must fail (the label), or the verdict it must get (`timeout`, …); `None`
+    /// for a right answer in another style, which must pass.
+    fails: Option<String>,
     /// The functions that replace the solution's.
     functions: String,
 }
@@ -289,20 +295,22 @@ fn wrong_answers<'a>(
 ) -> anyhow::Result<BTreeMap<&'a str, Vec<WrongAnswer>>> {
     let mut found = BTreeMap::new();
     for exercise in exercises {
-        let dir = project.root.join(WRONG).join(&exercise.name);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
-        files.sort();
         let mut answers = Vec::new();
-        for file in files {
-            match read_wrong_answer(project, exercise, &file) {
-                Ok(answer) => answers.push(answer),
-                Err(error) => problems.push(format!("{error:#}")),
+        for (dir, right) in [(WRONG, false), (OTHER, true)] {
+            let dir = project.root.join(dir).join(&exercise.name);
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect();
+            files.sort();
+            for file in files {
+                match read_wrong_answer(project, exercise, &file, right) {
+                    Ok(answer) => answers.push(answer),
+                    Err(error) => problems.push(format!("{error:#}")),
+                }
             }
         }
         if !answers.is_empty() {
@@ -324,6 +332,10 @@ fn wrong_answers<'a>(
             Some((e.name.as_str(), std::fs::read_to_string(file).ok()?))
         })
         .collect();
+    let built: BTreeMap<&str, bool> = exercises
+        .iter()
+        .map(|e| (e.name.as_str(), e.launch().is_built()))
+        .collect();
     let mut sources = Vec::new();
     for (name, answer) in &all {
         let Some(solution) = solutions.get(name) else {
@@ -332,15 +344,32 @@ fn wrong_answers<'a>(
         };
         // A course without fences: the whole file is the learner's.
         let (mine, harness) = split_at_fence(solution).unwrap_or((solution, ""));
-        match replace_functions(mine, &answer.functions) {
-            Ok(learner_part) => sources.push((
-                answer.bin.clone(),
-                format!(
-                    "//! The solution of {name} with the functions of {} in place of its own.\n{learner_part}{harness}",
-                    answer.shown
-                ),
-            )),
-            Err(error) => problems.push(format!("{}: {error}", answer.shown)),
+        let text = match replace_functions(mine, &answer.functions) {
+            Ok(learner_part) => format!(
+                "//! The solution of {name} with the functions of {} in place of its own.\n{learner_part}{harness}",
+                answer.shown
+            ),
+            Err(error) => {
+                problems.push(format!("{}: {error}", answer.shown));
+                continue;
+            }
+        };
+        if built.get(name) == Some(&true) {
+            sources.push((answer.bin.clone(), text));
+            continue;
+        }
+        // A `run` command takes the learner's file itself: hand it the wrong answer's.
+        let file = wrong_file(project, &answer.bin);
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, text));
+        if let Err(error) = written {
+            problems.push(format!(
+                "{}: cannot write {}: {error}",
+                answer.shown,
+                file.display()
+            ));
         }
     }
     if let Err(error) = build_scratch_package(project, &sources) {
@@ -359,11 +388,13 @@ fn split_at_fence(text: &str) -> Option<(&str, &str)> {
 
 /// Read `solutions/wrong/NAME/KIND.rs`: a `// Wrong:` line saying what it gets wrong, a
 /// `// Fails:` line naming the check (label) or verdict it must get, then the functions that
-/// replace the solution's.
+/// replace the solution's. A `right` answer (`solutions/other/NAME/STYLE.rs`) has a `// Style:`
+/// line instead of the two.
 fn read_wrong_answer(
     project: &Project,
     exercise: &Exercise,
     file: &Path,
+    right: bool,
 ) -> anyhow::Result<WrongAnswer> {
     let shown = project.shown(file);
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
@@ -373,17 +404,22 @@ fn read_wrong_answer(
             .map(|v| v.trim().to_owned())
             .with_context(|| format!("{shown} has no `{key}` line"))
     };
-    let what = field("// Wrong:")?;
-    let fails = field("// Fails:")?;
-    let known = exercise.checks.iter().any(|c| c.label == fails)
-        || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
-            .iter()
-            .any(|k| k.name() == fails);
-    anyhow::ensure!(
-        known,
-        "{shown}: `// Fails: {fails}` names no check of {} and no verdict",
-        exercise.name
-    );
+    let (what, fails) = if right {
+        (field("// Style:")?, None)
+    } else {
+        (field("// Wrong:")?, Some(field("// Fails:")?))
+    };
+    if let Some(fails) = &fails {
+        let known = exercise.checks.iter().any(|c| &c.label == fails)
+            || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
+                .iter()
+                .any(|k| k.name() == fails);
+        anyhow::ensure!(
+            known,
+            "{shown}: `// Fails: {fails}` names no check of {} and no verdict",
+            exercise.name
+        );
+    }
     anyhow::ensure!(
         !text.contains(FENCE) && !functions(&text).is_empty(),
         "{shown}: a wrong answer is functions that replace the solution's, nothing else"
@@ -393,7 +429,11 @@ fn read_wrong_answer(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(WrongAnswer {
-        bin: format!("{}--{kind}", exercise.name),
+        bin: format!(
+            "{}--{}{kind}",
+            exercise.name,
+            if right { "right-" } else { "" }
+        ),
         shown,
         what,
         fails,
@@ -575,6 +615,14 @@ fn wrong_program(project: &Project, bin: &str) -> PathBuf {
     project.target.join("programs/wrong-answers").join(bin)
 }
 
+/// The source file of the wrong answer `bin` to an exercise with a `run` command.
+fn wrong_file(project: &Project, bin: &str) -> PathBuf {
+    project
+        .target
+        .join("wrong-answers/files")
+        .join(format!("{bin}.rs"))
+}
+
 /// Phase 5a: the solution passes `repeat` times in a row.
 fn solution_passes(
     grading: &mut Grading<'_>,
@@ -680,7 +728,8 @@ fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, repeat: u32) -> an
     Ok(passed)
 }
 
-/// Phase 5d: every wrong answer fails on each of `repeat` fresh draws, where its header says.
+/// Phase 5d: every wrong answer fails on each of `repeat` fresh draws, where its header says,
+/// and every right answer in another style passes on each.
 fn wrong_answers_fail(
     grading: &mut Grading<'_>,
     exercise: &Exercise,
@@ -691,9 +740,13 @@ fn wrong_answers_fail(
     if answers.is_empty() {
         return "none".into();
     }
-    let mut held = 0;
+    let (mut wrong, mut right, mut broken) = (0, 0, 0);
     for answer in answers {
-        let program = wrong_program(grading.project, &answer.bin);
+        let program = if exercise.launch().is_built() {
+            wrong_program(grading.project, &answer.bin)
+        } else {
+            wrong_file(grading.project, &answer.bin)
+        };
         let mut ok = true;
         for attempt in 1..=repeat {
             let verdict = match grading.grade(exercise, &Learner::Built(program.clone())) {
@@ -709,44 +762,63 @@ fn wrong_answers_fail(
                 .iter()
                 .find(|c| !c.passed)
                 .map_or(verdict.verdict.name(), |c| c.label.as_str());
-            if verdict.passed || failed_where != answer.fails {
+            let what_happened = if verdict.passed {
+                "passed".to_owned()
+            } else {
+                format!("failed `{failed_where}`: {}", verdict.message)
+            };
+            let expected = match &answer.fails {
+                Some(fails) if verdict.passed || failed_where != fails => {
+                    Some(format!("failing `{fails}`"))
+                }
+                None if !verdict.passed => Some("passing".to_owned()),
+                _ => None,
+            };
+            if let Some(expected) = expected {
                 problems.push(format!(
-                    "{} ({}): on draw {attempt} of {repeat} ({}) it {} instead of failing `{}`",
+                    "{} ({}): on draw {attempt} of {repeat} ({}) it {what_happened} instead of {expected}",
                     answer.shown,
                     answer.what,
                     show_params(&verdict.params),
-                    if verdict.passed {
-                        "passed".to_owned()
-                    } else {
-                        format!("failed `{failed_where}`")
-                    },
-                    answer.fails
                 ));
                 ok = false;
                 break;
             }
         }
-        held += u32::from(ok);
+        match (ok, answer.fails.is_some()) {
+            (false, _) => broken += 1,
+            (true, true) => wrong += 1,
+            (true, false) => right += 1,
+        }
     }
-    let total = answers.len();
-    if held as usize == total {
-        format!("{total} fail {repeat}/{repeat}")
-    } else {
-        format!("{} PASS", total - held as usize)
+    if broken > 0 {
+        return format!("{broken} WRONG");
     }
+    let mut cell = Vec::new();
+    if wrong > 0 {
+        cell.push(format!("{wrong}✗"));
+    }
+    if right > 0 {
+        cell.push(format!("{right}✓"));
+    }
+    format!("{} {repeat}/{repeat}", cell.join(" "))
 }
 
 fn header(width: usize) -> String {
     format!(
         "{:width$}  {:12}  {:22}  {:10}  {:13}  {:>6}",
-        "exercise", "solution", "untouched exercise", "hard-coded", "wrong answers", "time"
+        "exercise", "solution", "untouched exercise", "hard-coded", "other answers", "time"
     )
 }
 
 fn print_row(row: &Row, width: usize, paint: Paint) {
     let cell = |text: &str, width: usize| {
         let padded = format!("{text:width$}");
-        if text.contains("FAILS") || text.contains("PASS") || text == "ERROR" {
+        if text.contains("FAILS")
+            || text.contains("PASS")
+            || text.contains("WRONG")
+            || text == "ERROR"
+        {
             paint.red(&padded)
         } else if text == "skipped" {
             paint.yellow(&padded)

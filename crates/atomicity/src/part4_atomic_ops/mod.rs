@@ -240,11 +240,24 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         }
     ));
     println!();
+    // The schedules are independent: run them side by side, before any live hammer.
+    let columns = [Column::GilOld, Column::GilNew, Column::FreeThreaded];
+    let scheduled: Vec<[(u64, u64); 3]> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ROWS
+            .iter()
+            .map(|row| scope.spawn(move || columns.map(|c| schedule(row, c, size, cfg.seed))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut operations = Vec::new();
-    for row in &ROWS {
-        let (old, old_switches) = schedule(row, Column::GilOld, size, cfg.seed);
-        let (new, new_switches) = schedule(row, Column::GilNew, size, cfg.seed);
-        let (expected_free, _) = schedule(row, Column::FreeThreaded, size, cfg.seed);
+    for (row, figures) in ROWS.iter().zip(scheduled) {
+        let [(old, old_switches), (new, new_switches), (expected_free, _)] = figures;
         let (free, no_locks) = if simulated {
             (Some(expected_free), None)
         } else {
