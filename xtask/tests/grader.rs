@@ -381,6 +381,28 @@ fn hints_come_one_tier_at_a_time() {
     );
 }
 
+#[test]
+fn a_damaged_progress_file_neither_panics_nor_reaches_the_terminal_raw() {
+    let root = course("damaged");
+    std::fs::create_dir_all(root.join("target/grader")).unwrap();
+    std::fs::write(
+        root.join("target/grader/progress.json"),
+        r#"{"exercises":{"correct":{"hints_seen":18446744073709551615},
+            "todo":{"status":"fail","verdict":"\u001b[2Jwiped"}}}"#,
+    )
+    .unwrap();
+    let output = run(&root, &["hint", "correct"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("last of 3"));
+    let output = run(&root, &["list"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && !text.contains('\u{1b}'),
+        "{text:?}"
+    );
+    assert!(text.contains("?[2Jwiped"), "{text}");
+}
+
 fn git(root: &Path, args: &[&str]) {
     let status = Command::new("git")
         .arg("-C")

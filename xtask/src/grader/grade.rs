@@ -160,7 +160,8 @@ pub struct Verdict {
 pub enum Learner {
     /// A program from one of the two packages.
     Program(Side),
-    /// A program built elsewhere, run as the learner's would be (`verify`'s wrong answers).
+    /// A program built elsewhere, run as the learner's would be (`verify`'s wrong answers); for
+    /// an exercise with a `run` command, the source file the command is given.
     Built(PathBuf),
     /// A fixed text, as if a program printed it (how `verify` plays a learner who hard-codes).
     Printed(String),
@@ -422,7 +423,7 @@ impl Grading<'_> {
     }
 
     /// The program and arguments that run `exercise` on `side` with `params`; `built`
-    /// replaces the side's binary (a wrong answer `verify` built).
+    /// replaces the side's binary, or for a `run` command its file (a wrong answer of `verify`).
     fn command(
         &self,
         launch: Launch<'_>,
@@ -434,7 +435,10 @@ impl Grading<'_> {
         match launch {
             Launch::Template { run } => {
                 let xtask = std::env::current_exe().context("cannot find the grader's own path")?;
-                let file = self.project.source(exercise, side)?;
+                let file = match built {
+                    Some(file) => file.to_owned(),
+                    None => self.project.source(exercise, side)?,
+                };
                 let mut words = fill(run, params, &xtask, &file);
                 if words.is_empty() {
                     bail!("exercise {}: run is empty", exercise.name);

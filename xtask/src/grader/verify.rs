@@ -332,6 +332,10 @@ fn wrong_answers<'a>(
             Some((e.name.as_str(), std::fs::read_to_string(file).ok()?))
         })
         .collect();
+    let built: BTreeMap<&str, bool> = exercises
+        .iter()
+        .map(|e| (e.name.as_str(), e.launch().is_built()))
+        .collect();
     let mut sources = Vec::new();
     for (name, answer) in &all {
         let Some(solution) = solutions.get(name) else {
@@ -340,15 +344,32 @@ fn wrong_answers<'a>(
         };
         // A course without fences: the whole file is the learner's.
         let (mine, harness) = split_at_fence(solution).unwrap_or((solution, ""));
-        match replace_functions(mine, &answer.functions) {
-            Ok(learner_part) => sources.push((
-                answer.bin.clone(),
-                format!(
-                    "//! The solution of {name} with the functions of {} in place of its own.\n{learner_part}{harness}",
-                    answer.shown
-                ),
-            )),
-            Err(error) => problems.push(format!("{}: {error}", answer.shown)),
+        let text = match replace_functions(mine, &answer.functions) {
+            Ok(learner_part) => format!(
+                "//! The solution of {name} with the functions of {} in place of its own.\n{learner_part}{harness}",
+                answer.shown
+            ),
+            Err(error) => {
+                problems.push(format!("{}: {error}", answer.shown));
+                continue;
+            }
+        };
+        if built.get(name) == Some(&true) {
+            sources.push((answer.bin.clone(), text));
+            continue;
+        }
+        // A `run` command takes the learner's file itself: hand it the wrong answer's.
+        let file = wrong_file(project, &answer.bin);
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, text));
+        if let Err(error) = written {
+            problems.push(format!(
+                "{}: cannot write {}: {error}",
+                answer.shown,
+                file.display()
+            ));
         }
     }
     if let Err(error) = build_scratch_package(project, &sources) {
@@ -594,6 +615,14 @@ fn wrong_program(project: &Project, bin: &str) -> PathBuf {
     project.target.join("programs/wrong-answers").join(bin)
 }
 
+/// The source file of the wrong answer `bin` to an exercise with a `run` command.
+fn wrong_file(project: &Project, bin: &str) -> PathBuf {
+    project
+        .target
+        .join("wrong-answers/files")
+        .join(format!("{bin}.rs"))
+}
+
 /// Phase 5a: the solution passes `repeat` times in a row.
 fn solution_passes(
     grading: &mut Grading<'_>,
@@ -713,7 +742,11 @@ fn wrong_answers_fail(
     }
     let (mut wrong, mut right, mut broken) = (0, 0, 0);
     for answer in answers {
-        let program = wrong_program(grading.project, &answer.bin);
+        let program = if exercise.launch().is_built() {
+            wrong_program(grading.project, &answer.bin)
+        } else {
+            wrong_file(grading.project, &answer.bin)
+        };
         let mut ok = true;
         for attempt in 1..=repeat {
             let verdict = match grading.grade(exercise, &Learner::Built(program.clone())) {
