@@ -31,6 +31,7 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("$ cargo xtask verify");
+    crate::process::kill_children_on_interrupt();
     grader::verify(root, &grader::VerifyArgs::default())
 }
 

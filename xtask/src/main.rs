@@ -58,7 +58,13 @@ fn main() -> ExitCode {
     let root = cli.root.clone().unwrap_or(default_root);
     // Absolute, so paths handed to cargo and to the programs mean the same from any directory.
     let root = std::path::absolute(&root).unwrap_or(root);
-    process::kill_children_on_interrupt();
+    // Tasks that run learner programs (or Python) adopt their orphans and stop them on SIGINT,
+    // SIGTERM or SIGHUP. `ci` does so only for its last step, verify: while it runs the test
+    // suite, orphans of the tests' own processes must go to init, which reaps them, not to an
+    // xtask that never waits for them (they would linger as zombies the tests see as alive).
+    if !matches!(cli.task, Task::Ci) {
+        process::kill_children_on_interrupt();
+    }
     // gil-core's main wrapper: one `error: …` line, never a backtrace; default SIGPIPE, so
     // `cargo xtask list | head` ends quietly.
     let mut code = ExitCode::SUCCESS;

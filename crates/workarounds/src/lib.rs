@@ -363,7 +363,7 @@ pub fn speedup_claim(figure: &str, measured: f64, expected: f64, parallel: &str,
 
 /// Claim that something is no faster than one thread (the simulator expects about 1x or less).
 ///
-/// Slower is allowed down to half; faster only by what timing noise explains (15 %), so
+/// Slower is allowed down to half; faster only by what timing noise explains (10 %), so
 /// "no faster" never stands beside a figure that says otherwise.
 pub fn no_faster_claim(figure: &str, measured: f64, expected: f64, text: &str) {
     claim(Claim {
@@ -372,7 +372,7 @@ pub fn no_faster_claim(figure: &str, measured: f64, expected: f64, text: &str) {
         measured,
         expected,
         low: (expected * 0.5).min(0.5),
-        high: (expected * 1.15).max(1.15),
+        high: (expected * 1.1).max(1.1),
         text,
     });
 }
