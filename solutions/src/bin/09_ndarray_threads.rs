@@ -126,19 +126,6 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     let stats = gil.stats();
     let native: Duration = spans.iter().map(|&(start, end)| end - start).sum();
     let released: Duration = stats.threads.iter().map(|t| t.detached).sum();
-    // Whether two computations overlap also depends on the OS scheduler: on a busy machine one
-    // run may happen to run them one after another. The most seen in up to five runs is what
-    // the pool allows (a pool that holds the GIL never gets past 1).
-    let mut most_at_once = peak_overlap(spans.iter().copied());
-    for _ in 1..5 {
-        if most_at_once >= 2 {
-            break;
-        }
-        SPANS.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        pool_sums(&Gil::new(), &arrays, workers);
-        let again = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        most_at_once = most_at_once.max(peak_overlap(again.iter().copied()));
-    }
 
     heading("Exercise 09 · sum of squares in a thread pool");
     kv("arrays", format!("{} × {} elements", args.arrays, args.len));
@@ -149,7 +136,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("pool matches sequential", pooled == sequential);
     kv("attached threads", stats.threads.len());
     kv("computations", spans.len());
-    kv("most computations at once", most_at_once);
+    kv(
+        "most computations at once",
+        peak_overlap(spans.iter().copied()),
+    );
     kv(
         "native work with the GIL released",
         format!(
