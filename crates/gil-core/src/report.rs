@@ -275,7 +275,11 @@ mod tests {
         assert!(pieces.iter().all(|p| p.chars().count() <= WIDTH));
         assert_eq!(wrap_line("  a chart", "  ", "  "), vec!["    a chart"]);
         let hyphens = format!("{} an idle 2-core machine", "x".repeat(64));
-        assert!(wrap_line(&hyphens, "", "").iter().any(|l| l.contains("2-core")));
+        assert!(
+            wrap_line(&hyphens, "", "")
+                .iter()
+                .any(|l| l.contains("2-core"))
+        );
     }
 
     #[test]

@@ -503,3 +503,26 @@ pub fn wait_until_gone(pids: &[u32], timeout: Duration) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Whether a process with this id is still running: a zombie is not (it has exited and only
+/// waits for its parent, which may be anyone once our pool's parent died, to collect it).
+pub fn process_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// Fail unless every pid has exited within `timeout` (zombies count as exited): for workers
+/// whose parent died, so that someone else reaps them.
+pub fn wait_until_exited(pids: &[u32], timeout: Duration) -> anyhow::Result<()> {
+    let clock = Stopwatch::start();
+    while pids.iter().any(|&pid| process_running(pid)) {
+        if clock.elapsed() > timeout {
+            bail!("processes still running: {pids:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
