@@ -1,6 +1,6 @@
 //! Reading the value of one `label: value` line as a number.
 //!
-//! The rules (MANIFEST.md): the first number in the text, thousands separators `,` and `_`
+//! The rules: the first number in the text, thousands separators `,` and `_`
 //! removed; a time unit right after it (`s`, `ms`, `µs`/`us`, `ns`) converts it to seconds; an
 //! `x` after it (`1.04x`) is ignored; `true`/`yes` read as 1 and `false`/`no` as 0.
 
