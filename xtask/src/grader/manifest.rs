@@ -1,5 +1,5 @@
 //! `exercises/exercises.toml`: the course's exercises in order, with their checks
-//! (this module is the schema: README.md shows it from the learner's side).
+//! (this module is the schema's one definition).
 //!
 //! Loading checks everything it can before anything runs: unknown keys, ranges, placeholders
 //! that name no parameter, expressions that do not parse. Every error is one line that names the
