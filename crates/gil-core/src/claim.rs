@@ -199,7 +199,11 @@ pub fn claim(c: Claim<'_>) -> bool {
             "  ✗ ",
             "    ",
         );
-        report::indented(&format!("(The point: {})", c.text), "    ", "    ");
+        report::indented(
+            &format!("(The claim this run could not make: {})", c.text),
+            "    ",
+            "    ",
+        );
         Some(cause)
     };
     let record = Record {

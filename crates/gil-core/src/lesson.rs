@@ -188,7 +188,9 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
     if !made.is_empty() {
         let held = made.iter().filter(|r| r.held).count();
         println!();
-        let summary = if held == made.len() {
+        let summary = if made.len() == 1 && held == 1 {
+            "The one result this run stated held.".to_owned()
+        } else if held == made.len() {
             format!("All {} results this run stated held.", made.len())
         } else {
             format!(
