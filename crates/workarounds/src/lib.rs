@@ -156,7 +156,7 @@ pub struct Cli {
     pub tasks: Option<u16>,
 
     /// Items per CPU-bound task, sum(i * i for i in range(ITEMS)), 1,000 to 200,000,000
-    /// [default: 20,000,000; --quick 2,000,000]
+    /// [default: 50,000,000; --quick 2,000,000]
     #[arg(long, value_name = "ITEMS",
           value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
     pub items: Option<u64>,
@@ -262,7 +262,7 @@ impl Config {
         Config {
             lesson,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 20_000_000 },
+            items: if quick { 2_000_000 } else { 50_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
             long_call: Duration::from_millis(if quick { 1 } else { 5 }),
             workers: gil_core::measure::cores(),
@@ -294,7 +294,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
             bytecode, so threads help a program that waits and not one that computes. Each \
             part below measures one way around that rule, and its price.",
-    steadier: "larger sizes (--items 50000000 --call-ms 20 --array-len 5000000)",
+    steadier: "larger sizes (--items 100000000 --call-ms 20 --array-len 5000000)",
     parts: &[
         Part {
             title: "multiprocessing, one GIL per process",

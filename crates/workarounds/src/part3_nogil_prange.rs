@@ -125,7 +125,8 @@ fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
         unit: Unit::Percent,
         measured: measured.nogil_share,
         expected: e.nogil_share,
-        low: e.nogil_share * 0.3,
+        // "Kept running" needs a clear share, not full speed: holding the GIL leaves it ~0 %.
+        low: e.nogil_share * 0.1,
         high: (e.nogil_share * 2.0).max(150.0),
         text: NOGIL,
     });
