@@ -1,0 +1,525 @@
+//! `cargo xtask verify`: proof that the grader can both pass and fail each exercise.
+//!
+//! For every exercise: its solution passes every check several times in a row (a check that
+//! fails now and then is a flaky check); the exercise as handed out fails; a program that
+//! prints the solution's default output verbatim fails (the manifest's anti-cheat rule); every
+//! plausible wrong answer kept in `solutions/wrong/NAME/` (functions that replace the
+//! solution's functions of the same name) fails on every seed it tries, at the check its header
+//! names, while every right answer written in another style (`solutions/other/NAME/`) passes
+//! on every seed; the stubs are clippy-clean; and the files agree with each other
+//! (the manifest, the two packages, the `[[bin]]` list, the harness below each fence). A
+//! summary table ends it; on a terminal a progress bar says how far along it is.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use super::grade::{Grading, Kind, Learner, Rng, show_params};
+use super::manifest::Exercise;
+use super::project::{Build, Project, Side};
+use super::render::Paint;
+use crate::process::Ending;
+
+mod consistency;
+mod wrong;
+
+use consistency::*;
+use wrong::*;
+
+/// `cargo xtask verify`
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Only these exercises (default: all)
+    pub names: Vec<String>,
+    /// How many times in a row each solution must pass (and each wrong answer fail)
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Leave out `cargo clippy -p exercises -- -D warnings`
+    #[arg(long)]
+    pub no_clippy: bool,
+}
+
+impl Default for VerifyArgs {
+    fn default() -> VerifyArgs {
+        VerifyArgs {
+            names: Vec::new(),
+            repeat: 3,
+            no_clippy: false,
+        }
+    }
+}
+
+/// The line that ends the learner's part of an exercise file; the harness follows it.
+pub const FENCE: &str = "You do not need to change anything below this line";
+
+/// Where the wrong answers live: `solutions/wrong/NAME/KIND.rs`.
+const WRONG: &str = "solutions/wrong";
+
+/// Where right answers written in other styles live: `solutions/other/NAME/STYLE.rs`. They must
+/// pass on every draw, so the checks of the mechanism cannot insist on the solution's style.
+const OTHER: &str = "solutions/other";
+
+/// What a verification run found: problems, and the table's rows.
+struct Findings {
+    problems: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// One row of the summary.
+struct Row {
+    name: String,
+    solution: String,
+    untouched: String,
+    hard_coded: String,
+    wrong: String,
+    seconds: f64,
+}
+
+/// A plausible wrong answer: the learner's part of the file, written the wrong way.
+struct WrongAnswer {
+    /// `NAME--KIND`, its binary's name.
+    bin: String,
+    /// Its file, for messages.
+    shown: String,
+    /// What its header says it gets wrong (or, for a right answer, how it is written).
+    what: String,
+    /// The checks (labels) one of which must catch it, or the verdict it must get (`timeout`,
+    /// …); `None` for a right answer in another style, which must pass. A race may show in one
+    /// of two runs first, so a header may name several, separated by `|`.
+    fails: Option<Vec<String>>,
+    /// The functions that replace the solution's.
+    functions: String,
+}
+
+/// Run every verification; the exit code says whether all held.
+pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let project = Project::open(root)?;
+    let paint = Paint::for_stdout();
+    let exercises: Vec<&Exercise> = if args.names.is_empty() {
+        project.manifest.exercises.iter().collect()
+    } else {
+        args.names
+            .iter()
+            .map(|name| project.manifest.find(name))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let repeat = args.repeat.max(1);
+    let mut findings = Findings {
+        problems: files_agree(&project, &exercises, args.names.is_empty()),
+        rows: Vec::new(),
+    };
+    if !args.no_clippy {
+        findings.problems.extend(clippy_is_clean(&project)?);
+    }
+    let (broken_exercises, broken_solutions) = build_all(&project, &exercises, args)?;
+    for name in &broken_exercises {
+        findings
+            .problems
+            .push(format!("{name}: the handed-out exercise does not compile"));
+    }
+    for name in &broken_solutions {
+        findings
+            .problems
+            .push(format!("{name}: the solution does not compile"));
+    }
+    let wrong = wrong_answers(&project, &exercises, &mut findings.problems)?;
+
+    let mut grading = Grading {
+        project: &project,
+        rng: Rng::from_entropy(),
+        colour: false,
+        chatty: false,
+        build: false,
+    };
+    let width = exercises
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    println!("\n{}", paint.bold(&header(width)));
+    let bar = progress_bar(exercises.len());
+    for exercise in exercises {
+        let clock = Instant::now();
+        let name = &exercise.name;
+        bar.set_message(format!("{name}: solution"));
+        let solution = if broken_solutions.contains(name) {
+            "no compile".to_owned()
+        } else {
+            solution_passes(&mut grading, exercise, repeat, &mut findings.problems)
+        };
+        let passes = solution.starts_with("passes");
+        bar.set_message(format!("{name}: the exercise as handed out"));
+        let untouched = if broken_exercises.contains(name) {
+            "no compile".to_owned()
+        } else if solution == "skipped" {
+            "skipped".to_owned()
+        } else {
+            untouched_fails(&mut grading, exercise, &mut findings.problems)
+        };
+        bar.set_message(format!("{name}: a hard-coded output"));
+        let hard_coded = if passes {
+            hard_coded_fails(&mut grading, exercise, repeat, &mut findings.problems)
+        } else {
+            "-".to_owned()
+        };
+        bar.set_message(format!("{name}: other answers"));
+        let mine = wrong.get(name.as_str()).map_or(&[][..], Vec::as_slice);
+        let wrong = if passes {
+            wrong_answers_fail(&mut grading, exercise, mine, repeat, &mut findings.problems)
+        } else {
+            "-".to_owned()
+        };
+        let row = Row {
+            name: name.clone(),
+            solution,
+            untouched,
+            hard_coded,
+            wrong,
+            seconds: clock.elapsed().as_secs_f64(),
+        };
+        bar.suspend(|| print_row(&row, width, paint));
+        findings.rows.push(row);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(summary(&findings, started, paint))
+}
+
+/// A progress bar on stderr over `exercises`, or nothing when stderr is not a terminal.
+fn progress_bar(exercises: usize) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(exercises as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed:>4} [{bar:24}] {pos}/{len} exercises  {wide_msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Phase 2: `cargo clippy -p exercises -- -D warnings` (the stubs as handed out).
+fn clippy_is_clean(project: &Project) -> anyhow::Result<Option<String>> {
+    eprintln!("$ cargo clippy -p exercises -- -D warnings");
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["clippy", "--quiet", "--color", "never", "--manifest-path"])
+        .arg(project.root.join("Cargo.toml"))
+        .args(["--package", "exercises", "--", "-D", "warnings"])
+        .current_dir(&project.root)
+        .output()
+        .context("cannot run cargo clippy")?;
+    if output.status.success() {
+        return Ok(None);
+    }
+    println!("{}", String::from_utf8_lossy(&output.stderr).trim_end());
+    Ok(Some(
+        "the handed-out exercises are not clippy-clean (see above)".into(),
+    ))
+}
+
+/// Phase 3: build both packages; the names of the exercises whose exercise or solution does
+/// not compile.
+fn build_all(
+    project: &Project,
+    exercises: &[&Exercise],
+    args: &VerifyArgs,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    eprintln!("building exercises and solutions (release)…");
+    let built: Vec<&Exercise> = exercises
+        .iter()
+        .copied()
+        .filter(|e| e.launch().is_built())
+        .collect();
+    // All of them in one cargo invocation when verifying everything.
+    let asked: &[&Exercise] = if args.names.is_empty() { &[] } else { &built };
+    let compiled = |side| -> anyhow::Result<Vec<String>> {
+        if let Build::Built = project.build(side, asked, false)? {
+            return Ok(Vec::new());
+        }
+        // Find which ones fail, one at a time.
+        let mut broken = Vec::new();
+        for exercise in &built {
+            if let Build::Failed(output) = project.build(side, &[exercise], false)? {
+                println!("{output}");
+                broken.push(exercise.name.clone());
+            }
+        }
+        Ok(broken)
+    };
+    Ok((compiled(Side::Exercise)?, compiled(Side::Solution)?))
+}
+
+/// Phase 5a: the solution passes `repeat` times in a row.
+fn solution_passes(
+    grading: &mut Grading<'_>,
+    exercise: &Exercise,
+    repeat: u32,
+    problems: &mut Vec<String>,
+) -> String {
+    let name = &exercise.name;
+    for attempt in 1..=repeat {
+        match grading.grade(exercise, &Learner::Program(Side::Solution)) {
+            Ok(v) if v.passed => {}
+            Ok(v) if v.verdict == Kind::Skipped => return "skipped".into(),
+            Ok(v) => {
+                problems.push(format!(
+                    "{name}: the solution failed on attempt {attempt} of {repeat} ({}): {}",
+                    show_params(&v.params),
+                    v.message
+                ));
+                return format!("FAILS {attempt}/{repeat}");
+            }
+            Err(error) => {
+                problems.push(format!("{name}: {error:#}"));
+                return "ERROR".into();
+            }
+        }
+    }
+    format!("passes {repeat}/{repeat}")
+}
+
+/// Phase 5b: the exercise as handed out fails, and not only by timing out.
+fn untouched_fails(
+    grading: &mut Grading<'_>,
+    exercise: &Exercise,
+    problems: &mut Vec<String>,
+) -> String {
+    let name = &exercise.name;
+    match grading.grade(exercise, &Learner::Program(Side::Exercise)) {
+        Ok(v) if v.passed => {
+            problems.push(format!("{name}: the untouched exercise passes its checks"));
+            "PASSES".into()
+        }
+        Ok(v) if v.todo => "fails: TODO".into(),
+        Ok(v) => {
+            if v.verdict == Kind::Timeout {
+                problems.push(format!(
+                    "{name}: the untouched exercise only fails by timing out ({} s)",
+                    exercise.timeout
+                ));
+            }
+            format!("fails: {}", v.verdict.name())
+        }
+        Err(error) => {
+            problems.push(format!("{name}: {error:#}"));
+            "ERROR".into()
+        }
+    }
+}
+
+/// Phase 5c: a program printing the solution's default output verbatim fails every time.
+fn hard_coded_fails(
+    grading: &mut Grading<'_>,
+    exercise: &Exercise,
+    repeat: u32,
+    problems: &mut Vec<String>,
+) -> String {
+    let name = &exercise.name;
+    match hard_coded(grading, exercise, repeat) {
+        Ok(0) => format!("fails {repeat}/{repeat}"),
+        Ok(passed) => {
+            problems.push(format!(
+                "{name}: a program printing the solution's default output verbatim passed {passed} of {repeat} checks"
+            ));
+            format!("PASSES {passed}/{repeat}")
+        }
+        Err(error) => {
+            problems.push(format!("{name}: {error:#}"));
+            "ERROR".into()
+        }
+    }
+}
+
+/// How many of `repeat` checks a program printing the solution's default output passes.
+fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, repeat: u32) -> anyhow::Result<u32> {
+    let outcome = if exercise.launch().is_built() {
+        // The defaults: the program run with no arguments at all.
+        let program = grading.project.program(exercise, Side::Solution);
+        grading.execute(exercise, &program, &[])?
+    } else {
+        // A whole command always needs its parameters: use one random draw.
+        let params = exercise.draw(|low, high| grading.rng.between(low, high));
+        grading.run_side(exercise, Side::Solution, &params)?
+    };
+    anyhow::ensure!(
+        outcome.ending == Ending::Exited(0),
+        "the solution fails when run with its defaults ({:?})",
+        outcome.ending
+    );
+    let mut passed = 0;
+    for _ in 0..repeat {
+        let verdict = grading.grade(exercise, &Learner::Printed(outcome.stdout.clone()))?;
+        passed += u32::from(verdict.passed);
+    }
+    Ok(passed)
+}
+
+/// Phase 5d: every wrong answer fails on each of `repeat` fresh draws, where its header says,
+/// and every right answer in another style passes on each.
+fn wrong_answers_fail(
+    grading: &mut Grading<'_>,
+    exercise: &Exercise,
+    answers: &[WrongAnswer],
+    repeat: u32,
+    problems: &mut Vec<String>,
+) -> String {
+    if answers.is_empty() {
+        return "none".into();
+    }
+    let (mut wrong, mut right, mut broken) = (0, 0, 0);
+    for answer in answers {
+        let program = if exercise.launch().is_built() {
+            wrong_program(grading.project, &answer.bin)
+        } else {
+            wrong_file(grading.project, &answer.bin)
+        };
+        let mut ok = true;
+        for attempt in 1..=repeat {
+            let verdict = match grading.grade(exercise, &Learner::Built(program.clone())) {
+                Ok(verdict) => verdict,
+                Err(error) => {
+                    problems.push(format!("{}: {error:#}", answer.shown));
+                    ok = false;
+                    break;
+                }
+            };
+            let failed_where = verdict
+                .checks
+                .iter()
+                .find(|c| !c.passed)
+                .map_or(verdict.verdict.name(), |c| c.label.as_str());
+            let what_happened = if verdict.passed {
+                "passed".to_owned()
+            } else {
+                format!("failed `{failed_where}`: {}", verdict.message)
+            };
+            let expected = match &answer.fails {
+                Some(fails) if verdict.passed || !fails.iter().any(|f| f == failed_where) => {
+                    Some(format!("failing `{}`", fails.join("` or `")))
+                }
+                None if !verdict.passed => Some("passing".to_owned()),
+                _ => None,
+            };
+            if let Some(expected) = expected {
+                problems.push(format!(
+                    "{} ({}): on draw {attempt} of {repeat} ({}) it {what_happened} instead of {expected}",
+                    answer.shown,
+                    answer.what,
+                    show_params(&verdict.params),
+                ));
+                ok = false;
+                break;
+            }
+        }
+        match (ok, answer.fails.is_some()) {
+            (false, _) => broken += 1,
+            (true, true) => wrong += 1,
+            (true, false) => right += 1,
+        }
+    }
+    if broken > 0 {
+        return format!("{broken} WRONG");
+    }
+    let mut cell = Vec::new();
+    if wrong > 0 {
+        cell.push(format!("{wrong}✗"));
+    }
+    if right > 0 {
+        cell.push(format!("{right}✓"));
+    }
+    format!("{} {repeat}/{repeat}", cell.join(" "))
+}
+
+fn header(width: usize) -> String {
+    format!(
+        "{:width$}  {:12}  {:22}  {:10}  {:13}  {:>6}",
+        "exercise", "solution", "untouched exercise", "hard-coded", "other answers", "time"
+    )
+}
+
+fn print_row(row: &Row, width: usize, paint: Paint) {
+    let cell = |text: &str, width: usize| {
+        let padded = format!("{text:width$}");
+        if text.contains("FAILS")
+            || text.contains("PASS")
+            || text.contains("WRONG")
+            || text == "ERROR"
+        {
+            paint.red(&padded)
+        } else if text == "skipped" {
+            paint.yellow(&padded)
+        } else {
+            padded
+        }
+    };
+    println!(
+        "{:width$}  {}  {}  {}  {}  {:>5.1}s",
+        row.name,
+        cell(&row.solution, 12),
+        cell(&row.untouched, 22),
+        cell(&row.hard_coded, 10),
+        cell(&row.wrong, 13),
+        row.seconds
+    );
+}
+
+/// Phase 6: the verdict on the whole run.
+fn summary(findings: &Findings, started: Instant, paint: Paint) -> ExitCode {
+    println!();
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    if findings.problems.is_empty() {
+        println!(
+            "{}",
+            paint.green(&format!(
+                "verify: all {} exercises hold ({minutes:.1} min)",
+                findings.rows.len()
+            ))
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{}",
+        paint.red(&format!(
+            "verify: {} problems ({minutes:.1} min)",
+            findings.problems.len()
+        ))
+    );
+    for problem in &findings.problems {
+        println!("  - {problem}");
+    }
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fence_line_goes_with_the_harness() {
+        let text = "fn mine() {}\n// ── You do not need to change anything below this line. ──\nfn main() {}\n";
+        let (learner, harness) = split_at_fence(text).unwrap();
+        assert_eq!(learner, "fn mine() {}\n");
+        assert!(harness.starts_with("// ── You do not"));
+        assert!(split_at_fence("fn main() {}").is_none());
+    }
+
+    #[test]
+    fn wrong_answers_replace_functions_by_name() {
+        let solution = "use x;\n\n/// Doc.\nfn a(n: u64) -> u64 {\n    if n > 0 { n } else { 1 }\n}\n\nfn b() {\n    let s = \"}\"; // }\n}\n";
+        let wrong = "// Wrong: b\n// Fails: x\nfn b() {\n    println!(\"{{}}\");\n}\n";
+        let patched = replace_functions(solution, wrong).unwrap();
+        assert_eq!(
+            patched,
+            "use x;\n\n/// Doc.\nfn a(n: u64) -> u64 {\n    if n > 0 { n } else { 1 }\n}\n\nfn b() {\n    println!(\"{{}}\");\n}\n"
+        );
+        assert!(replace_functions(solution, "fn c() {}\n").is_err());
+    }
+}

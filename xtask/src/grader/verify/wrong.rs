@@ -1,0 +1,346 @@
+//! Plausible wrong answers (`solutions/wrong/NAME/*.rs`): reading them, splicing their
+//! functions into the exercise, and building them in a scratch package.
+
+use super::*;
+
+/// Phase 4: read the wrong answers of `exercises` and build them, each as the learner's part
+/// above the harness of its exercise. Problems with them go to `problems`.
+pub(super) fn wrong_answers<'a>(
+    project: &Project,
+    exercises: &[&'a Exercise],
+    problems: &mut Vec<String>,
+) -> anyhow::Result<BTreeMap<&'a str, Vec<WrongAnswer>>> {
+    let mut found = BTreeMap::new();
+    for exercise in exercises {
+        let mut answers = Vec::new();
+        for (dir, right) in [(WRONG, false), (OTHER, true)] {
+            let dir = project.root.join(dir).join(&exercise.name);
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect();
+            files.sort();
+            for file in files {
+                match read_wrong_answer(project, exercise, &file, right) {
+                    Ok(answer) => answers.push(answer),
+                    Err(error) => problems.push(format!("{error:#}")),
+                }
+            }
+        }
+        if !answers.is_empty() {
+            found.insert(exercise.name.as_str(), answers);
+        }
+    }
+    let all: Vec<(&str, &WrongAnswer)> = found
+        .iter()
+        .flat_map(|(name, answers)| answers.iter().map(move |a| (*name, a)))
+        .collect();
+    if all.is_empty() {
+        return Ok(found);
+    }
+    eprintln!("building {} wrong answers (release)…", all.len());
+    let solutions: BTreeMap<&str, String> = exercises
+        .iter()
+        .filter_map(|e| {
+            let file = project.source(e, Side::Solution).ok()?;
+            Some((e.name.as_str(), std::fs::read_to_string(file).ok()?))
+        })
+        .collect();
+    let built: BTreeMap<&str, bool> = exercises
+        .iter()
+        .map(|e| (e.name.as_str(), e.launch().is_built()))
+        .collect();
+    let mut sources = Vec::new();
+    for (name, answer) in &all {
+        let Some(solution) = solutions.get(name) else {
+            problems.push(format!("{}: its solution cannot be read", answer.shown));
+            continue;
+        };
+        // A course without fences: the whole file is the learner's.
+        let (mine, harness) = split_at_fence(solution).unwrap_or((solution, ""));
+        let text = match replace_functions(mine, &answer.functions) {
+            Ok(learner_part) => format!(
+                "//! The solution of {name} with the functions of {} in place of its own.\n{learner_part}{harness}",
+                answer.shown
+            ),
+            Err(error) => {
+                problems.push(format!("{}: {error}", answer.shown));
+                continue;
+            }
+        };
+        if built.get(name) == Some(&true) {
+            sources.push((answer.bin.clone(), text));
+            continue;
+        }
+        // A `run` command takes the learner's file itself: hand it the wrong answer's.
+        let file = wrong_file(project, &answer.bin);
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, text));
+        if let Err(error) = written {
+            problems.push(format!(
+                "{}: cannot write {}: {error}",
+                answer.shown,
+                file.display()
+            ));
+        }
+    }
+    if let Err(error) = build_scratch_package(project, &sources) {
+        problems.push(format!("the wrong answers do not build: {error:#}"));
+        return Ok(BTreeMap::new());
+    }
+    Ok(found)
+}
+
+/// `NAME` and the text above and below the fence line (the fence line goes with the harness).
+pub(super) fn split_at_fence(text: &str) -> Option<(&str, &str)> {
+    let at = text.find(FENCE)?;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    Some((&text[..line_start], &text[line_start..]))
+}
+
+/// Read `solutions/wrong/NAME/KIND.rs`: a `// Wrong:` line saying what it gets wrong, a
+/// `// Fails:` line naming the check (label) or verdict it must get, then the functions that
+/// replace the solution's. A `right` answer (`solutions/other/NAME/STYLE.rs`) has a `// Style:`
+/// line instead of the two.
+pub(super) fn read_wrong_answer(
+    project: &Project,
+    exercise: &Exercise,
+    file: &Path,
+    right: bool,
+) -> anyhow::Result<WrongAnswer> {
+    let shown = project.shown(file);
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .with_context(|| format!("{shown} has no `{key}` line"))
+    };
+    let (what, fails) = if right {
+        (field("// Style:")?, None)
+    } else {
+        let fails = field("// Fails:")?;
+        let fails = fails.split('|').map(|f| f.trim().to_owned()).collect();
+        (field("// Wrong:")?, Some(fails))
+    };
+    for fails in fails.iter().flatten() {
+        let known = exercise.checks.iter().any(|c| &c.label == fails)
+            || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
+                .iter()
+                .any(|k| k.name() == fails);
+        anyhow::ensure!(
+            known,
+            "{shown}: `// Fails: {fails}` names no check of {} and no verdict",
+            exercise.name
+        );
+    }
+    anyhow::ensure!(
+        !text.contains(FENCE) && !functions(&text).is_empty(),
+        "{shown}: a wrong answer is functions that replace the solution's, nothing else"
+    );
+    let kind = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(WrongAnswer {
+        bin: format!(
+            "{}--{}{kind}",
+            exercise.name,
+            if right { "right-" } else { "" }
+        ),
+        shown,
+        what,
+        fails,
+        functions: text,
+    })
+}
+
+/// The top-level functions in `text`: (name, the item's byte range from its `fn` line to its
+/// closing brace). Braces inside string literals and `//` comments are skipped.
+pub(super) fn functions(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let Some(rest) = line.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if let Some(end) = item_end(text, start) {
+            found.push((name, start..end));
+        }
+    }
+    found
+}
+
+/// Where the item starting at `start` ends: just after the brace that closes its body.
+pub(super) fn item_end(text: &str, start: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
+    let bytes = text.as_bytes();
+    for i in start..bytes.len() {
+        let byte = bytes[i];
+        if in_comment {
+            in_comment = byte != b'\n';
+        } else if in_string {
+            in_string = escaped || byte != b'"';
+            escaped = !escaped && byte == b'\\';
+        } else {
+            match byte {
+                b'/' if bytes.get(i + 1) == Some(&b'/') => in_comment = true,
+                b'"' => in_string = true,
+                b'{' => depth += 1,
+                b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// `learner_part` with each function of `replacements` in place of its namesake.
+pub(super) fn replace_functions(learner_part: &str, replacements: &str) -> Result<String, String> {
+    let mut text = learner_part.to_owned();
+    for (name, range) in functions(replacements) {
+        let Some((_, old)) = functions(&text).into_iter().find(|(n, _)| *n == name) else {
+            return Err(format!(
+                "the solution has no top-level `fn {name}` to replace"
+            ));
+        };
+        text.replace_range(old, &replacements[range]);
+    }
+    Ok(text)
+}
+
+/// Build `sources` (binary name, text) as binaries of a scratch package that has the
+/// solutions' dependencies, the workspace's profiles and its lock file, in the shared target
+/// directory (so nothing is compiled twice), and keep a copy of each program.
+pub(super) fn build_scratch_package(
+    project: &Project,
+    sources: &[(String, String)],
+) -> anyhow::Result<()> {
+    let dir = project.target.join("wrong-answers");
+    let src = dir.join("src");
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).with_context(|| format!("cannot create {}", src.display()))?;
+    let read = |path: PathBuf| -> anyhow::Result<toml::Table> {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        text.parse()
+            .with_context(|| format!("cannot parse {}", path.display()))
+    };
+    let workspace = read(project.root.join("Cargo.toml"))?;
+    let solutions = read(project.root.join("solutions/Cargo.toml"))?;
+    let shared = workspace
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .and_then(toml::Value::as_table);
+    let mut dependencies = toml::Table::new();
+    for (name, spec) in solutions
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flatten()
+    {
+        let inherits = spec.get("workspace").and_then(toml::Value::as_bool) == Some(true);
+        let (mut spec, base) = match shared.and_then(|s| s.get(name)).filter(|_| inherits) {
+            Some(shared) => (shared.clone(), project.root.clone()),
+            None => (spec.clone(), project.root.join("solutions")),
+        };
+        if let Some(table) = spec.as_table_mut()
+            && let Some(path) = table.get("path").and_then(toml::Value::as_str)
+        {
+            let absolute = base.join(path).display().to_string();
+            table.insert("path".into(), absolute.into());
+        }
+        dependencies.insert(name.clone(), spec);
+    }
+    let edition = workspace
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("edition"))
+        .or_else(|| solutions.get("package").and_then(|p| p.get("edition")))
+        .cloned()
+        .unwrap_or_else(|| "2024".into());
+    let mut manifest = toml::Table::new();
+    manifest.insert(
+        "package".into(),
+        toml::toml! { name = "wrong-answers" version = "0.0.0" publish = false autobins = false }
+            .into(),
+    );
+    if let Some(package) = manifest
+        .get_mut("package")
+        .and_then(toml::Value::as_table_mut)
+    {
+        package.insert("edition".into(), edition);
+    }
+    manifest.insert("workspace".into(), toml::Table::new().into());
+    manifest.insert("dependencies".into(), dependencies.into());
+    if let Some(profile) = workspace.get("profile") {
+        manifest.insert("profile".into(), profile.clone());
+    }
+    let bins: Vec<toml::Value> = sources
+        .iter()
+        .map(|(bin, _)| {
+            let mut table = toml::Table::new();
+            table.insert("name".into(), bin.clone().into());
+            table.insert("path".into(), format!("src/{bin}.rs").into());
+            table.into()
+        })
+        .collect();
+    manifest.insert("bin".into(), bins.into());
+    std::fs::write(dir.join("Cargo.toml"), toml::to_string(&manifest)?)
+        .context("cannot write the wrong answers' Cargo.toml")?;
+    // The workspace's lock file: the same versions, so the same compiled dependencies.
+    if let Ok(lock) = std::fs::read(project.root.join("Cargo.lock")) {
+        std::fs::write(dir.join("Cargo.lock"), lock).context("cannot copy Cargo.lock")?;
+    }
+    for (bin, text) in sources {
+        std::fs::write(src.join(format!("{bin}.rs")), text)
+            .with_context(|| format!("cannot write {bin}.rs"))?;
+    }
+    let _lock = project.lock()?;
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--color", "never"])
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &project.cargo_target)
+        .current_dir(&project.root)
+        .output()
+        .context("cannot run cargo")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr).trim_end()
+    );
+    for (bin, _) in sources {
+        project.keep(&project.built(bin), &wrong_program(project, bin))?;
+    }
+    Ok(())
+}
+
+/// The grader's copy of the wrong answer `bin`.
+pub(super) fn wrong_program(project: &Project, bin: &str) -> PathBuf {
+    project.target.join("programs/wrong-answers").join(bin)
+}
+
+/// The source file of the wrong answer `bin` to an exercise with a `run` command.
+pub(super) fn wrong_file(project: &Project, bin: &str) -> PathBuf {
+    project
+        .target
+        .join("wrong-answers/files")
+        .join(format!("{bin}.rs"))
+}
