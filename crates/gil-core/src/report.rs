@@ -137,8 +137,8 @@ pub fn now_try(exercises: &[&str]) {
     }
     heading("Now try");
     indented(
-        "Open the exercise file in exercises/src/bin/, replace its todo!(), then check it \
-         (`cargo xtask hint NAME` when stuck):",
+        "Open the exercise file in exercises/src/bin/, write the code its TODO asks for, \
+         then check it (`cargo xtask hint NAME` when stuck):",
         "  ",
         "  ",
     );
