@@ -68,6 +68,33 @@ pub fn repeat(runs: usize, mut f: impl FnMut()) -> Samples {
     )
 }
 
+/// Run `variants` alternatives in turns (0, 1, 2, 0, 1, 2, …) for `rounds` rounds (at least
+/// one) and return each one's results in order: `run(i)` runs alternative `i` once.
+///
+/// On a shared machine the load drifts; taking turns spreads the drift over all alternatives
+/// instead of penalising whichever happened to run during a busy spell.
+pub fn in_turns<T>(rounds: usize, variants: usize, mut run: impl FnMut(usize) -> T) -> Vec<Vec<T>> {
+    let mut samples: Vec<Vec<T>> = (0..variants).map(|_| Vec::new()).collect();
+    for _ in 0..rounds.max(1) {
+        for (i, results) in samples.iter_mut().enumerate() {
+            results.push(run(i));
+        }
+    }
+    samples
+}
+
+/// Time several alternatives [`in_turns`] and return each one's median wall time. Each runs
+/// once untimed first (warm caches, page faults, thread stacks).
+pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    for alternative in alternatives.iter_mut() {
+        alternative();
+    }
+    in_turns(runs, alternatives.len(), |i| time(&mut *alternatives[i]).1)
+        .into_iter()
+        .map(|times| Samples(times).median())
+        .collect()
+}
+
 /// How many times faster `new` is than `baseline` (2.0: twice as fast; 0.5: twice as slow).
 pub fn speedup(baseline: Duration, new: Duration) -> f64 {
     baseline.as_secs_f64() / new.as_secs_f64().max(1e-12)

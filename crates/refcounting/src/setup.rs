@@ -134,13 +134,10 @@ pub fn per_op(total: Duration, n: u64) -> f64 {
 /// nanoseconds per pair. Taking turns means a busy spell on the machine hits every variant
 /// alike instead of one block of timings.
 pub fn in_turns(repeats: usize, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
-    let mut samples = vec![Vec::new(); variants.len()];
-    for _ in 0..repeats.max(1) {
-        for (variant, times) in variants.iter().zip(&mut samples) {
-            times.push(variant());
-        }
-    }
-    samples.into_iter().map(median).collect()
+    measure::in_turns(repeats, variants.len(), |i| variants[i]())
+        .into_iter()
+        .map(median)
+        .collect()
 }
 
 /// The middle value (the lower middle of an even count).

@@ -427,26 +427,8 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
 }
 
-/// Time several alternatives in turns (A, B, C, A, B, C, …) and return each one's median.
-///
-/// On a shared machine the load drifts; taking turns spreads the drift over all alternatives
-/// instead of penalising whichever happened to run during a busy spell. Each alternative runs
-/// once untimed first (warm caches, page faults, thread stacks).
-pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
-    for alternative in alternatives.iter_mut() {
-        alternative();
-    }
-    let mut samples = vec![Vec::new(); alternatives.len()];
-    for _ in 0..runs.max(1) {
-        for (alternative, times) in alternatives.iter_mut().zip(&mut samples) {
-            times.push(gil_core::measure::time(&mut **alternative).1);
-        }
-    }
-    samples
-        .into_iter()
-        .map(|times| gil_core::measure::Samples(times).median())
-        .collect()
-}
+/// Time several alternatives in turns and return each one's median (gil-core's).
+pub use gil_core::measure::medians_in_turns;
 
 /// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
 /// platform does not say. Unlike the wall clock it does not count time the OS gave to other
