@@ -95,7 +95,7 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("freed after del a", yes_no(audit.fate() == Fate::Freed));
     kv("verdict", audit.fate());
     note(
-        "sys.getrefcount(a) binds a to the function's parameter while it runs: one more\n\
+        "sys.getrefcount(a) binds a to the function's parameter while it runs: one more \
          reference than you can see. Rc::strong_count borrows, so it adds none.",
     );
     Ok(())

@@ -140,8 +140,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         without_gil(obj, threads, args.refs, op);
     });
     note(
-        "Without the GIL, plain counts lose updates: the object is freed too early (a use after\n\
-         free the model caught) or never (a leak). Holding the GIL makes each read-then-write\n\
+        "Without the GIL, plain counts lose updates: the object is freed too early (a use after \
+         free the model caught) or never (a leak). Holding the GIL makes each read-then-write \
          one step; atomic read-modify-writes make it one step in hardware, at a price per op.",
     );
     Ok(())

@@ -127,8 +127,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("all downloads", fmt_duration(wall));
     kv("speedup", fmt_ratio(speedup(one_after_another, wall)));
     note(
-        "While a thread waits inside allow_threads it holds no GIL, so the other threads start\n\
-         their downloads too: the waits overlap, and the GIL is held only for the moments\n\
+        "While a thread waits inside allow_threads it holds no GIL, so the other threads start \
+         their downloads too: the waits overlap, and the GIL is held only for the moments \
          between them.",
     );
     Ok(())

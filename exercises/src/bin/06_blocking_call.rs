@@ -239,9 +239,9 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         );
     }
     note(
-        "The heartbeat asks for the GIL after each 1 ms nap. If the holder is busy in Python\n\
-         code, the heartbeat waits one switch interval, then sets a drop request, and the holder\n\
-         lets go at its next check point; a holder blocked in a call that did not release the\n\
+        "The heartbeat asks for the GIL after each 1 ms nap. If the holder is busy in Python \
+         code, the heartbeat waits one switch interval, then sets a drop request, and the holder \
+         lets go at its next check point; a holder blocked in a call that did not release the \
          GIL reaches no check point, so it hands the GIL over only when the call returns.",
     );
     Ok(())

@@ -137,7 +137,7 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("thread pool", fmt_duration(pool_time));
     kv("speedup", fmt_ratio(speedup(seq_time, pool_time)));
     note(
-        "Computations can overlap only when each runs with the GIL released. Whether that pays\n\
+        "Computations can overlap only when each runs with the GIL released. Whether that pays \
          off depends on size: a few milliseconds of work barely cover starting the threads.",
     );
     Ok(())

@@ -105,8 +105,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("nogil prange", fmt_duration(par_time));
     kv("speedup", fmt_ratio(speedup(seq_time, par_time)));
     note(
-        "The parallel loop ran on rayon's threads, which are not Python threads and never take\n\
-         the GIL; the calling thread gave the GIL up for the duration, so other Python threads\n\
+        "The parallel loop ran on rayon's threads, which are not Python threads and never take \
+         the GIL; the calling thread gave the GIL up for the duration, so other Python threads \
          could run meanwhile.",
     );
     Ok(())

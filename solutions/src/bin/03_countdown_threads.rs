@@ -183,8 +183,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         with_gil.switches / u64::from(args.runs),
     );
     note(
-        "Hold times are the least of all runs. Under the GIL the two threads take turns: a work\n\
-         ratio near 1 means that together they held the GIL as long as one thread doing all the\n\
+        "Hold times are the least of all runs. Under the GIL the two threads take turns: a work \
+         ratio near 1 means that together they held the GIL as long as one thread doing all the \
          work, and they never ran at the same moment. Free-threaded, both count at once.",
     );
     Ok(())

@@ -142,8 +142,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     );
     kv("attached threads (5 ms)", default.threads);
     note(
-        "A waiting thread asks for the GIL after one interval and the holder lets go at its next\n\
-         check point, so the rate stays a little under one switch per interval: the waiter's\n\
+        "A waiting thread asks for the GIL after one interval and the holder lets go at its next \
+         check point, so the rate stays a little under one switch per interval: the waiter's \
          timer overshoots, and a hand-over takes time too.",
     );
     Ok(())

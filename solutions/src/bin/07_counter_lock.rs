@@ -162,9 +162,9 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         );
     }
     note(
-        "With 3.9's check points the GIL can change hands between LOAD_GLOBAL and STORE_GLOBAL,\n\
-         and the paused thread later stores a stale value. 3.10+ has no check point inside\n\
-         `counter += 1`, which hides the race without fixing it; free-threaded, nothing hides it.\n\
+        "With 3.9's check points the GIL can change hands between LOAD_GLOBAL and STORE_GLOBAL, \
+         and the paused thread later stores a stale value. 3.10+ has no check point inside \
+         `counter += 1`, which hides the race without fixing it; free-threaded, nothing hides it. \
          The lock makes the read-modify-write one step for every other thread that takes it.",
     );
     Ok(())

@@ -179,8 +179,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         kv(&format!("time ({who})"), fmt_duration(t.took));
     }
     note(
-        "Each dict call is atomic; the pair is not. The lock turns the pair into one step for\n\
-         every thread that also takes the lock — and it must be waited for with the GIL\n\
+        "Each dict call is atomic; the pair is not. The lock turns the pair into one step for \
+         every thread that also takes the lock — and it must be waited for with the GIL \
          released, or the thread that holds it can never run to release it.",
     );
     Ok(())

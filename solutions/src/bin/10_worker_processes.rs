@@ -185,8 +185,8 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("split over workers", fmt_duration(parallel));
     kv("speedup", fmt_ratio(speedup(one_process, parallel)));
     note(&format!(
-        "Each worker has its own interpreter and GIL, so the workers ran at once, up to this\n\
-         machine's {} cores. Starting a process and sending results back has a price, paid\n\
+        "Each worker has its own interpreter and GIL, so the workers ran at once, up to this \
+         machine's {} cores. Starting a process and sending results back has a price, paid \
          here in milliseconds; Python's pickling of arguments and results adds more.",
         gil_core::measure::cores()
     ));
