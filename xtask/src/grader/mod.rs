@@ -344,23 +344,16 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// `text` broken into lines of at most `width` characters, at spaces (its own line breaks kept).
+/// `text` broken into lines of at most `width` characters, at spaces (its own line breaks kept;
+/// a word longer than `width` stays whole). The same textwrap the lessons' prose goes through.
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    for paragraph in text.lines() {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        lines.push(line);
-    }
-    lines
+    let options = textwrap::Options::new(width)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    textwrap::wrap(text, options)
+        .into_iter()
+        .map(|line| line.trim_end().to_owned())
+        .collect()
 }
 
 /// `cargo xtask watch [NAME]`: check on every save (polling the file twice a second).
