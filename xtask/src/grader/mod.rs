@@ -301,7 +301,8 @@ pub fn hint(root: &Path, args: &HintArgs) -> anyhow::Result<ExitCode> {
     );
     for (i, text) in exercise.hints.iter().enumerate().take(level) {
         println!();
-        for (j, line) in wrap(text.trim(), 92).iter().enumerate() {
+        // 80 columns with the "  1. " prefix, like every lesson line.
+        for (j, line) in wrap(text.trim(), 75).iter().enumerate() {
             if j == 0 {
                 println!("  {}. {line}", i + 1);
             } else {
