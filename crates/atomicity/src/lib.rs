@@ -173,6 +173,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             thread between two bytecodes, and most Python statements are several bytecodes. \
             Whether an update survives depends on where those hand-offs can happen.",
     steadier: "",
-    parts: &PARTS,
+    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
     exercises: &["07_counter_lock", "08_compound_update"],
 };
