@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, MarkKind, Span, ThreadLife, Timeline};
 
 /// CPython's default switch interval: `sys.getswitchinterval()` returns `0.005`.
 pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
@@ -167,6 +167,10 @@ struct Record {
     finished: Vec<ThreadStats>,
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
+    /// Stretches spent in `allow_threads`, for the timeline.
+    detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    marks: Vec<Mark>,
 }
 
 /// How many finished guards [`Record`] lists one by one.
@@ -360,6 +364,8 @@ impl Gil {
         record.finished.clear();
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
     }
 
     /// Start recording who holds the GIL when (clears any earlier recording).
@@ -370,6 +376,8 @@ impl Gil {
         let mut record = lock(&self.inner.record);
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
         self.inner.recording.store(true, Relaxed);
     }
 
@@ -381,6 +389,10 @@ impl Gil {
             std::mem::take(&mut record.spans),
             std::mem::take(&mut record.lives),
             self.switch_interval(),
+        )
+        .with_detail(
+            std::mem::take(&mut record.detached),
+            std::mem::take(&mut record.marks),
         )
     }
 }
@@ -445,7 +457,15 @@ impl GilGuard<'_> {
         self.release(true);
         let started = Instant::now();
         let result = f();
-        self.stats.detached += started.elapsed();
+        let ended = Instant::now();
+        self.stats.detached += ended - started;
+        if self.inner.recording.load(Relaxed) {
+            lock(&self.inner.record).detached.push(Span {
+                thread: self.id,
+                start: started - self.inner.epoch,
+                end: ended - self.inner.epoch,
+            });
+        }
         self.take();
         result
     }
@@ -472,6 +492,17 @@ impl GilGuard<'_> {
     /// The interpreter mode this guard runs under.
     pub fn mode(&self) -> Mode {
         self.inner.mode
+    }
+
+    /// Record an instant for the timeline, if one is being recorded.
+    fn mark(&self, kind: MarkKind) {
+        if self.inner.recording.load(Relaxed) {
+            lock(&self.inner.record).marks.push(Mark {
+                thread: self.id,
+                at: self.inner.epoch.elapsed(),
+                kind,
+            });
+        }
     }
 
     #[cold]
@@ -521,6 +552,7 @@ impl GilGuard<'_> {
                                 inner.drop_request.store(true, Relaxed);
                                 next.counters.drop_requests += 1;
                                 self.stats.drop_requests += 1;
+                                self.mark(MarkKind::DropRequest);
                             }
                             next
                         }
@@ -583,6 +615,7 @@ impl GilGuard<'_> {
             inner.drop_request.store(false, Relaxed);
             state.counters.forced_switches += 1;
             self.stats.forced_drops += 1;
+            self.mark(MarkKind::ForcedDrop);
             state.switch_waiters += 1;
             while state.last_holder == self.id {
                 state = inner

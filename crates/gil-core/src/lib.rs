@@ -68,6 +68,7 @@ pub mod bytecode;
 pub mod claim;
 pub mod cli;
 pub mod echo;
+pub mod figure;
 mod gil;
 pub mod lesson;
 pub mod measure;
@@ -84,4 +85,4 @@ pub use gil::{
     DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
 };
 pub use stats::{GilStats, ThreadStats};
-pub use timeline::{Span, ThreadLife, Timeline};
+pub use timeline::{LaneState, Mark, MarkKind, Segment, Span, ThreadLife, Timeline};

@@ -3,7 +3,7 @@
 use super::LockHold;
 use super::engine::{Act, Cont, LockState, Sim, State, dur};
 use crate::gil::{self, Mode};
-use crate::timeline::Span;
+use crate::timeline::{Mark, MarkKind, Span};
 
 impl Sim {
     /// `take_gil` from the top: take the GIL if it is free, else start waiting; `then` runs
@@ -13,6 +13,11 @@ impl Sim {
         let t = &mut self.threads[i];
         if let Some(since) = t.detached_since.take() {
             t.stats.detached += dur(now - since);
+            self.gils[t.interp].detached.push(Span {
+                thread: t.stats.id,
+                start: dur(since),
+                end: dur(now),
+            });
         }
         t.asked_at = now;
         t.after = then;
@@ -50,6 +55,11 @@ impl Sim {
             g.drop_request = true;
             g.drop_requests += 1;
             t.stats.drop_requests += 1;
+            g.marks.push(Mark {
+                thread: t.stats.id,
+                at: dur(self.now),
+                kind: MarkKind::DropRequest,
+            });
         }
         if g.locked {
             if !timed_out {
@@ -124,6 +134,11 @@ impl Sim {
             g.drop_request = false;
             g.forced_switches += 1;
             t.stats.forced_drops += 1;
+            g.marks.push(Mark {
+                thread: t.stats.id,
+                at: dur(now),
+                kind: MarkKind::ForcedDrop,
+            });
             g.switch_waiters.push(i);
             t.forced_since = now;
             t.state = State::WaitSwitch;
