@@ -254,7 +254,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     }
     report::for_rust_readers(
         "In PyO3 (Rust code called from Python) the bracket is py.detach(|| ...), formerly \
-         py.detach: the closure runs with the GIL released, and PyO3 only lets data \
+         py.allow_threads: the closure runs with the GIL released, and PyO3 only lets data \
          that is safe to share between threads (Send) into it.",
     );
 }
