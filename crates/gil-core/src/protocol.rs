@@ -86,7 +86,7 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Neither holding nor asking: before the first take, between a drop and the retake, or
-    /// detached (`detached_since` is when its `allow_threads` work began).
+    /// detached (`detached_since` is when its `detach` work began).
     Away {
         /// Set while the thread runs with the GIL released on purpose.
         detached_since: Option<Duration>,
@@ -107,7 +107,7 @@ pub enum Phase {
     ForcedOut {
         /// When it let go.
         since: Duration,
-        /// It let go to detach: once switched, its `allow_threads` work begins.
+        /// It let go to detach: once switched, its `detach` work begins.
         detach: bool,
     },
 }

@@ -42,7 +42,7 @@ fn live(mode: Mode) -> GilStats {
             for _ in 0..T2_CHECKS {
                 py.check_point();
             }
-            py.allow_threads(|| std::thread::sleep(DETACHED));
+            py.detach(|| std::thread::sleep(DETACHED));
             for _ in 0..T2_CHECKS {
                 py.check_point();
             }
