@@ -58,6 +58,9 @@ pub enum Release {
     /// The thread ends. CPython drops the GIL with no thread state then, which skips forced
     /// switching.
     Exit,
+    /// Free-threaded: stopped at a check point for a stop-the-world pause (CPython's
+    /// `_PyThreadState_Suspend`); attaches again when the world restarts.
+    Suspend,
 }
 
 impl Release {

@@ -45,6 +45,8 @@ pub(super) enum Cont {
     Retake,
     /// An echo round trip is back: record it, then run the next step.
     RoundTripDone,
+    /// Every other thread has stopped: do the stop-the-world pause's work.
+    Collect,
 }
 
 /// What a computing thread computes.
@@ -55,6 +57,8 @@ pub(super) enum Kind {
     NativeReleased,
     /// The echo server answering a round trip.
     Server,
+    /// A stop-the-world pause's work, every other thread stopped.
+    Collect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +80,10 @@ pub(super) enum State {
     WaitSwitch,
     /// Blocked on a model lock.
     WaitLock(usize),
+    /// Stopped by a stop-the-world pause; performs `act` once the world restarts.
+    Parked(Act),
+    /// Asked for a stop-the-world pause; waits until every attached thread has stopped.
+    WaitWorld,
     Done,
 }
 
@@ -150,6 +158,9 @@ pub(super) struct Sim {
     pub(super) lock_holds: Vec<LockHold>,
     /// Every thread left waits for something another one holds: nothing can happen any more.
     pub(super) deadlocked: bool,
+    /// The stop-the-world pause in progress, and those that ended.
+    pub(super) world: Option<super::world::Stop>,
+    pub(super) pauses: Vec<super::Pause>,
     names: Vec<String>,
 }
 
@@ -219,6 +230,8 @@ impl Sim {
             futile_wakeups: 0,
             lock_holds: Vec::new(),
             deadlocked: false,
+            world: None,
+            pauses: Vec::new(),
             names,
         }
     }
@@ -253,7 +266,12 @@ impl Sim {
         self.threads.iter().all(|t| {
             matches!(
                 t.state,
-                State::Done | State::WaitGil { .. } | State::WaitSwitch | State::WaitLock(_)
+                State::Done
+                    | State::WaitGil { .. }
+                    | State::WaitSwitch
+                    | State::WaitLock(_)
+                    | State::Parked(_)
+                    | State::WaitWorld
             )
         })
     }
@@ -350,6 +368,7 @@ impl Sim {
             lock_holds: self.lock_holds,
             stuck,
             blocked,
+            pauses: self.pauses,
         }
     }
 }

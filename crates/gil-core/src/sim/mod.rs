@@ -82,6 +82,7 @@ mod program;
 mod protocol;
 mod scheduler;
 mod steps;
+mod world;
 
 use std::fmt;
 use std::time::Duration;
@@ -217,6 +218,12 @@ pub enum Step {
     /// An echo round trip: release the GIL, the server answers after computing this long on a
     /// core of its own, then retake the GIL. Each round trip's time is recorded.
     RoundTrip(Duration),
+    /// A stop-the-world pause of this length (the free-threaded build's garbage collector,
+    /// `fork`, `sys.settrace`): the thread asks every other thread of its interpreter to
+    /// stop, waits until each attached one has reached a check point (detached ones are
+    /// parked at once, and wait if they try to attach), then works alone and restarts them.
+    /// Under a GIL the collector simply runs holding it, like [`Step::NativeHolding`].
+    StopTheWorld(Duration),
     /// These steps, this many times.
     Repeat(u32, Vec<Step>),
 }
@@ -290,6 +297,28 @@ pub struct SimRun {
     pub stuck: Vec<String>,
     /// For each stuck script, in script order: what it holds and what it waits for.
     pub blocked: Vec<Blocked>,
+    /// Every free-threaded [`Step::StopTheWorld`], in order.
+    pub pauses: Vec<Pause>,
+}
+
+/// One stop-the-world pause of a free-threaded run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// The requester's index in the scripts.
+    pub script: usize,
+    /// When it asked the others to stop.
+    pub requested: Duration,
+    /// When the last attached thread had stopped (the pause's work began).
+    pub stopped: Duration,
+    /// When it restarted them.
+    pub restarted: Duration,
+}
+
+impl Pause {
+    /// How long the requester waited for the others to stop.
+    pub fn time_to_stop(&self) -> Duration {
+        self.stopped - self.requested
+    }
 }
 
 /// Something a simulated thread can hold and wait for.

@@ -62,6 +62,11 @@ impl Sim {
     /// `take_gil` from the top: take the GIL if it is free, else start waiting; `then` runs
     /// once thread `i` holds it.
     pub(super) fn begin_take(&mut self, i: usize, then: Cont) {
+        if self.world_stopping(i) {
+            // Attaching during a stop-the-world pause waits for the restart.
+            self.threads[i].state = State::Parked(Act::Take(then));
+            return;
+        }
         self.threads[i].after = then;
         if self.gil_step(i, Event::Take) == Next::Run {
             self.proceed(i, then);

@@ -47,6 +47,14 @@ impl Sim {
                     (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
                 }
             }
+            Mode::FreeThreaded if self.world_stopping(i) => {
+                // Same rule as a drop request: stop at the next check point.
+                if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
+                    t.progress
+                } else {
+                    (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
+                }
+            }
             Mode::OldGil { .. } if g.waiters() > 0 => {
                 (t.checkpoints + t.gil.ticks_left()).saturating_mul(self.bytecode)
             }
