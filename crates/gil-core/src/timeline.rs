@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::measure::fmt_duration;
+use crate::protocol::{Phase, ThreadState};
 
 /// One uninterrupted hold of the GIL by one thread (free-threaded: one stretch of running).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +83,64 @@ pub struct Segment {
     pub end: Duration,
     /// What the thread did meanwhile.
     pub state: LaneState,
+}
+
+/// Watches one step of the GIL protocol for what a timeline records: the detached stretch the
+/// step ended, the drop request it set, the forced drop it made. Both drivers (the live lock and
+/// the simulator) wrap their [`Lock::step`](crate::protocol::Lock::step) calls in it while
+/// recording, so the protocol itself stays free of recording.
+pub(crate) struct StepWatch {
+    detached_since: Option<Duration>,
+    drop_requests: u64,
+    forced_drops: u64,
+}
+
+impl StepWatch {
+    /// Note `thread`'s state before the step.
+    pub(crate) fn before(thread: &ThreadState) -> StepWatch {
+        let detached_since = match thread.phase() {
+            Phase::Away { detached_since } => detached_since,
+            _ => None,
+        };
+        StepWatch {
+            detached_since,
+            drop_requests: thread.stats().drop_requests,
+            forced_drops: thread.stats().forced_drops,
+        }
+    }
+
+    /// After the step, at `at`: add what it did to `detached` and `marks`.
+    pub(crate) fn after(
+        self,
+        thread: &ThreadState,
+        at: Duration,
+        detached: &mut Vec<Span>,
+        marks: &mut Vec<Mark>,
+    ) {
+        let id = thread.id();
+        if let Some(since) = self.detached_since
+            && !matches!(thread.phase(), Phase::Away { .. })
+        {
+            detached.push(Span {
+                thread: id,
+                start: since,
+                end: at,
+            });
+        }
+        let stats = thread.stats();
+        for (kind, before, now) in [
+            (MarkKind::DropRequest, self.drop_requests, stats.drop_requests),
+            (MarkKind::ForcedDrop, self.forced_drops, stats.forced_drops),
+        ] {
+            for _ in before..now {
+                marks.push(Mark {
+                    thread: id,
+                    at,
+                    kind,
+                });
+            }
+        }
+    }
 }
 
 /// A recording made between [`Gil::record_timeline`](crate::Gil::record_timeline) and
@@ -228,7 +287,7 @@ impl Timeline {
     /// Draw one row per thread for the window `from..to`, `cells` characters wide.
     ///
     /// A cell is `█` when the thread held the GIL for at least half of the cell's time, `░` when
-    /// it was alive but mostly not holding (waiting, or in `allow_threads`), and blank before it
+    /// it was alive but mostly not holding (waiting, or in `detach`), and blank before it
     /// started or after it ended. A scale line underneath says how long one cell is and marks
     /// one switch interval, so the learner can read hold lengths off the chart.
     pub fn render_window(&self, from: Duration, to: Duration, cells: usize) -> String {

@@ -217,7 +217,7 @@ fn the_live_lock_records_detached_stretches_and_marks() {
     gil.run_threads(2, |i, py| {
         if i == 0 {
             for _ in 0..3 {
-                py.allow_threads(|| std::thread::sleep(Duration::from_millis(1)));
+                py.detach(|| std::thread::sleep(Duration::from_millis(1)));
             }
         } else {
             let until = std::time::Instant::now() + Duration::from_millis(20);
