@@ -78,6 +78,7 @@ pub mod probe;
 pub mod report;
 pub mod session;
 pub mod sim;
+pub mod sync;
 mod stats;
 mod timeline;
 pub mod work;
