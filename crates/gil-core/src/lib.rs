@@ -78,8 +78,8 @@ pub mod probe;
 pub mod report;
 pub mod session;
 pub mod sim;
-pub mod sync;
 mod stats;
+pub mod sync;
 mod timeline;
 pub mod work;
 

@@ -162,7 +162,10 @@ impl<T> PyOnceLock<T> {
             py.detach(|| {
                 let mut running = relock(&self.running);
                 while *running && self.value.get().is_none() {
-                    running = self.done.wait(running).unwrap_or_else(PoisonError::into_inner);
+                    running = self
+                        .done
+                        .wait(running)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
             });
             if let Some(value) = self.value.get() {
@@ -179,7 +182,9 @@ impl<T> PyOnceLock<T> {
             *relock(&self.running) = false;
             self.done.notify_all();
         }
-        self.value.get().expect("set above or by the thread we waited for")
+        self.value
+            .get()
+            .expect("set above or by the thread we waited for")
     }
 }
 

@@ -357,6 +357,11 @@ impl Sim {
             .collect();
         let mut stuck = Vec::new();
         for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.finished.is_none() && t.holding {
+                // A stuck holder's hold lasts until the end: draw it.
+                let spans = &mut self.gils[t.interp].spans;
+                super::protocol::record_span(spans, t.stats.id, t.held_since, self.now);
+            }
             if t.finished.is_none() {
                 t.finished = Some(self.now);
                 self.gils[t.interp].finished.push(t.stats.clone());
