@@ -9,6 +9,11 @@ impl Sim {
     /// `take_gil` from the top: take the GIL if it is free, else start waiting; `then` runs
     /// once thread `i` holds it.
     pub(super) fn begin_take(&mut self, i: usize, then: Cont) {
+        if self.world_stopping(i) {
+            // Attaching during a stop-the-world pause waits for the restart.
+            self.threads[i].state = State::Parked(Act::Take(then));
+            return;
+        }
         let now = self.now;
         let t = &mut self.threads[i];
         if let Some(since) = t.detached_since.take() {
@@ -207,7 +212,12 @@ impl Sim {
     pub(super) fn lock_try(&mut self, i: usize, lock: usize) {
         if self.lock_is_free(lock) {
             self.lock_take(i, lock);
-            self.begin_take(i, Cont::Next);
+            if self.threads[i].holding {
+                // It waited for a Rust lock with the GIL held.
+                self.proceed(i, Cont::Next);
+            } else {
+                self.begin_take(i, Cont::Next);
+            }
         } else {
             self.locks.entry(lock).or_default().queue.push_front(i);
             self.threads[i].state = State::WaitLock(lock);

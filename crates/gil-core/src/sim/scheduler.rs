@@ -47,6 +47,14 @@ impl Sim {
                     (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
                 }
             }
+            Mode::FreeThreaded if self.world_stopping(i) => {
+                // Same rule as a drop request: stop at the next check point.
+                if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
+                    t.progress
+                } else {
+                    (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
+                }
+            }
             Mode::OldGil { .. } if g.waiters > 0 => {
                 (t.checkpoints + t.ticks_left).saturating_mul(self.bytecode)
             }
@@ -110,6 +118,11 @@ impl Sim {
             State::WaitGil {
                 deadline: Some(deadline),
             } if deadline.saturating_add(self.timer_slack) <= now => {
+                // Only a timed GIL wait keeps a deadlocked simulation ticking: stop it here.
+                if self.all_blocked() {
+                    self.deadlocked = true;
+                    return;
+                }
                 let interp = self.threads[i].interp;
                 self.gils[interp].queue.retain(|&j| j != i);
                 self.threads[i].state = State::Waking {

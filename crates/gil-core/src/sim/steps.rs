@@ -34,6 +34,7 @@ impl Sim {
                 }
             }
             Cont::Body => self.body(i),
+            Cont::Collect => self.compute_collect(i),
             Cont::Retake => self.begin_take(i, Cont::Resume),
             Cont::RoundTripDone => {
                 let started = self.threads[i].trip_started;
@@ -73,10 +74,13 @@ impl Sim {
                     self.unlock(i, lock);
                     self.threads[i].cursor.advance();
                 }
-                Leaf::Acquire(lock) if self.lock_is_free(lock) => {
+                Leaf::Acquire(lock) | Leaf::AcquireHolding(lock) if self.lock_is_free(lock) => {
                     self.lock_take(i, lock);
                     self.threads[i].cursor.advance();
                 }
+                // Native code waiting for a Rust lock: the GIL stays held.
+                Leaf::AcquireHolding(lock) => return self.lock_wait(i, lock),
+                Leaf::StopTheWorld(len) => return self.stop_the_world(i, len),
                 Leaf::NativeReleased(_)
                 | Leaf::Blocking(_)
                 | Leaf::RoundTrip(_)
@@ -136,11 +140,15 @@ impl Sim {
                     self.begin_take(i, Cont::Resume);
                 } else if self.drop_requested(i) {
                     self.honour_drop_request(i);
+                } else if self.stop_requested(i) {
+                    self.park(i, Cont::Resume);
                 } else {
                     self.proceed(i, Cont::Resume);
                 }
             }
+            Kind::NativeHolding if self.stop_requested(i) => self.park(i, Cont::Next),
             Kind::NativeHolding => self.proceed(i, Cont::Next),
+            Kind::Collect => self.restart_world(i),
             Kind::NativeReleased => self.begin_take(i, Cont::Next),
             Kind::Server => {
                 self.threads[i].state = State::Waking {
