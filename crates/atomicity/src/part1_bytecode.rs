@@ -53,10 +53,21 @@ const MARK: &str = "<- switch possible";
 pub fn listing_by_version(program: &Program, policies: &[(CheckPolicy, &str)]) -> String {
     let listings: Vec<Vec<String>> = policies
         .iter()
-        .map(|(policy, _)| program.listing(*policy).lines().map(str::to_owned).collect())
+        .map(|(policy, _)| {
+            program
+                .listing(*policy)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
         .collect();
     let base = |line: &str| line.trim_end_matches(MARK).trim_end().to_owned();
-    let width = listings[0].iter().map(|l| base(l).chars().count()).max().unwrap_or(0) + 2;
+    let width = listings[0]
+        .iter()
+        .map(|l| base(l).chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
     let mut out = format!(
         "{:width$}{}\n",
         "",
@@ -69,7 +80,13 @@ pub fn listing_by_version(program: &Program, policies: &[(CheckPolicy, &str)]) -
     for (i, line) in listings[0].iter().enumerate() {
         let marks: String = listings
             .iter()
-            .map(|l| if l[i].ends_with(MARK) { "yes    " } else { "       " })
+            .map(|l| {
+                if l[i].ends_with(MARK) {
+                    "yes    "
+                } else {
+                    "       "
+                }
+            })
             .collect();
         let text = base(line);
         let pad = width - text.chars().count();

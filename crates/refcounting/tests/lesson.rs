@@ -38,7 +38,9 @@ fn every_part_is_reached_through_the_lesson_table_and_every_simulated_claim_hold
     assert!(claims.iter().all(|c| c.held), "{claims:#?}");
     for assumed in ["atomic incref+decref", "Arc clone+drop", "lock per object"] {
         assert!(
-            !claims.iter().any(|c| c.claim.contains(assumed) || c.part == 4),
+            !claims
+                .iter()
+                .any(|c| c.claim.contains(assumed) || c.part == 4),
             "a simulated claim rests on the assumed atomic cost ({assumed}): {claims:#?}"
         );
     }

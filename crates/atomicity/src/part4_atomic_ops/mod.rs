@@ -292,12 +292,23 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
 
 fn print_table(report: &Report) {
     // The unlocked column needs real threads: under --simulated it is left out, not dashed.
-    let shown = if report.operations.iter().any(|op| op.violations[3].is_some()) {
+    let shown = if report
+        .operations
+        .iter()
+        .any(|op| op.violations[3].is_some())
+    {
         4
     } else {
         3
     };
-    let header = ["operation", "atomic?", "<=3.9", "3.10+", "3.13t", "unlocked"];
+    let header = [
+        "operation",
+        "atomic?",
+        "<=3.9",
+        "3.10+",
+        "3.13t",
+        "unlocked",
+    ];
     let mut table = Table::new(&header[..2 + shown]);
     for op in &report.operations {
         let verdict = match (op.in_faq, op.atomic_under_gil) {
@@ -373,5 +384,4 @@ fn state_results(report: &Report, size: Size) {
                The free-threading HOWTO calls that locking the current implementation, not \
                a guarantee: share data through a lock.",
     });
-
 }
