@@ -103,44 +103,38 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ),
     };
     note(&format!(
-        "No OS threads here: a deterministic scheduler steps {THREADS} model threads one \
-         instruction at a time. A pseudo-random drop request (seed {}) arrives every few \
-         instructions and is honoured at the next check point, as in the real GIL; so the \
-         same seed gives the same interleaving on every machine. The counter starts at \
-         {START}; each thread adds 1 to it {ITERATIONS} times.",
-        cfg.seed
+        "A deterministic scheduler steps {THREADS} model threads one instruction at a time. \
+         Requests to hand over the GIL (drop requests) come at moments drawn from the seed, \
+         and the holder obeys at its next check point: one seed, one interleaving, on every \
+         machine.",
     ));
     println!();
     kv("seed", report.seed);
     println!();
     summary(&report);
     println!();
-    println!("  The first lost update (thread, offset, instruction):");
+    println!("  The first lost update, <=3.9 check points (thread, offset, instruction):");
     show_first_loss(&report.every_instruction);
     println!();
     lost_claim(
         "<=3.9 check points, updates lost",
         &report.every_instruction,
-        "Both threads read the same value, both store that value + 1: two increments ran, \
-         the counter moved by one. The switch fell between LOAD_GLOBAL and STORE_GLOBAL.",
+        "Both threads read the same value and stored it + 1: two increments, and the \
+         counter moved by one.",
         "This seed's schedule happened to lose nothing; try another --seed.",
     );
-    println!();
-    println!("  The first lost update of read-call-write under 3.10+:");
-    show_first_loss(&report.read_call_write);
-    println!();
     lost_claim(
         "3.10+ check points, updates lost",
         &report.back_edges,
         "Updates were lost even with 3.10+'s policy.",
-        "With 3.10+'s policy the plain loop can only be interrupted at JUMP_BACKWARD, after \
-         the store, so every schedule of it is exact.",
+        "With 3.10+'s check points the plain loop is interrupted only at JUMP_BACKWARD, \
+         after the write, so every schedule of it is exact.",
     );
     lost_claim(
         "3.10+ with a call, updates lost",
         &report.read_call_write,
-        "The call is a check point inside the window: the same drop requests now fall \
-         between the read and the write.",
+        "With a call inside the window, the same drop requests now fall between the read \
+         and the write.",
         "This seed's schedule happened to lose nothing; try another --seed.",
     );
     Ok(report)

@@ -6,7 +6,7 @@
 //! changed hands, and who held it when.
 //!
 //! ```text
-//! cargo run --release -p cpu-bound                  # all five parts, about 10 s
+//! cargo run --release -p cpu-bound                  # all five parts, a few seconds
 //! cargo run --release -p cpu-bound -- --part 3      # one part
 //! cargo run --release -p cpu-bound -- --scale 2     # twice the work (steadier figures)
 //! cargo run --release -p cpu-bound -- --free-threaded            # parts 2 and 3 without a GIL

@@ -9,12 +9,12 @@ use gil_core::report::{Table, WIDTH, for_rust_readers, note};
 use gil_core::work::countdown;
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline, session};
 
-use crate::setup::{
-    Config, SIM_STEP_PICOS, Trial, enough_intervals, measurable, measured_or_simulated, median,
-};
+use crate::setup::{Config, Trial, enough_intervals, measurable, measured_or_simulated, median};
 
-/// Countdown steps per thread at scale 1 (the single thread does twice this).
-pub const BASE_N: u64 = 90_000_000;
+/// How long the single thread counts at scale 1: ten switch intervals at the default 5 ms, so
+/// the two-thread run hands the GIL over about ten times. The step count follows from the
+/// step cost ([`Config::steps_for`]).
+pub const ONE_THREAD: Duration = Duration::from_millis(50);
 
 /// Switch intervals shown in the zoomed timeline.
 const WINDOW_INTERVALS: u32 = 8;
@@ -85,7 +85,7 @@ impl Report {
 /// Time both shapes of the work under the GIL and free-threaded, on this machine: the four
 /// kinds of run in turns, `cfg.repeats` rounds, medians.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
-    let n = cfg.size(BASE_N);
+    let n = cfg.steps_for(ONE_THREAD).div_ceil(2);
     let total = 2 * n;
     let gil = cfg.gil(Mode::Gil)?;
     let free = cfg.gil(Mode::FreeThreaded)?;
@@ -107,16 +107,16 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 
 /// The same four runs on the simulator, for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let n = cfg.size(BASE_N);
+    let n = cfg.steps_for(ONE_THREAD).div_ceil(2);
     let total = 2 * n;
     let gil = cfg.sim(Mode::Gil, cores);
     let free = cfg.sim(Mode::FreeThreaded, cores);
     Report {
         n,
-        gil_one: Trial::simulate(&gil, 1, total, SIM_STEP_PICOS),
-        gil_two: Trial::simulate(&gil, 2, total, SIM_STEP_PICOS),
-        free_one: Trial::simulate(&free, 1, total, SIM_STEP_PICOS),
-        free_two: Trial::simulate(&free, 2, total, SIM_STEP_PICOS),
+        gil_one: Trial::simulate(&gil, 1, total, cfg.step_picos),
+        gil_two: Trial::simulate(&gil, 2, total, cfg.step_picos),
+        free_one: Trial::simulate(&free, 1, total, cfg.step_picos),
+        free_two: Trial::simulate(&free, 2, total, cfg.step_picos),
     }
 }
 
@@ -139,7 +139,7 @@ pub fn introspect(gil: &Gil) -> Vec<(String, usize)> {
 /// Run part 1: the threads' introspection, then both shapes of the work under the GIL and
 /// free-threaded (live, or simulated with `--simulated`), the GIL timeline, and the claims.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let n = cfg.size(BASE_N);
+    let n = cfg.steps_for(ONE_THREAD).div_ceil(2);
     note(&format!(
         "A model \"bytecode\" here is one step of `n -= 1` followed by a check point, the \
          place where CPython's evaluation loop looks whether another thread asked for the \

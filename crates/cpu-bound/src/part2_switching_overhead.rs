@@ -1,15 +1,17 @@
 //! Part 2 — switching overhead: the same work shared by 1, 2, 4 and 8 threads.
 
+use std::time::Duration;
+
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{Config, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median};
+use crate::setup::{Config, Trial, measurable, measured_or_simulated, median};
 
-/// Countdown steps shared by all threads at scale 1.
-pub const BASE_TOTAL: u64 = 240_000_000;
+/// How long the one-thread row counts at scale 1; the step count follows from the step cost.
+pub const ONE_THREAD: Duration = Duration::from_millis(80);
 
 /// The thread counts compared.
 pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
@@ -55,7 +57,7 @@ impl Report {
 
 /// Time every thread count on this machine, the counts in turns, medians.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
     let gil = cfg.gil(mode)?;
     let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); THREAD_COUNTS.len()];
@@ -70,12 +72,12 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 
 /// The same rows on the simulator, for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
     let sim = cfg.sim(mode, cores);
     let rows = THREAD_COUNTS
         .iter()
-        .map(|threads| Trial::simulate(&sim, *threads, total, SIM_STEP_PICOS))
+        .map(|threads| Trial::simulate(&sim, *threads, total, cfg.step_picos))
         .collect();
     Report { mode, total, rows }
 }
@@ -88,7 +90,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          A switch is a time the GIL went to a different thread than the one that last held \
          it (CPython's switch_number; the first take counts, from nobody to T1); a forced \
          switch is a hand-off made because a waiter asked.",
-        fmt_count(cfg.size(BASE_TOTAL)),
+        fmt_count(cfg.steps_for(ONE_THREAD)),
         mode,
         fmt_duration(cfg.switch_interval),
     ));

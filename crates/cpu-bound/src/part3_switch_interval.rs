@@ -8,12 +8,11 @@ use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{
-    Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median,
-};
+use crate::setup::{Config, MIN_INTERVALS, Trial, measurable, measured_or_simulated, median};
 
-/// Countdown steps shared by the two threads at scale 1.
-pub const BASE_TOTAL: u64 = 400_000_000;
+/// How long the one-thread baseline counts at scale 1; the step count follows from the step
+/// cost.
+pub const ONE_THREAD: Duration = Duration::from_millis(60);
 
 /// The intervals compared, in microseconds: 0.1 ms, 1 ms, 5 ms (CPython's default), 20 ms.
 pub const INTERVALS_US: [u64; 4] = [100, 1_000, 5_000, 20_000];
@@ -83,7 +82,7 @@ fn intervals() -> [Duration; 4] {
 
 /// Two threads at each interval on this machine, with the one-thread baseline, in turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
     let gil = cfg.gil(mode)?;
     let mut one = Vec::new();
@@ -113,9 +112,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 
 /// The same runs on the simulator, for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
-    let one = Trial::simulate(&cfg.sim(mode, cores), 1, total, SIM_STEP_PICOS);
+    let one = Trial::simulate(&cfg.sim(mode, cores), 1, total, cfg.step_picos);
     let rows = intervals()
         .iter()
         .map(|interval| {
@@ -123,7 +122,7 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
             sim.switch_interval = *interval;
             Row {
                 interval: *interval,
-                trial: Trial::simulate(&sim, 2, total, SIM_STEP_PICOS),
+                trial: Trial::simulate(&sim, 2, total, cfg.step_picos),
             }
         })
         .collect();
@@ -149,7 +148,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     note(&format!(
         "Two threads share {} countdown steps; {}; the interval set to 0.1, 1, 5 and 20 ms \
          in turn.",
-        fmt_count(cfg.size(BASE_TOTAL)),
+        fmt_count(cfg.steps_for(ONE_THREAD)),
         mode,
     ));
     println!();

@@ -1,18 +1,18 @@
 //! Part 4 — the cores: what the free-threaded build can reach on this machine, and what it
 //! would reach on the machine `--cores` describes.
 
+use std::time::Duration;
+
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{
-    Config, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median, threads_label,
-};
+use crate::setup::{Config, Trial, measurable, measured_or_simulated, median, threads_label};
 
-/// Countdown steps shared by the threads at scale 1.
-pub const BASE_TOTAL: u64 = 240_000_000;
+/// How long one free-threaded thread counts at scale 1; the step count follows from the step cost.
+pub const ONE_THREAD: Duration = Duration::from_millis(40);
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -89,7 +89,7 @@ fn report(cores: usize, total: u64, counts: &[usize], free: Vec<Trial>, gil: Tri
 /// (at least two), on this machine's cores, in turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let cores = measure::cores();
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let counts = thread_counts(cores);
     let free = cfg.gil(Mode::FreeThreaded)?;
     let gil = cfg.gil(Mode::Gil)?;
@@ -114,14 +114,14 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 /// The runs [`measure()`] makes with `threads_for` cores' thread counts, simulated on an idle
 /// machine with `cores` cores.
 pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let counts = thread_counts(threads_for);
     let free_sim = cfg.sim(Mode::FreeThreaded, cores);
     let free = counts
         .iter()
-        .map(|threads| Trial::simulate(&free_sim, *threads, total, SIM_STEP_PICOS))
+        .map(|threads| Trial::simulate(&free_sim, *threads, total, cfg.step_picos))
         .collect();
-    let gil = Trial::simulate(&cfg.sim(Mode::Gil, cores), counts[1], total, SIM_STEP_PICOS);
+    let gil = Trial::simulate(&cfg.sim(Mode::Gil, cores), counts[1], total, cfg.step_picos);
     report(cores, total, &counts, free, gil)
 }
 
@@ -141,7 +141,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
          ideal speedup is min(threads, cores).",
         threads_for,
         if threads_for == 1 { "" } else { "s" },
-        fmt_count(cfg.size(BASE_TOTAL)),
+        fmt_count(cfg.steps_for(ONE_THREAD)),
         counts
             .iter()
             .map(|c| c.to_string())

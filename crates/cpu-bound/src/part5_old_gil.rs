@@ -23,17 +23,27 @@ sys.setcheckinterval(100)             # deprecated in 3.2, removed in 3.9
 run_in_two_threads(countdown, TOTAL)
 ";
 
-/// Ticks ("bytecodes") shared by the threads at scale 1.
-pub const BASE_TICKS: u64 = 8_000_000;
+/// How long one thread runs its ticks at scale 1 ([`TARGET_TICK`] each).
+pub const ONE_THREAD: Duration = Duration::from_millis(40);
 
 /// The time one tick should take: roughly what CPython 2.7 spent per bytecode of the countdown.
 pub const TARGET_TICK: Duration = Duration::from_nanos(10);
 
 /// Ticks timed per calibration measurement.
-pub const CALIBRATION_TICKS: u64 = 1_000_000;
+pub const CALIBRATION_TICKS: u64 = 250_000;
 
 /// Loop steps per tick used to estimate the cost of one step.
 pub const PROBE_STEPS: u32 = 64;
+
+/// Ticks ("bytecodes") shared by the threads: [`ONE_THREAD`] of ticks of [`TARGET_TICK`].
+fn ticks(cfg: &Config) -> u64 {
+    cfg.units_for(ONE_THREAD, tick_picos())
+}
+
+/// [`TARGET_TICK`] in picoseconds.
+fn tick_picos() -> u64 {
+    u64::try_from(TARGET_TICK.as_nanos() * 1000).unwrap_or(u64::MAX)
+}
 
 /// How much work one tick does, found by timing it on this machine.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +138,7 @@ pub fn calibrate() -> Calibration {
 /// One and two threads under the old and the new GIL on this machine, the four kinds in turns
 /// for `cfg.repeats` rounds (medians), with ticks of `calibration.work_per_tick` steps.
 pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report> {
-    let ticks = cfg.size(BASE_TICKS);
+    let ticks = ticks(cfg);
     let old = cfg.gil(OLD_GIL)?;
     let new = cfg.gil(Mode::Gil)?;
     let work = ticks_of(calibration.work_per_tick);
@@ -152,12 +162,11 @@ pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report>
 /// The same runs on the simulator, ticks of [`TARGET_TICK`] with a check point after each,
 /// for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let ticks = cfg.size(BASE_TICKS);
-    let tick_picos = u64::try_from(TARGET_TICK.as_nanos() * 1000).unwrap_or(u64::MAX);
+    let ticks = ticks(cfg);
     let trial = |mode: Mode, threads: usize| {
         let mut sim = cfg.sim(mode, cores);
         sim.bytecode = TARGET_TICK;
-        Trial::simulate(&sim, threads, ticks, tick_picos)
+        Trial::simulate(&sim, threads, ticks, tick_picos())
     };
     Report {
         calibration: Calibration {
@@ -184,7 +193,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         } else {
             "the model first times a tick here"
         },
-        fmt_count(cfg.size(BASE_TICKS)),
+        fmt_count(ticks(cfg)),
     ));
     println!();
     let expected = simulate(cfg, session::sim_cores());

@@ -75,6 +75,7 @@ pub mod lesson;
 pub mod measure;
 pub mod object;
 pub mod probe;
+pub mod protocol;
 pub mod report;
 pub mod session;
 pub mod sim;
@@ -83,8 +84,7 @@ pub mod sync;
 mod timeline;
 pub mod work;
 
-pub use gil::{
-    DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
-};
+pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+pub use protocol::MIN_SWITCH_WAIT;
 pub use stats::{GilStats, ThreadStats};
 pub use timeline::{Span, ThreadLife, Timeline};

@@ -13,15 +13,14 @@
 //! point every [`SimConfig::bytecode`]), native code that holds or releases the GIL, blocking
 //! calls, `threading.Lock` acquire and release, and echo round trips.
 //!
-//! The GIL follows `gil.rs`, which follows `take_gil` / `drop_gil` in CPython's
-//! `Python/ceval_gil.c`, rule for rule:
+//! The GIL is the live lock's own state machine, [`protocol`](crate::protocol) (`take_gil` /
+//! `drop_gil` of CPython's `Python/ceval_gil.c`), driven here in virtual time:
 //!
 //! * a waiter waits one switch interval (at least 1 µs, as `take_gil` does); if the wait timed
-//!   out and the GIL did not change hands meanwhile, it sets the drop request (the live lock and
-//!   the simulator call the same function to decide);
+//!   out and the GIL did not change hands meanwhile, it sets the drop request;
 //! * the holder honours the request at its next check point — never inside native code or a
 //!   blocking call that keeps the GIL — and, forced switching, waits until another thread has
-//!   taken the GIL before it queues again (again one shared function decides when that applies);
+//!   taken the GIL before it queues again;
 //! * blocking calls and `detach` native code release the GIL and retake it after;
 //! * [`Mode::OldGil`]: every `check_interval` ticks the holder releases and at once retakes the
 //!   GIL, with no drop request and no forced switching. A woken waiter needs the wake-up latency
@@ -37,7 +36,8 @@
 //! preempts a computing thread if no core is free, as Linux's wake-up preemption does.
 //!
 //! The simulator returns the live model's own types — [`GilStats`], [`ThreadStats`](crate::ThreadStats),
-//! [`Timeline`] — with the same meaning for every field, so a lesson prints both alike.
+//! [`Timeline`] — with the same meaning for every field (one protocol fills them;
+//! `tests/drivers.rs` runs one scenario through both), so a lesson prints both alike.
 //!
 //! ## Reading its figures
 //!

@@ -11,6 +11,7 @@ use super::Pause;
 use super::engine::{Act, Cont, Kind, Sim, State, dur};
 use super::program::Nanos;
 use crate::gil::Mode;
+use crate::protocol::Release;
 
 /// The stop-the-world pause in progress.
 pub(super) struct Stop {
@@ -25,7 +26,7 @@ impl Sim {
     /// Thread `i` (attached) runs a [`super::Step::StopTheWorld`] of `len`.
     pub(super) fn stop_the_world(&mut self, i: usize, len: Nanos) {
         let interp = self.threads[i].interp;
-        if self.gils[interp].mode != Mode::FreeThreaded {
+        if self.gils[interp].lock.mode() != Mode::FreeThreaded {
             // Under a GIL the collector runs holding it: nobody else runs Python anyway.
             return self.compute(i, Kind::NativeHolding, len);
         }
@@ -49,12 +50,12 @@ impl Sim {
 
     /// Whether thread `i` is attached and asked to stop at this check point.
     pub(super) fn stop_requested(&self, i: usize) -> bool {
-        self.threads[i].holding && self.world_stopping(i)
+        self.threads[i].gil.is_holding() && self.world_stopping(i)
     }
 
     /// Thread `i` stops at a check point: it detaches and waits for the restart.
     pub(super) fn park(&mut self, i: usize, then: Cont) {
-        self.release(i, false);
+        self.release(i, Release::Suspend);
         self.threads[i].state = State::Parked(Act::Take(then));
         self.start_when_stopped(i);
     }
@@ -68,7 +69,7 @@ impl Sim {
             .threads
             .iter()
             .enumerate()
-            .any(|(j, t)| j != requester && t.interp == interp && t.holding);
+            .any(|(j, t)| j != requester && t.interp == interp && t.gil.is_holding());
         if attached {
             return;
         }
