@@ -81,6 +81,7 @@ pub mod report;
 pub mod session;
 pub mod sim;
 mod stats;
+pub mod sync;
 mod timeline;
 pub mod work;
 

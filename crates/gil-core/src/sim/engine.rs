@@ -324,6 +324,13 @@ impl Sim {
             .collect();
         let mut stuck = Vec::new();
         for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.finished.is_none()
+                && let Some(since) = t.gil.held_since()
+            {
+                // A stuck holder's hold lasts until the end: draw it.
+                let spans = &mut self.gils[t.interp].spans;
+                super::protocol::record_span(spans, t.gil.id(), nanos(since), self.now);
+            }
             if t.finished.is_none() {
                 t.finished = Some(self.now);
                 self.gils[t.interp].finished.push(t.gil.stats().clone());

@@ -184,7 +184,7 @@ impl Sim {
 
 /// Add a hold to the timeline, joining it to the thread's previous hold if that ended just now
 /// (the old GIL's release-and-retake).
-fn record_span(spans: &mut Vec<Span>, thread: u64, start: Nanos, end: Nanos) {
+pub(super) fn record_span(spans: &mut Vec<Span>, thread: u64, start: Nanos, end: Nanos) {
     let (start, end) = (dur(start), dur(end));
     if let Some(last) = spans.last_mut()
         && last.thread == thread
