@@ -6,6 +6,7 @@
 //! `Cx::new(Session::simulated(2))`.
 
 use crate::claim::{Claim, Pass, Record, Sink};
+use crate::figure::Draw;
 use crate::probe::MachineLoad;
 use crate::report;
 use crate::session::Session;
@@ -80,6 +81,16 @@ impl Cx {
     /// The latest recorded claim whose sentence contains `needle`.
     pub fn find_claim(&self, needle: &str) -> Option<&Record> {
         self.claims.find(needle)
+    }
+
+    /// Hand a figure of the running part to `--svg` and `--trace` (see [`crate::figure`]);
+    /// nothing without those flags, nor while a busy machine's simulated figures lead (the
+    /// live ones after them are written).
+    pub fn figure(&self, figure: &impl Draw) -> anyhow::Result<()> {
+        if self.pass == Pass::Lead {
+            return Ok(());
+        }
+        self.session.figures.show(self.session.part, figure)
     }
 
     /// Print lesson prose written in markdown (see [`report::markdown`]), with `--deep`

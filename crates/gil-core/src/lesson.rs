@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::claim::Sink;
 use crate::cli::GilArgs;
 use crate::context::Cx;
+use crate::figure::Figures;
 use crate::part::LessonPart;
 use crate::session::{self, Session};
 use crate::{Gil, Mode, glossary, measure, probe, report};
@@ -55,6 +56,15 @@ pub struct LessonArgs {
     /// Print the glossary of the course's terms and stop
     #[arg(long)]
     pub glossary: bool,
+
+    /// Also write this run's figures to DIR as SVG files (partN-NAME.svg)
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+
+    /// Also write the model's timelines to FILE as Chrome Trace Event JSON (open it in
+    /// ui.perfetto.dev or chrome://tracing)
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 impl LessonArgs {
@@ -144,6 +154,7 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
 /// [`run_lesson`], returning the run's context (its claims, for tests).
 pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<Cx> {
     let parts = lesson.selected(args.part)?;
+    let figures = Figures::new(args.svg.clone(), args.trace.clone())?;
     let sink = match &args.claims {
         Some(path) => Sink::to_file(path)?,
         None => Sink::default(),
@@ -156,6 +167,7 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
         quick: args.quick,
         steadier: lesson.steadier,
         deep: args.deep,
+        figures: figures.clone(),
     };
     session::begin(session.clone());
     let mut cx = Cx::with_sink(session, sink);
@@ -192,8 +204,33 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
 
     summary(&cx);
     report::now_try(lesson.exercises);
+    written(&figures, args)?;
     cx.finish()?;
     Ok(cx)
+}
+
+/// Say where `--svg` and `--trace` wrote this run's figures.
+fn written(figures: &Figures, args: &LessonArgs) -> anyhow::Result<()> {
+    let (written, trace) = figures.finish()?;
+    if let Some(dir) = &args.svg {
+        println!();
+        let figures = match written.len() {
+            1 => "1 figure".to_owned(),
+            n => format!("{n} figures"),
+        };
+        report::indented(&format!("{figures} written to {}", dir.display()), "", "  ");
+    }
+    if let Some(trace) = trace {
+        report::indented(
+            &format!(
+                "Trace written to {}: open it in ui.perfetto.dev or chrome://tracing.",
+                trace.display()
+            ),
+            "",
+            "  ",
+        );
+    }
+    Ok(())
 }
 
 /// Where the figures come from, said once for the whole lesson.

@@ -8,6 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::figure::Figures;
 use crate::measure;
 
 /// The running lesson's settings, as far as parts and claims need them.
@@ -27,6 +28,8 @@ pub struct Session {
     pub steadier: &'static str,
     /// `--deep`: also print the CPython-internals detail.
     pub deep: bool,
+    /// Where figures go (`--svg`, `--trace`); see [`figure::show`](crate::figure::show).
+    pub figures: Figures,
 }
 
 impl Default for Session {
@@ -39,6 +42,7 @@ impl Default for Session {
             quick: false,
             steadier: "",
             deep: false,
+            figures: Figures::default(),
         }
     }
 }

@@ -18,7 +18,7 @@
 //! if there is one), the second takes it back — waiting, like any other thread, if someone else
 //! got it meanwhile. `time.sleep`, `file.read`/`write`, `socket.recv`/`send`/`connect`, `select`,
 //! and `subprocess` waits all do this, as do the long loops inside NumPy. In the model the
-//! bracket is [`gil_core::GilGuard::allow_threads`]: the closure runs with the GIL released.
+//! bracket is [`gil_core::GilGuard::detach`]: the closure runs with the GIL released.
 //!
 //! Letting go is a promise made by whoever wrote the C code: the interpreter cannot tell that a
 //! C function is about to block. A call made *without* the bracket keeps the GIL through the whole
@@ -34,7 +34,7 @@
 //!    directory, server thread, sockets — is gone when it ends, also after an error, Ctrl-C,
 //!    `kill`, a closed terminal or a closed output pipe ([`cleanup`], [`gil_core::echo`]).
 //! 3. [`part3_forgot_to_release`] — the same fetches, made by an "extension" that never calls
-//!    `allow_threads`. Every wait now happens with the GIL held, so the threads queue: the
+//!    `detach`. Every wait now happens with the GIL held, so the threads queue: the
 //!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
 //!    waits.
 //! 4. [`part4_mixed`] — three workers, each a CPU phase (a countdown, GIL held) then an I/O phase
@@ -60,7 +60,7 @@
 //! `cargo xtask fidelity` sets the same experiments beside CPython's own figures.
 //!
 //! **Overlap ratio** (parts 2, 6) is the threads' busy time — time holding the GIL plus time in
-//! `allow_threads`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
+//! `detach`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
 //! means one thread made progress at a time; 2.0 means two always did at once. Work that runs on
 //! a CPU (copying file data, ndarray arithmetic) can overlap at most as many times as you have
 //! cores; waiting (sleeps, a slow server) overlaps without limit. The lesson prints your core
@@ -71,7 +71,7 @@
 //! * Our threads are Rust threads attached to a model GIL; the "Python code" between blocking
 //!   calls is a few Rust statements, so the GIL is held for microseconds where CPython would
 //!   hold it for the time its bytecode takes — more, but still small next to a wait.
-//! * The "ndarray" row releases the GIL only because our model extension calls `allow_threads`
+//! * The "ndarray" row releases the GIL only because our model extension calls `detach`
 //!   around the array loop, exactly as NumPy's C code does; the array crate knows nothing of any
 //!   GIL.
 //! * The TCP server lives in the same process for convenience, on threads that never touch the
@@ -100,7 +100,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
             threads that mostly wait overlap their waits; then what goes wrong when a wait \
             keeps the GIL, and when short waits meet a busy thread.",
-    intro: "In this model, allow_threads is CPython's Py_BEGIN_ALLOW_THREADS / \
+    intro: "In this model, detach is CPython's Py_BEGIN_ALLOW_THREADS / \
             Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
             time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
             ndarray, in part 6, is Rust's counterpart of a NumPy array.",
@@ -166,17 +166,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// The sizes of the default run: the tutorial's where they fit in a few seconds.
+    /// The sizes of the default run: each wait as short as still shows its effect (a 50 ms
+    /// sleep overlaps as plainly as a 500 ms one), so the whole lesson takes seconds.
     pub fn standard(gil: GilArgs) -> Self {
         Config {
             gil,
             quick: false,
             downloads: 4,
-            delay: Duration::from_millis(500),
-            server_delay: Duration::from_millis(100),
-            ops: 200,
-            cpu_iters: 150_000_000,
-            file_kib: 8 * 1024,
+            delay: Duration::from_millis(50),
+            server_delay: Duration::from_millis(40),
+            ops: 40,
+            cpu_iters: steps_for(CPU_PHASE, SIM_STEP_PICOS),
+            file_kib: 2 * 1024,
         }
     }
 
@@ -186,11 +187,23 @@ impl Config {
             gil,
             quick: true,
             downloads: 3,
-            delay: Duration::from_millis(40),
-            server_delay: Duration::from_millis(40),
-            ops: 30,
-            cpu_iters: 3_000_000,
+            delay: Duration::from_millis(30),
+            server_delay: Duration::from_millis(30),
+            ops: 20,
+            cpu_iters: steps_for(CPU_PHASE / 4, SIM_STEP_PICOS),
             file_kib: 256,
+        }
+    }
+
+    /// This configuration with its CPU phases sized for this machine: `cpu_iters` scaled by
+    /// what a countdown step really costs here ([`gil_core::work::countdown_step_picos`], a
+    /// few milliseconds to find), so a CPU phase lasts about as long as the simulator's.
+    pub fn calibrated(self) -> Self {
+        let picos = gil_core::work::countdown_step_picos();
+        let iters = (self.cpu_iters as f64 * SIM_STEP_PICOS as f64 / picos as f64).round();
+        Config {
+            cpu_iters: (iters as u64).max(1),
+            ..self
         }
     }
 
@@ -206,10 +219,13 @@ impl Config {
 
     /// How many times each comparison runs, its variants taking turns (A B A B …); figures are
     /// medians. One with `--quick`, and one when a single run of the comparison already takes
-    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute.
+    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute; two
+    /// when a run takes over 100 ms, three for shorter ones.
     pub fn rounds(&self, one_run: Duration) -> usize {
         if self.quick || one_run > Duration::from_secs(5) {
             1
+        } else if one_run > Duration::from_millis(100) {
+            2
         } else {
             3
         }
@@ -227,6 +243,21 @@ impl Config {
         sim.bytecode = Duration::from_micros(1);
         sim
     }
+}
+
+/// What one countdown step costs in the simulator, in picoseconds (1 ns, about what the
+/// model's countdown takes on a recent x86 core). A live run rescales the step counts by what
+/// a step costs there ([`Config::calibrated`]); the claims compare ratios, which do not
+/// depend on it.
+pub const SIM_STEP_PICOS: u64 = 1000;
+
+/// How long one CPU phase (part 4) and each computing thread (part 6, half of it) counts.
+pub const CPU_PHASE: Duration = Duration::from_millis(25);
+
+/// Countdown steps that last `phase` at `step_picos` each.
+fn steps_for(phase: Duration, step_picos: u64) -> u64 {
+    let picos = phase.as_nanos() * 1000 / u128::from(step_picos.max(1));
+    u64::try_from(picos).unwrap_or(u64::MAX).max(1)
 }
 
 /// The default interpreter flags: a CPython 3.2+ GIL with CPython's default switch interval.
@@ -262,7 +293,7 @@ pub struct Overlap {
     pub wall: Duration,
     /// Sum over threads of time holding the GIL (running "Python").
     pub held: Duration,
-    /// Sum over threads of time inside `allow_threads` (GIL released: waiting on I/O, or native
+    /// Sum over threads of time inside `detach` (GIL released: waiting on I/O, or native
     /// code).
     pub detached: Duration,
     /// Sum over threads of time spent waiting to take the GIL.
