@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::stats::{GilStats, ThreadStats};
 use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::waits::{self, Resource, ThreadKey, ThreadTag};
 
 /// CPython's default switch interval: `sys.getswitchinterval()` returns `0.005`.
 pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
@@ -169,6 +170,9 @@ struct Record {
     lives: Vec<ThreadLife>,
 }
 
+/// How often an old-GIL waiter wakes to tell the wait-for registry who holds the lock.
+const OLD_GIL_RECHECK: Duration = Duration::from_millis(100);
+
 /// How many finished guards [`Record`] lists one by one.
 const FINISHED_CAP: usize = 4096;
 
@@ -186,6 +190,21 @@ impl Record {
         } else if let Some(last) = self.finished.last_mut() {
             last.absorb(stats);
         }
+    }
+}
+
+impl Inner {
+    /// Names this interpreter in the wait-for registry.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The thread holding the GIL, as the wait-for registry names it.
+    fn holder(&self, state: &State) -> Option<ThreadKey> {
+        state.locked.then_some(ThreadKey {
+            gil: self.address(),
+            id: state.last_holder,
+        })
     }
 }
 
@@ -301,8 +320,17 @@ impl Gil {
             },
             ticks_left: 0,
             stats: ThreadStats::new(id, name),
+            tag: ThreadTag {
+                key: ThreadKey {
+                    gil: self.inner.address(),
+                    id,
+                },
+                name: name.into(),
+            },
+            outer: None,
             _not_send: PhantomData,
         };
+        guard.outer = waits::enter(guard.tag.clone());
         guard.ticks_left = guard.old_interval;
         guard.take();
         guard
@@ -413,6 +441,10 @@ pub struct GilGuard<'gil> {
     /// Old GIL: ticks until the next release.
     ticks_left: u32,
     stats: ThreadStats,
+    /// Who this thread is, for the wait-for registry ([`waits`]).
+    tag: ThreadTag,
+    /// The model thread this guard's thread was before (a guard inside another one).
+    outer: Option<ThreadTag>,
     /// `!Send`: the GIL is held by a thread, not by a value that could move between threads.
     _not_send: PhantomData<*const ()>,
 }
@@ -496,12 +528,22 @@ impl GilGuard<'_> {
             let mut state = lock(&inner.state);
             if state.locked {
                 state.waiters += 1;
+                let gil = Resource::Gil(inner.address());
+                let mut waiting = waits::wait_for(Some(&self.tag), gil, inner.holder(&state));
                 while state.locked {
+                    if let Some(waiting) = &mut waiting {
+                        waiting.holder_is(inner.holder(&state));
+                    }
                     state = match inner.mode {
-                        Mode::OldGil { .. } => inner
-                            .released
-                            .wait(state)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                        // No timeout in CPython's old GIL; this one only lets the wait-for
+                        // registry see who holds the lock now and then.
+                        Mode::OldGil { .. } => {
+                            inner
+                                .released
+                                .wait_timeout(state, OLD_GIL_RECHECK)
+                                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                                .0
+                        }
                         _ => {
                             let switch_number = state.switch_number;
                             let interval = switch_wait(Duration::from_nanos(
@@ -526,6 +568,7 @@ impl GilGuard<'_> {
                         }
                     };
                 }
+                drop(waiting);
                 state.waiters -= 1;
             }
             state.locked = true;
@@ -601,6 +644,7 @@ impl GilGuard<'_> {
 
 impl Drop for GilGuard<'_> {
     fn drop(&mut self) {
+        waits::leave(self.outer.take());
         self.inner.attached.fetch_sub(1, Relaxed);
         if self.holding {
             // A thread that ends (or unwinds) does not wait for the switch: CPython drops the

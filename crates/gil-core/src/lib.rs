@@ -50,6 +50,8 @@
 //! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
 //! lesson's parts in one frame; [`claim`] checks every stated result against its figure;
 //! [`probe`] says how busy the machine is; [`session`] is what the running lesson asked for.
+//! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
+//! hanging.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -78,6 +80,7 @@ pub mod session;
 pub mod sim;
 mod stats;
 mod timeline;
+pub mod waits;
 pub mod work;
 
 pub use gil::{

@@ -32,7 +32,7 @@ fn count_word(py: &mut GilGuard<'_>, counts: &Dict, lock: &PyLock, word: &'stati
     py.allow_threads(|| lock.acquire());
     let n = counts.get(py, word);
     counts.set(py, word, n + 1);
-    lock.release();
+    lock.release(py);
 }
 
 // ─────────────── You do not need to change anything below this line. ───────────────

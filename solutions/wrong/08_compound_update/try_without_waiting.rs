@@ -7,6 +7,6 @@ fn count_word(py: &mut GilGuard<'_>, counts: &Dict, lock: &PyLock, word: &'stati
     let n = counts.get(py, word);
     counts.set(py, word, n + 1);
     if mine {
-        lock.release();
+        lock.release(py);
     }
 }
