@@ -23,7 +23,7 @@ fn count_word_as_shipped(py: &mut GilGuard<'_>, counts: &Dict, _lock: &PyLock, w
 }
 
 // TODO: write `count_word` like `count_word_as_shipped`, but holding `lock` from before the read
-// until after the write (`lock.acquire()` … `lock.release()`). One more thing: CPython's
+// until after the write (`lock.acquire()` … `lock.release(py)`). One more thing: CPython's
 // `lock.acquire()` waits with the GIL released. What happens if yours does not, when the thread
 // holding the lock is switched out between its read and its write?
 
