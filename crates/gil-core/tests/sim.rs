@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use gil_core::measure::{SplitMix64, fmt_ratio, speedup};
-use gil_core::sim::{Machine, Script, SimConfig, Step, simulate};
+use gil_core::sim::{Blocked, Held, Machine, Script, SimConfig, Step, simulate};
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL, work};
 
 const INTERVAL: Duration = Duration::from_millis(5);
@@ -305,6 +305,58 @@ fn a_model_lock_admits_one_holder_at_a_time() {
         ],
     );
     assert_eq!(crossed.stuck, ["A", "B"]);
+}
+
+/// A Rust lock taken with the GIL held, while its holder needs the GIL back: the lock-order
+/// deadlock of PyO3's FAQ. The run stops instead of ticking on, and names the cycle; waiting
+/// for the lock with the GIL released (`Acquire`) is the way out.
+#[test]
+fn a_rust_lock_waited_for_holding_the_gil_deadlocks_with_it() {
+    let cfg = SimConfig::new(Mode::Gil, ms(5), 2);
+    let scripts = |wait: Step| {
+        vec![
+            // Initialises a once-cell under a Rust lock; the initialiser imports (I/O, detached).
+            Script::new(
+                "T1",
+                vec![
+                    Step::AcquireHolding(7),
+                    Step::Blocking(ms(1)),
+                    Step::Release(7),
+                ],
+            ),
+            Script::new("T2", vec![Step::Bytecode(us(100)), wait, Step::Release(7)]),
+        ]
+    };
+    let stuck = simulate(&cfg, scripts(Step::AcquireHolding(7)));
+    assert_eq!(stuck.stuck, ["T1", "T2"]);
+    assert_eq!(
+        stuck.blocked,
+        [
+            Blocked {
+                thread: "T1".into(),
+                holds: vec![Held::Lock(7)],
+                waits_for: Held::Gil,
+                held_by: Some("T2".into()),
+            },
+            Blocked {
+                thread: "T2".into(),
+                holds: vec![Held::Gil],
+                waits_for: Held::Lock(7),
+                held_by: Some("T1".into()),
+            },
+        ]
+    );
+    // It stops within a switch interval or two of the last thread blocking.
+    assert!(stuck.elapsed < ms(20), "{:?}", stuck.elapsed);
+    let fixed = simulate(&cfg, scripts(Step::Acquire(7)));
+    assert!(fixed.stuck.is_empty() && fixed.blocked.is_empty());
+    assert_eq!(fixed.lock_holds.len(), 2);
+    // Free-threaded, there is no GIL to hold: the same scripts finish.
+    let free = simulate(
+        &SimConfig::new(Mode::FreeThreaded, ms(5), 2),
+        scripts(Step::AcquireHolding(7)),
+    );
+    assert!(free.stuck.is_empty());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::program::{Cursor, Nanos, Op, compile, nanos};
-use super::{LockHold, Script, SimConfig, SimRun};
+use super::{Blocked, Held, LockHold, Script, SimConfig, SimRun};
 use crate::gil::{self, Mode};
 use crate::stats::{GilStats, ThreadStats};
 use crate::timeline::{Span, ThreadLife, Timeline};
@@ -165,6 +165,8 @@ pub(super) struct Sim {
     /// Wake-ups to take a GIL that was taken again before the woken thread ran.
     pub(super) futile_wakeups: u64,
     pub(super) lock_holds: Vec<LockHold>,
+    /// Every thread left waits for something another one holds: nothing can happen any more.
+    pub(super) deadlocked: bool,
     names: Vec<String>,
 }
 
@@ -255,6 +257,7 @@ impl Sim {
             round_trips: Vec::new(),
             futile_wakeups: 0,
             lock_holds: Vec::new(),
+            deadlocked: false,
             names,
         }
     }
@@ -271,6 +274,7 @@ impl Sim {
         while let Some(at) = (0..self.threads.len())
             .filter_map(|i| self.event_time(i))
             .min()
+            && !self.deadlocked
         {
             self.advance_to(at);
             for i in 0..self.threads.len() {
@@ -282,7 +286,57 @@ impl Sim {
         self.into_run()
     }
 
+    /// Whether every thread not yet done waits for the GIL, a switch or a lock: a deadlock,
+    /// since whoever holds those waits too.
+    pub(super) fn all_blocked(&self) -> bool {
+        self.threads.iter().all(|t| {
+            matches!(
+                t.state,
+                State::Done | State::WaitGil { .. } | State::WaitSwitch | State::WaitLock(_)
+            )
+        })
+    }
+
+    /// What stuck thread `i` holds and waits for.
+    fn blocked(&self, i: usize) -> Option<Blocked> {
+        let t = &self.threads[i];
+        let name = |j: usize| self.names[j].clone();
+        let gil_holder = || {
+            (0..self.threads.len())
+                .find(|&j| self.threads[j].holding && self.threads[j].interp == t.interp)
+                .map(name)
+        };
+        let (waits_for, held_by) = match t.state {
+            State::WaitGil { .. } | State::WaitSwitch => (Held::Gil, gil_holder()),
+            State::WaitLock(lock) => (
+                Held::Lock(lock),
+                self.locks.get(&lock).and_then(|l| l.owner).map(name),
+            ),
+            _ => return None,
+        };
+        let mut holds = Vec::new();
+        if t.holding && self.gils[t.interp].mode != Mode::FreeThreaded {
+            holds.push(Held::Gil);
+        }
+        holds.extend(
+            self.locks
+                .iter()
+                .filter(|(_, l)| l.owner == Some(i))
+                .map(|(&n, _)| Held::Lock(n)),
+        );
+        Some(Blocked {
+            thread: name(i),
+            holds,
+            waits_for,
+            held_by,
+        })
+    }
+
     fn into_run(mut self) -> SimRun {
+        let blocked = (0..self.threads.len())
+            .filter(|&i| self.threads[i].finished.is_none())
+            .filter_map(|i| self.blocked(i))
+            .collect();
         let mut stuck = Vec::new();
         for (i, t) in self.threads.iter_mut().enumerate() {
             if t.finished.is_none() {
@@ -331,6 +385,7 @@ impl Sim {
             futile_wakeups: self.futile_wakeups,
             lock_holds: self.lock_holds,
             stuck,
+            blocked,
         }
     }
 }

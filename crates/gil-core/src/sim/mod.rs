@@ -22,7 +22,7 @@
 //! * the holder honours the request at its next check point — never inside native code or a
 //!   blocking call that keeps the GIL — and, forced switching, waits until another thread has
 //!   taken the GIL before it queues again (again one shared function decides when that applies);
-//! * blocking calls and `allow_threads` native code release the GIL and retake it after;
+//! * blocking calls and `detach` native code release the GIL and retake it after;
 //! * [`Mode::OldGil`]: every `check_interval` ticks the holder releases and at once retakes the
 //!   GIL, with no drop request and no forced switching. A woken waiter needs the wake-up latency
 //!   before it runs, so the releaser wins the race and the waiter goes back to sleep;
@@ -208,6 +208,10 @@ pub enum Step {
     /// `lock.acquire()` on model `threading.Lock` number N: if it is taken, release the GIL
     /// and block until it is free, as CPython's lock does.
     Acquire(usize),
+    /// A Rust lock (`std::sync::Mutex`, `OnceLock`) number N taken by native code that keeps
+    /// the GIL: if it is taken, block *holding the GIL* until it is free. Locks share numbers
+    /// with [`Step::Acquire`]; [`Step::Release`] frees either.
+    AcquireHolding(usize),
     /// `lock.release()` on model lock N (ignored unless this thread holds it).
     Release(usize),
     /// An echo round trip: release the GIL, the server answers after computing this long on a
@@ -284,6 +288,30 @@ pub struct SimRun {
     /// Names of scripts that never finished because every thread left was blocked (a
     /// deadlock); their `finished` entry is when the simulation stopped. Empty normally.
     pub stuck: Vec<String>,
+    /// For each stuck script, in script order: what it holds and what it waits for.
+    pub blocked: Vec<Blocked>,
+}
+
+/// Something a simulated thread can hold and wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The GIL of the thread's interpreter.
+    Gil,
+    /// Model lock N ([`Step::Acquire`], [`Step::AcquireHolding`]).
+    Lock(usize),
+}
+
+/// A thread a deadlocked simulation left blocked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// The script's name.
+    pub thread: String,
+    /// What it holds: the GIL first, then its locks by number.
+    pub holds: Vec<Held>,
+    /// What it waits for.
+    pub waits_for: Held,
+    /// Who holds that, if anyone.
+    pub held_by: Option<String>,
 }
 
 impl SimRun {
@@ -305,7 +333,7 @@ impl SimRun {
 }
 
 /// Run `scripts` on `cfg`'s interpreter and machine, all starting at time zero, until every
-/// script has finished. Pure and deterministic: no clocks, no threads, no randomness.
+/// script has finished or every thread left is blocked for good (see [`SimRun::blocked`]). Pure and deterministic: no clocks, no threads, no randomness.
 ///
 /// The first script takes the GIL first. With no scripts the run is empty.
 pub fn simulate(cfg: &SimConfig, scripts: Vec<Script>) -> SimRun {

@@ -22,6 +22,7 @@ pub(super) enum Leaf {
     Blocking(Nanos),
     BlockingHolding(Nanos),
     Acquire(usize),
+    AcquireHolding(usize),
     Release(usize),
     RoundTrip(Nanos),
 }
@@ -69,6 +70,7 @@ fn emit(steps: &[Step], ops: &mut Vec<Op>) {
             Step::Blocking(d) => Leaf::Blocking(nanos(*d)),
             Step::BlockingHolding(d) => Leaf::BlockingHolding(nanos(*d)),
             Step::Acquire(lock) => Leaf::Acquire(*lock),
+            Step::AcquireHolding(lock) => Leaf::AcquireHolding(*lock),
             Step::Release(lock) => Leaf::Release(*lock),
             Step::RoundTrip(d) => Leaf::RoundTrip(nanos(*d)),
         };

@@ -207,7 +207,12 @@ impl Sim {
     pub(super) fn lock_try(&mut self, i: usize, lock: usize) {
         if self.lock_is_free(lock) {
             self.lock_take(i, lock);
-            self.begin_take(i, Cont::Next);
+            if self.threads[i].holding {
+                // It waited for a Rust lock with the GIL held.
+                self.proceed(i, Cont::Next);
+            } else {
+                self.begin_take(i, Cont::Next);
+            }
         } else {
             self.locks.entry(lock).or_default().queue.push_front(i);
             self.threads[i].state = State::WaitLock(lock);

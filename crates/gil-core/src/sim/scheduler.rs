@@ -110,6 +110,11 @@ impl Sim {
             State::WaitGil {
                 deadline: Some(deadline),
             } if deadline.saturating_add(self.timer_slack) <= now => {
+                // Only a timed GIL wait keeps a deadlocked simulation ticking: stop it here.
+                if self.all_blocked() {
+                    self.deadlocked = true;
+                    return;
+                }
                 let interp = self.threads[i].interp;
                 self.gils[interp].queue.retain(|&j| j != i);
                 self.threads[i].state = State::Waking {

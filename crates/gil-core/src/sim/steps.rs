@@ -73,10 +73,12 @@ impl Sim {
                     self.unlock(i, lock);
                     self.threads[i].cursor.advance();
                 }
-                Leaf::Acquire(lock) if self.lock_is_free(lock) => {
+                Leaf::Acquire(lock) | Leaf::AcquireHolding(lock) if self.lock_is_free(lock) => {
                     self.lock_take(i, lock);
                     self.threads[i].cursor.advance();
                 }
+                // Native code waiting for a Rust lock: the GIL stays held.
+                Leaf::AcquireHolding(lock) => return self.lock_wait(i, lock),
                 Leaf::NativeReleased(_)
                 | Leaf::Blocking(_)
                 | Leaf::RoundTrip(_)
