@@ -48,7 +48,7 @@ fn a_lock_counts_its_acquisitions() {
     let lock = PyLock::default();
     let gil = gil_core::Gil::new();
     let mut py = gil.acquire("T1");
-    py.allow_threads(|| lock.acquire());
+    py.detach(|| lock.acquire());
     assert!(!lock.try_acquire());
     lock.release(&mut py);
     assert!(lock.try_acquire());

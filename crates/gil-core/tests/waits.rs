@@ -38,7 +38,7 @@ fn a_lock_taken_while_holding_the_gil_deadlocks_and_is_named() {
             let mut py = gil.acquire("T1");
             assert!(lock.try_acquire());
             t1_has_lock.send(()).unwrap();
-            py.allow_threads(|| std::thread::sleep(Duration::from_millis(100)));
+            py.detach(|| std::thread::sleep(Duration::from_millis(100)));
             lock.release(&mut py);
         })
     };
@@ -81,7 +81,7 @@ fn threads_that_take_turns_with_a_lock_are_not_deadlocked() {
     let lock = PyLock::default();
     gil.run_threads(3, |_, py| {
         for _ in 0..2_000 {
-            py.allow_threads(|| lock.acquire());
+            py.detach(|| lock.acquire());
             py.check_point();
             lock.release(py);
             assert_eq!(waits::deadlock(Duration::from_millis(200)), None);
