@@ -191,9 +191,9 @@ impl Deadlock {
         });
         match gil_holder_waiting_for_a_lock {
             Some(link) => format!(
-                "{} waits for {} while holding the GIL, so the thread that holds {} can never \
-                 take the GIL back to release it. Wait for a lock with the GIL released, as \
-                 CPython's `lock.acquire()` does: `py.detach(|| lock.acquire())`.",
+                "{} waits for {} while holding the GIL, so the thread that holds {} never \
+                 gets the GIL back to release it. Wait for a lock with the GIL released \
+                 (inside `py.detach`), as CPython's `lock.acquire()` does.",
                 link.thread, link.waits_for, link.waits_for
             ),
             None => "Every thread waits for a lock the next one holds: take the locks in one \
@@ -218,6 +218,28 @@ impl Deadlock {
         text.push_str(&wrapped(&format!("Way out: {}", self.fix()), "", "  "));
         text
     }
+}
+
+/// Find a watchdog report ([`Deadlock::report`]) in a program's standard error: the cycle
+/// ("T1 holds … ; T2 holds …") and the way out, each as one line of text.
+pub fn read_report(stderr: &str) -> Option<(String, String)> {
+    let (_, after) = stderr.split_once(REPORT_HEAD)?;
+    let mut lines = after.lines().skip(1);
+    let mut cycle = Vec::new();
+    let mut way_out = Vec::new();
+    for line in lines.by_ref() {
+        match line.strip_prefix("Way out: ") {
+            Some(first) => {
+                way_out.push(first.trim());
+                break;
+            }
+            None => cycle.push(line.trim()),
+        }
+    }
+    way_out.extend(lines.take_while(|l| l.starts_with("  ")).map(str::trim));
+    let cycle = cycle.join(" ");
+    let cycle = cycle.strip_suffix('.').unwrap_or(&cycle);
+    (!cycle.is_empty()).then(|| (cycle.to_owned(), way_out.join(" ")))
 }
 
 /// `text` in lines of at most 80 columns, each ending in a newline.
@@ -332,6 +354,11 @@ mod tests {
             report.contains("  T2 holds the GIL and waits for `lock`.\n"),
             "{report}"
         );
+        let noisy = format!("some output\n{report}more output\n");
+        let (cycle, way_out) = read_report(&noisy).unwrap();
+        assert_eq!(cycle, found.cycle());
+        assert_eq!(way_out, found.fix());
+        assert_eq!(read_report("error: no deadlock here\n"), None);
         assert_eq!(
             find_cycle(&entries, Instant::now(), Duration::from_secs(2)),
             None,

@@ -161,6 +161,12 @@ impl PyLock {
         }
     }
 
+    /// Whether the calling model thread is the one that took the lock (and it is still taken).
+    pub fn held_by_me(&self) -> bool {
+        let state = self.state();
+        state.locked && state.holder.is_some() && state.holder == waits::current_key()
+    }
+
     /// Whether some thread holds the lock now.
     pub fn is_locked(&self) -> bool {
         self.state().locked
