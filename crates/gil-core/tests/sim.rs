@@ -680,3 +680,51 @@ fn the_machine_says_what_it_assumes() {
     assert_eq!(Machine::idle(64).time_slice, Machine::idle(8).time_slice);
     assert_eq!(Machine::idle(4).time_slice, us(2_250));
 }
+
+/// Free-threaded stop-the-world: the pause waits for every attached thread to reach a check
+/// point, so one long attached native call delays it and stalls the threads that stopped
+/// early; the same call detached does not.
+#[test]
+fn a_stop_the_world_pause_waits_for_attached_threads_only() {
+    let cfg = SimConfig::new(Mode::FreeThreaded, ms(5), 3);
+    let run = |long_call: Step| {
+        simulate(
+            &cfg,
+            vec![
+                Script::new("python", vec![Step::Bytecode(ms(10))]),
+                Script::new("native", vec![long_call]),
+                Script::new(
+                    "collector",
+                    vec![Step::Bytecode(ms(1)), Step::StopTheWorld(ms(1))],
+                ),
+            ],
+        )
+    };
+    let attached = run(Step::NativeHolding(ms(20)));
+    assert!(attached.stuck.is_empty());
+    let [pause] = attached.pauses[..] else {
+        panic!("{:?}", attached.pauses)
+    };
+    assert_eq!(pause.script, 2);
+    assert_eq!(pause.requested, ms(1));
+    assert_eq!(pause.stopped, ms(20));
+    // The requester, asleep meanwhile, is woken to do the work.
+    assert_eq!(
+        pause.restarted - pause.stopped,
+        ms(1) + Machine::idle(3).wake_latency
+    );
+    // The Python thread stopped at once and waited the whole time (plus a wake-up).
+    assert!(attached.finished[0] >= ms(30), "{:?}", attached.finished);
+    let detached = run(Step::NativeReleased(ms(20)));
+    let [pause] = detached.pauses[..] else {
+        panic!("{:?}", detached.pauses)
+    };
+    assert!(pause.time_to_stop() < us(1), "{pause:?}");
+    assert!(detached.finished[0] < ms(12), "{:?}", detached.finished);
+    // Under the GIL the collector runs holding it; nothing is recorded as a pause.
+    let gil = simulate(
+        &SimConfig::new(Mode::Gil, ms(5), 3),
+        vec![Script::new("collector", vec![Step::StopTheWorld(ms(1))])],
+    );
+    assert!(gil.pauses.is_empty() && gil.elapsed == ms(1));
+}

@@ -25,6 +25,7 @@ pub(super) enum Leaf {
     AcquireHolding(usize),
     Release(usize),
     RoundTrip(Nanos),
+    StopTheWorld(Nanos),
 }
 
 /// One instruction of a flattened script.
@@ -73,6 +74,7 @@ fn emit(steps: &[Step], ops: &mut Vec<Op>) {
             Step::AcquireHolding(lock) => Leaf::AcquireHolding(*lock),
             Step::Release(lock) => Leaf::Release(*lock),
             Step::RoundTrip(d) => Leaf::RoundTrip(nanos(*d)),
+            Step::StopTheWorld(d) => Leaf::StopTheWorld(nanos(*d)),
         };
         ops.push(Op::Leaf(leaf));
     }
