@@ -73,6 +73,8 @@ pub mod lesson;
 pub mod measure;
 pub mod object;
 pub mod probe;
+pub mod process;
+pub mod python;
 pub mod report;
 pub mod session;
 pub mod sim;
