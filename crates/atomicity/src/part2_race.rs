@@ -204,7 +204,7 @@ pub fn introspect(cfg: &Config) -> (Vec<usize>, Vec<String>) {
     let seen = gil.run_threads(cfg.threads, |_, py| {
         // With the GIL released: wait until every thread has started, count, and wait again
         // so that no thread finishes (and detaches) before all have counted.
-        let count = py.allow_threads(|| {
+        let count = py.detach(|| {
             started.wait();
             let count = gil.active_count();
             started.wait();

@@ -26,15 +26,15 @@ fn acquire_release(c: &mut Criterion) {
     });
 }
 
-fn allow_threads(c: &mut Criterion) {
+fn detach(c: &mut Criterion) {
     let gil = Gil::new();
     let mut py = gil.acquire("bench");
-    c.bench_function("gil/allow_threads_round_trip", |b| {
-        b.iter(|| py.allow_threads(|| black_box(1)))
+    c.bench_function("gil/detach_round_trip", |b| {
+        b.iter(|| py.detach(|| black_box(1)))
     });
 }
 
-/// Latency of one hand-off: T1 releases via allow_threads while T2 waits to take the GIL.
+/// Latency of one hand-off: T1 releases via detach while T2 waits to take the GIL.
 fn contended_hand_off(c: &mut Criterion) {
     c.bench_function("gil/contended_hand_off_two_threads", |b| {
         b.iter_custom(|iters| {
@@ -51,7 +51,7 @@ fn contended_hand_off(c: &mut Criterion) {
                         for _ in 0..per_thread {
                             // Release and re-take: each round trip hands the GIL to the other
                             // thread when it is waiting.
-                            py.allow_threads(std::thread::yield_now);
+                            py.detach(std::thread::yield_now);
                         }
                     });
                 }
@@ -65,7 +65,7 @@ criterion_group!(
     benches,
     check_point,
     acquire_release,
-    allow_threads,
+    detach,
     contended_hand_off
 );
 criterion_main!(benches);

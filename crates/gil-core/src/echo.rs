@@ -10,7 +10,7 @@
 //!   trip should be as short as loopback allows.
 //!
 //! [`round_trips`] is the convoy experiment (David Beazley, PyCon 2010; CPython issue bpo-7946):
-//! one model thread makes echo round trips, each send and receive inside `allow_threads` as
+//! one model thread makes echo round trips, each send and receive inside `detach` as
 //! CPython's socket module releases the GIL around them, optionally beside a thread that spins
 //! on the GIL. The lesson on I/O and the fidelity check both measure with it.
 //!
@@ -332,9 +332,9 @@ fn echo_loop(
     let clock = Instant::now();
     let mut ops = 0;
     while ops < batch.ops && clock.elapsed() < batch.time_limit {
-        py.allow_threads(|| conn.write_all(MESSAGE))
+        py.detach(|| conn.write_all(MESSAGE))
             .context("sending an echo")?;
-        py.allow_threads(|| conn.read_exact(&mut back))
+        py.detach(|| conn.read_exact(&mut back))
             .context("receiving an echo")?;
         ensure!(&back == MESSAGE, "echo {ops} came back wrong");
         py.check_point();

@@ -3,7 +3,8 @@
 //! [`Gil`] is the interpreter-wide lock; [`GilGuard`] is one thread's hold on it (CPython's
 //! "attached thread state"). Everything that CPython's eval loop and `Py_BEGIN_ALLOW_THREADS`
 //! do with the GIL is a method on the guard: [`GilGuard::check_point`] and
-//! [`GilGuard::allow_threads`].
+//! [`GilGuard::detach`]. The names are PyO3's current ones: [`Gil::attach`] (formerly
+//! `with_gil`) and `detach` (formerly `allow_threads`, renamed in PyO3 0.26).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -65,7 +66,8 @@ pub enum Mode {
         check_interval: u32,
     },
     /// The PEP 703 free-threaded build (`python3.13t`): no global lock at all. Check points and
-    /// `allow_threads` still exist and are still measured; they just never wait.
+    /// `detach` still exist and are still measured, and never wait for a lock here. (CPython's
+    /// stop-the-world pauses, which do make attached threads wait, are not part of this lock.)
     FreeThreaded,
 }
 
@@ -97,7 +99,7 @@ impl fmt::Display for Mode {
 ///             for _ in 0..1000 {
 ///                 py.check_point(); // "between two bytecodes"
 ///             }
-///             py.allow_threads(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+///             py.detach(|| std::thread::sleep(std::time::Duration::from_millis(1)));
 ///         });
 ///     }
 /// });
@@ -251,7 +253,7 @@ impl Gil {
     }
 
     /// `threading.active_count()`: model threads attached to this interpreter right now,
-    /// holding the GIL or not (a thread inside `allow_threads` is still alive and counted).
+    /// holding the GIL or not (a thread inside `detach` is still alive and counted).
     pub fn active_count(&self) -> usize {
         self.inner.attached.load(Relaxed)
     }
@@ -396,7 +398,7 @@ impl fmt::Debug for Gil {
 
 /// One thread's attachment to the interpreter: proof that it may run "bytecode".
 ///
-/// While the guard exists and is not inside [`allow_threads`](Self::allow_threads), this thread
+/// While the guard exists and is not inside [`detach`](Self::detach), this thread
 /// holds the GIL (in GIL modes). Dropping the guard releases it — during a panic too, so a
 /// crashing thread never leaves the others waiting forever. Like PyO3's `Python<'py>` token,
 /// a guard belongs to the thread that made it and cannot be sent to another one.
@@ -438,10 +440,11 @@ impl GilGuard<'_> {
         }
     }
 
-    /// `Py_BEGIN_ALLOW_THREADS` … `Py_END_ALLOW_THREADS`: run `f` with the GIL released, then
-    /// take it back. Blocking calls (sleep, file and socket I/O) and long native computations
-    /// belong in here; other threads run "Python" meanwhile.
-    pub fn allow_threads<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    /// Detach from the interpreter: run `f` with the GIL released, then take it back. CPython's
+    /// `Py_BEGIN_ALLOW_THREADS` … `Py_END_ALLOW_THREADS`; PyO3's `Python::detach` (called
+    /// `allow_threads` before PyO3 0.26). Blocking calls (sleep, file and socket I/O) and long
+    /// native computations belong in here; other threads run "Python" meanwhile.
+    pub fn detach<R>(&mut self, f: impl FnOnce() -> R) -> R {
         self.release(true);
         let started = Instant::now();
         let result = f();
@@ -450,9 +453,10 @@ impl GilGuard<'_> {
         result
     }
 
-    /// PyO3's current name for [`allow_threads`](Self::allow_threads).
-    pub fn detach<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.allow_threads(f)
+    /// The old name of [`detach`](Self::detach), as PyO3 called it before 0.26.
+    #[deprecated(note = "renamed to `detach`, as in PyO3 0.26")]
+    pub fn allow_threads<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.detach(f)
     }
 
     /// This thread's figures so far (hold time includes the hold in progress).

@@ -21,7 +21,7 @@
 //!   waits until some other thread has actually taken it before queueing to take it back. So a
 //!   spinning thread cannot grab the lock again the moment it let go.
 //! * **Releasing around blocking work** (`Py_BEGIN_ALLOW_THREADS` / `Py_END_ALLOW_THREADS`).
-//!   [`GilGuard::allow_threads`] runs a closure with the GIL released and takes it back after.
+//!   [`GilGuard::detach`] runs a closure with the GIL released and takes it back after.
 //!   Sleeps, file and socket I/O, and "C extension" work (ndarray loops) go through it.
 //! * **5 ms is not a time slice.** It is how long a *waiter* waits before it asks. A holder that
 //!   never reaches a check point (a long C call) keeps the GIL as long as it likes.
@@ -31,7 +31,9 @@
 //! Two other interpreters share the API, chosen with [`Mode`]:
 //!
 //! * [`Mode::FreeThreaded`] — the PEP 703 build (`python3.13t`): no global lock; check points
-//!   and `allow_threads` cost nothing and never wait. Every lesson takes `--free-threaded`.
+//!   and `detach` never wait for a lock. (The real build still makes attached threads wait at
+//!   stop-the-world pauses, for its garbage collector or `fork`; lesson 7 models those.) Every
+//!   lesson takes `--free-threaded`.
 //! * [`Mode::OldGil`] — CPython ≤ 3.1: release and immediately re-acquire every 100 "ticks",
 //!   with no drop request and no forced switching. It is where the famous "two threads are
 //!   slower than one" figure came from.

@@ -15,7 +15,7 @@ pub struct ThreadStats {
     pub held: Duration,
     /// Time spent waiting to take the GIL, or forced out and waiting for the switch.
     pub waited: Duration,
-    /// Time spent inside `allow_threads`, with the GIL released.
+    /// Time spent inside `detach`, with the GIL released.
     pub detached: Duration,
     /// Times this thread took the GIL.
     pub acquisitions: u64,

@@ -106,7 +106,7 @@ impl Timeline {
     /// Draw one row per thread for the window `from..to`, `cells` characters wide.
     ///
     /// A cell is `█` when the thread held the GIL for at least half of the cell's time, `░` when
-    /// it was alive but mostly not holding (waiting, or in `allow_threads`), and blank before it
+    /// it was alive but mostly not holding (waiting, or in `detach`), and blank before it
     /// started or after it ended. A scale line underneath says how long one cell is and marks
     /// one switch interval, so the learner can read hold lengths off the chart.
     pub fn render_window(&self, from: Duration, to: Duration, cells: usize) -> String {

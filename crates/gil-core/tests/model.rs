@@ -25,7 +25,7 @@ impl HolderCell {
     }
 }
 
-/// Run 8 threads that mix check points and allow_threads until the GIL has changed hands
+/// Run 8 threads that mix check points and detach until the GIL has changed hands
 /// `hand_offs` times, asserting that no two of them are ever between check points at once.
 fn hammer(gil: &Gil, hand_offs: u64) {
     let cell = HolderCell(AtomicU64::new(0));
@@ -39,7 +39,7 @@ fn hammer(gil: &Gil, hand_offs: u64) {
             std::hint::black_box(step);
             cell.leave(me);
             if step % 3 == 0 {
-                py.allow_threads(std::thread::yield_now);
+                py.detach(std::thread::yield_now);
             } else {
                 py.check_point();
             }
@@ -157,12 +157,12 @@ fn a_panicking_holder_releases_the_gil() {
 }
 
 #[test]
-fn a_panic_inside_allow_threads_leaves_the_gil_free() {
+fn a_panic_inside_detach_leaves_the_gil_free() {
     let gil = Gil::new();
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             let mut py = gil.acquire("doomed");
-            py.allow_threads(|| panic!("blocking call failed"));
+            py.detach(|| panic!("blocking call failed"));
         })
         .join()
     });
@@ -178,12 +178,11 @@ fn a_panic_inside_allow_threads_leaves_the_gil_free() {
 }
 
 #[test]
-fn allow_threads_really_releases_the_gil() {
+fn detach_really_releases_the_gil() {
     let gil = Gil::new();
     let sleep = Duration::from_millis(100);
-    let (_, wall) = measure::time(|| {
-        gil.run_threads(4, |_, py| py.allow_threads(|| std::thread::sleep(sleep)))
-    });
+    let (_, wall) =
+        measure::time(|| gil.run_threads(4, |_, py| py.detach(|| std::thread::sleep(sleep))));
     // Four sleeps overlap: far less than their sum even on a loaded machine.
     assert!(wall < sleep * 3, "4 x {sleep:?} took {wall:?}");
     for thread in gil.stats().threads {
@@ -272,7 +271,7 @@ fn active_count_counts_attached_threads() {
             s.spawn(move || {
                 let mut py = gil.acquire(name);
                 // Wait with the GIL released, so both can be attached at once.
-                py.allow_threads(|| {
+                py.detach(|| {
                     barrier.wait();
                     barrier.wait();
                 });

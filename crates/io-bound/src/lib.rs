@@ -18,7 +18,7 @@
 //! if there is one), the second takes it back — waiting, like any other thread, if someone else
 //! got it meanwhile. `time.sleep`, `file.read`/`write`, `socket.recv`/`send`/`connect`, `select`,
 //! and `subprocess` waits all do this, as do the long loops inside NumPy. In the model the
-//! bracket is [`gil_core::GilGuard::allow_threads`]: the closure runs with the GIL released.
+//! bracket is [`gil_core::GilGuard::detach`]: the closure runs with the GIL released.
 //!
 //! Letting go is a promise made by whoever wrote the C code: the interpreter cannot tell that a
 //! C function is about to block. A call made *without* the bracket keeps the GIL through the whole
@@ -34,7 +34,7 @@
 //!    directory, server thread, sockets — is gone when it ends, also after an error, Ctrl-C,
 //!    `kill`, a closed terminal or a closed output pipe ([`cleanup`], [`gil_core::echo`]).
 //! 3. [`part3_forgot_to_release`] — the same fetches, made by an "extension" that never calls
-//!    `allow_threads`. Every wait now happens with the GIL held, so the threads queue: the
+//!    `detach`. Every wait now happens with the GIL held, so the threads queue: the
 //!    timeline chart shows one thread at a time, and the wall time is at least the sum of all
 //!    waits.
 //! 4. [`part4_mixed`] — three workers, each a CPU phase (a countdown, GIL held) then an I/O phase
@@ -60,7 +60,7 @@
 //! `cargo xtask fidelity` sets the same experiments beside CPython's own figures.
 //!
 //! **Overlap ratio** (parts 2, 6) is the threads' busy time — time holding the GIL plus time in
-//! `allow_threads`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
+//! `detach`, but *not* time spent waiting for the GIL — divided by the wall time. 1.0
 //! means one thread made progress at a time; 2.0 means two always did at once. Work that runs on
 //! a CPU (copying file data, ndarray arithmetic) can overlap at most as many times as you have
 //! cores; waiting (sleeps, a slow server) overlaps without limit. The lesson prints your core
@@ -71,7 +71,7 @@
 //! * Our threads are Rust threads attached to a model GIL; the "Python code" between blocking
 //!   calls is a few Rust statements, so the GIL is held for microseconds where CPython would
 //!   hold it for the time its bytecode takes — more, but still small next to a wait.
-//! * The "ndarray" row releases the GIL only because our model extension calls `allow_threads`
+//! * The "ndarray" row releases the GIL only because our model extension calls `detach`
 //!   around the array loop, exactly as NumPy's C code does; the array crate knows nothing of any
 //!   GIL.
 //! * The TCP server lives in the same process for convenience, on threads that never touch the
@@ -100,7 +100,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
             threads that mostly wait overlap their waits; then what goes wrong when a wait \
             keeps the GIL, and when short waits meet a busy thread.",
-    intro: "In this model, allow_threads is CPython's Py_BEGIN_ALLOW_THREADS / \
+    intro: "In this model, detach is CPython's Py_BEGIN_ALLOW_THREADS / \
             Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
             time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
             ndarray, in part 6, is Rust's counterpart of a NumPy array.",
@@ -260,7 +260,7 @@ pub struct Overlap {
     pub wall: Duration,
     /// Sum over threads of time holding the GIL (running "Python").
     pub held: Duration,
-    /// Sum over threads of time inside `allow_threads` (GIL released: waiting on I/O, or native
+    /// Sum over threads of time inside `detach` (GIL released: waiting on I/O, or native
     /// code).
     pub detached: Duration,
     /// Sum over threads of time spent waiting to take the GIL.

@@ -1,6 +1,6 @@
 //! Part 1 — simulated downloads: sleeping threads do not need the GIL.
 //!
-//! A "download" here is a sleep inside [`allow_threads`](gil_core::GilGuard::allow_threads),
+//! A "download" here is a sleep inside [`detach`](gil_core::GilGuard::detach),
 //! which is what `time.sleep` does in CPython: drop the GIL, sleep, take it back. One thread
 //! downloading N files waits N times in a row. N threads each wait once, all at the same time,
 //! because none of them holds the GIL while it waits. The speedup is close to N on any number of
@@ -62,7 +62,7 @@ impl Report {
 
 /// Download file `i`: one blocking wait with the GIL released. Returns what "arrived".
 fn download(py: &mut GilGuard<'_>, i: usize, delay: Duration) -> String {
-    py.allow_threads(|| std::thread::sleep(delay));
+    py.detach(|| std::thread::sleep(delay));
     format!("file {i} downloaded")
 }
 
@@ -166,7 +166,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         rounds => format!("Each way runs {rounds} times, taking turns; the figures are medians."),
     };
     report::note(&format!(
-        "{n} downloads of {} each; a download is a sleep inside allow_threads, as \
+        "{n} downloads of {} each; a download is a sleep inside detach, as \
          time.sleep releases the GIL. {turns}",
         fmt_duration(r.delay),
     ));

@@ -1,7 +1,7 @@
 //! Part 2 — real I/O: files on disk and a slow server on the loopback interface.
 //!
 //! Sleeps are a stand-in. Here the threads do what a real program does, with every system call
-//! inside [`allow_threads`](gil_core::GilGuard::allow_threads), as CPython's `io` and `socket`
+//! inside [`detach`](gil_core::GilGuard::detach), as CPython's `io` and `socket`
 //! modules do:
 //!
 //! * **Files.** Each thread writes a file in 64 KiB chunks into a fresh scratch directory,
@@ -113,18 +113,18 @@ pub(crate) fn file_task(
     let chunk: Vec<u8> = (0..CHUNK).map(|k| (k * 7 + i * 13) as u8).collect();
     let chunks = (kib * 1024).div_ceil(CHUNK).max(1);
 
-    let mut file = py.allow_threads(|| File::create(&path))?;
+    let mut file = py.detach(|| File::create(&path))?;
     for _ in 0..chunks {
-        py.allow_threads(|| file.write_all(&chunk))?;
+        py.detach(|| file.write_all(&chunk))?;
         py.check_point();
     }
-    py.allow_threads(|| file.sync_all())?;
+    py.detach(|| file.sync_all())?;
     drop(file);
 
-    let mut file = py.allow_threads(|| File::open(&path))?;
+    let mut file = py.detach(|| File::open(&path))?;
     let mut back = vec![0u8; CHUNK];
     for n in 0..chunks {
-        py.allow_threads(|| file.read_exact(&mut back))?;
+        py.detach(|| file.read_exact(&mut back))?;
         anyhow::ensure!(back == chunk, "{} differs in chunk {n}", path.display());
         py.check_point();
     }
@@ -138,7 +138,7 @@ pub(crate) fn request_task(
     i: usize,
 ) -> anyhow::Result<bool> {
     let request = format!("GET /file-{i}");
-    let reply = py.allow_threads(|| fetch(server.addr(), &request))?;
+    let reply = py.detach(|| fetch(server.addr(), &request))?;
     Ok(reply == expected_reply(&request))
 }
 

@@ -6,7 +6,7 @@
 //! other thread that wants to run Python queues behind it.
 //!
 //! The experiment: N threads each make a few requests to the slow server, first through a
-//! well-behaved extension ([`allow_threads`](gil_core::GilGuard::allow_threads) around the
+//! well-behaved extension ([`detach`](gil_core::GilGuard::detach) around the
 //! request), then through one that makes the identical call while holding the GIL. The
 //! timeline shows the difference: mostly `░` (released, waiting together) versus one `█` at a
 //! time. With the GIL held, the waits cannot overlap, so the wall time is at least their sum.
@@ -59,7 +59,7 @@ pub struct Report {
     pub call_delay: Duration,
     /// Sum of every request's server-side wait in one run (threads × calls × delay).
     pub sum_of_waits: Duration,
-    /// The extension that calls `allow_threads` (the run with the median wall time).
+    /// The extension that calls `detach` (the run with the median wall time).
     pub released: Run,
     /// The extension that forgot to (the run with the median wall time).
     pub held: Run,
@@ -90,7 +90,7 @@ fn requests(
     for call in 0..CALLS_PER_THREAD {
         let request = format!("GET /t{}/call-{call}", i + 1);
         let reply = if release {
-            py.allow_threads(|| fetch(server.addr(), &request))?
+            py.detach(|| fetch(server.addr(), &request))?
         } else {
             // The bug: the same blocking call, GIL held throughout.
             fetch(server.addr(), &request)?
@@ -224,7 +224,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     }
     let slowdown = expected.slowdown();
     let text = if cfg.free_threaded() {
-        "Without a GIL, forgetting to release it costs nothing: the waits still overlapped."
+        "Without a GIL, forgetting to release it did not stop the waits overlapping."
     } else {
         "Forgetting made the run slower: the threads waited for the server one at a time \
          instead of all together."

@@ -130,7 +130,7 @@ fn workers(cfg: &Config) -> Run {
             let cpu_start = t0.elapsed();
             countdown(py, iters);
             let cpu_end = t0.elapsed();
-            py.allow_threads(|| std::thread::sleep(delay));
+            py.detach(|| std::thread::sleep(delay));
             Phases {
                 cpu_start,
                 cpu_end,

@@ -1,7 +1,7 @@
 //! Part 5 — the convoy effect (David Beazley, PyCon 2010; CPython issue bpo-7946).
 //!
 //! An I/O thread that makes many *short* blocking calls — here, echo round trips over loopback,
-//! a send and a receive each, both inside `allow_threads` as CPython's socket module does —
+//! a send and a receive each, both inside `detach` as CPython's socket module does —
 //! releases the GIL on every call, even when the call returns almost at once. Alone, that costs
 //! nothing: nobody else wants the GIL, so it takes it straight back.
 //!
@@ -274,7 +274,7 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
 pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     report::note(&format!(
         "Batches of {} echo round trips over loopback, send and receive each inside \
-         allow_threads; alone, beside a CPU-bound thread, and beside it at a {} interval.",
+         detach; alone, beside a CPU-bound thread, and beside it at a {} interval.",
         cfg.ops,
         fmt_duration(r.short_interval)
     ));

@@ -6,14 +6,14 @@
 //! happened:
 //!
 //! * **GIL held** — the share of the threads' busy time spent holding the GIL. Operations that
-//!   release it spend almost all their time inside `allow_threads`.
-//! * **overlap** — busy time (holding the GIL or inside `allow_threads`, but not waiting for
+//!   release it spend almost all their time inside `detach`.
+//! * **overlap** — busy time (holding the GIL or inside `detach`, but not waiting for
 //!   the GIL) over wall time. About 2.0: the two threads ran at once. About 1.0: they took turns.
 //!
 //! Two limits to keep in mind. Work that needs a CPU even with the GIL released (copying file
 //! data, array arithmetic) can only run at the same time if there is a second core. And the
 //! ndarray row is released only because our model extension wraps its array loop in
-//! `allow_threads`, as NumPy's C code does around its long loops; a library that did not would
+//! `detach`, as NumPy's C code does around its long loops; a library that did not would
 //! behave like the pure computation row.
 
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ pub enum Operation {
     FileIo,
     /// Requests to the slow loopback server.
     NetworkIo,
-    /// `np.sum(arr ** 2)` on an ndarray, inside `allow_threads`.
+    /// `np.sum(arr ** 2)` on an ndarray, inside `detach`.
     Ndarray,
     /// A countdown: pure "Python" arithmetic.
     PureComputation,
@@ -172,7 +172,7 @@ fn do_operation(
     match op {
         Operation::Sleep => {
             for _ in 0..CALLS {
-                py.allow_threads(|| std::thread::sleep(fx.sleep));
+                py.detach(|| std::thread::sleep(fx.sleep));
             }
         }
         Operation::FileIo => {
@@ -189,7 +189,7 @@ fn do_operation(
         Operation::Ndarray => {
             for _ in 0..fx.array_reps {
                 // The model extension: release the GIL around the whole array loop, as NumPy does.
-                let sum = py.allow_threads(|| (&fx.array * &fx.array).sum());
+                let sum = py.detach(|| (&fx.array * &fx.array).sum());
                 black_box(sum);
                 py.check_point();
             }
@@ -315,7 +315,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     table.print();
     let cores = session::sim_cores();
     report::note(&format!(
-        "\"at once\" is the threads' busy time (holding the GIL or inside allow_threads) over \
+        "\"at once\" is the threads' busy time (holding the GIL or inside detach) over \
          the wall time: 2.00x means both ran all the time. \"GIL held\" is the share of that \
          busy time spent holding the GIL. The file I/O and ndarray rows need a CPU even with \
          the GIL released, so with {cores} core(s) at most {} of them run at once; sleeps and \
@@ -353,7 +353,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         text: "Every row came out as the tutorial's table says: waiting, file I/O and the \
                ndarray loop release the GIL; Python code does not, so two threads take turns. \
                (The ndarray row releases only because our model extension calls \
-               allow_threads around its loop, as NumPy does.)",
+               detach around its loop, as NumPy does.)",
     });
 }
 

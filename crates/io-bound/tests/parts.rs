@@ -85,7 +85,7 @@ fn real_io_gets_every_reply_right_and_leaves_no_files() {
     assert_eq!(live.served, live.requests_sent as u64);
     assert_eq!(live.file_bytes, 256 * 1024);
     assert!(!live.scratch_dir_left);
-    // The waits are in allow_threads: the GIL is held for a small part of the network run.
+    // The waits are in detach: the GIL is held for a small part of the network run.
     with_retries("network waits are spent with the GIL released", || {
         part2_real_io::measure(&quick())
             .unwrap()

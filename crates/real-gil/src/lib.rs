@@ -80,9 +80,19 @@ pub fn buffer_squares(py: Python<'_>, data: &[u8]) -> u64 {
 
 /// The Python module `real_gil`.
 ///
-/// PyO3 0.30 declares modules free-threading-safe by default (`gil_used = false`), so on a
-/// free-threaded CPython (3.13t) importing it does not switch the GIL back on — and then
-/// [`squares_holding`] runs in parallel too, because there is no GIL to hold.
+/// `gil_used` is the module's `Py_mod_gil` slot: whether a free-threaded CPython (3.13t) must
+/// switch the GIL back on when it imports the module. Its default depends on the PyO3 version:
+///
+/// * PyO3 0.23 to 0.27: `gil_used = true` unless the module says `#[pymodule(gil_used =
+///   false)]`. Importing such a module on 3.13t re-enables the GIL for the whole process and
+///   prints a `RuntimeWarning` naming the module.
+/// * PyO3 0.28 and later (this crate uses 0.30): `gil_used = false`; a module that is not yet
+///   safe without the GIL opts out with `#[pymodule(gil_used = true)]`.
+///
+/// So here importing does not switch the GIL on, and [`squares_holding`] runs in parallel too,
+/// because there is no GIL to hold. A wheel built with `abi3` does not cover free-threaded
+/// builds: the limited API has no free-threaded form yet, PyO3 ignores `abi3` when it builds for
+/// 3.13t, and each free-threaded version needs a wheel of its own.
 #[pymodule]
 mod real_gil {
     #[pymodule_export]

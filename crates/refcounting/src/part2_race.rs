@@ -230,7 +230,7 @@ pub fn race(obj: &PyObject, gil: &Gil, n: u64) -> RaceRun {
     let start = Barrier::new(2);
     gil.reset_stats();
     let seen = gil.run_threads(2, |i, py| {
-        py.allow_threads(|| start.wait());
+        py.detach(|| start.wait());
         let active = gil.active_count();
         for _ in 0..n {
             if i == 0 {

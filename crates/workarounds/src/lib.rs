@@ -37,7 +37,7 @@
 //! ## Part 2 — "NumPy releases the GIL" ([`part2_numpy`])
 //!
 //! A native library can drop the GIL around a long loop that touches no Python objects
-//! (`Py_BEGIN_ALLOW_THREADS` in C, [`GilGuard::allow_threads`](gil_core::GilGuard::allow_threads)
+//! (`Py_BEGIN_ALLOW_THREADS` in C, [`GilGuard::detach`](gil_core::GilGuard::detach)
 //! in the model). Four threads, each squaring and summing its own array with the GIL released,
 //! then really do run at once. The same pool calling a library that forgets to release runs one
 //! call at a time, and the GIL statistics show who held the lock for how long. The part runs
@@ -59,7 +59,7 @@
 //!
 //! Cython lets you write the loop yourself, release the GIL with `with nogil:` and split the
 //! loop across OpenMP threads with `prange`. The Rust equivalent is a rayon parallel iterator
-//! inside `allow_threads`. Two things are measured: the speed-up of the loop, and whether
+//! inside `detach`. Two things are measured: the speed-up of the loop, and whether
 //! another *Python* thread can run while the loop runs — it can only when the GIL was released.
 //! A parallel sum adds the numbers in a different order, so it differs from the sequential one
 //! in the last bits; the part prints by how much.

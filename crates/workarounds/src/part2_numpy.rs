@@ -1,7 +1,7 @@
 //! Part 2 — "NumPy releases the GIL": a thread pool over arrays, with and without releasing.
 //!
 //! Each model thread computes `np.sum(arr ** 2)` on its own array. With the GIL released around
-//! the computation (`py.allow_threads`) the threads overlap; a library that forgets to release
+//! the computation (`py.detach`) the threads overlap; a library that forgets to release
 //! holds the GIL through the whole call, and the pool runs one call at a time. The arrays are
 //! sized by duration: the loop is timed on this machine first, then each array gets as many
 //! floats as one call of the target length needs.
@@ -248,7 +248,7 @@ fn introspect(cfg: &Config, arrays: usize) {
     let gil = cfg.build_gil();
     let all_started = std::sync::Barrier::new(arrays);
     let seen = gil.run_threads(arrays, |_, py| {
-        py.allow_threads(|| all_started.wait());
+        py.detach(|| all_started.wait());
         (py.name().to_owned(), gil.active_count())
     });
     let most = seen.iter().map(|(_, count)| *count).max().unwrap_or(0);
@@ -306,12 +306,9 @@ fn one_size(
     };
     // One interpreter per pool, so each pool's GIL statistics are its own.
     let (main, releasing, holding_gil) = (cfg.build_gil(), cfg.build_gil(), cfg.build_gil());
-    let released_pool = || {
-        releasing.run_threads(arrays, |i, py| {
-            py.allow_threads(|| sum_of_squares(&data[i]))
-        })
-    };
-    // A native call that never releases: no allow_threads, and no check point inside.
+    let released_pool =
+        || releasing.run_threads(arrays, |i, py| py.detach(|| sum_of_squares(&data[i])));
+    // A native call that never releases: no detach, and no check point inside.
     let holding_pool = || holding_gil.run_threads(arrays, |i, _py| sum_of_squares(&data[i]));
     let (mut sums, mut released_sums, mut holding_sums) = (Vec::new(), Vec::new(), Vec::new());
     let times = crate::medians_in_turns(

@@ -1,8 +1,8 @@
-//! Part 3 — Cython's `with nogil:` and `prange`: a rayon parallel loop inside `allow_threads`.
+//! Part 3 — Cython's `with nogil:` and `prange`: a rayon parallel loop inside `detach`.
 //!
 //! One model thread runs a typed loop over an array, `total += arr[i] * arr[i]`, three ways:
-//! a plain loop holding the GIL, a plain loop inside `allow_threads`, and a rayon parallel loop
-//! inside `allow_threads` (what `prange` compiles to, with OpenMP instead of rayon). Meanwhile a
+//! a plain loop holding the GIL, a plain loop inside `detach`, and a rayon parallel loop
+//! inside `detach` (what `prange` compiles to, with OpenMP instead of rayon). Meanwhile a
 //! second model Python thread counts "bytecodes": it makes progress only while the GIL is free.
 
 use std::hint::black_box;
@@ -262,7 +262,7 @@ fn run_way<T>(
     };
     match way {
         Way::HoldingGil => work(),
-        Way::NoGil | Way::Prange => py.allow_threads(work),
+        Way::NoGil | Way::Prange => py.detach(work),
     }
 }
 
@@ -295,7 +295,7 @@ fn beside_python_thread(gil: &Gil, values: &[f64], way: Way) -> Beside {
             }
         });
         // Let the other thread start and run alone for a moment: its speed with a free GIL.
-        let rate = py.allow_threads(|| {
+        let rate = py.detach(|| {
             while !started.load(Relaxed) {
                 std::hint::spin_loop();
             }

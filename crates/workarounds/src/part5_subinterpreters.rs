@@ -144,7 +144,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
             b.attach("interp2", |py| {
                 for message in b_inbox.iter() {
                     let answer = match message {
-                        Message::List(list) => py.allow_threads(|| list.iter().sum::<u64>()),
+                        Message::List(list) => py.detach(|| list.iter().sum::<u64>()),
                         Message::Ping(x) => x,
                         Message::Stop => break,
                     };
@@ -158,7 +158,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
             // Send a message and wait for the answer. Blocking on a channel is I/O: the GIL is
             // released while waiting, as CPython's interpreter queues do.
             let mut ask = |message: Message| {
-                py.allow_threads(|| -> anyhow::Result<u64> {
+                py.detach(|| -> anyhow::Result<u64> {
                     to_b.send(message).ok().context("interp2 is gone")?;
                     a_inbox.recv().context("interp2 did not answer")
                 })

@@ -15,7 +15,7 @@ use gil_core::Gil;
 
 // TODO: write `download_all`. Start one model Python thread per URL on `gil` (`gil.run_threads`
 // starts n attached threads and waits for them). Each thread calls `server.download(url)` — a
-// blocking call that touches no Python objects — with the GIL released: `py.allow_threads(|| …)`
+// blocking call that touches no Python objects — with the GIL released: `py.detach(|| …)`
 // runs a closure with the GIL let go and takes it back afterwards. Add up the bytes.
 
 /// Download every URL in `urls` from `server`, one model Python thread per URL, with the GIL
@@ -127,7 +127,7 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("all downloads", fmt_duration(wall));
     kv("speedup", fmt_ratio(speedup(one_after_another, wall)));
     note(
-        "While a thread waits inside allow_threads it holds no GIL, so the other threads start \
+        "While a thread waits inside detach it holds no GIL, so the other threads start \
          their downloads too: the waits overlap, and the GIL is held only for the moments \
          between them.",
     );

@@ -67,7 +67,7 @@ fn handle_as_shipped(py: &mut GilGuard<'_>, db: &Database, request: &Request) ->
 
 // TODO: write `handle`: the same page as `handle_as_shipped`, built from the same steps, but with
 // the GIL released around the one call that blocks. Which call blocks, and does it touch any
-// Python object? `py.allow_threads(|| …)` runs a closure with the GIL released.
+// Python object? `py.detach(|| …)` runs a closure with the GIL released.
 
 /// Serve `request` like `handle_as_shipped` does, without blocking while holding the GIL.
 #[allow(unused_variables)] // delete this line once you use the parameters
@@ -159,7 +159,7 @@ fn serve(handler: Handler, args: &Args) -> Served {
             let (mut worst, mut ticks) = (Duration::ZERO, 0);
             while !done.load(Ordering::SeqCst) {
                 // Sleep 1 ms with the GIL released, then time how long taking it back takes.
-                let woke = py.allow_threads(|| {
+                let woke = py.detach(|| {
                     std::thread::sleep(Duration::from_millis(1));
                     Instant::now()
                 });

@@ -18,7 +18,7 @@
 
 use gil_core::GilGuard;
 
-// TODO: write `nogil_sum`. Inside `py.allow_threads(|| …)`, sum `term(i)` over `0..n` with a
+// TODO: write `nogil_sum`. Inside `py.detach(|| …)`, sum `term(i)` over `0..n` with a
 // rayon parallel iterator: `use rayon::prelude::*;` gives ranges an `into_par_iter()`, whose
 // `map(…)` and `sum()` work like the sequential ones.
 

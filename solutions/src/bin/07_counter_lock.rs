@@ -43,7 +43,7 @@ fn run_to_end(
             }
             Step::Blocked => {
                 // lock.acquire() blocks with the GIL released, or the holder could never run.
-                py.allow_threads(|| globals.lock.acquire());
+                py.detach(|| globals.lock.acquire());
                 frame.lock_granted();
             }
             Step::Finished => return,

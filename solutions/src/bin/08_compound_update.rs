@@ -29,7 +29,7 @@ fn count_word_as_shipped(py: &mut GilGuard<'_>, counts: &Dict, _lock: &PyLock, w
 
 /// `with lock: counts[word] = counts.get(word, 0) + 1`.
 fn count_word(py: &mut GilGuard<'_>, counts: &Dict, lock: &PyLock, word: &'static str) {
-    py.allow_threads(|| lock.acquire());
+    py.detach(|| lock.acquire());
     let n = counts.get(py, word);
     counts.set(py, word, n + 1);
     lock.release();

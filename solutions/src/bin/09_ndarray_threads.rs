@@ -18,7 +18,7 @@ use gil_core::Gil;
 
 // TODO: write `pool_sums`. Start `workers` model Python threads on `gil` (`gil.run_threads`).
 // Each worker repeatedly takes the next array that nobody has taken yet (a shared atomic index
-// is enough), computes `sum_of_squares(array)` with the GIL released (`py.allow_threads`), and
+// is enough), computes `sum_of_squares(array)` with the GIL released (`py.detach`), and
 // keeps the result. Return the results in the order of `arrays`.
 
 /// The sums of squares of `arrays`, computed by `workers` model Python threads with the GIL
@@ -32,7 +32,7 @@ fn pool_sums(gil: &Gil, arrays: &[Array1<f64>], workers: usize) -> Vec<f64> {
         loop {
             let i = next.fetch_add(1, Ordering::SeqCst);
             let Some(array) = arrays.get(i) else { break };
-            mine.push((i, py.allow_threads(|| sum_of_squares(array))));
+            mine.push((i, py.detach(|| sum_of_squares(array))));
         }
         mine
     });
@@ -113,7 +113,7 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         gil.attach("main", |py| {
             arrays
                 .iter()
-                .map(|a| py.allow_threads(|| sum_of_squares(a)))
+                .map(|a| py.detach(|| sum_of_squares(a)))
                 .collect::<Vec<_>>()
         })
     });

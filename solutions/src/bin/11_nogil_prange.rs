@@ -18,7 +18,7 @@
 
 use gil_core::GilGuard;
 
-// TODO: write `nogil_sum`. Inside `py.allow_threads(|| …)`, sum `term(i)` over `0..n` with a
+// TODO: write `nogil_sum`. Inside `py.detach(|| …)`, sum `term(i)` over `0..n` with a
 // rayon parallel iterator: `use rayon::prelude::*;` gives ranges an `into_par_iter()`, whose
 // `map(…)` and `sum()` work like the sequential ones.
 
@@ -26,7 +26,7 @@ use gil_core::GilGuard;
 fn nogil_sum(py: &mut GilGuard<'_>, n: u64) -> u64 {
     use rayon::prelude::*;
 
-    py.allow_threads(|| (0..n).into_par_iter().map(term).sum())
+    py.detach(|| (0..n).into_par_iter().map(term).sum())
 }
 
 // ─────────────── You do not need to change anything below this line. ───────────────

@@ -9,7 +9,7 @@ fn run_to_end(py: &mut GilGuard<'_>, frame: &mut Frame<'_>, globals: &Globals, _
         match frame.step(globals) {
             Step::Ran { .. } => py.check_point(),
             Step::Blocked => {
-                py.allow_threads(|| globals.lock.acquire());
+                py.detach(|| globals.lock.acquire());
                 frame.lock_granted();
             }
             Step::Finished => return,

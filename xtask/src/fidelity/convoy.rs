@@ -127,7 +127,7 @@ impl Experiment for Convoy {
         let wake_race = "a round trip pays an interval only if the spinner wakes before the I/O returns: a race that load tilts";
         vec![
             Row::new(
-                "convoy: ms per echo round trip, alone",
+                "convoy: one echo round trip, alone",
                 Figures::millis(py.alone_ms, live.alone_ms, sim.alone_ms),
                 LONE_ROUND_TRIP,
                 "a lone loopback round trip is tens of µs of thread wake-ups, which a busy machine delays unevenly",

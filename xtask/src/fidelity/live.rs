@@ -56,7 +56,7 @@ impl LiveModel {
         self.steps_for(20e-6)
     }
 
-    /// `n` blocking calls (each inside `allow_threads`) one after another on one thread ÷ the
+    /// `n` blocking calls (each inside `detach`) one after another on one thread ÷ the
     /// same calls on `n` threads at once: the median speedup of `repeats` tries.
     pub fn overlap(
         &self,
@@ -67,13 +67,10 @@ impl LiveModel {
         let gil = self.gil()?;
         let speedups = (0..repeats.max(1))
             .map(|_| {
-                let (sequential, one_by_one) = time(|| {
-                    gil.attach("main", |g| {
-                        (0..n).try_for_each(|i| g.allow_threads(|| call(i)))
-                    })
-                });
+                let (sequential, one_by_one) =
+                    time(|| gil.attach("main", |g| (0..n).try_for_each(|i| g.detach(|| call(i)))));
                 let (threaded, together) = time(|| {
-                    gil.run_threads(n, |i, g| g.allow_threads(|| call(i)))
+                    gil.run_threads(n, |i, g| g.detach(|| call(i)))
                         .into_iter()
                         .collect::<anyhow::Result<()>>()
                 });

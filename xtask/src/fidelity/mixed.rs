@@ -63,7 +63,7 @@ impl Experiment for Mixed {
         let io = Duration::from_secs_f64(py.io_s);
         let worker = |g: &mut GilGuard<'_>| {
             countdown(g, steps);
-            g.allow_threads(|| std::thread::sleep(io));
+            g.detach(|| std::thread::sleep(io));
         };
         let gil = model.gil()?;
         let cpu_s = wall(|| gil.attach("alone", |g| countdown(g, steps)));

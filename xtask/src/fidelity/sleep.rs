@@ -29,7 +29,7 @@ pub struct Cpython {
 /// What the live model measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Live {
-    /// Median speedup, each sleep inside `allow_threads`.
+    /// Median speedup, each sleep inside `detach`.
     pub speedup: f64,
 }
 

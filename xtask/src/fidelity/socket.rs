@@ -31,7 +31,7 @@ pub struct Cpython {
 /// What the live model measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Live {
-    /// Median speedup, each request inside `allow_threads`.
+    /// Median speedup, each request inside `detach`.
     pub speedup: f64,
 }
 

@@ -115,7 +115,7 @@ pub(super) fn compare(python: &Python, real: &[(String, String)], model: &Predic
         format!(
             "The model ran the same shape of work on gil-core's lock, with {} ms calls: native \
              calls that hold the GIL and reach a check point only when they return, or that run \
-             inside allow_threads.",
+             inside detach.",
             model.call_ms
         ),
     ] {
@@ -137,7 +137,7 @@ pub(super) fn compare(python: &Python, real: &[(String, String)], model: &Predic
 }
 
 /// The model's prediction for the driver's shape of work: `calls` native calls split over 1, 2
-/// and 4 model threads, each call either holding the model GIL or inside `allow_threads`.
+/// and 4 model threads, each call either holding the model GIL or inside `detach`.
 pub(super) struct Prediction {
     held: Vec<(u32, f64)>,
     released: Vec<(u32, f64)>,
@@ -191,7 +191,7 @@ pub(super) fn model_calls(gil: &Gil, calls: u32, threads: u32, iterations: u64, 
         let share = calls / threads + u32::from((i as u32) < calls % threads);
         for _ in 0..share {
             if release {
-                py.allow_threads(|| std::hint::black_box(squares(iterations)));
+                py.detach(|| std::hint::black_box(squares(iterations)));
             } else {
                 // A native call holding the GIL: no check point until it returns.
                 std::hint::black_box(squares(iterations));

@@ -136,7 +136,7 @@ pub fn hammer(row: &Row, column: Column, size: Size) -> u64 {
     let start = Barrier::new(size.threads);
     gil.run_threads(size.threads, |thread, py| {
         // Wait for the others without the GIL, so that every thread is there at the start.
-        py.allow_threads(|| start.wait());
+        py.detach(|| start.wait());
         let mut ip = Interp {
             py: Some(py),
             policy: column.policy(),

@@ -78,7 +78,7 @@ impl PyLock {
     }
 
     /// `lock.acquire()`: block until the lock is ours. CPython blocks with the GIL released;
-    /// call this inside [`GilGuard::allow_threads`].
+    /// call this inside [`GilGuard::detach`].
     pub fn acquire(&self) {
         // Like CPython's `PyMutex`, spin briefly before parking: a lock held for a few
         // instructions is usually free again before a sleep-and-wake would even start.

@@ -65,7 +65,7 @@ pub fn run_frame(
                 }
             }
             Step::Blocked => {
-                py.allow_threads(|| globals.lock.acquire());
+                py.detach(|| globals.lock.acquire());
                 frame.lock_granted();
             }
             Step::Finished => break,

@@ -22,7 +22,7 @@
 //! * the holder honours the request at its next check point — never inside native code or a
 //!   blocking call that keeps the GIL — and, forced switching, waits until another thread has
 //!   taken the GIL before it queues again (again one shared function decides when that applies);
-//! * blocking calls and `allow_threads` native code release the GIL and retake it after;
+//! * blocking calls and `detach` native code release the GIL and retake it after;
 //! * [`Mode::OldGil`]: every `check_interval` ticks the holder releases and at once retakes the
 //!   GIL, with no drop request and no forced switching. A woken waiter needs the wake-up latency
 //!   before it runs, so the releaser wins the race and the waiter goes back to sleep;
