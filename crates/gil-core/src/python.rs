@@ -43,6 +43,17 @@ impl Choice {
         }
     }
 
+    /// `$GIL_LESSONS_PYTHON` if set (the grader's Python exercises), else `python3` on `PATH`.
+    pub fn learners() -> Choice {
+        match std::env::var_os(LEARNERS) {
+            Some(program) => Choice::Named {
+                how: LEARNERS,
+                program,
+            },
+            None => Choice::OnPath(DEFAULT),
+        }
+    }
+
     /// `$PYO3_PYTHON` if set (PyO3's own variable), else `python3` on `PATH`.
     pub fn pyo3_python() -> Choice {
         match std::env::var_os("PYO3_PYTHON") {
@@ -78,6 +89,26 @@ impl Choice {
 
 /// The Python looked up when none is named.
 pub const DEFAULT: &str = "python3";
+
+/// The variable that names the Python the grader runs Python exercises on.
+pub const LEARNERS: &str = "GIL_LESSONS_PYTHON";
+
+/// Free-threaded interpreters looked up on `PATH`, newest first.
+pub const FREE_THREADED: [&str; 2] = ["python3.14t", "python3.13t"];
+
+/// A free-threaded Python: `first` if it is one, else the first of [`FREE_THREADED`] on `PATH`
+/// that is (`None`: none found).
+pub fn find_free_threaded(first: Option<&Python>) -> anyhow::Result<Option<Python>> {
+    if let Some(python) = first.filter(|p| p.free_threaded) {
+        return Ok(Some(python.clone()));
+    }
+    for name in FREE_THREADED {
+        if let Some(python) = find(&Choice::OnPath(name))?.filter(|p| p.free_threaded) {
+            return Ok(Some(python));
+        }
+    }
+    Ok(None)
+}
 
 /// The oldest Python the scripts are written for.
 const OLDEST: (u32, u32) = (3, 8);

@@ -12,7 +12,7 @@ import sys
 import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUMPS = 2_000_000
+BUMPS = 8_000_000
 
 CHILD = """
 import importlib, json, sys, threading

@@ -29,6 +29,8 @@ static PyObject *bump(PyObject *self, PyObject *arg)
 #endif
         /* A read, then a write: without a lock another thread can write in between. */
         long long seen = *(volatile long long *)&hits;
+        for (volatile int work = 0; work < 20; work++) /* the new value takes a moment */
+            ;
         *(volatile long long *)&hits = seen + 1;
 #ifdef OWN_LOCK
         PyMutex_Unlock(&hits_lock);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gil_core::Mode;
 use gil_core::claim::{Claim, Unit, claim};
-use gil_core::python::{self, Choice, Python};
+use gil_core::python;
 use gil_core::report::{Table, indented, note};
 use gil_core::sim::{Script, SimConfig, Step, simulate};
 use serde::Deserialize;
@@ -71,19 +71,6 @@ pub fn expected_speedup(mode: Mode, cores: usize, interval: Duration) -> f64 {
     one.as_secs_f64() / two.as_secs_f64()
 }
 
-/// A free-threaded interpreter: the learner's, or `python3.14t`/`python3.13t` on `PATH`.
-fn free_threaded(cfg: &Config) -> anyhow::Result<Option<Python>> {
-    if let Some(python) = cfg.python.as_ref().filter(|p| p.free_threaded) {
-        return Ok(Some(python.clone()));
-    }
-    for name in ["python3.14t", "python3.13t"] {
-        if let Some(python) = python::find(&Choice::OnPath(name))?.filter(|p| p.free_threaded) {
-            return Ok(Some(python));
-        }
-    }
-    Ok(None)
-}
-
 /// Run part 5.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     if let Some(python) = &cfg.python {
@@ -130,7 +117,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let found = if cfg.simulated {
         None
     } else {
-        free_threaded(cfg)?
+        python::find_free_threaded(cfg.python.as_ref())?
     };
     let Some(ft) = found else {
         println!();
