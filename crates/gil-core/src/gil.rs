@@ -12,8 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::protocol::{Event, Lock, Next, Outcome, Release, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, Span, StepWatch, ThreadLife, Timeline};
+
+#[cfg(doc)]
+use crate::protocol::MIN_SWITCH_WAIT;
 
 /// CPython's default switch interval: `sys.getswitchinterval()` returns `0.005`.
 pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
@@ -21,38 +25,8 @@ pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
 /// CPython ≤ 3.1's default `sys.setcheckinterval`: release the GIL every 100 ticks.
 pub const OLD_GIL_CHECK_INTERVAL: u32 = 100;
 
-/// The shortest wait before a drop request. CPython's `take_gil` (`Python/ceval_gil.c`) waits
-/// `max(interval, 1)` microseconds, so any smaller switch interval behaves like 1 µs.
-pub const MIN_SWITCH_WAIT: Duration = Duration::from_micros(1);
-
-/// How long a waiter waits for the GIL before it may ask for it: the switch interval, but at
-/// least [`MIN_SWITCH_WAIT`]. Shared by the live lock and the simulator.
-pub(crate) fn switch_wait(interval: Duration) -> Duration {
-    interval.max(MIN_SWITCH_WAIT)
-}
-
-/// `take_gil`'s rule for setting the drop request after a wait: only if the wait timed out,
-/// the GIL is still held, and it has not changed hands during the wait (someone else may
-/// already have asked and been served). Shared by the live lock and the simulator.
-pub(crate) fn should_request_drop(
-    timed_out: bool,
-    locked: bool,
-    switch_number_before: u64,
-    switch_number_now: u64,
-) -> bool {
-    timed_out && locked && switch_number_now == switch_number_before
-}
-
-/// `drop_gil`'s rule for forced switching: a holder that lets go because it was asked (a drop
-/// request is pending) waits until another thread has taken the GIL — only under the 3.2+ GIL,
-/// and not when the release is the old GIL's periodic one or a thread's exit. Shared by the
-/// live lock and the simulator.
-pub(crate) fn must_wait_for_switch(mode: Mode, forced_switching: bool, drop_request: bool) -> bool {
-    forced_switching && mode == Mode::Gil && drop_request
-}
-
 /// Which interpreter the model behaves like.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// CPython 3.2 and later: waiters ask for the GIL with a drop request after one switch
     /// interval, and the holder, once it has dropped, waits until someone else has taken it
@@ -113,15 +87,15 @@ pub struct Gil {
 /// Shared state of one GIL.
 struct Inner {
     mode: Mode,
-    /// `gil->mutex` and `gil->switch_mutex` of CPython, merged into one (see the crate docs).
-    state: Mutex<State>,
+    /// `gil->mutex` and `gil->switch_mutex` of CPython, merged into one (see the crate docs),
+    /// guarding the lock word; every change to it is a [`Lock::step`] of the protocol.
+    state: Mutex<Lock>,
     /// `gil->cond`: signalled when the GIL is released.
     released: Condvar,
     /// `gil->switch_cond`: signalled when a thread takes the GIL, so a forced-out holder can go on.
     switched: Condvar,
-    /// The eval breaker's drop-request bit. Set by a waiter whose wait timed out; read with one
-    /// relaxed load at every check point; cleared by the holder that honours it (before it waits
-    /// for the switch, as CPython's `drop_gil` does) and again by whoever takes the GIL next.
+    /// The eval breaker's drop-request bit: a copy of the lock word's, written under `state`
+    /// after every protocol step and read with one relaxed load at every check point.
     drop_request: AtomicBool,
     /// The switch interval in nanoseconds (`sys.setswitchinterval`).
     switch_interval_ns: AtomicU64,
@@ -136,30 +110,6 @@ struct Inner {
     record: Mutex<Record>,
 }
 
-/// The lock word and its bookkeeping, guarded by `Inner::state`.
-#[derive(Default)]
-struct State {
-    /// `gil->locked`: true while some thread holds the GIL.
-    locked: bool,
-    /// `gil->last_holder`: id of the thread that held it most recently (0: nobody yet).
-    last_holder: u64,
-    /// `gil->switch_number`: bumped every time the GIL changes hands.
-    switch_number: u64,
-    /// Threads blocked in `take`; only then is `released` signalled (a futex wake is a syscall).
-    waiters: u32,
-    /// Forced-out holders blocked until the switch happens; only then is `switched` signalled.
-    switch_waiters: u32,
-    /// Statistics since the last reset.
-    counters: Counters,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Counters {
-    switches: u64,
-    forced_switches: u64,
-    drop_requests: u64,
-}
-
 /// What the instrumentation collected since the last reset.
 #[derive(Default)]
 struct Record {
@@ -169,6 +119,10 @@ struct Record {
     finished: Vec<ThreadStats>,
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
+    /// Stretches spent detached, for the timeline.
+    detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    marks: Vec<Mark>,
 }
 
 /// How many finished guards [`Record`] lists one by one.
@@ -228,7 +182,7 @@ impl Gil {
         Gil {
             inner: Arc::new(Inner {
                 mode,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(Lock::new(mode, DEFAULT_SWITCH_INTERVAL)),
                 released: Condvar::new(),
                 switched: Condvar::new(),
                 drop_request: AtomicBool::new(false),
@@ -272,6 +226,8 @@ impl Gil {
             "switch interval must be greater than 0 (CPython raises ValueError too)"
         );
         let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        let mut state = lock(&self.inner.state);
+        state.set_interval(interval);
         self.inner.switch_interval_ns.store(nanos, Relaxed);
         Ok(())
     }
@@ -291,21 +247,15 @@ impl Gil {
                 died: None,
             });
         }
+        let mode = self.inner.mode;
         let mut guard = GilGuard {
             inner: &self.inner,
-            id,
-            holding: false,
-            held_since: Instant::now(),
-            old_interval: match self.inner.mode {
-                // 0 would never reach a release (and underflow the countdown): treat it as 1.
-                Mode::OldGil { check_interval } => check_interval.max(1),
-                _ => 0,
-            },
-            ticks_left: 0,
-            stats: ThreadStats::new(id, name),
+            thread: ThreadState::new(id, name, mode),
+            // Free-threaded there is no lock to share: each thread steps a private one, so
+            // attaching and detaching never touch a shared mutex.
+            private: (mode == Mode::FreeThreaded).then(|| Lock::new(mode, self.switch_interval())),
             _not_send: PhantomData,
         };
-        guard.ticks_left = guard.old_interval;
         guard.take();
         guard
     }
@@ -344,7 +294,7 @@ impl Gil {
     ///
     /// Per-thread figures appear once a thread's guard has been dropped.
     pub fn stats(&self) -> GilStats {
-        let counters = lock(&self.inner.state).counters;
+        let counters = lock(&self.inner.state).counters();
         GilStats {
             mode: self.inner.mode,
             switch_interval: self.switch_interval(),
@@ -357,11 +307,13 @@ impl Gil {
 
     /// Forget all statistics and timeline data collected so far.
     pub fn reset_stats(&self) {
-        lock(&self.inner.state).counters = Counters::default();
+        lock(&self.inner.state).reset_counters();
         let mut record = lock(&self.inner.record);
         record.finished.clear();
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
     }
 
     /// Start recording who holds the GIL when (clears any earlier recording).
@@ -372,6 +324,8 @@ impl Gil {
         let mut record = lock(&self.inner.record);
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
         self.inner.recording.store(true, Relaxed);
     }
 
@@ -383,6 +337,10 @@ impl Gil {
             std::mem::take(&mut record.spans),
             std::mem::take(&mut record.lives),
             self.switch_interval(),
+        )
+        .with_detail(
+            std::mem::take(&mut record.detached),
+            std::mem::take(&mut record.marks),
         )
     }
 }
@@ -404,17 +362,10 @@ impl fmt::Debug for Gil {
 /// a guard belongs to the thread that made it and cannot be sent to another one.
 pub struct GilGuard<'gil> {
     inner: &'gil Inner,
-    /// This thread state's id (what `last_holder` stores).
-    id: u64,
-    /// True between `take` and `release`.
-    holding: bool,
-    /// When the current hold began.
-    held_since: Instant,
-    /// Old-GIL check interval in ticks; 0 in the other modes.
-    old_interval: u32,
-    /// Old GIL: ticks until the next release.
-    ticks_left: u32,
-    stats: ThreadStats,
+    /// This thread's side of the protocol: its phase, the old GIL's countdown, its figures.
+    thread: ThreadState,
+    /// Free-threaded: this thread's own lock word, which nobody else needs.
+    private: Option<Lock>,
     /// `!Send`: the GIL is held by a thread, not by a value that could move between threads.
     _not_send: PhantomData<*const ()>,
 }
@@ -428,15 +379,9 @@ impl GilGuard<'_> {
     /// queues to take it back.
     #[inline]
     pub fn check_point(&mut self) {
-        self.stats.check_points += 1;
-        if self.old_interval != 0 {
-            self.ticks_left -= 1;
-            if self.ticks_left == 0 {
-                self.ticks_left = self.old_interval;
-                self.switch_old_style();
-            }
-        } else if self.inner.drop_request.load(Relaxed) {
-            self.honour_drop_request();
+        let drop_request = &self.inner.drop_request;
+        if let Some(why) = self.thread.check_point(|| drop_request.load(Relaxed)) {
+            self.switch(why);
         }
     }
 
@@ -445,10 +390,8 @@ impl GilGuard<'_> {
     /// `allow_threads` before PyO3 0.26). Blocking calls (sleep, file and socket I/O) and long
     /// native computations belong in here; other threads run "Python" meanwhile.
     pub fn detach<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        self.release(true);
-        let started = Instant::now();
+        self.release(Release::Detach);
         let result = f();
-        self.stats.detached += started.elapsed();
         self.take();
         result
     }
@@ -461,16 +404,12 @@ impl GilGuard<'_> {
 
     /// This thread's figures so far (hold time includes the hold in progress).
     pub fn stats(&self) -> ThreadStats {
-        let mut stats = self.stats.clone();
-        if self.holding {
-            stats.held += self.held_since.elapsed();
-        }
-        stats
+        self.thread.stats_at(self.inner.epoch.elapsed())
     }
 
     /// The label given to [`Gil::acquire`].
     pub fn name(&self) -> &str {
-        &self.stats.name
+        &self.thread.stats().name
     }
 
     /// The interpreter mode this guard runs under.
@@ -478,196 +417,130 @@ impl GilGuard<'_> {
         self.inner.mode
     }
 
+    /// A check point said to let go (a drop request, or the old GIL's tick): release, then
+    /// queue to take the GIL back.
     #[cold]
     #[inline(never)]
-    fn honour_drop_request(&mut self) {
-        self.release(true);
-        self.take();
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn switch_old_style(&mut self) {
-        self.release(false);
+    fn switch(&mut self, why: Release) {
+        self.release(why);
         self.take();
     }
 
     /// `take_gil`: wait for the GIL, asking the holder to drop it after each switch interval.
     fn take(&mut self) {
-        let inner = self.inner;
-        let asked_at = Instant::now();
-        if inner.mode != Mode::FreeThreaded {
-            let mut state = lock(&inner.state);
-            if state.locked {
-                state.waiters += 1;
-                while state.locked {
-                    state = match inner.mode {
-                        Mode::OldGil { .. } => inner
-                            .released
-                            .wait(state)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                        _ => {
-                            let switch_number = state.switch_number;
-                            let interval = switch_wait(Duration::from_nanos(
-                                inner.switch_interval_ns.load(Relaxed),
-                            ));
-                            let (next, wait) = inner
-                                .released
-                                .wait_timeout(state, interval)
-                                .unwrap_or_else(|poisoned| poisoned.into_inner());
-                            let mut next = next;
-                            if should_request_drop(
-                                wait.timed_out(),
-                                next.locked,
-                                switch_number,
-                                next.switch_number,
-                            ) {
-                                inner.drop_request.store(true, Relaxed);
-                                next.counters.drop_requests += 1;
-                                self.stats.drop_requests += 1;
-                            }
-                            next
-                        }
-                    };
-                }
-                state.waiters -= 1;
-            }
-            state.locked = true;
-            if state.last_holder != self.id {
-                state.last_holder = self.id;
-                state.switch_number += 1;
-                state.counters.switches += 1;
-                self.stats.switches_in += 1;
-            }
-            if state.switch_waiters > 0 {
-                inner.switched.notify_all();
-            }
-            // Whatever was asked has now been granted.
-            inner.drop_request.store(false, Relaxed);
-        }
-        let now = Instant::now();
-        self.stats.waited += now - asked_at;
-        if self.stats.acquisitions == 0 {
-            self.stats.first_interval =
-                Some(Duration::from_nanos(inner.switch_interval_ns.load(Relaxed)));
-        }
-        self.stats.acquisitions += 1;
-        self.held_since = now;
-        self.holding = true;
+        self.drive(Event::Take);
     }
 
-    /// `drop_gil`: let go, wake one waiter, and (if a drop was requested and `forced_switching`
+    /// `drop_gil`: let go, wake one waiter, and (if a drop was requested and forced switching
     /// applies) wait until some other thread has actually taken the GIL.
-    fn release(&mut self, forced_switching: bool) {
+    fn release(&mut self, why: Release) {
         let inner = self.inner;
-        let now = Instant::now();
-        self.holding = false;
-        self.stats.held += now - self.held_since;
-        if inner.recording.load(Relaxed) {
+        if let Some(since) = self.thread.held_since()
+            && inner.recording.load(Relaxed)
+        {
             lock(&inner.record).spans.push(Span {
-                thread: self.id,
-                start: self.held_since - inner.epoch,
-                end: now - inner.epoch,
+                thread: self.thread.id(),
+                start: since,
+                end: inner.epoch.elapsed(),
             });
         }
-        if inner.mode == Mode::FreeThreaded {
+        self.drive(Event::Drop(why));
+    }
+
+    /// Deliver `event` to the protocol, then do what it says — wake, sleep on a condition
+    /// variable and deliver what the wait ended with — until the thread runs or is away.
+    fn drive(&mut self, event: Event) {
+        let inner = self.inner;
+        if let Some(private) = &mut self.private {
+            step(inner, private, &mut self.thread, event);
             return;
         }
         let mut state = lock(&inner.state);
-        state.last_holder = self.id;
-        state.locked = false;
-        if state.waiters > 0 {
-            inner.released.notify_one();
-        }
-        if must_wait_for_switch(
-            inner.mode,
-            forced_switching,
-            inner.drop_request.load(Relaxed),
-        ) {
-            inner.drop_request.store(false, Relaxed);
-            state.counters.forced_switches += 1;
-            self.stats.forced_drops += 1;
-            state.switch_waiters += 1;
-            while state.last_holder == self.id {
-                state = inner
-                    .switched
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut outcome = step(inner, &mut state, &mut self.thread, event);
+        loop {
+            inner.drop_request.store(state.drop_request(), Relaxed);
+            let Outcome {
+                next,
+                wake_waiter,
+                wake_switch_waiters,
+            } = outcome;
+            if wake_waiter {
+                inner.released.notify_one();
             }
-            state.switch_waiters -= 1;
+            if wake_switch_waiters {
+                inner.switched.notify_all();
+            }
+            let event = match next {
+                Next::Run | Next::Away => return,
+                Next::Wait(None) => {
+                    state = inner
+                        .released
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    Event::Retry { timed_out: false }
+                }
+                Next::Wait(Some(timeout)) => {
+                    let (next, wait) = inner
+                        .released
+                        .wait_timeout(state, timeout)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state = next;
+                    Event::Retry {
+                        timed_out: wait.timed_out(),
+                    }
+                }
+                Next::WaitSwitch => {
+                    state = inner
+                        .switched
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    Event::SwitchRetry
+                }
+            };
+            outcome = step(inner, &mut state, &mut self.thread, event);
         }
-        drop(state);
-        // Time blocked on the lock's own mutex, or forced out waiting for the switch: the
-        // thread is neither holding the GIL nor doing its own work.
-        self.stats.waited += now.elapsed();
     }
+}
+
+/// One protocol step of `thread` now, recorded for the timeline if one is being recorded.
+fn step(inner: &Inner, lock_word: &mut Lock, thread: &mut ThreadState, event: Event) -> Outcome {
+    let at = inner.epoch.elapsed();
+    if !inner.recording.load(Relaxed) {
+        return lock_word.step(thread, event, at);
+    }
+    let watch = StepWatch::before(thread);
+    let outcome = lock_word.step(thread, event, at);
+    let mut record = lock(&inner.record);
+    let record = &mut *record;
+    watch.after(thread, at, &mut record.detached, &mut record.marks);
+    outcome
 }
 
 impl Drop for GilGuard<'_> {
     fn drop(&mut self) {
         self.inner.attached.fetch_sub(1, Relaxed);
-        if self.holding {
+        if self.thread.is_holding() {
             // A thread that ends (or unwinds) does not wait for the switch: CPython drops the
             // GIL with no thread state at thread exit, which skips forced switching.
-            self.release(false);
+            self.release(Release::Exit);
         }
         let mut record = lock(&self.inner.record);
         if self.inner.recording.load(Relaxed) {
             let died = self.inner.epoch.elapsed();
-            if let Some(life) = record.lives.iter_mut().find(|l| l.thread == self.id) {
+            let id = self.thread.id();
+            if let Some(life) = record.lives.iter_mut().find(|l| l.thread == id) {
                 life.died = Some(died);
             }
         }
-        record.keep(&self.stats);
+        record.keep(self.thread.stats());
     }
 }
 
 impl fmt::Debug for GilGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GilGuard")
-            .field("name", &self.stats.name)
-            .field("holding", &self.holding)
+            .field("name", &self.thread.stats().name)
+            .field("holding", &self.thread.is_holding())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waits_last_at_least_a_microsecond() {
-        assert_eq!(switch_wait(Duration::from_nanos(1)), MIN_SWITCH_WAIT);
-        assert_eq!(switch_wait(Duration::ZERO), MIN_SWITCH_WAIT);
-        assert_eq!(
-            switch_wait(DEFAULT_SWITCH_INTERVAL),
-            DEFAULT_SWITCH_INTERVAL
-        );
-    }
-
-    #[test]
-    fn a_drop_request_needs_a_timeout_a_holder_and_no_switch_meanwhile() {
-        assert!(should_request_drop(true, true, 7, 7));
-        assert!(
-            !should_request_drop(false, true, 7, 7),
-            "signalled, not timed out"
-        );
-        assert!(!should_request_drop(true, false, 7, 7), "the GIL is free");
-        assert!(
-            !should_request_drop(true, true, 7, 8),
-            "it changed hands meanwhile"
-        );
-    }
-
-    #[test]
-    fn only_an_asked_for_release_under_the_new_gil_waits_for_the_switch() {
-        assert!(must_wait_for_switch(Mode::Gil, true, true));
-        assert!(!must_wait_for_switch(Mode::Gil, true, false));
-        assert!(!must_wait_for_switch(Mode::Gil, false, true), "thread exit");
-        let old = Mode::OldGil {
-            check_interval: 100,
-        };
-        assert!(!must_wait_for_switch(old, true, true));
-        assert!(!must_wait_for_switch(Mode::FreeThreaded, true, true));
     }
 }

@@ -70,22 +70,24 @@ pub mod bytecode;
 pub mod claim;
 pub mod cli;
 pub mod echo;
+pub mod figure;
 mod gil;
 pub mod lesson;
 pub mod measure;
 pub mod object;
 pub mod probe;
 pub mod process;
+pub mod protocol;
 pub mod python;
 pub mod report;
 pub mod session;
 pub mod sim;
 mod stats;
+pub mod sync;
 mod timeline;
 pub mod work;
 
-pub use gil::{
-    DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL,
-};
+pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
+pub use protocol::MIN_SWITCH_WAIT;
 pub use stats::{GilStats, ThreadStats};
-pub use timeline::{Span, ThreadLife, Timeline};
+pub use timeline::{LaneState, Mark, MarkKind, Segment, Span, ThreadLife, Timeline};

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use gil_core::measure::{SplitMix64, fmt_ratio, speedup};
-use gil_core::sim::{Machine, Script, SimConfig, Step, simulate};
+use gil_core::sim::{Blocked, Held, Machine, Script, SimConfig, Step, simulate};
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, OLD_GIL_CHECK_INTERVAL, work};
 
 const INTERVAL: Duration = Duration::from_millis(5);
@@ -305,6 +305,58 @@ fn a_model_lock_admits_one_holder_at_a_time() {
         ],
     );
     assert_eq!(crossed.stuck, ["A", "B"]);
+}
+
+/// A Rust lock taken with the GIL held, while its holder needs the GIL back: the lock-order
+/// deadlock of PyO3's FAQ. The run stops instead of ticking on, and names the cycle; waiting
+/// for the lock with the GIL released (`Acquire`) is the way out.
+#[test]
+fn a_rust_lock_waited_for_holding_the_gil_deadlocks_with_it() {
+    let cfg = SimConfig::new(Mode::Gil, ms(5), 2);
+    let scripts = |wait: Step| {
+        vec![
+            // Initialises a once-cell under a Rust lock; the initialiser imports (I/O, detached).
+            Script::new(
+                "T1",
+                vec![
+                    Step::AcquireHolding(7),
+                    Step::Blocking(ms(1)),
+                    Step::Release(7),
+                ],
+            ),
+            Script::new("T2", vec![Step::Bytecode(us(100)), wait, Step::Release(7)]),
+        ]
+    };
+    let stuck = simulate(&cfg, scripts(Step::AcquireHolding(7)));
+    assert_eq!(stuck.stuck, ["T1", "T2"]);
+    assert_eq!(
+        stuck.blocked,
+        [
+            Blocked {
+                thread: "T1".into(),
+                holds: vec![Held::Lock(7)],
+                waits_for: Held::Gil,
+                held_by: Some("T2".into()),
+            },
+            Blocked {
+                thread: "T2".into(),
+                holds: vec![Held::Gil],
+                waits_for: Held::Lock(7),
+                held_by: Some("T1".into()),
+            },
+        ]
+    );
+    // It stops within a switch interval or two of the last thread blocking.
+    assert!(stuck.elapsed < ms(20), "{:?}", stuck.elapsed);
+    let fixed = simulate(&cfg, scripts(Step::Acquire(7)));
+    assert!(fixed.stuck.is_empty() && fixed.blocked.is_empty());
+    assert_eq!(fixed.lock_holds.len(), 2);
+    // Free-threaded, there is no GIL to hold: the same scripts finish.
+    let free = simulate(
+        &SimConfig::new(Mode::FreeThreaded, ms(5), 2),
+        scripts(Step::AcquireHolding(7)),
+    );
+    assert!(free.stuck.is_empty());
 }
 
 #[test]
@@ -627,4 +679,52 @@ fn the_machine_says_what_it_assumes() {
     assert!(Machine::idle(0).to_string().starts_with("1 idle core;"));
     assert_eq!(Machine::idle(64).time_slice, Machine::idle(8).time_slice);
     assert_eq!(Machine::idle(4).time_slice, us(2_250));
+}
+
+/// Free-threaded stop-the-world: the pause waits for every attached thread to reach a check
+/// point, so one long attached native call delays it and stalls the threads that stopped
+/// early; the same call detached does not.
+#[test]
+fn a_stop_the_world_pause_waits_for_attached_threads_only() {
+    let cfg = SimConfig::new(Mode::FreeThreaded, ms(5), 3);
+    let run = |long_call: Step| {
+        simulate(
+            &cfg,
+            vec![
+                Script::new("python", vec![Step::Bytecode(ms(10))]),
+                Script::new("native", vec![long_call]),
+                Script::new(
+                    "collector",
+                    vec![Step::Bytecode(ms(1)), Step::StopTheWorld(ms(1))],
+                ),
+            ],
+        )
+    };
+    let attached = run(Step::NativeHolding(ms(20)));
+    assert!(attached.stuck.is_empty());
+    let [pause] = attached.pauses[..] else {
+        panic!("{:?}", attached.pauses)
+    };
+    assert_eq!(pause.script, 2);
+    assert_eq!(pause.requested, ms(1));
+    assert_eq!(pause.stopped, ms(20));
+    // The requester, asleep meanwhile, is woken to do the work.
+    assert_eq!(
+        pause.restarted - pause.stopped,
+        ms(1) + Machine::idle(3).wake_latency
+    );
+    // The Python thread stopped at once and waited the whole time (plus a wake-up).
+    assert!(attached.finished[0] >= ms(30), "{:?}", attached.finished);
+    let detached = run(Step::NativeReleased(ms(20)));
+    let [pause] = detached.pauses[..] else {
+        panic!("{:?}", detached.pauses)
+    };
+    assert!(pause.time_to_stop() < us(1), "{pause:?}");
+    assert!(detached.finished[0] < ms(12), "{:?}", detached.finished);
+    // Under the GIL the collector runs holding it; nothing is recorded as a pause.
+    let gil = simulate(
+        &SimConfig::new(Mode::Gil, ms(5), 3),
+        vec![Script::new("collector", vec![Step::StopTheWorld(ms(1))])],
+    );
+    assert!(gil.pauses.is_empty() && gil.elapsed == ms(1));
 }

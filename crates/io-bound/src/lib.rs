@@ -164,17 +164,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// The sizes of the default run: the tutorial's where they fit in a few seconds.
+    /// The sizes of the default run: each wait as short as still shows its effect (a 50 ms
+    /// sleep overlaps as plainly as a 500 ms one), so the whole lesson takes seconds.
     pub fn standard(gil: GilArgs) -> Self {
         Config {
             gil,
             quick: false,
             downloads: 4,
-            delay: Duration::from_millis(500),
-            server_delay: Duration::from_millis(100),
-            ops: 200,
-            cpu_iters: 150_000_000,
-            file_kib: 8 * 1024,
+            delay: Duration::from_millis(50),
+            server_delay: Duration::from_millis(40),
+            ops: 40,
+            cpu_iters: steps_for(CPU_PHASE, SIM_STEP_PICOS),
+            file_kib: 2 * 1024,
         }
     }
 
@@ -184,11 +185,23 @@ impl Config {
             gil,
             quick: true,
             downloads: 3,
-            delay: Duration::from_millis(40),
-            server_delay: Duration::from_millis(40),
-            ops: 30,
-            cpu_iters: 3_000_000,
+            delay: Duration::from_millis(30),
+            server_delay: Duration::from_millis(30),
+            ops: 20,
+            cpu_iters: steps_for(CPU_PHASE / 4, SIM_STEP_PICOS),
             file_kib: 256,
+        }
+    }
+
+    /// This configuration with its CPU phases sized for this machine: `cpu_iters` scaled by
+    /// what a countdown step really costs here ([`gil_core::work::countdown_step_picos`], a
+    /// few milliseconds to find), so a CPU phase lasts about as long as the simulator's.
+    pub fn calibrated(self) -> Self {
+        let picos = gil_core::work::countdown_step_picos();
+        let iters = (self.cpu_iters as f64 * SIM_STEP_PICOS as f64 / picos as f64).round();
+        Config {
+            cpu_iters: (iters as u64).max(1),
+            ..self
         }
     }
 
@@ -204,10 +217,13 @@ impl Config {
 
     /// How many times each comparison runs, its variants taking turns (A B A B …); figures are
     /// medians. One with `--quick`, and one when a single run of the comparison already takes
-    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute.
+    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute; two
+    /// when a run takes over 100 ms, three for shorter ones.
     pub fn rounds(&self, one_run: Duration) -> usize {
         if self.quick || one_run > Duration::from_secs(5) {
             1
+        } else if one_run > Duration::from_millis(100) {
+            2
         } else {
             3
         }
@@ -225,6 +241,21 @@ impl Config {
         sim.bytecode = Duration::from_micros(1);
         sim
     }
+}
+
+/// What one countdown step costs in the simulator, in picoseconds (1 ns, about what the
+/// model's countdown takes on a recent x86 core). A live run rescales the step counts by what
+/// a step costs there ([`Config::calibrated`]); the claims compare ratios, which do not
+/// depend on it.
+pub const SIM_STEP_PICOS: u64 = 1000;
+
+/// How long one CPU phase (part 4) and each computing thread (part 6, half of it) counts.
+pub const CPU_PHASE: Duration = Duration::from_millis(25);
+
+/// Countdown steps that last `phase` at `step_picos` each.
+fn steps_for(phase: Duration, step_picos: u64) -> u64 {
+    let picos = phase.as_nanos() * 1000 / u128::from(step_picos.max(1));
+    u64::try_from(picos).unwrap_or(u64::MAX).max(1)
 }
 
 /// The default interpreter flags: a CPython 3.2+ GIL with CPython's default switch interval.

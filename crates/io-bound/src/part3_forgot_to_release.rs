@@ -271,7 +271,7 @@ mod tests {
         assert!(r.released.wall < r.sum_of_waits / 2, "{r:?}");
         assert!(r.slowdown() > 2.5, "{}", r.slowdown());
         assert!(r.held.overlap.held_share() > 0.99);
-        assert_eq!(r.released.wall, Duration::from_micros(40_270));
-        assert_eq!(r.held.wall, Duration::from_micros(120_753));
+        assert_eq!(r.released.wall, Duration::from_micros(30_270));
+        assert_eq!(r.held.wall, Duration::from_micros(90_882));
     }
 }

@@ -30,7 +30,7 @@ def worker(n, wait):
     while n > 0:          # CPU phase: Python bytecode, needs the GIL
         n -= 1
     time.sleep(wait)      # I/O phase: the GIL is released
-threads = [Thread(target=worker, args=(150_000_000, 0.5)) for _ in range(3)]";
+threads = [Thread(target=worker, args=(N, 0.05)) for _ in range(3)]";
 
 /// The tutorial's worker count.
 pub const WORKERS: usize = 3;
@@ -310,7 +310,7 @@ mod tests {
         let r = simulated(&cfg);
         assert!(r.cpu_overlap > 0.9 && r.cpu_overlap <= 1.0, "{r:?}");
         assert!(r.io_overlap > 2.0 && r.io_overlap <= 3.0, "{r:?}");
-        assert_eq!(r.run.cpu_span(), Duration::from_micros(9_050));
-        assert_eq!(r.run.wall, Duration::from_micros(49_075));
+        assert_eq!(r.run.cpu_span(), Duration::from_micros(18_878));
+        assert_eq!(r.run.wall, Duration::from_micros(48_903));
     }
 }

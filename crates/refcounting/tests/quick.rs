@@ -256,11 +256,7 @@ fn simulated_run_is_the_same_every_time_and_fits_80_columns() {
 fn quick_run_fits_80_columns_and_states_exact_totals() {
     let out = stdout(&lesson(&["--quick", "--part", "2", "--trials", "2"]));
     assert!(widest_line(&out) <= WIDTH, "{out}");
-    for row in [
-        "GIL, plain counts",
-        "no GIL, atomic counts",
-        "no GIL, biased counts",
-    ] {
+    for row in ["GIL, plain", "no GIL, atomic", "no GIL, biased"] {
         let line = out
             .lines()
             .rfind(|l| l.trim_start().starts_with(row))

@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::program::{Cursor, Nanos, Op, compile, nanos};
-use super::{LockHold, Script, SimConfig, SimRun};
-use crate::gil::{self, Mode};
+use super::{Blocked, Held, LockHold, Script, SimConfig, SimRun};
+use crate::gil::Mode;
+use crate::protocol::{Lock, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, Span, ThreadLife, Timeline};
 
 /// What a thread does when it next runs on a core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub(super) enum Cont {
     Retake,
     /// An echo round trip is back: record it, then run the next step.
     RoundTripDone,
+    /// Every other thread has stopped: do the stop-the-world pause's work.
+    Collect,
 }
 
 /// What a computing thread computes.
@@ -54,6 +57,8 @@ pub(super) enum Kind {
     NativeReleased,
     /// The echo server answering a round trip.
     Server,
+    /// A stop-the-world pause's work, every other thread stopped.
+    Collect,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +80,10 @@ pub(super) enum State {
     WaitSwitch,
     /// Blocked on a model lock.
     WaitLock(usize),
+    /// Stopped by a stop-the-world pause; performs `act` once the world restarts.
+    Parked(Act),
+    /// Asked for a stop-the-world pause; waits until every attached thread has stopped.
+    WaitWorld,
     Done,
 }
 
@@ -97,43 +106,30 @@ pub(super) struct Thread {
     pub(super) checkpoints: u64,
     /// Where the computation last went on after acting at a check point.
     pub(super) resumed_at: Nanos,
-    /// Old GIL: ticks until the next release, and whether one is due now.
-    pub(super) ticks_left: u64,
+    /// Old GIL: whether a release is due now (someone waits).
     pub(super) release_due: bool,
-    pub(super) holding: bool,
-    pub(super) held_since: Nanos,
-    pub(super) asked_at: Nanos,
-    pub(super) counted_as_waiter: bool,
-    pub(super) switch_number_seen: u64,
-    pub(super) forced_since: Nanos,
+    /// Its side of the GIL protocol: phase, old-GIL countdown, figures.
+    pub(super) gil: ThreadState,
     /// What to do after the GIL (or the switch, or a lock) has been obtained.
     pub(super) after: Cont,
-    pub(super) detached_since: Option<Nanos>,
     pub(super) trip_started: Nanos,
-    pub(super) stats: ThreadStats,
     pub(super) finished: Option<Nanos>,
 }
 
-/// One interpreter's GIL: `gil.rs`'s `State` plus what it records.
+/// One interpreter's GIL: the protocol's lock word, the condition variables' sleepers, and
+/// what it records.
 pub(super) struct GilState {
-    pub(super) mode: Mode,
-    /// How long a waiter waits before it may ask (the switch interval, at least 1 µs).
-    pub(super) wait: Nanos,
-    pub(super) locked: bool,
-    pub(super) last_holder: u64,
-    pub(super) switch_number: u64,
-    pub(super) drop_request: bool,
-    /// Threads inside `take_gil`, asleep or not.
-    pub(super) waiters: u32,
+    pub(super) lock: Lock,
     /// Threads asleep on the "released" condition variable, first to be signalled first.
     pub(super) queue: VecDeque<usize>,
     /// Threads forced out and asleep until the switch.
     pub(super) switch_waiters: Vec<usize>,
-    pub(super) switches: u64,
-    pub(super) forced_switches: u64,
-    pub(super) drop_requests: u64,
     pub(super) finished: Vec<ThreadStats>,
     pub(super) spans: Vec<Span>,
+    /// Stretches threads spent with the GIL released by their own step, for the timeline.
+    pub(super) detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    pub(super) marks: Vec<Mark>,
 }
 
 /// One model `threading.Lock`.
@@ -154,7 +150,6 @@ pub(super) struct Sim {
     pub(super) timer_slack: Nanos,
     pub(super) signal_cost: Nanos,
     pub(super) bytecode: Nanos,
-    pub(super) old_interval: u64,
     pub(super) switch_interval: Duration,
     pub(super) threads: Vec<Thread>,
     pub(super) gils: Vec<GilState>,
@@ -165,6 +160,11 @@ pub(super) struct Sim {
     /// Wake-ups to take a GIL that was taken again before the woken thread ran.
     pub(super) futile_wakeups: u64,
     pub(super) lock_holds: Vec<LockHold>,
+    /// Every thread left waits for something another one holds: nothing can happen any more.
+    pub(super) deadlocked: bool,
+    /// The stop-the-world pause in progress, and those that ended.
+    pub(super) world: Option<super::world::Stop>,
+    pub(super) pauses: Vec<super::Pause>,
     names: Vec<String>,
 }
 
@@ -175,10 +175,6 @@ pub(super) fn dur(n: Nanos) -> Duration {
 impl Sim {
     pub(super) fn new(cfg: &SimConfig, scripts: Vec<Script>) -> Sim {
         let interpreters = scripts.iter().map(|s| s.interpreter + 1).max().unwrap_or(1);
-        let old_interval = match cfg.mode {
-            Mode::OldGil { check_interval } => u64::from(check_interval.max(1)),
-            _ => 0,
-        };
         let mut next_id = vec![1u64; interpreters];
         let mut names = Vec::new();
         let threads = scripts
@@ -201,38 +197,23 @@ impl Sim {
                     progress: 0,
                     checkpoints: 0,
                     resumed_at: 0,
-                    ticks_left: old_interval,
                     release_due: false,
-                    holding: false,
-                    held_since: 0,
-                    asked_at: 0,
-                    counted_as_waiter: false,
-                    switch_number_seen: 0,
-                    forced_since: 0,
+                    gil: ThreadState::new(id, &script.name, cfg.mode),
                     after: Cont::Run,
-                    detached_since: None,
                     trip_started: 0,
-                    stats: ThreadStats::new(id, &script.name),
                     finished: None,
                 }
             })
             .collect();
         let gils = (0..interpreters)
             .map(|_| GilState {
-                mode: cfg.mode,
-                wait: nanos(gil::switch_wait(cfg.switch_interval)),
-                locked: false,
-                last_holder: 0,
-                switch_number: 0,
-                drop_request: false,
-                waiters: 0,
+                lock: Lock::new(cfg.mode, cfg.switch_interval),
                 queue: VecDeque::new(),
                 switch_waiters: Vec::new(),
-                switches: 0,
-                forced_switches: 0,
-                drop_requests: 0,
                 finished: Vec::new(),
                 spans: Vec::new(),
+                detached: Vec::new(),
+                marks: Vec::new(),
             })
             .collect();
         let machine = &cfg.machine;
@@ -245,7 +226,6 @@ impl Sim {
             timer_slack: nanos(machine.timer_slack),
             signal_cost: nanos(machine.signal_cost),
             bytecode: nanos(cfg.bytecode).max(1),
-            old_interval,
             switch_interval: cfg.switch_interval,
             threads,
             gils,
@@ -255,6 +235,9 @@ impl Sim {
             round_trips: Vec::new(),
             futile_wakeups: 0,
             lock_holds: Vec::new(),
+            deadlocked: false,
+            world: None,
+            pauses: Vec::new(),
             names,
         }
     }
@@ -271,6 +254,7 @@ impl Sim {
         while let Some(at) = (0..self.threads.len())
             .filter_map(|i| self.event_time(i))
             .min()
+            && !self.deadlocked
         {
             self.advance_to(at);
             for i in 0..self.threads.len() {
@@ -282,12 +266,74 @@ impl Sim {
         self.into_run()
     }
 
+    /// Whether every thread not yet done waits for the GIL, a switch or a lock: a deadlock,
+    /// since whoever holds those waits too.
+    pub(super) fn all_blocked(&self) -> bool {
+        self.threads.iter().all(|t| {
+            matches!(
+                t.state,
+                State::Done
+                    | State::WaitGil { .. }
+                    | State::WaitSwitch
+                    | State::WaitLock(_)
+                    | State::Parked(_)
+                    | State::WaitWorld
+            )
+        })
+    }
+
+    /// What stuck thread `i` holds and waits for.
+    fn blocked(&self, i: usize) -> Option<Blocked> {
+        let t = &self.threads[i];
+        let name = |j: usize| self.names[j].clone();
+        let gil_holder = || {
+            (0..self.threads.len())
+                .find(|&j| self.threads[j].gil.is_holding() && self.threads[j].interp == t.interp)
+                .map(name)
+        };
+        let (waits_for, held_by) = match t.state {
+            State::WaitGil { .. } | State::WaitSwitch => (Held::Gil, gil_holder()),
+            State::WaitLock(lock) => (
+                Held::Lock(lock),
+                self.locks.get(&lock).and_then(|l| l.owner).map(name),
+            ),
+            _ => return None,
+        };
+        let mut holds = Vec::new();
+        if t.gil.is_holding() && self.gils[t.interp].lock.mode() != Mode::FreeThreaded {
+            holds.push(Held::Gil);
+        }
+        holds.extend(
+            self.locks
+                .iter()
+                .filter(|(_, l)| l.owner == Some(i))
+                .map(|(&n, _)| Held::Lock(n)),
+        );
+        Some(Blocked {
+            thread: name(i),
+            holds,
+            waits_for,
+            held_by,
+        })
+    }
+
     fn into_run(mut self) -> SimRun {
+        let blocked = (0..self.threads.len())
+            .filter(|&i| self.threads[i].finished.is_none())
+            .filter_map(|i| self.blocked(i))
+            .collect();
         let mut stuck = Vec::new();
         for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.finished.is_none()
+                && let Some(since) = t.gil.held_since()
+            {
+                // A stuck holder's hold lasts until the end: draw it.
+                let spans = &mut self.gils[t.interp].spans;
+                super::protocol::record_span(spans, t.gil.id(), nanos(since), self.now);
+            }
             if t.finished.is_none() {
                 t.finished = Some(self.now);
-                self.gils[t.interp].finished.push(t.stats.clone());
+                self.gils[t.interp].finished.push(t.gil.stats().clone());
                 stuck.push(self.names[i].clone());
             }
         }
@@ -303,27 +349,32 @@ impl Sim {
             .zip(&finished)
             .filter(|((t, _), _)| t.interp == 0)
             .map(|((t, name), died)| ThreadLife {
-                thread: t.stats.id,
+                thread: t.gil.id(),
                 name: name.clone(),
                 born: Duration::ZERO,
                 died: Some(*died),
             })
             .collect();
         let spans = std::mem::take(&mut self.gils[0].spans);
+        let detached = std::mem::take(&mut self.gils[0].detached);
+        let marks = std::mem::take(&mut self.gils[0].marks);
         let switch_interval = self.switch_interval;
         SimRun {
             elapsed: finished.iter().copied().max().unwrap_or_default(),
-            timeline: Timeline::new(spans, lives, switch_interval),
+            timeline: Timeline::new(spans, lives, switch_interval).with_detail(detached, marks),
             gils: self
                 .gils
                 .into_iter()
-                .map(|g| GilStats {
-                    mode: g.mode,
-                    switch_interval,
-                    switches: g.switches,
-                    forced_switches: g.forced_switches,
-                    drop_requests: g.drop_requests,
-                    threads: g.finished,
+                .map(|g| {
+                    let counters = g.lock.counters();
+                    GilStats {
+                        mode: g.lock.mode(),
+                        switch_interval,
+                        switches: counters.switches,
+                        forced_switches: counters.forced_switches,
+                        drop_requests: counters.drop_requests,
+                        threads: g.finished,
+                    }
                 })
                 .collect(),
             finished,
@@ -331,6 +382,8 @@ impl Sim {
             futile_wakeups: self.futile_wakeups,
             lock_holds: self.lock_holds,
             stuck,
+            blocked,
+            pauses: self.pauses,
         }
     }
 }

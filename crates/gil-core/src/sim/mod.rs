@@ -13,15 +13,14 @@
 //! point every [`SimConfig::bytecode`]), native code that holds or releases the GIL, blocking
 //! calls, `threading.Lock` acquire and release, and echo round trips.
 //!
-//! The GIL follows `gil.rs`, which follows `take_gil` / `drop_gil` in CPython's
-//! `Python/ceval_gil.c`, rule for rule:
+//! The GIL is the live lock's own state machine, [`protocol`](crate::protocol) (`take_gil` /
+//! `drop_gil` of CPython's `Python/ceval_gil.c`), driven here in virtual time:
 //!
 //! * a waiter waits one switch interval (at least 1 µs, as `take_gil` does); if the wait timed
-//!   out and the GIL did not change hands meanwhile, it sets the drop request (the live lock and
-//!   the simulator call the same function to decide);
+//!   out and the GIL did not change hands meanwhile, it sets the drop request;
 //! * the holder honours the request at its next check point — never inside native code or a
 //!   blocking call that keeps the GIL — and, forced switching, waits until another thread has
-//!   taken the GIL before it queues again (again one shared function decides when that applies);
+//!   taken the GIL before it queues again;
 //! * blocking calls and `detach` native code release the GIL and retake it after;
 //! * [`Mode::OldGil`]: every `check_interval` ticks the holder releases and at once retakes the
 //!   GIL, with no drop request and no forced switching. A woken waiter needs the wake-up latency
@@ -37,7 +36,8 @@
 //! preempts a computing thread if no core is free, as Linux's wake-up preemption does.
 //!
 //! The simulator returns the live model's own types — [`GilStats`], [`ThreadStats`](crate::ThreadStats),
-//! [`Timeline`] — with the same meaning for every field, so a lesson prints both alike.
+//! [`Timeline`] — with the same meaning for every field (one protocol fills them;
+//! `tests/drivers.rs` runs one scenario through both), so a lesson prints both alike.
 //!
 //! ## Reading its figures
 //!
@@ -82,6 +82,7 @@ mod program;
 mod protocol;
 mod scheduler;
 mod steps;
+mod world;
 
 use std::fmt;
 use std::time::Duration;
@@ -208,11 +209,21 @@ pub enum Step {
     /// `lock.acquire()` on model `threading.Lock` number N: if it is taken, release the GIL
     /// and block until it is free, as CPython's lock does.
     Acquire(usize),
+    /// A Rust lock (`std::sync::Mutex`, `OnceLock`) number N taken by native code that keeps
+    /// the GIL: if it is taken, block *holding the GIL* until it is free. Locks share numbers
+    /// with [`Step::Acquire`]; [`Step::Release`] frees either.
+    AcquireHolding(usize),
     /// `lock.release()` on model lock N (ignored unless this thread holds it).
     Release(usize),
     /// An echo round trip: release the GIL, the server answers after computing this long on a
     /// core of its own, then retake the GIL. Each round trip's time is recorded.
     RoundTrip(Duration),
+    /// A stop-the-world pause of this length (the free-threaded build's garbage collector,
+    /// `fork`, `sys.settrace`): the thread asks every other thread of its interpreter to
+    /// stop, waits until each attached one has reached a check point (detached ones are
+    /// parked at once, and wait if they try to attach), then works alone and restarts them.
+    /// Under a GIL the collector simply runs holding it, like [`Step::NativeHolding`].
+    StopTheWorld(Duration),
     /// These steps, this many times.
     Repeat(u32, Vec<Step>),
 }
@@ -284,6 +295,52 @@ pub struct SimRun {
     /// Names of scripts that never finished because every thread left was blocked (a
     /// deadlock); their `finished` entry is when the simulation stopped. Empty normally.
     pub stuck: Vec<String>,
+    /// For each stuck script, in script order: what it holds and what it waits for.
+    pub blocked: Vec<Blocked>,
+    /// Every free-threaded [`Step::StopTheWorld`], in order.
+    pub pauses: Vec<Pause>,
+}
+
+/// One stop-the-world pause of a free-threaded run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// The requester's index in the scripts.
+    pub script: usize,
+    /// When it asked the others to stop.
+    pub requested: Duration,
+    /// When the last attached thread had stopped (the pause's work began).
+    pub stopped: Duration,
+    /// When it restarted them.
+    pub restarted: Duration,
+}
+
+impl Pause {
+    /// How long the requester waited for the others to stop.
+    pub fn time_to_stop(&self) -> Duration {
+        self.stopped - self.requested
+    }
+}
+
+/// Something a simulated thread can hold and wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The GIL of the thread's interpreter.
+    Gil,
+    /// Model lock N ([`Step::Acquire`], [`Step::AcquireHolding`]).
+    Lock(usize),
+}
+
+/// A thread a deadlocked simulation left blocked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// The script's name.
+    pub thread: String,
+    /// What it holds: the GIL first, then its locks by number.
+    pub holds: Vec<Held>,
+    /// What it waits for.
+    pub waits_for: Held,
+    /// Who holds that, if anyone.
+    pub held_by: Option<String>,
 }
 
 impl SimRun {
@@ -305,7 +362,7 @@ impl SimRun {
 }
 
 /// Run `scripts` on `cfg`'s interpreter and machine, all starting at time zero, until every
-/// script has finished. Pure and deterministic: no clocks, no threads, no randomness.
+/// script has finished or every thread left is blocked for good (see [`SimRun::blocked`]). Pure and deterministic: no clocks, no threads, no randomness.
 ///
 /// The first script takes the GIL first. With no scripts the run is empty.
 pub fn simulate(cfg: &SimConfig, scripts: Vec<Script>) -> SimRun {

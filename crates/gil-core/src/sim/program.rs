@@ -22,8 +22,10 @@ pub(super) enum Leaf {
     Blocking(Nanos),
     BlockingHolding(Nanos),
     Acquire(usize),
+    AcquireHolding(usize),
     Release(usize),
     RoundTrip(Nanos),
+    StopTheWorld(Nanos),
 }
 
 /// One instruction of a flattened script.
@@ -69,8 +71,10 @@ fn emit(steps: &[Step], ops: &mut Vec<Op>) {
             Step::Blocking(d) => Leaf::Blocking(nanos(*d)),
             Step::BlockingHolding(d) => Leaf::BlockingHolding(nanos(*d)),
             Step::Acquire(lock) => Leaf::Acquire(*lock),
+            Step::AcquireHolding(lock) => Leaf::AcquireHolding(*lock),
             Step::Release(lock) => Leaf::Release(*lock),
             Step::RoundTrip(d) => Leaf::RoundTrip(nanos(*d)),
+            Step::StopTheWorld(d) => Leaf::StopTheWorld(nanos(*d)),
         };
         ops.push(Op::Leaf(leaf));
     }

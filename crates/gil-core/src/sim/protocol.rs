@@ -1,116 +1,32 @@
-//! The GIL's protocol and the model locks, step for step as `gil.rs` does them.
+//! The simulator's driver of the GIL protocol ([`crate::protocol`]), and the model locks.
+//!
+//! The protocol decides; this file does what it says in virtual time: a timed wait becomes a
+//! deadline, a signal wakes the first sleeper one wake-up later, a broadcast wakes every
+//! forced-out holder.
 
 use super::LockHold;
 use super::engine::{Act, Cont, LockState, Sim, State, dur};
-use crate::gil::{self, Mode};
-use crate::timeline::Span;
+use super::program::{Nanos, nanos};
+use crate::gil::Mode;
+use crate::protocol::{Event, Next, Outcome, Release};
+use crate::timeline::{Span, StepWatch};
 
 impl Sim {
-    /// `take_gil` from the top: take the GIL if it is free, else start waiting; `then` runs
-    /// once thread `i` holds it.
-    pub(super) fn begin_take(&mut self, i: usize, then: Cont) {
-        let now = self.now;
-        let t = &mut self.threads[i];
-        if let Some(since) = t.detached_since.take() {
-            t.stats.detached += dur(now - since);
-        }
-        t.asked_at = now;
-        t.after = then;
-        let g = &mut self.gils[t.interp];
-        if g.mode == Mode::FreeThreaded || !g.locked {
-            self.finish_take(i);
-        } else {
-            g.waiters += 1;
-            t.counted_as_waiter = true;
-            self.wait_for_gil(i);
-        }
-    }
-
-    /// Sleep on the "released" condition variable, for one switch interval under the 3.2+ GIL.
-    fn wait_for_gil(&mut self, i: usize) {
-        let t = &mut self.threads[i];
-        let g = &mut self.gils[t.interp];
-        t.switch_number_seen = g.switch_number;
-        let deadline = match g.mode {
-            Mode::Gil => Some(self.now.saturating_add(g.wait)),
-            _ => None,
-        };
-        g.queue.push_back(i);
-        t.state = State::WaitGil { deadline };
-    }
-
-    /// Woken in `take_gil`'s loop: ask for the GIL if the wait timed out with no switch, then
-    /// take it if it is free or wait again.
-    pub(super) fn retry_take(&mut self, i: usize, timed_out: bool) {
-        let t = &mut self.threads[i];
-        let g = &mut self.gils[t.interp];
-        if g.mode == Mode::Gil
-            && gil::should_request_drop(timed_out, g.locked, t.switch_number_seen, g.switch_number)
-        {
-            g.drop_request = true;
-            g.drop_requests += 1;
-            t.stats.drop_requests += 1;
-        }
-        if g.locked {
-            if !timed_out {
-                self.futile_wakeups += 1;
-            }
-            self.wait_for_gil(i);
-        } else {
-            g.waiters -= 1;
-            t.counted_as_waiter = false;
-            self.finish_take(i);
-        }
-    }
-
-    /// The GIL is free: thread `i` takes it, wakes forced-out threads, and goes on.
-    fn finish_take(&mut self, i: usize) {
+    /// Deliver `event` of thread `i` to its GIL's protocol now, and do what it says. Returns
+    /// what the thread does next.
+    fn gil_step(&mut self, i: usize, event: Event) -> Next {
         let now = self.now;
         let woken_at = self.woken_at();
         let t = &mut self.threads[i];
         let g = &mut self.gils[t.interp];
-        if g.mode != Mode::FreeThreaded {
-            g.locked = true;
-            if g.last_holder != t.stats.id {
-                g.last_holder = t.stats.id;
-                g.switch_number += 1;
-                g.switches += 1;
-                t.stats.switches_in += 1;
-            }
-            for j in std::mem::take(&mut g.switch_waiters) {
-                self.threads[j].state = State::Waking {
-                    at: woken_at,
-                    act: Act::SwitchCheck,
-                };
-            }
-            // Whatever was asked has now been granted.
-            g.drop_request = false;
-        }
-        let t = &mut self.threads[i];
-        t.stats.waited += dur(now - t.asked_at);
-        t.stats.acquisitions += 1;
-        t.held_since = now;
-        t.holding = true;
-        let then = t.after;
-        self.proceed(i, then);
-    }
-
-    /// `drop_gil`: let go and signal a waiter. With `forced_switching` and a drop request
-    /// pending, thread `i` then waits for the switch; returns true if it does.
-    pub(super) fn release(&mut self, i: usize, forced_switching: bool) -> bool {
-        let now = self.now;
-        let woken_at = self.woken_at();
-        let t = &mut self.threads[i];
-        t.holding = false;
-        t.stats.held += dur(now - t.held_since);
-        let g = &mut self.gils[t.interp];
-        record_span(&mut g.spans, t.stats.id, t.held_since, now);
-        if g.mode == Mode::FreeThreaded {
-            return false;
-        }
-        g.last_holder = t.stats.id;
-        g.locked = false;
-        if g.waiters > 0 {
+        let watch = StepWatch::before(&t.gil);
+        let Outcome {
+            next,
+            wake_waiter,
+            wake_switch_waiters,
+        } = g.lock.step(&mut t.gil, event, dur(now));
+        watch.after(&t.gil, dur(now), &mut g.detached, &mut g.marks);
+        if wake_waiter {
             t.debt = t.debt.saturating_add(self.signal_cost);
             if let Some(j) = g.queue.pop_front() {
                 self.threads[j].state = State::Waking {
@@ -119,29 +35,75 @@ impl Sim {
                 };
             }
         }
-        let t = &mut self.threads[i];
-        if gil::must_wait_for_switch(g.mode, forced_switching, g.drop_request) {
-            g.drop_request = false;
-            g.forced_switches += 1;
-            t.stats.forced_drops += 1;
-            g.switch_waiters.push(i);
-            t.forced_since = now;
-            t.state = State::WaitSwitch;
-            return true;
+        if wake_switch_waiters {
+            for j in std::mem::take(&mut g.switch_waiters) {
+                self.threads[j].state = State::Waking {
+                    at: woken_at,
+                    act: Act::SwitchCheck,
+                };
+            }
         }
-        false
+        let t = &mut self.threads[i];
+        let g = &mut self.gils[t.interp];
+        match next {
+            Next::Wait(timeout) => {
+                g.queue.push_back(i);
+                t.state = State::WaitGil {
+                    deadline: timeout.map(|wait| now.saturating_add(nanos(wait))),
+                };
+            }
+            Next::WaitSwitch => {
+                g.switch_waiters.push(i);
+                t.state = State::WaitSwitch;
+            }
+            Next::Run | Next::Away => {}
+        }
+        next
+    }
+
+    /// `take_gil` from the top: take the GIL if it is free, else start waiting; `then` runs
+    /// once thread `i` holds it.
+    pub(super) fn begin_take(&mut self, i: usize, then: Cont) {
+        if self.world_stopping(i) {
+            // Attaching during a stop-the-world pause waits for the restart.
+            self.threads[i].state = State::Parked(Act::Take(then));
+            return;
+        }
+        self.threads[i].after = then;
+        if self.gil_step(i, Event::Take) == Next::Run {
+            self.proceed(i, then);
+        }
+    }
+
+    /// Woken in `take_gil`'s loop: the protocol asks for the GIL if the wait timed out with no
+    /// switch, then takes it if it is free or waits again.
+    pub(super) fn retry_take(&mut self, i: usize, timed_out: bool) {
+        match self.gil_step(i, Event::Retry { timed_out }) {
+            Next::Run => {
+                let then = self.threads[i].after;
+                self.proceed(i, then);
+            }
+            _ if !timed_out => self.futile_wakeups += 1,
+            _ => {}
+        }
+    }
+
+    /// `drop_gil` for reason `why`: returns true if thread `i` now waits for the switch
+    /// (forced switching).
+    pub(super) fn release(&mut self, i: usize, why: Release) -> bool {
+        let now = self.now;
+        let t = &mut self.threads[i];
+        if let Some(since) = t.gil.held_since() {
+            let g = &mut self.gils[t.interp];
+            record_span(&mut g.spans, t.gil.id(), nanos(since), now);
+        }
+        self.gil_step(i, Event::Drop(why)) == Next::WaitSwitch
     }
 
     /// Forced out and woken: go on once another thread holds the GIL, else sleep again.
     pub(super) fn switch_check(&mut self, i: usize) {
-        let t = &mut self.threads[i];
-        let g = &mut self.gils[t.interp];
-        if g.last_holder == t.stats.id {
-            g.switch_waiters.push(i);
-            t.state = State::WaitSwitch;
-        } else {
-            t.stats.waited += dur(self.now - t.forced_since);
-            let then = t.after;
+        if self.gil_step(i, Event::SwitchRetry) == Next::Away {
+            let then = self.threads[i].after;
             self.proceed(i, then);
         }
     }
@@ -149,13 +111,13 @@ impl Sim {
     /// Whether thread `i` holds a 3.2+ GIL that somebody asked for.
     pub(super) fn drop_requested(&self, i: usize) -> bool {
         let t = &self.threads[i];
-        let g = &self.gils[t.interp];
-        t.holding && g.mode == Mode::Gil && g.drop_request
+        let g = &self.gils[t.interp].lock;
+        t.gil.is_holding() && g.mode() == Mode::Gil && g.drop_request()
     }
 
     /// At a check point with a drop request: release, wait for the switch, take it back.
     pub(super) fn honour_drop_request(&mut self, i: usize) {
-        if self.release(i, true) {
+        if self.release(i, Release::DropRequest) {
             self.threads[i].after = Cont::Retake;
         } else {
             self.begin_take(i, Cont::Resume);
@@ -207,7 +169,12 @@ impl Sim {
     pub(super) fn lock_try(&mut self, i: usize, lock: usize) {
         if self.lock_is_free(lock) {
             self.lock_take(i, lock);
-            self.begin_take(i, Cont::Next);
+            if self.threads[i].gil.is_holding() {
+                // It waited for a Rust lock with the GIL held.
+                self.proceed(i, Cont::Next);
+            } else {
+                self.begin_take(i, Cont::Next);
+            }
         } else {
             self.locks.entry(lock).or_default().queue.push_front(i);
             self.threads[i].state = State::WaitLock(lock);
@@ -217,7 +184,7 @@ impl Sim {
 
 /// Add a hold to the timeline, joining it to the thread's previous hold if that ended just now
 /// (the old GIL's release-and-retake).
-fn record_span(spans: &mut Vec<Span>, thread: u64, start: u64, end: u64) {
+pub(super) fn record_span(spans: &mut Vec<Span>, thread: u64, start: Nanos, end: Nanos) {
     let (start, end) = (dur(start), dur(end));
     if let Some(last) = spans.last_mut()
         && last.thread == thread

@@ -34,21 +34,29 @@ impl Sim {
     /// How far thread `i` may compute before something must happen.
     pub(super) fn compute_target(&self, i: usize, kind: Kind) -> Nanos {
         let t = &self.threads[i];
-        if kind != Kind::Bytecode || !t.holding {
+        if kind != Kind::Bytecode || !t.gil.is_holding() {
             return t.len;
         }
-        let g = &self.gils[t.interp];
-        let stop = match g.mode {
+        let g = &self.gils[t.interp].lock;
+        let stop = match g.mode() {
             // The next check point; the one it stands on counts unless it just acted there.
-            Mode::Gil if g.drop_request => {
+            Mode::Gil if g.drop_request() => {
                 if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
                     t.progress
                 } else {
                     (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
                 }
             }
-            Mode::OldGil { .. } if g.waiters > 0 => {
-                (t.checkpoints + t.ticks_left).saturating_mul(self.bytecode)
+            Mode::FreeThreaded if self.world_stopping(i) => {
+                // Same rule as a drop request: stop at the next check point.
+                if t.progress % self.bytecode == 0 && t.progress > t.resumed_at {
+                    t.progress
+                } else {
+                    (t.progress / self.bytecode + 1).saturating_mul(self.bytecode)
+                }
+            }
+            Mode::OldGil { .. } if g.waiters() > 0 => {
+                (t.checkpoints + t.gil.ticks_left()).saturating_mul(self.bytecode)
             }
             _ => return t.len,
         };
@@ -73,7 +81,8 @@ impl Sim {
         }
     }
 
-    /// Count the check points thread `i` has passed; under the old GIL, the releases they made.
+    /// Count the check points thread `i` has passed into its protocol state; under the old GIL
+    /// a release with someone waiting becomes an event.
     pub(super) fn count_check_points(&mut self, i: usize) {
         let bytecode = self.bytecode;
         let t = &mut self.threads[i];
@@ -84,21 +93,12 @@ impl Sim {
         };
         let new = passed - t.checkpoints;
         t.checkpoints = passed;
-        if self.old_interval == 0 || new == 0 || !t.holding {
+        if new == 0 || !t.gil.is_holding() {
             return;
         }
-        if new < t.ticks_left {
-            t.ticks_left -= new;
-            return;
-        }
-        let releases = 1 + (new - t.ticks_left) / self.old_interval;
-        t.ticks_left = self.old_interval - (new - t.ticks_left) % self.old_interval;
-        if self.gils[t.interp].waiters > 0 {
-            // Someone waits: this release wakes them, so it is simulated as an event.
+        let anyone_waiting = self.gils[t.interp].lock.waiters() > 0;
+        if t.gil.pass_check_points(new, anyone_waiting) {
             t.release_due = true;
-        } else {
-            // Nobody waits: release and retake change nothing but the count.
-            t.stats.acquisitions += releases;
         }
     }
 
@@ -110,6 +110,11 @@ impl Sim {
             State::WaitGil {
                 deadline: Some(deadline),
             } if deadline.saturating_add(self.timer_slack) <= now => {
+                // Only a timed GIL wait keeps a deadlocked simulation ticking: stop it here.
+                if self.all_blocked() {
+                    self.deadlocked = true;
+                    return;
+                }
                 let interp = self.threads[i].interp;
                 self.gils[interp].queue.retain(|&j| j != i);
                 self.threads[i].state = State::Waking {

@@ -3,6 +3,7 @@
 
 use super::engine::{Act, Cont, Kind, Sim, State, dur};
 use super::program::{Leaf, Nanos};
+use crate::protocol::Release;
 
 impl Sim {
     pub(super) fn exec(&mut self, i: usize, act: Act) {
@@ -34,6 +35,7 @@ impl Sim {
                 }
             }
             Cont::Body => self.body(i),
+            Cont::Collect => self.compute_collect(i),
             Cont::Retake => self.begin_take(i, Cont::Resume),
             Cont::RoundTripDone => {
                 let started = self.threads[i].trip_started;
@@ -73,10 +75,13 @@ impl Sim {
                     self.unlock(i, lock);
                     self.threads[i].cursor.advance();
                 }
-                Leaf::Acquire(lock) if self.lock_is_free(lock) => {
+                Leaf::Acquire(lock) | Leaf::AcquireHolding(lock) if self.lock_is_free(lock) => {
                     self.lock_take(i, lock);
                     self.threads[i].cursor.advance();
                 }
+                // Native code waiting for a Rust lock: the GIL stays held.
+                Leaf::AcquireHolding(lock) => return self.lock_wait(i, lock),
+                Leaf::StopTheWorld(len) => return self.stop_the_world(i, len),
                 Leaf::NativeReleased(_)
                 | Leaf::Blocking(_)
                 | Leaf::RoundTrip(_)
@@ -84,7 +89,7 @@ impl Sim {
                     if matches!(leaf, Leaf::RoundTrip(_)) {
                         self.threads[i].trip_started = self.now;
                     }
-                    if self.release(i, true) {
+                    if self.release(i, Release::Detach) {
                         self.threads[i].after = Cont::Body;
                     } else {
                         self.body(i);
@@ -97,7 +102,6 @@ impl Sim {
 
     /// The work of a step that runs with the GIL released.
     pub(super) fn body(&mut self, i: usize) {
-        self.threads[i].detached_since = Some(self.now);
         match self.current(i) {
             Some(Leaf::NativeReleased(len)) => self.compute(i, Kind::NativeReleased, len),
             Some(Leaf::RoundTrip(len)) => self.compute(i, Kind::Server, len),
@@ -132,15 +136,19 @@ impl Sim {
                 let t = &mut self.threads[i];
                 if t.release_due {
                     t.release_due = false;
-                    self.release(i, false);
+                    self.release(i, Release::Tick);
                     self.begin_take(i, Cont::Resume);
                 } else if self.drop_requested(i) {
                     self.honour_drop_request(i);
+                } else if self.stop_requested(i) {
+                    self.park(i, Cont::Resume);
                 } else {
                     self.proceed(i, Cont::Resume);
                 }
             }
+            Kind::NativeHolding if self.stop_requested(i) => self.park(i, Cont::Next),
             Kind::NativeHolding => self.proceed(i, Cont::Next),
+            Kind::Collect => self.restart_world(i),
             Kind::NativeReleased => self.begin_take(i, Cont::Next),
             Kind::Server => {
                 self.threads[i].state = State::Waking {
@@ -153,12 +161,15 @@ impl Sim {
 
     /// The script is over: release the GIL (thread exit: no forced switching) and record.
     pub(super) fn finish(&mut self, i: usize) {
-        if self.threads[i].holding {
-            self.release(i, false);
+        if self.threads[i].gil.is_holding() {
+            self.release(i, Release::Exit);
         }
         let t = &mut self.threads[i];
         t.state = State::Done;
+        // A pause may have been waiting for this thread to stop.
+        self.start_when_stopped(i);
+        let t = &mut self.threads[i];
         t.finished = Some(self.now);
-        self.gils[t.interp].finished.push(t.stats.clone());
+        self.gils[t.interp].finished.push(t.gil.stats().clone());
     }
 }
