@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::{Event, Lock, Next, Outcome, Release, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, Span, StepWatch, ThreadLife, Timeline};
 
 #[cfg(doc)]
 use crate::protocol::MIN_SWITCH_WAIT;
@@ -119,6 +119,10 @@ struct Record {
     finished: Vec<ThreadStats>,
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
+    /// Stretches spent detached, for the timeline.
+    detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    marks: Vec<Mark>,
 }
 
 /// How many finished guards [`Record`] lists one by one.
@@ -308,6 +312,8 @@ impl Gil {
         record.finished.clear();
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
     }
 
     /// Start recording who holds the GIL when (clears any earlier recording).
@@ -318,6 +324,8 @@ impl Gil {
         let mut record = lock(&self.inner.record);
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
         self.inner.recording.store(true, Relaxed);
     }
 
@@ -329,6 +337,10 @@ impl Gil {
             std::mem::take(&mut record.spans),
             std::mem::take(&mut record.lives),
             self.switch_interval(),
+        )
+        .with_detail(
+            std::mem::take(&mut record.detached),
+            std::mem::take(&mut record.marks),
         )
     }
 }
@@ -440,11 +452,11 @@ impl GilGuard<'_> {
     fn drive(&mut self, event: Event) {
         let inner = self.inner;
         if let Some(private) = &mut self.private {
-            private.step(&mut self.thread, event, inner.epoch.elapsed());
+            step(inner, private, &mut self.thread, event);
             return;
         }
         let mut state = lock(&inner.state);
-        let mut outcome = state.step(&mut self.thread, event, inner.epoch.elapsed());
+        let mut outcome = step(inner, &mut state, &mut self.thread, event);
         loop {
             inner.drop_request.store(state.drop_request(), Relaxed);
             let Outcome {
@@ -485,9 +497,23 @@ impl GilGuard<'_> {
                     Event::SwitchRetry
                 }
             };
-            outcome = state.step(&mut self.thread, event, inner.epoch.elapsed());
+            outcome = step(inner, &mut state, &mut self.thread, event);
         }
     }
+}
+
+/// One protocol step of `thread` now, recorded for the timeline if one is being recorded.
+fn step(inner: &Inner, lock_word: &mut Lock, thread: &mut ThreadState, event: Event) -> Outcome {
+    let at = inner.epoch.elapsed();
+    if !inner.recording.load(Relaxed) {
+        return lock_word.step(thread, event, at);
+    }
+    let watch = StepWatch::before(thread);
+    let outcome = lock_word.step(thread, event, at);
+    let mut record = lock(&inner.record);
+    let record = &mut *record;
+    watch.after(thread, at, &mut record.detached, &mut record.marks);
+    outcome
 }
 
 impl Drop for GilGuard<'_> {
