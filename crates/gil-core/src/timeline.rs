@@ -129,7 +129,11 @@ impl StepWatch {
         }
         let stats = thread.stats();
         for (kind, before, now) in [
-            (MarkKind::DropRequest, self.drop_requests, stats.drop_requests),
+            (
+                MarkKind::DropRequest,
+                self.drop_requests,
+                stats.drop_requests,
+            ),
             (MarkKind::ForcedDrop, self.forced_drops, stats.forced_drops),
         ] {
             for _ in before..now {

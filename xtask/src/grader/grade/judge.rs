@@ -39,6 +39,14 @@ pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, 
             Some((message, place)) => (Kind::Panic, format!("panicked{place}: {message}"), false),
             None => (Kind::Panic, "panicked (exit code 101)".into(), false),
         },
+        Ending::Exited(_) if python_todo(&outcome.stderr).is_some() => (
+            Kind::Panic,
+            format!(
+                "not done yet: the TODO is still there ({})",
+                python_todo(&outcome.stderr).unwrap_or_default()
+            ),
+            true,
+        ),
         Ending::Exited(code) => (
             Kind::NonZeroExit,
             format!("exited with code {code}{}", last_line(&outcome.stderr)),
@@ -54,6 +62,15 @@ pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, 
             false,
         ),
     })
+}
+
+/// A Python exercise's TODO: the `NotImplementedError("TODO: …")` its file raises until done.
+pub(super) fn python_todo(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("NotImplementedError: TODO"))
+        .map(|what| what.trim_start_matches([':', ' ']).to_owned())
 }
 
 /// The first panic in stderr: its message and ` at FILE:LINE:COL` (or "").
