@@ -52,6 +52,8 @@
 //! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
 //! lesson's parts in one frame; [`claim`] checks every stated result against its figure;
 //! [`probe`] says how busy the machine is; [`session`] is what the running lesson asked for.
+//! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
+//! hanging.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -85,6 +87,7 @@ pub mod sim;
 mod stats;
 pub mod sync;
 mod timeline;
+pub mod waits;
 pub mod work;
 
 pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};

@@ -6,12 +6,17 @@ use super::*;
 /// A run that did not exit cleanly: its kind, message, and whether a `todo!()` is to blame.
 pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, String, bool)> {
     let panic = panic_message(&outcome.stderr);
+    if outcome.ending != Ending::Exited(0)
+        && let Some((cycle, _)) = gil_core::waits::read_report(&outcome.stderr)
+    {
+        return Some((Kind::Deadlock, format!("deadlock: {cycle}"), false));
+    }
     Some(match outcome.ending {
         Ending::Exited(0) => return None,
         Ending::TimedOut => (
             Kind::Timeout,
             format!(
-                "did not finish in {} s — a deadlock? (every thread and child process was stopped)",
+                "did not finish in {} s (every thread and child process was stopped)",
                 value::show(exercise.timeout, None)
             ),
             false,

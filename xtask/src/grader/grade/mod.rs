@@ -39,6 +39,8 @@ pub enum Kind {
     /// It exited with another code, or a signal killed it.
     #[serde(rename = "non-zero exit")]
     NonZeroExit,
+    /// The model's threads waited for each other; the watchdog named the cycle and ended it.
+    Deadlock,
     /// It did not finish in time.
     Timeout,
     /// It printed more than [`MAX_OUTPUT`].
@@ -62,6 +64,7 @@ impl Kind {
             Kind::CompileError => "compile error",
             Kind::Panic => "panic",
             Kind::NonZeroExit => "non-zero exit",
+            Kind::Deadlock => "deadlock",
             Kind::Timeout => "timeout",
             Kind::OutputFlood => "output flood",
             Kind::WrongResult => "wrong result",
@@ -765,6 +768,44 @@ at_most = "0.4131"
         assert_eq!(kind, Kind::Panic);
         assert!(is_todo);
         assert!(message.starts_with("not done yet: the TODO is still there"));
+    }
+
+    #[test]
+    fn a_deadlock_report_is_a_deadlock_that_names_both_waits() {
+        use gil_core::waits::{Deadlock, Link, Resource};
+        let lock = Resource::Lock(2, "lock");
+        let gil = Resource::Gil(1);
+        let found = Deadlock {
+            links: vec![
+                Link {
+                    thread: "T1".into(),
+                    holds: lock,
+                    waits_for: gil,
+                },
+                Link {
+                    thread: "T2".into(),
+                    holds: gil,
+                    waits_for: lock,
+                },
+            ],
+        };
+        let outcome = Outcome {
+            ending: Ending::Exited(gil_core::waits::DEADLOCK_EXIT_CODE),
+            stdout: "words counted: 10\n".into(),
+            stderr: found.report(),
+        };
+        let (kind, message, todo) = classify(&outcome, &exercise()).unwrap();
+        assert_eq!((kind, todo), (Kind::Deadlock, false));
+        assert_eq!(
+            message,
+            "deadlock: T1 holds `lock` and waits for the GIL; T2 holds the GIL and waits for `lock`"
+        );
+        // A run the time limit stopped, after the report, is the same deadlock.
+        let stopped = Outcome {
+            ending: Ending::TimedOut,
+            ..outcome
+        };
+        assert_eq!(classify(&stopped, &exercise()).unwrap().0, Kind::Deadlock);
     }
 
     #[test]

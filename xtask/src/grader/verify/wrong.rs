@@ -218,9 +218,14 @@ pub(super) fn read_wrong_answer(
     };
     for fails in fails.iter().flatten() {
         let known = exercise.checks.iter().any(|c| &c.label == fails)
-            || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
-                .iter()
-                .any(|k| k.name() == fails);
+            || [
+                Kind::Timeout,
+                Kind::Deadlock,
+                Kind::Panic,
+                Kind::NonZeroExit,
+            ]
+            .iter()
+            .any(|k| k.name() == fails);
         anyhow::ensure!(
             known,
             "{shown}: `// Fails: {fails}` names no check of {} and no verdict",
