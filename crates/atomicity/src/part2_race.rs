@@ -151,15 +151,11 @@ impl Race {
             (false, Kind::LockedGil | Kind::LockedFree) => {
                 "With a lock every run was exact, with a GIL or without.".into()
             }
-            (false, _) => "No update was lost: 3.10+ has no check point inside \
-                           counter += 1 (an accident of the implementation)."
-                .into(),
+            (false, _) => "No update was lost, as part 1's listing predicts.".into(),
             (true, _) if self.mode == Mode::FreeThreaded => {
                 "Without a GIL the threads ran at once and lost updates.".into()
             }
-            (true, Kind::Call) => {
-                "Updates were lost on 3.10+ too: the call is a check point.".into()
-            }
+            (true, Kind::Call) => "Lost on 3.10+ too: the call is a check point.".into(),
             (true, _) => "Updates were lost: a switch between a thread's read and write \
                           let its stale write wipe out what others had added."
                 .into(),
@@ -242,7 +238,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         )
     };
     note(&format!(
-        "{} threads each add 1 to one global {} times, {} switch interval. {how}{}",
+        "{} threads each add 1 to one global {} times; a thread waiting for the GIL asks \
+         for it after one switch interval ({}). {how}{}",
         cfg.threads,
         fmt_count(cfg.iterations),
         fmt_duration(cfg.gil.interval()),
