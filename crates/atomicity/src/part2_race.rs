@@ -1,5 +1,7 @@
 //! Part 2 — the classic race, on real threads: 10 threads × 100,000 `counter += 1`.
 //!
+#![doc = include_str!("part2_race.md")]
+//!
 //! Every race runs live on the model GIL, in turns (one run of each, then the next round), and
 //! on the deterministic scheduler of part 3 at the same size: the scheduler's figure is what
 //! the lesson expects, the live one what this machine did. `--simulated` shows only the first.
@@ -7,11 +9,14 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
+use gil_core::bytecode::INSTRUCTION_TIME;
 use gil_core::bytecode::{CheckPolicy, CounterRun, Program, Replay, Scheduler, run_counter};
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{Samples, fmt_count, fmt_duration, time};
 use gil_core::report::{Table, note};
-use gil_core::{Mode, session};
+use gil_core::sim::{self, Script, SimConfig, Step};
+use gil_core::{Mode, Timeline, session};
 
 use crate::setup::Config;
 
@@ -148,15 +153,11 @@ impl Race {
             (false, Kind::LockedGil | Kind::LockedFree) => {
                 "With a lock every run was exact, with a GIL or without.".into()
             }
-            (false, _) => "No update was lost: 3.10+ has no check point inside \
-                           counter += 1 (an accident of the implementation)."
-                .into(),
+            (false, _) => "No update was lost, as part 1's listing predicts.".into(),
             (true, _) if self.mode == Mode::FreeThreaded => {
                 "Without a GIL the threads ran at once and lost updates.".into()
             }
-            (true, Kind::Call) => {
-                "Updates were lost on 3.10+ too: the call is a check point.".into()
-            }
+            (true, Kind::Call) => "Lost on 3.10+ too: the call is a check point.".into(),
             (true, _) => "Updates were lost: a switch between a thread's read and write \
                           let its stale write wipe out what others had added."
                 .into(),
@@ -170,6 +171,9 @@ impl Race {
 pub struct Report {
     /// The six races, in [`Kind::ALL`] order.
     pub races: Vec<Race>,
+    /// Who held the GIL when during the ≤ 3.9 race: recorded live (its last run), or the
+    /// simulator's with `--simulated`.
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -188,6 +192,20 @@ pub fn simulate(cfg: &Config, kind: Kind) -> Replay {
         .switch_interval(cfg.gil.interval())
         .trace(false)
         .run(&kind.program(), cfg.threads, cfg.iterations)
+}
+
+/// The simulator's timeline of the race's threads under the GIL on `cores` idle cores: each
+/// runs its loop's instructions, one check point per instruction.
+pub fn simulated_timeline(cfg: &Config, cores: usize) -> Timeline {
+    let mut sim = SimConfig::new(cfg.gil.mode(Mode::Gil), cfg.gil.interval(), cores);
+    sim.bytecode = INSTRUCTION_TIME;
+    let per_thread = INSTRUCTION_TIME
+        .saturating_mul(u32::try_from(Program::increment().code.len()).unwrap_or(u32::MAX))
+        .mul_f64(cfg.iterations as f64);
+    let scripts = (1..=cfg.threads)
+        .map(|t| Script::new(format!("T{t}"), vec![Step::Bytecode(per_thread)]))
+        .collect();
+    sim::simulate(&sim, scripts).timeline
 }
 
 /// What `threading.active_count()` and `threading.current_thread().name` say in the model
@@ -222,7 +240,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         )
     };
     note(&format!(
-        "{} threads each add 1 to one global {} times, {} switch interval. {how}{}",
+        "{} threads each add 1 to one global {} times; a thread waiting for the GIL asks \
+         for it after one switch interval ({}). {how}{}",
         cfg.threads,
         fmt_count(cfg.iterations),
         fmt_duration(cfg.gil.interval()),
@@ -247,10 +266,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     println!();
     let programs: Vec<Program> = Kind::ALL.iter().map(|k| k.program()).collect();
     let mut live: Vec<(Vec<CounterRun>, Vec<Duration>, u64)> = vec![Default::default(); 6];
+    let mut timeline = None;
     if !simulated {
         for _ in 0..cfg.runs.max(1) {
             for (i, kind) in Kind::ALL.into_iter().enumerate() {
                 let gil = cfg.gil(kind.mode());
+                if kind == Kind::Old {
+                    gil.record_timeline();
+                }
                 let (run, wall) = time(|| {
                     run_counter(
                         &gil,
@@ -263,6 +286,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                 live[i].0.push(run);
                 live[i].1.push(wall);
                 live[i].2 += gil.stats().switches;
+                if kind == Kind::Old {
+                    timeline = Some(gil.take_timeline());
+                }
             }
         }
     }
@@ -311,8 +337,19 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             }
         })
         .collect();
-    let report = Report { races };
+    let report = Report {
+        races,
+        timeline: timeline.unwrap_or_else(|| simulated_timeline(cfg, session::sim_cores())),
+    };
     print_table(&report, cfg);
+    figure::show(
+        &TimelineChart::new(
+            "race-gil",
+            "Who held the GIL during the <=3.9 race",
+            &report.timeline,
+        )
+        .caption("A thread switched out mid-update writes a stale count when its turn comes."),
+    )?;
     println!();
     for race in &report.races {
         // The two locked races make one statement: a lock is exact with a GIL or without.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::protocol::{Event, Lock, Next, Outcome, Release, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
 use crate::timeline::{Mark, Span, StepWatch, ThreadLife, Timeline};
+use crate::waits::{self, Resource, ThreadKey, ThreadTag, Waiting};
 
 #[cfg(doc)]
 use crate::protocol::MIN_SWITCH_WAIT;
@@ -145,6 +146,21 @@ impl Record {
     }
 }
 
+impl Inner {
+    /// Names this interpreter in the wait-for registry.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The thread holding the GIL now, as the wait-for registry names it.
+    fn holder(&self, lock_word: &Lock) -> Option<ThreadKey> {
+        lock_word.is_locked().then_some(ThreadKey {
+            gil: self.address(),
+            id: lock_word.last_holder(),
+        })
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A thread that panicked while holding a model lock has already released the GIL in its
     // guard's destructor; the data is still consistent, so poisoning is not an error here.
@@ -254,8 +270,17 @@ impl Gil {
             // Free-threaded there is no lock to share: each thread steps a private one, so
             // attaching and detaching never touch a shared mutex.
             private: (mode == Mode::FreeThreaded).then(|| Lock::new(mode, self.switch_interval())),
+            tag: ThreadTag {
+                key: ThreadKey {
+                    gil: self.inner.address(),
+                    id,
+                },
+                name: name.into(),
+            },
+            outer: None,
             _not_send: PhantomData,
         };
+        guard.outer = waits::enter(guard.tag.clone());
         guard.take();
         guard
     }
@@ -366,6 +391,10 @@ pub struct GilGuard<'gil> {
     thread: ThreadState,
     /// Free-threaded: this thread's own lock word, which nobody else needs.
     private: Option<Lock>,
+    /// Who this thread is, for the wait-for registry ([`waits`]).
+    tag: ThreadTag,
+    /// The model thread this guard's thread was before (a guard inside another one).
+    outer: Option<ThreadTag>,
     /// `!Send`: the GIL is held by a thread, not by a value that could move between threads.
     _not_send: PhantomData<*const ()>,
 }
@@ -457,6 +486,8 @@ impl GilGuard<'_> {
         }
         let mut state = lock(&inner.state);
         let mut outcome = step(inner, &mut state, &mut self.thread, event);
+        // Written in the wait-for registry while this thread waits for the GIL.
+        let mut waiting: Option<Waiting> = None;
         loop {
             inner.drop_request.store(state.drop_request(), Relaxed);
             let Outcome {
@@ -469,6 +500,16 @@ impl GilGuard<'_> {
             }
             if wake_switch_waiters {
                 inner.switched.notify_all();
+            }
+            if let Next::Wait(_) = next {
+                let holder = inner.holder(&state);
+                match &mut waiting {
+                    Some(waiting) => waiting.holder_is(holder),
+                    None => {
+                        let gil = Resource::Gil(inner.address());
+                        waiting = waits::wait_for(Some(&self.tag), gil, holder);
+                    }
+                }
             }
             let event = match next {
                 Next::Run | Next::Away => return,
@@ -518,6 +559,7 @@ fn step(inner: &Inner, lock_word: &mut Lock, thread: &mut ThreadState, event: Ev
 
 impl Drop for GilGuard<'_> {
     fn drop(&mut self) {
+        waits::leave(self.outer.take());
         self.inner.attached.fetch_sub(1, Relaxed);
         if self.thread.is_holding() {
             // A thread that ends (or unwinds) does not wait for the switch: CPython drops the

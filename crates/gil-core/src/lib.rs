@@ -53,6 +53,8 @@
 //! lesson's [`part`]s in one frame, each in the run's [`context`]; [`claim`] checks every
 //! stated result against its figure; [`probe`] says how busy the machine is; [`session`] is
 //! what the running lesson asked for; [`glossary`] defines the course's terms.
+//! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
+//! hanging.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -80,13 +82,16 @@ pub mod measure;
 pub mod object;
 pub mod part;
 pub mod probe;
+pub mod process;
 pub mod protocol;
+pub mod python;
 pub mod report;
 pub mod session;
 pub mod sim;
 mod stats;
 pub mod sync;
 mod timeline;
+pub mod waits;
 pub mod work;
 
 pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
