@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
-use gil_core::Mode;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::report::{Table, note};
-use gil_core::sim::{Script, SimConfig, Step, simulate};
+use gil_core::sim::{Script, Step, simulate};
 use serde::Deserialize;
 
-use crate::{Config, percent};
+use crate::{Config, Model, percent};
 
 /// The Python this part runs (in `py/cpu_or_wait.py`).
 pub const PYTHON: &str = "\
@@ -54,7 +53,7 @@ struct Row {
 
 /// What the simulator expects from one call done twice, by two threads and by two processes,
 /// against doing it twice in one thread: (speedup of threads, speedup of processes).
-pub fn expected_speedups(share: f64, cpu: Cpu, cores: usize, interval: Duration) -> (f64, f64) {
+pub fn expected_speedups(share: f64, cpu: Cpu, model: Model) -> (f64, f64) {
     let call = Duration::from_millis(100);
     let busy = call.mul_f64(share.clamp(0.0, 1.0));
     let steps = || {
@@ -64,7 +63,7 @@ pub fn expected_speedups(share: f64, cpu: Cpu, cores: usize, interval: Duration)
         };
         vec![computing, Step::Blocking(call - busy)]
     };
-    let cfg = SimConfig::new(Mode::Gil, interval, cores);
+    let cfg = model.sim();
     let one = simulate(&cfg, vec![Script::new("T1", [steps(), steps()].concat())]).elapsed;
     let threads = simulate(
         &cfg,
@@ -103,7 +102,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|m| m.rows.iter().find(|r| r.call == name));
         let share = row.map_or(model_share, |r| (r.cpu / r.wall.max(1e-9)).min(1.0));
-        let (threads, processes) = expected_speedups(share, cpu, cfg.cores, cfg.interval);
+        let (threads, processes) = expected_speedups(share, cpu, cfg.model);
         table.push([
             name.to_owned(),
             row.map_or("-".into(), |r| format!("{:.0} ms", r.wall * 1e3)),
@@ -114,12 +113,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         shares.push((name, share, model_share));
     }
     table.print();
+    let why = if cfg.model.free_threaded() {
+        "With no GIL, threads run Python code at once too."
+    } else {
+        "The loop's CPU time is Python and holds the GIL: threads gain nothing, processes \
+         do. Hashing's is C code that releases the GIL: threads gain too (part 2)."
+    };
     note(&format!(
         "The last two columns are the simulator's speedups for this call done twice, by two \
          threads and by two processes, on {} idle cores, from the CPU share in this table. \
-         The loop's CPU time is Python and holds the GIL: threads gain nothing, processes \
-         do. Hashing's is C code that releases the GIL: threads gain too (part 2).",
-        cfg.cores
+         {why}",
+        cfg.model.cores
     ));
     if cfg.python.is_none() && !cfg.simulated {
         return Ok(());

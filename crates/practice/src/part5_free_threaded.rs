@@ -107,12 +107,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         table.print();
         println!();
     }
-    let gil = expected_speedup(Mode::Gil, cfg.cores, cfg.interval);
-    let free = expected_speedup(Mode::FreeThreaded, cfg.cores, cfg.interval);
+    let gil = expected_speedup(Mode::Gil, cfg.model.cores, cfg.model.interval);
+    let free = expected_speedup(Mode::FreeThreaded, cfg.model.cores, cfg.model.interval);
     note(&format!(
         "The model's view: two threads counting down run {gil:.2}x as fast as one with the \
          GIL and {free:.2}x free-threaded on {} idle cores (simulated).",
-        cfg.cores
+        cfg.model.cores
     ));
     let found = if cfg.simulated {
         None
