@@ -80,7 +80,7 @@ fn simulated_output_is_the_same_every_run_and_fits_80_columns() {
     assert!(ok, "{first}");
     let (_, second) = lesson(&args, None);
     assert_eq!(first, second);
-    assert!(first.contains("heartbeat during sorted"), "{first}");
+    assert!(first.contains("heartbeat during sorted, floats"), "{first}");
     let widest = gil_core::report::widest_line(&first);
     assert!(widest <= 80, "a line of {widest} columns:\n{first}");
 }
