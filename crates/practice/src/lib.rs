@@ -200,6 +200,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     gil_core::lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
 }
 
+/// Print a part's markdown prose, paragraph by paragraph, wrapped to 80 columns.
+pub fn prose(markdown: &str) {
+    for (i, paragraph) in markdown.split("\n\n").enumerate() {
+        if i > 0 {
+            println!();
+        }
+        gil_core::report::note(&paragraph.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+}
+
 /// `share` (0 to 1) as a percentage with one decimal.
 pub fn percent(share: f64) -> String {
     gil_core::claim::Unit::Percent.show(share * 100.0)

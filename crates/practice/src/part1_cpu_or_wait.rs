@@ -1,8 +1,4 @@
-//! Part 1: is a call CPU-bound or waiting? `time.process_time()` counts the CPU time of every
-//! thread of the process; `time.perf_counter()` counts the wall time. Their ratio, the CPU
-//! share, says whether the call computes (near 100 %) or waits (near 0 %). What the simulator
-//! then expects from two threads and from two processes depends on one more fact, the subject of
-//! part 2: whether the computing holds the GIL (Python code) or releases it (C code that says so).
+#![doc = include_str!("part1_cpu_or_wait.md")]
 
 use std::time::Duration;
 
@@ -84,8 +80,13 @@ pub fn expected_speedups(share: f64, cpu: Cpu, model: Model) -> (f64, f64) {
     )
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part1_cpu_or_wait.md");
+
 /// Run part 1.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => {
             Some(

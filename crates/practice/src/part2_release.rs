@@ -1,8 +1,4 @@
-//! Part 2: does this call release the GIL? A heartbeat thread sleeps a moment, then needs the
-//! GIL for an instant to count a tick. While a call runs in the main thread, the heartbeat ticks
-//! as often as alone if the call released the GIL, never if it is C code that keeps it, and once
-//! per switch interval if it is Python code (the heartbeat's drop request makes it let go).
-//! The share of the call's time the heartbeat could run is the verdict.
+#![doc = include_str!("part2_release.md")]
 
 use std::time::Duration;
 
@@ -142,8 +138,13 @@ struct Row {
     share: f64,
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part2_release.md");
+
 /// Run part 2.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => {
             Some(

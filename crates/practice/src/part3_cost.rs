@@ -1,7 +1,4 @@
-//! Part 3: how much does the GIL cost my program? A thread that sleeps 1 ms and notes how late
-//! it woke is a wait meter: beside a thread running Python, each wake-up must also wait for the
-//! GIL, about one switch interval (the waiter asks after one interval; the holder lets go at its
-//! next check point). A shorter interval shortens the wait. Then the real profilers' view.
+#![doc = include_str!("part3_cost.md")]
 
 use std::time::Duration;
 
@@ -73,8 +70,13 @@ fn ms(seconds: f64) -> String {
     Unit::Millis.show(seconds * 1e3)
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part3_cost.md");
+
 /// Run part 3.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let seconds = if cfg.quick { "0.2" } else { "0.4" };
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => Some(

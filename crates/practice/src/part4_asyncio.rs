@@ -1,8 +1,4 @@
-//! Part 4: threads and asyncio. An event loop runs every coroutine on one thread, so a call
-//! that blocks inside a coroutine stalls them all. `await asyncio.to_thread(f)` runs `f` on
-//! another thread: blocking I/O releases the GIL, so the loop runs on; Python code does not,
-//! so the loop's thread must now win the GIL back after each wait — about a switch interval
-//! each time, the convoy of lesson 3. A process pool has a GIL of its own.
+#![doc = include_str!("part4_asyncio.md")]
 
 use std::time::Duration;
 
@@ -96,8 +92,13 @@ fn ms(d: f64) -> String {
     Unit::Millis.show(d * 1e3)
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part4_asyncio.md");
+
 /// Run part 4.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let work = if cfg.quick { "0.1" } else { "0.2" };
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => Some(
