@@ -20,9 +20,23 @@ use crate::gil::GilGuard;
 /// has, so that a lesson can show the deadlock and still end.
 pub struct RustMutex<T> {
     name: &'static str,
-    locked: Mutex<bool>,
+    locked: Mutex<Owners>,
     freed: Condvar,
     value: Mutex<T>,
+}
+
+/// Who holds a [`RustMutex`] and who waits for it, by OS thread name (for messages).
+#[derive(Default)]
+struct Owners {
+    holder: Option<String>,
+    waiting: Vec<String>,
+}
+
+fn this_thread() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a thread")
+        .to_owned()
 }
 
 /// Access to a [`RustMutex`]'s value; the lock is free again when it is dropped.
@@ -40,7 +54,7 @@ impl<T> RustMutex<T> {
     pub fn new(name: &'static str, value: T) -> Self {
         RustMutex {
             name,
-            locked: Mutex::new(false),
+            locked: Mutex::new(Owners::default()),
             freed: Condvar::new(),
             value: Mutex::new(value),
         }
@@ -54,31 +68,46 @@ impl<T> RustMutex<T> {
     /// `mutex.lock()`: block until the lock is ours. The GIL stays as it was: a thread that
     /// holds it keeps holding it while it waits.
     pub fn lock(&self) -> RustMutexGuard<'_, T> {
-        let mut locked = relock(&self.locked);
-        while *locked {
-            locked = self
-                .freed
-                .wait(locked)
-                .unwrap_or_else(PoisonError::into_inner);
+        let me = this_thread();
+        let mut owners = relock(&self.locked);
+        if owners.holder.is_some() {
+            owners.waiting.push(me.clone());
+            while owners.holder.is_some() {
+                owners = self
+                    .freed
+                    .wait(owners)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            owners.waiting.retain(|w| *w != me);
         }
-        *locked = true;
+        owners.holder = Some(me);
         self.guard()
+    }
+
+    /// The name of the thread holding the lock now, if any (`std::thread::Builder::name`).
+    pub fn holder(&self) -> Option<String> {
+        relock(&self.locked).holder.clone()
+    }
+
+    /// The names of the threads waiting for it now.
+    pub fn waiting(&self) -> Vec<String> {
+        relock(&self.locked).waiting.clone()
     }
 
     /// Like [`RustMutex::lock`], but give up after `timeout` (`None`): how a lesson ends a
     /// deadlock that real code would stay in.
     pub fn lock_timeout(&self, timeout: Duration) -> Option<RustMutexGuard<'_, T>> {
         let deadline = Instant::now() + timeout;
-        let mut locked = relock(&self.locked);
-        while *locked {
+        let mut owners = relock(&self.locked);
+        while owners.holder.is_some() {
             let left = deadline.checked_duration_since(Instant::now())?;
-            locked = self
+            owners = self
                 .freed
-                .wait_timeout(locked, left)
+                .wait_timeout(owners, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        *locked = true;
+        owners.holder = Some(this_thread());
         Some(self.guard())
     }
 
@@ -112,8 +141,8 @@ impl<T> std::ops::DerefMut for RustMutexGuard<'_, T> {
 impl<T> Drop for RustMutexGuard<'_, T> {
     fn drop(&mut self) {
         self.value = None;
-        *relock(&self.mutex.locked) = false;
-        self.mutex.freed.notify_one();
+        relock(&self.mutex.locked).holder = None;
+        self.mutex.freed.notify_all();
     }
 }
 
@@ -188,6 +217,60 @@ impl<T> PyOnceLock<T> {
     }
 }
 
+/// A `#[pyclass]` instance's data as PyO3 guards it: borrowed at run time, like a `RefCell`
+/// shared between threads. `&self` methods and getters borrow it shared, `&mut self` methods
+/// and setters exclusively; a borrow that meets a conflicting one is refused at once with
+/// [`AlreadyBorrowed`] (PyO3 raises `RuntimeError: Already borrowed`), never waited for.
+/// A `#[pyclass(frozen)]` class only ever borrows shared.
+#[derive(Debug, Default)]
+pub struct PyClassCell<T> {
+    data: std::sync::RwLock<T>,
+}
+
+/// `RuntimeError: Already borrowed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlreadyBorrowed;
+
+impl std::fmt::Display for AlreadyBorrowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeError: Already borrowed")
+    }
+}
+
+impl<T> PyClassCell<T> {
+    /// A new object holding `value`.
+    pub fn new(value: T) -> Self {
+        PyClassCell {
+            data: std::sync::RwLock::new(value),
+        }
+    }
+
+    /// `&self`: a shared borrow (PyO3's `PyRef`).
+    pub fn borrow(&self) -> Result<std::sync::RwLockReadGuard<'_, T>, AlreadyBorrowed> {
+        match self.data.try_read() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(AlreadyBorrowed),
+        }
+    }
+
+    /// `&mut self`: an exclusive borrow (PyO3's `PyRefMut`).
+    pub fn borrow_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, T>, AlreadyBorrowed> {
+        match self.data.try_write() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(AlreadyBorrowed),
+        }
+    }
+
+    /// The data, once no thread uses the object any more.
+    pub fn into_inner(self) -> T {
+        self.data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +320,39 @@ mod tests {
         let (got, waited) = lock_order(true);
         assert!(got);
         assert!(waited < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_py_class_cell_refuses_conflicting_borrows_at_once() {
+        let cell = PyClassCell::new(1u64);
+        let shared = cell.borrow().unwrap();
+        assert!(cell.borrow().is_ok(), "shared borrows coexist");
+        assert_eq!(cell.borrow_mut().err(), Some(AlreadyBorrowed));
+        drop(shared);
+        let exclusive = cell.borrow_mut().unwrap();
+        assert_eq!(cell.borrow().err(), Some(AlreadyBorrowed));
+        drop(exclusive);
+        assert_eq!(cell.into_inner(), 1);
+    }
+
+    #[test]
+    fn a_rust_mutex_names_its_holder_and_waiters() {
+        let m = RustMutex::new("m", ());
+        std::thread::scope(|s| {
+            let guard = m.lock();
+            let waiter = std::thread::Builder::new()
+                .name("W".into())
+                .spawn_scoped(s, || drop(m.lock()))
+                .unwrap();
+            while m.waiting().is_empty() {
+                std::thread::yield_now();
+            }
+            assert_eq!(m.waiting(), ["W"]);
+            assert!(m.holder().is_some());
+            drop(guard);
+            waiter.join().unwrap();
+        });
+        assert_eq!(m.holder(), None);
     }
 
     #[test]

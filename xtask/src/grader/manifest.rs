@@ -104,6 +104,8 @@ pub enum Section {
     Workarounds,
     /// The PyO3 lesson against a real interpreter.
     RealGil,
+    /// Lesson 7, for authors of PyO3 extensions.
+    Extensions,
 }
 
 impl Section {
@@ -116,6 +118,7 @@ impl Section {
             Section::Atomicity => "atomicity",
             Section::Workarounds => "workarounds",
             Section::RealGil => "real-gil",
+            Section::Extensions => "extensions",
         }
     }
 }
