@@ -176,10 +176,9 @@ pub static LESSON: Lesson<Config> = Lesson {
     title: "the GIL is not thread safety",
     shows: "The GIL keeps CPython's own data whole, but it can change hands between two \
             bytecodes, so counter += 1 and other read-then-write code can lose updates.",
-    intro: "Python runs as bytecode, small instructions the compiler makes from each line, \
-            and only the thread holding the GIL runs it. The GIL can pass to another thread \
-            between two bytecodes, and most statements are several, so whether an update \
-            survives depends on where those hand-offs can happen.",
+    intro: "Python runs as bytecode (small instructions compiled from each line), and most \
+            statements are several bytecodes: where the GIL may change hands between them \
+            decides whether an update survives.",
     steadier: "",
     parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],

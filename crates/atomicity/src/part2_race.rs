@@ -7,11 +7,14 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
+use gil_core::bytecode::INSTRUCTION_TIME;
 use gil_core::bytecode::{CheckPolicy, CounterRun, Program, Replay, Scheduler, run_counter};
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{Samples, fmt_count, fmt_duration, time};
 use gil_core::report::{Table, note};
-use gil_core::{Mode, session};
+use gil_core::sim::{self, Script, SimConfig, Step};
+use gil_core::{Mode, Timeline, session};
 
 use crate::setup::Config;
 
@@ -170,6 +173,9 @@ impl Race {
 pub struct Report {
     /// The six races, in [`Kind::ALL`] order.
     pub races: Vec<Race>,
+    /// Who held the GIL when during the ≤ 3.9 race: recorded live (its last run), or the
+    /// simulator's with `--simulated`.
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -188,6 +194,20 @@ pub fn simulate(cfg: &Config, kind: Kind) -> Replay {
         .switch_interval(cfg.gil.interval())
         .trace(false)
         .run(&kind.program(), cfg.threads, cfg.iterations)
+}
+
+/// The simulator's timeline of the race's threads under the GIL on `cores` idle cores: each
+/// runs its loop's instructions, one check point per instruction.
+pub fn simulated_timeline(cfg: &Config, cores: usize) -> Timeline {
+    let mut sim = SimConfig::new(cfg.gil.mode(Mode::Gil), cfg.gil.interval(), cores);
+    sim.bytecode = INSTRUCTION_TIME;
+    let per_thread = INSTRUCTION_TIME
+        .saturating_mul(u32::try_from(Program::increment().code.len()).unwrap_or(u32::MAX))
+        .mul_f64(cfg.iterations as f64);
+    let scripts = (1..=cfg.threads)
+        .map(|t| Script::new(format!("T{t}"), vec![Step::Bytecode(per_thread)]))
+        .collect();
+    sim::simulate(&sim, scripts).timeline
 }
 
 /// What `threading.active_count()` and `threading.current_thread().name` say in the model
@@ -247,10 +267,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     println!();
     let programs: Vec<Program> = Kind::ALL.iter().map(|k| k.program()).collect();
     let mut live: Vec<(Vec<CounterRun>, Vec<Duration>, u64)> = vec![Default::default(); 6];
+    let mut timeline = None;
     if !simulated {
         for _ in 0..cfg.runs.max(1) {
             for (i, kind) in Kind::ALL.into_iter().enumerate() {
                 let gil = cfg.gil(kind.mode());
+                if kind == Kind::Old {
+                    gil.record_timeline();
+                }
                 let (run, wall) = time(|| {
                     run_counter(
                         &gil,
@@ -263,6 +287,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                 live[i].0.push(run);
                 live[i].1.push(wall);
                 live[i].2 += gil.stats().switches;
+                if kind == Kind::Old {
+                    timeline = Some(gil.take_timeline());
+                }
             }
         }
     }
@@ -311,8 +338,19 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             }
         })
         .collect();
-    let report = Report { races };
+    let report = Report {
+        races,
+        timeline: timeline.unwrap_or_else(|| simulated_timeline(cfg, session::sim_cores())),
+    };
     print_table(&report, cfg);
+    figure::show(
+        &TimelineChart::new(
+            "race-gil",
+            "Who held the GIL during the <=3.9 race",
+            &report.timeline,
+        )
+        .caption("A thread switched out mid-update writes a stale count when its turn comes."),
+    )?;
     println!();
     for race in &report.races {
         // The two locked races make one statement: a lock is exact with a GIL or without.

@@ -1,7 +1,8 @@
 //! Part 3 — one lost update, replayed instruction by instruction by a seeded scheduler.
 
-use gil_core::bytecode::{CheckPolicy, Event, Program, Replay, Scheduler};
+use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, StepLanes};
 use gil_core::measure::fmt_count;
 use gil_core::report::{Table, kv, note};
 
@@ -87,6 +88,37 @@ fn show_first_loss(replay: &Replay) {
     }
 }
 
+/// The first lost update as a figure: a lane per thread, the counter's read and write
+/// highlighted, a line where the GIL changed hands. `None` if no update was lost.
+pub fn lost_update_figure(replay: &Replay) -> Option<StepLanes> {
+    let lost = replay.lost_updates.first()?;
+    let end = (lost.store + 1).min(replay.events.len());
+    let mut lanes = StepLanes::new(
+        "lost-update",
+        "One lost update, <=3.9 check points",
+        &["T1", "T2"],
+    )
+    .caption("Both threads read the counter before either writes it back: one +1 is lost.");
+    for event in &replay.events[lost.first.min(end)..end] {
+        let thread = match event {
+            Event::Ran { thread, .. } | Event::Blocked { thread } | Event::Finished { thread } => {
+                *thread
+            }
+            Event::Switch { .. } => continue,
+        };
+        let counter = matches!(
+            event,
+            Event::Ran {
+                effect: Effect::Loaded(_) | Effect::Stored(_),
+                ..
+            }
+        );
+        let text = event.to_string();
+        lanes = lanes.step(thread, text.get(4..).unwrap_or("").trim(), counter);
+    }
+    Some(lanes)
+}
+
 /// Width of one thread's lane in the terminal trace.
 const LANE: usize = 36;
 
@@ -160,6 +192,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     println!();
     println!("  The first lost update, <=3.9 check points (offset, instruction):");
     show_first_loss(&report.every_instruction);
+    if let Some(lanes) = lost_update_figure(&report.every_instruction) {
+        figure::show(&lanes)?;
+    }
     println!();
     lost_claim(
         "<=3.9 check points, updates lost",

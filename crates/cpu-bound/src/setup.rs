@@ -329,3 +329,43 @@ fn scale_for(cfg: &Config, wall: Duration, target: Duration) -> Option<f64> {
     let needed = ((needed * 10.0).ceil() / 10.0).max(*SCALE_RANGE.start());
     (needed <= *SCALE_RANGE.end()).then_some(needed)
 }
+
+/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
+/// Returns the text after the figures marker, for the part to print after its figures.
+pub fn prose(markdown: &str) -> &str {
+    let (before, after) = markdown
+        .split_once("<!-- figures -->")
+        .unwrap_or((markdown, ""));
+    print_prose(before);
+    after
+}
+
+/// Print markdown prose as [`prose`] does, all of it.
+pub fn print_prose(markdown: &str) {
+    let mut deep = false;
+    let mut paragraph = String::new();
+    let mut first = true;
+    let mut flush = |paragraph: &mut String| {
+        if !paragraph.trim().is_empty() {
+            if !first {
+                println!();
+            }
+            first = false;
+            note(&paragraph.replace("**", ""));
+        }
+        paragraph.clear();
+    };
+    for line in markdown.lines() {
+        match line.trim() {
+            "<!-- deep -->" => deep = true,
+            "<!-- /deep -->" => deep = false,
+            _ if deep => {}
+            "" => flush(&mut paragraph),
+            text => {
+                paragraph.push_str(text);
+                paragraph.push(' ');
+            }
+        }
+    }
+    flush(&mut paragraph);
+}

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::measure::fmt_duration;
+use crate::protocol::{Phase, ThreadState};
 
 /// One uninterrupted hold of the GIL by one thread (free-threaded: one stretch of running).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +42,120 @@ pub struct ThreadLife {
     pub died: Option<Duration>,
 }
 
+/// Something that happened at one instant on one thread's lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The thread it happened to.
+    pub thread: u64,
+    /// When, from the start of the GIL's clock.
+    pub at: Duration,
+    /// What happened.
+    pub kind: MarkKind,
+}
+
+/// The instants a timeline marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// A waiter's switch interval ran out and it set the drop request.
+    DropRequest,
+    /// The holder let go because of a drop request and waits for the switch (forced switching).
+    ForcedDrop,
+}
+
+/// What a thread was doing during one stretch of its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LaneState {
+    /// Holding the GIL (free-threaded: running).
+    Holding,
+    /// Attached and wanting the GIL, but another thread holds it (or waiting for the switch).
+    Waiting,
+    /// Detached: the GIL released by the thread's own choice (`allow_threads`, blocking I/O,
+    /// native code, a model lock).
+    Detached,
+}
+
+/// One stretch of one thread's life in one [`LaneState`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// When it began.
+    pub start: Duration,
+    /// When it ended.
+    pub end: Duration,
+    /// What the thread did meanwhile.
+    pub state: LaneState,
+}
+
+/// Watches one step of the GIL protocol for what a timeline records: the detached stretch the
+/// step ended, the drop request it set, the forced drop it made. Both drivers (the live lock and
+/// the simulator) wrap their [`Lock::step`](crate::protocol::Lock::step) calls in it while
+/// recording, so the protocol itself stays free of recording.
+pub(crate) struct StepWatch {
+    detached_since: Option<Duration>,
+    drop_requests: u64,
+    forced_drops: u64,
+}
+
+impl StepWatch {
+    /// Note `thread`'s state before the step.
+    pub(crate) fn before(thread: &ThreadState) -> StepWatch {
+        let detached_since = match thread.phase() {
+            Phase::Away { detached_since } => detached_since,
+            _ => None,
+        };
+        StepWatch {
+            detached_since,
+            drop_requests: thread.stats().drop_requests,
+            forced_drops: thread.stats().forced_drops,
+        }
+    }
+
+    /// After the step, at `at`: add what it did to `detached` and `marks`.
+    pub(crate) fn after(
+        self,
+        thread: &ThreadState,
+        at: Duration,
+        detached: &mut Vec<Span>,
+        marks: &mut Vec<Mark>,
+    ) {
+        let id = thread.id();
+        if let Some(since) = self.detached_since
+            && !matches!(thread.phase(), Phase::Away { .. })
+        {
+            detached.push(Span {
+                thread: id,
+                start: since,
+                end: at,
+            });
+        }
+        let stats = thread.stats();
+        for (kind, before, now) in [
+            (
+                MarkKind::DropRequest,
+                self.drop_requests,
+                stats.drop_requests,
+            ),
+            (MarkKind::ForcedDrop, self.forced_drops, stats.forced_drops),
+        ] {
+            for _ in before..now {
+                marks.push(Mark {
+                    thread: id,
+                    at,
+                    kind,
+                });
+            }
+        }
+    }
+}
+
 /// A recording made between [`Gil::record_timeline`](crate::Gil::record_timeline) and
-/// [`Gil::take_timeline`](crate::Gil::take_timeline).
+/// [`Gil::take_timeline`](crate::Gil::take_timeline), or by the simulator.
 #[derive(Clone, Debug)]
 pub struct Timeline {
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
     switch_interval: Duration,
+    detached: Vec<Span>,
+    marks: Vec<Mark>,
 }
 
 impl Timeline {
@@ -61,7 +169,84 @@ impl Timeline {
             spans,
             lives,
             switch_interval,
+            detached: Vec::new(),
+            marks: Vec::new(),
         }
+    }
+
+    /// The same recording with the stretches each thread spent detached and the instants of
+    /// drop requests and forced drops.
+    pub(crate) fn with_detail(mut self, mut detached: Vec<Span>, mut marks: Vec<Mark>) -> Self {
+        detached.sort_by_key(|s| s.start);
+        marks.sort_by_key(|m| m.at);
+        self.detached = detached;
+        self.marks = marks;
+        self
+    }
+
+    /// The switch interval in force when the recording ended.
+    pub fn switch_interval(&self) -> Duration {
+        self.switch_interval
+    }
+
+    /// Every stretch a thread spent detached (GIL released by its own choice), by start time.
+    pub fn detached(&self) -> &[Span] {
+        &self.detached
+    }
+
+    /// Drop requests and forced drops, in time order.
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// A thread's life from `born` to `died` (or the end of the recording) cut into holding,
+    /// detached and — everything else — waiting, in time order.
+    pub fn segments(&self, life: &ThreadLife) -> Vec<Segment> {
+        let (_, end) = self.extent();
+        let died = life.died.unwrap_or(end).max(life.born);
+        let mut busy: Vec<Segment> = self
+            .spans
+            .iter()
+            .filter(|s| s.thread == life.thread)
+            .map(|s| (s, LaneState::Holding))
+            .chain(
+                self.detached
+                    .iter()
+                    .filter(|s| s.thread == life.thread)
+                    .map(|s| (s, LaneState::Detached)),
+            )
+            .map(|(s, state)| Segment {
+                start: s.start.max(life.born),
+                end: s.end.min(died),
+                state,
+            })
+            .filter(|s| s.end > s.start)
+            .collect();
+        busy.sort_by_key(|s| (s.start, s.state));
+        let mut out = Vec::with_capacity(busy.len() * 2 + 1);
+        let mut at = life.born;
+        for seg in busy {
+            if seg.start > at {
+                out.push(Segment {
+                    start: at,
+                    end: seg.start,
+                    state: LaneState::Waiting,
+                });
+            }
+            let start = seg.start.max(at);
+            if seg.end > start {
+                out.push(Segment { start, ..seg });
+                at = seg.end;
+            }
+        }
+        if died > at {
+            out.push(Segment {
+                start: at,
+                end: died,
+                state: LaneState::Waiting,
+            });
+        }
+        out
     }
 
     /// Every hold, ordered by start time.

@@ -11,6 +11,7 @@
 use std::sync::Barrier;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, LineChart, Series};
 use gil_core::measure::fmt_count;
 use gil_core::object::{Counting, Fate, PyObject};
 use gil_core::report::{Table, kv, note};
@@ -415,6 +416,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     println!();
     table.print();
+    figure::show(&drift_chart(&report))?;
     println!();
     note(
         "A lost decref leaks the object; a lost incref frees it while still in use, and \
@@ -424,6 +426,28 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     println!();
     make_claims(&report, &expected, session.simulated);
     Ok(report)
+}
+
+/// The trials' drift as a line chart: one line per way of counting, trial by trial.
+pub fn drift_chart(report: &Report) -> LineChart {
+    report.scenarios().iter().fold(
+        LineChart::new(
+            "drift",
+            "Count drift per trial",
+            "trial",
+            "drift (references)",
+        )
+        .caption("Plain counts without a lock drift; every other way of counting stays at 0."),
+        |chart, s| {
+            chart.series(Series::new(
+                s.label,
+                s.trials
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| ((i + 1) as f64, t.drift() as f64)),
+            ))
+        },
+    )
 }
 
 /// Below this many references per thread a live race is over before the second thread has

@@ -5,15 +5,16 @@
 //! times the GIL itself changed hands while two threads did millions of plain updates.
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
 use gil_core::report::{Table, note};
-use gil_core::session;
+use gil_core::{Timeline, session};
 use std::sync::Mutex;
 
 use crate::cost::Pair;
 use crate::part2_race::race;
-use crate::race_sim::gil_handoffs;
+use crate::race_sim::gil_race;
 use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
 /// The Python this part models: part 2's two threads, under one lock for everything.
@@ -34,6 +35,8 @@ pub struct Report {
     pub updates_under_gil: u64,
     /// Times the GIL changed hands meanwhile.
     pub gil_switches: u64,
+    /// Who held the GIL when during that race (live: recorded; simulated: the simulator's).
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -70,16 +73,21 @@ pub fn measure(cfg: &Config) -> Report {
     );
     let refs = isize::try_from(cfg.refs.saturating_add(1)).unwrap_or(isize::MAX);
     let shared = PyObject::with_refs("list", Counting::Plain, refs);
+    let gil = cfg.gil();
+    gil.record_timeline();
+    let gil_switches = race(&shared, &gil, cfg.refs).switches;
     Report {
         plain: times[0],
         locked: times[1],
         updates_under_gil: 2 * cfg.refs,
-        gil_switches: race(&shared, &cfg.gil(), cfg.refs).switches,
+        gil_switches,
+        timeline: gil.take_timeline(),
     }
 }
 
 /// The model's figures for `cores` cores: costs in plain pairs, hand-offs from the simulator.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let run = gil_race(cfg, cfg.refs, cores);
     Report {
         plain: Pair::Plain.over_plain(),
         locked: Pair::LockPerObject.over_plain(),
@@ -87,8 +95,9 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
         gil_switches: if cfg.gil.free_threaded {
             0
         } else {
-            gil_handoffs(cfg, cfg.refs, cores)
+            run.stats().switches
         },
+        timeline: run.timeline,
     }
 }
 
@@ -150,6 +159,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ])
         .row(["GIL hand-offs meanwhile", &fmt_count(report.gil_switches)]);
     race_table.print();
+    figure::show(
+        &TimelineChart::new(
+            "gil-handoffs",
+            "Two threads updating counts under the GIL",
+            &report.timeline,
+        )
+        .caption("Each thread holds the GIL for a whole switch interval of plain updates."),
+    )?;
     println!();
     if cfg.gil.free_threaded {
         note("With --free-threaded there is no GIL to hand off, so no hand-offs to count.");
