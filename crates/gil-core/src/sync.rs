@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::gil::GilGuard;
+use crate::waits::{self, Resource, ThreadKey};
 
 /// A model `std::sync::Mutex<T>` in extension code: waiting for it leaves the GIL as it was.
 ///
@@ -25,10 +26,12 @@ pub struct RustMutex<T> {
     value: Mutex<T>,
 }
 
-/// Who holds a [`RustMutex`] and who waits for it, by OS thread name (for messages).
+/// Who holds a [`RustMutex`] and who waits for it, by OS thread name (for messages), and the
+/// holder as the wait-for registry names it (so the deadlock watchdog sees Rust locks too).
 #[derive(Default)]
 struct Owners {
     holder: Option<String>,
+    holder_key: Option<ThreadKey>,
     waiting: Vec<String>,
 }
 
@@ -68,20 +71,48 @@ impl<T> RustMutex<T> {
     /// `mutex.lock()`: block until the lock is ours. The GIL stays as it was: a thread that
     /// holds it keeps holding it while it waits.
     pub fn lock(&self) -> RustMutexGuard<'_, T> {
+        self.acquire(None);
+        self.guard()
+    }
+
+    /// Wait until the lock is ours or `deadline` has passed; whether it is ours. The wait is
+    /// written in the wait-for registry, so the deadlock watchdog sees Rust locks too.
+    fn acquire(&self, deadline: Option<Instant>) -> bool {
         let me = this_thread();
         let mut owners = relock(&self.locked);
         if owners.holder.is_some() {
             owners.waiting.push(me.clone());
+            let lock = Resource::Lock(std::ptr::from_ref(self) as usize, self.name);
+            let mut waiting = waits::wait_for(None, lock, owners.holder_key);
             while owners.holder.is_some() {
-                owners = self
-                    .freed
-                    .wait(owners)
-                    .unwrap_or_else(PoisonError::into_inner);
+                owners = match deadline {
+                    None => self
+                        .freed
+                        .wait(owners)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(deadline) => {
+                        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                            break;
+                        };
+                        self.freed
+                            .wait_timeout(owners, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+                if let Some(waiting) = &mut waiting {
+                    waiting.holder_is(owners.holder_key);
+                }
             }
+            drop(waiting);
             owners.waiting.retain(|w| *w != me);
+            if owners.holder.is_some() {
+                return false;
+            }
         }
         owners.holder = Some(me);
-        self.guard()
+        owners.holder_key = waits::current_key();
+        true
     }
 
     /// The name of the thread holding the lock now, if any (`std::thread::Builder::name`).
@@ -97,18 +128,8 @@ impl<T> RustMutex<T> {
     /// Like [`RustMutex::lock`], but give up after `timeout` (`None`): how a lesson ends a
     /// deadlock that real code would stay in.
     pub fn lock_timeout(&self, timeout: Duration) -> Option<RustMutexGuard<'_, T>> {
-        let deadline = Instant::now() + timeout;
-        let mut owners = relock(&self.locked);
-        while owners.holder.is_some() {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            owners = self
-                .freed
-                .wait_timeout(owners, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        owners.holder = Some(this_thread());
-        Some(self.guard())
+        self.acquire(Some(Instant::now() + timeout))
+            .then(|| self.guard())
     }
 
     /// PyO3's `MutexExt::lock_py_attached`: wait for the lock detached (the GIL released, so
@@ -141,7 +162,10 @@ impl<T> std::ops::DerefMut for RustMutexGuard<'_, T> {
 impl<T> Drop for RustMutexGuard<'_, T> {
     fn drop(&mut self) {
         self.value = None;
-        relock(&self.mutex.locked).holder = None;
+        let mut owners = relock(&self.mutex.locked);
+        owners.holder = None;
+        owners.holder_key = None;
+        drop(owners);
         self.mutex.freed.notify_all();
     }
 }
@@ -313,6 +337,47 @@ mod tests {
         let (got, waited) = lock_order(false);
         assert!(!got, "T1 cannot finish while T2 holds the GIL");
         assert!(waited >= Duration::from_millis(150));
+    }
+
+    #[test]
+    fn the_wait_for_registry_sees_the_rust_lock_in_the_cycle() {
+        let gil = Gil::new();
+        let table = RustMutex::new("the table", ());
+        let importing = Barrier::new(2);
+        let found = Mutex::new(None);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                gil.attach("T1", |py| {
+                    let _entry = table.lock();
+                    py.detach(|| {
+                        importing.wait();
+                        std::thread::sleep(Duration::from_millis(20));
+                    });
+                })
+            });
+            importing.wait();
+            gil.attach("T2", |_py| {
+                std::thread::scope(|inner| {
+                    inner.spawn(|| {
+                        // Look while T2 waits (attached) and T1 waits for the GIL.
+                        for _ in 0..200 {
+                            std::thread::sleep(Duration::from_millis(5));
+                            if let Some(d) = waits::deadlock(Duration::ZERO) {
+                                *relock(&found) = Some(d.cycle());
+                                return;
+                            }
+                        }
+                    });
+                    let _ = table.lock_timeout(Duration::from_millis(600));
+                });
+            });
+        });
+        let cycle = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let cycle = cycle.expect("the watchdog's registry saw the cycle");
+        assert!(
+            cycle.contains("T2 holds the GIL and waits for `the table`"),
+            "{cycle}"
+        );
     }
 
     #[test]
