@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod ci;
 mod fidelity;
 mod grader;
+mod model_check;
 mod process;
 mod python;
 mod real_gil;
@@ -47,6 +48,8 @@ enum Task {
     RealGil(real_gil::RealGilArgs),
     /// Run the same experiments on python3 and on the model, one table: CPython vs model vs verdict
     Fidelity(fidelity::FidelityArgs),
+    /// Check the GIL protocol over every interleaving, and `counter += 1` over every schedule
+    ModelCheck,
 }
 
 fn main() -> ExitCode {
@@ -91,5 +94,6 @@ fn run(task: &Task, root: &Path) -> anyhow::Result<ExitCode> {
         Task::Verify(args) => grader::verify(root, args),
         Task::RealGil(args) => real_gil::run(root, args).map(|()| ExitCode::SUCCESS),
         Task::Fidelity(args) => fidelity::run(root, args),
+        Task::ModelCheck => model_check::run(),
     }
 }

@@ -73,6 +73,7 @@ pub mod echo;
 mod gil;
 pub mod lesson;
 pub mod measure;
+pub mod model_check;
 pub mod object;
 pub mod probe;
 pub mod protocol;
