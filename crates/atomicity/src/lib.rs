@@ -25,25 +25,28 @@
 //!
 //! ## Part 1: four bytecodes ([`part1_bytecode`])
 //!
-//! CPython 3.11+ compiles the loop body `counter += 1` to `LOAD_GLOBAL counter`,
-//! `LOAD_CONST 1`, `BINARY_OP 13 (+=)` and `STORE_GLOBAL counter`: read, add, write. The
-//! part prints a `dis`-style listing and marks the **check points**, the places where the
-//! evaluation loop looks at its *eval breaker* and so the only places where the GIL can change
-//! hands. Up to CPython 3.9 the check came after most instructions, so a switch could fall
-//! inside the read-modify-write. The exceptions were the opcodes that 3.9's
-//! `Python/ceval.c` ends with `FAST_DISPATCH()`: `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`,
-//! `POP_TOP`, `ROT_TWO`/`THREE`/`FOUR`, `DUP_TOP`, `DUP_TOP_TWO`, `NOP`, `IS_OP`,
-//! `CONTAINS_OP`, `JUMP_FORWARD`, and the conditional jumps when the condition is a plain
-//! bool ([`gil_core::bytecode::Site::Fast`]). CPython 3.10 (bpo-29988) checks only after calls and on backward jumps;
-//! 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial
-//! specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`.
-//! For this loop all three leave no check point inside the update, and the model's
-//! `BackEdgesAndCalls` policy, labelled "3.10+" in the output, stands for them all (it uses
-//! the 3.11+ instruction names).
+//! CPython 3.11–3.13 compile the loop body `counter += 1` to `LOAD_GLOBAL counter`,
+//! `LOAD_CONST 1`, `BINARY_OP 13 (+=)` and `STORE_GLOBAL counter`: read, add, write (3.14
+//! loads the 1 with `LOAD_SMALL_INT`; before 3.11 the add was `INPLACE_ADD`). The part prints
+//! a `dis`-style listing in the 3.11–3.13 names with one column per version, `yes` after each
+//! instruction after which the evaluation loop looks at its *eval breaker*: the **check
+//! points**, the only places where the GIL can change hands. A mark means "after this
+//! instruction has run", so the switch points inside the read-modify-write are the marks
+//! after `LOAD_GLOBAL` and `BINARY_OP` (two, under ≤ 3.9); the mark on `STORE_GLOBAL` comes
+//! after the write. Up to CPython 3.9 the check came after most instructions. The
+//! exceptions were the opcodes that 3.9's `Python/ceval.c` ends with `FAST_DISPATCH()`:
+//! `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`, `POP_TOP`, `ROT_TWO`/`THREE`/`FOUR`, `DUP_TOP`,
+//! `DUP_TOP_TWO`, `NOP`, `IS_OP`, `CONTAINS_OP`, `JUMP_FORWARD`, and the conditional jumps
+//! when the condition is a plain bool ([`gil_core::bytecode::Site::Fast`]). CPython 3.10
+//! (bpo-29988) checks after calls, on backward jumps, on taken `POP_JUMP_IF_*` jumps and on
+//! frame entry; 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C
+//! (trivial specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` /
+//! `RESUME_CHECK`. For this loop all three leave no check point inside the update, and the
+//! model's `BackEdgesAndCalls` policy, labelled "3.10+" in the output, stands for them all.
 //!
 //! ## Part 2: the race ([`part2_race`])
 //!
-//! The source tutorial's experiment, done with real threads on the model GIL: 10 threads each
+//! The classic experiment, done with real threads on the model GIL: 10 threads each
 //! add 1 to a shared global 100,000 times, each race run twice, in turns. Beside each live
 //! figure stands the deterministic scheduler's (part 3's) at the same size, which is what an
 //! idle machine should show.
@@ -69,21 +72,24 @@
 //!
 //! ## Part 4: what is atomic ([`part4_atomic_ops`])
 //!
-//! The Python FAQ's list, each operation hammered by several threads on model containers
+//! Common operations, each hammered by several threads on model containers
 //! whose internals are plain loads and stores, counting violations. Whether an operation can
 //! break under the GIL is a question of ordering, so the GIL columns come from the
 //! deterministic scheduler: a read-then-write row that can lose updates always shows it. The
 //! free-threaded columns are real threads running at once.
 //!
 //! * Atomic under the GIL, because each is one opcode whose C code reaches no check point:
-//!   `L.append(x)`, `x = L.pop()`, `x = L[i]`, `D[k] = v`, and also `x = D.get(k, d)`, which
-//!   the source tutorial wrongly lists as not atomic. (`D[k] = v` can run Python code — a key's
-//!   `__hash__`, an old value's `__del__` — and a switch can happen there.)
+//!   `L.append(x)`, `x = L.pop()`, `x = L[i]`, `D[k] = v` (the Python FAQ's verdicts), and
+//!   also `x = D.get(k, d)` — the FAQ does not list it; that verdict is the course's own
+//!   reasoning from the same rule. (`D[k] = v` can run Python code — a key's `__hash__`, an
+//!   old value's `__del__` — and a switch can happen there.) The table's "atomic?" column
+//!   says for each row whether the verdict is the FAQ's or ours.
 //! * Not atomic: any read followed by a write, such as `L[i] = L[i] + 1`, and **check-then-act**:
 //!   acting on what `D.get` or `k in D` returned, after a check point has let another thread
 //!   change the dict.
-//! * Free-threaded CPython (3.13t) keeps the single operations atomic with per-object locks; a
-//!   column shows what they prevent.
+//! * Free-threaded CPython (3.13t) currently keeps the single operations whole with
+//!   per-object locks (a column shows what they prevent); the free-threading HOWTO calls
+//!   that the current implementation, not a guarantee, and recommends `threading.Lock`.
 //!
 //! ## Part 5: the Rust side ([`part5_rust`])
 //!
@@ -95,11 +101,12 @@
 //! indivisible read-add-write) and `Mutex` (a lock that owns the value) do not. The part
 //! measures what each costs per increment, alone and with every core racing.
 //!
-//! ## What the source tutorial gets wrong
+//! ## Common misconceptions
 //!
-//! * "GIL can release between any of these" bytecodes: nearly true up to 3.9 (the eval
-//!   breaker ran after most opcodes, but not after the `FAST_DISPATCH` ones listed above). Since 3.10 the tutorial's own example usually prints 1,000,000 — which
-//!   does not make it correct code.
+//! * "The GIL can switch between any two bytecodes": nearly true up to 3.9 (the eval
+//!   breaker ran after most opcodes, but not after the `FAST_DISPATCH` ones listed above).
+//!   Since 3.10 the classic `counter += 1` example usually prints 1,000,000 — which does not
+//!   make it correct code.
 //! * `BINARY_ADD` no longer exists (3.11+: `BINARY_OP`).
 //! * `x = D.get(k, default)` is atomic for a plain dict; what follows it may not be.
 //!
@@ -169,9 +176,9 @@ pub static LESSON: Lesson<Config> = Lesson {
     title: "the GIL is not thread safety",
     shows: "The GIL keeps CPython's own data whole, but it can change hands between two \
             bytecodes, so counter += 1 and other read-then-write code can lose updates.",
-    intro: "Only one thread runs Python bytecode at a time, but the GIL may pass to another \
-            thread between two bytecodes, and most Python statements are several bytecodes. \
-            Whether an update survives depends on where those hand-offs can happen.",
+    intro: "Python runs as bytecode (small instructions compiled from each line), and most \
+            statements are several bytecodes: where the GIL may change hands between them \
+            decides whether an update survives.",
     steadier: "",
     parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],

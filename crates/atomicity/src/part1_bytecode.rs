@@ -45,6 +45,57 @@ fn window_claim(figure: &str, count: usize, opens: bool, text: &str) {
     });
 }
 
+/// The mark [`Program::listing`] puts after an instruction that is a check point.
+const MARK: &str = "<- switch possible";
+
+/// `program`'s listing with one column per policy, `yes` where the GIL may change hands
+/// right after that instruction has run (a check point), under the heading `label`.
+pub fn listing_by_version(program: &Program, policies: &[(CheckPolicy, &str)]) -> String {
+    let listings: Vec<Vec<String>> = policies
+        .iter()
+        .map(|(policy, _)| {
+            program
+                .listing(*policy)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    let base = |line: &str| line.trim_end_matches(MARK).trim_end().to_owned();
+    let width = listings[0]
+        .iter()
+        .map(|l| base(l).chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut out = format!(
+        "{:width$}{}\n",
+        "",
+        policies
+            .iter()
+            .map(|(_, label)| format!("{label:<7}"))
+            .collect::<String>()
+            .trim_end()
+    );
+    for (i, line) in listings[0].iter().enumerate() {
+        let marks: String = listings
+            .iter()
+            .map(|l| {
+                if l[i].ends_with(MARK) {
+                    "yes    "
+                } else {
+                    "       "
+                }
+            })
+            .collect();
+        let text = base(line);
+        let pad = width - text.chars().count();
+        out.push_str(format!("{text}{:pad$}{marks}", "").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Run part 1: print the listings and count the check points inside the update.
 pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
     let increment = Program::increment();
@@ -60,45 +111,39 @@ pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
         ],
     };
     note(
-        "The loop body compiles (CPython 3.11+ names) to a read, an add and a write of the \
-         global. The bracket marks that read-modify-write; `<- switch possible` marks where \
-         the interpreter consults its eval breaker, the only places where the GIL can pass \
-         to another thread (a check point).",
+        "The loop body is a read, an add and a write of the global (bracketed; CPython \
+         3.11-3.13's names). The GIL can change hands only at check points: \"yes\" marks \
+         an instruction after which the interpreter checks. Up to 3.9 that was most \
+         instructions; since 3.10, calls, the loop's back edge, a few other jumps and \
+         function entry.",
     );
     println!();
-    note(
-        "CPython <= 3.9 checked after most instructions. Only those that ended with \
-         FAST_DISPATCH() in its Python/ceval.c skipped the check: LOAD_FAST, LOAD_CONST, \
-         STORE_FAST, POP_TOP, ROT_TWO/THREE/FOUR, DUP_TOP, DUP_TOP_TWO, NOP, IS_OP, \
-         CONTAINS_OP, JUMP_FORWARD, and conditional jumps on a plain True or False:",
-    );
-    print_indented(&report.listing_old);
-    println!();
-    note(
-        "CPython 3.10+ checks far less often. 3.10 (bpo-29988): after calls and on backward \
-         jumps; 3.11-3.12: at RESUME, JUMP_BACKWARD and calls into C; 3.13+: at \
-         _CHECK_PERIODIC / RESUME_CHECK. For this loop all three mean the back edge only:",
-    );
-    print_indented(&report.listing_new);
+    print_indented(&listing_by_version(
+        &increment,
+        &[
+            (CheckPolicy::EveryInstruction, "<=3.9"),
+            (CheckPolicy::BackEdgesAndCalls, "3.10+"),
+        ],
+    ));
     println!();
     let [old, new, with_call] = report.window_check_points;
     window_claim(
         "check points inside counter += 1, <=3.9",
         old,
         true,
-        "Under 3.9 a thread can be stopped after LOAD_GLOBAL has read the counter and before \
-         STORE_GLOBAL writes it back. Whoever runs meanwhile increments a value that the \
-         first thread then overwrites with its stale copy + 1.",
+        "Under 3.9 a switch can fall after the read and before the write (after \
+         LOAD_GLOBAL or BINARY_OP; STORE_GLOBAL's mark comes after the write); the thread \
+         then writes its stale copy + 1 over what others added meanwhile.",
     );
     window_claim(
         "check points inside counter += 1, 3.10+",
         new,
         false,
-        "Under 3.10+ no switch can fall inside this particular loop body, but only because \
-         of where the interpreter happens to look.",
+        "Under 3.10+ no switch can fall inside this loop body, but only by luck of where \
+         the interpreter looks.",
     );
     println!();
-    note("Put a call between the read and the write and the window is open again:");
+    note("Put a call between the read and the write and the window opens again:");
     println!();
     println!(
         "    {}",
@@ -109,7 +154,10 @@ pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
             .collect::<Vec<_>>()
             .join("; ")
     );
-    print_indented(&report.listing_call);
+    print_indented(&listing_by_version(
+        &call,
+        &[(CheckPolicy::BackEdgesAndCalls, "3.10+")],
+    ));
     println!();
     window_claim(
         "check points inside, with a call, 3.10+",
@@ -117,15 +165,22 @@ pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
         true,
         "The call is a check point between the read and the write, on every CPython version.",
     );
-    println!();
-    note(
-        "The tutorial lists BINARY_ADD; since 3.11 all binary and in-place operators are one \
-         BINARY_OP with an argument (13 is +=). Real `dis` output also shows the function's \
-         RESUME, the range() call before the loop and inline caches; the model keeps the loop.",
-    );
     Ok(report)
 }
 
+/// What `--deep` adds to part 1: where each version checks, by opcode, and the names the
+/// listing leaves out.
+pub const DEEP: &str = "\
+CPython <= 3.9 checked at the top of its dispatch loop, so after every instruction except \
+those that ended with FAST_DISPATCH() in Python/ceval.c: LOAD_FAST, LOAD_CONST, STORE_FAST, \
+POP_TOP, ROT_TWO/THREE/FOUR, DUP_TOP, DUP_TOP_TWO, NOP, IS_OP, CONTAINS_OP, JUMP_FORWARD, \
+and conditional jumps on a plain True or False. 3.10 (bpo-29988) checks after calls, on \
+backward jumps, on taken POP_JUMP_IF_* jumps and on frame entry; 3.11-3.12 at RESUME, \
+JUMP_BACKWARD and calls into C; 3.13+ at _CHECK_PERIODIC / RESUME_CHECK (Python/bytecodes.c). \
+For this loop all of them mean the back edge only. Names: before 3.11 the add was \
+BINARY_ADD / INPLACE_ADD (3.11 made every binary operator one BINARY_OP, 13 is +=); 3.14 \
+loads the 1 with LOAD_SMALL_INT and enters `with` blocks with LOAD_SPECIAL instead of \
+BEFORE_WITH. Real `dis` output also shows RESUME, the range() call and inline caches.";
 /// Print a multi-line block indented by four spaces.
 pub fn print_indented(block: &str) {
     for line in block.lines() {

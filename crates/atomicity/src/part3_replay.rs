@@ -1,7 +1,8 @@
 //! Part 3 — one lost update, replayed instruction by instruction by a seeded scheduler.
 
-use gil_core::bytecode::{CheckPolicy, Program, Replay, Scheduler};
+use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, StepLanes};
 use gil_core::measure::fmt_count;
 use gil_core::report::{Table, kv, note};
 
@@ -79,12 +80,88 @@ fn summary(report: &Report) {
 }
 
 fn show_first_loss(replay: &Replay) {
-    let trace = replay.first_lost_update_trace();
-    if trace.is_empty() {
+    let lanes = first_loss_lanes(replay);
+    if lanes.is_empty() {
         println!("    (this seed lost no update; try another --seed)");
     } else {
-        print_indented(&trace);
+        print_indented(&lanes);
     }
+}
+
+/// The first lost update as a figure: a lane per thread, the counter's read and write
+/// highlighted, a line where the GIL changed hands. `None` if no update was lost.
+pub fn lost_update_figure(replay: &Replay) -> Option<StepLanes> {
+    let lost = replay.lost_updates.first()?;
+    let end = (lost.store + 1).min(replay.events.len());
+    let mut lanes = StepLanes::new(
+        "lost-update",
+        "One lost update, <=3.9 check points",
+        &["T1", "T2"],
+    )
+    .caption("Both threads read the counter before either writes it back: one +1 is lost.");
+    for event in &replay.events[lost.first.min(end)..end] {
+        let thread = match event {
+            Event::Ran { thread, .. } | Event::Blocked { thread } | Event::Finished { thread } => {
+                *thread
+            }
+            Event::Switch { .. } => continue,
+        };
+        let counter = matches!(
+            event,
+            Event::Ran {
+                effect: Effect::Loaded(_) | Effect::Stored(_),
+                ..
+            }
+        );
+        let text = event.to_string();
+        lanes = lanes.step(thread, text.get(4..).unwrap_or("").trim(), counter);
+    }
+    Some(lanes)
+}
+
+/// Width of one thread's lane in the terminal trace.
+const LANE: usize = 36;
+
+/// The first lost update as two swim lanes, one column per thread: each instruction in its
+/// thread's column (offset, instruction, what it read or wrote), and a rule across both
+/// wherever the GIL changed hands. Empty if no update was lost.
+pub fn first_loss_lanes(replay: &Replay) -> String {
+    let Some(lost) = replay.lost_updates.first() else {
+        return String::new();
+    };
+    let threads = replay
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Ran { thread, .. } => Some(*thread + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    let mut out: String = (0..threads)
+        .map(|t| format!("{:<LANE$}", format!("T{}", t + 1)))
+        .collect::<String>()
+        .trim_end()
+        .to_owned();
+    out.push('\n');
+    let end = (lost.store + 1).min(replay.events.len());
+    for event in &replay.events[lost.first.min(end)..end] {
+        let line = match event {
+            Event::Ran { thread, .. } | Event::Blocked { thread } | Event::Finished { thread } => {
+                // The event's own text without its "T1" column: the lane says whose it is.
+                let text = event.to_string();
+                let text = text.get(4..).unwrap_or("");
+                format!("{:indent$}{text}", "", indent = thread * LANE)
+            }
+            Event::Switch { from, to } => {
+                let label = format!(" GIL: T{} -> T{} ", from + 1, to + 1);
+                format!("{label:-^width$}", width = threads * LANE - 2)
+            }
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// Run part 3: three schedules from one seed, with the first lost update of each shown.
@@ -103,44 +180,39 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ),
     };
     note(&format!(
-        "No OS threads here: a deterministic scheduler steps {THREADS} model threads one \
-         instruction at a time. A pseudo-random drop request (seed {}) arrives every few \
-         instructions and is honoured at the next check point, as in the real GIL; so the \
-         same seed gives the same interleaving on every machine. The counter starts at \
-         {START}; each thread adds 1 to it {ITERATIONS} times.",
-        cfg.seed
+        "A deterministic scheduler steps {THREADS} model threads one instruction at a time. \
+         Requests to hand over the GIL (drop requests) come at moments drawn from the seed, \
+         and the holder obeys at its next check point: one seed, one interleaving, on every \
+         machine.",
     ));
     println!();
     kv("seed", report.seed);
     println!();
     summary(&report);
     println!();
-    println!("  The first lost update (thread, offset, instruction):");
+    println!("  The first lost update, <=3.9 check points (offset, instruction):");
     show_first_loss(&report.every_instruction);
+    if let Some(lanes) = lost_update_figure(&report.every_instruction) {
+        figure::show(&lanes)?;
+    }
     println!();
     lost_claim(
         "<=3.9 check points, updates lost",
         &report.every_instruction,
-        "Both threads read the same value, both store that value + 1: two increments ran, \
-         the counter moved by one. The switch fell between LOAD_GLOBAL and STORE_GLOBAL.",
+        "Both threads read the same value and stored it + 1: two increments, and the \
+         counter moved by one.",
         "This seed's schedule happened to lose nothing; try another --seed.",
     );
-    println!();
-    println!("  The first lost update of read-call-write under 3.10+:");
-    show_first_loss(&report.read_call_write);
-    println!();
     lost_claim(
         "3.10+ check points, updates lost",
         &report.back_edges,
         "Updates were lost even with 3.10+'s policy.",
-        "With 3.10+'s policy the plain loop can only be interrupted at JUMP_BACKWARD, after \
-         the store, so every schedule of it is exact.",
+        "3.10+ switches only after the write (JUMP_BACKWARD): exact.",
     );
     lost_claim(
         "3.10+ with a call, updates lost",
         &report.read_call_write,
-        "The call is a check point inside the window: the same drop requests now fall \
-         between the read and the write.",
+        "With a call in the window, the same drop requests fall inside it.",
         "This seed's schedule happened to lose nothing; try another --seed.",
     );
     Ok(report)

@@ -205,15 +205,10 @@ pub fn simulated_loss(threads: usize, seed: u64) -> f64 {
 /// Run part 5: race the three kinds of increment and time them.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     for_rust_readers(
-        "A `static mut COUNTER: u64` (a global anyone may change) with `COUNTER += 1` from \
-         two threads does not compile in safe Rust: error E0133, \"use of mutable static is \
-         unsafe\". The doc test in this crate marked `compile_fail` proves it: it passes only \
-         if that code fails to compile. Inside an `unsafe` block it would compile, and two \
-         threads doing it at once would be a data race, which Rust calls undefined \
-         behaviour: anything may happen, not merely a lost update. The safe tools are atomics \
-         (`AtomicU64`; `Relaxed` asks for no ordering beyond the operation itself) and locks \
-         (`Mutex<u64>`, a lock that owns the value it guards). `black_box` keeps the \
-         compiler from merging or removing the loop being timed.",
+        "Two threads doing `COUNTER += 1` on a `static mut` do not compile in safe Rust \
+         (E0133; a compile_fail doctest here checks it): in `unsafe` it would be a data \
+         race, undefined behaviour, not merely a lost update. The safe tools are atomics \
+         (`AtomicU64`) and locks (`Mutex<u64>`, a lock that owns its value).",
     );
     println!();
     let threads = cores().max(2);
@@ -221,9 +216,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let expected_loss = simulated_loss(sim_threads, cfg.seed);
     if session::simulated() {
         note(&format!(
-            "Simulated: {sim_threads} threads each add 1, {} times, as a load then a store, \
-             on part 3's scheduler with no GIL, where any thread may run after any \
-             instruction. Timing them needs real cores, so that is left to a live run.",
+            "{sim_threads} threads each add 1, {} times, as an atomic load then an atomic \
+             store, on part 3's scheduler with no GIL (a live run also times fetch_add and \
+             a Mutex on real cores).",
             fmt_count(simulated_increments(sim_threads))
         ));
         let simulated = Kind::simulated("AtomicU64 load, then store", expected_loss, sim_threads);
@@ -335,8 +330,7 @@ fn load_store_claim(lost: u64, total: u64, expected_share: f64) {
         expected,
         low: 1.0,
         high: total as f64,
-        text: "Load-then-store loses updates the moment two threads run it at once: each \
-               load is atomic, each store is atomic, the pair is not (the same lesson as \
-               counter += 1).",
+        text: "Load-then-store lost updates: each load and each store is atomic, the pair \
+               is not (the lesson of counter += 1 again).",
     });
 }

@@ -7,9 +7,9 @@ use gil_core::{Gil, Mode};
 /// How big, how often, which seed: what the command line decided.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Threads racing on the counter in part 2 (the tutorial's 10).
+    /// Threads racing on the counter in part 2 (the classic example's 10).
     pub threads: usize,
-    /// `counter += 1` iterations per thread in part 2 (the tutorial's 100,000).
+    /// `counter += 1` iterations per thread in part 2 (the classic example's 100,000).
     pub iterations: u64,
     /// Runs of each race in part 2, taken in turns.
     pub runs: usize,
@@ -35,7 +35,7 @@ pub const DEFAULT_SEED: u64 = 41;
 pub const MAX_INCREMENTS: u64 = 4_000_000;
 
 impl Default for Config {
-    /// The full lesson: the tutorial's 10 threads × 100,000, two runs per race.
+    /// The full lesson: the classic 10 threads × 100,000, two runs per race.
     fn default() -> Self {
         Config {
             threads: 10,

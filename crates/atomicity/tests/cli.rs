@@ -17,10 +17,9 @@ fn quick_part_three_prints_its_seed_and_trace() {
     let text = String::from_utf8(out.stdout).unwrap();
     let kv = gil_core::report::parse_kv(&text);
     assert!(kv.contains(&("seed".into(), "41".into())), "{kv:?}");
-    assert!(
-        text.contains("T2   10  STORE_GLOBAL counter = 42"),
-        "{text}"
-    );
+    // The trace's two lanes: T2's stale store sits in the second column (4 + 36 spaces in).
+    let stale = format!("{:40} 10  STORE_GLOBAL counter = 42", "");
+    assert!(text.lines().any(|l| l == stale), "{text}");
     assert!(!text.contains("Part 2"));
 }
 
@@ -157,4 +156,43 @@ fn every_part_records_a_claim_and_simulated_claims_all_hold() {
         parts.into_iter().collect::<Vec<_>>(),
         ["1", "2", "3", "4", "5"]
     );
+}
+
+#[test]
+fn svg_and_trace_flags_write_the_lessons_figures() {
+    let dir = std::env::temp_dir().join(format!("atomicity-svg-{}", std::process::id()));
+    let trace = dir.join("trace.json");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = atomicity(&[
+        "--simulated",
+        "--svg",
+        dir.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["part2-race-gil.svg", "part3-lost-update.svg"] {
+        let svg = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+    }
+    // The lost update's figure holds the stale store of both threads.
+    let lanes = std::fs::read_to_string(dir.join("part3-lost-update.svg")).unwrap();
+    assert_eq!(
+        lanes.matches("STORE_GLOBAL counter = 42").count(),
+        2,
+        "{lanes}"
+    );
+    // The race's timeline names every racing thread in the trace.
+    let json = std::fs::read_to_string(&trace).unwrap();
+    for t in 1..=10 {
+        assert!(json.contains(&format!("\"name\":\"T{t}\"")), "T{t} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,20 +1,24 @@
 //! Part 1 — the countdown: one thread counting down 2 × N, or two threads counting N each.
+//!
+#![doc = include_str!("part1_countdown.md")]
 
 use std::sync::Barrier;
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
-use gil_core::report::{Table, WIDTH, for_rust_readers, note};
+use gil_core::report::{Table, WIDTH, kv, note};
 use gil_core::work::countdown;
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline, session};
 
 use crate::setup::{
-    Config, SIM_STEP_PICOS, Trial, enough_intervals, measurable, measured_or_simulated, median,
+    Config, Trial, enough_intervals, measurable, measured_or_simulated, median, prose,
 };
 
-/// Countdown steps per thread at scale 1 (the single thread does twice this).
-pub const BASE_N: u64 = 90_000_000;
+/// How long the single thread counts at scale 1: ten switch intervals at the default 5 ms, so
+/// the two-thread run hands the GIL over about ten times. The step count follows from the
+/// step cost ([`Config::steps_for`]).
+pub const ONE_THREAD: Duration = Duration::from_millis(50);
 
 /// Switch intervals shown in the zoomed timeline.
 const WINDOW_INTERVALS: u32 = 8;
@@ -85,7 +89,7 @@ impl Report {
 /// Time both shapes of the work under the GIL and free-threaded, on this machine: the four
 /// kinds of run in turns, `cfg.repeats` rounds, medians.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
-    let n = cfg.size(BASE_N);
+    let n = cfg.steps_for(ONE_THREAD).div_ceil(2);
     let total = 2 * n;
     let gil = cfg.gil(Mode::Gil)?;
     let free = cfg.gil(Mode::FreeThreaded)?;
@@ -107,16 +111,16 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 
 /// The same four runs on the simulator, for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let n = cfg.size(BASE_N);
+    let n = cfg.steps_for(ONE_THREAD).div_ceil(2);
     let total = 2 * n;
     let gil = cfg.sim(Mode::Gil, cores);
     let free = cfg.sim(Mode::FreeThreaded, cores);
     Report {
         n,
-        gil_one: Trial::simulate(&gil, 1, total, SIM_STEP_PICOS),
-        gil_two: Trial::simulate(&gil, 2, total, SIM_STEP_PICOS),
-        free_one: Trial::simulate(&free, 1, total, SIM_STEP_PICOS),
-        free_two: Trial::simulate(&free, 2, total, SIM_STEP_PICOS),
+        gil_one: Trial::simulate(&gil, 1, total, cfg.step_picos),
+        gil_two: Trial::simulate(&gil, 2, total, cfg.step_picos),
+        free_one: Trial::simulate(&free, 1, total, cfg.step_picos),
+        free_two: Trial::simulate(&free, 2, total, cfg.step_picos),
     }
 }
 
@@ -136,24 +140,16 @@ pub fn introspect(gil: &Gil) -> Vec<(String, usize)> {
     })
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part1_countdown.md");
+
 /// Run part 1: the threads' introspection, then both shapes of the work under the GIL and
 /// free-threaded (live, or simulated with `--simulated`), the GIL timeline, and the claims.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let n = cfg.size(BASE_N);
-    note(&format!(
-        "A model \"bytecode\" here is one step of `n -= 1` followed by a check point, the \
-         place where CPython's evaluation loop looks whether another thread asked for the \
-         GIL. One thread counts down {}; then two threads count {} each, the same work.",
-        fmt_count(2 * n),
-        fmt_count(n),
-    ));
-    for_rust_readers(
-        "Each step is `n = std::hint::black_box(n) - 1`. `black_box` hides the value from the \
-         optimiser, which would otherwise replace the whole loop by `n = 0` and leave nothing \
-         to time.",
-    );
+    prose(TEXT);
     println!();
-    show_introspection(cfg)?;
+    let gil = cfg.gil(Mode::Gil)?;
+    show_introspection(&introspect(&gil));
 
     let cores = session::sim_cores();
     let expected = simulate(cfg, cores);
@@ -162,25 +158,20 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     Ok(measured)
 }
 
-fn show_introspection(cfg: &Config) -> anyhow::Result<()> {
-    let gil = cfg.gil(Mode::Gil)?;
-    let seen = introspect(&gil);
-    note("Once both threads have started, each asks who it is and how many threads run:");
-    let mut table = Table::new(&[
-        "threading.current_thread().name",
-        "threading.active_count()",
-    ]);
-    for (name, active) in &seen {
-        table.push([name.clone(), active.to_string()]);
-    }
-    table.print();
-    note(
-        "The model counts the threads attached to its interpreter, T1 and T2. CPython's \
-         active_count() also counts the main thread, which is waiting in join(), so Python \
-         prints one more.",
-    );
+/// What the threads saw, in two lines: the model's answers, and CPython's one difference.
+fn show_introspection(seen: &[(String, usize)]) {
+    let answers: Vec<String> = seen
+        .iter()
+        .map(|(name, active)| format!("{name} {active}"))
+        .collect();
+    kv("name, active_count() in each", answers.join(", "));
+    let most = seen.iter().map(|(_, active)| *active).max().unwrap_or(0);
+    note(&format!(
+        "CPython's active_count() also counts the main thread, waiting in join(): it \
+         prints {}.",
+        most + 1
+    ));
     println!();
-    Ok(())
 }
 
 fn print(cfg: &Config, r: &Report, expected: &Report) {
@@ -189,33 +180,27 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, one_thread.min(expected.gil_one.wall)) {
         return;
     }
-    let runs = if session::simulated() {
-        "simulated".to_owned()
-    } else {
-        format!("median of {}, the four kinds in turns", cfg.repeats.max(1))
-    };
-    Table::new(&["interpreter", "threads", "work each", "time"])
-        .row([
-            "GIL",
-            "1",
-            &fmt_count(2 * r.n),
-            &fmt_duration(r.gil_one.wall),
-        ])
-        .row(["GIL", "2", &fmt_count(r.n), &fmt_duration(r.gil_two.wall)])
-        .row([
-            "free-threaded",
-            "1",
-            &fmt_count(2 * r.n),
-            &fmt_duration(r.free_one.wall),
-        ])
-        .row([
-            "free-threaded",
-            "2",
-            &fmt_count(r.n),
-            &fmt_duration(r.free_two.wall),
-        ])
-        .print();
-    note(&format!("Times: {runs}."));
+    let mut table = Table::new(&["interpreter", "threads", "work each", "time"]);
+    for (name, trial, each) in [
+        ("GIL", &r.gil_one, 2 * r.n),
+        ("GIL", &r.gil_two, r.n),
+        ("free-threaded", &r.free_one, 2 * r.n),
+        ("free-threaded", &r.free_two, r.n),
+    ] {
+        table.push([
+            name.to_owned(),
+            trial.threads.to_string(),
+            fmt_count(each),
+            fmt_duration(trial.wall),
+        ]);
+    }
+    table.print();
+    if !session::simulated() {
+        note(&format!(
+            "Medians of {}, the four kinds in turns.",
+            cfg.repeats.max(1)
+        ));
+    }
     println!();
     claim_gil_ratio(r.gil_time_ratio(), expected.gil_time_ratio());
     claim_free_speedup(r.free_speedup(), expected.free_speedup());
@@ -225,7 +210,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     let (from, end) = timeline.extent();
     let to = (from + cfg.switch_interval.max(MIN_SWITCH_WAIT) * WINDOW_INTERVALS).min(end);
     println!(
-        "  Who held the GIL during the first {} of the two-thread run:",
+        "  Who held the GIL, the first {} of the two-thread run:",
         fmt_duration(to - from)
     );
     for line in timeline.render_window(from, to, CHART_CELLS).lines() {
@@ -241,14 +226,6 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     if enough_intervals(cfg, overlap, cfg.switch_interval.max(MIN_SWITCH_WAIT)) {
         claim_switching(cfg.switch_interval, r, expected);
     }
-    note(
-        "How a hand-off happens, since CPython 3.2 (Python/ceval_gil.c, take_gil and \
-         drop_gil): a thread that finds the GIL taken waits up to one switch interval, then \
-         sets the drop request. The holder sees it at its next check point, lets go, and \
-         waits until the other thread has the GIL (forced switching), so it cannot snatch it \
-         straight back. The interval is how long a waiter waits before it asks, not a time \
-         slice: a holder that never reaches a check point keeps the GIL.",
-    );
 }
 
 fn claim_gil_ratio(measured: f64, expected: f64) {
@@ -259,8 +236,8 @@ fn claim_gil_ratio(measured: f64, expected: f64) {
         expected,
         low: 0.85_f64.min(expected),
         high: 1.35_f64.max(expected),
-        text: "Under the GIL the two threads took turns: together they needed about as long \
-               as one thread doing all the work, so the second core bought nothing.",
+        text: "Under the GIL the two threads took turns: they needed as long as one thread \
+               doing all the work.",
     });
 }
 
@@ -273,8 +250,7 @@ fn claim_free_speedup(measured: f64, expected: f64) {
             expected,
             low: 1.0 + 0.4 * (expected - 1.0),
             high: expected * 1.3,
-            text: "Without a GIL both threads counted at once, on two cores, and finished \
-                   the work much sooner than one thread did.",
+            text: "Without a GIL both threads counted at once, on two cores.",
         });
     } else {
         claim(Claim {
@@ -297,58 +273,39 @@ fn claim_switching(interval: Duration, r: &Report, expected: &Report) {
         (Unit::Micros, 1e6)
     };
     let wait = interval.max(MIN_SWITCH_WAIT).as_secs_f64();
-    let want_rate = expected.gil_two.switches_per_second();
     let want_hold = expected.median_contended_hold().as_secs_f64();
-    let rate = r.gil_two.switches_per_second();
     let hold = r.median_contended_hold().as_secs_f64();
     let shown = fmt_duration(interval);
     // At long enough intervals the interval sets the pace; at very short ones the time the
     // operating system takes to wake the waiter does, and the sentences must say which.
+    // At long enough intervals the interval sets the pace; at very short ones the time the
+    // operating system takes to wake the waiter does, and the sentence must say which.
     if want_hold <= 1.5 * wait {
         claim(Claim {
-            figure: "GIL switches per second",
-            unit: Unit::PerSecond,
-            measured: rate,
-            expected: want_rate,
-            low: want_rate * 0.6,
-            high: want_rate * 1.25,
-            text: &format!("The GIL changed hands about once per switch interval ({shown})."),
-        });
-        claim(Claim {
-            figure: "GIL median hold before a hand-off",
+            figure: "median hold before a hand-off",
             unit,
             measured: hold * per_unit,
             expected: want_hold * per_unit,
             low: (wait * 0.8).min(want_hold) * per_unit,
             high: (wait * 1.4).max(want_hold * 1.25) * per_unit,
-            text: "A thread held the GIL for about one switch interval before handing it \
-                   over: that is how long the other thread waited before it asked.",
+            text: &format!(
+                "A thread held the GIL about one switch interval ({shown}), the other's \
+                 wait before it asked."
+            ),
         });
     } else {
         claim(Claim {
-            figure: "GIL switches per second",
-            unit: Unit::PerSecond,
-            measured: rate,
-            expected: want_rate,
-            low: 0.0,
-            high: 0.9 / wait,
-            text: &format!(
-                "The GIL changed hands less often than once per switch interval ({shown}): \
-                 at so short an interval, waking the waiting thread takes longer than the \
-                 interval itself."
-            ),
-        });
-        claim(Claim {
-            figure: "GIL median hold before a hand-off",
+            figure: "median hold before a hand-off",
             unit,
             measured: hold * per_unit,
             expected: want_hold * per_unit,
             low: 1.2 * wait * per_unit,
             // Any longer hold bears the sentence out; the bound only has to be finite.
             high: (want_hold * 10.0).max(wait * 100.0) * per_unit,
-            text: "A thread held the GIL for longer than one switch interval: the other thread \
-                   asked after one interval, but the operating system took longer than that to \
-                   wake it and hand over.",
+            text: &format!(
+                "A thread held the GIL for longer than one switch interval ({shown}): \
+                 waking the waiter took the operating system longer than that."
+            ),
         });
     }
 }

@@ -1,4 +1,6 @@
 //! Part 3 — the switch interval: how often the GIL changes hands, and what that costs.
+//!
+#![doc = include_str!("part3_switch_interval.md")]
 
 use std::time::Duration;
 
@@ -9,11 +11,12 @@ use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
 use crate::setup::{
-    Config, MIN_INTERVALS, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median,
+    Config, MIN_INTERVALS, Trial, measurable, measured_or_simulated, median, print_prose, prose,
 };
 
-/// Countdown steps shared by the two threads at scale 1.
-pub const BASE_TOTAL: u64 = 400_000_000;
+/// How long the one-thread baseline counts at scale 1; the step count follows from the step
+/// cost.
+pub const ONE_THREAD: Duration = Duration::from_millis(60);
 
 /// The intervals compared, in microseconds: 0.1 ms, 1 ms, 5 ms (CPython's default), 20 ms.
 pub const INTERVALS_US: [u64; 4] = [100, 1_000, 5_000, 20_000];
@@ -83,7 +86,7 @@ fn intervals() -> [Duration; 4] {
 
 /// Two threads at each interval on this machine, with the one-thread baseline, in turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
     let gil = cfg.gil(mode)?;
     let mut one = Vec::new();
@@ -113,9 +116,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 
 /// The same runs on the simulator, for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let mode = cfg.chosen_mode();
-    let one = Trial::simulate(&cfg.sim(mode, cores), 1, total, SIM_STEP_PICOS);
+    let one = Trial::simulate(&cfg.sim(mode, cores), 1, total, cfg.step_picos);
     let rows = intervals()
         .iter()
         .map(|interval| {
@@ -123,7 +126,7 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
             sim.switch_interval = *interval;
             Row {
                 interval: *interval,
-                trial: Trial::simulate(&sim, 2, total, SIM_STEP_PICOS),
+                trial: Trial::simulate(&sim, 2, total, cfg.step_picos),
             }
         })
         .collect();
@@ -135,27 +138,23 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
     }
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part3_switch_interval.md");
+
 /// Run part 3: two threads at each interval, on the interpreter the flags chose.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let mode = cfg.chosen_mode();
-    kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
-    note(
-        "That is the interval in seconds, as CPython reports it, before the sweep. On a real \
-         Python, sys.implementation.name says which interpreter runs ('cpython', 'pypy', \
-         ...), and on 3.13+ sys._is_gil_enabled() is False on a free-threaded build running \
-         without its GIL.",
-    );
+    let after = prose(TEXT);
     println!();
-    note(&format!(
-        "Two threads share {} countdown steps; {}; the interval set to 0.1, 1, 5 and 20 ms \
-         in turn.",
-        fmt_count(cfg.size(BASE_TOTAL)),
-        mode,
-    ));
+    kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
+    if cfg.free_threaded {
+        kv("interpreter", cfg.chosen_mode());
+    }
     println!();
     let expected = simulate(cfg, session::sim_cores());
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
+    println!();
+    print_prose(after);
     Ok(measured)
 }
 
@@ -171,37 +170,47 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.one_thread.wall.min(expected.one_thread.wall)) {
         return;
     }
-    let mut table = Table::new(&[
-        "interval",
-        "time / one",
-        "switches/s",
-        "expected",
-        "median hold",
-        "expected",
-    ]);
+    // Simulated, the expectation is the figure itself: its columns would repeat it.
+    let live = !session::simulated();
+    let head: &[&str] = if live {
+        &[
+            "interval",
+            "time / one",
+            "switches/s",
+            "expected",
+            "median hold",
+            "expected",
+        ]
+    } else {
+        &["interval", "time / one", "switches/s", "median hold"]
+    };
+    let mut table = Table::new(head);
+    let rate = |row: &Row| fmt_count(row.trial.switches_per_second().round() as u64);
     for (i, (row, want)) in r.rows.iter().zip(&expected.rows).enumerate() {
-        table.push([
+        let mut cells = vec![
             fmt_duration(row.interval),
             fmt_ratio(r.time_ratio(i)),
-            fmt_count(row.trial.switches_per_second().round() as u64),
-            fmt_count(want.trial.switches_per_second().round() as u64),
-            hold(r.mode, row),
-            hold(expected.mode, want),
-        ]);
+            rate(row),
+        ];
+        if live {
+            cells.push(rate(want));
+        }
+        cells.push(hold(r.mode, row));
+        if live {
+            cells.push(hold(expected.mode, want));
+        }
+        table.push(cells);
     }
     table.print();
-    note(&if session::simulated() {
-        format!(
-            "Simulated; one thread alone took {}.",
-            fmt_duration(r.one_thread.wall)
-        )
-    } else {
+    note(&if live {
         format!(
             "One thread alone took {}. Medians of {} runs, the rows in turns; \"expected\" is \
              the simulator's figure for an idle machine.",
             fmt_duration(r.one_thread.wall),
             cfg.few_repeats()
         )
+    } else {
+        format!("One thread alone took {}.", fmt_duration(r.one_thread.wall))
     });
     println!();
     if r.mode == Mode::FreeThreaded {
@@ -225,7 +234,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     if long_enough {
         let want = expected.switch_rate_gain();
         claim(Claim {
-            figure: "switches per second, 0.1 ms interval over 5 ms",
+            figure: "switches/s, 0.1 ms interval over 5 ms",
             unit: Unit::Ratio,
             measured: r.switch_rate_gain(),
             expected: want,
@@ -233,8 +242,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             // by much (a fifth to spare for the first take and rounding).
             low: 5.0_f64.min(want),
             high: (1.2 * (INTERVALS_US[DEFAULT_ROW] / INTERVALS_US[0]) as f64).max(want),
-            text: "A shorter interval made the GIL change hands far more often: a waiter asks \
-                   as soon as its interval runs out.",
+            text: "A shorter interval made the GIL change hands far more often.",
         });
     } else {
         note(
@@ -247,10 +255,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         (
             0.85_f64.min(want),
             1.4_f64.max(want),
-            "Even at 0.1 ms the two threads took about as long as one: a hand-off costs \
-             microseconds, and the work is never done two at a time. What the interval \
-             trades is latency: a thread that needs the GIL may wait a whole interval for \
-             it, the convoy effect of lesson 3.",
+            "Even at 0.1 ms two threads took about as long as one: a hand-off costs \
+             microseconds.",
         )
     } else {
         (

@@ -1,25 +1,37 @@
-//! Part 4 — the cores: what the free-threaded build can reach on this machine, and what it
-//! would reach on the machine `--cores` describes.
+//! Part 4 — free threads and the cores.
+//!
+#![doc = include_str!("part4_cores.md")]
+//!
+//! The live run shares the free-threaded countdown by 1, one per core and two per core threads
+//! ([`thread_counts`]); [`core_sweep`] runs it on the simulator for 1 to 64 idle cores, free
+//! threads beside the GIL.
+
+use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
-use gil_core::measure::{self, fmt_count, fmt_duration, fmt_ratio, speedup};
+use gil_core::measure::{self, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 use gil_core::{Mode, session};
 
-use crate::setup::{
-    Config, SIM_STEP_PICOS, Trial, measurable, measured_or_simulated, median, threads_label,
-};
+use crate::setup::{Config, Trial, measurable, measured_or_simulated, median, prose};
 
-/// Countdown steps shared by the threads at scale 1.
-pub const BASE_TOTAL: u64 = 240_000_000;
+/// How long one free-threaded thread counts at scale 1; the step count follows from the step
+/// cost.
+pub const ONE_THREAD: Duration = Duration::from_millis(40);
+
+/// The machines [`core_sweep`] simulates.
+pub const SWEEP_CORES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part4_cores.md");
 
 /// The Python this part models.
 pub const PYTHON: &str = "
 import os
 cores = os.process_cpu_count()        # 3.13+; os.cpu_count() before
 # under python3.13t (free-threaded), the countdown shared by
-# 1, cores and 2 * cores threads; then under the GIL by cores threads
+# 1, cores and 2 * cores threads
 ";
 
 /// One thread count's median free-threaded run.
@@ -42,19 +54,18 @@ pub struct Report {
     pub total: u64,
     /// One row per thread count (see [`thread_counts`]).
     pub rows: Vec<Row>,
-    /// The GIL with as many threads as the per-core row, for contrast.
-    pub gil_at_cores: Trial,
 }
 
 impl Report {
-    /// The GIL's speedup with one thread per core over one free-threaded thread.
-    pub fn gil_speedup(&self) -> f64 {
-        speedup(self.rows[0].trial.wall, self.gil_at_cores.wall)
-    }
-
     /// The free-threaded row with one thread per core (the second row).
     pub fn per_core_row(&self) -> &Row {
         &self.rows[1]
+    }
+
+    /// Two threads per core over one per core: the speedup of the last row over the second
+    /// (`None` on one core, where the two rows are the same).
+    pub fn beyond_the_cores(&self) -> Option<f64> {
+        (self.rows.len() >= 3).then(|| speedup(self.rows[1].trial.wall, self.rows[2].trial.wall))
     }
 }
 
@@ -66,7 +77,7 @@ pub fn thread_counts(cores: usize) -> Vec<usize> {
     counts
 }
 
-fn report(cores: usize, total: u64, counts: &[usize], free: Vec<Trial>, gil: Trial) -> Report {
+fn report(cores: usize, total: u64, counts: &[usize], free: Vec<Trial>) -> Report {
     let one = free[0].wall;
     let rows = counts
         .iter()
@@ -77,56 +88,77 @@ fn report(cores: usize, total: u64, counts: &[usize], free: Vec<Trial>, gil: Tri
             trial,
         })
         .collect();
-    Report {
-        cores,
-        total,
-        rows,
-        gil_at_cores: gil,
-    }
+    Report { cores, total, rows }
 }
 
-/// Free-threaded runs at each of [`thread_counts`] and one GIL run with one thread per core
-/// (at least two), on this machine's cores, in turns.
+/// Free-threaded runs at each of [`thread_counts`] on this machine's cores, in turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let cores = measure::cores();
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let counts = thread_counts(cores);
     let free = cfg.gil(Mode::FreeThreaded)?;
-    let gil = cfg.gil(Mode::Gil)?;
     let mut runs: Vec<Vec<Trial>> = vec![Vec::new(); counts.len()];
-    let mut gil_runs = Vec::new();
     for _ in 0..cfg.few_repeats() {
         for (threads, runs) in counts.iter().zip(&mut runs) {
             runs.push(Trial::run(&free, *threads, total, false, countdown));
         }
-        gil_runs.push(Trial::run(&gil, counts[1], total, false, countdown));
     }
     let free = runs.iter().map(|r| median(r).clone()).collect();
-    Ok(report(
-        cores,
-        total,
-        &counts,
-        free,
-        median(&gil_runs).clone(),
-    ))
+    Ok(report(cores, total, &counts, free))
 }
 
 /// The runs [`measure()`] makes with `threads_for` cores' thread counts, simulated on an idle
 /// machine with `cores` cores.
 pub fn simulate(cfg: &Config, threads_for: usize, cores: usize) -> Report {
-    let total = cfg.size(BASE_TOTAL);
+    let total = cfg.steps_for(ONE_THREAD);
     let counts = thread_counts(threads_for);
     let free_sim = cfg.sim(Mode::FreeThreaded, cores);
     let free = counts
         .iter()
-        .map(|threads| Trial::simulate(&free_sim, *threads, total, SIM_STEP_PICOS))
+        .map(|threads| Trial::simulate(&free_sim, *threads, total, cfg.step_picos))
         .collect();
-    let gil = Trial::simulate(&cfg.sim(Mode::Gil, cores), counts[1], total, SIM_STEP_PICOS);
-    report(cores, total, &counts, free, gil)
+    report(cores, total, &counts, free)
 }
 
-/// Run part 4: free-threaded scaling over the cores, and the GIL for contrast.
+/// One simulated machine of [`core_sweep`]: one thread per core, free-threaded and under the
+/// GIL, each speedup over one thread.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SweepRow {
+    /// Cores of the simulated machine (and threads run on it).
+    pub cores: usize,
+    /// Free-threaded speedup.
+    pub free: f64,
+    /// Speedup under the GIL.
+    pub gil: f64,
+}
+
+/// The countdown on idle simulated machines of [`SWEEP_CORES`] cores, one thread per core.
+pub fn core_sweep(cfg: &Config) -> Vec<SweepRow> {
+    let total = cfg.steps_for(ONE_THREAD);
+    SWEEP_CORES
+        .iter()
+        .map(|&cores| {
+            let ratio = |mode: Mode| {
+                let sim = cfg.sim(mode, cores);
+                let one = Trial::simulate(&sim, 1, total, cfg.step_picos).wall;
+                speedup(
+                    one,
+                    Trial::simulate(&sim, cores, total, cfg.step_picos).wall,
+                )
+            };
+            SweepRow {
+                cores,
+                free: ratio(Mode::FreeThreaded),
+                gil: ratio(Mode::Gil),
+            }
+        })
+        .collect()
+}
+
+/// Run part 4: free-threaded scaling over this machine's cores, then the simulator's sweep.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+    prose(TEXT);
+    println!();
     let sim_cores = session::sim_cores();
     // Live, the thread counts follow this machine; the simulator says what the same counts
     // would do on the machine `--cores` describes.
@@ -135,23 +167,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     } else {
         measure::cores()
     };
-    let counts = thread_counts(threads_for);
-    note(&format!(
-        "{} core{}, so the free-threaded countdown of {} steps is shared by {} threads. The \
-         ideal speedup is min(threads, cores).",
-        threads_for,
-        if threads_for == 1 { "" } else { "s" },
-        fmt_count(cfg.size(BASE_TOTAL)),
-        counts
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    ));
-    println!();
     let expected = simulate(cfg, threads_for, sim_cores);
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
+    println!();
+    print_sweep(&core_sweep(cfg));
     Ok(measured)
 }
 
@@ -159,81 +179,83 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.rows[0].trial.wall.min(expected.rows[0].trial.wall)) {
         return;
     }
-    let mut table = Table::new(&["interpreter", "threads", "time", "speedup", "expected"]);
+    let live = !session::simulated();
+    let mut table = Table::new(if live {
+        &["free threads", "time", "speedup", "expected", "ideal"][..]
+    } else {
+        &["free threads", "time", "speedup", "ideal"][..]
+    });
     for (row, want) in r.rows.iter().zip(&expected.rows) {
-        table.push([
-            "free-threaded".to_owned(),
+        let mut cells = vec![
             row.trial.threads.to_string(),
             fmt_duration(row.trial.wall),
             fmt_ratio(row.speedup),
-            fmt_ratio(want.speedup),
-        ]);
+        ];
+        if live {
+            cells.push(fmt_ratio(want.speedup));
+        }
+        cells.push(fmt_ratio(row.ideal));
+        table.push(cells);
     }
-    table.push([
-        "GIL".to_owned(),
-        r.gil_at_cores.threads.to_string(),
-        fmt_duration(r.gil_at_cores.wall),
-        fmt_ratio(r.gil_speedup()),
-        fmt_ratio(expected.gil_speedup()),
-    ]);
     table.print();
-    note(&if session::simulated() {
-        format!("Simulated on {} idle cores.", r.cores)
-    } else {
+    note(&if live {
         format!(
-            "Medians of {} runs, in turns; speedups are over one free-threaded thread; \
-             \"expected\" is the simulator's figure for {} idle cores.",
+            "{} cores here. Medians of {} runs, in turns; \"expected\" is the simulator's \
+             figure for {} idle cores; ideal is min(threads, cores).",
+            r.cores,
             cfg.few_repeats(),
             expected.cores
         )
+    } else {
+        format!("{} cores; ideal is min(threads, cores).", r.cores)
     });
     println!();
-    let row = r.per_core_row();
-    let want = expected.per_core_row().speedup;
-    let label = format!(
-        "free-threaded speedup, {}",
-        threads_label(row.trial.threads)
-    );
-    if want >= 1.5 {
-        claim(Claim {
-            figure: &label,
-            unit: Unit::Ratio,
-            measured: row.speedup,
-            expected: want,
-            low: 0.75 * want,
-            high: want * 1.25,
-            text: &format!(
-                "Free-threaded, one thread per core came close to the ideal of {}: the \
-                 threads counted on all the cores at once.",
-                fmt_ratio(row.ideal)
-            ),
-        });
-    } else {
-        claim(Claim {
-            figure: &label,
-            unit: Unit::Ratio,
-            measured: row.speedup,
-            expected: want,
-            low: 0.75_f64.min(want),
-            high: 1.3_f64.max(want),
-            text: "On one core, free threads get no speedup: there is nowhere to run them at \
-                   the same time.",
-        });
+    match (r.beyond_the_cores(), expected.beyond_the_cores()) {
+        (Some(measured), Some(want)) => {
+            claim(Claim {
+                figure: "2 threads per core over 1 per core, speedup",
+                unit: Unit::Ratio,
+                measured,
+                expected: want,
+                low: 0.75_f64.min(want),
+                high: 1.25_f64.max(want * 1.25),
+                text: "Twice as many threads as cores finished no sooner: the cores were \
+                       already all busy.",
+            });
+        }
+        _ => {
+            let (row, want) = (r.per_core_row(), expected.per_core_row().speedup);
+            claim(Claim {
+                figure: "free-threaded speedup, 2 threads on 1 core",
+                unit: Unit::Ratio,
+                measured: row.speedup,
+                expected: want,
+                low: 0.75_f64.min(want),
+                high: 1.3_f64.max(want),
+                text: "On one core, free threads get no speedup: there is nowhere to run \
+                       them at the same time.",
+            });
+        }
     }
-    let want = expected.gil_speedup();
-    claim(Claim {
-        figure: &format!("GIL speedup, {}", threads_label(r.gil_at_cores.threads)),
-        unit: Unit::Ratio,
-        measured: r.gil_speedup(),
-        expected: want,
-        low: 0.75_f64.min(want),
-        high: 1.15_f64.max(want),
-        text: "The GIL got no speedup from the cores: one thread runs Python at a time, \
-               however many there are.",
-    });
-    note(
-        "In general, more threads than cores cannot add speed, since a core runs one thread \
-         at a time; and anything else running on the machine (a compiler, a test suite) takes \
-         cores away from free-threaded threads at once.",
-    );
+}
+
+/// The simulator's sweep as a table: one column per machine.
+fn print_sweep(sweep: &[SweepRow]) {
+    println!("  Simulated, one thread per core on idle machines:");
+    let mut head = vec!["cores".to_owned()];
+    head.extend(sweep.iter().map(|row| row.cores.to_string()));
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut table = Table::new(&head);
+    for (name, pick) in [
+        (
+            "free-threaded",
+            (|row: &SweepRow| row.free) as fn(&SweepRow) -> f64,
+        ),
+        ("GIL", |row: &SweepRow| row.gil),
+    ] {
+        let mut cells = vec![name.to_owned()];
+        cells.extend(sweep.iter().map(|row| fmt_ratio(pick(row))));
+        table.push(cells);
+    }
+    table.print();
 }

@@ -1,4 +1,6 @@
 //! Part 5 — where "two threads are slower than one" came from: the pre-3.2 GIL.
+//!
+#![doc = include_str!("part5_old_gil.md")]
 
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
 use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL, session};
 
-use crate::setup::{Config, Trial, measurable, median};
+use crate::setup::{Config, Trial, measurable, median, print_prose, prose};
 
 /// The pre-3.2 GIL with CPython's default check interval.
 const OLD_GIL: Mode = Mode::OldGil {
@@ -17,23 +19,31 @@ const OLD_GIL: Mode = Mode::OldGil {
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-# Python 3.1 and earlier: the old GIL let go every 100 ticks
-import sys
-sys.setcheckinterval(100)             # deprecated in 3.2, removed in 3.9
+sys.setcheckinterval(100)   # up to CPython 3.1: let go every 100 ticks
 run_in_two_threads(countdown, TOTAL)
 ";
 
-/// Ticks ("bytecodes") shared by the threads at scale 1.
-pub const BASE_TICKS: u64 = 8_000_000;
+/// How long one thread runs its ticks at scale 1 ([`TARGET_TICK`] each).
+pub const ONE_THREAD: Duration = Duration::from_millis(40);
 
 /// The time one tick should take: roughly what CPython 2.7 spent per bytecode of the countdown.
 pub const TARGET_TICK: Duration = Duration::from_nanos(10);
 
 /// Ticks timed per calibration measurement.
-pub const CALIBRATION_TICKS: u64 = 1_000_000;
+pub const CALIBRATION_TICKS: u64 = 250_000;
 
 /// Loop steps per tick used to estimate the cost of one step.
 pub const PROBE_STEPS: u32 = 64;
+
+/// Ticks ("bytecodes") shared by the threads: [`ONE_THREAD`] of ticks of [`TARGET_TICK`].
+fn ticks(cfg: &Config) -> u64 {
+    cfg.units_for(ONE_THREAD, tick_picos())
+}
+
+/// [`TARGET_TICK`] in picoseconds.
+fn tick_picos() -> u64 {
+    u64::try_from(TARGET_TICK.as_nanos() * 1000).unwrap_or(u64::MAX)
+}
 
 /// How much work one tick does, found by timing it on this machine.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +138,7 @@ pub fn calibrate() -> Calibration {
 /// One and two threads under the old and the new GIL on this machine, the four kinds in turns
 /// for `cfg.repeats` rounds (medians), with ticks of `calibration.work_per_tick` steps.
 pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report> {
-    let ticks = cfg.size(BASE_TICKS);
+    let ticks = ticks(cfg);
     let old = cfg.gil(OLD_GIL)?;
     let new = cfg.gil(Mode::Gil)?;
     let work = ticks_of(calibration.work_per_tick);
@@ -152,12 +162,11 @@ pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report>
 /// The same runs on the simulator, ticks of [`TARGET_TICK`] with a check point after each,
 /// for an idle machine with `cores` cores.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
-    let ticks = cfg.size(BASE_TICKS);
-    let tick_picos = u64::try_from(TARGET_TICK.as_nanos() * 1000).unwrap_or(u64::MAX);
+    let ticks = ticks(cfg);
     let trial = |mode: Mode, threads: usize| {
         let mut sim = cfg.sim(mode, cores);
         sim.bytecode = TARGET_TICK;
-        Trial::simulate(&sim, threads, ticks, tick_picos)
+        Trial::simulate(&sim, threads, ticks, tick_picos())
     };
     Report {
         calibration: Calibration {
@@ -172,30 +181,33 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
     }
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part5_old_gil.md");
+
 /// Run part 5: calibrate a tick, then one and two threads under the old and the new GIL.
 pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    note(&format!(
-        "Up to CPython 3.1 the holder let go of the GIL every {OLD_GIL_CHECK_INTERVAL} ticks \
-         (roughly, bytecodes) and at once tried to take it back: no drop request, no waiting \
-         for the other thread. How much that costs depends on how long a tick is, so {}. {} \
-         ticks shared by one or two threads.",
-        if session::simulated() {
-            "the simulator states its tick"
-        } else {
-            "the model first times a tick here"
-        },
-        fmt_count(cfg.size(BASE_TICKS)),
-    ));
+    let after = prose(TEXT);
     println!();
     let expected = simulate(cfg, session::sim_cores());
     let measured = if session::simulated() {
+        expected.clone()
+    } else {
+        measure(cfg, calibrate())?
+    };
+    print(cfg, &measured, &expected);
+    println!();
+    print_prose(after);
+    Ok(measured)
+}
+
+/// The tick the figures used, for `--deep`: the simulator's, or what the live run timed.
+pub fn show_tick(calibration: &Calibration) {
+    if calibration.work_per_tick == 0 {
         kv(
             "one tick",
             format!("{} (the simulator's tick)", fmt_duration(TARGET_TICK)),
         );
-        expected.clone()
     } else {
-        let calibration = calibrate();
         kv(
             "work per tick",
             format!(
@@ -205,11 +217,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             ),
         );
         kv("measured tick", fmt_duration(calibration.tick));
-        measure(cfg, calibration)?
-    };
-    println!();
-    print(cfg, &measured, &expected);
-    Ok(measured)
+    }
 }
 
 fn print(cfg: &Config, r: &Report, expected: &Report) {
@@ -249,13 +257,11 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         ])
         .print();
     note(&if session::simulated() {
-        "Simulated. A take is one acquisition of the GIL; a hand-off is a take by a different \
-         thread than the last holder."
-            .to_owned()
+        "A take is one acquisition of the GIL; a hand-off, a take by another thread.".to_owned()
     } else {
         format!(
             "Medians of {} runs, the four kinds in turns. A take is one acquisition of the \
-             GIL; a hand-off is a take by a different thread than the last holder.",
+             GIL; a hand-off, a take by another thread.",
             cfg.repeats.max(1)
         )
     });
@@ -270,9 +276,8 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             expected: want_old,
             low: 1.1,
             high: (want_old * 1.6).max(3.0),
-            text: "Under the old GIL two threads were slower than one: the thread that let go \
-                   usually took the lock straight back, and each lost race cost both threads \
-                   a wake-up.",
+            text: "Under the old GIL two threads were slower than one: each lost race cost \
+                   both a wake-up.",
         })
     } else {
         claim(Claim {
@@ -294,28 +299,20 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         expected: want_new,
         low: 0.85_f64.min(want_new),
         high: 1.35_f64.max(want_new),
-        text: "Under the 3.2+ GIL two threads took about as long as one: a waiter is woken \
-               only after a whole interval, and then it really gets the lock.",
+        text: "Under the 3.2+ GIL two threads took about as long as one: a waiter asks \
+               after an interval, and then gets the lock.",
     });
     // The comparison only concludes something when both of its halves held.
     if old_is_slow && old_held && new_held {
         let want = want_old / want_new;
         claim(Claim {
-            figure: "old GIL two/one over 3.2+ GIL two/one",
+            figure: "two/one, old GIL over 3.2+ GIL",
             unit: Unit::Ratio,
             measured: r.old_time_ratio() / r.new_time_ratio(),
             expected: want,
             low: 1.08_f64.min(want),
             high: 5.0_f64.max(2.0 * want),
-            text: "So a second thread cost more under the old GIL than under the new one: \
-                   \"threads make Python slower\" describes CPython 3.1 and earlier.",
+            text: "\"Threads make Python slower\" describes CPython 3.1 and earlier.",
         });
     }
-    note(
-        "Measured elsewhere, not by this run: in his 2009 talk \"Inside the Python GIL\", \
-         David Beazley counted down 100 million twice on a dual-core machine under the old \
-         GIL, 24.6 s one after the other and 45.5 s in two threads. `cargo xtask fidelity` \
-         times CPython 3.2+ on this machine. Shorter ticks make the old GIL worse and longer \
-         ones hide it, because the cost is per release, not per unit of work.",
-    );
 }

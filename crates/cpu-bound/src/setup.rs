@@ -8,6 +8,7 @@ use gil_core::lesson::LessonArgs;
 use gil_core::measure::{self, Samples, fmt_duration};
 use gil_core::report::note;
 use gil_core::sim::{self, Script, SimConfig, Step};
+use gil_core::work::countdown_step_picos;
 use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, GilStats, Mode, Timeline, session};
 
 /// The `--scale` values accepted: from a hundredth of the work (the parts then say they are
@@ -53,55 +54,83 @@ pub struct Config {
     pub free_threaded: bool,
     /// Switch interval of every 3.2+ GIL built, except in part 3, which sweeps its own values.
     pub switch_interval: Duration,
-    /// The sizes `--scale` multiplies: 1.0, or 0.4 with `--quick`.
+    /// The sizes `--scale` multiplies: 1.0, or 0.5 with `--quick`.
     pub base_scale: f64,
+    /// What one countdown step costs, in picoseconds: [`SIM_STEP_PICOS`], or what
+    /// [`Config::calibrated`] timed on this machine. Parts size their work from it, so a run
+    /// lasts about as long on a slow machine as on a fast one.
+    pub step_picos: u64,
 }
 
 impl Default for Config {
-    /// The full lesson: default sizes, five repeats, the GIL, CPython's 5 ms interval.
+    /// The full lesson: default sizes, three repeats, the GIL, CPython's 5 ms interval, the
+    /// simulator's step cost.
     fn default() -> Self {
         Config {
             scale: 1.0,
-            repeats: 5,
+            repeats: 3,
             free_threaded: false,
             switch_interval: DEFAULT_SWITCH_INTERVAL,
             base_scale: 1.0,
+            step_picos: SIM_STEP_PICOS,
         }
     }
 }
 
 impl Config {
-    /// A small run for tests and `--quick`: two fifths of the work, one run per measurement.
+    /// A small run for tests and `--quick`: half the work, one run per measurement.
     ///
     /// Still long enough (tens of milliseconds per run) for a waiting thread to ask for the
     /// GIL a few times at the default switch interval.
     pub fn quick() -> Self {
         Config {
-            scale: 0.4,
+            scale: 0.5,
             repeats: 1,
-            base_scale: 0.4,
+            base_scale: 0.5,
             ..Config::default()
         }
     }
 
-    /// The configuration the flags ask for: `--quick` or the defaults, times `--scale`.
+    /// This configuration with [`Config::step_picos`] timed on this machine
+    /// ([`gil_core::work::countdown_step_picos`], a few milliseconds).
+    pub fn calibrated(self) -> Self {
+        Config {
+            step_picos: countdown_step_picos().clamp(50, 100_000),
+            ..self
+        }
+    }
+
+    /// The configuration the flags ask for: `--quick` or the defaults, times `--scale`; a live
+    /// run times a countdown step first ([`Config::calibrated`]), a simulated one does not.
     pub fn from_args(args: &LessonArgs, scale: f64) -> Self {
         let base = if args.quick {
             Config::quick()
         } else {
             Config::default()
         };
-        Config {
+        let cfg = Config {
             scale: base.scale * scale,
             free_threaded: args.free_threaded(),
             switch_interval: args.interval(),
             ..base
+        };
+        if args.simulated {
+            cfg
+        } else {
+            cfg.calibrated()
         }
     }
 
-    /// `base` units of work, scaled (at least one).
-    pub fn size(&self, base: u64) -> u64 {
-        ((base as f64 * self.scale).round() as u64).max(1)
+    /// Countdown steps that keep one thread busy for `one_thread` at scale 1, scaled (at least
+    /// one): the work is sized by time, not by a fixed count.
+    pub fn steps_for(&self, one_thread: Duration) -> u64 {
+        self.units_for(one_thread, self.step_picos)
+    }
+
+    /// Units of work costing `unit_picos` each that last `one_thread` at scale 1, scaled.
+    pub fn units_for(&self, one_thread: Duration, unit_picos: u64) -> u64 {
+        let picos = one_thread.as_nanos() as f64 * 1000.0 * self.scale;
+        ((picos / unit_picos.max(1) as f64).round() as u64).max(1)
     }
 
     /// Repeats for the parts that show trends rather than one key ratio.
@@ -299,4 +328,44 @@ fn scale_for(cfg: &Config, wall: Duration, target: Duration) -> Option<f64> {
     let needed = flag * 1.2 * target.as_secs_f64() / wall.as_secs_f64().max(1e-9);
     let needed = ((needed * 10.0).ceil() / 10.0).max(*SCALE_RANGE.start());
     (needed <= *SCALE_RANGE.end()).then_some(needed)
+}
+
+/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
+/// Returns the text after the figures marker, for the part to print after its figures.
+pub fn prose(markdown: &str) -> &str {
+    let (before, after) = markdown
+        .split_once("<!-- figures -->")
+        .unwrap_or((markdown, ""));
+    print_prose(before);
+    after
+}
+
+/// Print markdown prose as [`prose`] does, all of it.
+pub fn print_prose(markdown: &str) {
+    let mut deep = false;
+    let mut paragraph = String::new();
+    let mut first = true;
+    let mut flush = |paragraph: &mut String| {
+        if !paragraph.trim().is_empty() {
+            if !first {
+                println!();
+            }
+            first = false;
+            note(&paragraph.replace("**", ""));
+        }
+        paragraph.clear();
+    };
+    for line in markdown.lines() {
+        match line.trim() {
+            "<!-- deep -->" => deep = true,
+            "<!-- /deep -->" => deep = false,
+            _ if deep => {}
+            "" => flush(&mut paragraph),
+            text => {
+                paragraph.push_str(text);
+                paragraph.push(' ');
+            }
+        }
+    }
+    flush(&mut paragraph);
 }

@@ -149,8 +149,6 @@ fn part4_thread_counts_follow_the_cores() {
         assert_eq!(row.ideal, row.trial.threads.min(r.cores) as f64);
         assert_eq!(row.trial.stats.switches, 0);
     }
-    assert_eq!(r.gil_at_cores.threads, r.cores.max(2));
-    assert_eq!(r.gil_at_cores.work_done, r.total);
 }
 
 #[test]

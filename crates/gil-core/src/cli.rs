@@ -98,7 +98,11 @@ fn parse_switch_interval_flag(text: &str) -> Result<f64, String> {
 ///
 /// It also restores the default `SIGPIPE` action, so `cargo run -p cpu-bound | head` ends
 /// quietly like other command-line tools instead of panicking on a closed pipe.
+///
+/// And it starts the deadlock watchdog ([`crate::waits::watchdog`]): a program whose model
+/// threads end up waiting for each other says which ones and why, then exits, instead of hanging.
 pub fn run(main: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    crate::waits::watchdog(crate::waits::DEADLOCK_AFTER);
     #[cfg(unix)]
     // SAFETY: called at the start of main, before the program starts any thread; resetting a
     // signal to its default action has no other effect on the process.

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::{Event, Lock, Next, Outcome, Release, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, Span, StepWatch, ThreadLife, Timeline};
+use crate::waits::{self, Resource, ThreadKey, ThreadTag, Waiting};
 
 #[cfg(doc)]
 use crate::protocol::MIN_SWITCH_WAIT;
@@ -119,6 +120,10 @@ struct Record {
     finished: Vec<ThreadStats>,
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
+    /// Stretches spent detached, for the timeline.
+    detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    marks: Vec<Mark>,
 }
 
 /// How many finished guards [`Record`] lists one by one.
@@ -138,6 +143,21 @@ impl Record {
         } else if let Some(last) = self.finished.last_mut() {
             last.absorb(stats);
         }
+    }
+}
+
+impl Inner {
+    /// Names this interpreter in the wait-for registry.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The thread holding the GIL now, as the wait-for registry names it.
+    fn holder(&self, lock_word: &Lock) -> Option<ThreadKey> {
+        lock_word.is_locked().then_some(ThreadKey {
+            gil: self.address(),
+            id: lock_word.last_holder(),
+        })
     }
 }
 
@@ -250,8 +270,17 @@ impl Gil {
             // Free-threaded there is no lock to share: each thread steps a private one, so
             // attaching and detaching never touch a shared mutex.
             private: (mode == Mode::FreeThreaded).then(|| Lock::new(mode, self.switch_interval())),
+            tag: ThreadTag {
+                key: ThreadKey {
+                    gil: self.inner.address(),
+                    id,
+                },
+                name: name.into(),
+            },
+            outer: None,
             _not_send: PhantomData,
         };
+        guard.outer = waits::enter(guard.tag.clone());
         guard.take();
         guard
     }
@@ -308,6 +337,8 @@ impl Gil {
         record.finished.clear();
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
     }
 
     /// Start recording who holds the GIL when (clears any earlier recording).
@@ -318,6 +349,8 @@ impl Gil {
         let mut record = lock(&self.inner.record);
         record.spans.clear();
         record.lives.clear();
+        record.detached.clear();
+        record.marks.clear();
         self.inner.recording.store(true, Relaxed);
     }
 
@@ -329,6 +362,10 @@ impl Gil {
             std::mem::take(&mut record.spans),
             std::mem::take(&mut record.lives),
             self.switch_interval(),
+        )
+        .with_detail(
+            std::mem::take(&mut record.detached),
+            std::mem::take(&mut record.marks),
         )
     }
 }
@@ -354,6 +391,10 @@ pub struct GilGuard<'gil> {
     thread: ThreadState,
     /// Free-threaded: this thread's own lock word, which nobody else needs.
     private: Option<Lock>,
+    /// Who this thread is, for the wait-for registry ([`waits`]).
+    tag: ThreadTag,
+    /// The model thread this guard's thread was before (a guard inside another one).
+    outer: Option<ThreadTag>,
     /// `!Send`: the GIL is held by a thread, not by a value that could move between threads.
     _not_send: PhantomData<*const ()>,
 }
@@ -440,11 +481,13 @@ impl GilGuard<'_> {
     fn drive(&mut self, event: Event) {
         let inner = self.inner;
         if let Some(private) = &mut self.private {
-            private.step(&mut self.thread, event, inner.epoch.elapsed());
+            step(inner, private, &mut self.thread, event);
             return;
         }
         let mut state = lock(&inner.state);
-        let mut outcome = state.step(&mut self.thread, event, inner.epoch.elapsed());
+        let mut outcome = step(inner, &mut state, &mut self.thread, event);
+        // Written in the wait-for registry while this thread waits for the GIL.
+        let mut waiting: Option<Waiting> = None;
         loop {
             inner.drop_request.store(state.drop_request(), Relaxed);
             let Outcome {
@@ -457,6 +500,16 @@ impl GilGuard<'_> {
             }
             if wake_switch_waiters {
                 inner.switched.notify_all();
+            }
+            if let Next::Wait(_) = next {
+                let holder = inner.holder(&state);
+                match &mut waiting {
+                    Some(waiting) => waiting.holder_is(holder),
+                    None => {
+                        let gil = Resource::Gil(inner.address());
+                        waiting = waits::wait_for(Some(&self.tag), gil, holder);
+                    }
+                }
             }
             let event = match next {
                 Next::Run | Next::Away => return,
@@ -485,13 +538,28 @@ impl GilGuard<'_> {
                     Event::SwitchRetry
                 }
             };
-            outcome = state.step(&mut self.thread, event, inner.epoch.elapsed());
+            outcome = step(inner, &mut state, &mut self.thread, event);
         }
     }
 }
 
+/// One protocol step of `thread` now, recorded for the timeline if one is being recorded.
+fn step(inner: &Inner, lock_word: &mut Lock, thread: &mut ThreadState, event: Event) -> Outcome {
+    let at = inner.epoch.elapsed();
+    if !inner.recording.load(Relaxed) {
+        return lock_word.step(thread, event, at);
+    }
+    let watch = StepWatch::before(thread);
+    let outcome = lock_word.step(thread, event, at);
+    let mut record = lock(&inner.record);
+    let record = &mut *record;
+    watch.after(thread, at, &mut record.detached, &mut record.marks);
+    outcome
+}
+
 impl Drop for GilGuard<'_> {
     fn drop(&mut self) {
+        waits::leave(self.outer.take());
         self.inner.attached.fetch_sub(1, Relaxed);
         if self.thread.is_holding() {
             // A thread that ends (or unwinds) does not wait for the switch: CPython drops the

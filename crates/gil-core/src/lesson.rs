@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::GilArgs;
+use crate::figure::Figures;
 use crate::session::{self, Session};
 use crate::{Gil, Mode, claim, measure, probe, report};
 
@@ -42,6 +43,15 @@ pub struct LessonArgs {
     /// Also append every claim this run makes to FILE, one JSON object per line
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
+
+    /// Also write this run's figures to DIR as SVG files (partN-NAME.svg)
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+
+    /// Also write the model's timelines to FILE as Chrome Trace Event JSON (open it in
+    /// ui.perfetto.dev or chrome://tracing)
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 impl LessonArgs {
@@ -126,6 +136,7 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
     if let Some(path) = &args.claims {
         claim::write_to(path)?;
     }
+    let figures = Figures::new(args.svg.clone(), args.trace.clone())?;
     session::begin(Session {
         lesson: lesson.name,
         part: 0,
@@ -133,6 +144,7 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
         cores: args.sim_cores(),
         quick: args.quick,
         steadier: lesson.steadier,
+        figures: figures.clone(),
     });
     let claims_before = claim::log().len();
 
@@ -201,6 +213,25 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
         report::indented(&summary, "", "");
     }
     report::now_try(lesson.exercises);
+    let (written, trace) = figures.finish()?;
+    if let Some(dir) = &args.svg {
+        println!();
+        let figures = match written.len() {
+            1 => "1 figure".to_owned(),
+            n => format!("{n} figures"),
+        };
+        report::indented(&format!("{figures} written to {}", dir.display()), "", "  ");
+    }
+    if let Some(trace) = trace {
+        report::indented(
+            &format!(
+                "Trace written to {}: open it in ui.perfetto.dev or chrome://tracing.",
+                trace.display()
+            ),
+            "",
+            "  ",
+        );
+    }
     claim::finish()
 }
 

@@ -52,6 +52,8 @@
 //! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
 //! lesson's parts in one frame; [`claim`] checks every stated result against its figure;
 //! [`probe`] says how busy the machine is; [`session`] is what the running lesson asked for.
+//! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
+//! hanging.
 //!
 //! ## Where the model simplifies CPython
 //!
@@ -70,21 +72,26 @@ pub mod bytecode;
 pub mod claim;
 pub mod cli;
 pub mod echo;
+pub mod figure;
 mod gil;
 pub mod lesson;
 pub mod measure;
 pub mod model_check;
 pub mod object;
 pub mod probe;
+pub mod process;
 pub mod protocol;
+pub mod python;
 pub mod report;
 pub mod session;
 pub mod sim;
 mod stats;
+pub mod sync;
 mod timeline;
+pub mod waits;
 pub mod work;
 
 pub use gil::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
 pub use protocol::MIN_SWITCH_WAIT;
 pub use stats::{GilStats, ThreadStats};
-pub use timeline::{Span, ThreadLife, Timeline};
+pub use timeline::{LaneState, Mark, MarkKind, Segment, Span, ThreadLife, Timeline};

@@ -29,8 +29,11 @@
 //! ([`PyObject::increfs_received`]), so a program's claim to have replayed a script can be
 //! checked against what the object saw.
 //!
-//! [`PyObject::immortal`] makes an immortal object (PEP 683, CPython 3.12+: `None`, small ints,
-//! interned strings): increfs and decrefs do nothing, and it is never freed.
+//! [`PyObject::immortal`] makes an immortal object (PEP 683, CPython 3.12+: `None`, `True`,
+//! `False`, small ints, statically allocated strings): increfs and decrefs do nothing, and it
+//! is never freed. Strings interned with `sys.intern` are not in that list: immortal in 3.12.0,
+//! mortal again since 3.13 and a 3.12 bugfix release of 2024 (gh-113993), except on the
+//! free-threaded build, which keeps every interned string immortal.
 //!
 //! ## What the model checks for you
 //!

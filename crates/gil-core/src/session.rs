@@ -7,6 +7,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::figure::Figures;
 use crate::measure;
 
 /// The running lesson's settings, as far as parts and claims need them.
@@ -24,6 +25,8 @@ pub struct Session {
     pub quick: bool,
     /// The lesson's flag for steadier figures, suggested when a claim misses ("" if none).
     pub steadier: &'static str,
+    /// Where figures go (`--svg`, `--trace`); see [`figure::show`](crate::figure::show).
+    pub figures: Figures,
 }
 
 impl Default for Session {
@@ -35,6 +38,7 @@ impl Default for Session {
             cores: measure::cores(),
             quick: false,
             steadier: "",
+            figures: Figures::default(),
         }
     }
 }

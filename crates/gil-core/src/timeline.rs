@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::measure::fmt_duration;
+use crate::protocol::{Phase, ThreadState};
 
 /// One uninterrupted hold of the GIL by one thread (free-threaded: one stretch of running).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +42,120 @@ pub struct ThreadLife {
     pub died: Option<Duration>,
 }
 
+/// Something that happened at one instant on one thread's lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The thread it happened to.
+    pub thread: u64,
+    /// When, from the start of the GIL's clock.
+    pub at: Duration,
+    /// What happened.
+    pub kind: MarkKind,
+}
+
+/// The instants a timeline marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// A waiter's switch interval ran out and it set the drop request.
+    DropRequest,
+    /// The holder let go because of a drop request and waits for the switch (forced switching).
+    ForcedDrop,
+}
+
+/// What a thread was doing during one stretch of its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LaneState {
+    /// Holding the GIL (free-threaded: running).
+    Holding,
+    /// Attached and wanting the GIL, but another thread holds it (or waiting for the switch).
+    Waiting,
+    /// Detached: the GIL released by the thread's own choice (`allow_threads`, blocking I/O,
+    /// native code, a model lock).
+    Detached,
+}
+
+/// One stretch of one thread's life in one [`LaneState`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// When it began.
+    pub start: Duration,
+    /// When it ended.
+    pub end: Duration,
+    /// What the thread did meanwhile.
+    pub state: LaneState,
+}
+
+/// Watches one step of the GIL protocol for what a timeline records: the detached stretch the
+/// step ended, the drop request it set, the forced drop it made. Both drivers (the live lock and
+/// the simulator) wrap their [`Lock::step`](crate::protocol::Lock::step) calls in it while
+/// recording, so the protocol itself stays free of recording.
+pub(crate) struct StepWatch {
+    detached_since: Option<Duration>,
+    drop_requests: u64,
+    forced_drops: u64,
+}
+
+impl StepWatch {
+    /// Note `thread`'s state before the step.
+    pub(crate) fn before(thread: &ThreadState) -> StepWatch {
+        let detached_since = match thread.phase() {
+            Phase::Away { detached_since } => detached_since,
+            _ => None,
+        };
+        StepWatch {
+            detached_since,
+            drop_requests: thread.stats().drop_requests,
+            forced_drops: thread.stats().forced_drops,
+        }
+    }
+
+    /// After the step, at `at`: add what it did to `detached` and `marks`.
+    pub(crate) fn after(
+        self,
+        thread: &ThreadState,
+        at: Duration,
+        detached: &mut Vec<Span>,
+        marks: &mut Vec<Mark>,
+    ) {
+        let id = thread.id();
+        if let Some(since) = self.detached_since
+            && !matches!(thread.phase(), Phase::Away { .. })
+        {
+            detached.push(Span {
+                thread: id,
+                start: since,
+                end: at,
+            });
+        }
+        let stats = thread.stats();
+        for (kind, before, now) in [
+            (
+                MarkKind::DropRequest,
+                self.drop_requests,
+                stats.drop_requests,
+            ),
+            (MarkKind::ForcedDrop, self.forced_drops, stats.forced_drops),
+        ] {
+            for _ in before..now {
+                marks.push(Mark {
+                    thread: id,
+                    at,
+                    kind,
+                });
+            }
+        }
+    }
+}
+
 /// A recording made between [`Gil::record_timeline`](crate::Gil::record_timeline) and
-/// [`Gil::take_timeline`](crate::Gil::take_timeline).
+/// [`Gil::take_timeline`](crate::Gil::take_timeline), or by the simulator.
 #[derive(Clone, Debug)]
 pub struct Timeline {
     spans: Vec<Span>,
     lives: Vec<ThreadLife>,
     switch_interval: Duration,
+    detached: Vec<Span>,
+    marks: Vec<Mark>,
 }
 
 impl Timeline {
@@ -61,7 +169,84 @@ impl Timeline {
             spans,
             lives,
             switch_interval,
+            detached: Vec::new(),
+            marks: Vec::new(),
         }
+    }
+
+    /// The same recording with the stretches each thread spent detached and the instants of
+    /// drop requests and forced drops.
+    pub(crate) fn with_detail(mut self, mut detached: Vec<Span>, mut marks: Vec<Mark>) -> Self {
+        detached.sort_by_key(|s| s.start);
+        marks.sort_by_key(|m| m.at);
+        self.detached = detached;
+        self.marks = marks;
+        self
+    }
+
+    /// The switch interval in force when the recording ended.
+    pub fn switch_interval(&self) -> Duration {
+        self.switch_interval
+    }
+
+    /// Every stretch a thread spent detached (GIL released by its own choice), by start time.
+    pub fn detached(&self) -> &[Span] {
+        &self.detached
+    }
+
+    /// Drop requests and forced drops, in time order.
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// A thread's life from `born` to `died` (or the end of the recording) cut into holding,
+    /// detached and — everything else — waiting, in time order.
+    pub fn segments(&self, life: &ThreadLife) -> Vec<Segment> {
+        let (_, end) = self.extent();
+        let died = life.died.unwrap_or(end).max(life.born);
+        let mut busy: Vec<Segment> = self
+            .spans
+            .iter()
+            .filter(|s| s.thread == life.thread)
+            .map(|s| (s, LaneState::Holding))
+            .chain(
+                self.detached
+                    .iter()
+                    .filter(|s| s.thread == life.thread)
+                    .map(|s| (s, LaneState::Detached)),
+            )
+            .map(|(s, state)| Segment {
+                start: s.start.max(life.born),
+                end: s.end.min(died),
+                state,
+            })
+            .filter(|s| s.end > s.start)
+            .collect();
+        busy.sort_by_key(|s| (s.start, s.state));
+        let mut out = Vec::with_capacity(busy.len() * 2 + 1);
+        let mut at = life.born;
+        for seg in busy {
+            if seg.start > at {
+                out.push(Segment {
+                    start: at,
+                    end: seg.start,
+                    state: LaneState::Waiting,
+                });
+            }
+            let start = seg.start.max(at);
+            if seg.end > start {
+                out.push(Segment { start, ..seg });
+                at = seg.end;
+            }
+        }
+        if died > at {
+            out.push(Segment {
+                start: at,
+                end: died,
+                state: LaneState::Waiting,
+            });
+        }
+        out
     }
 
     /// Every hold, ordered by start time.
@@ -117,18 +302,28 @@ impl Timeline {
         let cell = width / cells as u32;
         let name_width = self.lives.iter().map(|l| l.name.len()).max().unwrap_or(2);
         let mut out = String::new();
+        let mut finished = false;
         for life in &self.lives {
             let mut held = vec![Duration::ZERO; cells];
             for span in self.spans.iter().filter(|s| s.thread == life.thread) {
                 add_overlap(&mut held, from, cell, span.start, span.end);
             }
             let died = life.died.unwrap_or(to.max(from + width));
+            let mut ended = false;
             let row: String = (0..cells)
                 .map(|i| {
                     let cell_start = from + cell * i as u32;
                     let cell_end = cell_start + cell;
-                    if cell_end <= life.born || cell_start >= died {
+                    if cell_end <= life.born {
                         ' '
+                    } else if cell_start >= died {
+                        // The first cell after a thread ended says so; the rest stay blank.
+                        if ended || life.died.is_none() || died <= from {
+                            ' '
+                        } else {
+                            ended = true;
+                            FINISHED
+                        }
                     } else if held[i] * 2 >= cell {
                         '█'
                     } else {
@@ -136,6 +331,7 @@ impl Timeline {
                     }
                 })
                 .collect();
+            finished |= ended;
             let _ = writeln!(out, "{:>name_width$} {}", life.name, row.trim_end());
         }
         let (ruler, tick) = scale_line(cells, cell, self.switch_interval);
@@ -151,9 +347,14 @@ impl Timeline {
         let _ = writeln!(out, "{:>name_width$} {ruler}", "");
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not",
+            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not{}",
             "",
             fmt_duration(cell),
+            if finished {
+                format!("; {FINISHED} the thread ended")
+            } else {
+                String::new()
+            },
         );
         out
     }
@@ -182,20 +383,32 @@ fn add_overlap(
     }
 }
 
-/// A ruler: `|` at every multiple of the switch interval, `-` elsewhere, and the time between
-/// two `|`. When one cell is longer than the interval, a `|` every ten cells instead.
+/// A ruler: `|` in the cell where each multiple of the switch interval falls, `-` elsewhere,
+/// and the time between two `|`. When a cell is longer than half the interval (the marks
+/// would run together), a `|` every ten cells instead.
 fn scale_line(cells: usize, cell: Duration, interval: Duration) -> (String, Duration) {
-    let cells_per_interval = (interval.as_nanos() / cell.as_nanos().max(1)) as usize;
-    let (every, tick) = if cells_per_interval >= 1 {
-        (cells_per_interval, interval)
+    let (cell_ns, interval_ns) = (cell.as_nanos().max(1), interval.as_nanos().max(1));
+    let (tick_ns, tick) = if interval_ns >= 2 * cell_ns {
+        (interval_ns, interval)
     } else {
-        (10, cell * 10)
+        (10 * cell_ns, cell * 10)
     };
-    let ruler = (0..cells)
-        .map(|i| if i % every == 0 { '|' } else { '-' })
+    // Cell i holds a mark when a multiple of the tick falls in [i * cell, (i + 1) * cell).
+    let ruler = (0..cells as u128)
+        .map(|i| {
+            let (start, end) = (i * cell_ns, (i + 1) * cell_ns);
+            if start.div_ceil(tick_ns) * tick_ns < end {
+                '|'
+            } else {
+                '-'
+            }
+        })
         .collect();
     (ruler, tick)
 }
+
+/// Drawn in the first cell after a thread ended, so a short row does not read as a gap.
+pub const FINISHED: char = '┤';
 
 #[cfg(test)]
 mod tests {
@@ -264,6 +477,27 @@ mod tests {
             "{}",
             rows[3]
         );
+    }
+
+    #[test]
+    fn a_row_that_ends_inside_the_window_ends_with_a_mark() {
+        let chart = two_threads_alternating().render_window(ms(0), ms(40), 8);
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows[0], "T1 █░█░┤");
+        assert_eq!(rows[1], "T2 ░█░█┤");
+        assert!(rows[3].contains("┤ the thread ended"), "{}", rows[3]);
+        let whole = two_threads_alternating().render(8);
+        assert!(
+            !whole.contains(FINISHED),
+            "no mark when the window ends with the thread"
+        );
+    }
+
+    #[test]
+    fn the_ruler_marks_the_cell_where_each_interval_falls() {
+        // 2 ms cells, a 5 ms interval: marks at 0, 5, 10 and 15 ms, not in every cell.
+        let chart = two_threads_alternating().render_window(ms(0), ms(16), 8);
+        assert_eq!(chart.lines().nth(2), Some("   |-|--|-|"));
     }
 
     #[test]

@@ -40,3 +40,26 @@ pub fn sum_of_squares(py: &mut GilGuard<'_>, n: u64) -> u64 {
     }
     total
 }
+
+/// Countdown steps [`countdown_step_picos`] times (a few milliseconds on a current core).
+pub const CALIBRATION_STEPS: u64 = 4_000_000;
+
+/// What one [`countdown`] step costs on this machine, in picoseconds (a step is well under a
+/// nanosecond, finer than `Duration` counts): the best of three lone-thread countdowns of
+/// [`CALIBRATION_STEPS`] on a fresh GIL, divided by the steps; at least 1.
+///
+/// Lessons size their CPU work by time with it ("count for 20 ms"), not by a fixed step count
+/// that lasts twice as long on a machine half as fast.
+pub fn countdown_step_picos() -> u64 {
+    let gil = crate::Gil::new();
+    let best = (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            gil.attach("calibration", |py| countdown(py, CALIBRATION_STEPS));
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    let picos = best.as_nanos() * 1000 / u128::from(CALIBRATION_STEPS);
+    u64::try_from(picos).unwrap_or(u64::MAX).max(1)
+}

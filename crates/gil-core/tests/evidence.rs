@@ -46,10 +46,18 @@ fn threads_record_their_check_points_and_first_switch_interval() {
 #[test]
 fn a_lock_counts_its_acquisitions() {
     let lock = PyLock::default();
-    lock.acquire();
+    let gil = gil_core::Gil::new();
+    let mut py = gil.acquire("T1");
+    py.detach(|| lock.acquire());
     assert!(!lock.try_acquire());
-    lock.release();
+    lock.release(&mut py);
     assert!(lock.try_acquire());
-    lock.release();
+    lock.release(&mut py);
     assert_eq!(lock.acquisitions(), 2);
+    drop(py);
+    assert_eq!(
+        gil.stats().threads[0].check_points,
+        2,
+        "returning from `release()` is a check point"
+    );
 }

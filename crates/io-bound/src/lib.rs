@@ -46,7 +46,7 @@
 //!    one CPU-bound thread. Each time the spinner grabs the GIL while the I/O is in flight, the
 //!    I/O thread must wait about a switch interval to get it back: throughput collapses. A
 //!    shorter switch interval shortens each wait in proportion.
-//! 6. [`part6_release_table`] — the tutorial's "when is the GIL released?" table, produced by an
+//! 6. [`part6_release_table`] — the "when is the GIL released?" table, produced by an
 //!    experiment: two threads per row, and the measured overlap decides the answer.
 //!
 //! ## Reading the numbers
@@ -98,12 +98,11 @@ pub static LESSON: Lesson<Config> = Lesson {
     number: 3,
     title: "I/O-bound threads under the GIL",
     shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
-            threads that mostly wait overlap their waits; then what goes wrong when a wait \
-            keeps the GIL, and when short waits meet a busy thread.",
-    intro: "In this model, detach is CPython's Py_BEGIN_ALLOW_THREADS / \
-            Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
-            time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
-            ndarray, in part 6, is Rust's counterpart of a NumPy array.",
+            waiting threads overlap; then what goes wrong when a wait keeps the GIL, and \
+            when short waits meet a busy thread.",
+    intro: "A thread detaches from the GIL around a call that may block (CPython's \
+            Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as time.sleep, \
+            file and socket calls and NumPy's long loops do.",
     steadier: "",
     parts: &PARTS,
     exercises: &["05_overlap_downloads", "06_blocking_call"],
@@ -111,32 +110,32 @@ pub static LESSON: Lesson<Config> = Lesson {
 
 static PARTS: [Part<Config>; 6] = [
     Part {
-        title: "Downloads that sleep with the GIL released",
+        title: "downloads that sleep",
         python: part1_downloads::PYTHON,
         run: part1_downloads::part,
     },
     Part {
-        title: "Real I/O: temporary files and a slow local server",
+        title: "real files and a slow server",
         python: part2_real_io::PYTHON,
         run: part2_real_io::part,
     },
     Part {
-        title: "An extension that forgot to release the GIL",
+        title: "an extension that forgot to detach",
         python: part3_forgot_to_release::PYTHON,
         run: part3_forgot_to_release::part,
     },
     Part {
-        title: "Mixed work: a CPU phase, then an I/O phase, on 3 threads",
+        title: "a CPU phase, then a wait",
         python: part4_mixed::PYTHON,
         run: part4_mixed::part,
     },
     Part {
-        title: "The convoy effect: short I/O beside a CPU-bound thread",
+        title: "the convoy effect",
         python: part5_convoy::PYTHON,
         run: part5_convoy::part,
     },
     Part {
-        title: "When is the GIL released? Measured, two threads per row",
+        title: "when is the GIL released?",
         python: part6_release_table::PYTHON,
         run: part6_release_table::part,
     },
@@ -164,17 +163,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// The sizes of the default run: the tutorial's where they fit in a few seconds.
+    /// The sizes of the default run: each wait as short as still shows its effect (a 50 ms
+    /// sleep overlaps as plainly as a 500 ms one), so the whole lesson takes seconds.
     pub fn standard(gil: GilArgs) -> Self {
         Config {
             gil,
             quick: false,
             downloads: 4,
-            delay: Duration::from_millis(500),
-            server_delay: Duration::from_millis(100),
-            ops: 200,
-            cpu_iters: 150_000_000,
-            file_kib: 8 * 1024,
+            delay: Duration::from_millis(50),
+            server_delay: Duration::from_millis(40),
+            ops: 40,
+            cpu_iters: steps_for(CPU_PHASE, SIM_STEP_PICOS),
+            file_kib: 2 * 1024,
         }
     }
 
@@ -184,11 +184,23 @@ impl Config {
             gil,
             quick: true,
             downloads: 3,
-            delay: Duration::from_millis(40),
-            server_delay: Duration::from_millis(40),
-            ops: 30,
-            cpu_iters: 3_000_000,
+            delay: Duration::from_millis(30),
+            server_delay: Duration::from_millis(30),
+            ops: 20,
+            cpu_iters: steps_for(CPU_PHASE / 4, SIM_STEP_PICOS),
             file_kib: 256,
+        }
+    }
+
+    /// This configuration with its CPU phases sized for this machine: `cpu_iters` scaled by
+    /// what a countdown step really costs here ([`gil_core::work::countdown_step_picos`], a
+    /// few milliseconds to find), so a CPU phase lasts about as long as the simulator's.
+    pub fn calibrated(self) -> Self {
+        let picos = gil_core::work::countdown_step_picos();
+        let iters = (self.cpu_iters as f64 * SIM_STEP_PICOS as f64 / picos as f64).round();
+        Config {
+            cpu_iters: (iters as u64).max(1),
+            ..self
         }
     }
 
@@ -204,10 +216,13 @@ impl Config {
 
     /// How many times each comparison runs, its variants taking turns (A B A B …); figures are
     /// medians. One with `--quick`, and one when a single run of the comparison already takes
-    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute.
+    /// `one_run` of more than 5 s (large flag values), so every part ends within a minute; two
+    /// when a run takes over 100 ms, three for shorter ones.
     pub fn rounds(&self, one_run: Duration) -> usize {
         if self.quick || one_run > Duration::from_secs(5) {
             1
+        } else if one_run > Duration::from_millis(100) {
+            2
         } else {
             3
         }
@@ -225,6 +240,21 @@ impl Config {
         sim.bytecode = Duration::from_micros(1);
         sim
     }
+}
+
+/// What one countdown step costs in the simulator, in picoseconds (1 ns, about what the
+/// model's countdown takes on a recent x86 core). A live run rescales the step counts by what
+/// a step costs there ([`Config::calibrated`]); the claims compare ratios, which do not
+/// depend on it.
+pub const SIM_STEP_PICOS: u64 = 1000;
+
+/// How long one CPU phase (part 4) and each computing thread (part 6, half of it) counts.
+pub const CPU_PHASE: Duration = Duration::from_millis(25);
+
+/// Countdown steps that last `phase` at `step_picos` each.
+fn steps_for(phase: Duration, step_picos: u64) -> u64 {
+    let picos = phase.as_nanos() * 1000 / u128::from(step_picos.max(1));
+    u64::try_from(picos).unwrap_or(u64::MAX).max(1)
 }
 
 /// The default interpreter flags: a CPython 3.2+ GIL with CPython's default switch interval.
@@ -313,4 +343,44 @@ pub fn print_chart(chart: &str) {
             report::indented(line, "    ", "      ");
         }
     }
+}
+
+/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
+/// Returns the text after the figures marker, for the part to print after its figures.
+pub fn prose(markdown: &str) -> &str {
+    let (before, after) = markdown
+        .split_once("<!-- figures -->")
+        .unwrap_or((markdown, ""));
+    print_prose(before);
+    after
+}
+
+/// Print markdown prose as [`prose`] does, all of it.
+pub fn print_prose(markdown: &str) {
+    let mut deep = false;
+    let mut paragraph = String::new();
+    let mut first = true;
+    let mut flush = |paragraph: &mut String| {
+        if !paragraph.trim().is_empty() {
+            if !first {
+                println!();
+            }
+            first = false;
+            report::note(&paragraph.replace("**", ""));
+        }
+        paragraph.clear();
+    };
+    for line in markdown.lines() {
+        match line.trim() {
+            "<!-- deep -->" => deep = true,
+            "<!-- /deep -->" => deep = false,
+            _ if deep => {}
+            "" => flush(&mut paragraph),
+            text => {
+                paragraph.push_str(text);
+                paragraph.push(' ');
+            }
+        }
+    }
+    flush(&mut paragraph);
 }

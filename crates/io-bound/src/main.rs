@@ -23,26 +23,26 @@ struct Args {
     downloads: Option<u16>,
 
     /// One simulated download, and each worker's I/O phase in part 4, in ms: 1 to 1000
-    /// [default: 500]
+    /// [default: 50]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u16).range(1..=1000))]
     delay_ms: Option<u16>,
 
-    /// How long the test server waits before answering, in ms: 4 to 1000 [default: 100]
+    /// How long the test server waits before answering, in ms: 4 to 1000 [default: 40]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u16).range(4..=1000))]
     server_delay_ms: Option<u16>,
 
     /// Echo round trips per batch in the convoy experiment (part 5): 10 to 10000; a batch also
-    /// stops after 15 s [default: 200]
+    /// stops after 15 s [default: 40]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(10..=10_000))]
     ops: Option<u16>,
 
     /// Countdown length of each CPU phase (parts 4 and 6): 100000 to 2000000000
-    /// [default: 150000000]
+    /// [default: what lasts 25 ms here]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(100_000..=2_000_000_000))]
     cpu_iters: Option<u64>,
 
-    /// Size of each file in part 2, in KiB: 64 to 32768 [default: 8192]
+    /// Size of each file in part 2, in KiB: 64 to 32768 [default: 2048]
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u16).range(64..=32_768))]
     file_kib: Option<u16>,
 }
@@ -67,6 +67,9 @@ impl Args {
         }
         if let Some(n) = self.ops {
             cfg.ops = usize::from(n);
+        }
+        if !self.lesson.simulated {
+            cfg = cfg.calibrated();
         }
         if let Some(n) = self.cpu_iters {
             cfg.cpu_iters = n;

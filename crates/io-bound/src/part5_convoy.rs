@@ -1,5 +1,7 @@
 //! Part 5 — the convoy effect (David Beazley, PyCon 2010; CPython issue bpo-7946).
 //!
+#![doc = include_str!("part5_convoy.md")]
+//!
 //! An I/O thread that makes many *short* blocking calls — here, echo round trips over loopback,
 //! a send and a receive each, both inside `detach` as CPython's socket module does —
 //! releases the GIL on every call, even when the call returns almost at once. Alone, that costs
@@ -38,7 +40,7 @@ def echo_client(sock, n):
     for _ in range(n):       # many short waits: each releases the GIL
         sock.sendall(b'ping'); sock.recv(4)
 Thread(target=spin, daemon=True).start()
-echo_client(sock, 200)       # then again after sys.setswitchinterval(0.001)";
+echo_client(sock, 40)        # then again after sys.setswitchinterval(0.001)";
 
 /// Countdown steps the CPU thread runs between two looks at its stop flag.
 const SPIN_CHUNK: u64 = 50_000;
@@ -136,9 +138,31 @@ pub fn short_interval(base: Duration) -> Duration {
     }
 }
 
+/// The chart of one round trip that lost the GIL: from the I/O thread letting go to it holding
+/// the GIL again, a little either side. Where none lost it (alone, free-threaded), the first
+/// eight switch intervals.
 fn zoom(timeline: &Timeline, interval: Duration) -> String {
-    let (start, _) = timeline.extent();
-    timeline.render_window(start, start + interval * 8, CHART_CELLS)
+    match lost_round_trip(timeline, interval) {
+        Some((from, to)) => {
+            let pad = (to - from) / 16;
+            timeline.render_window(from.saturating_sub(pad), to + pad, CHART_CELLS)
+        }
+        None => {
+            let (start, _) = timeline.extent();
+            timeline.render_window(start, start + interval * 8, CHART_CELLS)
+        }
+    }
+}
+
+/// The first gap between two holds of the `io` thread that lasted half an interval or more:
+/// from the end of one hold to the end of the next (so the regained hold shows).
+fn lost_round_trip(timeline: &Timeline, interval: Duration) -> Option<(Duration, Duration)> {
+    let io = timeline.threads().iter().find(|t| t.name == "io")?.thread;
+    let holds: Vec<_> = timeline.spans().iter().filter(|s| s.thread == io).collect();
+    holds
+        .windows(2)
+        .find(|pair| pair[1].start.saturating_sub(pair[0].end) >= interval / 2)
+        .map(|pair| (pair[0].end, pair[1].end))
 }
 
 /// One live batch on a fresh interpreter at `interval`.
@@ -260,6 +284,8 @@ pub fn simulated(cfg: &Config) -> Report {
 
 /// Part 5 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
@@ -270,13 +296,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part5_convoy.md");
+
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
 pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     report::note(&format!(
-        "Batches of {} echo round trips over loopback, send and receive each inside \
-         detach; alone, beside a CPU-bound thread, and beside it at a {} interval.",
-        cfg.ops,
-        fmt_duration(r.short_interval)
+        "{} echo round trips over loopback, each send and receive detached:",
+        cfg.ops
     ));
     let free = cfg.free_threaded();
     let mut table = report::Table::new(if free {
@@ -334,8 +361,8 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         (
             50.0,
             100.0,
-            "Beside the CPU thread, most round trips lost the GIL: when the I/O thread let \
-             go, the spinner took it before the answer came back. That is the convoy.",
+            "Beside the CPU thread, most round trips lost the GIL: the spinner took it \
+             before the answer came back. That is the convoy.",
         )
     } else {
         (
@@ -371,8 +398,8 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             expected: wait,
             low: interval_ms * 0.5,
             high: interval_ms * 3.0,
-            text: "Each time it lost the GIL, the I/O thread waited about one switch \
-                   interval to get it back: CPython's rule is to wait an interval, then ask.",
+            text: "Each time, the I/O thread waited about one switch interval to get the \
+                   GIL back.",
         });
     }
     let gain = expected.gain_from_shorter_interval();
@@ -380,8 +407,8 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         (
             gain * 0.5,
             gain * 2.0,
-            "A shorter interval shortened each wait about in proportion, at the price of \
-             more switches for everybody.",
+            "A shorter interval shortened each wait in proportion, at the price of more \
+             switches for everybody.",
         )
     } else {
         (
@@ -400,7 +427,10 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         high: high.max(gain),
         text,
     });
-    report::note("The first few switch intervals beside the CPU thread:");
+    report::note(
+        "One round trip beside the CPU thread, from the I/O thread letting go of the GIL \
+         to holding it again:",
+    );
     print_chart(&r.chart);
 }
 
@@ -441,6 +471,6 @@ mod tests {
         assert_eq!(r.beside.per_op, Duration::from_micros(5_141));
         assert_eq!(r.beside_short.per_op, Duration::from_micros(1_141));
         assert_eq!(r.beside.lost_share, 1.0);
-        assert_eq!(r.beside.mean_wait, Some(Duration::from_micros(5_270)));
+        assert_eq!(r.beside.mean_wait, Some(Duration::from_micros(5_355)));
     }
 }

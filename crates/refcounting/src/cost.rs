@@ -46,6 +46,22 @@ impl Pair {
         2.0 * update
     }
 
+    /// Atomic read-modify-writes one pair does: counted, not assumed (a lock and an unlock
+    /// are one each).
+    pub fn atomic_updates(self) -> u32 {
+        match self {
+            Pair::Plain | Pair::BiasedOwner | Pair::Immortal => 0,
+            Pair::Atomic | Pair::BiasedOther => 2,
+            Pair::LockPerObject => 4,
+        }
+    }
+
+    /// Whether this pair's model cost rests on [`ATOMIC_UPDATE`], the model's assumption:
+    /// such a ratio may be printed in `--simulated`, but never stated as a result (✓).
+    pub fn assumed(self) -> bool {
+        self.atomic_updates() > 0
+    }
+
     /// What one pair costs, in plain pairs: the ratio a live run is compared with.
     pub fn over_plain(self) -> f64 {
         self.cost() / Pair::Plain.cost()
@@ -63,5 +79,16 @@ mod tests {
         assert_eq!(Pair::Atomic.over_plain(), ATOMIC_UPDATE);
         assert_eq!(Pair::LockPerObject.over_plain(), 2.0 * ATOMIC_UPDATE + 1.0);
         assert_eq!(Pair::Immortal.over_plain(), 0.0);
+    }
+
+    #[test]
+    fn only_pairs_without_atomic_updates_have_a_counted_cost() {
+        for pair in [Pair::Plain, Pair::BiasedOwner, Pair::Immortal] {
+            assert!(!pair.assumed(), "{pair:?}");
+        }
+        for pair in [Pair::Atomic, Pair::BiasedOther, Pair::LockPerObject] {
+            assert!(pair.assumed(), "{pair:?}");
+        }
+        assert_eq!(Pair::LockPerObject.atomic_updates(), 4);
     }
 }

@@ -101,16 +101,11 @@ pub use setup::{Config, SizeArgs};
 /// What the learner reads before part 1: what the GIL is, and why this lesson starts with
 /// reference counts.
 pub const INTRO: &str = "\
-What the GIL is: CPython runs Python code in an interpreter, and each interpreter has one \
-lock, the Global Interpreter Lock (GIL). Only the thread holding it may run Python bytecode, \
-so in one interpreter only one thread runs Python at a time, however many cores there are.
-How it changes hands: a thread that wants the GIL waits one switch interval \
-(sys.getswitchinterval()). If the holder still has it, the waiter sets a drop request. The \
-holder checks for requests at check points between bytecodes (the eval breaker), lets go \
-there, and the waiter takes it. Threads also let go around blocking calls (file and socket \
-I/O, time.sleep), and C code may let go around long computations.
-Why one lock: every object's reference count. This lesson shows what threads do to the \
-counts without it.";
+CPython runs your code as bytecode: small instructions the compiler makes from each line. \
+Each interpreter has one lock, the Global Interpreter Lock (GIL), and only the thread \
+holding it runs bytecode, so one interpreter runs Python on one core at a time. The holder \
+lets go only at check points between bytecodes, when another thread asks or around a \
+blocking call (lesson 2 shows the hand-off). Why one lock? Reference counts.";
 
 /// The parts, in teaching order (what `--part N` selects).
 pub static PARTS: [Part<Config>; 5] = [

@@ -18,6 +18,20 @@ del c
 print(sys.getrefcount(None))  # None is immortal (3.12+)
 del a                         # the last reference: freed at once";
 
+/// What `--deep` adds to part 1: the immortal count's exact value by version, and which
+/// strings are immortal.
+pub fn deep() -> String {
+    format!(
+        "sys.getrefcount(None) is 4294967295 on 64-bit CPython 3.12 and 3.13 \
+         (_Py_IMMORTAL_REFCNT, UINT_MAX, Include/object.h) and {} on 3.14 \
+         (_Py_IMMORTAL_INITIAL_REFCNT, 3 << 30, Include/refcount.h). Statically allocated \
+         strings are immortal too. Strings from sys.intern were immortal in 3.12.0; \
+         gh-113993 made them mortal again in 3.13 and in a 3.12 bugfix release of 2024, \
+         while the free-threaded build keeps every interned string immortal.",
+        PY314_IMMORTAL_INITIAL_REFCNT
+    )
+}
+
 /// `sys.getrefcount(None)` on 64-bit CPython 3.14 and later: `_Py_IMMORTAL_INITIAL_REFCNT`,
 /// `3ULL << 30` in `Include/refcount.h`. (3.12 and 3.13 report `_Py_IMMORTAL_REFCNT`, `UINT_MAX`,
 /// which is what the model's [`IMMORTAL_REFCNT`] is.)
@@ -53,10 +67,9 @@ pub struct Report {
 /// Deterministic: the same on every run, live or `--simulated`.
 pub fn run() -> anyhow::Result<Report> {
     note(
-        "Every CPython object carries a reference count: how many names, containers and \
-         stack slots point at it. Binding a name adds one (Py_INCREF); unbinding takes one \
-         away (Py_DECREF); at zero the object is freed at once. A model list goes through the \
-         statements above.",
+        "Every object counts its references (names, container slots, call arguments): \
+         Py_INCREF adds one, Py_DECREF takes one away, and at zero the object is freed at \
+         once. A model list runs the statements above.",
     );
 
     let a = PyObject::new("list", Counting::Plain); // a = []
@@ -106,16 +119,12 @@ pub fn run() -> anyhow::Result<Report> {
         expected: 1.0,
         low: 1.0,
         high: 1.0,
-        text: "sys.getrefcount is one higher than the references you can name: to call it you \
-               pass `a` as an argument, and the call's parameter is a reference too while the \
-               call runs (the model really takes and drops it). CPython 3.14 may show one less \
-               for local variables inside functions, where its interpreter borrows some \
-               references instead of counting them.",
+        text: "sys.getrefcount reads one more than the names you can see: its own \
+               parameter holds `a` during the call (3.14 may show one less inside \
+               functions).",
     });
     for_rust_readers(&format!(
-        "Rc::strong_count(&a) for the same steps: {}. It borrows its argument (&a) instead of \
-         taking a reference, so it reports the count itself. Rc<T> is Rust's reference-counted \
-         pointer.",
+        "Rc::strong_count(&a) for the same steps: {} (it borrows, so no extra count).",
         steps
             .iter()
             .map(|s| s.rc_strong_count.to_string())
@@ -127,15 +136,11 @@ pub fn run() -> anyhow::Result<Report> {
     let immortal_getrefcount = none.getrefcount();
     println!();
     kv("sys.getrefcount(None)", immortal_getrefcount);
-    note(&format!(
-        "That is what 64-bit CPython 3.12 and 3.13 print (_Py_IMMORTAL_REFCNT, UINT_MAX); \
-         3.14 prints {} (_Py_IMMORTAL_INITIAL_REFCNT, 3 << 30, Include/refcount.h). None, \
-         True, False, small ints and statically allocated strings are immortal since 3.12 \
-         (PEP 683): increfs and decrefs leave them alone and they are never freed. Strings \
-         you intern with sys.intern are mortal again since 3.12 (gh-113993). No count to \
-         update means nothing for racing threads to corrupt.",
-        PY314_IMMORTAL_INITIAL_REFCNT,
-    ));
+    note(
+        "None, True, False and small ints are immortal objects since 3.12 (PEP 683): \
+         increfs and decrefs leave their huge fixed count alone, so threads cannot corrupt \
+         it, and they are never freed.",
+    );
     debug_assert_eq!(immortal_getrefcount, IMMORTAL_REFCNT);
 
     a.decref(); // del a: the last reference
@@ -150,8 +155,7 @@ pub fn run() -> anyhow::Result<Report> {
         expected: 1.0,
         low: 1.0,
         high: 1.0,
-        text: "The count reached zero at `del a`, so the list was freed right then, once, not \
-               at some later sweep.",
+        text: "The count reached zero at `del a`; the list was freed then, once.",
     });
 
     Ok(Report {

@@ -5,25 +5,23 @@
 //! times the GIL itself changed hands while two threads did millions of plain updates.
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
 use gil_core::report::{Table, note};
-use gil_core::session;
+use gil_core::{Timeline, session};
 use std::sync::Mutex;
 
 use crate::cost::Pair;
 use crate::part2_race::race;
-use crate::race_sim::gil_handoffs;
+use crate::race_sim::gil_race;
 use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
 /// The Python this part models: part 2's two threads, under one lock for everything.
 pub const PYTHON: &str = "\
-# the alternative to one global lock: a lock in every object,
-# taken around every incref and decref (Python 1.5's free-threading
-# patches did that). CPython instead runs part 2's threads under
-# one lock, the GIL:
-t1 = threading.Thread(target=build)
-t2 = threading.Thread(target=drop_old)";
+# instead of one global lock, fine-grained locking: many small
+# locks (the model: one in every object, around every incref and
+# decref). CPython runs part 2's threads under one lock, the GIL.";
 
 /// What part 5 measured. With `--simulated`, the times are the model's costs in plain pairs
 /// and the hand-offs come from the simulator.
@@ -37,6 +35,8 @@ pub struct Report {
     pub updates_under_gil: u64,
     /// Times the GIL changed hands meanwhile.
     pub gil_switches: u64,
+    /// Who held the GIL when during that race (live: recorded; simulated: the simulator's).
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -73,16 +73,21 @@ pub fn measure(cfg: &Config) -> Report {
     );
     let refs = isize::try_from(cfg.refs.saturating_add(1)).unwrap_or(isize::MAX);
     let shared = PyObject::with_refs("list", Counting::Plain, refs);
+    let gil = cfg.gil();
+    gil.record_timeline();
+    let gil_switches = race(&shared, &gil, cfg.refs).switches;
     Report {
         plain: times[0],
         locked: times[1],
         updates_under_gil: 2 * cfg.refs,
-        gil_switches: race(&shared, &cfg.gil(), cfg.refs).switches,
+        gil_switches,
+        timeline: gil.take_timeline(),
     }
 }
 
 /// The model's figures for `cores` cores: costs in plain pairs, hand-offs from the simulator.
 pub fn simulate(cfg: &Config, cores: usize) -> Report {
+    let run = gil_race(cfg, cfg.refs, cores);
     Report {
         plain: Pair::Plain.over_plain(),
         locked: Pair::LockPerObject.over_plain(),
@@ -90,8 +95,9 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
         gil_switches: if cfg.gil.free_threaded {
             0
         } else {
-            gil_handoffs(cfg, cfg.refs, cores)
+            run.stats().switches
         },
+        timeline: run.timeline,
     }
 }
 
@@ -105,9 +111,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         measure(cfg)
     };
     let table = if session.simulated {
-        Table::new(&["incref+decref", "cost in plain pairs (model)"])
-            .row(["plain", &fmt_ratio(report.plain)])
-            .row(["with a lock per object", &fmt_ratio(report.locked)])
+        Table::new(&["incref+decref", "atomic updates", "model cost"])
+            .row([
+                "plain".to_owned(),
+                Pair::Plain.atomic_updates().to_string(),
+                fmt_ratio(report.plain),
+            ])
+            .row([
+                "with a lock per object".to_owned(),
+                Pair::LockPerObject.atomic_updates().to_string(),
+                fmt_ratio(report.locked),
+            ])
     } else {
         Table::new(&["incref+decref", "time", "x plain"])
             .row(["plain", &fmt_ns(report.plain), &fmt_ratio(1.0)])
@@ -119,16 +133,23 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     };
     table.print();
     println!();
-    claim(Claim {
-        figure: "lock per object / plain",
-        unit: Unit::Ratio,
-        measured: report.locked_over_plain(),
-        expected: expected.locked_over_plain(),
-        low: 2.0,
-        high: 500.0,
-        text: "A lock per object costs at least twice the plain update on every incref and \
-               decref, even with one thread and nobody to wait for.",
-    });
+    if session.simulated {
+        note(
+            "(model cost: a lock and an unlock are an atomic update each, at part 3's \
+             assumed price.)",
+        );
+    } else {
+        claim(Claim {
+            figure: "lock per object / plain",
+            unit: Unit::Ratio,
+            measured: report.locked_over_plain(),
+            expected: expected.locked_over_plain(),
+            low: 2.0,
+            high: 500.0,
+            text: "A lock per object costs at least twice the plain update on every incref \
+                   and decref, even with one thread and nobody to wait for.",
+        });
+    }
 
     println!();
     let race_table = Table::new(&["two threads under the GIL", "count"])
@@ -138,6 +159,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ])
         .row(["GIL hand-offs meanwhile", &fmt_count(report.gil_switches)]);
     race_table.print();
+    figure::show(
+        &TimelineChart::new(
+            "gil-handoffs",
+            "Two threads updating counts under the GIL",
+            &report.timeline,
+        )
+        .caption("Each thread holds the GIL for a whole switch interval of plain updates."),
+    )?;
     println!();
     if cfg.gil.free_threaded {
         note("With --free-threaded there is no GIL to hand off, so no hand-offs to count.");
@@ -146,7 +175,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         let low = (expected_per_handoff / 4.0).clamp(1.0, 1_000.0).floor();
         let text = format!(
             "The GIL changed hands at most once per {} updates: it is taken once per \
-             thread switch, not once per update, so inside it every count can stay plain.",
+             thread switch, not per update, so inside it every count can stay plain.",
             fmt_count(low as u64)
         );
         claim(Claim {
@@ -161,23 +190,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     println!();
     note(
-        "Threads, and the GIL with them, arrived in Python in 1992. Machines then had one \
-         CPU, so threads never ran Python in parallel anyway; what mattered was that a thread \
-         blocked on I/O let the others run, and that single-threaded code stayed fast. One \
-         lock around the whole interpreter gave both, and inside it every reference count, \
-         dict and list can use plain, lock-free code. The Python FAQ (\"Can't we get rid of \
-         the Global Interpreter Lock?\", Doc/faq/library.rst) records that Greg Stein's \
-         \"free threading\" patches for Python 1.5, which replaced the GIL with fine-grained \
-         locks, made single-threaded code at least 30% slower.\n\
-         \n\
-         One lock also made C extensions easy to write, and that is how Python won its \
-         libraries: an extension runs with the GIL held, so it may call Py_INCREF, touch any \
-         object and wrap a C library that is not thread-safe, all without locks of its own. \
-         It lets go only where it chooses, around long computations or blocking calls \
-         (Py_BEGIN_ALLOW_THREADS). Thirty years of extensions assume that, which is why \
-         removing the GIL took PEP 703's new counting schemes, and why the free-threaded \
-         build turns the GIL back on when it imports an extension that does not declare it \
-         can run without one (Py_mod_gil).",
+        "Threads and the GIL came to Python in 1992, on one-CPU machines: one lock let a \
+         thread blocked on I/O give way while single-threaded code stayed fast, with plain \
+         code behind it for every count, dict and list. The Python FAQ records that Greg \
+         Stein's fine-grained-locking patches for Python 1.5 made single-threaded code at \
+         least 30% slower. One lock also made C extensions easy: holding the GIL, an \
+         extension may touch any object with no locks of its own. Decades of extensions \
+         assume that, so the free-threaded build turns the GIL back on for one that does \
+         not declare it can run without it.",
     );
     Ok(report)
 }

@@ -47,12 +47,18 @@ pub fn plain_schedule(cfg: &Config, cores: usize) -> Schedule {
 /// GIL hand-offs while two threads each do `n` updates (one bytecode each) under the GIL, on
 /// the simulator with `cores` idle cores.
 pub fn gil_handoffs(cfg: &Config, n: u64, cores: usize) -> u64 {
+    gil_race(cfg, n, cores).stats().switches
+}
+
+/// The simulator's run of two threads each doing `n` updates (one bytecode each) under the
+/// GIL on `cores` idle cores: its hand-offs and its timeline.
+pub fn gil_race(cfg: &Config, n: u64, cores: usize) -> sim::SimRun {
     let sim = sim_config(cfg, cores);
     let work = sim.bytecode.mul_f64(n as f64);
     let threads = ["T1", "T2"]
         .map(|name| Script::new(name, vec![Step::Bytecode(work)]))
         .to_vec();
-    sim::simulate(&sim, threads).stats().switches
+    sim::simulate(&sim, threads)
 }
 
 /// How the two racing threads' steps are ordered.

@@ -256,11 +256,7 @@ fn simulated_run_is_the_same_every_time_and_fits_80_columns() {
 fn quick_run_fits_80_columns_and_states_exact_totals() {
     let out = stdout(&lesson(&["--quick", "--part", "2", "--trials", "2"]));
     assert!(widest_line(&out) <= WIDTH, "{out}");
-    for row in [
-        "GIL, plain counts",
-        "no GIL, atomic counts",
-        "no GIL, biased counts",
-    ] {
+    for row in ["GIL, plain", "no GIL, atomic", "no GIL, biased"] {
         let line = out
             .lines()
             .rfind(|l| l.trim_start().starts_with(row))
@@ -295,4 +291,28 @@ fn help_states_the_defaults_the_code_uses() {
         };
         assert!(help.contains(&stated), "--{flag}: {stated} not in {help}");
     }
+}
+
+#[test]
+fn svg_flag_writes_the_drift_chart_and_the_hand_off_timeline() {
+    let dir = std::env::temp_dir().join(format!("refcounting-svg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = lesson(&["--simulated", "--quick", "--svg", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drift = std::fs::read_to_string(dir.join("part2-drift.svg")).unwrap();
+    for label in [
+        "no GIL, plain",
+        "GIL, plain",
+        "no GIL, atomic",
+        "no GIL, biased",
+    ] {
+        assert!(drift.contains(label), "{label} not in the drift chart");
+    }
+    let lanes = std::fs::read_to_string(dir.join("part5-gil-handoffs.svg")).unwrap();
+    assert!(lanes.starts_with("<svg") && lanes.contains(">T1<") && lanes.contains(">T2<"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

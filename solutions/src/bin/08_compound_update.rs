@@ -23,7 +23,7 @@ fn count_word_as_shipped(py: &mut GilGuard<'_>, counts: &Dict, _lock: &PyLock, w
 }
 
 // TODO: write `count_word` like `count_word_as_shipped`, but holding `lock` from before the read
-// until after the write (`lock.acquire()` … `lock.release()`). One more thing: CPython's
+// until after the write (`lock.acquire()` … `lock.release(py)`). One more thing: CPython's
 // `lock.acquire()` waits with the GIL released. What happens if yours does not, when the thread
 // holding the lock is switched out between its read and its write?
 
@@ -32,7 +32,7 @@ fn count_word(py: &mut GilGuard<'_>, counts: &Dict, lock: &PyLock, word: &'stati
     py.detach(|| lock.acquire());
     let n = counts.get(py, word);
     counts.set(py, word, n + 1);
-    lock.release();
+    lock.release(py);
 }
 
 // ─────────────── You do not need to change anything below this line. ───────────────
@@ -40,6 +40,7 @@ fn count_word(py: &mut GilGuard<'_>, counts: &Dict, lock: &PyLock, word: &'stati
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use clap::Parser;
 use gil_core::Gil;
@@ -66,8 +67,14 @@ struct Args {
 /// A model `dict[str, int]`. Each method runs whole while holding the GIL, like the C code of
 /// a dict operation. `get` is a method call, and the eval breaker is consulted when a call
 /// returns; `d[key] = value` (`STORE_SUBSCR`) is not a check point on 3.10+.
+///
+/// It also notes every write made by a thread that does not hold `lock` at that moment: the
+/// evidence that a read and its write were one step, whether or not a switch happened to land
+/// between them in this run.
 struct Dict {
     items: Mutex<HashMap<&'static str, u64>>,
+    lock: PyLock,
+    writes_outside_lock: AtomicU64,
 }
 
 impl Dict {
@@ -82,6 +89,9 @@ impl Dict {
     ///
     /// Taking the guard says it must run holding the GIL; no check point follows a store.
     fn set(&self, _py: &mut GilGuard<'_>, key: &'static str, value: u64) {
+        if !self.lock.held_by_me() {
+            self.writes_outside_lock.fetch_add(1, Relaxed);
+        }
         self.lock().insert(key, value);
     }
 
@@ -107,6 +117,8 @@ struct Tally {
     counts: HashMap<&'static str, u64>,
     /// Times `lock` was taken.
     lock_acquisitions: u64,
+    /// Writes made while the writing thread did not hold `lock`.
+    writes_outside_lock: u64,
     threads: usize,
     took: std::time::Duration,
 }
@@ -117,18 +129,20 @@ fn tally(gil: &Gil, counter: Counter, args: &Args) -> Tally {
     gil.reset_stats();
     let counts = Dict {
         items: Mutex::new(HashMap::new()),
+        lock: PyLock::default(),
+        writes_outside_lock: AtomicU64::new(0),
     };
-    let lock = PyLock::default();
     let ((), took) = time(|| {
         gil.run_threads(usize::try_from(args.threads).unwrap_or(1), |t, py| {
             for i in 0..args.words {
-                counter(py, &counts, &lock, word(args.seed, t as u64, i));
+                counter(py, &counts, &counts.lock, word(args.seed, t as u64, i));
             }
         });
     });
     Tally {
+        lock_acquisitions: counts.lock.acquisitions(),
+        writes_outside_lock: counts.writes_outside_lock.load(Relaxed),
         counts: counts.items.into_inner().unwrap_or_else(|e| e.into_inner()),
-        lock_acquisitions: lock.acquisitions(),
         threads: gil.stats().threads.len(),
         took,
     }
@@ -174,6 +188,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         kv(
             &format!("lock acquisitions ({who})"),
             fmt_count(t.lock_acquisitions),
+        );
+        kv(
+            &format!("writes outside the lock ({who})"),
+            fmt_count(t.writes_outside_lock),
         );
         kv(&format!("attached threads ({who})"), t.threads);
         kv(&format!("time ({who})"), fmt_duration(t.took));

@@ -58,6 +58,9 @@ pub struct Exercise {
     pub requires: Vec<String>,
     /// A command that replaces running the compiled binary (`{file}`, `{xtask}`, `{param}`).
     pub run: Option<String>,
+    /// A Python exercise (`exercises/python/NAME.py`, or `.c` for a C extension): the harness
+    /// `xtask/python/harness.py` runs it on this Python with `args`.
+    pub python: Option<PythonNeed>,
     /// Hints, from a nudge to nearly the answer.
     pub hints: Vec<String>,
     /// What the output must satisfy.
@@ -79,6 +82,25 @@ pub enum Launch<'a> {
         /// The command template.
         run: &'a str,
     },
+    /// The learner's Python (or C) file run by the Python harness on a Python it finds;
+    /// nothing is built by cargo.
+    Python {
+        /// The argument template (`{param}` filled in).
+        args: &'a str,
+        /// Which Python.
+        need: PythonNeed,
+    },
+}
+
+/// Which Python a Python exercise runs on.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PythonNeed {
+    /// `$GIL_LESSONS_PYTHON`, else `python3` on `PATH`.
+    Any,
+    /// A free-threaded build (`Py_GIL_DISABLED`): `$GIL_LESSONS_PYTHON` or `python3` if free-
+    /// threaded, else `python3.14t` or `python3.13t` on `PATH`.
+    FreeThreaded,
 }
 
 impl Launch<'_> {
@@ -104,6 +126,8 @@ pub enum Section {
     Workarounds,
     /// The PyO3 lesson against a real interpreter.
     RealGil,
+    /// Lesson 6: the learner's own Python.
+    Practice,
 }
 
 impl Section {
@@ -116,6 +140,7 @@ impl Section {
             Section::Atomicity => "atomicity",
             Section::Workarounds => "workarounds",
             Section::RealGil => "real-gil",
+            Section::Practice => "practice",
         }
     }
 }
@@ -349,6 +374,9 @@ impl Exercise {
             if !self.args.is_empty() {
                 return Err("give either run (a whole command) or args, not both".into());
             }
+            if self.python.is_some() {
+                return Err("a Python exercise runs through its harness: args, not run".into());
+            }
         }
         for tool in &self.requires {
             if tool.is_empty() || tool.contains(['/', ' ']) {
@@ -372,9 +400,13 @@ impl Exercise {
 
     /// How its program is started.
     pub fn launch(&self) -> Launch<'_> {
-        match &self.run {
-            Some(run) => Launch::Template { run },
-            None => Launch::Binary { args: &self.args },
+        match (&self.run, self.python) {
+            (Some(run), _) => Launch::Template { run },
+            (None, Some(need)) => Launch::Python {
+                args: &self.args,
+                need,
+            },
+            (None, None) => Launch::Binary { args: &self.args },
         }
     }
 

@@ -347,7 +347,7 @@ fn printable(text: &str) -> String {
 
 /// `text` broken into lines of at most `width` characters, at spaces (its own line breaks kept;
 /// a word longer than `width` stays whole). The same textwrap the lessons' prose goes through.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let options = textwrap::Options::new(width)
         .break_words(false)
         .word_splitter(textwrap::WordSplitter::NoHyphenation);

@@ -96,7 +96,8 @@ impl Project {
     }
 
     /// The source file of `exercise` on `side`: `src/bin/NAME.rs`, `src/bin/NAME/main.rs`, or
-    /// for an exercise with its own `run` command, any file called NAME.* in the package.
+    /// for an exercise with its own `run` command, any file called NAME.* in the package; for a
+    /// Python exercise, `python/NAME.*` (`.py`, or `.c` for an extension module).
     pub fn source(&self, exercise: &Exercise, side: Side) -> anyhow::Result<PathBuf> {
         let package = self.root.join(side.package());
         let bin = package.join("src/bin");
@@ -106,6 +107,11 @@ impl Project {
         ];
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
             return Ok(found.clone());
+        }
+        if exercise.python.is_some()
+            && let Some(found) = find_stem(&package.join("python"), &exercise.name)
+        {
+            return Ok(found);
         }
         if exercise.run.is_some()
             && let Some(found) = find_stem(&package, &exercise.name)

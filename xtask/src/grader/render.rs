@@ -126,6 +126,15 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
             line("  its error output:".into());
             excerpt(&mut line, &v.stderr, 15, false);
         }
+        Kind::Deadlock => {
+            if let Some((_, way_out)) = gil_core::waits::read_report(&v.stderr) {
+                line(String::new());
+                for (i, text) in super::wrap(&way_out, 69).iter().enumerate() {
+                    let lead = if i == 0 { "  way out: " } else { "    " };
+                    line(format!("{lead}{text}"));
+                }
+            }
+        }
         Kind::Timeout => {
             line("  the last it printed:".into());
             excerpt(&mut line, &v.stdout, 10, false);

@@ -96,6 +96,9 @@ pub fn run(root: &Path, args: &RealGilArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The oldest free-threaded CPython the PyO3 of `crates/real-gil` builds for.
+const PYO3_FREE_THREADED: (u32, u32) = (3, 14);
+
 /// `$PYO3_PYTHON` or `python3` on `PATH` (`None`: not there), if it can build extensions.
 fn find_python() -> anyhow::Result<Option<Python>> {
     let Some(python) = python::find(&Choice::pyo3_python())? else {
@@ -107,6 +110,20 @@ fn find_python() -> anyhow::Result<Option<Python>> {
          can be built for it",
         python.shown,
         python.version
+    );
+    // PyO3's build script refuses a free-threaded interpreter older than 3.14 with a page of
+    // output; say why in one line before anything is built.
+    anyhow::ensure!(
+        !python.free_threaded
+            || python
+                .major_minor()
+                .is_some_and(|v| v >= PYO3_FREE_THREADED),
+        "{} is a free-threaded Python {}: PyO3 builds free-threaded extensions only from {}.{} \
+         (use a 3.14t, or a Python with the GIL)",
+        python.shown,
+        python.version,
+        PYO3_FREE_THREADED.0,
+        PYO3_FREE_THREADED.1
     );
     Ok(Some(python))
 }

@@ -83,10 +83,11 @@ pub type Op = fn(&mut Regs, &Shared, &Interp<'_, '_>, Size) -> Option<Site>;
 pub struct Row {
     /// The Python code hammered (also its label).
     pub code: &'static str,
-    /// Whether the GIL makes it atomic (per the Python FAQ, not per the source tutorial).
+    /// Whether the GIL makes it atomic: one opcode whose C code reaches no check point.
     pub atomic_under_gil: bool,
-    /// Whether the source tutorial said otherwise.
-    pub tutorial_differs: bool,
+    /// Whether the Python FAQ ("What kinds of global value mutation are thread-safe?")
+    /// lists this operation; otherwise the verdict is the course's own reasoning.
+    pub in_faq: bool,
     pub(super) setup: fn(Size) -> Shared,
     /// The loop body; the last op is the back edge, which counts the iteration.
     pub(super) body: &'static [Op],
@@ -127,7 +128,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "L.append(x)",
         atomic_under_gil: true,
-        tutorial_differs: false,
+        in_faq: true,
         setup: |z| Shared::new(List::new([], z.total() as usize), Dict::new(0), 0),
         body: &[
             |r, s, ip, z| {
@@ -143,7 +144,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "x = L.pop()",
         atomic_under_gil: true,
-        tutorial_differs: false,
+        in_faq: true,
         setup: |z| {
             let total = z.total();
             Shared::new(
@@ -171,7 +172,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "x = L[i]",
         atomic_under_gil: true,
-        tutorial_differs: false,
+        in_faq: true,
         setup: |_| Shared::new(List::new([0], 1), Dict::new(0), 0),
         body: &[
             |r, s, ip, z| {
@@ -196,7 +197,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "D[k] = v",
         atomic_under_gil: true,
-        tutorial_differs: false,
+        in_faq: true,
         setup: |z| Shared::new(List::new([], 0), Dict::new(z.total() as usize), 0),
         body: &[
             |r, s, ip, z| {
@@ -213,7 +214,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "x = D.get(k, d)",
         atomic_under_gil: true,
-        tutorial_differs: true,
+        in_faq: false,
         setup: |_| Shared::new(List::new([], 0), Dict::new(1), 0),
         body: &[
             |r, s, ip, _| {
@@ -243,7 +244,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "L[i] = L[i] + 1",
         atomic_under_gil: false,
-        tutorial_differs: false,
+        in_faq: false,
         setup: |_| Shared::new(List::new([0], 1), Dict::new(0), 0),
         body: &[
             |r, s, _, _| {
@@ -268,7 +269,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "D[k] = D.get(k, 0) + 1",
         atomic_under_gil: false,
-        tutorial_differs: false,
+        in_faq: false,
         setup: |_| Shared::new(List::new([], 0), Dict::new(1), 0),
         body: &[
             |r, s, ip, _| {
@@ -291,7 +292,7 @@ pub static ROWS: [Row; 8] = [
     Row {
         code: "if k not in D: D[k] = make(k)",
         atomic_under_gil: false,
-        tutorial_differs: false,
+        in_faq: false,
         setup: |z| Shared::new(List::new([], 0), Dict::new(z.keys()), 0),
         // Every thread walks the same keys; the loop variable is the key.
         body: &[

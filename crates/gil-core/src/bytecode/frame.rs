@@ -242,7 +242,7 @@ impl<'p> Frame<'p> {
                 match callable {
                     Value::Noop => {}
                     Value::LockExit => {
-                        globals.lock.release();
+                        globals.lock.unlock();
                         effect = Effect::Released;
                     }
                     other => panic!("model bytecode cannot call {other:?}"),

@@ -103,7 +103,8 @@ pub enum Instr {
     Call(u32),
     /// `POP_TOP`: discard the top of the stack.
     PopTop,
-    /// `BEFORE_WITH`: enter `with lock:` (acquires the lock; may block).
+    /// `BEFORE_WITH`: enter `with lock:` (acquires the lock; may block). The 3.11–3.13 name:
+    /// 3.14 removed `BEFORE_WITH` and enters a `with` block with `LOAD_SPECIAL` and a call.
     BeforeWith,
     /// `JUMP_BACKWARD`: the loop's back edge, to instruction `to`.
     JumpBackward {
@@ -180,11 +181,12 @@ pub enum CheckPolicy {
     /// CPython ≤ 3.9: after every instruction except those of [`Site::Fast`], which ended
     /// with `FAST_DISPATCH()` in `Python/ceval.c` and so skipped the check.
     EveryInstruction,
-    /// CPython 3.10 and later, in the 3.11+ instruction names: only at the loop's back edge
-    /// (`JUMP_BACKWARD`) and at calls (`CALL`). 3.10 (bpo-29988) checks after calls and on
-    /// backward jumps; 3.11–3.12 at `RESUME`, `JUMP_BACKWARD` and calls into C (trivial
-    /// specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` /
-    /// `RESUME_CHECK`. For the model's loops the three agree.
+    /// CPython 3.10 and later, in the 3.11–3.13 instruction names: only at the loop's back
+    /// edge (`JUMP_BACKWARD`) and at calls (`CALL`). 3.10 (bpo-29988) checks after calls, on
+    /// backward jumps, on taken `POP_JUMP_IF_*` jumps (forward ones too) and on frame entry;
+    /// 3.11–3.12 at `RESUME`, `JUMP_BACKWARD` and calls into C (trivial specialized calls
+    /// such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`. For the model's
+    /// loops, which take no conditional jump inside the read-modify-write, the three agree.
     #[default]
     BackEdgesAndCalls,
 }
@@ -196,7 +198,8 @@ impl CheckPolicy {
     }
 
     /// Whether the eval breaker is consulted after an instruction of kind `site`: lets code
-    /// that models other opcodes (`BINARY_SUBSCR`, `CONTAINS_OP`, …) follow the same policy.
+    /// that models other opcodes (`BINARY_SUBSCR`, `STORE_SUBSCR`, `CONTAINS_OP`, …) follow
+    /// the same policy, each with the [`Site`] its 3.9 handler had.
     pub fn checks(self, site: Site) -> bool {
         match self {
             CheckPolicy::EveryInstruction => site != Site::Fast,
@@ -228,7 +231,7 @@ pub enum Site {
     /// `SETUP_FINALLY`, `SETUP_WITH`, `BEFORE_ASYNC_WITH` and `YIELD_FROM`.)
     Fast,
     /// Any other opcode that does not call or jump back (`LOAD_GLOBAL`, `BINARY_OP`,
-    /// `BINARY_SUBSCR`, `STORE_SUBSCR`, `CONTAINS_OP`, …).
+    /// `BINARY_SUBSCR`, `STORE_SUBSCR`, …). `CONTAINS_OP` is not one: it is [`Site::Fast`].
     Opcode,
     /// A call (`CALL`), into Python or C.
     Call,

@@ -10,18 +10,20 @@
 //!   `LOAD_CONST`, `STORE_FAST`, `POP_TOP`, the `ROT_*` and `DUP_TOP*` stack shuffles, `NOP`,
 //!   `IS_OP`, `CONTAINS_OP`, `JUMP_FORWARD` and the conditional jumps on a plain bool
 //!   ([`Site::Fast`] lists them).
-//! * CPython 3.10 (bpo-29988) checks only after calls and on backward jumps; 3.11–3.12 at
+//! * CPython 3.10 (bpo-29988) checks after calls, on backward jumps, on taken
+//!   `POP_JUMP_IF_*` jumps and on frame entry; 3.11–3.12 at
 //!   `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial specialized calls
 //!   such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`. For a loop like
 //!   this one all three put the check in the same places, and
-//!   [`CheckPolicy::BackEdgesAndCalls`] stands for them all, using the 3.11+ instruction names.
+//!   [`CheckPolicy::BackEdgesAndCalls`] stands for them all, using the 3.11–3.13 instruction
+//!   names (3.14 loads small ints with `LOAD_SMALL_INT` and has no `BEFORE_WITH`).
 //!   The read-modify-write of a plain `counter += 1` then has no check point inside it — by
 //!   luck of the implementation, not by promise: put a call between the read and the write and
 //!   updates are lost again.
 //!
 //! The pieces:
 //!
-//! * [`Program`] — a loop body compiled to model [`Instr`]uctions with 3.11+ names, and its
+//! * [`Program`] — a loop body compiled to model [`Instr`]uctions with 3.11–3.13 names, and its
 //!   [`Program::listing`], a `dis`-style listing that marks the check points of a policy.
 //! * [`Globals`] — the module globals the threads share: a [`Global`] `counter`, read and written
 //!   with *separate* relaxed atomic loads and stores (so races are visible and never undefined

@@ -13,7 +13,7 @@ use super::{Blocked, Held, LockHold, Script, SimConfig, SimRun};
 use crate::gil::Mode;
 use crate::protocol::{Lock, ThreadState};
 use crate::stats::{GilStats, ThreadStats};
-use crate::timeline::{Span, ThreadLife, Timeline};
+use crate::timeline::{Mark, Span, ThreadLife, Timeline};
 
 /// What a thread does when it next runs on a core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +126,10 @@ pub(super) struct GilState {
     pub(super) switch_waiters: Vec<usize>,
     pub(super) finished: Vec<ThreadStats>,
     pub(super) spans: Vec<Span>,
+    /// Stretches threads spent with the GIL released by their own step, for the timeline.
+    pub(super) detached: Vec<Span>,
+    /// Drop requests and forced drops, for the timeline.
+    pub(super) marks: Vec<Mark>,
 }
 
 /// One model `threading.Lock`.
@@ -208,6 +212,8 @@ impl Sim {
                 switch_waiters: Vec::new(),
                 finished: Vec::new(),
                 spans: Vec::new(),
+                detached: Vec::new(),
+                marks: Vec::new(),
             })
             .collect();
         let machine = &cfg.machine;
@@ -318,6 +324,13 @@ impl Sim {
             .collect();
         let mut stuck = Vec::new();
         for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.finished.is_none()
+                && let Some(since) = t.gil.held_since()
+            {
+                // A stuck holder's hold lasts until the end: draw it.
+                let spans = &mut self.gils[t.interp].spans;
+                super::protocol::record_span(spans, t.gil.id(), nanos(since), self.now);
+            }
             if t.finished.is_none() {
                 t.finished = Some(self.now);
                 self.gils[t.interp].finished.push(t.gil.stats().clone());
@@ -343,10 +356,12 @@ impl Sim {
             })
             .collect();
         let spans = std::mem::take(&mut self.gils[0].spans);
+        let detached = std::mem::take(&mut self.gils[0].detached);
+        let marks = std::mem::take(&mut self.gils[0].marks);
         let switch_interval = self.switch_interval;
         SimRun {
             elapsed: finished.iter().copied().max().unwrap_or_default(),
-            timeline: Timeline::new(spans, lives, switch_interval),
+            timeline: Timeline::new(spans, lives, switch_interval).with_detail(detached, marks),
             gils: self
                 .gils
                 .into_iter()

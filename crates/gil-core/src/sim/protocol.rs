@@ -9,7 +9,7 @@ use super::engine::{Act, Cont, LockState, Sim, State, dur};
 use super::program::{Nanos, nanos};
 use crate::gil::Mode;
 use crate::protocol::{Event, Next, Outcome, Release};
-use crate::timeline::Span;
+use crate::timeline::{Span, StepWatch};
 
 impl Sim {
     /// Deliver `event` of thread `i` to its GIL's protocol now, and do what it says. Returns
@@ -19,11 +19,13 @@ impl Sim {
         let woken_at = self.woken_at();
         let t = &mut self.threads[i];
         let g = &mut self.gils[t.interp];
+        let watch = StepWatch::before(&t.gil);
         let Outcome {
             next,
             wake_waiter,
             wake_switch_waiters,
         } = g.lock.step(&mut t.gil, event, dur(now));
+        watch.after(&t.gil, dur(now), &mut g.detached, &mut g.marks);
         if wake_waiter {
             t.debt = t.debt.saturating_add(self.signal_cost);
             if let Some(j) = g.queue.pop_front() {
@@ -182,7 +184,7 @@ impl Sim {
 
 /// Add a hold to the timeline, joining it to the thread's previous hold if that ended just now
 /// (the old GIL's release-and-retake).
-fn record_span(spans: &mut Vec<Span>, thread: u64, start: Nanos, end: Nanos) {
+pub(super) fn record_span(spans: &mut Vec<Span>, thread: u64, start: Nanos, end: Nanos) {
     let (start, end) = (dur(start), dur(end));
     if let Some(last) = spans.last_mut()
         && last.thread == thread

@@ -166,6 +166,9 @@ impl Sim {
         }
         let t = &mut self.threads[i];
         t.state = State::Done;
+        // A pause may have been waiting for this thread to stop.
+        self.start_when_stopped(i);
+        let t = &mut self.threads[i];
         t.finished = Some(self.now);
         self.gils[t.interp].finished.push(t.gil.stats().clone());
     }

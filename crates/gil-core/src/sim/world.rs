@@ -62,7 +62,7 @@ impl Sim {
 
     /// If no other thread of the interpreter is attached, the pause's work begins: at once
     /// if `by`, the thread that just acted, is the requester, else once it has woken.
-    fn start_when_stopped(&mut self, by: usize) {
+    pub(super) fn start_when_stopped(&mut self, by: usize) {
         let Some(w) = &self.world else { return };
         let (requester, interp) = (w.requester, w.interp);
         let attached = self

@@ -6,12 +6,17 @@ use super::*;
 /// A run that did not exit cleanly: its kind, message, and whether a `todo!()` is to blame.
 pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, String, bool)> {
     let panic = panic_message(&outcome.stderr);
+    if outcome.ending != Ending::Exited(0)
+        && let Some((cycle, _)) = gil_core::waits::read_report(&outcome.stderr)
+    {
+        return Some((Kind::Deadlock, format!("deadlock: {cycle}"), false));
+    }
     Some(match outcome.ending {
         Ending::Exited(0) => return None,
         Ending::TimedOut => (
             Kind::Timeout,
             format!(
-                "did not finish in {} s — a deadlock? (every thread and child process was stopped)",
+                "did not finish in {} s (every thread and child process was stopped)",
                 value::show(exercise.timeout, None)
             ),
             false,
@@ -39,6 +44,14 @@ pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, 
             Some((message, place)) => (Kind::Panic, format!("panicked{place}: {message}"), false),
             None => (Kind::Panic, "panicked (exit code 101)".into(), false),
         },
+        Ending::Exited(_) if python_todo(&outcome.stderr).is_some() => (
+            Kind::Panic,
+            format!(
+                "not done yet: the TODO is still there ({})",
+                python_todo(&outcome.stderr).unwrap_or_default()
+            ),
+            true,
+        ),
         Ending::Exited(code) => (
             Kind::NonZeroExit,
             format!("exited with code {code}{}", last_line(&outcome.stderr)),
@@ -54,6 +67,15 @@ pub(super) fn classify(outcome: &Outcome, exercise: &Exercise) -> Option<(Kind, 
             false,
         ),
     })
+}
+
+/// A Python exercise's TODO: the `NotImplementedError("TODO: …")` its file raises until done.
+pub(super) fn python_todo(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("NotImplementedError: TODO"))
+        .map(|what| what.trim_start_matches([':', ' ']).to_owned())
 }
 
 /// The first panic in stderr: its message and ` at FILE:LINE:COL` (or "").

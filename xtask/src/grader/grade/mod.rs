@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use super::course::Snapshot;
 use super::expr::Env;
-use super::manifest::{Exercise, Launch, RelationKind};
+use super::manifest::{Exercise, Launch, PythonNeed, RelationKind};
 use super::project::{Build, Project, Side, on_path};
 use super::value;
 use crate::process::{self, Ending, Limits, Outcome};
+use crate::python;
 
 mod judge;
 
@@ -38,6 +39,8 @@ pub enum Kind {
     /// It exited with another code, or a signal killed it.
     #[serde(rename = "non-zero exit")]
     NonZeroExit,
+    /// The model's threads waited for each other; the watchdog named the cycle and ended it.
+    Deadlock,
     /// It did not finish in time.
     Timeout,
     /// It printed more than [`MAX_OUTPUT`].
@@ -61,6 +64,7 @@ impl Kind {
             Kind::CompileError => "compile error",
             Kind::Panic => "panic",
             Kind::NonZeroExit => "non-zero exit",
+            Kind::Deadlock => "deadlock",
             Kind::Timeout => "timeout",
             Kind::OutputFlood => "output flood",
             Kind::WrongResult => "wrong result",
@@ -261,8 +265,14 @@ impl Grading<'_> {
             return finish(verdict, Kind::Skipped, message);
         }
 
-        let needs_solution = exercise.needs_solution();
         let launch = exercise.launch();
+        if let Launch::Python { need, .. } = launch
+            && python_for(need)?.is_none()
+        {
+            verdict.hint = None;
+            return finish(verdict, Kind::Skipped, skipped_without(need));
+        }
+        let needs_solution = exercise.needs_solution();
         if self.build && launch.is_built() {
             if let Learner::Program(side) = learner {
                 self.say(&format!(
@@ -457,6 +467,21 @@ impl Grading<'_> {
                 let args = fill(args, params, &program, &program);
                 Ok((program, args))
             }
+            Launch::Python { args, need } => {
+                let python = python_for(need)?
+                    .with_context(|| format!("{}: no Python to run it on", exercise.name))?;
+                let file = match built {
+                    Some(file) => file.to_owned(),
+                    None => self.project.source(exercise, side)?,
+                };
+                let mut words = vec![
+                    harness(&self.project.root).to_string_lossy().into_owned(),
+                    exercise.name.clone(),
+                    file.to_string_lossy().into_owned(),
+                ];
+                words.extend(fill(args, params, &file, &file));
+                Ok((python.exe, words))
+            }
         }
     }
 
@@ -474,6 +499,21 @@ impl Grading<'_> {
                 let file = PathBuf::from(self.project.shown(&file));
                 fill(run, params, &PathBuf::from("cargo xtask"), &file).join(" ")
             }
+            Launch::Python { args, need } => {
+                let file = self.project.source(exercise, side)?;
+                let python = match need {
+                    PythonNeed::Any => python::DEFAULT,
+                    PythonNeed::FreeThreaded => python::FREE_THREADED[1],
+                };
+                let mut words = vec![
+                    python.to_owned(),
+                    self.project.shown(&harness(&self.project.root)),
+                    exercise.name.clone(),
+                    self.project.shown(&file),
+                ];
+                words.extend(fill(args, params, &file, &file));
+                words.join(" ")
+            }
             Launch::Binary { args } => {
                 let args = fill(args, params, &PathBuf::new(), &PathBuf::new());
                 let mut line = format!(
@@ -487,6 +527,37 @@ impl Grading<'_> {
                 line
             }
         })
+    }
+}
+
+/// The harness that runs a Python exercise: it loads the learner's file, records what the
+/// learner's code really did (locks taken, threads started, calls made) and prints it.
+fn harness(root: &Path) -> PathBuf {
+    root.join("xtask/python/harness.py")
+}
+
+/// The Python a Python exercise runs on (`None`: there is none).
+fn python_for(need: PythonNeed) -> anyhow::Result<Option<python::Python>> {
+    let learners = python::find(&python::Choice::learners())?;
+    match need {
+        PythonNeed::Any => Ok(learners),
+        PythonNeed::FreeThreaded => python::find_free_threaded(learners.as_ref()),
+    }
+}
+
+/// Why a Python exercise was skipped.
+fn skipped_without(need: PythonNeed) -> String {
+    match need {
+        PythonNeed::Any => format!(
+            "skipped (not passed): needs {} on PATH (or ${})",
+            python::DEFAULT,
+            python::LEARNERS
+        ),
+        PythonNeed::FreeThreaded => format!(
+            "skipped (not passed): needs a free-threaded Python ({} on PATH, or ${} naming one)",
+            python::FREE_THREADED.join(" or "),
+            python::LEARNERS
+        ),
     }
 }
 
@@ -697,6 +768,44 @@ at_most = "0.4131"
         assert_eq!(kind, Kind::Panic);
         assert!(is_todo);
         assert!(message.starts_with("not done yet: the TODO is still there"));
+    }
+
+    #[test]
+    fn a_deadlock_report_is_a_deadlock_that_names_both_waits() {
+        use gil_core::waits::{Deadlock, Link, Resource};
+        let lock = Resource::Lock(2, "lock");
+        let gil = Resource::Gil(1);
+        let found = Deadlock {
+            links: vec![
+                Link {
+                    thread: "T1".into(),
+                    holds: lock,
+                    waits_for: gil,
+                },
+                Link {
+                    thread: "T2".into(),
+                    holds: gil,
+                    waits_for: lock,
+                },
+            ],
+        };
+        let outcome = Outcome {
+            ending: Ending::Exited(gil_core::waits::DEADLOCK_EXIT_CODE),
+            stdout: "words counted: 10\n".into(),
+            stderr: found.report(),
+        };
+        let (kind, message, todo) = classify(&outcome, &exercise()).unwrap();
+        assert_eq!((kind, todo), (Kind::Deadlock, false));
+        assert_eq!(
+            message,
+            "deadlock: T1 holds `lock` and waits for the GIL; T2 holds the GIL and waits for `lock`"
+        );
+        // A run the time limit stopped, after the report, is the same deadlock.
+        let stopped = Outcome {
+            ending: Ending::TimedOut,
+            ..outcome
+        };
+        assert_eq!(classify(&stopped, &exercise()).unwrap().0, Kind::Deadlock);
     }
 
     #[test]

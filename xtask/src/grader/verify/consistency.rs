@@ -66,7 +66,7 @@ pub(super) fn orphans(project: &Project, side: Side) -> Vec<String> {
 /// The harness (from the fence on) must be the same in the exercise and its solution, or a
 /// solution could pass checks the learner's harness does not print. `Some`: how they differ.
 pub(super) fn harness_differs(project: &Project, exercise: &Exercise) -> Option<String> {
-    if !exercise.launch().is_built() {
+    if !exercise.launch().is_built() && exercise.python.is_none() {
         return None;
     }
     let text = |side| {

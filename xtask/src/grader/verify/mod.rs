@@ -238,6 +238,10 @@ fn build_all(
         .copied()
         .filter(|e| e.launch().is_built())
         .collect();
+    if !args.names.is_empty() && built.is_empty() {
+        // Only Python exercises asked for: cargo has nothing to build.
+        return Ok((Vec::new(), Vec::new()));
+    }
     // All of them in one cargo invocation when verifying everything.
     let asked: &[&Exercise] = if args.names.is_empty() { &[] } else { &built };
     let compiled = |side| -> anyhow::Result<Vec<String>> {
@@ -378,6 +382,8 @@ fn wrong_answers_fail(
     for answer in answers {
         let program = if exercise.launch().is_built() {
             wrong_program(grading.project, &answer.bin)
+        } else if exercise.python.is_some() {
+            PathBuf::from(&answer.bin)
         } else {
             wrong_file(grading.project, &answer.bin)
         };

@@ -12,6 +12,13 @@ pub(super) fn wrong_answers<'a>(
 ) -> anyhow::Result<BTreeMap<&'a str, Vec<WrongAnswer>>> {
     let mut found = BTreeMap::new();
     for exercise in exercises {
+        if exercise.python.is_some() {
+            let answers = python_answers(project, exercise, problems);
+            if !answers.is_empty() {
+                found.insert(exercise.name.as_str(), answers);
+            }
+            continue;
+        }
         let mut answers = Vec::new();
         for (dir, right) in [(WRONG, false), (OTHER, true)] {
             let dir = project.root.join(dir).join(&exercise.name);
@@ -36,6 +43,11 @@ pub(super) fn wrong_answers<'a>(
     }
     let all: Vec<(&str, &WrongAnswer)> = found
         .iter()
+        .filter(|(name, _)| {
+            exercises
+                .iter()
+                .any(|e| e.name == **name && e.python.is_none())
+        })
         .flat_map(|(name, answers)| answers.iter().map(move |a| (*name, a)))
         .collect();
     if all.is_empty() {
@@ -96,6 +108,82 @@ pub(super) fn wrong_answers<'a>(
     Ok(found)
 }
 
+/// The wrong (and other right) answers to a Python exercise: whole files, `NAME/KIND.py` (or
+/// `.c`), run as they are. Their header is the same as a Rust one's, in the file's comments
+/// (`# Wrong:` / `# Fails:` / `# Style:`, or `//` in C).
+fn python_answers(
+    project: &Project,
+    exercise: &Exercise,
+    problems: &mut Vec<String>,
+) -> Vec<WrongAnswer> {
+    let mut answers = Vec::new();
+    for (dir, right) in [(WRONG, false), (OTHER, true)] {
+        let dir = project.root.join(dir).join(&exercise.name);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "py" || e == "c"))
+            .collect();
+        files.sort();
+        for file in files {
+            match read_python_answer(project, exercise, &file, right) {
+                Ok(answer) => answers.push(answer),
+                Err(error) => problems.push(format!("{error:#}")),
+            }
+        }
+    }
+    answers
+}
+
+fn read_python_answer(
+    project: &Project,
+    exercise: &Exercise,
+    file: &Path,
+    right: bool,
+) -> anyhow::Result<WrongAnswer> {
+    let shown = project.shown(file);
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|line| {
+                let line = line.trim_start_matches(['#', '/', ' ']);
+                line.strip_prefix(key)
+            })
+            .map(|v| v.trim().to_owned())
+            .with_context(|| format!("{shown} has no `{key}` line"))
+    };
+    let (what, fails) = if right {
+        (field("Style:")?, None)
+    } else {
+        let fails: Vec<String> = field("Fails:")?
+            .split('|')
+            .map(|f| f.trim().to_owned())
+            .collect();
+        for label in &fails {
+            let known = exercise.checks.iter().any(|c| &c.label == label)
+                || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
+                    .iter()
+                    .any(|k| k.name() == label);
+            anyhow::ensure!(
+                known,
+                "{shown}: `Fails: {label}` names no check of {} and no verdict",
+                exercise.name
+            );
+        }
+        (field("Wrong:")?, Some(fails))
+    };
+    Ok(WrongAnswer {
+        // A Python answer is run as it is: its "binary" is the file itself.
+        bin: file.to_string_lossy().into_owned(),
+        shown,
+        what,
+        fails,
+        functions: String::new(),
+    })
+}
+
 /// `NAME` and the text above and below the fence line (the fence line goes with the harness).
 pub(super) fn split_at_fence(text: &str) -> Option<(&str, &str)> {
     let at = text.find(FENCE)?;
@@ -130,9 +218,14 @@ pub(super) fn read_wrong_answer(
     };
     for fails in fails.iter().flatten() {
         let known = exercise.checks.iter().any(|c| &c.label == fails)
-            || [Kind::Timeout, Kind::Panic, Kind::NonZeroExit]
-                .iter()
-                .any(|k| k.name() == fails);
+            || [
+                Kind::Timeout,
+                Kind::Deadlock,
+                Kind::Panic,
+                Kind::NonZeroExit,
+            ]
+            .iter()
+            .any(|k| k.name() == fails);
         anyhow::ensure!(
             known,
             "{shown}: `// Fails: {fails}` names no check of {} and no verdict",

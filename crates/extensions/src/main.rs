@@ -1,0 +1,54 @@
+//! `cargo run --release -p extensions`: lesson 7, the GIL from a PyO3 extension's side.
+//!
+//! The lesson text is the library's documentation (`cargo doc --no-deps --open -p extensions`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use extensions::{Config, LESSON};
+use gil_core::lesson::{self, LessonArgs};
+
+/// Lesson 7: the GIL from a PyO3 extension's side — Rust locks, worker threads, shared
+/// objects without a GIL, stop-the-world pauses.
+#[derive(Parser, Debug)]
+#[command(name = "extensions", version)]
+struct Cli {
+    #[command(flatten)]
+    lesson: LessonArgs,
+
+    /// How long the lesson lets a stuck thread wait before it ends the deadlock, in ms,
+    /// 50 to 5000 [default: 300; --quick: 150]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(50..=5000))]
+    patience: Option<u64>,
+
+    /// Worker threads in part 2, 1 to 16 [default: this machine's cores, 2 to 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=16))]
+    workers: Option<u64>,
+
+    /// Calls per thread on the shared object in part 3, 100 to 1000000
+    /// [default: 50000; --quick: 10000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    calls: Option<u64>,
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let base = if cli.lesson.quick {
+        Config::quick()
+    } else {
+        Config::default()
+    };
+    let cfg = Config {
+        patience: cli.patience.map_or(base.patience, Duration::from_millis),
+        workers: cli.workers.map_or(base.workers, |n| n as usize),
+        calls: cli.calls.unwrap_or(base.calls),
+        gil: cli.lesson.gil.clone(),
+        ..base
+    };
+    lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+}
+
+fn main() -> ExitCode {
+    lesson::main(real_main)
+}

@@ -1,0 +1,268 @@
+//! Line charts for the lessons' sweeps: switch interval against switches per second, threads
+//! against time, cores against speed-up.
+
+use super::Figure;
+use super::axis::{fmt_value, nice_max, nice_ticks};
+use super::svg::{Anchor, Svg, style, text_width};
+
+const WIDTH: f64 = 800.0;
+const HEIGHT: f64 = 440.0;
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 30.0;
+const BOTTOM: f64 = 60.0;
+
+/// How an axis maps values to positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Evenly spaced values, from zero.
+    Linear,
+    /// Powers of two evenly spaced (thread and core counts: 1, 2, 4, … 64).
+    Log2,
+    /// Powers of ten evenly spaced (switch intervals from 0.1 ms to 100 ms).
+    Log10,
+}
+
+/// One line of a [`LineChart`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Its name in the legend.
+    pub name: String,
+    /// Its points, `(x, y)`, drawn in this order.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A series named `name` through `points`.
+    pub fn new(name: &str, points: impl IntoIterator<Item = (f64, f64)>) -> Series {
+        Series {
+            name: name.to_owned(),
+            points: points.into_iter().collect(),
+        }
+    }
+}
+
+/// A line chart, built with [`LineChart::new`] and drawn with [`LineChart::render`].
+///
+/// ```
+/// use gil_core::figure::{LineChart, Scale, Series};
+///
+/// let fig = LineChart::new("threads", "Time against threads", "threads", "seconds")
+///     .x_scale(Scale::Log2)
+///     .series(Series::new("GIL", [(1.0, 1.0), (2.0, 1.0), (4.0, 1.01)]))
+///     .series(Series::new("free-threaded", [(1.0, 1.0), (2.0, 0.5), (4.0, 0.5)]))
+///     .render();
+/// assert!(fig.svg().contains("free-threaded"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LineChart {
+    name: String,
+    title: String,
+    caption: String,
+    x_label: String,
+    y_label: String,
+    x_scale: Scale,
+    y_scale: Scale,
+    series: Vec<Series>,
+}
+
+impl LineChart {
+    /// An empty chart; `name` becomes the file name, `title` the heading.
+    pub fn new(name: &str, title: &str, x_label: &str, y_label: &str) -> LineChart {
+        LineChart {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            caption: String::new(),
+            x_label: x_label.to_owned(),
+            y_label: y_label.to_owned(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            series: Vec::new(),
+        }
+    }
+
+    /// One line under the title.
+    pub fn caption(mut self, caption: &str) -> Self {
+        self.caption = caption.to_owned();
+        self
+    }
+
+    /// How x values are spaced (default linear).
+    pub fn x_scale(mut self, scale: Scale) -> Self {
+        self.x_scale = scale;
+        self
+    }
+
+    /// How y values are spaced (default linear from zero).
+    pub fn y_scale(mut self, scale: Scale) -> Self {
+        self.y_scale = scale;
+        self
+    }
+
+    /// Add a line.
+    pub fn series(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// Draw it.
+    pub fn render(&self) -> Figure {
+        let top = if self.caption.is_empty() { 60.0 } else { 76.0 };
+        let mut svg = Svg::new(WIDTH, HEIGHT, &self.title, &self.caption);
+        svg.heading(20.0, &self.title, &self.caption);
+        let points = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().copied())
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+        };
+        let x = Axis::new(self.x_scale, points().map(|p| p.0), LEFT, WIDTH - RIGHT);
+        let y = Axis::new(self.y_scale, points().map(|p| p.1), HEIGHT - BOTTOM, top);
+
+        // Grid, ticks and labels.
+        for (v, label) in y.ticks() {
+            let py = y.pos(v);
+            svg.line(LEFT, py, WIDTH - RIGHT, py, style::FAINT, 1.0);
+            svg.text(LEFT - 6.0, py + 4.0, Anchor::End, &label);
+        }
+        for (v, label) in x.ticks() {
+            let px = x.pos(v);
+            svg.line(px, top, px, HEIGHT - BOTTOM, style::FAINT, 1.0);
+            svg.text(px, HEIGHT - BOTTOM + 18.0, Anchor::Middle, &label);
+        }
+        svg.line(
+            LEFT,
+            HEIGHT - BOTTOM,
+            WIDTH - RIGHT,
+            HEIGHT - BOTTOM,
+            style::INK,
+            1.0,
+        );
+        svg.line(LEFT, top, LEFT, HEIGHT - BOTTOM, style::INK, 1.0);
+        svg.text(
+            (LEFT + WIDTH - RIGHT) / 2.0,
+            HEIGHT - 18.0,
+            Anchor::Middle,
+            &self.x_label,
+        );
+        svg.styled_text(
+            0.0,
+            0.0,
+            Anchor::Middle,
+            &format!(
+                "transform=\"translate(18 {}) rotate(-90)\"",
+                super::svg::num((top + HEIGHT - BOTTOM) / 2.0)
+            ),
+            &self.y_label,
+        );
+
+        // The lines, then the legend over them (top left, inside the plot).
+        for (i, series) in self.series.iter().enumerate() {
+            let colour = style::SERIES[i % style::SERIES.len()];
+            let pts: Vec<(f64, f64)> = series
+                .points
+                .iter()
+                .filter(|(px, py)| x.accepts(*px) && y.accepts(*py))
+                .map(|(px, py)| (x.pos(*px), y.pos(*py)))
+                .collect();
+            svg.polyline(&pts, colour, 2.0);
+            for (px, py) in &pts {
+                svg.circle(*px, *py, 3.5, colour);
+            }
+        }
+        let legend_width = self
+            .series
+            .iter()
+            .map(|s| text_width(&s.name))
+            .fold(0.0, f64::max)
+            + 40.0;
+        svg.outlined_rect(
+            LEFT + 10.0,
+            top + 8.0,
+            legend_width,
+            10.0 + 18.0 * self.series.len() as f64,
+            "#ffffff",
+            style::FAINT,
+        );
+        for (i, series) in self.series.iter().enumerate() {
+            let colour = style::SERIES[i % style::SERIES.len()];
+            let ly = top + 24.0 + 18.0 * i as f64;
+            svg.line(LEFT + 18.0, ly - 4.0, LEFT + 36.0, ly - 4.0, colour, 2.0);
+            svg.circle(LEFT + 27.0, ly - 4.0, 3.5, colour);
+            svg.text(LEFT + 42.0, ly, Anchor::Start, &series.name);
+        }
+        Figure::new(&self.name, &self.title, svg.finish())
+    }
+}
+
+/// One axis: its scale, the range of values it shows and the pixels it spans.
+struct Axis {
+    scale: Scale,
+    lo: f64,
+    hi: f64,
+    from_px: f64,
+    to_px: f64,
+}
+
+impl Axis {
+    fn new(scale: Scale, values: impl Iterator<Item = f64>, from_px: f64, to_px: f64) -> Axis {
+        let values: Vec<f64> = values
+            .filter(|v| scale == Scale::Linear || *v > 0.0)
+            .collect();
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = match scale {
+            _ if values.is_empty() => (0.0, 1.0),
+            Scale::Linear => (min.min(0.0), nice_max(max)),
+            Scale::Log2 => (min.log2().floor().exp2(), max.log2().ceil().exp2()),
+            Scale::Log10 => (
+                10f64.powf(min.log10().floor()),
+                10f64.powf(max.log10().ceil()),
+            ),
+        };
+        let hi = if hi > lo { hi } else { lo * 2.0 + 1.0 };
+        Axis {
+            scale,
+            lo,
+            hi,
+            from_px,
+            to_px,
+        }
+    }
+
+    fn accepts(&self, v: f64) -> bool {
+        v.is_finite() && (self.scale == Scale::Linear || v > 0.0)
+    }
+
+    fn fraction(&self, v: f64) -> f64 {
+        match self.scale {
+            Scale::Linear => (v - self.lo) / (self.hi - self.lo),
+            Scale::Log2 => (v.log2() - self.lo.log2()) / (self.hi.log2() - self.lo.log2()),
+            Scale::Log10 => (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10()),
+        }
+    }
+
+    fn pos(&self, v: f64) -> f64 {
+        self.from_px + self.fraction(v) * (self.to_px - self.from_px)
+    }
+
+    fn ticks(&self) -> Vec<(f64, String)> {
+        let values: Vec<f64> = match self.scale {
+            Scale::Linear => nice_ticks(self.lo, self.hi, 6),
+            Scale::Log2 => {
+                let (a, b) = (self.lo.log2().round() as i32, self.hi.log2().round() as i32);
+                (a..=b).map(|e| 2f64.powi(e)).collect()
+            }
+            Scale::Log10 => {
+                let (a, b) = (
+                    self.lo.log10().round() as i32,
+                    self.hi.log10().round() as i32,
+                );
+                (a..=b)
+                    .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
+                    .filter(|v| *v <= self.hi * (1.0 + 1e-9))
+                    .collect()
+            }
+        };
+        values.into_iter().map(|v| (v, fmt_value(v))).collect()
+    }
+}

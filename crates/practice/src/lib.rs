@@ -1,0 +1,171 @@
+//! # Lesson 6 — the GIL in your own Python program
+//!
+//! Run it with `cargo run --release -p practice` (`-- --help` lists the flags; `--python PATH`
+//! picks the interpreter, `--part N` runs one part).
+//!
+//! Lessons 1 to 5 taught the mechanism on a model. This one runs small Python programs the
+//! lesson ships on *your* interpreter — the same `python3` that `cargo xtask fidelity` finds,
+//! found by the same code ([`gil_core::python`]) — and sets each real figure beside what the
+//! model or its simulator predicts for the same shape of work. Each part ends with something to
+//! take to your own code.
+//!
+//! ## The parts (one module each)
+//!
+//! 1. [`part1_cpu_or_wait`] — `time.process_time()` against `time.perf_counter()`: the CPU
+//!    share of a call says whether it computes or waits, and so what threads or processes can do.
+//! 2. [`part2_release`] — a heartbeat thread ticks while a call runs: the share of the call's
+//!    time it could run says whether the call released the GIL. Ends with the probe as a recipe.
+//! 3. [`part3_cost`] — the heartbeat's lateness as a GIL wait meter, at two switch intervals;
+//!    the real profilers (`py-spy --gil`, `profiling.sampling --mode gil`) where installed.
+//! 4. [`part4_asyncio`] — a blocking call stalls an event loop; `asyncio.to_thread` removes the
+//!    stall for blocking I/O but not for Python code; a process pool for CPU work.
+//! 5. [`part5_free_threaded`] — which build runs and whether its GIL is on; on a free-threaded
+//!    interpreter, a C extension compiled against its headers with and without the
+//!    `Py_mod_gil` slot, and what "ready" means for the module's own state.
+//!
+//! Without Python the lesson says so in one line and prints the model's side of every part.
+
+use std::time::Duration;
+
+use gil_core::lesson::{Lesson, LessonArgs, Part};
+use gil_core::python::{self, Choice, Python};
+
+pub mod part1_cpu_or_wait;
+pub mod part2_release;
+pub mod part3_cost;
+pub mod part4_asyncio;
+pub mod part5_free_threaded;
+pub mod scripts;
+
+/// Lesson 6: the GIL in your own Python program, measured on your interpreter.
+#[derive(clap::Parser, Debug)]
+#[command(name = "practice", version, about)]
+pub struct Cli {
+    /// The lesson's shared flags.
+    #[command(flatten)]
+    pub lesson: LessonArgs,
+
+    /// The Python to measure [default: python3 on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<std::path::PathBuf>,
+}
+
+/// What every part needs: the interpreter (if any) and the scripts' directory.
+pub struct Config {
+    /// The learner's Python; `None` without one, or with `--simulated`.
+    pub python: Option<Python>,
+    /// The scripts, written out.
+    pub scripts: scripts::Scripts,
+    /// Smaller workloads (`--quick`).
+    pub quick: bool,
+    /// `--simulated`: the model's side only.
+    pub simulated: bool,
+    /// Cores the simulator assumes.
+    pub cores: usize,
+    /// The switch interval the simulator uses (`--switch-interval`).
+    pub interval: Duration,
+}
+
+impl Config {
+    /// Workload scale for the scripts: 1, or smaller with `--quick`.
+    pub fn scale(&self) -> &'static str {
+        if self.quick { "0.25" } else { "1" }
+    }
+
+    /// Timeout for one script run.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+/// The lesson's parts in teaching order.
+pub static LESSON: Lesson<Config> = Lesson {
+    name: "practice",
+    number: 6,
+    title: "The GIL in your own Python program",
+    shows: "How to tell whether your code computes or waits, whether a call releases the GIL, \
+            what the GIL costs your program, asyncio's blocking trap, and free-threaded builds \
+            - measured on your own interpreter.",
+    intro: "Each part runs a small Python program on your interpreter and sets its figures \
+            beside the model's prediction for the same work. Each ends with something to use \
+            on your own code.",
+    steadier: "",
+    parts: &[
+        Part {
+            title: "CPU-bound or waiting?",
+            python: part1_cpu_or_wait::PYTHON,
+            run: part1_cpu_or_wait::run,
+        },
+        Part {
+            title: "does this call release the GIL?",
+            python: part2_release::PYTHON,
+            run: part2_release::run,
+        },
+        Part {
+            title: "how much does the GIL cost my program?",
+            python: part3_cost::PYTHON,
+            run: part3_cost::run,
+        },
+        Part {
+            title: "threads and asyncio",
+            python: part4_asyncio::PYTHON,
+            run: part4_asyncio::run,
+        },
+        Part {
+            title: "free-threaded Python in practice",
+            python: part5_free_threaded::PYTHON,
+            run: part5_free_threaded::run,
+        },
+    ],
+    exercises: &[
+        "py1_counter_lock",
+        "py2_countdown",
+        "py3_hash_pool",
+        "py4_release_probe",
+        "py5_unblock_loop",
+        "py6_free_threaded_ext",
+    ],
+};
+
+/// Run the lesson as `cli` asks.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let python = if cli.lesson.simulated {
+        None
+    } else {
+        let found = python::find(&Choice::flag(cli.python.as_deref()))?;
+        if found.is_none() {
+            println!(
+                "No `{}` on PATH: the parts below show the model's side only \
+                 (--python PATH picks one).",
+                python::DEFAULT
+            );
+        }
+        found
+    };
+    let cfg = Config {
+        python,
+        scripts: scripts::Scripts::write()?,
+        quick: cli.lesson.quick,
+        simulated: cli.lesson.simulated,
+        cores: cli.lesson.sim_cores(),
+        interval: cli.lesson.interval(),
+    };
+    if let Some(python) = &cfg.python {
+        println!(
+            "Python {} ({}){}",
+            python.version,
+            python.exe.display(),
+            if python.free_threaded {
+                ", a free-threaded build"
+            } else {
+                ""
+            }
+        );
+    }
+    gil_core::lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+}
+
+/// `share` (0 to 1) as a percentage with one decimal.
+pub fn percent(share: f64) -> String {
+    gil_core::claim::Unit::Percent.show(share * 100.0)
+}

@@ -1,0 +1,216 @@
+//! Part 2: does this call release the GIL? A heartbeat thread sleeps a moment, then needs the
+//! GIL for an instant to count a tick. While a call runs in the main thread, the heartbeat ticks
+//! as often as alone if the call released the GIL, never if it is C code that keeps it, and once
+//! per switch interval if it is Python code (the heartbeat's drop request makes it let go).
+//! The share of the call's time the heartbeat could run is the verdict.
+
+use std::time::Duration;
+
+use gil_core::Mode;
+use gil_core::claim::{Claim, Unit, claim};
+use gil_core::report::{Table, note, python};
+use gil_core::sim::{Script, SimConfig, Step, simulate};
+use serde::Deserialize;
+
+use crate::{Config, percent, scripts};
+
+/// The Python this part runs (in `py/release.py`).
+pub const PYTHON: &str = "\
+def beat():                     # the heartbeat thread
+    while not stop.is_set():
+        time.sleep(0.0005)      # needs no GIL
+        ticks.append(time.perf_counter())   # needs the GIL
+threading.Thread(target=beat).start()
+call()                          # ticks during the call, against alone";
+
+/// What CPython's source says a call does with the GIL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gil {
+    /// It releases the GIL for its whole length (`Py_BEGIN_ALLOW_THREADS`).
+    Releases,
+    /// It is Python code: it lets go at check points when asked.
+    Python,
+    /// It is C code that keeps the GIL and runs no bytecode.
+    Holds,
+}
+
+impl Gil {
+    /// The verdict a heartbeat share gives.
+    pub fn from_share(share: f64) -> Gil {
+        if share >= RELEASES {
+            Gil::Releases
+        } else if share >= PYTHON_CODE {
+            Gil::Python
+        } else {
+            Gil::Holds
+        }
+    }
+
+    /// How the table says it.
+    pub fn verdict(self) -> &'static str {
+        match self {
+            Gil::Releases => "releases",
+            Gil::Python => "hands over",
+            Gil::Holds => "holds",
+        }
+    }
+
+    /// The sentence a held claim prints.
+    fn sentence(self, name: &str) -> String {
+        match self {
+            Gil::Releases => format!("{name} released the GIL."),
+            Gil::Python => format!("{name} let the heartbeat in at check points only."),
+            Gil::Holds => format!("{name} kept the GIL: the heartbeat could not run."),
+        }
+    }
+
+    /// The share bounds of this verdict.
+    fn bounds(self) -> (f64, f64) {
+        match self {
+            Gil::Releases => (RELEASES, 1.0),
+            Gil::Python => (PYTHON_CODE, RELEASES),
+            Gil::Holds => (0.0, PYTHON_CODE),
+        }
+    }
+
+    fn step(self, length: Duration) -> Step {
+        match self {
+            Gil::Releases => Step::NativeReleased(length),
+            Gil::Python => Step::Bytecode(length),
+            Gil::Holds => Step::NativeHolding(length),
+        }
+    }
+}
+
+/// A heartbeat share at least this: the call released the GIL.
+pub const RELEASES: f64 = 0.25;
+/// At least this (and below [`RELEASES`]): Python code, letting go once per switch interval.
+pub const PYTHON_CODE: f64 = 0.008;
+
+/// The calls the script probes, and what CPython's (or NumPy's) source says of each.
+pub const CALLS: [(&str, Gil); 8] = [
+    ("time.sleep(0.2)", Gil::Releases),
+    ("hashlib.sha256(32 MB)", Gil::Releases),
+    ("zlib.compress(4 MB)", Gil::Releases),
+    ("pure-Python loop", Gil::Python),
+    ("sorted(500k floats)", Gil::Holds),
+    ("json.dumps(100k dicts)", Gil::Holds),
+    ("numpy matrix product", Gil::Releases),
+    ("numpy.sort(8M)", Gil::Releases),
+];
+
+/// The heartbeat share the simulator expects for a call of kind `gil`: a heartbeat of 0.5 ms
+/// sleeps beside a 100 ms call; the ticks it could not make during the call it makes after,
+/// so the share is 1 − (its delay ÷ the call's length).
+pub fn expected_share(gil: Gil, cores: usize, interval: Duration) -> f64 {
+    let call = Duration::from_millis(100);
+    let tick = Duration::from_micros(500);
+    let ticks = u32::try_from(call.as_micros() / tick.as_micros()).unwrap_or(200);
+    let heartbeat = Step::Repeat(
+        ticks,
+        vec![
+            Step::Blocking(tick),
+            Step::Bytecode(Duration::from_micros(2)),
+        ],
+    );
+    let cfg = SimConfig::new(Mode::Gil, interval, cores);
+    let alone = simulate(
+        &cfg,
+        vec![Script::new("heartbeat", vec![heartbeat.clone()])],
+    )
+    .elapsed;
+    let run = simulate(
+        &cfg,
+        vec![
+            Script::new("call", vec![gil.step(call)]),
+            Script::new("heartbeat", vec![heartbeat]),
+        ],
+    );
+    let delay = run.finished[1].saturating_sub(alone);
+    (1.0 - delay.as_secs_f64() / call.as_secs_f64()).clamp(0.0, 1.0)
+}
+
+#[derive(Deserialize)]
+struct Measured {
+    numpy: Option<String>,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    call: String,
+    seconds: f64,
+    share: f64,
+}
+
+/// Run part 2.
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let measured: Option<Measured> = match &cfg.python {
+        Some(python) => {
+            Some(
+                cfg.scripts
+                    .run(python, "release.py", &[cfg.scale()], cfg.timeout())?,
+            )
+        }
+        None => None,
+    };
+    let mut table = Table::new(&["call", "time", "heartbeat", "verdict", "model"]);
+    let mut claims = Vec::new();
+    for (name, gil) in CALLS {
+        let expected = expected_share(gil, cfg.cores, cfg.interval);
+        let row = match &measured {
+            Some(m) => match m.rows.iter().find(|r| r.call == name) {
+                Some(row) => Some(row),
+                None => continue, // NumPy is not installed
+            },
+            None => None,
+        };
+        let share = row.map_or(expected, |r| r.share);
+        table.push([
+            name.to_owned(),
+            row.map_or("-".into(), |r| format!("{:.0} ms", r.seconds * 1e3)),
+            percent(share),
+            Gil::from_share(share).verdict().to_owned(),
+            format!("{} {}", gil.verdict(), percent(expected)),
+        ]);
+        claims.push((name, gil, share, expected));
+    }
+    table.print();
+    let numpy = match measured.as_ref().map(|m| m.numpy.as_deref()) {
+        Some(Some(version)) => format!("NumPy {version} is installed: its rows are measured."),
+        Some(None) => "NumPy is not installed for this Python, so its rows are left out \
+                       (`python3 -m pip install numpy` adds them)."
+            .to_owned(),
+        None => String::new(),
+    };
+    note(&format!(
+        "heartbeat: the share of the call's time the heartbeat could run, against its pace \
+         alone. hands over: Python code, which lets a waiting thread in once per switch \
+         interval. model: what CPython's source says the call does, and the simulator's \
+         share for it. {numpy}"
+    ));
+    if cfg.python.is_some() || cfg.simulated {
+        println!();
+        for (name, gil, share, expected) in claims {
+            let (low, high) = gil.bounds();
+            claim(Claim {
+                figure: &format!("heartbeat during {name}"),
+                unit: Unit::Percent,
+                measured: share * 100.0,
+                expected: expected * 100.0,
+                low: low * 100.0,
+                high: high * 100.0,
+                text: &gil.sentence(name),
+            });
+        }
+    }
+    println!();
+    note(
+        "The probe as a recipe: paste it into your program and call it on the call you \
+         wonder about, with data of your real size. Near 1: threads will overlap it. Near \
+         0: it holds the GIL; threads will queue behind it (use processes, or a library \
+         that releases it).",
+    );
+    python(scripts::release_probe());
+    Ok(())
+}
