@@ -97,8 +97,8 @@ fn print_row(threads: usize, verdict: &Verdict) {
 }
 
 /// What the 3.2+ GIL does not promise: bounded waiting for three threads when they also make
-/// blocking calls, or when a signal may wake any sleeper (POSIX) rather than the longest
-/// (Linux). Expected to fail; printed, not judged.
+/// blocking calls, or when a signal may wake any sleeper (POSIX) rather than the longest.
+/// Both fail (gil-core's tests pin that); printed here as what the verdicts above do not say.
 fn beyond_the_promise() {
     println!(
         "\nBounded waiting above is for threads that only compute. Under the 3.2+ GIL with 3\n\

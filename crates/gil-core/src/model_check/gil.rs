@@ -12,8 +12,9 @@
 //! at check points (one bytecode each); a timed wait runs out after [`SWITCH_CHECKS`] of them;
 //! whatever has been woken, has timed out, or has let go at a check point and retakes acts
 //! before the next check point and before a blocking call returns (a wake-up is quicker than
-//! a blocking call), in any order among themselves; signals wake the longest sleeper first, as
-//! Linux's futexes do; and nobody wakes spuriously (each spurious wake-up restarts
+//! a blocking call), in any order among themselves; a signal wakes the longest sleeper (a fair
+//! condition variable; POSIX promises only "at least one", and the checker shows that case
+//! too); and nobody wakes spuriously (each spurious wake-up restarts
 //! `take_gil`'s timed wait, so an endless run of them could starve anyone).
 
 use std::fmt;
@@ -88,7 +89,7 @@ impl Property {
 pub enum Wake {
     /// Any one of them (what POSIX promises).
     Any,
-    /// The one that has slept longest (what Linux's futexes do).
+    /// The one that has slept longest (a fair condition variable).
     Longest,
 }
 
@@ -737,6 +738,9 @@ mod tests {
         let mut model = Model::for_property(Mode::Gil, 3, Property::BoundedWaiting);
         model.wake = Wake::Any;
         assert!(!model.check(Property::BoundedWaiting).holds());
+        let mut busy = Model::for_property(Mode::Gil, 3, Property::BoundedWaiting);
+        busy.blocking_calls = true;
+        assert!(!busy.check(Property::BoundedWaiting).holds());
         let mut two = Model::for_property(Mode::Gil, 2, Property::BoundedWaiting);
         two.blocking_calls = true;
         assert!(two.check(Property::BoundedWaiting).holds());
