@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod book;
 mod ci;
 mod fidelity;
 mod grader;
@@ -50,6 +51,8 @@ enum Task {
     Fidelity(fidelity::FidelityArgs),
     /// Check the GIL protocol over every interleaving, and `counter += 1` over every schedule
     ModelCheck,
+    /// Build the course as an HTML book in target/book/ (text and figures; --check in Chromium)
+    Book(book::BookArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,7 @@ fn run(task: &Task, root: &Path) -> anyhow::Result<ExitCode> {
         Task::Verify(args) => grader::verify(root, args),
         Task::RealGil(args) => real_gil::run(root, args).map(|()| ExitCode::SUCCESS),
         Task::Fidelity(args) => fidelity::run(root, args),
+        Task::Book(args) => book::run(root, args),
         Task::ModelCheck => model_check::run(),
     }
 }

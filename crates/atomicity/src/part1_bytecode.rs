@@ -1,4 +1,6 @@
 //! Part 1 — `counter += 1` as bytecode, and where the GIL can change hands inside it.
+//!
+#![doc = include_str!("part1_bytecode.md")]
 
 use gil_core::bytecode::{CheckPolicy, Program};
 use gil_core::claim::{Claim, Unit, claim};

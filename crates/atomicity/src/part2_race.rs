@@ -1,5 +1,7 @@
 //! Part 2 — the classic race, on real threads: 10 threads × 100,000 `counter += 1`.
 //!
+#![doc = include_str!("part2_race.md")]
+//!
 //! Every race runs live on the model GIL, in turns (one run of each, then the next round), and
 //! on the deterministic scheduler of part 3 at the same size: the scheduler's figure is what
 //! the lesson expects, the live one what this machine did. `--simulated` shows only the first.

@@ -1,4 +1,6 @@
 //! Part 3 — one lost update, replayed instruction by instruction by a seeded scheduler.
+//!
+#![doc = include_str!("part3_replay.md")]
 
 use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
 use gil_core::claim::{Claim, Unit, claim};
