@@ -183,6 +183,10 @@ pub struct Check {
     pub at_most: Option<String>,
     /// Shown when the check fails.
     pub why: Option<String>,
+    /// Shown instead of `why` when the value came out too high (say, work done twice).
+    pub why_too_high: Option<String>,
+    /// Shown instead of `why` when the value came out too low (say, a step dropped).
+    pub why_too_low: Option<String>,
     /// The parsed relations, filled in by [`Manifest::parse`].
     #[serde(skip)]
     pub relations: Vec<Relation>,

@@ -88,7 +88,7 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
                     paint.green("✓"),
                     check.label,
                     check.actual.as_deref().unwrap_or(""),
-                    paint.dim(&format!("({} {})", check.relation, check.expression))
+                    paint.dim(&format!("({} {})", check.relation, check.target()))
                 ));
             }
         }

@@ -102,15 +102,18 @@ impl CheckResult {
     /// expression is a literal (`2`, `yes`), "the solution's …" for the solution's text, else
     /// `expression = value`.
     pub fn target(&self) -> String {
+        let expression = plain(&self.expression);
         let Some(expected) = &self.expected else {
-            return self.expression.clone();
+            return expression;
         };
         if self.expression.trim().parse::<f64>().is_ok() || self.relation == TRUTH {
             expected.clone()
         } else if self.expression == "solution" {
             format!("the solution's {expected}")
+        } else if expression.starts_with("the printed") {
+            format!("{expression}, {expected}")
         } else {
-            format!("{} = {expected}", self.expression)
+            format!("{expression} = {expected}")
         }
     }
 
@@ -124,6 +127,30 @@ impl CheckResult {
                 self.actual.as_deref().unwrap_or("nothing")
             ),
         }
+    }
+}
+
+/// An expression as people read it: `out("label")` (the manifest's way to name another printed
+/// line) becomes `the printed "label"`.
+pub fn plain(expression: &str) -> String {
+    let mut text = String::new();
+    let mut rest = expression;
+    let mut count = 0;
+    while let Some(at) = rest.find("out(\"") {
+        let after = &rest[at + 5..];
+        let Some(end) = after.find("\")") else {
+            break;
+        };
+        text.push_str(&rest[..at]);
+        text.push_str(&format!("\"{}\"", &after[..end]));
+        rest = &after[end + 2..];
+        count += 1;
+    }
+    text.push_str(rest);
+    match count {
+        0 => text,
+        1 if text.starts_with('"') && text.ends_with('"') => format!("the printed {text}"),
+        _ => format!("{text}, the values printed under those labels"),
     }
 }
 
@@ -768,6 +795,59 @@ at_most = "0.4131"
         assert_eq!(kind, Kind::Panic);
         assert!(is_todo);
         assert!(message.starts_with("not done yet: the TODO is still there"));
+    }
+
+    #[test]
+    fn messages_show_no_manifest_expressions_and_a_why_that_fits() {
+        assert_eq!(plain("threads * words"), "threads * words");
+        assert_eq!(
+            plain("out(\"times `the` occurs\")"),
+            "the printed \"times `the` occurs\""
+        );
+        let text = r#"
+[[exercise]]
+name = "t"
+section = "cpu-bound"
+title = "t"
+params = { n = [1, 10] }
+hints = ["h"]
+[[exercise.check]]
+label = "counted"
+expect = "n"
+why = "exactly n"
+why_too_low = "n is odd: one thread takes the extra step"
+why_too_high = "each thread counted all of n"
+[[exercise.check]]
+label = "same as printed"
+expect = "out(\"total\")"
+"#;
+        let exercise = Manifest::parse(text).unwrap().exercises.remove(0);
+        let params = BTreeMap::from([("n".into(), 5)]);
+        let why = |mine: &str| {
+            judge(&exercise, &params, mine, None).unwrap()[0]
+                .why
+                .clone()
+        };
+        assert_eq!(
+            why("counted: 4\n").unwrap(),
+            "n is odd: one thread takes the extra step"
+        );
+        assert_eq!(
+            why("counted: 10\n").unwrap(),
+            "each thread counted all of n"
+        );
+        let checks = judge(
+            &exercise,
+            &params,
+            "counted: 5\ntotal: 7\nsame as printed: 6\n",
+            None,
+        );
+        let line = checks.unwrap()[1].describe();
+        assert_eq!(
+            line,
+            "`same as printed` must equal the printed \"total\", 7, got 6"
+        );
+        assert!(!line.contains("out("));
     }
 
     #[test]
