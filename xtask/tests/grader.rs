@@ -106,6 +106,18 @@ fn a_correct_program_passes_every_run() {
     );
     assert!((2..=9).contains(&a) && (100..=999).contains(&b));
     assert_eq!(checks[0]["actual"], (a * b).to_string());
+    // After a pass, the lesson and where to go next, in JSON as for people.
+    assert_eq!(verdict["learned"], "What this fixture showed.");
+    let next = verdict["next"].as_str().unwrap();
+    assert!(next.starts_with("cargo xtask check "), "{next}");
+    assert_eq!(verdict["all_done"], false);
+    let shown = run(&root, &["check", "correct"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("What this showed:\n  What this fixture showed.\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n  {next}\n")), "{text}");
 }
 
 #[test]
@@ -155,7 +167,7 @@ fn a_hang_times_out_and_its_children_die_with_it() {
     let root = course("hangs");
     let started = Instant::now();
     let verdict = check(&root, "hangs");
-    assert_verdict(&verdict, "timeout", "did not finish in 2 s — a deadlock?");
+    assert_verdict(&verdict, "timeout", "did not finish in 2 s");
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "took {:?}",

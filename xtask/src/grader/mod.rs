@@ -123,12 +123,16 @@ fn check_one(
     let hash = project
         .source(exercise, Side::Exercise)
         .map_or(0, |p| file_hash(&p));
-    let verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
+    let mut verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
     // Progress is a convenience: failing to save it must not hide the verdict.
     *progress = Progress::load(&project.target);
     progress.record(&verdict, hash);
     if let Err(error) = progress.save() {
         eprintln!("warning: could not save progress: {error:#}");
+    }
+    if verdict.passed {
+        verdict.next = next(project, progress).map(|e| format!("cargo xtask check {}", e.name));
+        verdict.all_done = verdict.next.is_none();
     }
     Ok(verdict)
 }
@@ -164,7 +168,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         let paint = Paint::for_stdout();
         print!("{}", render::verdict(&verdict, paint));
-        if verdict.passed && args.name.is_none() {
+        if verdict.passed {
             println!("{}", what_next(&project, &progress));
         }
     }
@@ -175,7 +179,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// "next: …" after a pass.
+/// "Next: …" after a pass, or "All done" and where to go from there.
 fn what_next(project: &Project, progress: &Progress) -> String {
     match next(project, progress) {
         Some(next) => {
@@ -184,11 +188,13 @@ fn what_next(project: &Project, progress: &Progress) -> String {
                 .map(|p| project.shown(&p))
                 .unwrap_or_default();
             format!(
-                "\nNext: {} — {} ({file}); `cargo xtask check` grades it.",
-                next.name, next.title
+                "\nNext: {}, in {file}\n  {}\n  cargo xtask check {}",
+                next.name, next.title, next.name
             )
         }
-        None => "\nThat was the last exercise: every one passes. Well done!".into(),
+        None => "\nAll done: every exercise passes. To see how the model compares with the \
+                 CPython on\nthis machine, run `cargo xtask fidelity`."
+            .into(),
     }
 }
 

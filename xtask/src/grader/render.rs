@@ -91,6 +91,13 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
                     paint.dim(&format!("({} {})", check.relation, check.target()))
                 ));
             }
+            if let Some(learned) = &v.learned {
+                line(String::new());
+                line(paint.bold("What this showed:"));
+                for text in super::wrap(learned, super::manifest::LEARNED_WIDTH) {
+                    line(format!("  {text}"));
+                }
+            }
         }
         Kind::CompileError => {
             line(String::new());

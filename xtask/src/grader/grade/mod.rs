@@ -188,6 +188,12 @@ pub struct Verdict {
     pub stderr: String,
     /// Where to get help (absent on a pass).
     pub hint: Option<String>,
+    /// On a pass: what the exercise showed about the GIL (the manifest's `learned`).
+    pub learned: Option<String>,
+    /// On a pass: the command that checks the next exercise not passing yet.
+    pub next: Option<String>,
+    /// On a pass: every exercise passes now.
+    pub all_done: bool,
     /// How long grading took.
     pub seconds: f64,
 }
@@ -267,12 +273,16 @@ impl Grading<'_> {
             stdout: String::new(),
             stderr: String::new(),
             hint: Some(format!("cargo xtask hint {}", exercise.name)),
+            learned: None,
+            next: None,
+            all_done: false,
             seconds: 0.0,
         };
         let finish = |mut verdict: Verdict, kind: Kind, message: String| {
             verdict.passed = kind == Kind::Pass;
             if verdict.passed {
                 verdict.hint = None;
+                verdict.learned = Some(exercise.learned.trim().to_owned());
             }
             verdict.verdict = kind;
             verdict.message = message;
@@ -645,6 +655,7 @@ name = "counter"
 section = "atomicity"
 title = "t"
 params = { threads = [1, 10], iterations = [1, 100] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "locked total"
@@ -728,6 +739,7 @@ expect = "solution"
 name = "t"
 section = "io-bound"
 title = "t"
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "held"
@@ -747,6 +759,7 @@ name = "t"
 section = "atomicity"
 title = "t"
 params = { threads = [1, 10], iterations = [1, 1000000] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "count"
@@ -810,6 +823,7 @@ name = "t"
 section = "cpu-bound"
 title = "t"
 params = { n = [1, 10] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "counted"
