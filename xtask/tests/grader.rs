@@ -470,6 +470,38 @@ fn reset_asks_first_then_restores_the_handed_out_file() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
 }
 
+#[test]
+fn a_changed_shipped_function_is_named_not_graded() {
+    let root = course("shipped");
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "exercises"]);
+    git(&root, &["commit", "-q", "-m", "handed out"]);
+    let file = root.join("exercises/src/bin/shipped.rs");
+    let handed_out = std::fs::read_to_string(&file).unwrap();
+    let answer = handed_out.replace("todo!(\"double x\")", "x + x");
+    std::fs::write(&file, &answer).unwrap();
+    assert_verdict(&check(&root, "shipped"), "pass", "every check holds");
+
+    // The fix put into the shipped reference (and called from the learner's function).
+    let edited = answer.replace("    x * 2\n", "    x << 1\n");
+    std::fs::write(&file, edited).unwrap();
+    let verdict = check(&root, "shipped");
+    assert_verdict(&verdict, "changed shipped code", "`double_as_shipped`");
+    assert_eq!(verdict["checks"].as_array().unwrap().len(), 0, "not graded");
+
+    let harness = answer.replace(
+        "println!(\"yours: {}\", double(a));",
+        "println!(\"yours: {}\", 2 * a);",
+    );
+    std::fs::write(&file, harness).unwrap();
+    let verdict = check(&root, "shipped");
+    assert_verdict(
+        &verdict,
+        "changed shipped code",
+        "the harness below the fence line",
+    );
+}
+
 /// Every file below `dir` with its modification time and length.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime, u64)> {
     let mut files = Vec::new();

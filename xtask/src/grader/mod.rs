@@ -17,7 +17,7 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod source;
 pub mod value;
 pub mod verify;
 
@@ -418,17 +419,9 @@ pub fn reset(root: &Path, args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let exercise = project.manifest.find(&args.name)?;
     let file = project.source(exercise, Side::Exercise)?;
     let shown = project.shown(&file);
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(&project.root)
-        .arg("show")
-        .arg(format!("HEAD:./{shown}"))
-        .output()
-        .context("cannot run git")?;
-    if !output.status.success() {
+    let Some(original) = project.handed_out(&file) else {
         bail!("git has no handed-out version of {shown} (git show HEAD:./{shown} failed)");
-    }
-    let original = output.stdout;
+    };
     if std::fs::read(&file).is_ok_and(|now| now == original) {
         println!("{shown} is already the handed-out version.");
         return Ok(ExitCode::SUCCESS);

@@ -150,7 +150,7 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
             line("  how its output began:".into());
             excerpt(&mut line, &v.stdout, 5, true);
         }
-        Kind::Skipped | Kind::ChangedCourseFiles => {}
+        Kind::Skipped | Kind::ChangedCourseFiles | Kind::ChangedShippedCode => {}
     }
     if !v.passed && v.verdict != Kind::Skipped {
         line(String::new());
