@@ -349,7 +349,7 @@ fn list_shows_progress_and_what_is_next() {
     check(&root, "wrong_answer");
     let output = run(&root, &["list"]);
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("1/19 passed"), "{text}");
+    assert!(text.contains("1/20 passed"), "{text}");
     assert!(text.contains("✓ pass"), "{text}");
     assert!(text.contains("✗ wrong result"), "{text}");
     assert!(text.contains("· not checked"), "{text}");

@@ -20,10 +20,10 @@ use crate::python;
 mod compile;
 mod judge;
 
-use compile::*;
 pub use compile::COMPILE_ERROR_HEAD;
 #[cfg(test)]
 pub use compile::course_notes;
+use compile::*;
 pub use judge::judge;
 use judge::*;
 
