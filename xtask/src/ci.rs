@@ -7,7 +7,8 @@ use anyhow::{Context as _, bail};
 
 use crate::grader;
 
-/// Formatting, clippy, tests, benchmarks build, then the grader's `verify`.
+/// Formatting, clippy, tests, benchmarks build, the book in Chromium, then the grader's
+/// `verify`.
 pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
     cargo(root, &["fmt", "--all", "--check"])?;
     cargo(
@@ -23,6 +24,10 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
     )?;
     cargo(root, &["test", "--workspace", "--release"])?;
     cargo(root, &["bench", "--workspace", "--no-run"])?;
+    eprintln!("$ cargo xtask book --check");
+    if crate::book::run(root, &crate::book::BookArgs { check: true })? != ExitCode::SUCCESS {
+        bail!("cargo xtask book --check failed");
+    }
     if !root.join(grader::project::MANIFEST).exists() {
         eprintln!(
             "note: no {} yet, so there is nothing to verify",

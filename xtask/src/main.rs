@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod book;
 mod ci;
 mod fidelity;
 mod grader;
@@ -47,6 +48,8 @@ enum Task {
     RealGil(real_gil::RealGilArgs),
     /// Run the same experiments on python3 and on the model, one table: CPython vs model vs verdict
     Fidelity(fidelity::FidelityArgs),
+    /// Build the course as an HTML book in target/book/ (text and figures; --check in Chromium)
+    Book(book::BookArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,5 +94,6 @@ fn run(task: &Task, root: &Path) -> anyhow::Result<ExitCode> {
         Task::Verify(args) => grader::verify(root, args),
         Task::RealGil(args) => real_gil::run(root, args).map(|()| ExitCode::SUCCESS),
         Task::Fidelity(args) => fidelity::run(root, args),
+        Task::Book(args) => book::run(root, args),
     }
 }

@@ -21,85 +21,22 @@
 //! Every number is measured or computed while you watch. The model of the interpreter is
 //! [`gil_core::bytecode`]; the GIL itself is [`gil_core::Gil`]. Every sentence that states a
 //! result is a claim ([`gil_core::claim`]): it is printed only when the figure beside it
-//! supports it, and otherwise the lesson says that this run did not show it, and why.
+//! supports it.
 //!
-//! ## Part 1: four bytecodes ([`part1_bytecode`])
+//! ## The parts
 //!
-//! CPython 3.11–3.13 compile the loop body `counter += 1` to `LOAD_GLOBAL counter`,
-//! `LOAD_CONST 1`, `BINARY_OP 13 (+=)` and `STORE_GLOBAL counter`: read, add, write (3.14
-//! loads the 1 with `LOAD_SMALL_INT`; before 3.11 the add was `INPLACE_ADD`). The part prints
-//! a `dis`-style listing in the 3.11–3.13 names with one column per version, `yes` after each
-//! instruction after which the evaluation loop looks at its *eval breaker*: the **check
-//! points**, the only places where the GIL can change hands. A mark means "after this
-//! instruction has run", so the switch points inside the read-modify-write are the marks
-//! after `LOAD_GLOBAL` and `BINARY_OP` (two, under ≤ 3.9); the mark on `STORE_GLOBAL` comes
-//! after the write. Up to CPython 3.9 the check came after most instructions. The
-//! exceptions were the opcodes that 3.9's `Python/ceval.c` ends with `FAST_DISPATCH()`:
-//! `LOAD_FAST`, `LOAD_CONST`, `STORE_FAST`, `POP_TOP`, `ROT_TWO`/`THREE`/`FOUR`, `DUP_TOP`,
-//! `DUP_TOP_TWO`, `NOP`, `IS_OP`, `CONTAINS_OP`, `JUMP_FORWARD`, and the conditional jumps
-//! when the condition is a plain bool ([`gil_core::bytecode::Site::Fast`]). CPython 3.10
-//! (bpo-29988) checks after calls, on backward jumps, on taken `POP_JUMP_IF_*` jumps and on
-//! frame entry; 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C
-//! (trivial specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` /
-//! `RESUME_CHECK`. For this loop all three leave no check point inside the update, and the
-//! model's `BackEdgesAndCalls` policy, labelled "3.10+" in the output, stands for them all.
+//! Each part's text is a markdown file beside it, which the lesson prints and its module's
+//! documentation includes:
 //!
-//! ## Part 2: the race ([`part2_race`])
-//!
-//! The classic experiment, done with real threads on the model GIL: 10 threads each
-//! add 1 to a shared global 100,000 times, each race run twice, in turns. Beside each live
-//! figure stands the deterministic scheduler's (part 3's) at the same size, which is what an
-//! idle machine should show.
-//!
-//! * With ≤ 3.9's check points, updates are lost whenever a hand-off lands inside the
-//!   update, and then in bulk: a thread switched out between its read and its write comes
-//!   back, much later, and writes its stale value + 1 over everything the others did
-//!   meanwhile. (A race shorter than one switch interval may see no hand-off at all.)
-//! * With 3.10+'s check points, the loop usually comes out exact. That is an accident of where
-//!   the interpreter happens to check, not a promise: the same code loses updates on 3.9, on a
-//!   future interpreter that checks elsewhere, or as soon as a call sits between the read and
-//!   the write (`c = counter; noop(); counter = c + 1`, run in the same part).
-//! * Free-threaded (PEP 703), threads really run at the same time and loss is the rule.
-//! * With `with lock:` around the increment, the total is exact on every run, GIL or not.
-//!
-//! ## Part 3: one lost update, replayed ([`part3_replay`])
-//!
-//! Real threads give a different schedule each run. Here a deterministic scheduler steps model
-//! threads one instruction at a time, with drop requests drawn from a seeded generator and
-//! honoured at check points, and prints the interleaving that lost an update: both threads
-//! read 41, both store 42. The same seed prints the same trace on every machine; `--seed`
-//! chooses another.
-//!
-//! ## Part 4: what is atomic ([`part4_atomic_ops`])
-//!
-//! Common operations, each hammered by several threads on model containers
-//! whose internals are plain loads and stores, counting violations. Whether an operation can
-//! break under the GIL is a question of ordering, so the GIL columns come from the
-//! deterministic scheduler: a read-then-write row that can lose updates always shows it. The
-//! free-threaded columns are real threads running at once.
-//!
-//! * Atomic under the GIL, because each is one opcode whose C code reaches no check point:
-//!   `L.append(x)`, `x = L.pop()`, `x = L[i]`, `D[k] = v` (the Python FAQ's verdicts), and
-//!   also `x = D.get(k, d)` — the FAQ does not list it; that verdict is the course's own
-//!   reasoning from the same rule. (`D[k] = v` can run Python code — a key's `__hash__`, an
-//!   old value's `__del__` — and a switch can happen there.) The table's "atomic?" column
-//!   says for each row whether the verdict is the FAQ's or ours.
-//! * Not atomic: any read followed by a write, such as `L[i] = L[i] + 1`, and **check-then-act**:
-//!   acting on what `D.get` or `k in D` returned, after a check point has let another thread
-//!   change the dict.
-//! * Free-threaded CPython (3.13t) currently keeps the single operations whole with
-//!   per-object locks (a column shows what they prevent); the free-threading HOWTO calls
-//!   that the current implementation, not a guarantee, and recommends `threading.Lock`.
-//!
-//! ## Part 5: the Rust side ([`part5_rust`])
-//!
-//! In safe Rust a shared `static mut` counter (a global variable anyone may change) does not
-//! compile: error E0133, "use of mutable static is unsafe". The part's docs hold a
-//! `compile_fail` test, a doc test that passes only if its code fails to compile. `AtomicU64`
-//! (an integer whose single loads and stores are indivisible) makes each load and each store
-//! indivisible, yet a load followed by a store still loses updates; `fetch_add` (one
-//! indivisible read-add-write) and `Mutex` (a lock that owns the value) do not. The part
-//! measures what each costs per increment, alone and with every core racing.
+//! 1. [`part1_bytecode`]: `counter += 1` as bytecode, with the check points of each CPython
+//!    version marked (a mark means "after this instruction"): two inside the read-modify-write
+//!    under ≤ 3.9, none under 3.10+, one again with a call in between.
+//! 2. [`part2_race`]: 10 threads × 100,000 increments, live on the model GIL and on the
+//!    deterministic scheduler; a lock makes every run exact.
+//! 3. [`part3_replay`]: one lost update, replayed instruction by instruction as two lanes.
+//! 4. [`part4_atomic_ops`]: which single operations the GIL makes atomic, the Python FAQ's
+//!    verdicts told apart from the course's own; check-then-act; free-threaded 3.13t.
+//! 5. [`part5_rust`]: the same race refused by Rust's compiler, and atomics against a mutex.
 //!
 //! ## Common misconceptions
 //!

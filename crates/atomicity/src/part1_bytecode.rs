@@ -1,4 +1,6 @@
 //! Part 1 — `counter += 1` as bytecode, and where the GIL can change hands inside it.
+//!
+#![doc = include_str!("part1_bytecode.md")]
 
 use gil_core::bytecode::{CheckPolicy, Program};
 use gil_core::claim::{Claim, Unit, claim};
@@ -139,8 +141,8 @@ pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
         "check points inside counter += 1, 3.10+",
         new,
         false,
-        "Under 3.10+ no switch can fall inside this loop body, but only because of where \
-         the interpreter happens to look.",
+        "Under 3.10+ no switch can fall inside this loop body, but only by luck of where \
+         the interpreter looks.",
     );
     println!();
     note("Put a call between the read and the write and the window opens again:");

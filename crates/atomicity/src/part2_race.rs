@@ -1,5 +1,7 @@
 //! Part 2 — the classic race, on real threads: 10 threads × 100,000 `counter += 1`.
 //!
+#![doc = include_str!("part2_race.md")]
+//!
 //! Every race runs live on the model GIL, in turns (one run of each, then the next round), and
 //! on the deterministic scheduler of part 3 at the same size: the scheduler's figure is what
 //! the lesson expects, the live one what this machine did. `--simulated` shows only the first.
@@ -151,15 +153,11 @@ impl Race {
             (false, Kind::LockedGil | Kind::LockedFree) => {
                 "With a lock every run was exact, with a GIL or without.".into()
             }
-            (false, _) => "No update was lost: 3.10+ has no check point inside \
-                           counter += 1 (an accident of the implementation)."
-                .into(),
+            (false, _) => "No update was lost, as part 1's listing predicts.".into(),
             (true, _) if self.mode == Mode::FreeThreaded => {
                 "Without a GIL the threads ran at once and lost updates.".into()
             }
-            (true, Kind::Call) => {
-                "Updates were lost on 3.10+ too: the call is a check point.".into()
-            }
+            (true, Kind::Call) => "Lost on 3.10+ too: the call is a check point.".into(),
             (true, _) => "Updates were lost: a switch between a thread's read and write \
                           let its stale write wipe out what others had added."
                 .into(),
@@ -242,7 +240,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         )
     };
     note(&format!(
-        "{} threads each add 1 to one global {} times, {} switch interval. {how}{}",
+        "{} threads each add 1 to one global {} times; a thread waiting for the GIL asks \
+         for it after one switch interval ({}). {how}{}",
         cfg.threads,
         fmt_count(cfg.iterations),
         fmt_duration(cfg.gil.interval()),

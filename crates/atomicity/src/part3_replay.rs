@@ -1,4 +1,6 @@
 //! Part 3 — one lost update, replayed instruction by instruction by a seeded scheduler.
+//!
+#![doc = include_str!("part3_replay.md")]
 
 use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
 use gil_core::claim::{Claim, Unit, claim};
@@ -207,14 +209,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         "3.10+ check points, updates lost",
         &report.back_edges,
         "Updates were lost even with 3.10+'s policy.",
-        "With 3.10+'s check points the plain loop is interrupted only at JUMP_BACKWARD, \
-         after the write, so every schedule of it is exact.",
+        "3.10+ switches only after the write (JUMP_BACKWARD): exact.",
     );
     lost_claim(
         "3.10+ with a call, updates lost",
         &report.read_call_write,
-        "With a call inside the window, the same drop requests now fall between the read \
-         and the write.",
+        "With a call in the window, the same drop requests fall inside it.",
         "This seed's schedule happened to lose nothing; try another --seed.",
     );
     Ok(report)

@@ -1,5 +1,7 @@
 //! Part 5 — the Rust side: the same race, refused or fixed by the type system.
 //!
+#![doc = include_str!("part5_rust.md")]
+//!
 //! Safe Rust will not even compile the unsynchronised shared counter that Python runs
 //! happily. A `static mut` may only be touched inside `unsafe`, because two threads doing
 //! `COUNTER += 1` on it is a data race, which is undefined behaviour, not merely a lost update:

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
@@ -195,6 +196,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         measure(cfg, calibrate())?
     };
     print(cfg, &measured, &expected);
+    if let Some(timeline) = &expected.old_two.timeline {
+        figure::show(
+            &TimelineChart::new("old-gil", "The old GIL, two threads (simulated)", timeline)
+                .caption("T2 waits until T1 is done: each time T1 let go, it took the lock back."),
+        )?;
+    }
     println!();
     print_prose(after);
     Ok(measured)

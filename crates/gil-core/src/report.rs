@@ -136,9 +136,17 @@ pub fn now_try(exercises: &[&str]) {
         return;
     }
     heading("Now try");
+    // The Python track's files (py1_…) are in exercises/python/.
+    let dir = if exercises.iter().all(|name| name.starts_with("py")) {
+        "exercises/python/"
+    } else {
+        "exercises/src/bin/"
+    };
     indented(
-        "Open the exercise file in exercises/src/bin/, write the code its TODO asks for, \
-         then check it (`cargo xtask hint NAME` when stuck):",
+        &format!(
+            "Open the exercise file in {dir}, write the code its TODO asks for, then check \
+             it (`cargo xtask hint NAME` when stuck):"
+        ),
         "  ",
         "  ",
     );

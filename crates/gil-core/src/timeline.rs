@@ -302,18 +302,28 @@ impl Timeline {
         let cell = width / cells as u32;
         let name_width = self.lives.iter().map(|l| l.name.len()).max().unwrap_or(2);
         let mut out = String::new();
+        let mut finished = false;
         for life in &self.lives {
             let mut held = vec![Duration::ZERO; cells];
             for span in self.spans.iter().filter(|s| s.thread == life.thread) {
                 add_overlap(&mut held, from, cell, span.start, span.end);
             }
             let died = life.died.unwrap_or(to.max(from + width));
+            let mut ended = false;
             let row: String = (0..cells)
                 .map(|i| {
                     let cell_start = from + cell * i as u32;
                     let cell_end = cell_start + cell;
-                    if cell_end <= life.born || cell_start >= died {
+                    if cell_end <= life.born {
                         ' '
+                    } else if cell_start >= died {
+                        // The first cell after a thread ended says so; the rest stay blank.
+                        if ended || life.died.is_none() || died <= from {
+                            ' '
+                        } else {
+                            ended = true;
+                            FINISHED
+                        }
                     } else if held[i] * 2 >= cell {
                         '█'
                     } else {
@@ -321,6 +331,7 @@ impl Timeline {
                     }
                 })
                 .collect();
+            finished |= ended;
             let _ = writeln!(out, "{:>name_width$} {}", life.name, row.trim_end());
         }
         let (ruler, tick) = scale_line(cells, cell, self.switch_interval);
@@ -336,9 +347,14 @@ impl Timeline {
         let _ = writeln!(out, "{:>name_width$} {ruler}", "");
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not",
+            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not{}",
             "",
             fmt_duration(cell),
+            if finished {
+                format!("; {FINISHED} the thread ended")
+            } else {
+                String::new()
+            },
         );
         out
     }
@@ -367,20 +383,32 @@ fn add_overlap(
     }
 }
 
-/// A ruler: `|` at every multiple of the switch interval, `-` elsewhere, and the time between
-/// two `|`. When one cell is longer than the interval, a `|` every ten cells instead.
+/// A ruler: `|` in the cell where each multiple of the switch interval falls, `-` elsewhere,
+/// and the time between two `|`. When a cell is longer than half the interval (the marks
+/// would run together), a `|` every ten cells instead.
 fn scale_line(cells: usize, cell: Duration, interval: Duration) -> (String, Duration) {
-    let cells_per_interval = (interval.as_nanos() / cell.as_nanos().max(1)) as usize;
-    let (every, tick) = if cells_per_interval >= 1 {
-        (cells_per_interval, interval)
+    let (cell_ns, interval_ns) = (cell.as_nanos().max(1), interval.as_nanos().max(1));
+    let (tick_ns, tick) = if interval_ns >= 2 * cell_ns {
+        (interval_ns, interval)
     } else {
-        (10, cell * 10)
+        (10 * cell_ns, cell * 10)
     };
-    let ruler = (0..cells)
-        .map(|i| if i % every == 0 { '|' } else { '-' })
+    // Cell i holds a mark when a multiple of the tick falls in [i * cell, (i + 1) * cell).
+    let ruler = (0..cells as u128)
+        .map(|i| {
+            let (start, end) = (i * cell_ns, (i + 1) * cell_ns);
+            if start.div_ceil(tick_ns) * tick_ns < end {
+                '|'
+            } else {
+                '-'
+            }
+        })
         .collect();
     (ruler, tick)
 }
+
+/// Drawn in the first cell after a thread ended, so a short row does not read as a gap.
+pub const FINISHED: char = '┤';
 
 #[cfg(test)]
 mod tests {
@@ -449,6 +477,27 @@ mod tests {
             "{}",
             rows[3]
         );
+    }
+
+    #[test]
+    fn a_row_that_ends_inside_the_window_ends_with_a_mark() {
+        let chart = two_threads_alternating().render_window(ms(0), ms(40), 8);
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows[0], "T1 █░█░┤");
+        assert_eq!(rows[1], "T2 ░█░█┤");
+        assert!(rows[3].contains("┤ the thread ended"), "{}", rows[3]);
+        let whole = two_threads_alternating().render(8);
+        assert!(
+            !whole.contains(FINISHED),
+            "no mark when the window ends with the thread"
+        );
+    }
+
+    #[test]
+    fn the_ruler_marks_the_cell_where_each_interval_falls() {
+        // 2 ms cells, a 5 ms interval: marks at 0, 5, 10 and 15 ms, not in every cell.
+        let chart = two_threads_alternating().render_window(ms(0), ms(16), 8);
+        assert_eq!(chart.lines().nth(2), Some("   |-|--|-|"));
     }
 
     #[test]

@@ -46,7 +46,7 @@
 //!    one CPU-bound thread. Each time the spinner grabs the GIL while the I/O is in flight, the
 //!    I/O thread must wait about a switch interval to get it back: throughput collapses. A
 //!    shorter switch interval shortens each wait in proportion.
-//! 6. [`part6_release_table`] — the tutorial's "when is the GIL released?" table, produced by an
+//! 6. [`part6_release_table`] — the "when is the GIL released?" table, produced by an
 //!    experiment: two threads per row, and the measured overlap decides the answer.
 //!
 //! ## Reading the numbers
@@ -98,12 +98,11 @@ pub static LESSON: Lesson<Config> = Lesson {
     number: 3,
     title: "I/O-bound threads under the GIL",
     shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
-            threads that mostly wait overlap their waits; then what goes wrong when a wait \
-            keeps the GIL, and when short waits meet a busy thread.",
-    intro: "In this model, detach is CPython's Py_BEGIN_ALLOW_THREADS / \
-            Py_END_ALLOW_THREADS pair: the code inside it runs with the GIL released, as \
-            time.sleep, file and socket calls, and NumPy's long loops do in CPython. \
-            ndarray, in part 6, is Rust's counterpart of a NumPy array.",
+            waiting threads overlap; then what goes wrong when a wait keeps the GIL, and \
+            when short waits meet a busy thread.",
+    intro: "A thread detaches from the GIL around a call that may block (CPython's \
+            Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as time.sleep, \
+            file and socket calls and NumPy's long loops do.",
     steadier: "",
     parts: &PARTS,
     exercises: &["05_overlap_downloads", "06_blocking_call"],
@@ -111,32 +110,32 @@ pub static LESSON: Lesson<Config> = Lesson {
 
 static PARTS: [Part<Config>; 6] = [
     Part {
-        title: "Downloads that sleep with the GIL released",
+        title: "downloads that sleep",
         python: part1_downloads::PYTHON,
         run: part1_downloads::part,
     },
     Part {
-        title: "Real I/O: temporary files and a slow local server",
+        title: "real files and a slow server",
         python: part2_real_io::PYTHON,
         run: part2_real_io::part,
     },
     Part {
-        title: "An extension that forgot to release the GIL",
+        title: "an extension that forgot to detach",
         python: part3_forgot_to_release::PYTHON,
         run: part3_forgot_to_release::part,
     },
     Part {
-        title: "Mixed work: a CPU phase, then an I/O phase, on 3 threads",
+        title: "a CPU phase, then a wait",
         python: part4_mixed::PYTHON,
         run: part4_mixed::part,
     },
     Part {
-        title: "The convoy effect: short I/O beside a CPU-bound thread",
+        title: "the convoy effect",
         python: part5_convoy::PYTHON,
         run: part5_convoy::part,
     },
     Part {
-        title: "When is the GIL released? Measured, two threads per row",
+        title: "when is the GIL released?",
         python: part6_release_table::PYTHON,
         run: part6_release_table::part,
     },
@@ -344,4 +343,44 @@ pub fn print_chart(chart: &str) {
             report::indented(line, "    ", "      ");
         }
     }
+}
+
+/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
+/// Returns the text after the figures marker, for the part to print after its figures.
+pub fn prose(markdown: &str) -> &str {
+    let (before, after) = markdown
+        .split_once("<!-- figures -->")
+        .unwrap_or((markdown, ""));
+    print_prose(before);
+    after
+}
+
+/// Print markdown prose as [`prose`] does, all of it.
+pub fn print_prose(markdown: &str) {
+    let mut deep = false;
+    let mut paragraph = String::new();
+    let mut first = true;
+    let mut flush = |paragraph: &mut String| {
+        if !paragraph.trim().is_empty() {
+            if !first {
+                println!();
+            }
+            first = false;
+            report::note(&paragraph.replace("**", ""));
+        }
+        paragraph.clear();
+    };
+    for line in markdown.lines() {
+        match line.trim() {
+            "<!-- deep -->" => deep = true,
+            "<!-- /deep -->" => deep = false,
+            _ if deep => {}
+            "" => flush(&mut paragraph),
+            text => {
+                paragraph.push_str(text);
+                paragraph.push(' ');
+            }
+        }
+    }
+    flush(&mut paragraph);
 }

@@ -1,5 +1,7 @@
 //! Part 2 — real I/O: files on disk and a slow server on the loopback interface.
 //!
+#![doc = include_str!("part2_real_io.md")]
+//!
 //! Sleeps are a stand-in. Here the threads do what a real program does, with every system call
 //! inside [`detach`](gil_core::GilGuard::detach), as CPython's `io` and `socket`
 //! modules do:
@@ -25,7 +27,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
-use gil_core::measure::{fmt_duration, fmt_ratio, speedup, time};
+use gil_core::measure::{fmt_duration, speedup, time};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{GilGuard, report, session};
 
@@ -34,15 +36,13 @@ use crate::{Config, Overlap, median_duration};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-def save_and_check(path, data):
-    with open(path, 'wb') as f:        # each write() releases the GIL
+def save(path, data):
+    with open(path, 'wb') as f:        # write() and fsync() release the GIL
         f.write(data); os.fsync(f.fileno())
-    with open(path, 'rb') as f:
-        assert f.read() == data        # comparing bytes is Python: GIL held
 
 def fetch(n):
     with socket.create_connection(server) as s:
-        s.sendall(b'GET /file-%d\\n' % n)   # send and recv release the GIL
+        s.sendall(b'GET /%d\\n' % n)       # send and recv release the GIL
         return s.recv(4096)";
 
 /// Size of one `write`/`read` call.
@@ -278,6 +278,8 @@ pub fn simulated(cfg: &Config) -> Report {
 
 /// Part 2 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
@@ -288,31 +290,18 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_comparison(n: usize, c: &Comparison) {
-    report::kv("one after another", fmt_duration(c.sequential));
-    report::kv(&format!("on {n} threads"), fmt_duration(c.threaded));
-    report::kv("speedup on threads", fmt_ratio(c.speedup()));
-    report::kv(
-        "threads busy at once (average)",
-        fmt_ratio(c.overlap.ratio()),
-    );
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part2_real_io.md");
+
+fn print_comparison(what: &str, n: usize, c: &Comparison) {
+    report::kv(&format!("{what}, one by one"), fmt_duration(c.sequential));
+    report::kv(&format!("{what}, on {n} threads"), fmt_duration(c.threaded));
 }
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
 pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     let n = r.tasks;
-    report::note(&format!(
-        "Files: {n} threads each write {} KiB in {} KiB chunks, fsync, read it back and \
-         check it, in a scratch directory that is removed afterwards.",
-        cfg.file_kib,
-        CHUNK / 1024
-    ));
-    print_comparison(n, &r.file_io);
-    report::note(
-        "Copying bytes to and from the kernel needs a CPU; waiting for the disk to confirm an \
-         fsync does not. The speedup mixes both, so it depends on your disk and cores more \
-         than on the GIL.",
-    );
+    print_comparison(&format!("{n} files of {} KiB", cfg.file_kib), n, &r.file_io);
     let held = expected.file_io.overlap.held_share() * 100.0;
     claim(Claim {
         figure: "share of the file threads' time holding the GIL",
@@ -321,17 +310,14 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         expected: held,
         low: 0.0,
         high: (held * 2.0).max(25.0),
-        text: "The file threads held the GIL for a small share of their time: the GIL was not \
-               what limited them.",
+        text: "The file threads seldom held the GIL: it was not what limited them.",
     });
-
     println!();
-    report::note(&format!(
-        "Network: a server on this machine answers each request after {}; {n} clients ask \
-         at once.",
-        fmt_duration(cfg.server_delay)
-    ));
-    print_comparison(n, &r.network);
+    print_comparison(
+        &format!("{n} requests of {}", fmt_duration(cfg.server_delay)),
+        n,
+        &r.network,
+    );
     let speedup = expected.network.speedup();
     claim(Claim {
         figure: "network speedup on threads",
@@ -340,9 +326,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         expected: speedup,
         low: speedup * 0.85,
         high: speedup * 1.1 + 0.05,
-        text: &format!(
-            "{n} requests on {n} threads took about as long as one: the waits overlapped."
-        ),
+        text: &format!("{n} requests on {n} threads took about as long as one."),
     });
     if let Some(live) = &r.live {
         report::kv(

@@ -1,5 +1,7 @@
 //! Part 3 — "forgot to release": a blocking call made while holding the GIL.
 //!
+#![doc = include_str!("part3_forgot_to_release.md")]
+//!
 //! Releasing the GIL is not automatic. CPython cannot know that a C function is about to wait;
 //! the function's author has to wrap the wait in `Py_BEGIN_ALLOW_THREADS` (in Rust with PyO3:
 //! `py.detach(..)`). An extension that forgets keeps the GIL for the whole wait, and every
@@ -17,17 +19,17 @@ use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_duration, time};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, report, session};
+use gil_core::{GilGuard, Timeline, report, session};
 
-use crate::{CHART_CELLS, Config, Overlap, fmt_percent, print_chart};
+use crate::{CHART_CELLS, Config, Overlap, print_chart};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-# A C extension's fetch(), seen from Python. The careful one does
-#   Py_BEGIN_ALLOW_THREADS  recv(...)  Py_END_ALLOW_THREADS
-# the careless one calls recv(...) with the GIL still held.
+# ext.fetch in C: the careful one wraps its recv() in Py_BEGIN_ALLOW_THREADS
+# and Py_END_ALLOW_THREADS; the careless one does not.
 def worker(fetch):
     for call in range(4):
         fetch(f'GET /call-{call}')
@@ -46,8 +48,8 @@ pub struct Run {
     pub wall: Duration,
     /// How the threads spent their time.
     pub overlap: Overlap,
-    /// The rendered timeline chart.
-    pub chart: String,
+    /// Who held the GIL when.
+    pub timeline: Timeline,
 }
 
 /// What part 3 measured (or simulated).
@@ -106,14 +108,14 @@ fn one_run(cfg: &Config, server: &LoopbackServer, release: bool) -> anyhow::Resu
     gil.record_timeline();
     let (results, wall) =
         time(|| gil.run_threads(cfg.downloads, |i, py| requests(py, server, i, release)));
-    let chart = gil.take_timeline().render(CHART_CELLS);
+    let timeline = gil.take_timeline();
     let overlap = Overlap::from_stats(&gil.stats(), wall);
     let correct = results.into_iter().sum::<anyhow::Result<usize>>()?;
     Ok((
         Run {
             wall,
             overlap,
-            chart,
+            timeline,
         },
         correct,
     ))
@@ -174,7 +176,7 @@ pub fn simulated(cfg: &Config) -> Report {
         Run {
             wall: sim.elapsed,
             overlap: Overlap::from_stats(sim.stats(), sim.elapsed),
-            chart: sim.timeline.render(CHART_CELLS),
+            timeline: sim.timeline.clone(),
         }
     };
     Report {
@@ -189,48 +191,67 @@ pub fn simulated(cfg: &Config) -> Report {
 
 /// Part 3 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
-fn print_run(what: &str, run: &Run) {
-    report::kv(&format!("{what}, time taken"), fmt_duration(run.wall));
-    report::kv(
-        &format!("{what}, share holding the GIL"),
-        fmt_percent(run.overlap.held_share()),
-    );
-    print_chart(&run.chart);
-}
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part3_forgot_to_release.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.threads;
-    report::note(&format!(
-        "{n} threads x {CALLS_PER_THREAD} requests; the server answers each after {}. First \
-         the extension releases the GIL around the request, then it does not.",
-        fmt_duration(r.call_delay)
-    ));
-    report::kv("all the waits, added up", fmt_duration(r.sum_of_waits));
-    print_run("released", &r.released);
-    print_run("held", &r.held);
+    report::kv(
+        &format!(
+            "{} requests of {}, added up",
+            n * CALLS_PER_THREAD,
+            fmt_duration(r.call_delay)
+        ),
+        fmt_duration(r.sum_of_waits),
+    );
+    report::kv(
+        "detached for each, time taken",
+        fmt_duration(r.released.wall),
+    );
+    report::kv(
+        "GIL held through each, time taken",
+        fmt_duration(r.held.wall),
+    );
+    print_chart(&r.held.timeline.render(CHART_CELLS));
     if let Some((ok, sent)) = r.correct_replies {
         report::kv("replies that matched", format!("{ok} of {sent}"));
     }
+    figure::show(
+        &TimelineChart::new(
+            "forgot-to-detach",
+            "Requests made with the GIL held, and detached",
+            &r.held.timeline,
+        )
+        .caption("Held: one thread waits for the server at a time, the rest wait for the GIL."),
+    )?;
+    figure::show(
+        &TimelineChart::new(
+            "detached",
+            "The same requests, detached",
+            &r.released.timeline,
+        )
+        .caption("Detached: the threads wait for the server all at once."),
+    )?;
     let slowdown = expected.slowdown();
     let text = if cfg.free_threaded() {
         "Without a GIL, forgetting to release it did not stop the waits overlapping."
     } else {
-        "Forgetting made the run slower: the threads waited for the server one at a time \
-         instead of all together."
+        "Forgetting made the run slower: the threads waited for the server one at a time."
     };
     claim(Claim {
-        figure: "time with the GIL held / time with it released",
+        figure: "time with the GIL held / detached",
         unit: Unit::Ratio,
         measured: r.slowdown(),
         expected: slowdown,
@@ -241,22 +262,18 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
     if !cfg.free_threaded() {
         let ratio = expected.held_wall_over_waits();
         claim(Claim {
-            figure: "time with the GIL held / all the waits added up",
+            figure: "time with the GIL held / the waits added up",
             unit: Unit::Ratio,
             measured: r.held_wall_over_waits(),
             expected: ratio,
             // "At least the sum": any figure from 1 up says so (a busy machine only adds).
             low: 0.98,
             high: 100.0,
-            text: "Every wait happened inside a hold of the GIL, and holds never overlap, so \
-                   the run took at least the sum of all waits. One line of C fixes it.",
+            text: "Holds of the GIL never overlap, so the run took at least the sum of all \
+                   waits. One line of C fixes it.",
         });
     }
-    report::for_rust_readers(
-        "In PyO3 (Rust code called from Python) the bracket is py.detach(|| ...), formerly \
-         py.allow_threads: the closure runs with the GIL released, and PyO3 only lets data \
-         that is safe to share between threads (Send) into it.",
-    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Part 4 — a mixed workload: a CPU phase, then an I/O phase, on three workers.
 //!
+#![doc = include_str!("part4_mixed.md")]
+//!
 //! Each worker counts down (pure "Python", GIL held, a check point per iteration) and then
 //! waits (a sleep with the GIL released). Started together, the three CPU phases are all *in
 //! progress* at once, but the GIL lets only one of them run at any instant. They take turns:
@@ -17,10 +19,11 @@
 use std::time::{Duration, Instant};
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, time};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
-use gil_core::{report, session};
+use gil_core::{Timeline, report, session};
 
 use crate::{CHART_CELLS, Config, Overlap, median, median_duration, print_chart};
 
@@ -59,8 +62,8 @@ pub struct Run {
     pub wall: Duration,
     /// How the workers spent their time.
     pub overlap: Overlap,
-    /// Whole-run chart and zoomed CPU-phase chart.
-    pub charts: (String, String),
+    /// Who held the GIL when, the whole run.
+    pub timeline: Timeline,
 }
 
 impl Run {
@@ -107,19 +110,6 @@ pub struct Report {
     pub io_overlap: f64,
 }
 
-fn charts(
-    timeline: &gil_core::Timeline,
-    cpu_span: Duration,
-    interval: Duration,
-) -> (String, String) {
-    let (start, _) = timeline.extent();
-    let zoom_to = start + cpu_span.min(interval * 12);
-    (
-        timeline.render(CHART_CELLS),
-        timeline.render_window(start, zoom_to, CHART_CELLS),
-    )
-}
-
 fn workers(cfg: &Config) -> Run {
     let (iters, delay) = (cfg.cpu_iters, cfg.delay);
     let gil = cfg.gil();
@@ -138,14 +128,12 @@ fn workers(cfg: &Config) -> Run {
             }
         })
     });
-    let mut run = Run {
+    Run {
         phases,
         wall,
         overlap: Overlap::from_stats(&gil.stats(), wall),
-        charts: Default::default(),
-    };
-    run.charts = charts(&gil.take_timeline(), run.cpu_span(), gil.switch_interval());
-    run
+        timeline: gil.take_timeline(),
+    }
 }
 
 /// Time one CPU phase alone and the three workers live, taking turns.
@@ -205,13 +193,12 @@ pub fn simulated(cfg: &Config) -> Report {
             io_end,
         })
         .collect();
-    let mut run = Run {
+    let run = Run {
         phases,
         wall: full.elapsed,
         overlap: Overlap::from_stats(full.stats(), full.elapsed),
-        charts: Default::default(),
+        timeline: full.timeline.clone(),
     };
-    run.charts = charts(&full.timeline, run.cpu_span(), cfg.gil.interval());
     Report {
         cpu_alone: alone.elapsed,
         io_delay: cfg.delay,
@@ -223,48 +210,37 @@ pub fn simulated(cfg: &Config) -> Report {
 
 /// Part 4 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part4_mixed.md");
+
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
-    report::note(&format!(
-        "Each worker: countdown({}) holding the GIL, then a {} sleep with it released.",
-        fmt_count(cfg.cpu_iters),
-        fmt_duration(r.io_delay)
-    ));
-    report::kv("one CPU phase alone", fmt_duration(r.cpu_alone));
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::kv(
-        "CPU phases, first start to last end",
-        fmt_duration(r.run.cpu_span()),
+        &format!("one CPU phase (N = {})", fmt_count(cfg.cpu_iters)),
+        fmt_duration(r.cpu_alone),
     );
+    report::kv("3 CPU phases, start to end", fmt_duration(r.run.cpu_span()));
     report::kv(
-        "sleeps, first start to last end",
+        &format!("3 sleeps of {}, start to end", fmt_duration(r.io_delay)),
         fmt_duration(r.run.io_span()),
     );
-    report::kv("3 workers on threads, time taken", fmt_duration(r.run.wall));
-    report::kv(
-        "the same one after another, about",
-        fmt_duration((r.cpu_alone + r.io_delay) * WORKERS as u32),
-    );
-    report::note(
-        "The whole run. A cell spans several switch intervals, so during the CPU phase each \
-         worker holds the GIL for only part of a cell and most cells show ░:",
-    );
-    print_chart(&r.run.charts.0);
-    report::note(
-        "Zoom into the CPU phase: each hold ends about one switch interval after another \
-         worker starts waiting (later when the machine is busy):",
-    );
-    print_chart(&r.run.charts.1);
-
+    report::kv("3 workers, time taken", fmt_duration(r.run.wall));
+    print_chart(&r.run.timeline.render(CHART_CELLS));
+    figure::show(
+        &TimelineChart::new("mixed", "Three workers: count, then sleep", &r.run.timeline)
+            .caption("The counting takes turns on the GIL; the sleeps, detached, overlap."),
+    )?;
     let cpu = expected.cpu_overlap;
     let (low, high, text) = if cfg.free_threaded() {
         (
@@ -276,7 +252,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         (
             cpu.min(0.7),
             cpu.max(1.05),
-            "The CPU phases took turns: the threads helped the waiting, not the counting.",
+            "The CPU phases took turns: threads helped the waiting, not the counting.",
         )
     };
     claim(Claim {
@@ -298,6 +274,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         high: WORKERS as f64 + 0.05,
         text: "The sleeps overlapped: the workers waited at the same time.",
     });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Part 5 — the convoy effect (David Beazley, PyCon 2010; CPython issue bpo-7946).
 //!
+#![doc = include_str!("part5_convoy.md")]
+//!
 //! An I/O thread that makes many *short* blocking calls — here, echo round trips over loopback,
 //! a send and a receive each, both inside `detach` as CPython's socket module does —
 //! releases the GIL on every call, even when the call returns almost at once. Alone, that costs
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report, session};
@@ -110,8 +113,8 @@ pub struct Report {
     /// Times the GIL changed hands in each live batch beside the CPU thread, and the I/O
     /// thread's wins in it (for the tests' bounds); empty when simulated.
     pub switches_and_wins: Vec<(u64, u64)>,
-    /// A zoom into the timeline of a `beside` batch.
-    pub chart: String,
+    /// Who held the GIL when in a `beside` batch (live: the first; empty when not recorded).
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -136,9 +139,31 @@ pub fn short_interval(base: Duration) -> Duration {
     }
 }
 
-fn zoom(timeline: &Timeline, interval: Duration) -> String {
-    let (start, _) = timeline.extent();
-    timeline.render_window(start, start + interval * 8, CHART_CELLS)
+/// The window of one round trip that lost the GIL: from the I/O thread letting go to it
+/// holding the GIL again, a little either side. Where none lost it (alone, free-threaded),
+/// the first eight switch intervals.
+fn zoom(timeline: &Timeline, interval: Duration) -> (Duration, Duration) {
+    match lost_round_trip(timeline, interval) {
+        Some((from, to)) => {
+            let pad = (to - from) / 16;
+            (from.saturating_sub(pad), to + pad)
+        }
+        None => {
+            let (start, _) = timeline.extent();
+            (start, start + interval * 8)
+        }
+    }
+}
+
+/// The first gap between two holds of the `io` thread that lasted half an interval or more:
+/// from the end of one hold to the end of the next (so the regained hold shows).
+fn lost_round_trip(timeline: &Timeline, interval: Duration) -> Option<(Duration, Duration)> {
+    let io = timeline.threads().iter().find(|t| t.name == "io")?.thread;
+    let holds: Vec<_> = timeline.spans().iter().filter(|s| s.thread == io).collect();
+    holds
+        .windows(2)
+        .find(|pair| pair[1].start.saturating_sub(pair[0].end) >= interval / 2)
+        .map(|pair| (pair[0].end, pair[1].end))
 }
 
 /// One live batch on a fresh interpreter at `interval`.
@@ -148,7 +173,7 @@ fn live_batch(
     interval: Duration,
     with_cpu: bool,
     chart: bool,
-) -> anyhow::Result<(RoundTrips, u64, String)> {
+) -> anyhow::Result<(RoundTrips, u64, Option<Timeline>)> {
     let gil = cfg.gil();
     gil.set_switch_interval(interval)?;
     if chart {
@@ -160,12 +185,8 @@ fn live_batch(
         spinner: with_cpu.then_some(SPIN_CHUNK),
     };
     let trips = echo::round_trips(&gil, server.addr(), batch)?;
-    let chart = if chart {
-        zoom(&gil.take_timeline(), interval)
-    } else {
-        String::new()
-    };
-    Ok((trips, gil.stats().switches, chart))
+    let timeline = chart.then(|| gil.take_timeline());
+    Ok((trips, gil.stats().switches, timeline))
 }
 
 /// Time the three batches live, taking turns.
@@ -174,7 +195,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let short = short_interval(interval);
     let server = LoopbackServer::start(Behaviour::Echo)?;
     let (mut alone, mut beside, mut beside_short) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut switches_and_wins, mut chart) = (Vec::new(), String::new());
+    let (mut switches_and_wins, mut timeline) = (Vec::new(), None);
     let one_round = (interval + short) * cfg.ops as u32;
     for round in 0..cfg.rounds(one_round) {
         let (t, _, _) = live_batch(cfg, &server, interval, false, false)?;
@@ -183,7 +204,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         beside.push(Batch::from_trips(&t));
         switches_and_wins.push((switches, t.io_won_back));
         if round == 0 {
-            chart = zoomed;
+            timeline = zoomed;
         }
         let (t, switches, _) = live_batch(cfg, &server, short, true, false)?;
         beside_short.push(Batch::from_trips(&t));
@@ -197,7 +218,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         beside: Batch::median_of(&beside),
         beside_short: Batch::median_of(&beside_short),
         switches_and_wins,
-        chart,
+        timeline: timeline
+            .ok_or_else(|| anyhow::anyhow!("the first batch records its timeline"))?,
     })
 }
 
@@ -254,29 +276,31 @@ pub fn simulated(cfg: &Config) -> Report {
         beside,
         beside_short,
         switches_and_wins: Vec::new(),
-        chart: zoom(&timeline, interval),
+        timeline,
     }
 }
 
 /// Part 5 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part5_convoy.md");
+
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::note(&format!(
-        "Batches of {} echo round trips over loopback, send and receive each inside \
-         detach; alone, beside a CPU-bound thread, and beside it at a {} interval.",
-        cfg.ops,
-        fmt_duration(r.short_interval)
+        "{} echo round trips over loopback, each send and receive detached:",
+        cfg.ops
     ));
     let free = cfg.free_threaded();
     let mut table = report::Table::new(if free {
@@ -327,15 +351,15 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             text: "Without a GIL there is nothing to win back: round trips beside the CPU \
                    thread cost about what they cost alone.",
         });
-        return;
+        return Ok(());
     }
     let lost = expected.beside.lost_share * 100.0;
     let (low, high, text) = if lost >= 50.0 {
         (
             50.0,
             100.0,
-            "Beside the CPU thread, most round trips lost the GIL: when the I/O thread let \
-             go, the spinner took it before the answer came back. That is the convoy.",
+            "Beside the CPU thread, most round trips lost the GIL: the spinner took it \
+             before the answer came back. That is the convoy.",
         )
     } else {
         (
@@ -371,8 +395,8 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             expected: wait,
             low: interval_ms * 0.5,
             high: interval_ms * 3.0,
-            text: "Each time it lost the GIL, the I/O thread waited about one switch \
-                   interval to get it back: CPython's rule is to wait an interval, then ask.",
+            text: "Each time, the I/O thread waited about one switch interval to get the \
+                   GIL back.",
         });
     }
     let gain = expected.gain_from_shorter_interval();
@@ -380,8 +404,8 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         (
             gain * 0.5,
             gain * 2.0,
-            "A shorter interval shortened each wait about in proportion, at the price of \
-             more switches for everybody.",
+            "A shorter interval shortened each wait in proportion, at the price of more \
+             switches for everybody.",
         )
     } else {
         (
@@ -400,8 +424,24 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         high: high.max(gain),
         text,
     });
-    report::note("The first few switch intervals beside the CPU thread:");
-    print_chart(&r.chart);
+    report::note(
+        "One round trip beside the CPU thread, from the I/O thread letting go of the GIL \
+         to holding it again:",
+    );
+    let (from, to) = zoom(&r.timeline, r.interval);
+    print_chart(&r.timeline.render_window(from, to, CHART_CELLS));
+    let (start, _) = r.timeline.extent();
+    figure::show(
+        &TimelineChart::new(
+            "convoy",
+            "The convoy: an I/O thread beside a CPU thread",
+            &r.timeline,
+        )
+        .window(start, (start + r.interval * 8).max(to))
+        .zoom(from, to)
+        .caption("Zoomed: one round trip that lost the GIL, and the interval it waited."),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Part 6 — "When is the GIL released?", measured instead of asserted.
 //!
+#![doc = include_str!("part6_release_table.md")]
+//!
 //! The tutorial prints a table: sleep, file I/O, network I/O and NumPy release the GIL; pure
 //! Python computation and object manipulation do not. Here each row is an experiment. Two
 //! threads do the row's operation at the same time, and the model's accounting says what
@@ -268,8 +270,13 @@ pub fn simulated(cfg: &Config) -> Report {
     Report { rows }
 }
 
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part6_release_table.md");
+
 /// Part 6 as the lesson runs it.
 pub fn part(cfg: &Config) -> anyhow::Result<()> {
+    let after = crate::prose(TEXT);
+    println!();
     let expected = simulated(cfg);
     let r = if session::simulated() {
         expected.clone()
@@ -277,11 +284,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
         measure(cfg)?
     };
     show(cfg, &r, &expected);
+    println!();
+    crate::print_prose(after);
     Ok(())
 }
 
-/// Rows whose "released?" answer is the tutorial's.
-fn rows_as_the_tutorial_says(r: &Report) -> usize {
+/// Rows whose "released?" answer is the expected one (waiting and native loops release,
+/// Python code does not).
+fn rows_as_expected(r: &Report) -> usize {
     r.rows
         .iter()
         .filter(|row| row.released() == row.operation.releases_the_gil())
@@ -313,15 +323,6 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         ]);
     }
     table.print();
-    let cores = session::sim_cores();
-    report::note(&format!(
-        "\"at once\" is the threads' busy time (holding the GIL or inside detach) over \
-         the wall time: 2.00x means both ran all the time. \"GIL held\" is the share of that \
-         busy time spent holding the GIL. The file I/O and ndarray rows need a CPU even with \
-         the GIL released, so with {cores} core(s) at most {} of them run at once; sleeps and \
-         server waits need none.",
-        cores.min(THREADS)
-    ));
     if free {
         let pure = |r: &Report| {
             r.rows
@@ -342,18 +343,16 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         });
         return;
     }
-    let e = rows_as_the_tutorial_says(expected) as f64;
+    let e = rows_as_expected(expected) as f64;
     claim(Claim {
-        figure: "rows that match the tutorial's table",
+        figure: "rows that came out as expected",
         unit: Unit::Count,
-        measured: rows_as_the_tutorial_says(r) as f64,
+        measured: rows_as_expected(r) as f64,
         expected: e,
         low: e,
         high: e,
-        text: "Every row came out as the tutorial's table says: waiting, file I/O and the \
-               ndarray loop release the GIL; Python code does not, so two threads take turns. \
-               (The ndarray row releases only because our model extension calls \
-               detach around its loop, as NumPy does.)",
+        text: "Waiting, file I/O and the ndarray loop release the GIL; Python code does \
+               not, so two threads running it take turns.",
     });
 }
 

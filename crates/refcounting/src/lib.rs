@@ -5,85 +5,34 @@
 //! change them; `--free-threaded` takes the GIL away from the runs that use it (parts 2 and 5)
 //! and `--switch-interval MS` sets its switch interval. `--simulated` runs every part on the
 //! deterministic model only (part 2's race on a seeded schedule, parts 3 to 5 from
-//! [`cost`]), so the output is the same on every run.
+//! [`cost`]), so the output is the same on every run; `--svg DIR` writes the figures.
 //!
-//! ## What the GIL is
+//! CPython frees memory by reference counting: every object's header counts the references to
+//! it, `Py_INCREF` adds one, `Py_DECREF` takes one away, and the decref that reaches zero frees
+//! the object. The model object, [`gil_core::object::PyObject`], is that header and nothing
+//! else.
 //!
-//! CPython runs Python code inside an *interpreter*, and each interpreter has one lock, the
-//! Global Interpreter Lock. A thread must hold it to run Python bytecode, so in one interpreter
-//! only one thread runs Python at any moment, however many cores there are. A thread that
-//! wants the GIL waits for one *switch interval* (`sys.getswitchinterval()`); if the holder
-//! has not let go by then, the waiter sets a *drop request*. The holder looks for requests at
-//! *check points* between bytecodes (the *eval breaker*), lets go there, and the waiter takes
-//! the lock. Threads also let go around blocking calls (reading a file or socket,
-//! `time.sleep`), and C code may let go around long computations.
+//! ## The parts
 //!
-//! CPython frees memory by **reference counting**. Every object's header holds a count of
-//! the references to it — names, list slots, arguments on the stack. Each new reference runs
-//! `Py_INCREF` (count + 1), each dropped one `Py_DECREF` (count − 1), and the decref that
-//! reaches zero frees the object immediately. The model object used here,
-//! [`gil_core::object::PyObject`], is that header and nothing else.
+//! Each part's text is a markdown file beside it, which the lesson prints and its module's
+//! documentation includes:
 //!
-//! ## Part 1 — counting references ([`part1_getrefcount`])
-//!
-//! `a = []`, `b = a`, `c = [a]`, `del b`, `del c`, watched through `sys.getrefcount(a)`:
-//! 2, 3, 4, 3, 2. The answer is one more than the references you can name because the call's
-//! own parameter holds one while it runs. `Rc::strong_count(&a)` borrows instead and says
-//! 1, 2, 3, 2, 1. Immortal objects (`None`, PEP 683) report a huge fixed count.
-//!
-//! ## Part 2 — the race the GIL prevents ([`part2_race`])
-//!
-//! In the default build `Py_INCREF` is a plain `ob_refcnt++`: read the count, add one, write
-//! it back. Two threads doing that to one object at once can both read the same value, and
-//! one update is lost. The part first replays one lost incref and one lost decref step by
-//! step, then has one thread build a list of references to a shared object while another
-//! clears an old list of as many, and counts what goes wrong:
-//!
-//! * with no GIL, the counts **drift**. A lost decref leaves a count that never gets back to
-//!   zero: a **leak**. A lost incref makes the count reach zero while references remain: a
-//!   **premature free**, which in C is a use after free — a crash or silent corruption. The
-//!   model marks the object freed and catches each later use instead of committing it;
-//! * under the GIL the same plain updates are **exact**, every trial: only one thread runs
-//!   Python at a time, and it can only be switched out between bytecodes, never halfway
-//!   through an incref;
-//! * atomic counts and PEP 703's biased counts are exact without any lock.
-//!
-//! With `--simulated` the race runs on a seeded schedule instead ([`race_sim`]): the same
-//! lost updates on every run, and the GIL's hand-offs come from [`gil_core::sim`].
-//!
-//! ## Part 3 — why not just atomics? ([`part3_cost`])
-//!
-//! The part times an atomic incref+decref against a plain one on one thread (and claims "at
-//! least twice", which it checks against the figure), and two threads updating one count,
-//! which is slow either way because the cache line holding it moves between cores on every
-//! update. CPython increfs constantly, so atomic counts everywhere would tax every
-//! single-threaded program. PEP 703's **biased reference counting** gives the thread that
-//! created an object a private, plain count (most objects never leave their thread) and makes
-//! only other threads pay for atomics; **immortal objects** skip counting. The "biased owner"
-//! pair should cost about what the plain one does. The simulator's figures come from
-//! counting updates ([`cost`]).
-//!
-//! ## Part 4 — Rust's answer ([`part4_rust`])
-//!
-//! Rust has both counters: `Rc` (plain) and `Arc` (atomic). `Rc` is not `Send` (the marker
-//! for values that may move to another thread), so code that would share one between threads
-//! does not compile (a `compile_fail` doctest in that module proves it); `Arc` is. The compiler knows which values cross threads, so Rust needs no
-//! global lock. C does not know, so CPython made every count safe with one.
-//!
-//! ## Part 5 — historical simplicity ([`part5_history`])
-//!
-//! Why one lock was right in 1992 — single-CPU machines, fast single-threaded code, easy C
-//! extensions — measured against a lock per object, and what the GIL promised to every C
-//! extension written since. The Python FAQ ("Can't we get rid of the Global Interpreter
-//! Lock?", `Doc/faq/library.rst`) records that Greg Stein's fine-grained-locking patches for
-//! Python 1.5 made single-threaded code at least 30% slower.
+//! 1. [`part1_getrefcount`]: `sys.getrefcount` step by step; immortal objects.
+//! 2. [`part2_race`]: two threads on one count, with and without the GIL, atomic and biased
+//!    counts (with `--simulated`, on a seeded schedule: [`race_sim`]).
+//! 3. [`part3_cost`]: what an atomic incref+decref costs beside a plain one; biased counting.
+//! 4. [`part4_rust`]: `Rc` and `Arc`, and the compiler check that makes a GIL unnecessary.
+//! 5. [`part5_history`]: one lock taken once per hand-off against a lock per object; why one
+//!    lock was the right call in 1992.
 //!
 //! ## Where the model simplifies CPython
 //!
 //! The model's "free" only marks the object, so a use after free is counted rather than a
 //! crash; its biased counting keeps CPython's "queued" and "merged" flags in the owner-id word
 //! rather than in the shared count; its "bytecodes" are the Rust statements between two check
-//! points. See [`gil_core::object`] for the details.
+//! points. The price of an atomic update beside a plain one is the model's one assumption
+//! ([`cost::ATOMIC_UPDATE`]): `--simulated` prints it as such and states no result on it; a
+//! live run measures it. See [`gil_core::object`] for the details.
 
 pub mod cost;
 pub mod part1_getrefcount;

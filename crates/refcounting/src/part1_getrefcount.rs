@@ -1,4 +1,6 @@
 //! Part 1 — counting references: `sys.getrefcount` step by step, beside `Rc::strong_count`.
+//!
+#![doc = include_str!("part1_getrefcount.md")]
 
 use std::rc::Rc;
 

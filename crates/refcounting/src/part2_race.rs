@@ -1,8 +1,6 @@
 //! Part 2 — the race the GIL prevents: two threads, one object, plain counts.
 //!
-//! One thread builds a new list of references to a shared object (one incref each) while
-//! another empties an old list of as many references (one decref each). When both are done the
-//! count must be back where it started.
+#![doc = include_str!("part2_race.md")]
 //!
 //! Live, the two threads really race on this machine's cores. With `--simulated` the same
 //! race runs on a seeded schedule ([`crate::race_sim`]), and the GIL's hand-offs come

@@ -1,4 +1,6 @@
 //! Part 3 — why not just make the counts atomic? What each kind of incref+decref costs.
+//!
+#![doc = include_str!("part3_cost.md")]
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::measure::{fmt_count, fmt_ratio};

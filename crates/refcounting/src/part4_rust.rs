@@ -1,5 +1,7 @@
 //! Part 4 — Rust's answer: two reference-counted pointers, and a compiler that picks for you.
 //!
+#![doc = include_str!("part4_rust.md")]
+//!
 //! `Rc<T>` counts with plain instructions, exactly like CPython's default build. It is
 //! `!Send` (not `Send`: not allowed to move to another thread): the compiler refuses to let one cross to another thread, so the race of part 2
 //! cannot be written. This does not compile:

@@ -1,5 +1,7 @@
 //! Part 5 — why one lock was the right call in 1992, measured against the alternative.
 //!
+#![doc = include_str!("part5_history.md")]
+//!
 //! The alternative to one global lock is a lock per object (fine-grained locking). The part
 //! times an incref+decref with a per-object mutex against the plain one, and counts how many
 //! times the GIL itself changed hands while two threads did millions of plain updates.

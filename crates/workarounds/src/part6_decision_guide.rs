@@ -71,6 +71,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     for line in guide(cfg).lines() {
         println!("  {line}");
     }
+    println!();
+    note(
+        "To place your own program in this guide, measure it: lesson 6 (cargo run --release \
+         -p practice) runs recipes on your Python - the CPU share of a call (part 1), whether \
+         a call releases the GIL, with a probe to paste (part 2), what the GIL costs your \
+         threads (part 3), asyncio's blocking trap (part 4).",
+    );
 
     heading("Key takeaways");
     for (i, takeaway) in TAKEAWAYS.iter().enumerate() {

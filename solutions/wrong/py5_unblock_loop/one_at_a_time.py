@@ -20,7 +20,7 @@ import time
 
 def slow_read(i, delay):
     time.sleep(delay)  # blocks the thread it runs on
-    return i * i
+    return i * i + round(delay * 1000)
 
 
 async def read_all(n, delay):

@@ -134,6 +134,8 @@ pub enum Section {
     RealGil,
     /// Lesson 6: the learner's own Python.
     Practice,
+    /// Lesson 7, for authors of PyO3 extensions.
+    Extensions,
 }
 
 impl Section {
@@ -147,6 +149,7 @@ impl Section {
             Section::Workarounds => "workarounds",
             Section::RealGil => "real-gil",
             Section::Practice => "practice",
+            Section::Extensions => "extensions",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Part 4 — which operations the GIL makes atomic, each checked by a hammer test.
 //!
+#![doc = include_str!("../part4_atomic_ops.md")]
+//!
 //! Model containers ([`List`], [`Dict`]) keep their state in atomics that are read and written
 //! separately, like the fields of CPython's C structs: a C-level operation (`list.append`) is
 //! a few plain loads and stores. Under the GIL such an operation is atomic exactly when no

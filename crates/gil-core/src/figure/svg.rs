@@ -38,7 +38,8 @@ impl Svg {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
              viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\" \
              role=\"img\">\n<title>{}</title>\n<desc>{}</desc>\n\
-             <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n",
+             <rect class=\"background\" x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" \
+             fill=\"#ffffff\"/>\n",
             escape(title),
             escape(desc),
             w = num(width),
