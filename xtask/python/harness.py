@@ -202,7 +202,9 @@ def py4(path, argv):
         print("call %d: %s" % (i + 1, verdict))
     note("each call made once", int(all(m == 1 for m in made)))
     note("shares between 0 and 1", shares_ok)
-    print_evidence(["threads started", "each call made once", "shares between 0 and 1"])
+    note("calls drawn with seed", seed)
+    print_evidence(["threads started", "each call made once", "shares between 0 and 1",
+                    "calls drawn with seed"])
 
 
 # ── py5: unblock an event loop ──
