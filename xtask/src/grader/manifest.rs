@@ -621,6 +621,7 @@ title = "A Python exercise"
 python = "free-threaded"
 args = "--n {n}"
 params = { n = [1, 9] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "n"
