@@ -588,6 +588,36 @@ expect = "n"
     }
 
     #[test]
+    fn python_exercises_launch_through_the_harness() {
+        let text = r#"
+[[exercise]]
+name = "py"
+section = "practice"
+title = "A Python exercise"
+python = "free-threaded"
+args = "--n {n}"
+params = { n = [1, 9] }
+hints = ["h"]
+[[exercise.check]]
+label = "n"
+expect = "n"
+"#;
+        let manifest = Manifest::parse(text).unwrap();
+        let launch = manifest.exercises[0].launch();
+        assert!(matches!(
+            launch,
+            Launch::Python {
+                args: "--n {n}",
+                need: PythonNeed::FreeThreaded
+            }
+        ));
+        assert!(!launch.is_built());
+        let both = text.replace("args = \"--n {n}\"", "run = \"{xtask} x {n}\"");
+        assert!(error(&both).contains("args, not run"), "{both}");
+        assert!(error(&text.replace("free-threaded", "any-old")).contains("any-old"));
+    }
+
+    #[test]
     fn placeholders_are_found_and_checked() {
         assert_eq!(placeholders("--a {a} --b={b}").unwrap(), vec!["a", "b"]);
         assert!(placeholders("{a").is_err());
