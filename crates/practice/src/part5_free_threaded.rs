@@ -157,9 +157,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             ft.exe.display(),
             ft.ext_suffix
         ),
-        "",
-        "",
+        "  ",
+        "  ",
     );
+    println!();
     let mut table = Table::new(&["module", "GIL before→after", "counter kept"]);
     for row in &modules.rows {
         let name = match (row.module.as_str(), row.env.is_empty()) {
