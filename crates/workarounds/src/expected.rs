@@ -193,6 +193,19 @@ pub fn part3(cfg: &Config, cores: usize, floats: usize) -> Part3 {
     }
 }
 
+/// Part 3's two runs as timelines, for the figures: the loop holding the GIL beside a Python
+/// thread, then the same loop detached (the scripts [`part3`] measures the share with).
+pub fn part3_timelines(cfg: &Config, cores: usize, floats: usize) -> [gil_core::Timeline; 2] {
+    let work = self::work(FLOAT, floats as u64);
+    [Step::NativeHolding(work), Step::NativeReleased(work)].map(|native| {
+        let scripts = vec![
+            Script::new("loop", vec![native]),
+            Script::new("other", vec![Step::Bytecode(work)]),
+        ];
+        run(cfg, cores, Mode::Gil, scripts).timeline
+    })
+}
+
 /// Part 4: the countdown on `threads` threads over one, with the GIL and free-threaded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Part4 {

@@ -89,7 +89,10 @@ pub struct ResetArgs {
 /// The first exercise not passing yet (leaving out those whose tools are missing).
 fn next<'a>(project: &'a Project, progress: &Progress) -> Option<&'a Exercise> {
     project.manifest.exercises.iter().find(|e| {
-        progress.entry(&e.name).status != "pass" && e.requires.iter().all(|tool| on_path(tool))
+        // A skipped one (no free-threaded Python, say) is not "next" again until the learner
+        // asks for it by name.
+        !matches!(progress.entry(&e.name).status.as_str(), "pass" | "skipped")
+            && e.requires.iter().all(|tool| on_path(tool))
     })
 }
 
