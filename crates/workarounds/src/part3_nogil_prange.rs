@@ -98,7 +98,15 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         if crate::long_enough(expected::work(expected::FLOAT, len as u64), RAISE_LEN) {
             make_claims(cfg, e, e);
         }
-        crate::live_only("The loop's times and the parallel sum's rounding");
+        let plain = expected::work(expected::FLOAT, len as u64);
+        kv(
+            "loop, at the simulator's price",
+            format!(
+                "{} in nogil, {} with prange",
+                fmt_duration(plain),
+                fmt_duration(plain.div_f64(e.prange.max(1e-9)))
+            ),
+        );
         return Ok(());
     }
     crate::ensure_floats_fit(
