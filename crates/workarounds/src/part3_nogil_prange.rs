@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
 use gil_core::report::{Table, kv, note};
 use gil_core::{Gil, GilGuard, session};
@@ -91,12 +92,21 @@ const RAISE_LEN: &str = "raise --array-len";
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
     kv("array", format!("{} floats", fmt_count(len as u64)));
+    show_figures(cfg, len)?;
     if session::simulated() {
         let e = expected::part3(cfg, session::sim_cores(), len);
         if crate::long_enough(expected::work(expected::FLOAT, len as u64), RAISE_LEN) {
             make_claims(cfg, e, e);
         }
-        crate::live_only("The loop's times and the parallel sum's rounding");
+        let plain = expected::work(expected::FLOAT, len as u64);
+        kv(
+            "loop, at the simulator's price",
+            format!(
+                "{} in nogil, {} with prange",
+                fmt_duration(plain),
+                fmt_duration(plain.div_f64(e.prange.max(1e-9)))
+            ),
+        );
         return Ok(());
     }
     crate::ensure_floats_fit(
@@ -105,6 +115,27 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         "lower --array-len or --tasks",
     )?;
     measure(cfg, len).map(drop)
+}
+
+/// The loop beside a Python thread, holding the GIL and then detached, as the simulator runs
+/// them (for `--svg` and `--trace`; nothing is simulated without those flags).
+fn show_figures(cfg: &Config, len: usize) -> anyhow::Result<()> {
+    if !session::current().figures.is_on() {
+        return Ok(());
+    }
+    let [holding, detached] = expected::part3_timelines(cfg, session::sim_cores(), len);
+    figure::show(
+        &TimelineChart::new("loop-holding", "A native loop that keeps the GIL", &holding)
+            .caption("Simulated: the other Python thread waits until the loop is done."),
+    )?;
+    figure::show(
+        &TimelineChart::new(
+            "loop-detached",
+            "The same loop with nogil (detached)",
+            &detached,
+        )
+        .caption("Simulated: the other Python thread runs while the loop computes."),
+    )
 }
 
 fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
