@@ -202,7 +202,7 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
         if ways[i] != Way::Prange {
             std::thread::sleep(RAYON_SETTLE);
         }
-        measure::time(&mut timed[i]).1
+        measure::time(timed[i]).1
     })
     .into_iter()
     .map(|samples| measure::Samples(samples).median())
