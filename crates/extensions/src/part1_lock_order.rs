@@ -293,7 +293,7 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         measured: slowest(f),
         expected: slowest(expected),
         low: 0.9,
-        high: 3.0,
+        high: 4.0,
         text: "T2 waited about as long as the import took, no longer.",
     });
     report::for_rust_readers(

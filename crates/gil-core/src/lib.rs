@@ -76,6 +76,7 @@ pub mod figure;
 mod gil;
 pub mod lesson;
 pub mod measure;
+pub mod model_check;
 pub mod object;
 pub mod probe;
 pub mod process;
