@@ -101,7 +101,10 @@ pub(super) fn wrong_answers<'a>(
             ));
         }
     }
-    if let Err(error) = build_scratch_package(project, &sources) {
+    // Only `run` exercises' answers (files, not binaries): nothing to build.
+    if !sources.is_empty()
+        && let Err(error) = build_scratch_package(project, &sources)
+    {
         problems.push(format!("the wrong answers do not build: {error:#}"));
         return Ok(BTreeMap::new());
     }
