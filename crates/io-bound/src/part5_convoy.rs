@@ -27,7 +27,7 @@ use std::time::Duration;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
 use gil_core::figure::{self, LineChart, Scale, Series, TimelineChart};
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::measure::{fmt_count, fmt_duration};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report, session};
 
@@ -338,7 +338,6 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         table.push(row);
     }
     table.print();
-    report::kv("slower beside the CPU thread", fmt_ratio(r.slowdown()));
     if free {
         let slowdown = expected.slowdown();
         claim(Claim {
