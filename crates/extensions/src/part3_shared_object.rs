@@ -149,7 +149,11 @@ impl Objects {
                 self.atomic.borrow()?.fetch_add(1, Ordering::Relaxed);
             }
             Way::FrozenMutex => {
-                *self.locked.borrow()?.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                *self
+                    .locked
+                    .borrow()?
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) += 1;
             }
         }
         Ok(())
