@@ -270,11 +270,7 @@ pub fn measured_or_simulated<R: Clone>(
 /// # Panics
 /// If `trials` is empty; every part runs at least one trial of each kind.
 pub fn median(trials: &[Trial]) -> &Trial {
-    let walls = Samples(trials.iter().map(|t| t.wall).collect()).median();
-    trials
-        .iter()
-        .find(|t| t.wall == walls)
-        .expect("median of a non-empty set of trials")
+    gil_core::measure::median_by(trials, |t| t.wall).expect("median of a non-empty set of trials")
 }
 
 /// "1 thread", "2 threads": a thread count as a label.

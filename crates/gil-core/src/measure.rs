@@ -39,20 +39,41 @@ impl Samples {
         self.0.iter().copied().min().unwrap_or_default()
     }
 
-    /// The middle run (the lower middle for an even count).
+    /// The middle run ([`median_by`]; zero for none).
     pub fn median(&self) -> Duration {
-        let mut sorted = self.0.clone();
-        sorted.sort();
-        sorted
-            .get(sorted.len().saturating_sub(1) / 2)
-            .copied()
-            .unwrap_or_default()
+        median_by(&self.0, |d| *d).copied().unwrap_or_default()
     }
 
     /// The slowest run.
     pub fn worst(&self) -> Duration {
         self.0.iter().copied().max().unwrap_or_default()
     }
+}
+
+/// The middle item of `items` ordered by `key`: the lower middle for an even count (as
+/// `xtask/fidelity/fidelity.py` takes it, so model and CPython figures are comparable), `None`
+/// for none. The one median of the course: [`median`], [`median_duration`] and
+/// [`Samples::median`] are this.
+pub fn median_by<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> Option<&T> {
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by(|a, b| {
+        key(a)
+            .partial_cmp(&key(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// The [`median_by`] value of `values` (NaN for none; NaNs sort as equal to anything).
+pub fn median<V: std::borrow::Borrow<f64>>(values: impl IntoIterator<Item = V>) -> f64 {
+    let values: Vec<f64> = values.into_iter().map(|v| *v.borrow()).collect();
+    median_by(&values, |v| *v).copied().unwrap_or(f64::NAN)
+}
+
+/// The [`median_by`] duration of `values` (zero for none).
+pub fn median_duration(values: impl IntoIterator<Item = Duration>) -> Duration {
+    let values: Vec<Duration> = values.into_iter().collect();
+    median_by(&values, |d| *d).copied().unwrap_or_default()
 }
 
 /// Time `runs` runs of `f` (at least one).
@@ -202,6 +223,10 @@ mod tests {
         assert_eq!(s.best(), Duration::from_millis(1));
         assert_eq!(s.median(), Duration::from_millis(3));
         assert_eq!(s.worst(), Duration::from_millis(9));
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), 2.0, "the lower middle");
+        assert_eq!(median([5.0, 1.0, 3.0].iter()), 3.0);
+        assert!(median(Vec::<f64>::new()).is_nan());
+        assert_eq!(median_by(&["bb", "a", "ccc"], |s| s.len()), Some(&"bb"));
     }
 
     #[test]

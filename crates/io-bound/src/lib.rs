@@ -267,23 +267,7 @@ pub fn default_gil_args() -> GilArgs {
     }
 }
 
-/// The middle value of `values` (the mean of the two middle ones for an even count; NaN for
-/// none).
-pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut sorted: Vec<f64> = values.into_iter().collect();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
-/// The median of durations.
-pub fn median_duration(values: impl IntoIterator<Item = Duration>) -> Duration {
-    Duration::try_from_secs_f64(median(values.into_iter().map(|d| d.as_secs_f64())))
-        .unwrap_or_default()
-}
+pub use gil_core::measure::{median, median_duration};
 
 /// How much the threads of one experiment ran at the same time, from the model's accounting.
 #[derive(Clone, Copy, Debug, PartialEq)]

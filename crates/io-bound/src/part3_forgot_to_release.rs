@@ -125,10 +125,11 @@ fn call_delay(cfg: &Config) -> Duration {
     cfg.server_delay / 4
 }
 
-/// The run with the median wall time.
-fn median_run(mut runs: Vec<Run>) -> Run {
-    runs.sort_by_key(|r| r.wall);
-    runs.swap_remove(runs.len() / 2)
+/// The run with the median wall time (at least one run).
+fn median_run(runs: Vec<Run>) -> Run {
+    gil_core::measure::median_by(&runs, |r| r.wall)
+        .cloned()
+        .expect("at least one run")
 }
 
 /// Time both extensions live, taking turns.

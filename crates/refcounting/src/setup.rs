@@ -136,17 +136,8 @@ pub fn per_op(total: Duration, n: u64) -> f64 {
 pub fn in_turns(repeats: usize, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
     measure::in_turns(repeats, variants.len(), |i| variants[i]())
         .into_iter()
-        .map(median)
+        .map(measure::median)
         .collect()
-}
-
-/// The middle value (the lower middle of an even count).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values
-        .get(values.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(f64::NAN)
 }
 
 /// Nanoseconds per pair of one timing of `work(n)`, which does `n` pairs.

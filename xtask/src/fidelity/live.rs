@@ -88,15 +88,8 @@ pub fn wall<R>(f: impl FnOnce() -> R) -> f64 {
     time(f).1.as_secs_f64()
 }
 
-/// The middle value (the lower middle for an even count), as `fidelity.py` computes it.
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
-        .get(sorted.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(f64::NAN)
-}
+/// The course's one median (the lower middle for an even count, as `fidelity.py` takes it).
+pub use gil_core::measure::median;
 
 /// Seconds one model countdown step takes: the best of a few runs of at least 20 ms each.
 fn calibrate_step() -> f64 {
@@ -123,8 +116,8 @@ mod tests {
 
     #[test]
     fn the_median_matches_the_scripts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.0);
-        assert!(median(&[]).is_nan());
+        assert_eq!(median([3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), 2.0);
+        assert!(median(Vec::<f64>::new()).is_nan());
     }
 }
