@@ -24,12 +24,14 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{Timeline, report, session};
+use gil_core::{Timeline, report};
 
 use crate::{CHART_CELLS, Config, median, print_chart};
 
@@ -224,8 +226,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// One simulated batch: the I/O thread's round trips, beside a spinner or not.
-fn sim_batch(cfg: &Config, interval: Duration, with_cpu: bool) -> (Batch, Timeline) {
-    let mut sim = cfg.sim();
+fn sim_batch(cfg: &Config, cores: usize, interval: Duration, with_cpu: bool) -> (Batch, Timeline) {
+    let mut sim = cfg.sim(cores);
     sim.switch_interval = interval;
     let ops = cfg.ops as u32;
     let mut scripts = Vec::new();
@@ -263,12 +265,12 @@ fn sim_batch(cfg: &Config, interval: Duration, with_cpu: bool) -> (Batch, Timeli
 }
 
 /// The three batches on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let interval = cfg.gil.interval();
     let short = short_interval(interval);
-    let (alone, _) = sim_batch(cfg, interval, false);
-    let (beside, timeline) = sim_batch(cfg, interval, true);
-    let (beside_short, _) = sim_batch(cfg, short, true);
+    let (alone, _) = sim_batch(cfg, cores, interval, false);
+    let (beside, timeline) = sim_batch(cfg, cores, interval, true);
+    let (beside_short, _) = sim_batch(cfg, cores, short, true);
     Report {
         interval,
         short_interval: short,
@@ -280,24 +282,46 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 5 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected)
+/// Part 5 in the lesson's table.
+pub struct ConvoyEffect;
+
+impl Part<Config> for ConvoyEffect {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the convoy effect"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part5_convoy.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::note(&format!(
         "{} echo round trips over loopback, each send and receive detached:",
         cfg.ops
@@ -341,7 +365,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::kv("slower beside the CPU thread", fmt_ratio(r.slowdown()));
     if free {
         let slowdown = expected.slowdown();
-        claim(Claim {
+        cx.claim(Claim {
             figure: "round trip beside the CPU thread / alone",
             unit: Unit::Ratio,
             measured: r.slowdown(),
@@ -369,7 +393,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
              came back before the spinner took the GIL.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "round trips that lost the GIL beside the CPU thread",
         unit: Unit::Percent,
         measured: r.beside.lost_share * 100.0,
@@ -385,7 +409,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         .map_or(f64::NAN, |w| w.as_secs_f64() * 1e3);
     // The waits track the interval only where it is long next to waking a thread.
     if (interval_ms * 0.5..=interval_ms * 3.0).contains(&wait) {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "wait to win the GIL back",
             unit: Unit::Millis,
             measured: r
@@ -415,7 +439,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
              fast a thread wakes up, not by the interval.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "faster at the shorter interval",
         unit: Unit::Ratio,
         measured: r.gain_from_shorter_interval(),
@@ -431,7 +455,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let (from, to) = zoom(&r.timeline, r.interval);
     print_chart(&r.timeline.render_window(from, to, CHART_CELLS));
     let (start, _) = r.timeline.extent();
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "convoy",
             "The convoy: an I/O thread beside a CPU thread",
@@ -467,7 +491,7 @@ mod tests {
     #[test]
     fn simulated_convoy_pays_an_interval_per_round_trip() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert_eq!(r.alone.lost_share, 0.0);
         assert!(r.beside.lost_share > 0.9, "{r:?}");
         let gain = r.gain_from_shorter_interval();
@@ -476,7 +500,7 @@ mod tests {
 
     #[test]
     fn simulated_convoy_figures_are_exact() {
-        let r = simulated(&Config::quick(crate::default_gil_args()));
+        let r = simulated(&Config::quick(crate::default_gil_args()), 2);
         assert_eq!(r.alone.per_op, Duration::from_micros(41));
         assert_eq!(r.beside.per_op, Duration::from_micros(5_141));
         assert_eq!(r.beside_short.per_op, Duration::from_micros(1_141));
