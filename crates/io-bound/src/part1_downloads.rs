@@ -1,7 +1,5 @@
 //! Part 1 — simulated downloads: sleeping threads do not need the GIL.
 //!
-#![doc = include_str!("part1_downloads.md")]
-//!
 //! A "download" here is a sleep inside [`detach`](gil_core::GilGuard::detach),
 //! which is what `time.sleep` does in CPython: drop the GIL, sleep, take it back. One thread
 //! downloading N files waits N times in a row. N threads each wait once, all at the same time,
@@ -173,10 +171,6 @@ impl Part<Config> for Downloads {
         PYTHON
     }
 
-    fn text(&self) -> &'static str {
-        TEXT
-    }
-
     fn cores_needed(&self, _cfg: &Config) -> usize {
         1
     }
@@ -193,9 +187,6 @@ impl Part<Config> for Downloads {
         show(cx, cfg, run.figures, run.expected)
     }
 }
-
-/// The part's prose (also its documentation, and the book's page).
-pub const TEXT: &str = include_str!("part1_downloads.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
 pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {

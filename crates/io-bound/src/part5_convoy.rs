@@ -28,7 +28,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
 use gil_core::figure::TimelineChart;
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::measure::{fmt_count, fmt_duration};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report};
@@ -362,7 +362,6 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         table.push(row);
     }
     table.print();
-    report::kv("slower beside the CPU thread", fmt_ratio(r.slowdown()));
     if free {
         let slowdown = expected.slowdown();
         cx.claim(Claim {
