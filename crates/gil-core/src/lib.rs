@@ -52,8 +52,9 @@
 //! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
 //! lesson's [`part`]s in one frame, each in the run's [`context`]; [`claim`] checks every
 //! stated result against its figure; [`probe`] says how busy the machine is; [`session`] is
-//! what the running lesson asked for; [`glossary`] defines the course's terms. [`waits`] keeps
-//! who waits for whom, so a deadlocked program names its cycle instead of hanging.
+//! what the running lesson asked for; [`glossary`] defines the course's terms.
+//! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
+//! hanging.
 //!
 //! ## Where the model simplifies CPython
 //!
