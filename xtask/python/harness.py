@@ -202,7 +202,9 @@ def py4(path, argv):
         print("call %d: %s" % (i + 1, verdict))
     note("each call made once", int(all(m == 1 for m in made)))
     note("shares between 0 and 1", shares_ok)
-    print_evidence(["threads started", "each call made once", "shares between 0 and 1"])
+    note("calls drawn with seed", seed)
+    print_evidence(["threads started", "each call made once", "shares between 0 and 1",
+                    "calls drawn with seed"])
 
 
 # ── py5: unblock an event loop ──
@@ -273,7 +275,7 @@ def py6(path, argv):
         sys.exit("importing or calling your module failed (above)")
     run = json.loads(done.stdout.strip().splitlines()[-1])
     for warning in run["warnings"]:
-        print("warning on import: " + warning.splitlines()[0][:60])
+        print("RuntimeWarning on import: " + warning.split(", which")[0])
     print("counter total: %d" % run["total"])
     note("GIL enabled before import", int(run["before"]))
     note("GIL enabled after import", int(run["after"]))

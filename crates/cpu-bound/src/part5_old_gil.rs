@@ -232,7 +232,46 @@ impl Part<Config> for OldGil {
                     ),
             )?;
         }
+        // Over every schedule, not one run: printed once, in whichever showing is last.
+        if cx.simulated() || !cx.showing_simulated() {
+            println!();
+            why_waiters_starved();
+        }
         Ok(())
+    }
+}
+
+/// The reason, over every schedule: the model checker's shortest schedule in which the old
+/// GIL's waiter never gets the lock, and the 3.2+ GIL's bound (`cargo xtask model-check`).
+pub fn why_waiters_starved() {
+    use gil_core::model_check::gil::{Model, OLD_CHECK_INTERVAL, Property};
+    let property = Property::BoundedWaiting;
+    let old = Model::for_property(
+        Mode::OldGil {
+            check_interval: OLD_CHECK_INTERVAL,
+        },
+        2,
+        property,
+    );
+    let Some(path) = old.check(property).search.counterexample else {
+        return;
+    };
+    note(&format!(
+        "Why the waiter starved, checked over every schedule of the old GIL's protocol \
+         (two threads, a release every {OLD_CHECK_INTERVAL} ticks; `cargo xtask model-check`). \
+         The shortest schedule in which T2 never gets the GIL:"
+    ));
+    for line in old.starving_schedule(&path) {
+        println!("  {line}");
+    }
+    let new = Model::for_property(Mode::Gil, 2, property).check(property);
+    if new.holds() {
+        note(&format!(
+            "The 3.2+ GIL passes the same check: a waiter holds the GIL within {} of the \
+             holder's check points: a holder that is asked lets go and waits until \
+             another thread has taken the GIL.",
+            new.longest_wait
+        ));
     }
 }
 

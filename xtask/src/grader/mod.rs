@@ -17,7 +17,7 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod source;
 pub mod value;
 pub mod verify;
 
@@ -89,7 +90,10 @@ pub struct ResetArgs {
 /// The first exercise not passing yet (leaving out those whose tools are missing).
 fn next<'a>(project: &'a Project, progress: &Progress) -> Option<&'a Exercise> {
     project.manifest.exercises.iter().find(|e| {
-        progress.entry(&e.name).status != "pass" && e.requires.iter().all(|tool| on_path(tool))
+        // A skipped one (no free-threaded Python, say) is not "next" again until the learner
+        // asks for it by name.
+        !matches!(progress.entry(&e.name).status.as_str(), "pass" | "skipped")
+            && e.requires.iter().all(|tool| on_path(tool))
     })
 }
 
@@ -123,12 +127,16 @@ fn check_one(
     let hash = project
         .source(exercise, Side::Exercise)
         .map_or(0, |p| file_hash(&p));
-    let verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
+    let mut verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
     // Progress is a convenience: failing to save it must not hide the verdict.
     *progress = Progress::load(&project.target);
     progress.record(&verdict, hash);
     if let Err(error) = progress.save() {
         eprintln!("warning: could not save progress: {error:#}");
+    }
+    if verdict.passed {
+        verdict.next = next(project, progress).map(|e| format!("cargo xtask check {}", e.name));
+        verdict.all_done = verdict.next.is_none();
     }
     Ok(verdict)
 }
@@ -164,7 +172,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         let paint = Paint::for_stdout();
         print!("{}", render::verdict(&verdict, paint));
-        if verdict.passed && args.name.is_none() {
+        if verdict.passed {
             println!("{}", what_next(&project, &progress));
         }
     }
@@ -175,7 +183,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// "next: …" after a pass.
+/// "Next: …" after a pass, or "All done" and where to go from there.
 fn what_next(project: &Project, progress: &Progress) -> String {
     match next(project, progress) {
         Some(next) => {
@@ -184,11 +192,13 @@ fn what_next(project: &Project, progress: &Progress) -> String {
                 .map(|p| project.shown(&p))
                 .unwrap_or_default();
             format!(
-                "\nNext: {} — {} ({file}); `cargo xtask check` grades it.",
-                next.name, next.title
+                "\nNext: {}, in {file}\n  {}\n  cargo xtask check {}",
+                next.name, next.title, next.name
             )
         }
-        None => "\nThat was the last exercise: every one passes. Well done!".into(),
+        None => "\nAll done: every exercise passes. To see how the model compares with the \
+                 CPython on\nthis machine, run `cargo xtask fidelity`."
+            .into(),
     }
 }
 
@@ -412,17 +422,9 @@ pub fn reset(root: &Path, args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let exercise = project.manifest.find(&args.name)?;
     let file = project.source(exercise, Side::Exercise)?;
     let shown = project.shown(&file);
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(&project.root)
-        .arg("show")
-        .arg(format!("HEAD:./{shown}"))
-        .output()
-        .context("cannot run git")?;
-    if !output.status.success() {
+    let Some(original) = project.handed_out(&file) else {
         bail!("git has no handed-out version of {shown} (git show HEAD:./{shown} failed)");
-    }
-    let original = output.stdout;
+    };
     if std::fs::read(&file).is_ok_and(|now| now == original) {
         println!("{shown} is already the handed-out version.");
         return Ok(ExitCode::SUCCESS);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use gil_core::measure;
 
+use crate::grader::grade::COMPILE_ERROR_HEAD;
 use crate::python::Python;
 
 /// `target/real-gil` (or `$CARGO_TARGET_DIR/real-gil`) under the workspace `root`: everything
@@ -29,10 +30,15 @@ pub(super) fn template_dir(root: &Path) -> PathBuf {
 ///
 /// All extension builds share one target directory, so PyO3 is compiled once; the crate is
 /// outside the course workspace, so this never touches the workspace's own build.
+///
+/// With `learner_file` (a learner's module), cargo's messages are caught: if the file does not
+/// compile, the error is `compile error in FILE:` and the messages in order, with `src/lib.rs`
+/// named as the learner's file (the grader reads it); otherwise they are passed on.
 pub(super) fn build_extension(
     python: &Python,
     root: &Path,
     crate_dir: &Path,
+    learner_file: Option<&str>,
 ) -> anyhow::Result<(PathBuf, Duration)> {
     let target_dir = work_dir(root).join("cargo");
     let manifest = crate_dir.join("Cargo.toml");
@@ -43,9 +49,15 @@ pub(super) fn build_extension(
         crate_dir.display(),
         python.version
     );
-    let (status, took) = measure::time(|| {
+    let colour = if learner_file.is_some() {
+        "never"
+    } else {
+        "auto"
+    };
+    let (output, took) = measure::time(|| {
         Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .args(["build", "--release", "--quiet", "--color", colour])
+            .arg("--manifest-path")
             .arg(&manifest)
             .arg("--target-dir")
             .arg(&target_dir)
@@ -55,10 +67,26 @@ pub(super) fn build_extension(
             // the symbols (maturin sets this too).
             .env("PYO3_BUILD_EXTENSION_MODULE", "1")
             .stdout(Stdio::null())
-            .status()
+            .stderr(if learner_file.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .output()
     });
-    let status = status.context("could not start cargo")?;
-    if !status.success() {
+    let output = output.context("could not start cargo")?;
+    let messages = String::from_utf8_lossy(&output.stderr);
+    if let Some(file) = learner_file {
+        let own_path = crate_dir.join("src").join("lib.rs");
+        let messages = messages
+            .replace(&own_path.display().to_string(), file)
+            .replace("src/lib.rs", file);
+        if !output.status.success() {
+            bail!("{COMPILE_ERROR_HEAD}{file}:\n{}", messages.trim_end());
+        }
+        eprint!("{messages}");
+    }
+    if !output.status.success() {
         bail!(
             "the extension in {} did not build (cargo's messages are above)",
             crate_dir.display()

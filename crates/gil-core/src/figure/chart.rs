@@ -194,6 +194,25 @@ impl LineChart {
     }
 }
 
+/// The nearest of 1, 2, 5 × 10^k above (`up`) or below `v`: log axes end on round values
+/// close to the data.
+fn round_125(v: f64, up: bool) -> f64 {
+    let magnitude = 10f64.powf(v.log10().floor());
+    let steps = [1.0, 2.0, 5.0, 10.0].map(|m| m * magnitude);
+    if up {
+        steps
+            .into_iter()
+            .find(|s| *s >= v * (1.0 - 1e-9))
+            .unwrap_or(v)
+    } else {
+        steps
+            .into_iter()
+            .rev()
+            .find(|s| *s <= v * (1.0 + 1e-9))
+            .unwrap_or(v)
+    }
+}
+
 /// One axis: its scale, the range of values it shows and the pixels it spans.
 struct Axis {
     scale: Scale,
@@ -214,10 +233,7 @@ impl Axis {
             _ if values.is_empty() => (0.0, 1.0),
             Scale::Linear => (min.min(0.0), nice_max(max)),
             Scale::Log2 => (min.log2().floor().exp2(), max.log2().ceil().exp2()),
-            Scale::Log10 => (
-                10f64.powf(min.log10().floor()),
-                10f64.powf(max.log10().ceil()),
-            ),
+            Scale::Log10 => (round_125(min, false), round_125(max, true)),
         };
         let hi = if hi > lo { hi } else { lo * 2.0 + 1.0 };
         Axis {
@@ -257,12 +273,28 @@ impl Axis {
                     self.lo.log10().round() as i32,
                     self.hi.log10().round() as i32,
                 );
-                (a..=b)
+                (a - 1..=b)
                     .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
-                    .filter(|v| *v <= self.hi * (1.0 + 1e-9))
+                    .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
                     .collect()
             }
         };
         values.into_iter().map(|v| (v, fmt_value(v))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axes_end_on_round_values_near_the_data() {
+        assert_eq!(round_125(0.1, false), 0.1);
+        assert_eq!(round_125(37.0, true), 50.0);
+        assert_eq!(round_125(37.0, false), 20.0);
+        let axis = Axis::new(Scale::Log10, [0.1, 20.0].into_iter(), 0.0, 100.0);
+        let ticks: Vec<f64> = axis.ticks().into_iter().map(|t| t.0).collect();
+        assert_eq!(ticks.first(), Some(&0.1));
+        assert_eq!(ticks.last(), Some(&20.0));
     }
 }

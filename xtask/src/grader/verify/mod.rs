@@ -22,6 +22,7 @@ use super::grade::{Grading, Kind, Learner, Rng, show_params};
 use super::manifest::Exercise;
 use super::project::{Build, Project, Side};
 use super::render::Paint;
+use super::source::{functions, split_at_fence};
 use crate::process::Ending;
 
 mod consistency;
@@ -53,8 +54,7 @@ impl Default for VerifyArgs {
     }
 }
 
-/// The line that ends the learner's part of an exercise file; the harness follows it.
-pub const FENCE: &str = "You do not need to change anything below this line";
+pub use super::source::FENCE;
 
 /// Where the wrong answers live: `solutions/wrong/NAME/KIND.rs`.
 const WRONG: &str = "solutions/wrong";
