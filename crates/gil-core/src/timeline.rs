@@ -69,7 +69,7 @@ pub enum LaneState {
     Holding,
     /// Attached and wanting the GIL, but another thread holds it (or waiting for the switch).
     Waiting,
-    /// Detached: the GIL released by the thread's own choice (`allow_threads`, blocking I/O,
+    /// Detached: the GIL released by the thread's own choice (`detach`, blocking I/O,
     /// native code, a model lock).
     Detached,
 }

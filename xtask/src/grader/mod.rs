@@ -35,7 +35,7 @@ pub mod verify;
 
 use grade::{Grading, Learner, Rng, Verdict};
 use manifest::Exercise;
-use progress::{Progress, file_hash};
+use progress::{Progress, Status, file_hash};
 use project::{Project, Side, on_path};
 use render::Paint;
 
@@ -92,8 +92,10 @@ fn next<'a>(project: &'a Project, progress: &Progress) -> Option<&'a Exercise> {
     project.manifest.exercises.iter().find(|e| {
         // A skipped one (no free-threaded Python, say) is not "next" again until the learner
         // asks for it by name.
-        !matches!(progress.entry(&e.name).status.as_str(), "pass" | "skipped")
-            && e.requires.iter().all(|tool| on_path(tool))
+        !matches!(
+            progress.entry(&e.name).status,
+            Status::Pass | Status::Skipped
+        ) && e.requires.iter().all(|tool| on_path(tool))
     })
 }
 
@@ -202,30 +204,45 @@ fn what_next(project: &Project, progress: &Progress) -> String {
     }
 }
 
+/// One row of `cargo xtask list` (and of `--json`).
+#[derive(serde::Serialize)]
+struct ListRow<'a> {
+    name: &'a str,
+    section: &'static str,
+    title: &'a str,
+    status: Status,
+    /// The last verdict's kind, as the progress file has it.
+    verdict: String,
+    /// The file changed since its last check.
+    edited_since: bool,
+    /// The first exercise not passing yet.
+    next: bool,
+}
+
 /// `cargo xtask list [--json]`
 pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(root)?;
     let progress = Progress::load(&project.target);
     let next_name = next(&project, &progress).map(|e| e.name.clone());
-    let rows: Vec<serde_json::Value> = project
+    let rows: Vec<ListRow<'_>> = project
         .manifest
         .exercises
         .iter()
         .map(|e| {
             let entry = progress.entry(&e.name);
-            let edited = !entry.status.is_empty()
+            let edited = entry.status != Status::NotChecked
                 && project
                     .source(e, Side::Exercise)
                     .is_ok_and(|p| file_hash(&p) != entry.file_hash);
-            serde_json::json!({
-                "name": e.name,
-                "section": e.section.name(),
-                "title": e.title,
-                "status": if entry.status.is_empty() { "not checked" } else { entry.status.as_str() },
-                "verdict": entry.verdict,
-                "edited_since": edited,
-                "next": next_name.as_deref() == Some(e.name.as_str()),
-            })
+            ListRow {
+                name: &e.name,
+                section: e.section.name(),
+                title: &e.title,
+                status: entry.status,
+                verdict: entry.verdict,
+                edited_since: edited,
+                next: next_name.as_deref() == Some(e.name.as_str()),
+            }
         })
         .collect();
     if args.json {
@@ -234,7 +251,7 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     let paint = Paint::for_stdout();
     let total = rows.len();
-    let passed = rows.iter().filter(|r| r["status"] == "pass").count();
+    let passed = rows.iter().filter(|r| r.status == Status::Pass).count();
     let width = 30;
     let filled = passed * width / total.max(1);
     println!(
@@ -243,41 +260,35 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
         "░".repeat(width - filled)
     );
     println!();
-    let name_width = rows
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4);
+    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
     println!(
         "  {:>2}  {:name_width$}  {:11}  {:24}  title",
         "#", "name", "section", "status"
     );
     for (i, row) in rows.iter().enumerate() {
-        let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
-        let mut status = match text("status").as_str() {
-            "fail" => format!("✗ {}", printable(&text("verdict"))),
-            "pass" => "✓ pass".into(),
-            "skipped" => "○ skipped".into(),
-            other => format!("· {}", printable(other)),
+        let mut status = match row.status {
+            Status::Fail => format!("✗ {}", printable(&row.verdict)),
+            Status::Pass => "✓ pass".into(),
+            Status::Skipped => "○ skipped".into(),
+            Status::NotChecked => "· not checked".into(),
         };
-        if row["edited_since"] == true {
+        if row.edited_since {
             status.push_str(" (edited)");
         }
         let padded = format!("{status:24}");
-        let status = match text("status").as_str() {
-            "pass" => paint.green(&padded),
-            "fail" => paint.red(&padded),
-            "skipped" => paint.yellow(&padded),
-            _ => paint.dim(&padded),
+        let status = match row.status {
+            Status::Pass => paint.green(&padded),
+            Status::Fail => paint.red(&padded),
+            Status::Skipped => paint.yellow(&padded),
+            Status::NotChecked => paint.dim(&padded),
         };
-        let marker = if row["next"] == true { "▶" } else { " " };
+        let marker = if row.next { "▶" } else { " " };
         println!(
             "{marker} {:>2}  {:name_width$}  {:11}  {status}  {}",
             i + 1,
-            text("name"),
-            text("section"),
-            text("title"),
+            row.name,
+            row.section,
+            row.title,
         );
     }
     println!();

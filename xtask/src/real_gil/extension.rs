@@ -43,6 +43,26 @@ pub(super) fn build_extension(
     let target_dir = work_dir(root).join("cargo");
     let manifest = crate_dir.join("Cargo.toml");
     let lib_name = lib_name(&std::fs::read_to_string(&manifest).context("reading Cargo.toml")?)?;
+    let library = target_dir.join("release").join(format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    // A learner's module built before from this very text for this Python is not built again
+    // (verify runs one file many times; even a cargo that finds nothing to do takes a second).
+    let stamp_file = crate_dir.join("built-from");
+    let stamp = format!(
+        "{}\n{}\n{:x}",
+        python.exe.display(),
+        python.version,
+        text_hash(&[&manifest, &crate_dir.join("src").join("lib.rs")])
+    );
+    if learner_file.is_some()
+        && library.is_file()
+        && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp)
+    {
+        return Ok((library, Duration::ZERO));
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
         "real-gil: building {} for Python {} (PyO3 itself is compiled once, in 15-60 s)",
@@ -92,13 +112,22 @@ pub(super) fn build_extension(
             crate_dir.display()
         );
     }
-    let library = target_dir.join("release").join(format!(
-        "{}{lib_name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
     anyhow::ensure!(library.is_file(), "cargo built no {}", library.display());
+    if learner_file.is_some() {
+        // Only a cache: failing to write it costs a rebuild next time, nothing more.
+        let _ = std::fs::write(&stamp_file, &stamp);
+    }
     Ok((library, took))
+}
+
+/// FNV-1a over the bytes of `files` (a missing file counts as empty).
+fn text_hash(files: &[&Path]) -> u64 {
+    files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap_or_default())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// The `[lib] name` of a crate manifest.
