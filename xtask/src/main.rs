@@ -15,6 +15,8 @@ mod grader;
 mod process;
 mod python;
 mod real_gil;
+#[cfg(test)]
+mod tidy;
 
 /// Project tasks for gil-lessons: the exercise grader and CI.
 #[derive(Parser)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use atomicity::{Config, LESSON};
 use clap::Parser;
-use gil_core::lesson::{self, LessonArgs};
+use gil_core::lesson::{self, Lesson, LessonArgs, LessonCli};
 
 /// Lesson 4: the GIL is not thread safety — counter += 1, its bytecodes, and what is atomic.
 #[derive(Parser, Debug)]
@@ -34,31 +34,42 @@ struct Cli {
     runs: Option<u64>,
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let base = if cli.lesson.quick {
-        Config::quick()
-    } else {
-        Config::default()
-    };
-    let threads = cli.threads.map_or(base.threads, |n| n as usize);
-    // Many threads and no --iterations: fewer iterations each, so the race stays in bounds.
-    let iterations = cli.iterations.unwrap_or_else(|| {
-        base.iterations
-            .min(atomicity::setup::MAX_INCREMENTS / threads as u64)
-    });
-    let cfg = Config {
-        threads,
-        iterations,
-        runs: cli.runs.map_or(base.runs, |n| n as usize),
-        seed: cli.seed.unwrap_or(base.seed),
-        gil: cli.lesson.gil.clone(),
-        ..base
-    };
-    cfg.check()?;
-    lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+impl LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        let base = if self.lesson.quick {
+            Config::quick()
+        } else {
+            Config::default()
+        };
+        let threads = self.threads.map_or(base.threads, |n| n as usize);
+        // Many threads and no --iterations: fewer iterations each, so the race stays in bounds.
+        let iterations = self.iterations.unwrap_or_else(|| {
+            base.iterations
+                .min(atomicity::setup::MAX_INCREMENTS / threads as u64)
+        });
+        let cfg = Config {
+            threads,
+            iterations,
+            runs: self.runs.map_or(base.runs, |n| n as usize),
+            seed: self.seed.unwrap_or(base.seed),
+            gil: self.lesson.gil.clone(),
+            ..base
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
 }
 
 fn main() -> ExitCode {
-    lesson::main(real_main)
+    lesson::start::<Cli>()
 }

@@ -115,7 +115,7 @@ pub static LESSON: Lesson<Config> = Lesson {
             changes hands; and where \"threads make Python slower\" came from.",
     intro: "",
     steadier: "--scale 2",
-    parts: &PARTS,
+    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
     exercises: &["03_countdown_threads", "04_switch_interval"],
 };
 

@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cpu_bound::Config;
 use cpu_bound::setup::parse_scale;
-use gil_core::lesson::LessonArgs;
+use cpu_bound::{Config, LESSON};
+use gil_core::lesson::{self, Lesson, LessonArgs, LessonCli};
 
 /// Lesson 2: CPU-bound threads under the GIL, free-threaded, and under the pre-3.2 GIL.
 #[derive(Parser, Debug)]
@@ -21,12 +21,22 @@ struct Cli {
     lesson: LessonArgs,
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let cfg = Config::from_args(&cli.lesson, cli.scale);
-    cpu_bound::run(&cli.lesson, &cfg)
+impl LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::from_args(&self.lesson, self.scale))
+    }
 }
 
 fn main() -> ExitCode {
-    gil_core::lesson::main(real_main)
+    lesson::start::<Cli>()
 }

@@ -121,6 +121,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             Python::attach and Python::detach (allow_threads before PyO3 0.26), CPython's \
             Py_BEGIN_ALLOW_THREADS.",
     steadier: "",
-    parts: &PARTS,
+    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3]],
     exercises: &[],
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use extensions::{Config, LESSON};
-use gil_core::lesson::{self, LessonArgs};
+use gil_core::lesson::{self, Lesson, LessonArgs, LessonCli};
 
 /// Lesson 7: the GIL from a PyO3 extension's side — Rust locks, worker threads, shared
 /// objects without a GIL, stop-the-world pauses.
@@ -32,23 +32,33 @@ struct Cli {
     calls: Option<u64>,
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let base = if cli.lesson.quick {
-        Config::quick()
-    } else {
-        Config::default()
-    };
-    let cfg = Config {
-        patience: cli.patience.map_or(base.patience, Duration::from_millis),
-        workers: cli.workers.map_or(base.workers, |n| n as usize),
-        calls: cli.calls.unwrap_or(base.calls),
-        gil: cli.lesson.gil.clone(),
-        ..base
-    };
-    lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+impl LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        let base = if self.lesson.quick {
+            Config::quick()
+        } else {
+            Config::default()
+        };
+        Ok(Config {
+            patience: self.patience.map_or(base.patience, Duration::from_millis),
+            workers: self.workers.map_or(base.workers, |n| n as usize),
+            calls: self.calls.unwrap_or(base.calls),
+            gil: self.lesson.gil.clone(),
+            ..base
+        })
+    }
 }
 
 fn main() -> ExitCode {
-    lesson::main(real_main)
+    lesson::start::<Cli>()
 }

@@ -16,7 +16,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use anyhow::Context as _;
 
 use crate::measure::fmt_count;
-use crate::{probe, report, session};
+use crate::session::{self, Session};
+use crate::{probe, report};
 
 /// How a claim's figures are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,139 +98,183 @@ pub struct Record {
     pub cause: Option<String>,
 }
 
-struct Log {
+/// Where claims go: the records so far and, with `--claims FILE`, that file.
+///
+/// A [`Cx`](crate::context::Cx) owns one for the lesson it runs; parts state claims through
+/// [`Cx::claim`](crate::context::Cx::claim).
+#[derive(Debug, Default)]
+pub struct Sink {
     records: Vec<Record>,
     file: Option<File>,
     write_error: Option<String>,
 }
 
-static LOG: Mutex<Log> = Mutex::new(Log {
-    records: Vec::new(),
-    file: None,
-    write_error: None,
-});
+/// How a claim is printed: the pass of a part that states it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pass {
+    /// The part's one showing: simulated or live figures, beside the expectation.
+    #[default]
+    Only,
+    /// A busy machine: the simulator's idle-machine figures lead. Claims print as in a
+    /// simulated run and are not recorded (the live pass after it records them).
+    Lead,
+    /// A busy machine: the live figures beside the lead. Each claim takes one line.
+    Beside,
+}
 
-fn lock() -> MutexGuard<'static, Log> {
+impl Sink {
+    /// A sink that also appends every claim to `path` (created if missing), one JSON object per
+    /// line.
+    pub fn to_file(path: &Path) -> anyhow::Result<Self> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the claims file {}", path.display()))?;
+        Ok(Sink {
+            file: Some(file),
+            ..Sink::default()
+        })
+    }
+
+    /// Claims recorded so far, oldest first.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The latest recorded claim whose sentence contains `needle`, if any.
+    pub fn find(&self, needle: &str) -> Option<&Record> {
+        self.records.iter().rev().find(|r| r.claim.contains(needle))
+    }
+
+    /// Flush the claims file and report the first error writing it, if any.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(file) = self.file.as_mut() {
+            file.flush().context("cannot write the claims file")?;
+        }
+        match self.write_error.take() {
+            Some(error) => anyhow::bail!("cannot write the claims file: {error}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Print `c` for `session` in `pass` (see [`Sink::state`]'s caller, `Cx::claim`) and record
+    /// it. Returns whether the figure supports the sentence.
+    pub fn state(&mut self, session: &Session, pass: Pass, c: Claim<'_>) -> bool {
+        debug_assert!(
+            c.low <= c.expected && c.expected <= c.high,
+            "the expectation of {:?} lies outside its own bound",
+            c.figure
+        );
+        let held = c.low <= c.measured && c.measured <= c.high;
+        let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
+        let shown = c.unit.show(c.measured);
+        match pass {
+            Pass::Lead => {
+                report::indented(&format!("{}: {shown}", c.figure), "  ", "    ");
+                report::indented(c.text, "  ✓ ", "    ");
+                return held;
+            }
+            Pass::Beside => {
+                let line = if held {
+                    format!("{}: {shown}, as on an idle machine", c.figure)
+                } else {
+                    format!("{}: {shown}, not shown live ({needs})", c.figure)
+                };
+                report::indented(&line, if held { "  ✓ " } else { "  ✗ " }, "    ");
+            }
+            Pass::Only => {
+                let figure_line = if session.simulated {
+                    format!("{}: {shown}", c.figure)
+                } else {
+                    format!(
+                        "{}: {shown} (expected {})",
+                        c.figure,
+                        c.unit.show(c.expected)
+                    )
+                };
+                report::indented(&figure_line, "  ", "    ");
+                if held {
+                    report::indented(c.text, "  ✓ ", "    ");
+                } else {
+                    report::indented(&format!("Not shown by this run ({needs})."), "  ✗ ", "    ");
+                }
+            }
+        }
+        let cause = (!held).then(|| probe::sample().likely_cause());
+        let record = Record {
+            lesson: session.lesson.to_owned(),
+            part: session.part,
+            claim: c.text.to_owned(),
+            measured: c.measured,
+            expected: c.expected,
+            low: c.low,
+            high: c.high,
+            held,
+            cause,
+        };
+        self.push(record);
+        held
+    }
+
+    /// Record a claim already printed: keep it, and append it to the claims file if any.
+    pub fn push(&mut self, record: Record) {
+        if let Some(file) = self.file.as_mut() {
+            let line = serde_json::to_string(&record).map(|json| json + "\n");
+            let result = match line {
+                Ok(line) => file.write_all(line.as_bytes()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = result {
+                self.write_error.get_or_insert(error);
+            }
+        }
+        self.records.push(record);
+    }
+}
+
+/// The process-wide sink of parts not yet written as [`crate::part::Part`]s.
+static LOG: Mutex<Option<Sink>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Sink>> {
     LOG.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Also append every claim to `path` (created if missing), one JSON object per line.
-pub fn write_to(path: &Path) -> anyhow::Result<()> {
-    let file = File::options()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open the claims file {}", path.display()))?;
-    lock().file = Some(file);
-    Ok(())
-}
-
-/// Flush the claims file and report the first error writing it, if any.
-pub fn finish() -> anyhow::Result<()> {
-    let mut log = lock();
-    if let Some(file) = log.file.as_mut() {
-        file.flush().context("cannot write the claims file")?;
-    }
-    match log.write_error.take() {
-        Some(error) => anyhow::bail!("cannot write the claims file: {error}"),
-        None => Ok(()),
-    }
-}
-
-/// Claims made so far in this process, oldest first.
+/// Claims made so far through [`claim`] (the old, process-wide way), oldest first. Parts written
+/// as [`crate::part::Part`]s read `cx.claims()` instead; this goes once every lesson has moved.
 pub fn log() -> Vec<Record> {
-    lock().records.clone()
-}
-
-/// The latest recorded claim whose sentence contains `needle`, if any.
-pub fn find(needle: &str) -> Option<Record> {
     lock()
-        .records
-        .iter()
-        .rev()
-        .find(|r| r.claim.contains(needle))
-        .cloned()
+        .as_ref()
+        .map(|sink| sink.records.clone())
+        .unwrap_or_default()
 }
 
-/// Print the figure beside its expectation and the sentence if the figure supports it;
-/// otherwise say so, with the likely cause and what to do. Returns whether the claim held.
+/// The latest claim made through [`claim`] whose sentence contains `needle`, if any.
+pub fn find(needle: &str) -> Option<Record> {
+    lock().as_ref().and_then(|sink| sink.find(needle).cloned())
+}
+
+/// How many claims [`claim`] has made in this process.
+pub(crate) fn made() -> usize {
+    lock().as_ref().map_or(0, |sink| sink.records.len())
+}
+
+/// The claims [`claim`] made after the first `from` (the runner copies an old-style part's
+/// claims into the lesson's own sink this way).
+pub(crate) fn made_since(from: usize) -> Vec<Record> {
+    lock()
+        .as_ref()
+        .map(|sink| sink.records.get(from..).unwrap_or_default().to_vec())
+        .unwrap_or_default()
+}
+
+/// State a claim the old way, through the process-wide sink and session. Parts written as
+/// [`crate::part::Part`]s call `cx.claim(..)`; this goes once every lesson has moved.
 pub fn claim(c: Claim<'_>) -> bool {
     let session = session::current();
-    debug_assert!(
-        c.low <= c.expected && c.expected <= c.high,
-        "the expectation of {:?} lies outside its own bound",
-        c.figure
-    );
-    let held = c.low <= c.measured && c.measured <= c.high;
-    let machine = match session.cores {
-        1 => "an idle 1-core machine".to_owned(),
-        n => format!("an idle {n}-core machine"),
-    };
-    let figure_line = if session.simulated {
-        format!(
-            "{}: {} (simulated, {machine})",
-            c.figure,
-            c.unit.show(c.measured)
-        )
-    } else {
-        format!(
-            "{}: {} (expected {} on {machine})",
-            c.figure,
-            c.unit.show(c.measured),
-            c.unit.show(c.expected)
-        )
-    };
-    report::indented(&figure_line, "  ", "    ");
-    let cause = if held {
-        report::indented(c.text, "  ✓ ", "    ");
-        None
-    } else {
-        let cause = probe::sample().likely_cause();
-        let advice = match session.steadier {
-            "" => "Rerun when the machine is quieter.".to_owned(),
-            flag => format!("Rerun when the machine is quieter, or with {flag}."),
-        };
-        report::indented(
-            &format!(
-                "Not shown by this run: the point below needs {} to {}. Likely cause: {cause}. \
-                 {advice}",
-                c.unit.show(c.low),
-                c.unit.show(c.high)
-            ),
-            "  ✗ ",
-            "    ",
-        );
-        report::indented(
-            &format!("(The claim this run could not make: {})", c.text),
-            "    ",
-            "    ",
-        );
-        Some(cause)
-    };
-    let record = Record {
-        lesson: session.lesson.to_owned(),
-        part: session.part,
-        claim: c.text.to_owned(),
-        measured: c.measured,
-        expected: c.expected,
-        low: c.low,
-        high: c.high,
-        held,
-        cause,
-    };
-    let mut log = lock();
-    if let Some(file) = log.file.as_mut() {
-        let line = serde_json::to_string(&record).map(|json| json + "\n");
-        let result = match line {
-            Ok(line) => file.write_all(line.as_bytes()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = result {
-            log.write_error.get_or_insert(error);
-        }
-    }
-    log.records.push(record);
-    held
+    lock()
+        .get_or_insert_with(Sink::default)
+        .state(&session, Pass::Only, c)
 }
 
 #[cfg(test)]

@@ -1,18 +1,23 @@
 //! One way to run a lesson: the flags every lesson shares, its table of parts, and the runner
 //! that frames them (title, machine probe, each part's Python, "Now try").
 //!
-//! A lesson's `main` parses its own clap struct with [`LessonArgs`] flattened into it, builds
-//! its own configuration, and hands both to [`run_lesson`] with its [`Lesson`] table. Tests call
-//! [`run_lesson`] (or a part's function) the same way.
+//! Every lesson's `main` is the same: its clap struct (its own size flags beside the flattened
+//! [`LessonArgs`]) implements [`LessonCli`], saying how to build the lesson's configuration,
+//! and `main` is `lesson::start::<Cli>()`. The runner ([`run`], [`run_lesson`]) makes the
+//! run's [`Cx`], prints the frame and runs each [`crate::part::Part`] in it. Tests call [`run`]
+//! and read the claims from the returned context.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::claim::Sink;
 use crate::cli::GilArgs;
+use crate::context::Cx;
 use crate::figure::Figures;
+use crate::part::LessonPart;
 use crate::session::{self, Session};
-use crate::{Gil, Mode, claim, measure, probe, report};
+use crate::{Gil, Mode, glossary, measure, probe, report};
 
 /// The default switch interval in milliseconds, as the flags show it.
 pub const DEFAULT_SWITCH_INTERVAL_MS: f64 = crate::cli::DEFAULT_SWITCH_INTERVAL_MS;
@@ -43,6 +48,14 @@ pub struct LessonArgs {
     /// Also append every claim this run makes to FILE, one JSON object per line
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
+
+    /// Also print the CPython internals (opcodes, constants, issue numbers)
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Print the glossary of the course's terms and stop
+    #[arg(long)]
+    pub glossary: bool,
 
     /// Also write this run's figures to DIR as SVG files (partN-NAME.svg)
     #[arg(long, value_name = "DIR")]
@@ -95,13 +108,16 @@ pub struct Lesson<C: 'static> {
     pub intro: &'static str,
     /// Flag suggested for steadier figures when a claim misses, e.g. `--scale 2` ("" if none).
     pub steadier: &'static str,
-    /// The parts, in teaching order.
-    pub parts: &'static [Part<C>],
+    /// The parts, in teaching order: `&Countdown` for a [`crate::part::Part`] (`&PARTS[2]` for
+    /// an old table entry, until every lesson has moved).
+    pub parts: &'static [&'static dyn LessonPart<C>],
     /// The exercises that go with this lesson, e.g. `03_countdown_threads`.
     pub exercises: &'static [&'static str],
 }
 
-/// One part of a lesson.
+/// One part of a lesson, the old way: a function that prints as it runs and reads the
+/// process-wide session. New parts implement [`crate::part::Part`]; this goes once every
+/// lesson has moved.
 pub struct Part<C: 'static> {
     /// Title, e.g. "Two threads counting down".
     pub title: &'static str,
@@ -113,8 +129,8 @@ pub struct Part<C: 'static> {
 
 impl<C> Lesson<C> {
     /// The parts `--part` selects: one, or all of them.
-    fn selected(&self, part: Option<u8>) -> anyhow::Result<Vec<(usize, &Part<C>)>> {
-        let all = self.parts.iter().enumerate().map(|(i, p)| (i + 1, p));
+    fn selected(&self, part: Option<u8>) -> anyhow::Result<Vec<(usize, &dyn LessonPart<C>)>> {
+        let all = self.parts.iter().enumerate().map(|(i, p)| (i + 1, *p));
         match part {
             None => Ok(all.collect()),
             Some(n) => {
@@ -132,27 +148,40 @@ impl<C> Lesson<C> {
 
 /// Run a lesson: title, machine probe, the chosen part(s) with their Python, then "Now try".
 pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<()> {
+    run(lesson, args, cfg).map(drop)
+}
+
+/// [`run_lesson`], returning the run's context (its claims, for tests).
+pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<Cx> {
     let parts = lesson.selected(args.part)?;
-    if let Some(path) = &args.claims {
-        claim::write_to(path)?;
-    }
     let figures = Figures::new(args.svg.clone(), args.trace.clone())?;
-    session::begin(Session {
+    let sink = match &args.claims {
+        Some(path) => Sink::to_file(path)?,
+        None => Sink::default(),
+    };
+    let session = Session {
         lesson: lesson.name,
         part: 0,
         simulated: args.simulated,
         cores: args.sim_cores(),
         quick: args.quick,
         steadier: lesson.steadier,
+        deep: args.deep,
         figures: figures.clone(),
-    });
-    let claims_before = claim::log().len();
+    };
+    session::begin(session.clone());
+    let mut cx = Cx::with_sink(session, sink);
 
     report::lesson_title(lesson.number, lesson.title, lesson.shows);
+    if args.glossary {
+        println!();
+        report::markdown(glossary::GLOSSARY, args.deep);
+        return Ok(cx);
+    }
     if args.part.is_none() {
         println!();
         for (n, part) in &parts {
-            println!("  Part {n}: {}", part.title);
+            println!("  Part {n}: {}", part.title());
         }
         if !lesson.intro.is_empty() {
             println!();
@@ -160,59 +189,28 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
         }
     }
     println!();
-    if args.simulated {
-        report::indented(
-            &format!(
-                "simulated machine: {} idle, and every figure below comes from the simulator \
-                 (--simulated), so it is the same on every run.",
-                cores_text(args.sim_cores())
-            ),
-            "",
-            "  ",
-        );
-    } else {
-        let load = probe::sample();
-        println!("{load}");
-        let note = match args.cores {
-            Some(n) => format!(
-                "Expected figures are simulated for {} (--cores).",
-                cores_text(n.into())
-            ),
-            None => format!(
-                "The lesson sizes its threads to these {}; expected figures assume they are idle.",
-                cores_text(load.cores)
-            ),
-        };
-        report::indented(&note, "", "");
-    }
+    print_source(&mut cx, args);
 
     for (n, part) in parts {
+        cx.enter_part(u8::try_from(n).unwrap_or(u8::MAX));
         session::enter_part(u8::try_from(n).unwrap_or(u8::MAX));
-        report::part_heading(n, part.title);
-        if !part.python.is_empty() {
-            report::python(part.python);
+        report::part_heading(n, part.title());
+        if !part.python().is_empty() {
+            report::python(part.python());
         }
         println!();
-        (part.run)(cfg)?;
+        part.run(&mut cx, cfg)?;
     }
 
-    let made: Vec<_> = claim::log().split_off(claims_before);
-    if !made.is_empty() {
-        let held = made.iter().filter(|r| r.held).count();
-        println!();
-        let summary = if made.len() == 1 && held == 1 {
-            "The one result this run stated held.".to_owned()
-        } else if held == made.len() {
-            format!("All {} results this run stated held.", made.len())
-        } else {
-            format!(
-                "{held} of {} results held this run; the ✗ lines above say why the others did not.",
-                made.len()
-            )
-        };
-        report::indented(&summary, "", "");
-    }
+    summary(&cx);
     report::now_try(lesson.exercises);
+    written(&figures, args)?;
+    cx.finish()?;
+    Ok(cx)
+}
+
+/// Say where `--svg` and `--trace` wrote this run's figures.
+fn written(figures: &Figures, args: &LessonArgs) -> anyhow::Result<()> {
     let (written, trace) = figures.finish()?;
     if let Some(dir) = &args.svg {
         println!();
@@ -232,7 +230,78 @@ pub fn run_lesson<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::
             "  ",
         );
     }
-    claim::finish()
+    Ok(())
+}
+
+/// Where the figures come from, said once for the whole lesson.
+fn print_source(cx: &mut Cx, args: &LessonArgs) {
+    let machine = format!("an idle {}-core machine", args.sim_cores());
+    if args.simulated {
+        report::indented(
+            &format!(
+                "Every figure below comes from the simulator, for {machine} (--simulated): \
+                 the same on every run."
+            ),
+            "",
+            "",
+        );
+        return;
+    }
+    let load = probe::sample();
+    println!("{load}");
+    let note = match args.cores {
+        Some(_) => format!(
+            "Beside each figure, in brackets: what the simulator expects on {machine} \
+             (--cores)."
+        ),
+        None => format!(
+            "The lesson sizes its threads to these {}. Beside each figure, in brackets: what \
+             the simulator expects if they are idle.",
+            cores_text(load.cores)
+        ),
+    };
+    report::indented(&note, "", "");
+    cx.set_load(load);
+    if load.known && load.busy() >= 0.5 {
+        report::indented(
+            &format!(
+                "Other programs are using about {:.1} cores. A part that needs more free cores \
+                 than that shows the simulator's idle-machine figures first, then this run's.",
+                load.busy()
+            ),
+            "",
+            "",
+        );
+    }
+}
+
+/// How many stated results held; for misses, the likely cause once.
+fn summary(cx: &Cx) {
+    let made = cx.claims();
+    if made.is_empty() {
+        return;
+    }
+    let held = made.iter().filter(|r| r.held).count();
+    println!();
+    let summary = if made.len() == 1 && held == 1 {
+        "The one result this run stated held.".to_owned()
+    } else if held == made.len() {
+        format!("All {} results this run stated held.", made.len())
+    } else {
+        let cause = made
+            .iter()
+            .find_map(|r| r.cause.clone())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let advice = match cx.session().steadier {
+            "" => "Rerun when the machine is quieter.".to_owned(),
+            flag => format!("Rerun when the machine is quieter, or with {flag}."),
+        };
+        format!(
+            "{held} of {} results held this run (✗ above). Likely cause: {cause}. {advice}",
+            made.len()
+        )
+    };
+    report::indented(&summary, "", "");
 }
 
 fn cores_text(n: usize) -> String {
@@ -242,9 +311,53 @@ fn cores_text(n: usize) -> String {
     }
 }
 
-/// `main` of a lesson binary: errors as one line, quiet on a closed pipe.
+/// `main` of a lesson binary: errors as one line, quiet on a closed pipe. Lessons call
+/// [`start`] instead, which uses it.
 pub fn main(real_main: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     crate::cli::run(real_main)
+}
+
+/// What a lesson's command line is: how its `main` builds the configuration and which lesson
+/// it runs. Every lesson's `main` is `lesson::start::<Cli>()`.
+pub trait LessonCli: clap::Parser {
+    /// The lesson's configuration, built from the flags.
+    type Config: 'static;
+
+    /// The lesson's table.
+    fn lesson() -> &'static Lesson<Self::Config>;
+
+    /// The flags every lesson shares (flattened into the lesson's own).
+    fn lesson_args(&self) -> &LessonArgs;
+
+    /// The configuration the flags ask for; bad combinations are one-line errors.
+    fn config(&self) -> anyhow::Result<Self::Config>;
+
+    /// Anything to do before the lesson runs (signal handlers, a worker process's own mode).
+    /// [`Start::Done`] ends the program there.
+    fn prepare(&self) -> anyhow::Result<Start> {
+        Ok(Start::Lesson)
+    }
+}
+
+/// What [`LessonCli::prepare`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Run the lesson.
+    Lesson,
+    /// The program's work is done (e.g. it was a worker process).
+    Done,
+}
+
+/// A lesson binary's whole `main`: parse the flags, build the configuration, run the lesson.
+pub fn start<M: LessonCli>() -> ExitCode {
+    main(|| {
+        let cli = M::parse();
+        if cli.prepare()? == Start::Done {
+            return Ok(());
+        }
+        let cfg = cli.config()?;
+        run_lesson(M::lesson(), cli.lesson_args(), &cfg)
+    })
 }
 
 #[cfg(test)]
@@ -285,7 +398,7 @@ mod tests {
         shows: "It shows the runner.",
         intro: "",
         steadier: "",
-        parts: &PARTS,
+        parts: &[&PARTS[0], &PARTS[1]],
         exercises: &["00_demo"],
     };
 

@@ -50,8 +50,9 @@
 //! [`measure`] (stopwatch, repeats, speedup, units) and [`report`] (`label: value` lines that
 //! people read and the grader parses) are the lessons' shared measuring and printing kit;
 //! [`work`] holds the model "Python" workloads; [`cli`] the shared flags. [`lesson`] runs a
-//! lesson's parts in one frame; [`claim`] checks every stated result against its figure;
-//! [`probe`] says how busy the machine is; [`session`] is what the running lesson asked for.
+//! lesson's [`part`]s in one frame, each in the run's [`context`]; [`claim`] checks every
+//! stated result against its figure; [`probe`] says how busy the machine is; [`session`] is
+//! what the running lesson asked for; [`glossary`] defines the course's terms.
 //! [`waits`] keeps who waits for whom, so a deadlocked program names its cycle instead of
 //! hanging.
 //!
@@ -71,12 +72,15 @@
 pub mod bytecode;
 pub mod claim;
 pub mod cli;
+pub mod context;
 pub mod echo;
 pub mod figure;
 mod gil;
+pub mod glossary;
 pub mod lesson;
 pub mod measure;
 pub mod object;
+pub mod part;
 pub mod probe;
 pub mod process;
 pub mod protocol;

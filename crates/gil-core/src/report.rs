@@ -130,6 +130,194 @@ pub fn for_rust_readers(text: &str) {
     }
 }
 
+/// Start and end of a `--deep` section in lesson markdown.
+pub const DEEP_START: &str = "<!-- deep -->";
+/// End of a `--deep` section.
+pub const DEEP_END: &str = "<!-- /deep -->";
+
+/// Print lesson prose written in markdown: what [`markdown_lines`] gives.
+pub fn markdown(text: &str, deep: bool) {
+    for line in markdown_lines(text, deep) {
+        println!("{line}");
+    }
+}
+
+/// Lesson markdown as terminal lines of at most [`WIDTH`] columns, blocks separated by one
+/// empty line.
+///
+/// The same `.md` file is a part's crate docs (`#![doc = include_str!(..)]`), the book's page
+/// and what the terminal prints, so it stays plain: paragraphs (wrapped, indented two spaces),
+/// `-`/`*`/`1.` lists, `#` headings, fenced code (```` ```python ```` framed like
+/// [`python`], any other fence indented four spaces and kept as written). Inline marks are
+/// dropped (`**bold**`, `*em*`, links keep their text), code spans keep their backticks.
+/// `<!-- deep -->` … `<!-- /deep -->` is kept only with `deep`; other HTML comments (such as
+/// the figures marker) print nothing.
+pub fn markdown_lines(text: &str, deep: bool) -> Vec<String> {
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    let mut lines = text.lines().peekable();
+    let mut in_deep = false;
+    let flush = |paragraph: &mut Vec<&str>, blocks: &mut Vec<Vec<String>>| {
+        if !paragraph.is_empty() {
+            blocks.push(prose_block(paragraph));
+            paragraph.clear();
+        }
+    };
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if trimmed == DEEP_START {
+            flush(&mut paragraph, &mut blocks);
+            in_deep = true;
+            continue;
+        }
+        if trimmed == DEEP_END {
+            flush(&mut paragraph, &mut blocks);
+            in_deep = false;
+            continue;
+        }
+        if in_deep && !deep {
+            continue;
+        }
+        if trimmed.starts_with("<!--") && trimmed.ends_with("-->") {
+            flush(&mut paragraph, &mut blocks);
+            continue;
+        }
+        if let Some(lang) = trimmed.strip_prefix("```") {
+            flush(&mut paragraph, &mut blocks);
+            let mut code = Vec::new();
+            for line in lines.by_ref() {
+                if line.trim_start().starts_with("```") {
+                    break;
+                }
+                code.push(line);
+            }
+            blocks.push(code_block(lang.trim(), &code));
+            continue;
+        }
+        if trimmed.is_empty() {
+            flush(&mut paragraph, &mut blocks);
+            continue;
+        }
+        if let Some(title) = trimmed.strip_prefix('#') {
+            flush(&mut paragraph, &mut blocks);
+            let title = inline(title.trim_start_matches('#').trim());
+            let rule = "=".repeat(title.chars().count().min(WIDTH));
+            blocks.push(vec![title, rule]);
+            continue;
+        }
+        let in_list = paragraph
+            .first()
+            .is_some_and(|l| list_marker(l.trim()).is_some());
+        if list_marker(trimmed).is_some() && !paragraph.is_empty() && !in_list {
+            flush(&mut paragraph, &mut blocks);
+        }
+        paragraph.push(line);
+    }
+    flush(&mut paragraph, &mut blocks);
+    let mut out = Vec::new();
+    for (i, block) in blocks.into_iter().enumerate() {
+        if i > 0 {
+            out.push(String::new());
+        }
+        out.extend(block);
+    }
+    out
+}
+
+/// `- `, `* ` or `12. ` at the start of a list item: the marker as printed.
+fn list_marker(line: &str) -> Option<&str> {
+    if line.starts_with("- ") || line.starts_with("* ") {
+        return Some(&line[..2]);
+    }
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    (digits > 0 && line[digits..].starts_with(". ")).then(|| &line[..digits + 2])
+}
+
+/// A paragraph or a list, wrapped: list items hang under their marker.
+fn prose_block(lines: &[&str]) -> Vec<String> {
+    let mut items: Vec<(Option<&str>, String)> = Vec::new();
+    for line in lines {
+        let trimmed = line.trim();
+        match list_marker(trimmed) {
+            Some(marker) => items.push((Some(marker), trimmed[marker.len()..].to_owned())),
+            None => match items.last_mut() {
+                Some((_, text)) => {
+                    text.push(' ');
+                    text.push_str(trimmed);
+                }
+                None => items.push((None, trimmed.to_owned())),
+            },
+        }
+    }
+    let mut out = Vec::new();
+    for (marker, text) in items {
+        let text = inline(&text);
+        match marker {
+            Some(marker) => {
+                let first = format!("  {}", marker.replace('*', "-"));
+                let rest = " ".repeat(first.chars().count());
+                out.extend(wrap_line(&text, &first, &rest));
+            }
+            None => out.extend(wrap_line(&text, "  ", "  ")),
+        }
+    }
+    out
+}
+
+/// A fenced code block: Python framed as [`python`] frames it, anything else indented.
+fn code_block(lang: &str, code: &[&str]) -> Vec<String> {
+    if lang == "python" {
+        std::iter::once("  Python:".to_owned())
+            .chain(
+                code.iter()
+                    .map(|l| format!("  | {l}").trim_end().to_owned()),
+            )
+            .collect()
+    } else {
+        code.iter()
+            .map(|l| format!("    {l}").trim_end().to_owned())
+            .collect()
+    }
+}
+
+/// Inline markdown as plain text: emphasis marks and link targets dropped, code spans kept.
+fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_code = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            _ if in_code => out.push(c),
+            '\\' => out.extend(chars.next()),
+            '*' if out.ends_with(' ') && chars.peek() == Some(&' ') => out.push(c),
+            '*' | '_' if c == '*' || chars.peek() == Some(&'_') => {
+                // `**`, `*`, `__`: emphasis. A lone `_` inside a word stays.
+                if chars.peek() == Some(&c) {
+                    chars.next();
+                }
+            }
+            ']' => {
+                // `[text](target)` or `[text][ref]`: keep the text, drop the target.
+                if let Some(&close) = chars.peek().filter(|&&n| n == '(' || n == '[') {
+                    let end = if close == '(' { ')' } else { ']' };
+                    for n in chars.by_ref() {
+                        if n == end {
+                            break;
+                        }
+                    }
+                }
+            }
+            '[' => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Print where the lesson's exercises are and how to check them.
 pub fn now_try(exercises: &[&str]) {
     if exercises.is_empty() {
@@ -288,6 +476,44 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("2-core"))
         );
+    }
+
+    #[test]
+    fn markdown_prints_wrapped_paragraphs_framed_python_and_deep_only_on_request() {
+        let text = "The **GIL** is one [lock](https://docs.python.org) per\n\
+                    interpreter; see [`Gil`].\n\n\
+                    ```python\nwhile n > 0:\n    n -= 1\n```\n\n\
+                    - one item\n  continued\n- two\n\n\
+                    <!-- deep -->\nOpcode `JUMP_BACKWARD`.\n<!-- /deep -->\n\n\
+                    <!-- figures -->\nAfter.\n";
+        let plain = markdown_lines(text, false);
+        assert_eq!(
+            plain,
+            [
+                "  The GIL is one lock per interpreter; see `Gil`.",
+                "",
+                "  Python:",
+                "  | while n > 0:",
+                "  |     n -= 1",
+                "",
+                "  - one item continued",
+                "  - two",
+                "",
+                "  After.",
+            ]
+        );
+        let deep = markdown_lines(text, true);
+        assert!(
+            deep.contains(&"  Opcode `JUMP_BACKWARD`.".to_owned()),
+            "{deep:?}"
+        );
+        let long = format!("{}\n", "word ".repeat(50));
+        assert!(
+            markdown_lines(&long, false)
+                .iter()
+                .all(|l| l.chars().count() <= WIDTH)
+        );
+        assert_eq!(inline("a_b `x*y` \\*z"), "a_b `x*y` *z");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! What the running lesson was asked for: which lesson and part, simulated or live, and how
 //! many cores the simulator assumes.
 //!
-//! [`lesson::run_lesson`](crate::lesson::run_lesson) sets it once per part; parts read it
-//! instead of threading one more argument through every function. When no lesson runs (unit
-//! tests calling a part directly) the defaults apply: live, this machine's cores, part 0.
+//! A part reads it from its context ([`crate::context::Cx::session`]). Parts not yet written as
+//! [`crate::part::Part`]s still read the process-wide copy ([`current`]) that
+//! [`lesson::run_lesson`](crate::lesson::run_lesson) sets once per part; when no lesson runs the
+//! defaults apply: live, this machine's cores, part 0.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -25,6 +26,8 @@ pub struct Session {
     pub quick: bool,
     /// The lesson's flag for steadier figures, suggested when a claim misses ("" if none).
     pub steadier: &'static str,
+    /// `--deep`: also print the CPython-internals detail.
+    pub deep: bool,
     /// Where figures go (`--svg`, `--trace`); see [`figure::show`](crate::figure::show).
     pub figures: Figures,
 }
@@ -38,11 +41,25 @@ impl Default for Session {
             cores: measure::cores(),
             quick: false,
             steadier: "",
+            deep: false,
             figures: Figures::default(),
         }
     }
 }
 
+impl Session {
+    /// A simulated run on `cores` idle cores, outside any lesson (what tests of one part use).
+    pub fn simulated(cores: usize) -> Self {
+        Session {
+            simulated: true,
+            cores,
+            ..Session::default()
+        }
+    }
+}
+
+/// The settings of the lesson now running, for parts not yet written as
+/// [`crate::part::Part`]s (which get a [`crate::context::Cx`] instead); goes once all have moved.
 static CURRENT: Mutex<Option<Session>> = Mutex::new(None);
 
 fn slot() -> MutexGuard<'static, Option<Session>> {

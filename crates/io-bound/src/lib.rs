@@ -104,7 +104,9 @@ pub static LESSON: Lesson<Config> = Lesson {
             Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as time.sleep, \
             file and socket calls and NumPy's long loops do.",
     steadier: "",
-    parts: &PARTS,
+    parts: &[
+        &PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4], &PARTS[5],
+    ],
     exercises: &["05_overlap_downloads", "06_blocking_call"],
 };
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use gil_core::lesson::{self, LessonArgs};
+use gil_core::lesson::{self, Lesson, LessonArgs, LessonCli, Start};
 use io_bound::{Config, LESSON, cleanup};
 
 /// Lesson 3: threads overlap their waits, because blocking I/O releases the GIL.
@@ -81,13 +81,28 @@ impl Args {
     }
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    cleanup::install_signal_handlers()?;
-    cleanup::remove_stale();
-    lesson::run_lesson(&LESSON, &args.lesson, &args.config())
+impl LessonCli for Args {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Args::config(self))
+    }
+
+    fn prepare(&self) -> anyhow::Result<Start> {
+        cleanup::install_signal_handlers()?;
+        cleanup::remove_stale();
+        Ok(Start::Lesson)
+    }
 }
 
 fn main() -> ExitCode {
-    lesson::main(real_main)
+    lesson::start::<Args>()
 }

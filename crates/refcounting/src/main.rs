@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gil_core::lesson::{self, LessonArgs};
+use gil_core::lesson::{self, Lesson, LessonArgs, LessonCli};
 use refcounting::{Config, LESSON, SizeArgs};
 
 /// Lesson 1: why the GIL exists — reference counts, and what racing threads do to them.
@@ -19,12 +19,26 @@ struct Cli {
     lesson: LessonArgs,
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let cfg = Config::from_flags(cli.lesson.quick, &cli.sizes, &cli.lesson.gil);
-    lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+impl LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::from_flags(
+            self.lesson.quick,
+            &self.sizes,
+            &self.lesson.gil,
+        ))
+    }
 }
 
 fn main() -> ExitCode {
-    lesson::main(real_main)
+    lesson::start::<Cli>()
 }

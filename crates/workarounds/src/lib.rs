@@ -139,12 +139,13 @@ pub mod pool;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::lesson::{Lesson, LessonArgs, Part};
 use gil_core::{Gil, Mode};
 
 /// Lesson 5: processes, GIL-releasing native code, nogil loops, free threading, subinterpreters.
-#[derive(clap::Parser, Debug)]
+#[derive(clap::Parser, Clone, Debug)]
 #[command(name = "workarounds", version, about)]
 pub struct Cli {
     /// The flags every lesson shares.
@@ -296,32 +297,32 @@ pub static LESSON: Lesson<Config> = Lesson {
             part below measures one way around that rule, and its price.",
     steadier: "larger sizes (--items 100000000 --call-ms 20 --array-len 5000000)",
     parts: &[
-        Part {
+        &Part {
             title: "multiprocessing, one GIL per process",
             python: part1_processes::PYTHON,
             run: part1_processes::run,
         },
-        Part {
+        &Part {
             title: "NumPy releases the GIL (a thread pool over arrays)",
             python: part2_numpy::PYTHON,
             run: part2_numpy::run,
         },
-        Part {
+        &Part {
             title: "Cython nogil and prange",
             python: part3_nogil_prange::PYTHON,
             run: part3_nogil_prange::run,
         },
-        Part {
+        &Part {
             title: "free threading (PEP 703)",
             python: part4_free_threading::PYTHON,
             run: part4_free_threading::run,
         },
-        Part {
+        &Part {
             title: "subinterpreters, one GIL each (PEP 684, PEP 734)",
             python: part5_subinterpreters::PYTHON,
             run: part5_subinterpreters::run,
         },
-        Part {
+        &Part {
             title: "which Python, and which workaround",
             python: "",
             run: part6_decision_guide::run,
@@ -333,6 +334,32 @@ pub static LESSON: Lesson<Config> = Lesson {
         "11_nogil_prange",
     ],
 };
+
+impl gil_core::lesson::LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        let exe = std::env::current_exe().context("cannot find this program to start workers")?;
+        self.clone().config(exe)
+    }
+
+    fn prepare(&self) -> anyhow::Result<gil_core::lesson::Start> {
+        if let Some(parent) = self.worker {
+            // The pool's hidden mode: this process is one of part 1's workers.
+            pool::worker_main(parent)?;
+            return Ok(gil_core::lesson::Start::Done);
+        }
+        Ok(gil_core::lesson::Start::Lesson)
+    }
+}
 
 /// Run the lesson as the flags in `cfg` ask (what `main` does; tests call it too).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {

@@ -1,0 +1,253 @@
+//! One part of a lesson as one typed value: its text, a live run and a simulated run that
+//! return the same figures, and one way of showing them.
+//!
+//! The runner, not the part, decides where figures come from, once: with `--simulated` only
+//! [`Part::simulate`] runs; otherwise [`Part::simulate`] gives the idle-machine expectation and
+//! [`Part::live`] the measurement, and [`Part::show`] gets both ([`Run`]). On a machine with
+//! fewer free cores than the part needs ([`Part::cores_needed`]) the simulator's figures lead
+//! and the live ones follow, each claim in one line. A renderer that draws figures (terminal
+//! today, pictures next) therefore serves both runs.
+//!
+//! ```
+//! use gil_core::claim::{Claim, Unit};
+//! use gil_core::context::Cx;
+//! use gil_core::part::{Part, Run};
+//!
+//! /// Part 9: counting to three.
+//! struct Count;
+//!
+//! impl Part<u64> for Count {
+//!     type Figures = u64;
+//!     fn title(&self) -> &'static str { "counting" }
+//!     fn live(&self, _: &Cx, cfg: &u64) -> anyhow::Result<u64> { Ok(*cfg) }
+//!     fn simulate(&self, _: &Cx, _: &u64) -> anyhow::Result<u64> { Ok(3) }
+//!     fn show(&self, cx: &mut Cx, _: &u64, run: Run<'_, u64>) -> anyhow::Result<()> {
+//!         cx.claim(Claim {
+//!             figure: "count",
+//!             unit: Unit::Count,
+//!             measured: *run.figures as f64,
+//!             expected: *run.expected as f64,
+//!             low: 3.0,
+//!             high: 3.0,
+//!             text: "It counted to three.",
+//!         });
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+use crate::claim::Pass;
+use crate::context::Cx;
+use crate::{claim, report, session};
+
+/// Where a part's live figures go in its markdown text, when some prose must follow them.
+pub const FIGURES_MARKER: &str = "<!-- figures -->";
+
+/// One part of a lesson, configured by the lesson's `C`.
+pub trait Part<C>: Sync {
+    /// What both runs return: the figures [`Part::show`] prints and claims rest on.
+    type Figures;
+
+    /// Title, e.g. "the countdown, one thread against two".
+    fn title(&self) -> &'static str;
+
+    /// The few lines of Python the part models, framed before its text ("" for none).
+    fn python(&self) -> &'static str {
+        ""
+    }
+
+    /// The part's prose in markdown (`include_str!` of the `.md` beside the part, which the
+    /// crate docs and the book include too). Printed before the figures, or around them at
+    /// [`FIGURES_MARKER`]; `<!-- deep -->` sections only with `--deep`.
+    fn text(&self) -> &'static str {
+        ""
+    }
+
+    /// Free cores the live run needs to show what an idle machine shows (default 1).
+    fn cores_needed(&self, _cfg: &C) -> usize {
+        1
+    }
+
+    /// Measure the figures on this machine.
+    fn live(&self, cx: &Cx, cfg: &C) -> anyhow::Result<Self::Figures>;
+
+    /// Compute the figures an idle machine with `cx.sim_cores()` cores shows (deterministic).
+    fn simulate(&self, cx: &Cx, cfg: &C) -> anyhow::Result<Self::Figures>;
+
+    /// Print the figures and state their claims (`cx.claim`).
+    fn show(&self, cx: &mut Cx, cfg: &C, run: Run<'_, Self::Figures>) -> anyhow::Result<()>;
+}
+
+/// The figures a part shows, beside the simulator's expectation for an idle machine. In a
+/// simulated run both are the simulator's.
+#[derive(Debug)]
+pub struct Run<'a, F> {
+    /// The figures to print.
+    pub figures: &'a F,
+    /// What the simulator expects on an idle machine (the claims' expectations).
+    pub expected: &'a F,
+}
+
+impl<F> Clone for Run<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for Run<'_, F> {}
+
+/// A part as the lesson's table lists it: any [`Part`] of the lesson's configuration (and,
+/// until every lesson has moved, the old [`crate::lesson::Part`] table entries).
+pub trait LessonPart<C>: Sync {
+    /// The part's title.
+    fn title(&self) -> &'static str;
+    /// The part's Python ("" for none).
+    fn python(&self) -> &'static str;
+    /// Run the part: text, figures from where the runner chose, text after them.
+    fn run(&self, cx: &mut Cx, cfg: &C) -> anyhow::Result<()>;
+}
+
+impl<C, P: Part<C>> LessonPart<C> for P {
+    fn title(&self) -> &'static str {
+        Part::title(self)
+    }
+
+    fn python(&self) -> &'static str {
+        Part::python(self)
+    }
+
+    fn run(&self, cx: &mut Cx, cfg: &C) -> anyhow::Result<()> {
+        let (before, after) = split_at_figures(self.text());
+        if !before.trim().is_empty() {
+            cx.markdown(before);
+            println!();
+        }
+        if cx.simulated() {
+            let figures = self.simulate(cx, cfg)?;
+            let run = Run {
+                figures: &figures,
+                expected: &figures,
+            };
+            self.show(cx, cfg, run)?;
+        } else {
+            let expected = self.simulate(cx, cfg)?;
+            let figures = self.live(cx, cfg)?;
+            let needed = self.cores_needed(cfg);
+            if let Some(free) = cx.too_busy_for(needed) {
+                show_busy(self, cx, cfg, &figures, &expected, needed, free)?;
+            } else {
+                let run = Run {
+                    figures: &figures,
+                    expected: &expected,
+                };
+                self.show(cx, cfg, run)?;
+            }
+        }
+        if !after.trim().is_empty() {
+            println!();
+            cx.markdown(after);
+        }
+        Ok(())
+    }
+}
+
+/// A busy machine: the simulator's idle-machine figures first, then the live ones.
+fn show_busy<C, P: Part<C>>(
+    part: &P,
+    cx: &mut Cx,
+    cfg: &C,
+    live: &P::Figures,
+    expected: &P::Figures,
+    needed: usize,
+    free: f64,
+) -> anyhow::Result<()> {
+    report::indented(
+        &format!(
+            "This part needs {needed} free cores and about {free:.1} are free, so the \
+             simulator's figures for an idle machine come first; this run's follow."
+        ),
+        "  ",
+        "  ",
+    );
+    println!();
+    cx.set_pass(Pass::Lead);
+    let lead = part.show(
+        cx,
+        cfg,
+        Run {
+            figures: expected,
+            expected,
+        },
+    );
+    cx.set_pass(Pass::Beside);
+    let beside = lead.and_then(|()| {
+        println!();
+        report::indented("Measured now, on this busy machine:", "  ", "  ");
+        part.show(
+            cx,
+            cfg,
+            Run {
+                figures: live,
+                expected,
+            },
+        )
+    });
+    cx.set_pass(Pass::Only);
+    beside
+}
+
+/// `text` before and after [`FIGURES_MARKER`] (all of it before when there is none).
+pub fn split_at_figures(text: &str) -> (&str, &str) {
+    text.split_once(FIGURES_MARKER).unwrap_or((text, ""))
+}
+
+/// The old table entry: a title, the Python, and a function that prints as it runs, reading
+/// the process-wide session and claim log. Kept until every lesson's parts are [`Part`]s.
+///
+/// It fits the new contract this way: its "figures" are how many claims the old log held
+/// before it ran; it runs in whichever of [`Part::live`] and [`Part::simulate`] matches the
+/// run, does nothing in the other, and [`Part::show`] copies its claims into the context.
+impl<C> Part<C> for crate::lesson::Part<C> {
+    type Figures = usize;
+
+    fn title(&self) -> &'static str {
+        self.title
+    }
+
+    fn python(&self) -> &'static str {
+        self.python
+    }
+
+    fn cores_needed(&self, _cfg: &C) -> usize {
+        // Never "too busy": the old parts say what they measured themselves.
+        0
+    }
+
+    fn live(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
+        self.run_old(cx, cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
+        if cx.simulated() {
+            self.run_old(cx, cfg)
+        } else {
+            Ok(claim::made())
+        }
+    }
+
+    fn show(&self, cx: &mut Cx, _cfg: &C, run: Run<'_, usize>) -> anyhow::Result<()> {
+        for record in claim::made_since(*run.figures) {
+            cx.record(record);
+        }
+        Ok(())
+    }
+}
+
+impl<C> crate::lesson::Part<C> {
+    fn run_old(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
+        session::begin(cx.session().clone());
+        let from = claim::made();
+        (self.run)(cfg)?;
+        Ok(from)
+    }
+}
