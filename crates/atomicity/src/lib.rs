@@ -98,6 +98,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             statements are several bytecodes: where the GIL may change hands between them \
             decides whether an update survives.",
     steadier: "",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
+    parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],
 };

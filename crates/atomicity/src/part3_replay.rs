@@ -5,9 +5,9 @@
 use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::figure::StepLanes;
 use gil_core::measure::fmt_count;
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, kv};
 
 use crate::part1_bytecode::print_indented;

@@ -36,10 +36,9 @@ use std::time::Duration;
 use gil_core::bytecode::{CheckPolicy, Program, Scheduler};
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::measure::{cores, fmt_count, repeat};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, for_rust_readers, note};
-use gil_core::session;
 
 use crate::setup::Config;
 

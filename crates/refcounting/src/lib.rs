@@ -75,6 +75,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             once lose updates, and the GIL is what stops them.",
     intro: INTRO,
     steadier: "",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
+    parts: &PARTS,
     exercises: &["01_refcounts", "02_refcount_race"],
 };

@@ -15,7 +15,7 @@ use gil_core::figure::{LineChart, Series};
 use gil_core::measure::fmt_count;
 use gil_core::object::{Counting, Fate, PyObject};
 use gil_core::part::{Part, Run};
-use gil_core::report::{Table, kv, note};
+use gil_core::report::{Table, note};
 
 use crate::race_sim::{self, Schedule};
 use crate::setup::Config;
@@ -361,9 +361,7 @@ impl Part<Config> for Race {
     }
 
     fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
-        let obj = PyObject::with_refs("list", Counting::Plain, 2);
-        let seen = race(&obj, &cfg.gil(), 1);
-        Ok(report(cfg, Some(seen), measure(cfg)))
+        Ok(measured(cfg))
     }
 
     fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
@@ -372,15 +370,12 @@ impl Part<Config> for Race {
 
     fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
         let report = run.figures;
-        kv(
-            "references per thread",
-            format!(
-                "{} (and {} other holders: the count must end at {})",
-                fmt_count(cfg.refs),
-                fmt_count(cfg.holders.max(1)),
-                fmt_count(references(cfg).unsigned_abs() as u64)
-            ),
-        );
+        note(&format!(
+            "Here: {} other holders, {} references per thread; the count must end at {}.",
+            fmt_count(cfg.holders.max(1)),
+            fmt_count(cfg.refs),
+            fmt_count(references(cfg).unsigned_abs() as u64)
+        ));
         println!();
         note("A lost incref, replayed (main holds one reference):");
         let mut steps = Table::new(&["step", "count"]);
@@ -439,6 +434,14 @@ impl Part<Config> for Race {
     }
 }
 
+/// A live run's figures: what the racing threads say about themselves, and every row's
+/// trials.
+pub fn measured(cfg: &Config) -> Report {
+    let obj = PyObject::with_refs("list", Counting::Plain, 2);
+    let seen = race(&obj, &cfg.gil(), 1);
+    report(cfg, Some(seen), measure(cfg))
+}
+
 /// The figures of one run: the replays (the same every time) and the race's rows.
 fn report(cfg: &Config, seen: Option<RaceRun>, rows: [Scenario; 4]) -> Report {
     let [no_gil, with_gil, atomic, biased] = rows;
@@ -451,6 +454,28 @@ fn report(cfg: &Config, seen: Option<RaceRun>, rows: [Scenario; 4]) -> Report {
         atomic,
         biased,
     }
+}
+
+/// The trials' drift as a line chart: one line per way of counting, trial by trial.
+pub fn drift_chart(report: &Report) -> LineChart {
+    report.scenarios().iter().fold(
+        LineChart::new(
+            "drift",
+            "Count drift per trial",
+            "trial",
+            "drift (references)",
+        )
+        .caption("Plain counts without a lock drift; every other way of counting stays at 0."),
+        |chart, s| {
+            chart.series(Series::new(
+                s.label,
+                s.trials
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| ((i + 1) as f64, t.drift() as f64)),
+            ))
+        },
+    )
 }
 
 /// Below this many references per thread a live race is over before the second thread has

@@ -4,9 +4,9 @@
 
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
 
 use crate::cost::{ATOMIC_UPDATE, Pair};

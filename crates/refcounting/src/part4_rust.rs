@@ -28,8 +28,8 @@
 
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::measure::fmt_ratio;
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, for_rust_readers, note};
 use std::hint::black_box;
 use std::rc::Rc;

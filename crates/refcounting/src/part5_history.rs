@@ -6,14 +6,14 @@
 //! times an incref+decref with a per-object mutex against the plain one, and counts how many
 //! times the GIL itself changed hands while two threads did millions of plain updates.
 
+use gil_core::Timeline;
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
-use gil_core::Timeline;
 use std::sync::Mutex;
 
 use crate::cost::Pair;

@@ -27,10 +27,10 @@ use std::time::Duration;
 use gil_core::bytecode::{CheckPolicy, ModelThread, Scheduler, Site};
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
-use gil_core::part::{Part, Run};
 use gil_core::measure::fmt_count;
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
-use gil_core::{Gil, Mode, session};
+use gil_core::{Gil, Mode};
 
 pub use containers::{CLEARED, Dict, Interp, List};
 pub use rows::{Op, ROWS, Regs, Row, Shared, Size};
@@ -262,15 +262,12 @@ impl Part<Config> for AtomicOps {
 
     fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
         let size = size(cfg);
-        kv(
-            "per row",
-            format!(
-                "{} threads x {} operations, a drop request about every {} µs",
-                size.threads,
-                fmt_count(size.ops),
-                HAMMER_INTERVAL.as_micros()
-            ),
-        );
+        note(&format!(
+            "Per row: {} threads x {} operations, a drop request about every {} µs.",
+            size.threads,
+            fmt_count(size.ops),
+            HAMMER_INTERVAL.as_micros()
+        ));
         println!();
         print_table(run.figures);
         println!();
@@ -394,7 +391,6 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
     if let Some(op) = row("D[k] = D.get(k, 0) + 1") {
         count_claim(
             cx,
-        cx,
             "D[k] = D.get(k, 0) + 1 lost, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
@@ -406,7 +402,6 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
     if let Some(op) = row("if k not in D: D[k] = make(k)") {
         count_claim(
             cx,
-        cx,
             "keys made twice, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
