@@ -150,7 +150,7 @@ impl Race {
     /// The sentence this race supports when its figure holds, given whether the simulator
     /// expects it to lose updates.
     fn point(&self, threads: usize, loses: bool) -> String {
-        let text = match (loses, self.kind) {
+        match (loses, self.kind) {
             (_, _) if threads == 1 => "One thread has nobody to race: nothing was lost.".into(),
             (false, Kind::LockedGil | Kind::LockedFree) => {
                 "With a lock every run was exact, with a GIL or without.".into()
@@ -163,8 +163,7 @@ impl Race {
             (true, _) => "Updates were lost: a switch between a thread's read and write \
                           let its stale write wipe out what others had added."
                 .into(),
-        };
-        text
+        }
     }
 }
 
