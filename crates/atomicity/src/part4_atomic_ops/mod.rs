@@ -369,9 +369,7 @@ fn print_table(report: &Report) {
     table.print();
     let switches: u64 = report.operations.iter().map(|op| op.switches).sum();
     note(&format!(
-        "atomic?: the Python FAQ's verdict, or ours where it does not list the operation \
-         (D.get on a plain dict is one C call, as atomic as D[k] = v; acting on its result \
-         is the hazard). GIL hand-offs: {}.",
+        "GIL hand-offs in the GIL columns: {}.",
         fmt_count(switches)
     ));
 }
