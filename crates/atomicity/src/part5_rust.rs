@@ -38,7 +38,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::measure::{cores, fmt_count, repeat};
 use gil_core::part::{Part, Run};
-use gil_core::report::{Table, for_rust_readers, note};
+use gil_core::report::{Table, note};
 
 use crate::setup::Config;
 
@@ -286,13 +286,6 @@ pub fn measure_all(cfg: &Config) -> Report {
 
 /// Print the increments and state what they support; `expected` is the scheduler's run.
 fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
-    for_rust_readers(
-        "Two threads doing `COUNTER += 1` on a `static mut` do not compile in safe Rust \
-         (E0133; a compile_fail doctest here checks it): in `unsafe` it would be a data \
-         race, undefined behaviour, not merely a lost update. The safe tools are atomics \
-         (`AtomicU64`) and locks (`Mutex<u64>`, a lock that owns its value).",
-    );
-    println!();
     let lost = |k: &Kind| k.expected.saturating_sub(k.total);
     let expected_share =
         100.0 * lost(&expected.load_store) as f64 / expected.load_store.expected.max(1) as f64;

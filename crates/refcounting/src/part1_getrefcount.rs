@@ -8,7 +8,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::object::{Counting, Fate, IMMORTAL_REFCNT, PyObject};
 use gil_core::part::{Part, Run};
-use gil_core::report::{Table, for_rust_readers, kv};
+use gil_core::report::{Table, kv};
 
 use crate::setup::Config;
 
@@ -85,12 +85,18 @@ impl Part<Config> for GetRefcount {
     fn show(&self, cx: &mut Cx, _: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
         let report = run.figures;
         let steps = &report.steps;
-        let mut table = Table::new(&["after", "sys.getrefcount(a)", "the count itself"]);
+        let mut table = Table::new(&[
+            "after",
+            "sys.getrefcount(a)",
+            "the count itself",
+            "Rc::strong_count",
+        ]);
         for s in steps {
             table.push([
                 s.statement.to_owned(),
                 s.getrefcount.to_string(),
                 s.refcnt.to_string(),
+                s.rc_strong_count.to_string(),
             ]);
         }
         table.print();
@@ -107,14 +113,6 @@ impl Part<Config> for GetRefcount {
                    parameter holds `a` during the call (3.14 may show one less inside \
                    functions).",
         });
-        for_rust_readers(&format!(
-            "Rc::strong_count(&a) for the same steps: {} (it borrows, so no extra count).",
-            steps
-                .iter()
-                .map(|s| s.rc_strong_count.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
         println!();
         kv("sys.getrefcount(None)", report.immortal_getrefcount);
         kv("after del a", report.fate);

@@ -30,7 +30,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::measure::fmt_ratio;
 use gil_core::part::{Part, Run};
-use gil_core::report::{Table, for_rust_readers, note};
+use gil_core::report::{Table, note};
 use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -171,11 +171,6 @@ impl Part<Config> for RustAnswer {
                        atomic count, paid only by values that may be shared between threads.",
             });
         }
-        println!();
-        for_rust_readers(
-            "Rc<T> is !Send: spawning a thread that takes one fails with E0277 (a \
-             compile_fail doctest here checks it). Arc<T> is Send when T is Send + Sync.",
-        );
         Ok(())
     }
 }
