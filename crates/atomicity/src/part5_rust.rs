@@ -291,9 +291,8 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow
         100.0 * lost(&expected.load_store) as f64 / expected.load_store.expected.max(1) as f64;
     if cx.showing_simulated() {
         note(&format!(
-            "{} threads each add 1, {} times, as an atomic load then an atomic store, on \
-             part 3's scheduler with no GIL (a live run also times fetch_add and a Mutex on \
-             real cores).",
+            "{} threads each add 1, {} times, as an atomic load then store, on part 3's \
+             scheduler without a GIL.",
             report.threads,
             fmt_count(report.increments)
         ));

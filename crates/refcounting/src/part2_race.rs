@@ -371,7 +371,7 @@ impl Part<Config> for Race {
     fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
         let report = run.figures;
         note(&format!(
-            "Here: {} other holders, {} references per thread; the count must end at {}.",
+            "{} other holders, {} references per thread: the count must end at {}.",
             fmt_count(cfg.holders.max(1)),
             fmt_count(cfg.refs),
             fmt_count(references(cfg).unsigned_abs() as u64)
@@ -502,8 +502,7 @@ fn make_claims(cx: &mut Cx, report: &Report, expected: &Report) {
             expected: expected_wrong,
             low: 1.0,
             high: trials,
-            text: "Without a lock the plain counts went wrong: both threads read the same \
-                   value, and one of the two writes was lost.",
+            text: "Without a lock the plain counts went wrong.",
         });
     } else {
         note(
@@ -530,7 +529,7 @@ fn make_claims(cx: &mut Cx, report: &Report, expected: &Report) {
         expected: (expected.atomic.exact() + expected.biased.exact()) as f64,
         low: 2.0 * trials,
         high: 2.0 * trials,
-        text: "Atomic and biased counts were exact without any lock: T1 and T2 do not own \
-               the object, so biased counting gave both its atomic shared count.",
+        text: "Atomic and biased counts were exact without any lock (T1 and T2 do not own \
+               the object: both used its atomic shared count).",
     });
 }

@@ -247,8 +247,8 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report) -> anyhow::Result<()> {
     table.print();
     if simulated {
         note(&format!(
-            "model cost: in plain pairs, taking an atomic update as {ATOMIC_UPDATE} plain \
-             ones: the model's assumption, not a measurement (a live run times this machine)."
+            "model cost: in plain pairs, if an atomic update costs {ATOMIC_UPDATE} plain ones, \
+             the model's assumption (a live run measures it)."
         ));
     } else {
         note(&format!(

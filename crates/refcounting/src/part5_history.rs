@@ -23,9 +23,8 @@ use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
 /// The Python this part models: part 2's two threads, under one lock for everything.
 pub const PYTHON: &str = "\
-# instead of one global lock, fine-grained locking: many small
-# locks (the model: one in every object, around every incref and
-# decref). CPython runs part 2's threads under one lock, the GIL.";
+# part 2's threads under one lock, the GIL, or with fine-grained
+# locking: here, a lock in every object around each incref/decref";
 
 /// What part 5 measured. With `--simulated`, the times are the model's costs in plain pairs
 /// and the hand-offs come from the simulator.

@@ -392,8 +392,8 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
             "D[k] = D.get(k, 0) + 1 lost, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
-            "D[k] = D.get(k, 0) + 1 loses updates even on 3.10+: the call to D.get is a \
-             check point between the read and the write.",
+            "It loses updates even on 3.10+: the D.get call is a check point between \
+             read and write.",
             "This schedule put no switch at the D.get call; try another --seed.",
         );
     }
