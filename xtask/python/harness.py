@@ -151,12 +151,11 @@ def py3(path, argv):
     learner = load(path)
     learner.main(argv)
     note("threads that hashed", len(hashed_on))
-    labels = ["sha256 calls off the main thread", "sha256 calls on the main thread",
-              "threads that hashed"]
-    if dotted_on is not None:
-        note("threads that used numpy.dot", len(dotted_on))
-        labels += ["numpy.dot calls off the main thread", "threads that used numpy.dot"]
-    print_evidence(labels)
+    # Without NumPy both runs print 0 here, and the check compares with the solution's.
+    note("threads that used numpy.dot", len(dotted_on or ()))
+    print_evidence(["sha256 calls off the main thread", "sha256 calls on the main thread",
+                    "threads that hashed", "numpy.dot calls off the main thread",
+                    "threads that used numpy.dot"])
 
 
 # ── py4: the release probe, on calls the learner's file never names ──
@@ -203,7 +202,9 @@ def py4(path, argv):
         print("call %d: %s" % (i + 1, verdict))
     note("each call made once", int(all(m == 1 for m in made)))
     note("shares between 0 and 1", shares_ok)
-    print_evidence(["threads started", "each call made once", "shares between 0 and 1"])
+    note("calls drawn with seed", seed)
+    print_evidence(["threads started", "each call made once", "shares between 0 and 1",
+                    "calls drawn with seed"])
 
 
 # ── py5: unblock an event loop ──

@@ -13,7 +13,7 @@ pub struct BookArgs {
     /// Also load every page in headless Chromium: console errors, broken links and empty
     /// figures fail; screenshots go to target/book/shots/
     #[arg(long)]
-    check: bool,
+    pub check: bool,
 }
 
 /// Build what the book needs, then build the book.

@@ -7,7 +7,8 @@ use anyhow::{Context as _, bail};
 
 use crate::grader;
 
-/// Formatting, clippy, tests, benchmarks build, then the grader's `verify`.
+/// Formatting, clippy, tests, the model checker, benchmarks build, the book in Chromium, then
+/// the grader's `verify`.
 pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
     cargo(root, &["fmt", "--all", "--check"])?;
     cargo(
@@ -22,7 +23,15 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
         ],
     )?;
     cargo(root, &["test", "--workspace", "--release"])?;
+    eprintln!("$ cargo xtask model-check");
+    if crate::model_check::run()? != ExitCode::SUCCESS {
+        bail!("cargo xtask model-check found an unexpected verdict");
+    }
     cargo(root, &["bench", "--workspace", "--no-run"])?;
+    eprintln!("$ cargo xtask book --check");
+    if crate::book::run(root, &crate::book::BookArgs { check: true })? != ExitCode::SUCCESS {
+        bail!("cargo xtask book --check failed");
+    }
     if !root.join(grader::project::MANIFEST).exists() {
         eprintln!(
             "note: no {} yet, so there is nothing to verify",

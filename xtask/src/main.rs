@@ -12,6 +12,7 @@ mod book;
 mod ci;
 mod fidelity;
 mod grader;
+mod model_check;
 mod process;
 mod python;
 mod real_gil;
@@ -50,6 +51,8 @@ enum Task {
     RealGil(real_gil::RealGilArgs),
     /// Run the same experiments on python3 and on the model, one table: CPython vs model vs verdict
     Fidelity(fidelity::FidelityArgs),
+    /// Check the GIL protocol over every interleaving, and `counter += 1` over every schedule
+    ModelCheck,
     /// Build the course as an HTML book in target/book/ (text and figures; --check in Chromium)
     Book(book::BookArgs),
 }
@@ -97,5 +100,6 @@ fn run(task: &Task, root: &Path) -> anyhow::Result<ExitCode> {
         Task::RealGil(args) => real_gil::run(root, args).map(|()| ExitCode::SUCCESS),
         Task::Fidelity(args) => fidelity::run(root, args),
         Task::Book(args) => book::run(root, args),
+        Task::ModelCheck => model_check::run(),
     }
 }

@@ -125,6 +125,11 @@ impl Part<Config> for Bytecode {
         include_str!("part1_bytecode.md")
     }
 
+    /// Deterministic: the same figures on any machine, so a busy one changes nothing.
+    fn cores_needed(&self, _: &Config) -> usize {
+        0
+    }
+
     fn live(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
         Ok(listings())
     }
@@ -169,6 +174,8 @@ impl Part<Config> for Bytecode {
             "The call is a check point between the read and the write, on every CPython \
              version.",
         );
+        println!();
+        every_schedule();
         Ok(())
     }
 }
@@ -204,6 +211,44 @@ pub fn listings() -> Report {
             increment.check_points_in_window(CheckPolicy::BackEdgesAndCalls),
             call.check_points_in_window(CheckPolicy::BackEdgesAndCalls),
         ],
+    }
+}
+
+/// "Is `counter += 1` atomic?" over every schedule, version by version: two threads, two
+/// increments each, explored exhaustively by `gil_core::bytecode::explore`.
+pub fn every_schedule() {
+    use gil_core::bytecode::explore::{self, TABLE_INCREMENTS, TABLE_THREADS};
+    let rows = explore::counter_table();
+    note(&format!(
+        "So, is `counter += 1` atomic? Every schedule of {TABLE_THREADS} threads doing it \
+         {TABLE_INCREMENTS} times each, with switches only where each version allows them:"
+    ));
+    println!();
+    let mut table = gil_core::report::Table::new(&["interpreter", "lost update", "states"]);
+    for row in &rows {
+        let lost = match &row.found.shortest_loss {
+            Some(path) => format!("possible ({} steps)", path.len()),
+            None => "impossible".to_owned(),
+        };
+        table = table.row([
+            row.rules.label().to_owned(),
+            lost,
+            row.found.explored.to_string(),
+        ]);
+    }
+    table.print();
+    if let Some((label, path)) = rows
+        .iter()
+        .find_map(|r| Some((r.rules.label(), r.found.shortest_loss.as_ref()?)))
+    {
+        println!();
+        note(&format!(
+            "The shortest losing schedule, {label} (one line per turn; the last write \
+             repeats one already made, so an increment is lost):"
+        ));
+        for line in explore::describe(path) {
+            println!("    {line}");
+        }
     }
 }
 

@@ -187,6 +187,11 @@ impl Part<Config> for Replayed {
         include_str!("part3_replay.md")
     }
 
+    /// Deterministic: the same figures on any machine, so a busy one changes nothing.
+    fn cores_needed(&self, _: &Config) -> usize {
+        0
+    }
+
     fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
         Ok(replays(cfg))
     }

@@ -6,6 +6,7 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
 use gil_core::report::{Table, WIDTH, kv, note};
 use gil_core::work::countdown;
@@ -154,7 +155,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let cores = session::sim_cores();
     let expected = simulate(cfg, cores);
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
-    print(cfg, &measured, &expected);
+    print(cfg, &measured, &expected)?;
     Ok(measured)
 }
 
@@ -174,11 +175,11 @@ fn show_introspection(seen: &[(String, usize)]) {
     println!();
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) {
+fn print(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     // Too short live or on the simulator: either way the figures would not mean anything.
     let one_thread = r.gil_one.wall.min(r.free_one.wall);
     if !measurable(cfg, one_thread.min(expected.gil_one.wall)) {
-        return;
+        return Ok(());
     }
     let mut table = Table::new(&["interpreter", "threads", "work each", "time"]);
     for (name, trial, each) in [
@@ -221,11 +222,21 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             note(line.trim());
         }
     }
+    figure::show(
+        &TimelineChart::new(
+            "countdown",
+            "Two threads counting down under the GIL",
+            timeline,
+        )
+        .window(from, to)
+        .caption("Each hold ends about one switch interval after the other thread asked."),
+    )?;
     println!();
     let overlap = r.gil_two.wall.min(expected.gil_two.wall);
     if enough_intervals(cfg, overlap, cfg.switch_interval.max(MIN_SWITCH_WAIT)) {
         claim_switching(cfg.switch_interval, r, expected);
     }
+    Ok(())
 }
 
 fn claim_gil_ratio(measured: f64, expected: f64) {

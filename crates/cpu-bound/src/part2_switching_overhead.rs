@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, LineChart, Scale, Series};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
@@ -97,7 +98,37 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let expected = simulate(cfg, session::sim_cores());
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
+    figure::show(&thread_sweep(cfg, &measured))?;
     Ok(measured)
+}
+
+/// The figure: time against threads, these rows beside the simulator's free-threaded run of
+/// the same work (the time processes would take too, start-up aside).
+fn thread_sweep(cfg: &Config, r: &Report) -> LineChart {
+    let free = simulate(
+        &Config {
+            free_threaded: true,
+            ..cfg.clone()
+        },
+        session::sim_cores(),
+    );
+    let points = |report: &Report| -> Vec<(f64, f64)> {
+        report
+            .rows
+            .iter()
+            .map(|t| (t.threads as f64, t.wall.as_secs_f64() * 1e3))
+            .collect()
+    };
+    LineChart::new(
+        "threads",
+        "The same work on 1 to 8 threads",
+        "threads",
+        "time (ms)",
+    )
+    .x_scale(Scale::Log2)
+    .series(Series::new(&r.mode.to_string(), points(r)))
+    .series(Series::new("free-threaded, simulated", points(&free)))
+    .caption("Processes share the work like free threads, plus their start-up.")
 }
 
 fn print(cfg: &Config, r: &Report, expected: &Report) {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, LineChart, Scale, Series};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
@@ -153,9 +154,45 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let expected = simulate(cfg, session::sim_cores());
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
+    for chart in interval_charts(&measured) {
+        figure::show(&chart)?;
+    }
     println!();
     print_prose(after);
     Ok(measured)
+}
+
+/// The figures: switches per second and time against the interval.
+fn interval_charts(r: &Report) -> [LineChart; 2] {
+    let ms = |row: &Row| row.interval.as_secs_f64() * 1e3;
+    let rates = r
+        .rows
+        .iter()
+        .map(|row| (ms(row), row.trial.switches_per_second()));
+    let times = r
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| (ms(row), r.time_ratio(i)));
+    [
+        LineChart::new(
+            "interval-switches",
+            "How often the GIL changed hands",
+            "switch interval (ms)",
+            "switches per second",
+        )
+        .x_scale(Scale::Log10)
+        .y_scale(Scale::Log10)
+        .series(Series::new("two threads", rates)),
+        LineChart::new(
+            "interval-time",
+            "What the hand-offs cost",
+            "switch interval (ms)",
+            "time, two threads / one",
+        )
+        .x_scale(Scale::Log10)
+        .series(Series::new("two threads", times)),
+    ]
 }
 
 /// A row's median hold for the table; free-threaded there is no lock to hold ("-").

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, LineChart, Scale, Series};
 use gil_core::measure::{self, fmt_duration, fmt_ratio, speedup};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
@@ -171,7 +172,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let measured = measured_or_simulated(&expected, || measure(cfg))?;
     print(cfg, &measured, &expected);
     println!();
-    print_sweep(&core_sweep(cfg));
+    let sweep = core_sweep(cfg);
+    print_sweep(&sweep);
+    figure::show(&sweep_chart(&sweep))?;
     Ok(measured)
 }
 
@@ -237,6 +240,26 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             });
         }
     }
+}
+
+/// The simulator's sweep as a line chart: speedup against cores.
+fn sweep_chart(sweep: &[SweepRow]) -> LineChart {
+    let line = |pick: fn(&SweepRow) -> f64| {
+        sweep
+            .iter()
+            .map(move |row| (row.cores as f64, pick(row)))
+            .collect::<Vec<_>>()
+    };
+    LineChart::new(
+        "cores",
+        "One thread per core on 1 to 64 idle cores (simulated)",
+        "cores",
+        "speedup over one thread",
+    )
+    .x_scale(Scale::Log2)
+    .y_scale(Scale::Log2)
+    .series(Series::new("free-threaded", line(|row| row.free)))
+    .series(Series::new("GIL", line(|row| row.gil)))
 }
 
 /// The simulator's sweep as a table: one column per machine.

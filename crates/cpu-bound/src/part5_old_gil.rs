@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
@@ -195,9 +196,58 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         measure(cfg, calibrate())?
     };
     print(cfg, &measured, &expected);
+    if let Some(timeline) = &expected.old_two.timeline {
+        figure::show(
+            &TimelineChart::new("old-gil", "The old GIL, two threads (simulated)", timeline)
+                .caption("T2 waits until T1 is done: each time T1 let go, it took the lock back."),
+        )?;
+    }
+    println!();
+    why_waiters_starved();
     println!();
     print_prose(after);
     Ok(measured)
+}
+
+/// The reason, over every schedule: the model checker's shortest schedule in which the old
+/// GIL's waiter never gets the lock, and the 3.2+ GIL's bound (`cargo xtask model-check`).
+pub fn why_waiters_starved() {
+    use gil_core::model_check::gil::{Model, OLD_CHECK_INTERVAL, Property};
+    let property = Property::BoundedWaiting;
+    let old = Model::for_property(
+        Mode::OldGil {
+            check_interval: OLD_CHECK_INTERVAL,
+        },
+        2,
+        property,
+    );
+    let Some(path) = old.check(property).search.counterexample else {
+        return;
+    };
+    note(&format!(
+        "Why the waiter starved, checked over every schedule of the old GIL's protocol \
+         (two threads, a release every {OLD_CHECK_INTERVAL} ticks; `cargo xtask model-check`). \
+         The shortest schedule in which T2 never gets the GIL:"
+    ));
+    let lines = old.describe(&path);
+    let (from, to) = old
+        .starvation_loop(&path)
+        .unwrap_or((lines.len(), lines.len()));
+    for (n, line) in lines.iter().enumerate().take(to) {
+        if n == from {
+            println!("  and then, for ever:");
+        }
+        println!("  {:>2}. {line}", n + 1);
+    }
+    let new = Model::for_property(Mode::Gil, 2, property).check(property);
+    if new.holds() {
+        note(&format!(
+            "The 3.2+ GIL passes the same check: a waiter holds the GIL within {} of the \
+             holder's check points: a holder that is asked lets go and waits until \
+             another thread has taken the GIL.",
+            new.longest_wait
+        ));
+    }
 }
 
 /// The tick the figures used, for `--deep`: the simulator's, or what the live run timed.

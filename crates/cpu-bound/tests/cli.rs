@@ -161,3 +161,47 @@ fn help_shows_the_ranges() {
     assert!(help.contains(&scale), "{help}");
     assert!(help.contains("--cores"), "{help}");
 }
+
+#[test]
+fn svg_and_trace_flags_write_every_figure_the_same_every_time() {
+    let base = std::env::temp_dir().join(format!("cpu-bound-svg-{}", std::process::id()));
+    let run = |n: u32| {
+        let dir = base.join(n.to_string());
+        let trace = base.join(format!("trace-{n}.json"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let args = ["--simulated", "--svg", dir.to_str().unwrap()];
+        let out = lesson(&[&args[..], &["--trace", trace.to_str().unwrap()]].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (dir, trace)
+    };
+    let (first, trace) = run(1);
+    let (second, _) = run(2);
+    let names = [
+        "part1-countdown",
+        "part2-threads",
+        "part3-interval-switches",
+        "part3-interval-time",
+        "part4-cores",
+        "part5-old-gil",
+    ];
+    for name in names {
+        let svg = std::fs::read_to_string(first.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+        let again = std::fs::read_to_string(second.join(format!("{name}.svg"))).unwrap();
+        assert_eq!(svg, again, "{name} differs between two simulated runs");
+    }
+    let countdown = std::fs::read_to_string(first.join("part1-countdown.svg")).unwrap();
+    assert!(countdown.contains(">T1<") && countdown.contains(">T2<"));
+    let cores = std::fs::read_to_string(first.join("part4-cores.svg")).unwrap();
+    assert!(cores.contains("free-threaded") && cores.contains("GIL"));
+    let trace = std::fs::read_to_string(trace).unwrap();
+    assert!(trace.contains("\"traceEvents\"") && trace.contains("\"T2\""));
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -18,8 +18,9 @@ struct Cli {
     lesson: LessonArgs,
 
     /// How long the lesson lets a stuck thread wait before it ends the deadlock, in ms,
-    /// 50 to 5000 [default: 300; --quick: 150]
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(50..=5000))]
+    /// 50 to 1500 (the model's deadlock watchdog ends a program stuck for 2 s)
+    /// [default: 300; --quick: 150]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(50..=1500))]
     patience: Option<u64>,
 
     /// Worker threads in part 2, 1 to 16 [default: this machine's cores, 2 to 4]

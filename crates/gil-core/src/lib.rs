@@ -79,6 +79,7 @@ mod gil;
 pub mod glossary;
 pub mod lesson;
 pub mod measure;
+pub mod model_check;
 pub mod object;
 pub mod part;
 pub mod probe;

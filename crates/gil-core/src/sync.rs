@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::gil::GilGuard;
+use crate::waits::{self, Resource, ThreadKey};
 
 /// A model `std::sync::Mutex<T>` in extension code: waiting for it leaves the GIL as it was.
 ///
@@ -20,9 +21,25 @@ use crate::gil::GilGuard;
 /// has, so that a lesson can show the deadlock and still end.
 pub struct RustMutex<T> {
     name: &'static str,
-    locked: Mutex<bool>,
+    locked: Mutex<Owners>,
     freed: Condvar,
     value: Mutex<T>,
+}
+
+/// Who holds a [`RustMutex`] and who waits for it, by OS thread name (for messages), and the
+/// holder as the wait-for registry names it (so the deadlock watchdog sees Rust locks too).
+#[derive(Default)]
+struct Owners {
+    holder: Option<String>,
+    holder_key: Option<ThreadKey>,
+    waiting: Vec<String>,
+}
+
+fn this_thread() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a thread")
+        .to_owned()
 }
 
 /// Access to a [`RustMutex`]'s value; the lock is free again when it is dropped.
@@ -40,7 +57,7 @@ impl<T> RustMutex<T> {
     pub fn new(name: &'static str, value: T) -> Self {
         RustMutex {
             name,
-            locked: Mutex::new(false),
+            locked: Mutex::new(Owners::default()),
             freed: Condvar::new(),
             value: Mutex::new(value),
         }
@@ -54,32 +71,65 @@ impl<T> RustMutex<T> {
     /// `mutex.lock()`: block until the lock is ours. The GIL stays as it was: a thread that
     /// holds it keeps holding it while it waits.
     pub fn lock(&self) -> RustMutexGuard<'_, T> {
-        let mut locked = relock(&self.locked);
-        while *locked {
-            locked = self
-                .freed
-                .wait(locked)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        *locked = true;
+        self.acquire(None);
         self.guard()
+    }
+
+    /// Wait until the lock is ours or `deadline` has passed; whether it is ours. The wait is
+    /// written in the wait-for registry, so the deadlock watchdog sees Rust locks too.
+    fn acquire(&self, deadline: Option<Instant>) -> bool {
+        let me = this_thread();
+        let mut owners = relock(&self.locked);
+        if owners.holder.is_some() {
+            owners.waiting.push(me.clone());
+            let lock = Resource::Lock(std::ptr::from_ref(self) as usize, self.name);
+            let mut waiting = waits::wait_for(None, lock, owners.holder_key);
+            while owners.holder.is_some() {
+                owners = match deadline {
+                    None => self
+                        .freed
+                        .wait(owners)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(deadline) => {
+                        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                            break;
+                        };
+                        self.freed
+                            .wait_timeout(owners, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+                if let Some(waiting) = &mut waiting {
+                    waiting.holder_is(owners.holder_key);
+                }
+            }
+            drop(waiting);
+            owners.waiting.retain(|w| *w != me);
+            if owners.holder.is_some() {
+                return false;
+            }
+        }
+        owners.holder = Some(me);
+        owners.holder_key = waits::current_key();
+        true
+    }
+
+    /// The name of the thread holding the lock now, if any (`std::thread::Builder::name`).
+    pub fn holder(&self) -> Option<String> {
+        relock(&self.locked).holder.clone()
+    }
+
+    /// The names of the threads waiting for it now.
+    pub fn waiting(&self) -> Vec<String> {
+        relock(&self.locked).waiting.clone()
     }
 
     /// Like [`RustMutex::lock`], but give up after `timeout` (`None`): how a lesson ends a
     /// deadlock that real code would stay in.
     pub fn lock_timeout(&self, timeout: Duration) -> Option<RustMutexGuard<'_, T>> {
-        let deadline = Instant::now() + timeout;
-        let mut locked = relock(&self.locked);
-        while *locked {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            locked = self
-                .freed
-                .wait_timeout(locked, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *locked = true;
-        Some(self.guard())
+        self.acquire(Some(Instant::now() + timeout))
+            .then(|| self.guard())
     }
 
     /// PyO3's `MutexExt::lock_py_attached`: wait for the lock detached (the GIL released, so
@@ -112,8 +162,11 @@ impl<T> std::ops::DerefMut for RustMutexGuard<'_, T> {
 impl<T> Drop for RustMutexGuard<'_, T> {
     fn drop(&mut self) {
         self.value = None;
-        *relock(&self.mutex.locked) = false;
-        self.mutex.freed.notify_one();
+        let mut owners = relock(&self.mutex.locked);
+        owners.holder = None;
+        owners.holder_key = None;
+        drop(owners);
+        self.mutex.freed.notify_all();
     }
 }
 
@@ -188,6 +241,60 @@ impl<T> PyOnceLock<T> {
     }
 }
 
+/// A `#[pyclass]` instance's data as PyO3 guards it: borrowed at run time, like a `RefCell`
+/// shared between threads. `&self` methods and getters borrow it shared, `&mut self` methods
+/// and setters exclusively; a borrow that meets a conflicting one is refused at once with
+/// [`AlreadyBorrowed`] (PyO3 raises `RuntimeError: Already borrowed`), never waited for.
+/// A `#[pyclass(frozen)]` class only ever borrows shared.
+#[derive(Debug, Default)]
+pub struct PyClassCell<T> {
+    data: std::sync::RwLock<T>,
+}
+
+/// `RuntimeError: Already borrowed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlreadyBorrowed;
+
+impl std::fmt::Display for AlreadyBorrowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeError: Already borrowed")
+    }
+}
+
+impl<T> PyClassCell<T> {
+    /// A new object holding `value`.
+    pub fn new(value: T) -> Self {
+        PyClassCell {
+            data: std::sync::RwLock::new(value),
+        }
+    }
+
+    /// `&self`: a shared borrow (PyO3's `PyRef`).
+    pub fn borrow(&self) -> Result<std::sync::RwLockReadGuard<'_, T>, AlreadyBorrowed> {
+        match self.data.try_read() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(AlreadyBorrowed),
+        }
+    }
+
+    /// `&mut self`: an exclusive borrow (PyO3's `PyRefMut`).
+    pub fn borrow_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, T>, AlreadyBorrowed> {
+        match self.data.try_write() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(AlreadyBorrowed),
+        }
+    }
+
+    /// The data, once no thread uses the object any more.
+    pub fn into_inner(self) -> T {
+        self.data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,10 +340,84 @@ mod tests {
     }
 
     #[test]
+    fn the_wait_for_registry_sees_the_rust_lock_in_the_cycle() {
+        let gil = Gil::new();
+        let table = RustMutex::new("the table", ());
+        let importing = Barrier::new(2);
+        let found = Mutex::new(None);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                gil.attach("T1", |py| {
+                    let _entry = table.lock();
+                    py.detach(|| {
+                        importing.wait();
+                        std::thread::sleep(Duration::from_millis(20));
+                    });
+                })
+            });
+            importing.wait();
+            gil.attach("T2", |_py| {
+                std::thread::scope(|inner| {
+                    inner.spawn(|| {
+                        // Look while T2 waits (attached) and T1 waits for the GIL.
+                        for _ in 0..200 {
+                            std::thread::sleep(Duration::from_millis(5));
+                            if let Some(d) = waits::deadlock(Duration::ZERO) {
+                                *relock(&found) = Some(d.cycle());
+                                return;
+                            }
+                        }
+                    });
+                    let _ = table.lock_timeout(Duration::from_millis(600));
+                });
+            });
+        });
+        let cycle = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let cycle = cycle.expect("the watchdog's registry saw the cycle");
+        assert!(
+            cycle.contains("T2 holds the GIL and waits for `the table`"),
+            "{cycle}"
+        );
+    }
+
+    #[test]
     fn waiting_detached_lets_the_holder_finish() {
         let (got, waited) = lock_order(true);
         assert!(got);
         assert!(waited < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_py_class_cell_refuses_conflicting_borrows_at_once() {
+        let cell = PyClassCell::new(1u64);
+        let shared = cell.borrow().unwrap();
+        assert!(cell.borrow().is_ok(), "shared borrows coexist");
+        assert_eq!(cell.borrow_mut().err(), Some(AlreadyBorrowed));
+        drop(shared);
+        let exclusive = cell.borrow_mut().unwrap();
+        assert_eq!(cell.borrow().err(), Some(AlreadyBorrowed));
+        drop(exclusive);
+        assert_eq!(cell.into_inner(), 1);
+    }
+
+    #[test]
+    fn a_rust_mutex_names_its_holder_and_waiters() {
+        let m = RustMutex::new("m", ());
+        std::thread::scope(|s| {
+            let guard = m.lock();
+            let waiter = std::thread::Builder::new()
+                .name("W".into())
+                .spawn_scoped(s, || drop(m.lock()))
+                .unwrap();
+            while m.waiting().is_empty() {
+                std::thread::yield_now();
+            }
+            assert_eq!(m.waiting(), ["W"]);
+            assert!(m.holder().is_some());
+            drop(guard);
+            waiter.join().unwrap();
+        });
+        assert_eq!(m.holder(), None);
     }
 
     #[test]

@@ -14,9 +14,10 @@
 use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_duration, speedup, time};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, report, session};
+use gil_core::{GilGuard, Timeline, report, session};
 
 use crate::{Config, Overlap, median_duration};
 
@@ -53,6 +54,8 @@ pub struct Report {
     pub active_count: usize,
     /// `threading.current_thread().name` of each download thread.
     pub thread_names: Vec<String>,
+    /// Who held the GIL when in the threaded run (the median one, live).
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -84,7 +87,7 @@ fn threaded_download(
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let (n, delay) = (cfg.downloads, cfg.delay);
     let mut sequential = Vec::new();
-    let mut threaded: Vec<(Duration, Overlap)> = Vec::new();
+    let mut threaded: Vec<(Duration, Overlap, Timeline)> = Vec::new();
     let (mut active_count, mut thread_names) = (0, Vec::new());
     for _ in 0..cfg.rounds(delay * (n + 1) as u32) {
         let gil = cfg.gil();
@@ -97,15 +100,20 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         sequential.push(took);
 
         let gil = cfg.gil();
+        gil.record_timeline();
         let (got, took) =
             time(|| gil.run_threads(n, |i, py| threaded_download(py, &gil, i, delay)));
         anyhow::ensure!(got.len() == n, "the threaded run lost a download");
-        threaded.push((took, Overlap::from_stats(&gil.stats(), took)));
+        threaded.push((
+            took,
+            Overlap::from_stats(&gil.stats(), took),
+            gil.take_timeline(),
+        ));
         active_count = got.iter().map(|(_, active, _)| *active).max().unwrap_or(0);
         thread_names = got.into_iter().map(|(_, _, name)| name).collect();
     }
-    threaded.sort_by_key(|(took, _)| *took);
-    let (threaded, overlap) = threaded[threaded.len() / 2];
+    threaded.sort_by_key(|(took, _, _)| *took);
+    let (threaded, overlap, timeline) = threaded.swap_remove(threaded.len() / 2);
     Ok(Report {
         downloads: n,
         delay,
@@ -114,6 +122,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         overlap,
         active_count,
         thread_names,
+        timeline,
     })
 }
 
@@ -144,6 +153,7 @@ pub fn simulated(cfg: &Config) -> Report {
             .iter()
             .map(|t| t.name.clone())
             .collect(),
+        timeline: threads.timeline.clone(),
     }
 }
 
@@ -157,15 +167,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part1_downloads.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.downloads;
     if !session::simulated() && cfg.rounds(r.delay * (n + 1) as u32) > 1 {
         report::note(&format!(
@@ -198,6 +207,14 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         high: (held * 2.0).max(5.0),
         text: "A sleeping thread does not hold the GIL.",
     });
+    figure::show(
+        &TimelineChart::new(
+            "downloads",
+            &format!("{n} downloads on {n} threads"),
+            &r.timeline,
+        )
+        .caption("Each thread detaches for its whole download; the waits overlap."),
+    )
 }
 
 #[cfg(test)]

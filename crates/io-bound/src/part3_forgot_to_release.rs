@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_duration, time};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, report, session};
+use gil_core::{GilGuard, Timeline, report, session};
 
 use crate::{CHART_CELLS, Config, Overlap, print_chart};
 
@@ -47,8 +48,8 @@ pub struct Run {
     pub wall: Duration,
     /// How the threads spent their time.
     pub overlap: Overlap,
-    /// The rendered timeline chart.
-    pub chart: String,
+    /// Who held the GIL when.
+    pub timeline: Timeline,
 }
 
 /// What part 3 measured (or simulated).
@@ -107,14 +108,14 @@ fn one_run(cfg: &Config, server: &LoopbackServer, release: bool) -> anyhow::Resu
     gil.record_timeline();
     let (results, wall) =
         time(|| gil.run_threads(cfg.downloads, |i, py| requests(py, server, i, release)));
-    let chart = gil.take_timeline().render(CHART_CELLS);
+    let timeline = gil.take_timeline();
     let overlap = Overlap::from_stats(&gil.stats(), wall);
     let correct = results.into_iter().sum::<anyhow::Result<usize>>()?;
     Ok((
         Run {
             wall,
             overlap,
-            chart,
+            timeline,
         },
         correct,
     ))
@@ -175,7 +176,7 @@ pub fn simulated(cfg: &Config) -> Report {
         Run {
             wall: sim.elapsed,
             overlap: Overlap::from_stats(sim.stats(), sim.elapsed),
-            chart: sim.timeline.render(CHART_CELLS),
+            timeline: sim.timeline.clone(),
         }
     };
     Report {
@@ -198,15 +199,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part3_forgot_to_release.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.threads;
     report::kv(
         &format!(
@@ -224,10 +224,26 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         "GIL held through each, time taken",
         fmt_duration(r.held.wall),
     );
-    print_chart(&r.held.chart);
+    print_chart(&r.held.timeline.render(CHART_CELLS));
     if let Some((ok, sent)) = r.correct_replies {
         report::kv("replies that matched", format!("{ok} of {sent}"));
     }
+    figure::show(
+        &TimelineChart::new(
+            "forgot-to-detach",
+            "Requests made with the GIL held, and detached",
+            &r.held.timeline,
+        )
+        .caption("Held: one thread waits for the server at a time, the rest wait for the GIL."),
+    )?;
+    figure::show(
+        &TimelineChart::new(
+            "detached",
+            "The same requests, detached",
+            &r.released.timeline,
+        )
+        .caption("Detached: the threads wait for the server all at once."),
+    )?;
     let slowdown = expected.slowdown();
     let text = if cfg.free_threaded() {
         "Without a GIL, forgetting to release it did not stop the waits overlapping."
@@ -257,6 +273,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
                    waits. One line of C fixes it.",
         });
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,10 +19,11 @@
 use std::time::{Duration, Instant};
 
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, time};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
-use gil_core::{report, session};
+use gil_core::{Timeline, report, session};
 
 use crate::{CHART_CELLS, Config, Overlap, median, median_duration, print_chart};
 
@@ -61,8 +62,8 @@ pub struct Run {
     pub wall: Duration,
     /// How the workers spent their time.
     pub overlap: Overlap,
-    /// Whole-run chart and zoomed CPU-phase chart.
-    pub charts: (String, String),
+    /// Who held the GIL when, the whole run.
+    pub timeline: Timeline,
 }
 
 impl Run {
@@ -109,19 +110,6 @@ pub struct Report {
     pub io_overlap: f64,
 }
 
-fn charts(
-    timeline: &gil_core::Timeline,
-    cpu_span: Duration,
-    interval: Duration,
-) -> (String, String) {
-    let (start, _) = timeline.extent();
-    let zoom_to = start + cpu_span.min(interval * 12);
-    (
-        timeline.render(CHART_CELLS),
-        timeline.render_window(start, zoom_to, CHART_CELLS),
-    )
-}
-
 fn workers(cfg: &Config) -> Run {
     let (iters, delay) = (cfg.cpu_iters, cfg.delay);
     let gil = cfg.gil();
@@ -140,14 +128,12 @@ fn workers(cfg: &Config) -> Run {
             }
         })
     });
-    let mut run = Run {
+    Run {
         phases,
         wall,
         overlap: Overlap::from_stats(&gil.stats(), wall),
-        charts: Default::default(),
-    };
-    run.charts = charts(&gil.take_timeline(), run.cpu_span(), gil.switch_interval());
-    run
+        timeline: gil.take_timeline(),
+    }
 }
 
 /// Time one CPU phase alone and the three workers live, taking turns.
@@ -207,13 +193,12 @@ pub fn simulated(cfg: &Config) -> Report {
             io_end,
         })
         .collect();
-    let mut run = Run {
+    let run = Run {
         phases,
         wall: full.elapsed,
         overlap: Overlap::from_stats(full.stats(), full.elapsed),
-        charts: Default::default(),
+        timeline: full.timeline.clone(),
     };
-    run.charts = charts(&full.timeline, run.cpu_span(), cfg.gil.interval());
     Report {
         cpu_alone: alone.elapsed,
         io_delay: cfg.delay,
@@ -233,15 +218,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part4_mixed.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::kv(
         &format!("one CPU phase (N = {})", fmt_count(cfg.cpu_iters)),
         fmt_duration(r.cpu_alone),
@@ -252,7 +236,11 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         fmt_duration(r.run.io_span()),
     );
     report::kv("3 workers, time taken", fmt_duration(r.run.wall));
-    print_chart(&r.run.charts.0);
+    print_chart(&r.run.timeline.render(CHART_CELLS));
+    figure::show(
+        &TimelineChart::new("mixed", "Three workers: count, then sleep", &r.run.timeline)
+            .caption("The counting takes turns on the GIL; the sleeps, detached, overlap."),
+    )?;
     let cpu = expected.cpu_overlap;
     let (low, high, text) = if cfg.free_threaded() {
         (
@@ -286,6 +274,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         high: WORKERS as f64 + 0.05,
         text: "The sleeps overlapped: the workers waited at the same time.",
     });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report, session};
@@ -112,8 +113,8 @@ pub struct Report {
     /// Times the GIL changed hands in each live batch beside the CPU thread, and the I/O
     /// thread's wins in it (for the tests' bounds); empty when simulated.
     pub switches_and_wins: Vec<(u64, u64)>,
-    /// A zoom into the timeline of a `beside` batch.
-    pub chart: String,
+    /// Who held the GIL when in a `beside` batch (live: the first; empty when not recorded).
+    pub timeline: Timeline,
 }
 
 impl Report {
@@ -138,18 +139,18 @@ pub fn short_interval(base: Duration) -> Duration {
     }
 }
 
-/// The chart of one round trip that lost the GIL: from the I/O thread letting go to it holding
-/// the GIL again, a little either side. Where none lost it (alone, free-threaded), the first
-/// eight switch intervals.
-fn zoom(timeline: &Timeline, interval: Duration) -> String {
+/// The window of one round trip that lost the GIL: from the I/O thread letting go to it
+/// holding the GIL again, a little either side. Where none lost it (alone, free-threaded),
+/// the first eight switch intervals.
+fn zoom(timeline: &Timeline, interval: Duration) -> (Duration, Duration) {
     match lost_round_trip(timeline, interval) {
         Some((from, to)) => {
             let pad = (to - from) / 16;
-            timeline.render_window(from.saturating_sub(pad), to + pad, CHART_CELLS)
+            (from.saturating_sub(pad), to + pad)
         }
         None => {
             let (start, _) = timeline.extent();
-            timeline.render_window(start, start + interval * 8, CHART_CELLS)
+            (start, start + interval * 8)
         }
     }
 }
@@ -172,7 +173,7 @@ fn live_batch(
     interval: Duration,
     with_cpu: bool,
     chart: bool,
-) -> anyhow::Result<(RoundTrips, u64, String)> {
+) -> anyhow::Result<(RoundTrips, u64, Option<Timeline>)> {
     let gil = cfg.gil();
     gil.set_switch_interval(interval)?;
     if chart {
@@ -184,12 +185,8 @@ fn live_batch(
         spinner: with_cpu.then_some(SPIN_CHUNK),
     };
     let trips = echo::round_trips(&gil, server.addr(), batch)?;
-    let chart = if chart {
-        zoom(&gil.take_timeline(), interval)
-    } else {
-        String::new()
-    };
-    Ok((trips, gil.stats().switches, chart))
+    let timeline = chart.then(|| gil.take_timeline());
+    Ok((trips, gil.stats().switches, timeline))
 }
 
 /// Time the three batches live, taking turns.
@@ -198,7 +195,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let short = short_interval(interval);
     let server = LoopbackServer::start(Behaviour::Echo)?;
     let (mut alone, mut beside, mut beside_short) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut switches_and_wins, mut chart) = (Vec::new(), String::new());
+    let (mut switches_and_wins, mut timeline) = (Vec::new(), None);
     let one_round = (interval + short) * cfg.ops as u32;
     for round in 0..cfg.rounds(one_round) {
         let (t, _, _) = live_batch(cfg, &server, interval, false, false)?;
@@ -207,7 +204,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         beside.push(Batch::from_trips(&t));
         switches_and_wins.push((switches, t.io_won_back));
         if round == 0 {
-            chart = zoomed;
+            timeline = zoomed;
         }
         let (t, switches, _) = live_batch(cfg, &server, short, true, false)?;
         beside_short.push(Batch::from_trips(&t));
@@ -221,7 +218,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         beside: Batch::median_of(&beside),
         beside_short: Batch::median_of(&beside_short),
         switches_and_wins,
-        chart,
+        timeline: timeline
+            .ok_or_else(|| anyhow::anyhow!("the first batch records its timeline"))?,
     })
 }
 
@@ -278,7 +276,7 @@ pub fn simulated(cfg: &Config) -> Report {
         beside,
         beside_short,
         switches_and_wins: Vec::new(),
-        chart: zoom(&timeline, interval),
+        timeline,
     }
 }
 
@@ -292,15 +290,14 @@ pub fn part(cfg: &Config) -> anyhow::Result<()> {
     } else {
         measure(cfg)?
     };
-    show(cfg, &r, &expected);
-    Ok(())
+    show(cfg, &r, &expected)
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part5_convoy.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::note(&format!(
         "{} echo round trips over loopback, each send and receive detached:",
         cfg.ops
@@ -354,7 +351,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             text: "Without a GIL there is nothing to win back: round trips beside the CPU \
                    thread cost about what they cost alone.",
         });
-        return;
+        return Ok(());
     }
     let lost = expected.beside.lost_share * 100.0;
     let (low, high, text) = if lost >= 50.0 {
@@ -431,7 +428,20 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         "One round trip beside the CPU thread, from the I/O thread letting go of the GIL \
          to holding it again:",
     );
-    print_chart(&r.chart);
+    let (from, to) = zoom(&r.timeline, r.interval);
+    print_chart(&r.timeline.render_window(from, to, CHART_CELLS));
+    let (start, _) = r.timeline.extent();
+    figure::show(
+        &TimelineChart::new(
+            "convoy",
+            "The convoy: an I/O thread beside a CPU thread",
+            &r.timeline,
+        )
+        .window(start, (start + r.interval * 8).max(to))
+        .zoom(from, to)
+        .caption("Zoomed: one round trip that lost the GIL, and the interval it waited."),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

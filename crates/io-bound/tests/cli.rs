@@ -263,3 +263,48 @@ fn the_next_run_removes_scratch_left_by_a_killed_run() {
     assert!(out.status.success());
     assert!(!stale.exists(), "{} survived the next run", stale.display());
 }
+
+#[test]
+fn svg_and_trace_flags_write_every_figure_the_same_every_time() {
+    let base = std::env::temp_dir().join(format!("io-bound-svg-{}", std::process::id()));
+    let run = |n: u32| {
+        let dir = base.join(n.to_string());
+        let trace = base.join(format!("trace-{n}.json"));
+        let out = lesson()
+            .args(["--simulated", "--svg", dir.to_str().unwrap()])
+            .args(["--trace", trace.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (dir, trace)
+    };
+    let (first, trace) = run(1);
+    let (second, _) = run(2);
+    for name in [
+        "part1-downloads",
+        "part3-forgot-to-detach",
+        "part3-detached",
+        "part4-mixed",
+        "part5-convoy",
+    ] {
+        let svg = std::fs::read_to_string(first.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+        let again = std::fs::read_to_string(second.join(format!("{name}.svg"))).unwrap();
+        assert_eq!(svg, again, "{name} differs between two simulated runs");
+    }
+    let convoy = std::fs::read_to_string(first.join("part5-convoy.svg")).unwrap();
+    assert!(
+        convoy.contains(">cpu<") && convoy.contains(">io<"),
+        "both lanes"
+    );
+    let trace = std::fs::read_to_string(trace).unwrap();
+    assert!(trace.contains("\"traceEvents\"") && trace.contains("\"io\""));
+    let _ = std::fs::remove_dir_all(&base);
+}

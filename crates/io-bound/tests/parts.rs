@@ -126,7 +126,8 @@ fn mixed_workload_never_runs_two_cpu_phases_at_once_but_overlaps_the_sleeps() {
     let first = r.phases.iter().map(|p| p.cpu_start).min().unwrap();
     let last = r.phases.iter().map(|p| p.io_end).max().unwrap();
     assert!(r.overlap.held <= last - first + Duration::from_millis(1));
-    assert!(r.charts.0.contains('█') && r.charts.1.contains('█'));
+    assert!(r.timeline.render(64).contains('█'));
+    assert_eq!(r.timeline.threads().len(), 3, "one lane per worker");
     with_retries("sleeps overlap", || {
         part4_mixed::measure(&quick()).unwrap().io_overlap > 1.5
     });
@@ -150,7 +151,13 @@ fn convoy_experiment_completes_every_round_trip_and_stops_its_spinner() {
         assert!(wins <= 3 * cfg.ops as u64, "{wins}");
         assert!(switches >= wins, "{switches} < {wins}");
     }
-    assert!(r.chart.contains("cpu") && r.chart.contains("io"));
+    let names: Vec<&str> = r
+        .timeline
+        .threads()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(names.contains(&"cpu") && names.contains(&"io"), "{names:?}");
 }
 
 #[test]

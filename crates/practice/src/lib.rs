@@ -27,8 +27,10 @@
 
 use std::time::Duration;
 
+use gil_core::Mode;
 use gil_core::lesson::{Lesson, LessonArgs, Part};
 use gil_core::python::{self, Choice, Python};
+use gil_core::sim::SimConfig;
 
 pub mod part1_cpu_or_wait;
 pub mod part2_release;
@@ -60,10 +62,32 @@ pub struct Config {
     pub quick: bool,
     /// `--simulated`: the model's side only.
     pub simulated: bool,
+    /// What the simulator predicts for: the interpreter measured, the machine, the interval.
+    pub model: Model,
+}
+
+/// What the simulator is asked about: the interpreter's kind, the cores, the switch interval.
+#[derive(Clone, Copy, Debug)]
+pub struct Model {
+    /// With a GIL, or free-threaded (the learner's Python is a free-threaded build, or
+    /// `--free-threaded` with `--simulated`).
+    pub mode: Mode,
     /// Cores the simulator assumes.
     pub cores: usize,
-    /// The switch interval the simulator uses (`--switch-interval`).
+    /// The switch interval (`--switch-interval`).
     pub interval: Duration,
+}
+
+impl Model {
+    /// The simulator's configuration for this model.
+    pub fn sim(self) -> SimConfig {
+        SimConfig::new(self.mode, self.interval, self.cores)
+    }
+
+    /// Is there no GIL?
+    pub fn free_threaded(self) -> bool {
+        self.mode == Mode::FreeThreaded
+    }
 }
 
 impl Config {
@@ -142,13 +166,24 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         found
     };
+    let free_threaded = match &python {
+        Some(python) => python.free_threaded,
+        None => cli.lesson.free_threaded(),
+    };
     let cfg = Config {
         python,
         scripts: scripts::Scripts::write()?,
         quick: cli.lesson.quick,
         simulated: cli.lesson.simulated,
-        cores: cli.lesson.sim_cores(),
-        interval: cli.lesson.interval(),
+        model: Model {
+            mode: if free_threaded {
+                Mode::FreeThreaded
+            } else {
+                Mode::Gil
+            },
+            cores: cli.lesson.sim_cores(),
+            interval: cli.lesson.interval(),
+        },
     };
     if let Some(python) = &cfg.python {
         println!(
@@ -163,6 +198,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         );
     }
     gil_core::lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+}
+
+/// Print a part's markdown prose, paragraph by paragraph, wrapped to 80 columns.
+pub fn prose(markdown: &str) {
+    for (i, paragraph) in markdown.split("\n\n").enumerate() {
+        if i > 0 {
+            println!();
+        }
+        gil_core::report::note(&paragraph.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
 }
 
 /// `share` (0 to 1) as a percentage with one decimal.

@@ -1,18 +1,13 @@
-//! Part 1: is a call CPU-bound or waiting? `time.process_time()` counts the CPU time of every
-//! thread of the process; `time.perf_counter()` counts the wall time. Their ratio, the CPU
-//! share, says whether the call computes (near 100 %) or waits (near 0 %). What the simulator
-//! then expects from two threads and from two processes depends on one more fact, the subject of
-//! part 2: whether the computing holds the GIL (Python code) or releases it (C code that says so).
+#![doc = include_str!("part1_cpu_or_wait.md")]
 
 use std::time::Duration;
 
-use gil_core::Mode;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::report::{Table, note};
-use gil_core::sim::{Script, SimConfig, Step, simulate};
+use gil_core::sim::{Script, Step, simulate};
 use serde::Deserialize;
 
-use crate::{Config, percent};
+use crate::{Config, Model, percent};
 
 /// The Python this part runs (in `py/cpu_or_wait.py`).
 pub const PYTHON: &str = "\
@@ -54,7 +49,7 @@ struct Row {
 
 /// What the simulator expects from one call done twice, by two threads and by two processes,
 /// against doing it twice in one thread: (speedup of threads, speedup of processes).
-pub fn expected_speedups(share: f64, cpu: Cpu, cores: usize, interval: Duration) -> (f64, f64) {
+pub fn expected_speedups(share: f64, cpu: Cpu, model: Model) -> (f64, f64) {
     let call = Duration::from_millis(100);
     let busy = call.mul_f64(share.clamp(0.0, 1.0));
     let steps = || {
@@ -64,7 +59,7 @@ pub fn expected_speedups(share: f64, cpu: Cpu, cores: usize, interval: Duration)
         };
         vec![computing, Step::Blocking(call - busy)]
     };
-    let cfg = SimConfig::new(Mode::Gil, interval, cores);
+    let cfg = model.sim();
     let one = simulate(&cfg, vec![Script::new("T1", [steps(), steps()].concat())]).elapsed;
     let threads = simulate(
         &cfg,
@@ -85,8 +80,13 @@ pub fn expected_speedups(share: f64, cpu: Cpu, cores: usize, interval: Duration)
     )
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part1_cpu_or_wait.md");
+
 /// Run part 1.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => {
             Some(
@@ -103,7 +103,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|m| m.rows.iter().find(|r| r.call == name));
         let share = row.map_or(model_share, |r| (r.cpu / r.wall.max(1e-9)).min(1.0));
-        let (threads, processes) = expected_speedups(share, cpu, cfg.cores, cfg.interval);
+        let (threads, processes) = expected_speedups(share, cpu, cfg.model);
         table.push([
             name.to_owned(),
             row.map_or("-".into(), |r| format!("{:.0} ms", r.wall * 1e3)),
@@ -114,12 +114,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         shares.push((name, share, model_share));
     }
     table.print();
+    let why = if cfg.model.free_threaded() {
+        "With no GIL, threads run Python code at once too."
+    } else {
+        "The loop's CPU time is Python and holds the GIL: threads gain nothing, processes \
+         do. Hashing's is C code that releases the GIL: threads gain too (part 2)."
+    };
     note(&format!(
         "The last two columns are the simulator's speedups for this call done twice, by two \
          threads and by two processes, on {} idle cores, from the CPU share in this table. \
-         The loop's CPU time is Python and holds the GIL: threads gain nothing, processes \
-         do. Hashing's is C code that releases the GIL: threads gain too (part 2).",
-        cfg.cores
+         {why}",
+        cfg.model.cores
     ));
     if cfg.python.is_none() && !cfg.simulated {
         return Ok(());

@@ -1,18 +1,13 @@
-//! Part 2: does this call release the GIL? A heartbeat thread sleeps a moment, then needs the
-//! GIL for an instant to count a tick. While a call runs in the main thread, the heartbeat ticks
-//! as often as alone if the call released the GIL, never if it is C code that keeps it, and once
-//! per switch interval if it is Python code (the heartbeat's drop request makes it let go).
-//! The share of the call's time the heartbeat could run is the verdict.
+#![doc = include_str!("part2_release.md")]
 
 use std::time::Duration;
 
-use gil_core::Mode;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::report::{Table, note, python};
-use gil_core::sim::{Script, SimConfig, Step, simulate};
+use gil_core::sim::{Script, Step, simulate};
 use serde::Deserialize;
 
-use crate::{Config, percent, scripts};
+use crate::{Config, Model, percent, scripts};
 
 /// The Python this part runs (in `py/release.py`).
 pub const PYTHON: &str = "\
@@ -102,7 +97,7 @@ pub const CALLS: [(&str, Gil); 8] = [
 /// The heartbeat share the simulator expects for a call of kind `gil`: a heartbeat of 0.5 ms
 /// sleeps beside a 100 ms call; the ticks it could not make during the call it makes after,
 /// so the share is 1 − (its delay ÷ the call's length).
-pub fn expected_share(gil: Gil, cores: usize, interval: Duration) -> f64 {
+pub fn expected_share(gil: Gil, model: Model) -> f64 {
     let call = Duration::from_millis(100);
     let tick = Duration::from_micros(500);
     let ticks = u32::try_from(call.as_micros() / tick.as_micros()).unwrap_or(200);
@@ -113,7 +108,7 @@ pub fn expected_share(gil: Gil, cores: usize, interval: Duration) -> f64 {
             Step::Bytecode(Duration::from_micros(2)),
         ],
     );
-    let cfg = SimConfig::new(Mode::Gil, interval, cores);
+    let cfg = model.sim();
     let alone = simulate(
         &cfg,
         vec![Script::new("heartbeat", vec![heartbeat.clone()])],
@@ -143,8 +138,13 @@ struct Row {
     share: f64,
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part2_release.md");
+
 /// Run part 2.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => {
             Some(
@@ -157,7 +157,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let mut table = Table::new(&["call", "time", "heartbeat", "verdict", "model"]);
     let mut claims = Vec::new();
     for (name, gil) in CALLS {
-        let expected = expected_share(gil, cfg.cores, cfg.interval);
+        // Without a GIL nothing holds it: every call lets the heartbeat run.
+        let gil = if cfg.model.free_threaded() {
+            Gil::Releases
+        } else {
+            gil
+        };
+        let expected = expected_share(gil, cfg.model);
         let row = match &measured {
             Some(m) => match m.rows.iter().find(|r| r.call == name) {
                 Some(row) => Some(row),
@@ -171,7 +177,15 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             row.map_or("-".into(), |r| format!("{:.0} ms", r.seconds * 1e3)),
             percent(share),
             Gil::from_share(share).verdict().to_owned(),
-            format!("{} {}", gil.verdict(), percent(expected)),
+            format!(
+                "{} {}",
+                if cfg.model.free_threaded() {
+                    "no GIL"
+                } else {
+                    gil.verdict()
+                },
+                percent(expected)
+            ),
         ]);
         claims.push((name, gil, share, expected));
     }

@@ -1,17 +1,13 @@
-//! Part 3: how much does the GIL cost my program? A thread that sleeps 1 ms and notes how late
-//! it woke is a wait meter: beside a thread running Python, each wake-up must also wait for the
-//! GIL, about one switch interval (the waiter asks after one interval; the holder lets go at its
-//! next check point). A shorter interval shortens the wait. Then the real profilers' view.
+#![doc = include_str!("part3_cost.md")]
 
 use std::time::Duration;
 
-use gil_core::Mode;
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::report::{Table, note};
-use gil_core::sim::{Script, SimConfig, Step, simulate};
+use gil_core::sim::{Script, Step, simulate};
 use serde::Deserialize;
 
-use crate::Config;
+use crate::{Config, Model};
 
 /// The Python this part runs (in `py/cost.py`).
 pub const PYTHON: &str = "\
@@ -22,7 +18,7 @@ late = time.perf_counter() - before - 0.001  # timer slack + GIL wait";
 
 /// The simulator's mean GIL wait per wake-up of a 1 ms heartbeat beside a thread running
 /// Python, at `interval` (`busy = false`: alone).
-pub fn expected_wait(interval: Duration, busy: bool, cores: usize) -> Duration {
+pub fn expected_wait(model: Model, busy: bool) -> Duration {
     let ticks = 100;
     let heartbeat = Script::new(
         "heartbeat",
@@ -41,7 +37,7 @@ pub fn expected_wait(interval: Duration, busy: bool, cores: usize) -> Duration {
             vec![Step::Bytecode(Duration::from_secs(2))],
         ));
     }
-    let cfg = SimConfig::new(Mode::Gil, interval, cores);
+    let cfg = model.sim();
     let run = simulate(&cfg, scripts);
     let stats = &run.stats().threads;
     let beat = stats.iter().find(|t| t.name == "heartbeat");
@@ -74,8 +70,13 @@ fn ms(seconds: f64) -> String {
     Unit::Millis.show(seconds * 1e3)
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part3_cost.md");
+
 /// Run part 3.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     let seconds = if cfg.quick { "0.2" } else { "0.4" };
     let measured: Option<Measured> = match &cfg.python {
         Some(python) => Some(
@@ -98,7 +99,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         .and_then(|m| m.rows.iter().find(|r| r.case == "alone"))
         .map_or(0.0, |r| r.median);
     for (name, interval, busy) in cases {
-        let expected = expected_wait(interval, busy, cfg.cores).as_secs_f64();
+        let model = Model {
+            interval,
+            ..cfg.model
+        };
+        let expected = expected_wait(model, busy).as_secs_f64();
         let row = measured.as_ref().and_then(|m| {
             m.rows.iter().find(|r| {
                 (r.case == "busy") == busy && (r.interval - interval.as_secs_f64()).abs() < 1e-9
@@ -122,26 +127,39 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
     if cfg.python.is_some() || cfg.simulated {
         println!();
         let (busy, busy_expected) = lateness[1];
-        claim(Claim {
-            figure: "GIL wait per wake-up beside a Python thread",
-            unit: Unit::Millis,
-            measured: busy * 1e3,
-            expected: busy_expected * 1e3,
-            low: 0.4 * default.as_secs_f64() * 1e3,
-            high: 4.0 * default.as_secs_f64() * 1e3,
-            text: "Each wake-up waited about a switch interval for the GIL.",
-        });
-        let (short_wait, short_expected) = lateness[2];
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
-        claim(Claim {
-            figure: "that wait at 5 ms / at 1 ms",
-            unit: Unit::Ratio,
-            measured: ratio(busy, short_wait),
-            expected: ratio(busy_expected, short_expected),
-            low: 1.5,
-            high: 20.0,
-            text: "A shorter switch interval shortened the wait.",
-        });
+        let interval_ms = default.as_secs_f64() * 1e3;
+        if cfg.model.free_threaded() {
+            claim(Claim {
+                figure: "wait per wake-up beside a Python thread, no GIL",
+                unit: Unit::Millis,
+                measured: busy * 1e3,
+                expected: busy_expected * 1e3,
+                low: 0.0,
+                high: 0.4 * interval_ms,
+                text: "With no GIL, a wake-up did not wait for one.",
+            });
+        } else {
+            claim(Claim {
+                figure: "GIL wait per wake-up beside a Python thread",
+                unit: Unit::Millis,
+                measured: busy * 1e3,
+                expected: busy_expected * 1e3,
+                low: 0.4 * interval_ms,
+                high: 4.0 * interval_ms,
+                text: "Each wake-up waited about a switch interval for the GIL.",
+            });
+            let (short_wait, short_expected) = lateness[2];
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+            claim(Claim {
+                figure: "that wait at 5 ms / at 1 ms",
+                unit: Unit::Ratio,
+                measured: ratio(busy, short_wait),
+                expected: ratio(busy_expected, short_expected),
+                low: 1.5,
+                high: 20.0,
+                text: "A shorter switch interval shortened the wait.",
+            });
+        }
     }
     println!();
     profilers(measured.as_ref());

@@ -1,8 +1,4 @@
-//! Part 5: free-threaded Python in practice. Which build runs and whether its GIL is on; how
-//! `PYTHON_GIL` and `-X gil` change that; and, on a free-threaded interpreter, what importing
-//! an extension module does: one that does not declare the `Py_mod_gil` slot switches the GIL
-//! back on (with a `RuntimeWarning`), one that declares `Py_MOD_GIL_NOT_USED` keeps it off, and
-//! then the module's own shared state needs a lock of its own — that is what "ready" means.
+#![doc = include_str!("part5_free_threaded.md")]
 
 use std::time::Duration;
 
@@ -71,8 +67,13 @@ pub fn expected_speedup(mode: Mode, cores: usize, interval: Duration) -> f64 {
     one.as_secs_f64() / two.as_secs_f64()
 }
 
+/// The part's prose: the module docs, and what the lesson prints first.
+pub const TEXT: &str = include_str!("part5_free_threaded.md");
+
 /// Run part 5.
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    crate::prose(TEXT);
+    println!();
     if let Some(python) = &cfg.python {
         let status: Status =
             cfg.scripts
@@ -107,12 +108,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         table.print();
         println!();
     }
-    let gil = expected_speedup(Mode::Gil, cfg.cores, cfg.interval);
-    let free = expected_speedup(Mode::FreeThreaded, cfg.cores, cfg.interval);
+    let gil = expected_speedup(Mode::Gil, cfg.model.cores, cfg.model.interval);
+    let free = expected_speedup(Mode::FreeThreaded, cfg.model.cores, cfg.model.interval);
     note(&format!(
         "The model's view: two threads counting down run {gil:.2}x as fast as one with the \
          GIL and {free:.2}x free-threaded on {} idle cores (simulated).",
-        cfg.cores
+        cfg.model.cores
     ));
     let found = if cfg.simulated {
         None

@@ -4,10 +4,24 @@
 use std::process::Command;
 use std::time::Duration;
 
+use gil_core::Mode;
+use practice::Model;
 use practice::part2_release::{self, Gil};
 use practice::{part1_cpu_or_wait, part3_cost, part4_asyncio, part5_free_threaded, scripts};
 
 const INTERVAL: Duration = Duration::from_millis(5);
+
+fn model(mode: Mode, interval: Duration) -> Model {
+    Model {
+        mode,
+        cores: 2,
+        interval,
+    }
+}
+
+fn with_gil() -> Model {
+    model(Mode::Gil, INTERVAL)
+}
 
 fn lesson(args: &[&str], path: Option<&str>) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_practice"));
@@ -24,7 +38,7 @@ fn lesson(args: &[&str], path: Option<&str>) -> (bool, String) {
 #[test]
 fn the_model_gives_each_kind_of_call_its_own_verdict() {
     for gil in [Gil::Releases, Gil::Python, Gil::Holds] {
-        let share = part2_release::expected_share(gil, 2, INTERVAL);
+        let share = part2_release::expected_share(gil, with_gil());
         assert_eq!(Gil::from_share(share), gil, "{gil:?}: {share}");
     }
 }
@@ -32,30 +46,43 @@ fn the_model_gives_each_kind_of_call_its_own_verdict() {
 #[test]
 fn the_model_expects_threads_to_help_only_waiting_or_released_work() {
     use part1_cpu_or_wait::{Cpu, expected_speedups};
-    let (threads, processes) = expected_speedups(1.0, Cpu::Python, 2, INTERVAL);
+    let (threads, processes) = expected_speedups(1.0, Cpu::Python, with_gil());
     assert!(threads < 1.1 && processes > 1.9, "{threads} {processes}");
-    let (threads, _) = expected_speedups(1.0, Cpu::ReleasedC, 2, INTERVAL);
+    let (threads, _) = expected_speedups(1.0, Cpu::ReleasedC, with_gil());
     assert!(threads > 1.9, "{threads}");
-    let (threads, _) = expected_speedups(0.0, Cpu::Python, 2, INTERVAL);
+    let (threads, _) = expected_speedups(0.0, Cpu::Python, with_gil());
     assert!(threads > 1.9, "{threads}");
 }
 
 #[test]
 fn the_wait_meter_and_the_ticker_follow_the_switch_interval() {
-    let busy = part3_cost::expected_wait(INTERVAL, true, 2);
-    let short = part3_cost::expected_wait(Duration::from_millis(1), true, 2);
-    let alone = part3_cost::expected_wait(INTERVAL, false, 2);
+    let busy = part3_cost::expected_wait(with_gil(), true);
+    let short = part3_cost::expected_wait(model(Mode::Gil, Duration::from_millis(1)), true);
+    let alone = part3_cost::expected_wait(with_gil(), false);
     assert!(busy >= INTERVAL && busy < 2 * INTERVAL, "{busy:?}");
     assert!(
         short < busy / 3 && alone == Duration::ZERO,
         "{short:?} {alone:?}"
     );
     use part4_asyncio::{TICK, WORK, Way, expected_gap};
-    let io = expected_gap(Way::ThreadIo, WORK, 2, INTERVAL);
-    let python = expected_gap(Way::ThreadPython, WORK, 2, INTERVAL);
+    let io = expected_gap(Way::ThreadIo, WORK, with_gil());
+    let python = expected_gap(Way::ThreadPython, WORK, with_gil());
     assert!(io < TICK + Duration::from_millis(1), "{io:?}");
     assert!(python >= TICK + INTERVAL, "{python:?}");
-    assert_eq!(expected_gap(Way::InCoroutine, WORK, 2, INTERVAL), WORK);
+    assert_eq!(expected_gap(Way::InCoroutine, WORK, with_gil()), WORK);
+}
+
+#[test]
+fn without_a_gil_nothing_waits_for_one() {
+    let free = model(Mode::FreeThreaded, INTERVAL);
+    assert_eq!(part2_release::expected_share(Gil::Holds, free), 1.0);
+    assert_eq!(part3_cost::expected_wait(free, true), Duration::ZERO);
+    let python =
+        part4_asyncio::expected_gap(part4_asyncio::Way::ThreadPython, part4_asyncio::WORK, free);
+    assert!(
+        python < part4_asyncio::TICK + Duration::from_millis(1),
+        "{python:?}"
+    );
 }
 
 #[test]

@@ -128,6 +128,8 @@ pub enum Section {
     RealGil,
     /// Lesson 6: the learner's own Python.
     Practice,
+    /// Lesson 7, for authors of PyO3 extensions.
+    Extensions,
 }
 
 impl Section {
@@ -141,6 +143,7 @@ impl Section {
             Section::Workarounds => "workarounds",
             Section::RealGil => "real-gil",
             Section::Practice => "practice",
+            Section::Extensions => "extensions",
         }
     }
 }
@@ -582,6 +585,36 @@ expect = "n"
         }
         assert!(error("").contains("exercise"));
         assert!(error("[[exercise]]\nname = 3").contains("line 2"));
+    }
+
+    #[test]
+    fn python_exercises_launch_through_the_harness() {
+        let text = r#"
+[[exercise]]
+name = "py"
+section = "practice"
+title = "A Python exercise"
+python = "free-threaded"
+args = "--n {n}"
+params = { n = [1, 9] }
+hints = ["h"]
+[[exercise.check]]
+label = "n"
+expect = "n"
+"#;
+        let manifest = Manifest::parse(text).unwrap();
+        let launch = manifest.exercises[0].launch();
+        assert!(matches!(
+            launch,
+            Launch::Python {
+                args: "--n {n}",
+                need: PythonNeed::FreeThreaded
+            }
+        ));
+        assert!(!launch.is_built());
+        let both = text.replace("args = \"--n {n}\"", "run = \"{xtask} x {n}\"");
+        assert!(error(&both).contains("args, not run"), "{both}");
+        assert!(error(&text.replace("free-threaded", "any-old")).contains("any-old"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn dispatch() {
 }
 
 /// A value on a frame's stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Value {
     Null,
     None,
@@ -89,6 +89,44 @@ pub struct Frame<'p> {
     /// True once a blocked `BEFORE_WITH` was granted the lock from outside.
     granted: bool,
     finished: bool,
+}
+
+/// Two frames of the same program are equal when their interpreter states are (the explorer
+/// in [`explore`](super::explore) tells states apart with this).
+impl PartialEq for Frame<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.pc,
+            &self.stack,
+            self.locals,
+            self.remaining,
+            self.granted,
+            self.finished,
+        ) == (
+            other.pc,
+            &other.stack,
+            other.locals,
+            other.remaining,
+            other.granted,
+            other.finished,
+        )
+    }
+}
+
+impl Eq for Frame<'_> {}
+
+impl std::hash::Hash for Frame<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (
+            self.pc,
+            &self.stack,
+            self.locals,
+            self.remaining,
+            self.granted,
+            self.finished,
+        )
+            .hash(state);
+    }
 }
 
 impl<'p> Frame<'p> {

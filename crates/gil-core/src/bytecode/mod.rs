@@ -55,6 +55,7 @@
 //! interpreter that runs one instruction), [`thread`] (real OS threads on a [`Gil`]),
 //! [`replay`] and [`scheduler`] (the deterministic scheduler and what it records).
 
+pub mod explore;
 pub mod frame;
 pub mod globals;
 pub mod instr;

@@ -16,6 +16,8 @@ const LANE: f64 = 20.0;
 const PITCH: f64 = 32.0;
 /// Columns per pixel when a lane is reduced to what each column mostly shows.
 const COLUMNS_PER_PX: f64 = 2.0;
+/// More segments than this in one lane of a panel and the lane is drawn by columns.
+const MAX_EXACT_SEGMENTS: usize = 1500;
 /// More marks than this in a panel are counted in a note instead of drawn.
 const MAX_MARKS: usize = 200;
 /// More switch-interval ticks than this and only every n-th is drawn.
@@ -195,7 +197,7 @@ impl<'a> Panel<'a> {
             let y = self.lane_top(lane);
             svg.text(LEFT - 8.0, y + LANE * 0.7, Anchor::End, &life.name);
             svg.rect(LEFT, y + LANE / 2.0 - 0.5, PLOT, 1.0, style::FAINT);
-            for (x0, x1, state) in self.columns(life) {
+            for (x0, x1, state) in self.runs(life) {
                 let fill = match state {
                     LaneState::Holding => style::HOLDING,
                     LaneState::Waiting => style::WAITING,
@@ -213,6 +215,36 @@ impl<'a> Panel<'a> {
         }
         self.marks(svg);
         self.axis(svg, origin);
+    }
+
+    /// What to draw of one lane: its segments as they are, waiting underneath and holds and
+    /// detached stretches at least a pixel wide on top (a hold of a few microseconds in a
+    /// window of milliseconds is the point of a zoom, and must not vanish); or, when there are
+    /// too many to draw one by one, [`Panel::columns`].
+    fn runs(&self, life: &crate::timeline::ThreadLife) -> Vec<(f64, f64, LaneState)> {
+        let visible: Vec<_> = self
+            .timeline
+            .segments(life)
+            .into_iter()
+            .filter(|s| s.end > self.from && s.start < self.to)
+            .collect();
+        if visible.len() > MAX_EXACT_SEGMENTS {
+            return self.columns(life);
+        }
+        let mut runs: Vec<(f64, f64, LaneState)> = Vec::with_capacity(visible.len());
+        for layer in [LaneState::Waiting, LaneState::Detached, LaneState::Holding] {
+            for seg in visible.iter().filter(|s| s.state == layer) {
+                let (x0, mut x1) = (self.x(seg.start), self.x(seg.end));
+                if layer != LaneState::Waiting && x1 - x0 < 1.0 {
+                    x1 = (x0 + 1.0).min(LEFT + PLOT);
+                }
+                match runs.last_mut() {
+                    Some(last) if last.2 == layer && (last.1 - x0).abs() < 1e-6 => last.1 = x1,
+                    _ => runs.push((x0, x1, layer)),
+                }
+            }
+        }
+        runs
     }
 
     /// Each lane reduced to columns of half a pixel, each showing what the thread did for most

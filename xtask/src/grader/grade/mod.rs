@@ -809,6 +809,21 @@ at_most = "0.4131"
     }
 
     #[test]
+    fn a_python_todo_is_told_apart_from_other_errors() {
+        let stderr = "Traceback (most recent call last):\n  File \"x.py\", line 3\n\
+                      NotImplementedError: TODO: hold the lock\n";
+        assert_eq!(python_todo(stderr).as_deref(), Some("hold the lock"));
+        let outcome = Outcome {
+            ending: Ending::Exited(1),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        };
+        let (kind, message, todo) = classify(&outcome, &exercise()).unwrap();
+        assert!(todo && kind == Kind::Panic, "{message}");
+        assert_eq!(python_todo("ValueError: TODO later\n"), None);
+    }
+
+    #[test]
     fn parameters_stay_in_range_and_repeat_with_the_seed() {
         let mut rng = Rng::new(7);
         let draws: Vec<i64> = (0..1000).map(|_| rng.between(4, 10)).collect();

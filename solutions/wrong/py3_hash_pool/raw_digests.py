@@ -1,5 +1,5 @@
-# Wrong: collects the digests as they complete, not in the order of the chunks
-# Fails: digest of digests
+# Wrong: returns the raw digests (bytes from digest()), not hex strings (hexdigest())
+# Fails: non-zero exit
 """Exercise py3: native work in a thread pool.
 
 hashlib releases the GIL while it hashes more than a couple of kilobytes, so threads can
@@ -21,13 +21,14 @@ import random
 
 def digest_all(chunks, workers):
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(lambda c: hashlib.sha256(c).hexdigest(), chunk)
-                   for chunk in chunks]
-        return [f.result() for f in concurrent.futures.as_completed(futures)]
+        return list(pool.map(lambda chunk: hashlib.sha256(chunk).digest(), chunks))
 
 
 def dots_all(blocks, workers):
-    raise NotImplementedError("TODO: numpy.dot(b, b) of every block on a thread pool")
+    import numpy
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda block: float(numpy.dot(block, block)), blocks))
 
 
 # ── You do not need to change anything below this line. ──
