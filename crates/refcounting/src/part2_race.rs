@@ -386,8 +386,8 @@ impl Part<Config> for Race {
         note(&format!("Result: {}.", report.replays.lost_incref));
         let (read, written) = report.replays.decref_read_write;
         note(&format!(
-            "A lost decref is the same race the other way round: T1 and T2 both read {read} \
-             and write {written}; when main lets go, the list is {}.",
+            "A lost decref, the other way round (both read {read}, both write {written}): \
+             the list is {}.",
             report.replays.lost_decref
         ));
         println!();
