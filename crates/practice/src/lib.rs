@@ -115,27 +115,27 @@ pub static LESSON: Lesson<Config> = Lesson {
             on your own code.",
     steadier: "",
     parts: &[
-        Part {
+        &Part {
             title: "CPU-bound or waiting?",
             python: part1_cpu_or_wait::PYTHON,
             run: part1_cpu_or_wait::run,
         },
-        Part {
+        &Part {
             title: "does this call release the GIL?",
             python: part2_release::PYTHON,
             run: part2_release::run,
         },
-        Part {
+        &Part {
             title: "how much does the GIL cost my program?",
             python: part3_cost::PYTHON,
             run: part3_cost::run,
         },
-        Part {
+        &Part {
             title: "threads and asyncio",
             python: part4_asyncio::PYTHON,
             run: part4_asyncio::run,
         },
-        Part {
+        &Part {
             title: "free-threaded Python in practice",
             python: part5_free_threaded::PYTHON,
             run: part5_free_threaded::run,
@@ -153,6 +153,28 @@ pub static LESSON: Lesson<Config> = Lesson {
 
 /// Run the lesson as `cli` asks.
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    gil_core::lesson::run_lesson(&LESSON, &cli.lesson, &config(cli)?)
+}
+
+impl gil_core::lesson::LessonCli for Cli {
+    type Config = Config;
+
+    fn lesson() -> &'static Lesson<Config> {
+        &LESSON
+    }
+
+    fn lesson_args(&self) -> &LessonArgs {
+        &self.lesson
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        config(self)
+    }
+}
+
+/// The configuration the flags ask for: finds the learner's Python (and says which) unless
+/// the run is simulated.
+fn config(cli: &Cli) -> anyhow::Result<Config> {
     let python = if cli.lesson.simulated {
         None
     } else {
@@ -197,7 +219,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         );
     }
-    gil_core::lesson::run_lesson(&LESSON, &cli.lesson, &cfg)
+    Ok(cfg)
 }
 
 /// Print a part's markdown prose, paragraph by paragraph, wrapped to 80 columns.

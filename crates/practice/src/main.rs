@@ -3,9 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use practice::Cli;
-
 fn main() -> ExitCode {
-    gil_core::lesson::main(|| practice::run(&Cli::parse()))
+    gil_core::lesson::start::<practice::Cli>()
 }
