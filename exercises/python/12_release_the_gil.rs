@@ -37,6 +37,8 @@ fn squares(n: u64) -> u64 {
 #[pyfunction]
 fn crunch(n: u64) -> u64 {
     // TODO: this runs the whole loop while holding the GIL. Release it around the loop.
+    // PyO3 (0.26 and later) calls that `py.detach(|| …)`; the course's model and older PyO3
+    // called it `allow_threads`, which a PyO3 `Python` no longer has.
     squares(n)
 }
 

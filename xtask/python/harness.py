@@ -275,7 +275,7 @@ def py6(path, argv):
         sys.exit("importing or calling your module failed (above)")
     run = json.loads(done.stdout.strip().splitlines()[-1])
     for warning in run["warnings"]:
-        print("warning on import: " + warning.splitlines()[0][:60])
+        print("RuntimeWarning on import: " + warning.split(", which")[0])
     print("counter total: %d" % run["total"])
     note("GIL enabled before import", int(run["before"]))
     note("GIL enabled after import", int(run["after"]))

@@ -57,18 +57,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         && let Some(path) = &verdict.search.counterexample
     {
         println!(
-            "\nShortest schedule that starves a waiter, {} threads, {}:",
+            "\nShortest schedule that starves a waiter, {} threads,\n{}:",
             model.threads, model.mode
         );
-        let lines = model.describe(path);
-        let (from, to) = model
-            .starvation_loop(path)
-            .unwrap_or((lines.len(), lines.len()));
-        for (n, line) in lines.iter().enumerate().take(to) {
-            if n == from {
-                println!("  and then, for ever:");
-            }
-            println!("  {:>2}. {line}", n + 1);
+        for line in model.starving_schedule(path) {
+            println!("  {line}");
         }
     }
     beyond_the_promise();
@@ -101,8 +94,8 @@ fn print_row(threads: usize, verdict: &Verdict) {
 /// Both fail (gil-core's tests pin that); printed here as what the verdicts above do not say.
 fn beyond_the_promise() {
     println!(
-        "\nBounded waiting above is for threads that only compute. Under the 3.2+ GIL with 3\n\
-         threads, the waiter that set the drop request may still be passed over:"
+        "\nBounded waiting above is for threads that only compute. Under the 3.2+ GIL\n\
+         with 3 threads, the waiter that set the drop request may still be passed over:"
     );
     let cases = [
         ("others make blocking calls", true, Wake::Longest),

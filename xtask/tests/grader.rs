@@ -106,6 +106,18 @@ fn a_correct_program_passes_every_run() {
     );
     assert!((2..=9).contains(&a) && (100..=999).contains(&b));
     assert_eq!(checks[0]["actual"], (a * b).to_string());
+    // After a pass, the lesson and where to go next, in JSON as for people.
+    assert_eq!(verdict["learned"], "What this fixture showed.");
+    let next = verdict["next"].as_str().unwrap();
+    assert!(next.starts_with("cargo xtask check "), "{next}");
+    assert_eq!(verdict["all_done"], false);
+    let shown = run(&root, &["check", "correct"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("What this showed:\n  What this fixture showed.\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n  {next}\n")), "{text}");
 }
 
 #[test]
@@ -155,7 +167,7 @@ fn a_hang_times_out_and_its_children_die_with_it() {
     let root = course("hangs");
     let started = Instant::now();
     let verdict = check(&root, "hangs");
-    assert_verdict(&verdict, "timeout", "did not finish in 2 s — a deadlock?");
+    assert_verdict(&verdict, "timeout", "did not finish in 2 s");
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "took {:?}",
@@ -337,7 +349,7 @@ fn list_shows_progress_and_what_is_next() {
     check(&root, "wrong_answer");
     let output = run(&root, &["list"]);
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("1/19 passed"), "{text}");
+    assert!(text.contains("1/20 passed"), "{text}");
     assert!(text.contains("✓ pass"), "{text}");
     assert!(text.contains("✗ wrong result"), "{text}");
     assert!(text.contains("· not checked"), "{text}");
@@ -456,6 +468,38 @@ fn reset_asks_first_then_restores_the_handed_out_file() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+}
+
+#[test]
+fn a_changed_shipped_function_is_named_not_graded() {
+    let root = course("shipped");
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "exercises"]);
+    git(&root, &["commit", "-q", "-m", "handed out"]);
+    let file = root.join("exercises/src/bin/shipped.rs");
+    let handed_out = std::fs::read_to_string(&file).unwrap();
+    let answer = handed_out.replace("todo!(\"double x\")", "x + x");
+    std::fs::write(&file, &answer).unwrap();
+    assert_verdict(&check(&root, "shipped"), "pass", "every check holds");
+
+    // The fix put into the shipped reference (and called from the learner's function).
+    let edited = answer.replace("    x * 2\n", "    x << 1\n");
+    std::fs::write(&file, edited).unwrap();
+    let verdict = check(&root, "shipped");
+    assert_verdict(&verdict, "changed shipped code", "`double_as_shipped`");
+    assert_eq!(verdict["checks"].as_array().unwrap().len(), 0, "not graded");
+
+    let harness = answer.replace(
+        "println!(\"yours: {}\", double(a));",
+        "println!(\"yours: {}\", 2 * a);",
+    );
+    std::fs::write(&file, harness).unwrap();
+    let verdict = check(&root, "shipped");
+    assert_verdict(
+        &verdict,
+        "changed shipped code",
+        "the harness below the fence line",
+    );
 }
 
 /// Every file below `dir` with its modification time and length.
@@ -577,7 +621,7 @@ fn verify_passes_solutions_and_finds_the_planted_problems() {
             .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap();
         assert!(row.contains("passes 2/2"), "{row}");
-        assert!(row.contains("fails 2/2"), "hard-coded output fails: {row}");
+        assert!(row.contains("fails 1/1"), "hard-coded output fails: {row}");
     }
     let row = text.lines().find(|l| l.starts_with("needs_tool ")).unwrap();
     assert!(row.contains("skipped"), "{row}");

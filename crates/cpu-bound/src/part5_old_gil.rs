@@ -229,15 +229,8 @@ pub fn why_waiters_starved() {
          (two threads, a release every {OLD_CHECK_INTERVAL} ticks; `cargo xtask model-check`). \
          The shortest schedule in which T2 never gets the GIL:"
     ));
-    let lines = old.describe(&path);
-    let (from, to) = old
-        .starvation_loop(&path)
-        .unwrap_or((lines.len(), lines.len()));
-    for (n, line) in lines.iter().enumerate().take(to) {
-        if n == from {
-            println!("  and then, for ever:");
-        }
-        println!("  {:>2}. {line}", n + 1);
+    for line in old.starving_schedule(&path) {
+        println!("  {line}");
     }
     let new = Model::for_property(Mode::Gil, 2, property).check(property);
     if new.holds() {

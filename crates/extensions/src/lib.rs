@@ -122,5 +122,10 @@ pub static LESSON: Lesson<Config> = Lesson {
             Py_BEGIN_ALLOW_THREADS.",
     steadier: "",
     parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3]],
-    exercises: &["13_lock_order", "14_worker_join", "15_shared_counter"],
+    exercises: &[
+        "13_lock_order",
+        "14_worker_join",
+        "15_shared_counter",
+        "16_pyo3_deadlocks",
+    ],
 };

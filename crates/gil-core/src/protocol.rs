@@ -1,7 +1,9 @@
 //! `take_gil` and `drop_gil` (`Python/ceval_gil.c`) as one state machine without a clock.
 //!
-//! Its drivers run this one machine: the live lock ([`Gil`](crate::Gil)) under its mutex and
-//! condition variables, and the simulator ([`sim`](crate::sim)) in virtual time. A driver hands
+//! Three drivers run this one machine: the live lock ([`Gil`](crate::Gil)) under its mutex
+//! and condition variables, the simulator ([`sim`](crate::sim)) in virtual time, and the model
+//! checker ([`model_check::gil`](crate::model_check::gil)), which tries every order of events
+//! for a few threads. A driver hands
 //! [`Lock::step`] an [`Event`] of one thread and the time it happened (a driver's own clock:
 //! real, virtual or always zero); the machine updates the lock word and that thread's
 //! [`ThreadState`], and answers with an [`Outcome`]: whom to wake and what the thread does

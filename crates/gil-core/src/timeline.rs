@@ -69,7 +69,7 @@ pub enum LaneState {
     Holding,
     /// Attached and wanting the GIL, but another thread holds it (or waiting for the switch).
     Waiting,
-    /// Detached: the GIL released by the thread's own choice (`allow_threads`, blocking I/O,
+    /// Detached: the GIL released by the thread's own choice (`detach`, blocking I/O,
     /// native code, a model lock).
     Detached,
 }
@@ -290,9 +290,9 @@ impl Timeline {
 
     /// Draw one row per thread for the window `from..to`, `cells` characters wide.
     ///
-    /// A cell is `█` when the thread held the GIL for at least half of the cell's time, `░` when
-    /// it was alive but mostly not holding (waiting, or in `detach`), and blank before it
-    /// started or after it ended. A scale line underneath says how long one cell is and marks
+    /// A cell is `█` when the thread held the GIL for at least half of the cell's time; else `▒`
+    /// when it spent more of it waiting for the GIL than detached, `░` when more detached (in
+    /// `detach`: sleeping, in I/O); blank before it started, `┤` just after it ended. A scale line underneath says how long one cell is and marks
     /// one switch interval, so the learner can read hold lengths off the chart.
     pub fn render_window(&self, from: Duration, to: Duration, cells: usize) -> String {
         let cells = cells.max(1);
@@ -307,6 +307,10 @@ impl Timeline {
             let mut held = vec![Duration::ZERO; cells];
             for span in self.spans.iter().filter(|s| s.thread == life.thread) {
                 add_overlap(&mut held, from, cell, span.start, span.end);
+            }
+            let mut away = vec![Duration::ZERO; cells];
+            for span in self.detached.iter().filter(|s| s.thread == life.thread) {
+                add_overlap(&mut away, from, cell, span.start, span.end);
             }
             let died = life.died.unwrap_or(to.max(from + width));
             let mut ended = false;
@@ -327,7 +331,10 @@ impl Timeline {
                     } else if held[i] * 2 >= cell {
                         '█'
                     } else {
-                        '░'
+                        // Alive, not holding: waiting for the GIL, or detached from it.
+                        let alive = cell_end.min(died).saturating_sub(cell_start.max(life.born));
+                        let waiting = alive.saturating_sub(held[i] + away[i]);
+                        if waiting > away[i] { '▒' } else { '░' }
                     }
                 })
                 .collect();
@@ -347,7 +354,8 @@ impl Timeline {
         let _ = writeln!(out, "{:>name_width$} {ruler}", "");
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ░ does not{}",
+            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ▒ waits for \
+             it, ░ detached{}",
             "",
             fmt_duration(cell),
             if finished {
@@ -462,8 +470,8 @@ mod tests {
     fn alternating_holds_draw_as_complementary_rows() {
         let chart = two_threads_alternating().render(8);
         let rows: Vec<&str> = chart.lines().collect();
-        assert_eq!(rows[0], "T1 ██░░██░░");
-        assert_eq!(rows[1], "T2 ░░██░░██");
+        assert_eq!(rows[0], "T1 ██▒▒██▒▒");
+        assert_eq!(rows[1], "T2 ▒▒██▒▒██");
         assert_eq!(rows[2], "   |-|-|-|-");
     }
 
@@ -483,13 +491,33 @@ mod tests {
     fn a_row_that_ends_inside_the_window_ends_with_a_mark() {
         let chart = two_threads_alternating().render_window(ms(0), ms(40), 8);
         let rows: Vec<&str> = chart.lines().collect();
-        assert_eq!(rows[0], "T1 █░█░┤");
-        assert_eq!(rows[1], "T2 ░█░█┤");
+        assert_eq!(rows[0], "T1 █▒█▒┤");
+        assert_eq!(rows[1], "T2 ▒█▒█┤");
         assert!(rows[3].contains("┤ the thread ended"), "{}", rows[3]);
         let whole = two_threads_alternating().render(8);
         assert!(
             !whole.contains(FINISHED),
             "no mark when the window ends with the thread"
+        );
+    }
+
+    #[test]
+    fn waiting_and_detached_draw_differently() {
+        let mut timeline = two_threads_alternating();
+        // T1 detaches (sleeps, say) between its holds instead of waiting for the GIL.
+        timeline.detached.push(Span {
+            thread: 1,
+            start: ms(5),
+            end: ms(10),
+        });
+        let chart = timeline.render(8);
+        let rows: Vec<&str> = chart.lines().collect();
+        assert_eq!(rows[0], "T1 ██░░██▒▒");
+        assert_eq!(rows[1], "T2 ▒▒██▒▒██");
+        assert!(
+            rows[3].contains("▒ waits for it, ░ detached"),
+            "{}",
+            rows[3]
         );
     }
 

@@ -327,11 +327,6 @@ impl Overlap {
     }
 }
 
-/// A share as a percentage with one decimal: `0.4 %`.
-pub fn fmt_percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
-}
-
 /// Width of the timeline charts, in characters.
 pub const CHART_CELLS: usize = 64;
 

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use gil_core::claim::{Claim, Unit, claim};
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
-use gil_core::figure::{self, TimelineChart};
-use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio};
+use gil_core::figure::{self, LineChart, Scale, Series, TimelineChart};
+use gil_core::measure::{fmt_count, fmt_duration};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report, session};
 
@@ -338,7 +338,6 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         table.push(row);
     }
     table.print();
-    report::kv("slower beside the CPU thread", fmt_ratio(r.slowdown()));
     if free {
         let slowdown = expected.slowdown();
         claim(Claim {
@@ -441,7 +440,37 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         .zoom(from, to)
         .caption("Zoomed: one round trip that lost the GIL, and the interval it waited."),
     )?;
+    if session::current().figures.is_on() {
+        figure::show(&latency_chart(cfg))?;
+    }
     Ok(())
+}
+
+/// Round-trip time against the switch interval, alone and beside the CPU thread, from the
+/// simulator's batches (drawn only for `--svg`: it runs sixteen more batches).
+fn latency_chart(cfg: &Config) -> LineChart {
+    const INTERVALS_MS: [f64; 8] = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0];
+    let micros_per_trip = |ms: f64, with_cpu: bool| {
+        let (batch, _) = sim_batch(cfg, Duration::from_secs_f64(ms / 1e3), with_cpu);
+        batch.per_op.as_secs_f64() * 1e6
+    };
+    LineChart::new(
+        "convoy-latency",
+        "Round-trip time against the switch interval",
+        "switch interval (ms)",
+        "µs per round trip",
+    )
+    .caption("Simulated: beside a CPU thread a round trip waits about one interval.")
+    .x_scale(Scale::Log10)
+    .y_scale(Scale::Log10)
+    .series(Series::new(
+        "beside a CPU thread",
+        INTERVALS_MS.map(|ms| (ms, micros_per_trip(ms, true))),
+    ))
+    .series(Series::new(
+        "alone",
+        INTERVALS_MS.map(|ms| (ms, micros_per_trip(ms, false))),
+    ))
 }
 
 #[cfg(test)]

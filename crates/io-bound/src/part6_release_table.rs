@@ -33,7 +33,7 @@ use ndarray::Array1;
 
 use crate::cleanup::ScratchDir;
 use crate::part2_real_io::{file_task, request_task};
-use crate::{Config, Overlap, fmt_percent};
+use crate::{Config, Overlap};
 
 /// The Python this part models: one row of the table.
 pub const PYTHON: &str = "
@@ -312,7 +312,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         table.push([
             row.operation.label().to_owned(),
             fmt_ratio(row.overlap.ratio()),
-            fmt_percent(row.overlap.held_share()),
+            Unit::Percent.show(row.overlap.held_share() * 100.0),
             match (free, row.released()) {
                 (true, _) => "no GIL",
                 (false, true) => "yes",

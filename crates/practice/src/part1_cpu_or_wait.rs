@@ -136,13 +136,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             (
                 70.0,
                 100.0,
-                format!("{name} computes: its CPU time is most of its wall time."),
+                format!("{name} computed: its CPU time was most of its wall time."),
             )
         } else {
             (
                 0.0,
                 25.0,
-                format!("{name} waits: it used the CPU for a small part of its time."),
+                format!("{name} waited: it used the CPU for a small part of its time."),
             )
         };
         claim(Claim {

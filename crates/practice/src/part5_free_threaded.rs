@@ -157,9 +157,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             ft.exe.display(),
             ft.ext_suffix
         ),
-        "",
-        "",
+        "  ",
+        "  ",
     );
+    println!();
     let mut table = Table::new(&["module", "GIL before→after", "counter kept"]);
     for row in &modules.rows {
         let name = match (row.module.as_str(), row.env.is_empty()) {
@@ -250,6 +251,16 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         );
     }
     println!();
+    if ft.major_minor().is_some_and(|v| v >= (3, 14)) {
+        note(&format!(
+            "This Python is {}, which PyO3 builds for: `PYO3_PYTHON={} cargo xtask \
+             real-gil` builds the course's PyO3 module, whose #[pymodule] declares the slot \
+             (gil_used = false, PyO3's default since 0.28), and runs it here.",
+            ft.version,
+            ft.exe.display()
+        ));
+        println!();
+    }
     note(
         "Ready means: every piece of state the module shares between calls (globals, caches, \
          static buffers) is guarded by a lock of its own (PyMutex, or atomics), then the \

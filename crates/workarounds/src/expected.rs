@@ -193,6 +193,19 @@ pub fn part3(cfg: &Config, cores: usize, floats: usize) -> Part3 {
     }
 }
 
+/// Part 3's two runs as timelines, for the figures: the loop holding the GIL beside a Python
+/// thread, then the same loop detached (the scripts [`part3`] measures the share with).
+pub fn part3_timelines(cfg: &Config, cores: usize, floats: usize) -> [gil_core::Timeline; 2] {
+    let work = self::work(FLOAT, floats as u64);
+    [Step::NativeHolding(work), Step::NativeReleased(work)].map(|native| {
+        let scripts = vec![
+            Script::new("loop", vec![native]),
+            Script::new("other", vec![Step::Bytecode(work)]),
+        ];
+        run(cfg, cores, Mode::Gil, scripts).timeline
+    })
+}
+
 /// Part 4: the countdown on `threads` threads over one, with the GIL and free-threaded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Part4 {
@@ -234,4 +247,100 @@ pub fn part5(cfg: &Config, cores: usize, each: u64, n: usize) -> f64 {
         elapsed(cfg, cores, Mode::Gil, shared),
         elapsed(cfg, cores, Mode::Gil, separate),
     )
+}
+
+/// What the simulator assumes for the costs it does not simulate — a worker process's start,
+/// a message to it, the bytes of a message — so that a `--simulated` run prices every
+/// workaround and the decision guide is complete. Set from live runs of part 1 and part 5 on
+/// the course's reference machine (PERFORMANCE.md, "Simulated prices"); a live run measures
+/// each one on yours instead, and the lesson labels these as the simulator's.
+pub mod price {
+    use std::time::Duration;
+
+    /// Starting one worker process (fork and exec of this binary, until it says it is ready).
+    pub const WORKER_START: Duration = Duration::from_micros(1_600);
+    /// One empty task to a worker and its result back: two pipe messages.
+    pub const ROUND_TRIP: Duration = Duration::from_micros(25);
+    /// Serialising one float, piping it to a worker and parsing it there (JSON text, our
+    /// stand-in for pickle: about 20 bytes a float).
+    pub const SEND_PER_FLOAT: Duration = Duration::from_nanos(150);
+    /// One message between two interpreters of one process and its answer back.
+    pub const INTERPRETER_ROUND_TRIP: Duration = Duration::from_micros(10);
+}
+
+/// The prices part 1 and the decision guide need, computed from [`price`] on the simulator.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prices {
+    /// `workers` workers started, in sequence.
+    pub start_up: Duration,
+    /// The least work a task must carry before `Pool.map` of `tasks` such tasks beats one
+    /// thread: below it, the round trips cost more than the cores gain.
+    pub break_even: Duration,
+    /// Sending `floats` floats to a worker and the answer back.
+    pub shipping: Duration,
+}
+
+/// Part 1's prices: `tasks` tasks over `workers` workers on `cores` simulated cores.
+pub fn prices(cfg: &Config, cores: usize, floats: usize) -> Prices {
+    let tasks = cfg.tasks.max(1);
+    let workers = cfg.workers.clamp(1, tasks);
+    let pool_beats_one_thread = |task: Duration| {
+        let base = elapsed(cfg, cores, Mode::Gil, one_thread(tasks, task));
+        let pool = (0..workers)
+            .map(|w| {
+                let mine = u32::try_from((w..tasks).step_by(workers).count()).unwrap_or(1);
+                Script::new(
+                    format!("worker{}", w + 1),
+                    vec![Step::Repeat(
+                        mine,
+                        vec![Step::Blocking(price::ROUND_TRIP), Step::Bytecode(task)],
+                    )],
+                )
+                .in_interpreter(w)
+            })
+            .collect();
+        elapsed(cfg, cores, Mode::Gil, pool) < base
+    };
+    // Bisect on whole microseconds of work per task: the simulator is deterministic, so the
+    // answer is the same on every run. A machine too small to gain never breaks even.
+    let (mut low, mut high) = (0_u64, 1_000_000_u64);
+    let break_even = if pool_beats_one_thread(Duration::from_micros(high)) {
+        while high - low > 1 {
+            let mid = (low + high) / 2;
+            if pool_beats_one_thread(Duration::from_micros(mid)) {
+                high = mid;
+            } else {
+                low = mid;
+            }
+        }
+        Duration::from_micros(high)
+    } else {
+        Duration::MAX
+    };
+    Prices {
+        start_up: price::WORKER_START * u32::try_from(workers).unwrap_or(u32::MAX),
+        break_even,
+        shipping: price::ROUND_TRIP
+            + price::SEND_PER_FLOAT.saturating_mul(u32::try_from(floats).unwrap_or(u32::MAX)),
+    }
+}
+
+/// The shortest native call (whole microseconds) for which part 2's pool of threads, each
+/// call releasing the GIL, beats one thread: below it, starting the threads costs more than
+/// the cores gain. `None` when no call length gains (one core).
+pub fn release_break_even(cfg: &Config, cores: usize) -> Option<Duration> {
+    let gains = |micros: u64| part2(cfg, cores, Duration::from_micros(micros)).released > 1.0;
+    let (mut low, mut high) = (0_u64, 100_000_u64);
+    if !gains(high) {
+        return None;
+    }
+    while high - low > 1 {
+        let mid = (low + high) / 2;
+        if gains(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Some(Duration::from_micros(high))
 }

@@ -498,10 +498,3 @@ pub fn fit_on_line(label: &str, items: impl IntoIterator<Item = String>) -> Stri
     }
     out
 }
-
-/// Print that a part's remaining figures need a clock, in `--simulated` mode.
-pub fn live_only(what: &str) {
-    gil_core::report::note(&format!(
-        "{what}: measured only in a live run (without --simulated)."
-    ));
-}

@@ -99,8 +99,6 @@ pub const POOL: &str =
     "Each worker process has its own GIL, so the workers compute at the same time.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
-const FREE_THREADS: &str = "Free-threaded, the threads compute at the same time.";
-const FREE_ONE_CORE: &str = "With one core even free-threaded threads take turns on it.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads compute at once.";
 
@@ -123,8 +121,43 @@ fn simulated(cfg: &Config) {
     if crate::long_enough(expected::work(expected::ITEM, cfg.items), RAISE_ITEMS) {
         make_claims(cfg, &expected, &expected);
     }
-    crate::live_only("What processes cost (start-up, round trips, shipping data)");
+    simulated_prices(cfg);
     start_method_note();
+}
+
+/// What a pool costs, from the simulator's prices ([`expected::price`]): a live run measures
+/// the same figures instead.
+fn simulated_prices(cfg: &Config) {
+    let prices = expected::prices(cfg, session::sim_cores(), cfg.array_len);
+    println!();
+    note("What a process pool costs, at the simulator's prices (a live run measures them):");
+    kv(
+        "pool start-up",
+        format!(
+            "{}  ({} per worker)",
+            fmt_duration(prices.start_up),
+            fmt_duration(expected::price::WORKER_START)
+        ),
+    );
+    kv(
+        "one empty task, round trip",
+        fmt_duration(expected::price::ROUND_TRIP),
+    );
+    kv(
+        "a task pays only above",
+        if prices.break_even == Duration::MAX {
+            "never, with one core".to_owned()
+        } else {
+            format!("~{} of work", fmt_duration(prices.break_even))
+        },
+    );
+    kv(
+        &format!(
+            "{} floats, sent to a worker",
+            fmt_count(cfg.array_len as u64)
+        ),
+        format!("{} and back", fmt_duration(prices.shipping)),
+    );
 }
 
 /// The work, the workers, and the threads compared.
@@ -152,15 +185,6 @@ fn make_claims(cfg: &Config, measured: &expected::Part1, expected: &expected::Pa
         NO_GIL_THREADS,
         GIL_THREADS,
     );
-    if !cfg.lesson.free_threaded() {
-        crate::speedup_claim(
-            &format!("{tasks} threads, free-threaded, vs one thread"),
-            measured.free_threads,
-            expected.free_threads,
-            FREE_THREADS,
-            FREE_ONE_CORE,
-        );
-    }
     crate::speedup_claim(
         &format!("Pool({}).map vs one thread", cfg.workers.max(1)),
         measured.pool,
@@ -172,15 +196,10 @@ fn make_claims(cfg: &Config, measured: &expected::Part1, expected: &expected::Pa
 
 fn start_method_note() {
     note(
-        "Every argument and result is serialised, pushed through a pipe and parsed again \
-         (CPython pickles it). Send work that is big compared with its data, batch small \
-         tasks (chunksize), and start the pool once. The workers here are copies of this \
-         Rust binary (fork and exec); a CPython worker also has to start an interpreter or \
-         be forked, and import modules. How depends on the start method: since Python 3.14 \
-         the default on Linux is forkserver, so each worker is forked from a small server \
-         process and imports the main module (it was fork, a copy of the parent); macOS and \
-         Windows use spawn, a fresh interpreter. Sources: the Python docs, multiprocessing, \
-         \"Contexts and start methods\", and \"What's New In Python 3.14\".",
+        "Every argument and result is serialised and piped (CPython pickles it): send work \
+         that is big next to its data, batch small tasks (chunksize), start the pool once. \
+         A CPython worker also starts an interpreter and imports modules: since 3.14 \
+         Linux forks it from a forkserver (before: fork), macOS and Windows spawn it.",
     );
 }
 

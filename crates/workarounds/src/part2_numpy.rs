@@ -115,11 +115,35 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
             let e = expected::part2(cfg, session::sim_cores(), call);
             make_claims(cfg, name, e, e);
         }
-        crate::live_only("Array lengths, GIL hold times and the time per float");
+        simulated_prices(cfg);
         Ok(())
     } else {
         measure(cfg).map(drop)
     }
+}
+
+/// Array lengths and the break-even call length at the simulator's price of a float
+/// ([`expected::FLOAT`]); a live run times a float on this machine instead.
+fn simulated_prices(cfg: &Config) {
+    note("At the simulator's price of a float (a live run times one):");
+    for (name, call) in calls(cfg) {
+        let floats = call.as_nanos() / expected::FLOAT.as_nanos().max(1);
+        kv(
+            &format!("{name} call, array length"),
+            format!(
+                "{} floats, {} each",
+                fmt_count(u64::try_from(floats).unwrap_or(u64::MAX)),
+                fmt_duration(expected::FLOAT)
+            ),
+        );
+    }
+    kv(
+        "a released call pays above",
+        expected::release_break_even(cfg, session::sim_cores()).map_or_else(
+            || "never, with one core".to_owned(),
+            |d| format!("~{}", fmt_duration(d)),
+        ),
+    );
 }
 
 /// Claims for one call length: `measured` pool speed-ups beside the simulator's.

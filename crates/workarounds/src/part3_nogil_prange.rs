@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use gil_core::claim::{Claim, Unit, claim};
+use gil_core::figure::{self, TimelineChart};
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
 use gil_core::report::{Table, kv, note};
 use gil_core::{Gil, GilGuard, session};
@@ -87,16 +88,29 @@ pub fn prange_loop(values: &[f64]) -> f64 {
 
 const RAISE_LEN: &str = "raise --array-len";
 
+/// How long rayon's workers get to go idle before a plain loop is timed (they sleep after a
+/// few hundred microseconds without work).
+const RAYON_SETTLE: Duration = Duration::from_millis(3);
+
 /// Run part 3 (in `--simulated` mode, its simulated figures only).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
     kv("array", format!("{} floats", fmt_count(len as u64)));
+    show_figures(cfg, len)?;
     if session::simulated() {
         let e = expected::part3(cfg, session::sim_cores(), len);
         if crate::long_enough(expected::work(expected::FLOAT, len as u64), RAISE_LEN) {
             make_claims(cfg, e, e);
         }
-        crate::live_only("The loop's times and the parallel sum's rounding");
+        let plain = expected::work(expected::FLOAT, len as u64);
+        kv(
+            "loop, at the simulator's price",
+            format!(
+                "{} in nogil, {} with prange",
+                fmt_duration(plain),
+                fmt_duration(plain.div_f64(e.prange.max(1e-9)))
+            ),
+        );
         return Ok(());
     }
     crate::ensure_floats_fit(
@@ -105,6 +119,27 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         "lower --array-len or --tasks",
     )?;
     measure(cfg, len).map(drop)
+}
+
+/// The loop beside a Python thread, holding the GIL and then detached, as the simulator runs
+/// them (for `--svg` and `--trace`; nothing is simulated without those flags).
+fn show_figures(cfg: &Config, len: usize) -> anyhow::Result<()> {
+    if !session::current().figures.is_on() {
+        return Ok(());
+    }
+    let [holding, detached] = expected::part3_timelines(cfg, session::sim_cores(), len);
+    figure::show(
+        &TimelineChart::new("loop-holding", "A native loop that keeps the GIL", &holding)
+            .caption("Simulated: the other Python thread waits until the loop is done."),
+    )?;
+    figure::show(
+        &TimelineChart::new(
+            "loop-detached",
+            "The same loop with nogil (detached)",
+            &detached,
+        )
+        .caption("Simulated: the other Python thread runs while the loop computes."),
+    )
 }
 
 fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
@@ -157,8 +192,21 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
             black_box(gil.attach("loop", |py| run_way(py, values, way, || ()).0));
         }
     });
-    let [a, b, c] = &mut timed;
-    let times = crate::medians_in_turns(cfg.runs, &mut [a, b, c]);
+    for way in &mut timed {
+        way(); // warm caches and rayon's threads, untimed
+    }
+    // After a parallel job rayon's idle workers keep polling for more work (yielding) before
+    // they sleep. On a 2-core machine that steals the core the plain loop runs on when it is
+    // timed right after prange: let them fall asleep, untimed, before each plain loop.
+    let times: Vec<Duration> = measure::in_turns(cfg.runs, ways.len(), |i| {
+        if ways[i] != Way::Prange {
+            std::thread::sleep(RAYON_SETTLE);
+        }
+        measure::time(timed[i]).1
+    })
+    .into_iter()
+    .map(|samples| measure::Samples(samples).median())
+    .collect();
     let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
         let beside = beside_python_thread(gil, values, ways[i]);
         LoopRun {
@@ -312,7 +360,9 @@ fn beside_python_thread(gil: &Gil, values: &[f64], way: Way) -> Beside {
         Beside {
             total,
             steps: ran,
-            share: 100.0 * ran as f64 / (rate * took).max(1.0),
+            // A busy machine can slow the other thread while it ran alone, so its
+            // rate is too low: the share still cannot exceed the whole loop.
+            share: (100.0 * ran as f64 / (rate * took).max(1.0)).min(100.0),
         }
     })
 }

@@ -70,7 +70,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         if crate::long_enough(expected::work(expected::ITEM, each), "raise --items") {
             claim(n, e, e);
         }
-        crate::live_only("Sending data between interpreters");
+        kv(
+            "message round trip",
+            format!(
+                "{} (simulated price)",
+                fmt_duration(expected::price::INTERPRETER_ROUND_TRIP)
+            ),
+        );
         explain();
         return Ok(());
     }
@@ -201,11 +207,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
 
 fn explain() {
     note(
-        "Threads in different interpreters never wait for each other's GIL, so they can run \
-         in parallel like processes, inside one process. The price is isolation: an object \
-         belongs to one interpreter, and what another needs is sent. CPython shares a few \
-         objects, copies some efficiently and pickles most of what crosses between \
-         interpreters, so the model's hand-over is cheaper than the real one.",
+        "Interpreters with a GIL each run in parallel like processes, inside one process. \
+         The price is isolation: an object belongs to one interpreter, and what another \
+         needs is sent (CPython pickles most of it, so the model's hand-over is cheaper).",
     );
     for_rust_readers(
         "Here a Vec is moved through a channel: the sender cannot touch it afterwards, and \
@@ -213,8 +217,8 @@ fn explain() {
          !Send, meaning \"may not cross threads\"), like a CPython thread state.",
     );
     note(
-        "In CPython: PEP 684 (3.12) gave each interpreter its own GIL, through the C API \
-         only; PEP 734 (3.14) added the concurrent.interpreters module and \
-         InterpreterPoolExecutor.",
+        "In CPython an interpreter has a GIL of its own only when created with one (PEP \
+         684, C API, 3.12); concurrent.interpreters and InterpreterPoolExecutor (PEP 734, \
+         3.14) create them so. The older Py_NewInterpreter() shares the main GIL.",
     );
 }

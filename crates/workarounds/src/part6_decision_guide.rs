@@ -5,6 +5,7 @@
 //! the part did not run, it quotes the simulator's expectation, labelled as such.
 
 use gil_core::claim::{self, Unit};
+use gil_core::measure::fmt_duration;
 use gil_core::report::{Table, heading, note};
 use gil_core::session;
 
@@ -30,7 +31,7 @@ pub const IMPLEMENTATIONS: [Implementation; 6] = [
     Implementation {
         name: "CPython",
         has_gil: "yes",
-        notes: "the reference; one GIL per interpreter since 3.12",
+        notes: "one GIL; 3.12+ subinterpreters may have their own",
     },
     Implementation {
         name: "CPython 3.13t / 3.14t",
@@ -133,6 +134,22 @@ pub fn guide(cfg: &Config) -> String {
         ],
         e1.threads,
     );
+    // Break-even sizes come from the simulator's prices in every run: a live run's part 1
+    // and part 2 measure their own, printed there.
+    let at_prices = "simulated";
+    let release_pays = expected::release_break_even(cfg, cores).map_or_else(
+        || "never on one core".to_owned(),
+        |d| format!("above ~{}, {at_prices}", fmt_duration(d)),
+    );
+    let pool_break_even = expected::prices(cfg, cores, cfg.array_len).break_even;
+    let pool_pays = if pool_break_even == std::time::Duration::MAX {
+        "a pool never pays on one core".to_owned()
+    } else {
+        format!(
+            "a task pays above ~{} of work, {at_prices}",
+            fmt_duration(pool_break_even)
+        )
+    };
     format!(
         "\
 First profile: measure where the time goes (cProfile, py-spy) before changing
@@ -148,7 +165,7 @@ Is the program waiting (I/O) or computing (CPU)?
 |
 +- Computing
      +- The hot loop is in a library that releases the GIL (NumPy, SciPy)?
-     |    -> threads, if each call is long
+     |    -> threads, if each call is long ({release_pays})
 {released}
      +- You write the native code yourself (Cython, C, Rust)?
      |    -> release the GIL and parallelise the loop
@@ -156,8 +173,9 @@ Is the program waiting (I/O) or computing (CPU)?
      +- Pure Python, tasks big compared with their data?
      |    -> a process pool
 {pool}
-     +- Pure Python, tasks shorter than a round trip to a worker?
-     |    -> batch them (chunksize), or stay in one process (part 1's costs)
+     +- Pure Python, tasks of less work than a worker's round trip?
+     |    -> batch them (chunksize), or stay in one process
+     |       ({pool_pays})
      +- CPython 3.13t/3.14t, and your extensions support it?
      |    -> free-threaded threads
 {free}
@@ -207,17 +225,11 @@ fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
 /// What the course comes down to, printed at the end of the lesson (the crate docs say it at
 /// more length).
 pub const TAKEAWAYS: [&str; 6] = [
-    "In one interpreter, one thread at a time runs bytecode: the one holding the GIL.",
-    "CPU-bound threads gain nothing under the GIL; I/O-bound threads overlap their waits, \
-     unless a CPU-bound thread beside them turns each short I/O call into a wait of about a \
-     switch interval (the convoy effect).",
-    "Workarounds cost something, so each pays only above a size: processes for big tasks \
-     with little data, GIL-releasing native code for long calls, subinterpreters for \
-     isolation in one process, async/await for many waits. Profile before you choose.",
-    "The GIL is not thread safety: counter += 1 can still lose updates, so guard compound \
-     operations with a lock.",
-    "Free-threaded CPython (3.13t, 3.14t) has no GIL: threads compute in parallel, paying \
-     in reference counting and single-thread speed.",
-    "The GIL is CPython's, not the language's: PyPy has one, Jython and IronPython do not, \
-     GraalPy has one per context.",
+    "One thread at a time runs bytecode in an interpreter: the one holding the GIL.",
+    "Threads help a program that waits, not one that computes; beside a CPU-bound thread, \
+     short I/O calls wait about a switch interval each (the convoy effect).",
+    "Every workaround pays only above a size (the prices above): measure before you choose.",
+    "The GIL is not thread safety: put compound updates such as counter += 1 under a lock.",
+    "Free-threaded CPython runs threads in parallel, at a price on reference counts.",
+    "The GIL is CPython's: PyPy has one, Jython and IronPython none, GraalPy one per context.",
 ];

@@ -203,3 +203,26 @@ fn workers_die_after_sigkill_of_the_lesson() {
 fn workers_die_when_the_output_pipe_closes() {
     workers_die_with_the_lesson("pipe");
 }
+
+#[test]
+fn simulated_run_prices_every_workaround_and_never_defers_to_a_live_run() {
+    for cores in ["1", "2", "8"] {
+        let output = run(&["--simulated", "--cores", cores]);
+        let out = text(&output.stdout);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(!out.contains("measured only in a live run"), "{out}");
+        for price in [
+            "pool start-up:",
+            "a task pays only above:",
+            "sent to a worker:",
+            "a released call pays above:",
+            "loop, at the simulator's price:",
+            "message round trip:",
+        ] {
+            assert!(out.contains(price), "--cores {cores}: no {price:?}\n{out}");
+        }
+    }
+    // One core: no pool and no released call ever pays, and the guide says so.
+    let out = text(&run(&["--simulated", "--cores", "1", "--part", "6"]).stdout);
+    assert!(out.contains("never on one core"), "{out}");
+}

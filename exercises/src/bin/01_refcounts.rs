@@ -27,12 +27,14 @@ use gil_core::object::PyObject;
 // TODO: write `replay`. The model object has no handles: a reference is taken with `a.incref()`
 // and dropped with `a.decref()`. On the Rust side, a reference is an `Rc` value: `Rc::clone(&rc)`
 // takes one, dropping the value (`drop(b)`, a `Vec` of them going away…) drops it. After each of
-// the five steps push `(a.getrefcount(), Rc::strong_count(&rc))`.
+// the five steps call `note()`: the harness writes down `a.getrefcount()` and
+// `Rc::strong_count(&rc)` as they are at that moment, so keep the step's references alive until
+// then.
 
-/// Replay the script on `a` and on `rc`, with `k` references in the list, and return the two
-/// counts after each of the five steps.
+/// Replay the script on `a` and on `rc`, with `k` references in the list, calling `note` after
+/// each of the five steps.
 #[allow(unused_variables)] // delete this line once you use the parameters
-fn replay(a: &PyObject, rc: &Rc<Vec<u8>>, k: usize) -> Vec<(isize, usize)> {
+fn replay(a: &PyObject, rc: &Rc<Vec<u8>>, k: usize, note: &mut dyn FnMut()) {
     todo!("replay the five steps on a and rc, pushing both counts after each")
 }
 
@@ -71,10 +73,15 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("k", k);
     kv("getrefcount at the start", a.getrefcount());
     kv("strong_count at the start", Rc::strong_count(&rc));
-    let seen = replay(&a, &rc, k);
+    // The counts are read here, at each `note()`, from the object and the `Rc` themselves: a
+    // count worked out from the other one, with no `Rc` cloned, shows as what it is.
+    let mut seen = Vec::new();
+    replay(&a, &rc, k, &mut || {
+        seen.push((a.getrefcount(), Rc::strong_count(&rc)));
+    });
     anyhow::ensure!(
         seen.len() == STEPS.len(),
-        "replay returned {} pairs of counts, one per step means {}",
+        "replay called note() {} times; once after each step means {}",
         seen.len(),
         STEPS.len()
     );

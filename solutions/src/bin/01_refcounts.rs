@@ -27,43 +27,41 @@ use gil_core::object::PyObject;
 // TODO: write `replay`. The model object has no handles: a reference is taken with `a.incref()`
 // and dropped with `a.decref()`. On the Rust side, a reference is an `Rc` value: `Rc::clone(&rc)`
 // takes one, dropping the value (`drop(b)`, a `Vec` of them going away…) drops it. After each of
-// the five steps push `(a.getrefcount(), Rc::strong_count(&rc))`.
+// the five steps call `note()`: the harness writes down `a.getrefcount()` and
+// `Rc::strong_count(&rc)` as they are at that moment, so keep the step's references alive until
+// then.
 
-/// Replay the script on `a` and on `rc`, with `k` references in the list, and return the two
-/// counts after each of the five steps.
-fn replay(a: &PyObject, rc: &Rc<Vec<u8>>, k: usize) -> Vec<(isize, usize)> {
-    let mut seen = Vec::new();
-
+/// Replay the script on `a` and on `rc`, with `k` references in the list, calling `note` after
+/// each of the five steps.
+fn replay(a: &PyObject, rc: &Rc<Vec<u8>>, k: usize, note: &mut dyn FnMut()) {
     // b = a
     a.incref();
     let b = Rc::clone(rc);
-    seen.push((a.getrefcount(), Rc::strong_count(rc)));
+    note();
 
     // items = [a] * k
     for _ in 0..k {
         a.incref();
     }
     let mut items: Vec<Rc<Vec<u8>>> = (0..k).map(|_| Rc::clone(rc)).collect();
-    seen.push((a.getrefcount(), Rc::strong_count(rc)));
+    note();
 
     // del b
     a.decref();
     drop(b);
-    seen.push((a.getrefcount(), Rc::strong_count(rc)));
+    note();
 
     // items.pop()
     a.decref();
     items.pop();
-    seen.push((a.getrefcount(), Rc::strong_count(rc)));
+    note();
 
     // del items
     for _ in 0..items.len() {
         a.decref();
     }
     drop(items);
-    seen.push((a.getrefcount(), Rc::strong_count(rc)));
-
-    seen
+    note();
 }
 
 // ─────────────── You do not need to change anything below this line. ───────────────
@@ -101,10 +99,15 @@ fn real_main(args: Args) -> anyhow::Result<()> {
     kv("k", k);
     kv("getrefcount at the start", a.getrefcount());
     kv("strong_count at the start", Rc::strong_count(&rc));
-    let seen = replay(&a, &rc, k);
+    // The counts are read here, at each `note()`, from the object and the `Rc` themselves: a
+    // count worked out from the other one, with no `Rc` cloned, shows as what it is.
+    let mut seen = Vec::new();
+    replay(&a, &rc, k, &mut || {
+        seen.push((a.getrefcount(), Rc::strong_count(&rc)));
+    });
     anyhow::ensure!(
         seen.len() == STEPS.len(),
-        "replay returned {} pairs of counts, one per step means {}",
+        "replay called note() {} times; once after each step means {}",
         seen.len(),
         STEPS.len()
     );

@@ -74,17 +74,34 @@ struct Args {
 static SPANS: Mutex<Vec<(Duration, Duration)>> = Mutex::new(Vec::new());
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
+/// While the pool runs: the address of the first array, whose computation the harness holds
+/// back until another one has finished (for at most [`HOLD_BACK`]), so that on every run the
+/// pool's computations finish in another order than the arrays'; results must still come back
+/// in the arrays' order.
+static FIRST_ARRAY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Computations finished since the pool started.
+static FINISHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const HOLD_BACK: Duration = Duration::from_secs(2);
+
 /// `np.sum(arr ** 2)`: native code that touches no Python object. Like NumPy, it builds the
 /// squared array first, then sums it.
 fn sum_of_squares(array: &Array1<f64>) -> f64 {
     let epoch = *EPOCH.get_or_init(Instant::now);
     let start = epoch.elapsed();
     let sum = (array * array).sum();
+    if array.as_ptr() as usize == FIRST_ARRAY.load(std::sync::atomic::Ordering::SeqCst) {
+        let held = Instant::now();
+        while FINISHED.load(std::sync::atomic::Ordering::SeqCst) == 0 && held.elapsed() < HOLD_BACK
+        {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
     let end = epoch.elapsed();
     SPANS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((start, end));
+    FINISHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     sum
 }
 
@@ -120,8 +137,14 @@ fn real_main(args: Args) -> anyhow::Result<()> {
 
     // The pool, on a fresh GIL and a fresh record of computations.
     SPANS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    FINISHED.store(0, std::sync::atomic::Ordering::SeqCst);
+    FIRST_ARRAY.store(
+        arrays[0].as_ptr() as usize,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     let gil = Gil::new();
     let (pooled, pool_time) = time(|| pool_sums(&gil, &arrays, workers));
+    FIRST_ARRAY.store(0, std::sync::atomic::Ordering::SeqCst);
     let spans = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let stats = gil.stats();
     let native: Duration = spans.iter().map(|&(start, end)| end - start).sum();

@@ -1,11 +1,16 @@
-// Wrong: works the counts out from k instead of taking and dropping references on `a` and `rc`.
-// Fails: increfs a received
+// Wrong: moves the model object's count by hand and never clones the `Rc`, as if its count
+// could be written from the object's; the harness reads `Rc::strong_count` itself.
+// Fails: strong_count after b = a
 
-fn replay(_a: &PyObject, _rc: &Rc<Vec<u8>>, k: usize) -> Vec<(isize, usize)> {
-    let k = k as isize;
-    // (references you can see, strong count) after each step; getrefcount adds its argument.
-    [(2, 2), (2 + k, 2 + k), (1 + k, 1 + k), (k, k), (1, 1)]
-        .into_iter()
-        .map(|(seen, strong)| (seen + 1, strong as usize))
-        .collect()
+fn replay(a: &PyObject, _rc: &Rc<Vec<u8>>, k: usize, note: &mut dyn FnMut()) {
+    a.incref();
+    note();
+    (0..k).for_each(|_| a.incref());
+    note();
+    a.decref();
+    note();
+    a.decref();
+    note();
+    (1..k).for_each(|_| a.decref());
+    note();
 }

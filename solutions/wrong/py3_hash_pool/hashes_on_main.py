@@ -47,7 +47,7 @@ def main(argv):
     digests = digest_all(chunks, args.workers)
     print("chunks hashed: %d" % len(digests))
     combined = hashlib.blake2b("".join(digests).encode()).hexdigest()[:16]
-    print("digest of digests: %s" % combined)
+    print("digest of digests: h%s" % combined)  # "h": never read as a number
     try:
         import numpy
     except ImportError:

@@ -135,6 +135,7 @@ fn check_all(
             }
         }
         for image in found["broken"].as_array().into_iter().flatten() {
+            let image = image.as_str().unwrap_or_default();
             problems.push(format!("{name}: image does not load: {image}"));
         }
         for image in found["images"].as_array().into_iter().flatten() {
@@ -424,6 +425,61 @@ fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page with one of each fault the check must catch. Needs Chromium (CI installs it);
+    /// without it there is nothing to drive and the test says so.
+    #[test]
+    fn the_check_catches_broken_links_images_console_errors_and_empty_figures() {
+        if find_chromium().is_none() {
+            eprintln!("no chromium on PATH: nothing to drive");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("course-book-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("index.html"),
+            "<!DOCTYPE html><html><head><link rel=\"icon\" href=\"data:,\"></head><body>\
+             <a href=\"missing.html\">x</a><img src=\"empty.svg\"><img src=\"drawn.svg\">\
+             <img src=\"gone.svg\"><script>console.error('boom')</script></body></html>",
+        )
+        .unwrap();
+        let svg = |inner: &str| {
+            format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"20\" height=\"20\">\
+                 <rect class=\"background\" width=\"20\" height=\"20\" fill=\"#fff\"/>\
+                 {inner}</svg>"
+            )
+        };
+        std::fs::write(dir.join("empty.svg"), svg("")).unwrap();
+        std::fs::write(
+            dir.join("drawn.svg"),
+            svg("<rect x=\"2\" y=\"2\" width=\"5\" height=\"5\"/>"),
+        )
+        .unwrap();
+        let book = Book {
+            title: "t".to_owned(),
+            pages: vec![crate::sources::Page {
+                path: "index.md".to_owned(),
+                title: "t".to_owned(),
+                level: 0,
+                markdown: String::new(),
+            }],
+        };
+        let verdict = check(&dir, &book).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        let Verdict::Checked { problems, .. } = verdict else {
+            panic!("skipped although chromium is here");
+        };
+        let found = |what: &str| problems.iter().any(|p| p.contains(what));
+        assert!(found("broken link"), "{problems:#?}");
+        assert!(found("image does not load: gone.svg"), "{problems:#?}");
+        assert!(found("boom"), "{problems:#?}");
+        assert!(found("empty.svg: draws nothing"), "{problems:#?}");
+        assert!(
+            !problems.iter().any(|p| p.contains("drawn.svg")),
+            "{problems:#?}"
+        );
+    }
 
     #[test]
     fn base64_decodes() {

@@ -1,5 +1,6 @@
 //! Lost updates: `counter += 1` from many threads, under 3.10+ check points and ≤ 3.9 ones.
 
+use gil_core::bytecode::explore::{self, Rules, TABLE_INCREMENTS, TABLE_THREADS};
 use gil_core::bytecode::{CheckPolicy, Program, Scheduler, run_counter};
 use gil_core::measure::fmt_count;
 use gil_core::{Gil, Mode};
@@ -128,6 +129,22 @@ impl Experiment for Counter {
         } else {
             "model: 3.10+ check points"
         };
+        // This Python's switch rule, over every schedule (`cargo xtask model-check`'s table).
+        let rules = match crate::python::major_minor(&header.version) {
+            _ if no_gil => Rules::FreeThreaded,
+            Some(v) if v < (3, 10) => Rules::UpTo39,
+            Some(v) if v < (3, 13) => Rules::From310To312,
+            _ => Rules::From313,
+        };
+        let every = Value::Possible(
+            explore::explore(
+                &Program::increment(),
+                TABLE_THREADS,
+                TABLE_INCREMENTS,
+                |i| rules.switch_after(i),
+            )
+            .loses(),
+        );
         vec![
             Row::new(
                 format!("{counter}, lost ({modern_model})"),
@@ -145,6 +162,19 @@ impl Experiment for Counter {
                     cpython: old_cpython,
                     model: Value::Lost(live.counter_old),
                     simulator: Value::Lost(sim.counter_old),
+                },
+                Tolerance::BothOrNeither,
+                IF_MISSED,
+            ),
+            Row::new(
+                format!(
+                    "{counter}, lost (every schedule of {TABLE_THREADS} x {TABLE_INCREMENTS}, {})",
+                    rules.label()
+                ),
+                Figures {
+                    cpython: Value::Lost(py.lost()),
+                    model: every.clone(),
+                    simulator: every,
                 },
                 Tolerance::BothOrNeither,
                 IF_MISSED,

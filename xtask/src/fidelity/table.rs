@@ -15,6 +15,8 @@ pub enum Value {
     Millis(f64),
     /// Lost updates.
     Lost(Lost),
+    /// Whether some schedule loses an update, over every schedule (gil-core's explorer).
+    Possible(bool),
     /// A figure this run did not measure, quoted from elsewhere: shown, never compared.
     Quoted(String),
     /// No figure, and why.
@@ -39,6 +41,8 @@ impl fmt::Display for Value {
                 f.write_str(&fmt_duration(Duration::from_secs_f64(ms.max(0.0) / 1e3)))
             }
             Value::Lost(lost) => lost.fmt(f),
+            Value::Possible(true) => f.write_str("loss possible"),
+            Value::Possible(false) => f.write_str("loss impossible"),
             Value::Quoted(text) | Value::Missing(text) => f.write_str(text),
         }
     }
@@ -119,6 +123,9 @@ impl Tolerance {
         let within = match (self, cpython, model) {
             (Tolerance::BothOrNeither, Value::Lost(c), Value::Lost(m)) => {
                 (c.runs_lost > 0) == (m.runs_lost > 0)
+            }
+            (Tolerance::BothOrNeither, Value::Lost(c), Value::Possible(m)) => {
+                (c.runs_lost > 0) == *m
             }
             (Tolerance::BothOrNeither, ..) => return Agreement::NotCompared,
             (tolerance, cpython, model) => {

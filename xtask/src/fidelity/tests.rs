@@ -124,7 +124,7 @@ fn a_hold_of_null_parses_as_none() {
 #[test]
 fn rows_cover_every_experiment_and_quote_cpython_for_the_other_policy() {
     let rows = rows_beside_a_model(&sample(|_| {}));
-    assert_eq!(rows.len(), 10);
+    assert_eq!(rows.len(), 11);
     let verdicts: Vec<Agreement> = rows.iter().map(|r| r.model_agrees).collect();
     assert_eq!(verdicts[0], Agreement::Within, "cpu ratio within 25 %");
     assert_eq!(verdicts[3], Agreement::Miss, "mixed ratio doubled");
@@ -132,12 +132,18 @@ fn rows_cover_every_experiment_and_quote_cpython_for_the_other_policy() {
     assert_eq!(verdicts[8], Agreement::Within, "neither lost");
     assert_eq!(verdicts[9], Agreement::NotCompared, "3.9 is not run");
     assert!(rows[9].cpython.to_string().contains("bpo-29988"));
+    assert_eq!(
+        verdicts[10],
+        Agreement::Within,
+        "3.11: none lost, none possible"
+    );
+    assert_eq!(rows[10].model.to_string(), "loss impossible");
     let simulator: Vec<Agreement> = rows.iter().map(|r| r.simulator_agrees).collect();
     assert_eq!(simulator[0], Agreement::Miss, "cpu ratio 50 % off");
     assert_eq!(simulator[7], Agreement::Within, "hold 12 ms vs 11.9 ms");
     assert_eq!(simulator[8], Agreement::Within, "neither lost");
-    assert_eq!(table::tally(&rows, |r| r.model_agrees), (7, 9));
-    assert_eq!(table::tally(&rows, |r| r.simulator_agrees), (7, 9));
+    assert_eq!(table::tally(&rows, |r| r.model_agrees), (8, 10));
+    assert_eq!(table::tally(&rows, |r| r.simulator_agrees), (8, 10));
 
     let old = sample(|v| {
         v["version"] = "3.9.18".into();
@@ -147,6 +153,8 @@ fn rows_cover_every_experiment_and_quote_cpython_for_the_other_policy() {
     let rows = rows_beside_a_model(&old);
     assert_eq!(rows[8].model_agrees, Agreement::NotCompared);
     assert_eq!(rows[9].model_agrees, Agreement::Within);
+    assert_eq!(rows[10].model.to_string(), "loss possible");
+    assert_eq!(rows[10].model_agrees, Agreement::Within);
 }
 
 #[test]
@@ -161,7 +169,7 @@ fn without_a_gil_the_hold_row_is_not_compared() {
 fn the_table_is_aligned_markdown() {
     let table = table::render(&rows_beside_a_model(&sample(|_| {})));
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 12);
+    assert_eq!(lines.len(), 13);
     assert!(lines[0].starts_with("| experiment"));
     assert!(lines[1].starts_with("| ---"));
     let width = lines[0].chars().count();
@@ -207,20 +215,20 @@ fn quick_run_fills_every_row() {
     };
     let clock = Instant::now();
     let fidelity = measure(root, &args).unwrap().expect("python3 exists");
-    assert_eq!(fidelity.rows.len(), 10);
+    assert_eq!(fidelity.rows.len(), 11);
     for row in &fidelity.rows {
         for value in [&row.cpython, &row.model, &row.simulator] {
             let filled = match value {
                 Value::Ratio(x) | Value::Millis(x) => x.is_finite() && *x > 0.0,
                 Value::Lost(lost) => lost.runs > 0,
-                Value::Quoted(_) => true,
+                Value::Possible(_) | Value::Quoted(_) => true,
                 Value::Missing(why) => why == "no GIL",
             };
             assert!(filled, "{}: {value:?}", row.experiment);
         }
     }
     let json = fidelity.to_json();
-    assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(11));
     assert!(json["model"]["mode"].is_string(), "{json}");
     println!(
         "{}\n(took {:.1} s)",

@@ -13,6 +13,9 @@ use serde::Deserialize;
 
 use super::expr::Expr;
 
+/// How wide a line of `learned` is printed (after a two-space indent).
+pub const LEARNED_WIDTH: usize = 78;
+
 /// Names an expression may use besides the parameters.
 const RESERVED: [&str; 6] = ["solution", "cores", "out", "min", "max", "xtask"];
 
@@ -61,6 +64,9 @@ pub struct Exercise {
     /// A Python exercise (`exercises/python/NAME.py`, or `.c` for a C extension): the harness
     /// `xtask/python/harness.py` runs it on this Python with `args`.
     pub python: Option<PythonNeed>,
+    /// What the exercise showed about the GIL, two or three lines printed after a pass
+    /// (required: every exercise ends with its lesson).
+    pub learned: String,
     /// Hints, from a nudge to nearly the answer.
     pub hints: Vec<String>,
     /// What the output must satisfy.
@@ -186,6 +192,10 @@ pub struct Check {
     pub at_most: Option<String>,
     /// Shown when the check fails.
     pub why: Option<String>,
+    /// Shown instead of `why` when the value came out too high (say, work done twice).
+    pub why_too_high: Option<String>,
+    /// Shown instead of `why` when the value came out too low (say, a step dropped).
+    pub why_too_low: Option<String>,
     /// The parsed relations, filled in by [`Manifest::parse`].
     #[serde(skip)]
     pub relations: Vec<Relation>,
@@ -386,6 +396,12 @@ impl Exercise {
                 return Err(format!("requires names tools on PATH, not `{tool}`"));
             }
         }
+        let learned_lines = super::wrap(self.learned.trim(), LEARNED_WIDTH).len();
+        if self.learned.trim().is_empty() || learned_lines > 3 {
+            return Err(format!(
+                "learned must be one to three lines of {LEARNED_WIDTH} columns, not {learned_lines}"
+            ));
+        }
         if self.hints.is_empty() || self.hints.iter().any(|h| h.trim().is_empty()) {
             return Err("needs at least one hint, and no empty ones".into());
         }
@@ -493,6 +509,7 @@ timeout = 30
 runs = 3
 args = "--threads {threads} --iterations {iterations}"
 params = { threads = [4, 10], iterations = [20000, 100000] }
+learned = "What it showed."
 hints = ["one", "two", "three"]
 
 [[exercise.check]]
@@ -512,6 +529,7 @@ timeout = 2.5
 requires = ["python3"]
 run = "{xtask} real-gil exercise --source {file} --n {n}"
 params = { n = [1, 1] }
+learned = "What it showed."
 hints = ["h"]
 [[exercise.check]]
 label = "n"
@@ -577,6 +595,12 @@ expect = "n"
                 "hint",
             ),
             ("name = \"real\"", "name = \"07_counter_lock\"", "twice"),
+            ("learned = \"What it showed.\"\n", "", "learned"),
+            (
+                "learned = \"What it showed.\"",
+                "learned = \"  \"",
+                "one to three lines",
+            ),
             ("label = \"speedup\"", "label = \"speed: up\"", "label"),
         ];
         for (from, to, needle) in cases {
@@ -597,6 +621,7 @@ title = "A Python exercise"
 python = "free-threaded"
 args = "--n {n}"
 params = { n = [1, 9] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "n"

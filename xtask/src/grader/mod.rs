@@ -17,7 +17,7 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
@@ -29,12 +29,13 @@ pub mod manifest;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod source;
 pub mod value;
 pub mod verify;
 
 use grade::{Grading, Learner, Rng, Verdict};
 use manifest::Exercise;
-use progress::{Progress, file_hash};
+use progress::{Progress, Status, file_hash};
 use project::{Project, Side, on_path};
 use render::Paint;
 
@@ -89,7 +90,12 @@ pub struct ResetArgs {
 /// The first exercise not passing yet (leaving out those whose tools are missing).
 fn next<'a>(project: &'a Project, progress: &Progress) -> Option<&'a Exercise> {
     project.manifest.exercises.iter().find(|e| {
-        progress.entry(&e.name).status != "pass" && e.requires.iter().all(|tool| on_path(tool))
+        // A skipped one (no free-threaded Python, say) is not "next" again until the learner
+        // asks for it by name.
+        !matches!(
+            progress.entry(&e.name).status,
+            Status::Pass | Status::Skipped
+        ) && e.requires.iter().all(|tool| on_path(tool))
     })
 }
 
@@ -123,12 +129,16 @@ fn check_one(
     let hash = project
         .source(exercise, Side::Exercise)
         .map_or(0, |p| file_hash(&p));
-    let verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
+    let mut verdict = grading.grade(exercise, &Learner::Program(Side::Exercise))?;
     // Progress is a convenience: failing to save it must not hide the verdict.
     *progress = Progress::load(&project.target);
     progress.record(&verdict, hash);
     if let Err(error) = progress.save() {
         eprintln!("warning: could not save progress: {error:#}");
+    }
+    if verdict.passed {
+        verdict.next = next(project, progress).map(|e| format!("cargo xtask check {}", e.name));
+        verdict.all_done = verdict.next.is_none();
     }
     Ok(verdict)
 }
@@ -164,7 +174,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         let paint = Paint::for_stdout();
         print!("{}", render::verdict(&verdict, paint));
-        if verdict.passed && args.name.is_none() {
+        if verdict.passed {
             println!("{}", what_next(&project, &progress));
         }
     }
@@ -175,7 +185,7 @@ pub fn check(root: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// "next: …" after a pass.
+/// "Next: …" after a pass, or "All done" and where to go from there.
 fn what_next(project: &Project, progress: &Progress) -> String {
     match next(project, progress) {
         Some(next) => {
@@ -184,12 +194,29 @@ fn what_next(project: &Project, progress: &Progress) -> String {
                 .map(|p| project.shown(&p))
                 .unwrap_or_default();
             format!(
-                "\nNext: {} — {} ({file}); `cargo xtask check` grades it.",
-                next.name, next.title
+                "\nNext: {}, in {file}\n  {}\n  cargo xtask check {}",
+                next.name, next.title, next.name
             )
         }
-        None => "\nThat was the last exercise: every one passes. Well done!".into(),
+        None => "\nAll done: every exercise passes. To see how the model compares with the \
+                 CPython on\nthis machine, run `cargo xtask fidelity`."
+            .into(),
     }
+}
+
+/// One row of `cargo xtask list` (and of `--json`).
+#[derive(serde::Serialize)]
+struct ListRow<'a> {
+    name: &'a str,
+    section: &'static str,
+    title: &'a str,
+    status: Status,
+    /// The last verdict's kind, as the progress file has it.
+    verdict: String,
+    /// The file changed since its last check.
+    edited_since: bool,
+    /// The first exercise not passing yet.
+    next: bool,
 }
 
 /// `cargo xtask list [--json]`
@@ -197,25 +224,25 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(root)?;
     let progress = Progress::load(&project.target);
     let next_name = next(&project, &progress).map(|e| e.name.clone());
-    let rows: Vec<serde_json::Value> = project
+    let rows: Vec<ListRow<'_>> = project
         .manifest
         .exercises
         .iter()
         .map(|e| {
             let entry = progress.entry(&e.name);
-            let edited = !entry.status.is_empty()
+            let edited = entry.status != Status::NotChecked
                 && project
                     .source(e, Side::Exercise)
                     .is_ok_and(|p| file_hash(&p) != entry.file_hash);
-            serde_json::json!({
-                "name": e.name,
-                "section": e.section.name(),
-                "title": e.title,
-                "status": if entry.status.is_empty() { "not checked" } else { entry.status.as_str() },
-                "verdict": entry.verdict,
-                "edited_since": edited,
-                "next": next_name.as_deref() == Some(e.name.as_str()),
-            })
+            ListRow {
+                name: &e.name,
+                section: e.section.name(),
+                title: &e.title,
+                status: entry.status,
+                verdict: entry.verdict,
+                edited_since: edited,
+                next: next_name.as_deref() == Some(e.name.as_str()),
+            }
         })
         .collect();
     if args.json {
@@ -224,7 +251,7 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     let paint = Paint::for_stdout();
     let total = rows.len();
-    let passed = rows.iter().filter(|r| r["status"] == "pass").count();
+    let passed = rows.iter().filter(|r| r.status == Status::Pass).count();
     let width = 30;
     let filled = passed * width / total.max(1);
     println!(
@@ -233,41 +260,35 @@ pub fn list(root: &Path, args: &ListArgs) -> anyhow::Result<ExitCode> {
         "░".repeat(width - filled)
     );
     println!();
-    let name_width = rows
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4);
+    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
     println!(
         "  {:>2}  {:name_width$}  {:11}  {:24}  title",
         "#", "name", "section", "status"
     );
     for (i, row) in rows.iter().enumerate() {
-        let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
-        let mut status = match text("status").as_str() {
-            "fail" => format!("✗ {}", printable(&text("verdict"))),
-            "pass" => "✓ pass".into(),
-            "skipped" => "○ skipped".into(),
-            other => format!("· {}", printable(other)),
+        let mut status = match row.status {
+            Status::Fail => format!("✗ {}", printable(&row.verdict)),
+            Status::Pass => "✓ pass".into(),
+            Status::Skipped => "○ skipped".into(),
+            Status::NotChecked => "· not checked".into(),
         };
-        if row["edited_since"] == true {
+        if row.edited_since {
             status.push_str(" (edited)");
         }
         let padded = format!("{status:24}");
-        let status = match text("status").as_str() {
-            "pass" => paint.green(&padded),
-            "fail" => paint.red(&padded),
-            "skipped" => paint.yellow(&padded),
-            _ => paint.dim(&padded),
+        let status = match row.status {
+            Status::Pass => paint.green(&padded),
+            Status::Fail => paint.red(&padded),
+            Status::Skipped => paint.yellow(&padded),
+            Status::NotChecked => paint.dim(&padded),
         };
-        let marker = if row["next"] == true { "▶" } else { " " };
+        let marker = if row.next { "▶" } else { " " };
         println!(
             "{marker} {:>2}  {:name_width$}  {:11}  {status}  {}",
             i + 1,
-            text("name"),
-            text("section"),
-            text("title"),
+            row.name,
+            row.section,
+            row.title,
         );
     }
     println!();
@@ -412,17 +433,9 @@ pub fn reset(root: &Path, args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let exercise = project.manifest.find(&args.name)?;
     let file = project.source(exercise, Side::Exercise)?;
     let shown = project.shown(&file);
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(&project.root)
-        .arg("show")
-        .arg(format!("HEAD:./{shown}"))
-        .output()
-        .context("cannot run git")?;
-    if !output.status.success() {
+    let Some(original) = project.handed_out(&file) else {
         bail!("git has no handed-out version of {shown} (git show HEAD:./{shown} failed)");
-    }
-    let original = output.stdout;
+    };
     if std::fs::read(&file).is_ok_and(|now| now == original) {
         println!("{shown} is already the handed-out version.");
         return Ok(ExitCode::SUCCESS);

@@ -9,12 +9,63 @@ use serde::{Deserialize, Serialize};
 
 use super::grade::{Kind, Verdict};
 
+/// Where an exercise stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "&'static str")]
+pub enum Status {
+    /// Never checked (or reset); also any status the file should not hold.
+    #[default]
+    NotChecked,
+    /// The last check passed.
+    Pass,
+    /// The last check failed.
+    Fail,
+    /// The last check was skipped (a tool is missing): not passed, not failed.
+    Skipped,
+}
+
+impl Status {
+    /// The word the progress file and `list --json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::NotChecked => "not checked",
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Where a verdict of `kind` leaves the exercise.
+    pub fn of(kind: Kind) -> Status {
+        match kind {
+            Kind::Pass => Status::Pass,
+            Kind::Skipped => Status::Skipped,
+            _ => Status::Fail,
+        }
+    }
+}
+
+impl From<String> for Status {
+    fn from(text: String) -> Status {
+        [Status::Pass, Status::Fail, Status::Skipped]
+            .into_iter()
+            .find(|s| s.name() == text)
+            .unwrap_or_default()
+    }
+}
+
+impl From<Status> for &'static str {
+    fn from(status: Status) -> &'static str {
+        status.name()
+    }
+}
+
 /// The last verdict of one exercise.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Entry {
-    /// "pass", "fail", "skipped", or "" when never checked.
+    /// Where it stands.
     #[serde(default)]
-    pub status: String,
+    pub status: Status,
     /// The verdict's kind ("wrong result", …).
     #[serde(default)]
     pub verdict: String,
@@ -80,12 +131,7 @@ impl Progress {
     /// Remember `verdict` for a file whose content hashes to `file_hash`.
     pub fn record(&mut self, verdict: &Verdict, file_hash: u64) {
         let entry = self.exercises.entry(verdict.exercise.clone()).or_default();
-        entry.status = match verdict.verdict {
-            Kind::Pass => "pass",
-            Kind::Skipped => "skipped",
-            _ => "fail",
-        }
-        .to_owned();
+        entry.status = Status::of(verdict.verdict);
         entry.verdict = verdict.verdict.name().to_owned();
         entry.file_hash = file_hash;
     }
@@ -93,7 +139,7 @@ impl Progress {
     /// Forget the verdict of `name` (after a reset), keeping the hints seen.
     pub fn forget(&mut self, name: &str) {
         if let Some(entry) = self.exercises.get_mut(name) {
-            entry.status.clear();
+            entry.status = Status::NotChecked;
             entry.verdict.clear();
             entry.file_hash = 0;
         }

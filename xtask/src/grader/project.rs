@@ -95,6 +95,20 @@ impl Project {
             .to_string()
     }
 
+    /// `path` as the course handed it out: its text in git's `HEAD` (`None` without git, or
+    /// for a file git does not have).
+    pub fn handed_out(&self, path: &Path) -> Option<Vec<u8>> {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .arg("show")
+            .arg(format!("HEAD:./{}", self.shown(path)))
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        output.status.success().then_some(output.stdout)
+    }
+
     /// The source file of `exercise` on `side`: `src/bin/NAME.rs`, `src/bin/NAME/main.rs`, or
     /// for an exercise with its own `run` command, any file called NAME.* in the package; for a
     /// Python exercise, `python/NAME.*` (`.py`, or `.c` for an extension module).

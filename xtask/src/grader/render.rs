@@ -88,8 +88,15 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
                     paint.green("✓"),
                     check.label,
                     check.actual.as_deref().unwrap_or(""),
-                    paint.dim(&format!("({} {})", check.relation, check.expression))
+                    paint.dim(&format!("({} {})", check.relation, check.target()))
                 ));
+            }
+            if let Some(learned) = &v.learned {
+                line(String::new());
+                line(paint.bold("What this showed:"));
+                for text in super::wrap(learned, super::manifest::LEARNED_WIDTH) {
+                    line(format!("  {text}"));
+                }
             }
         }
         Kind::CompileError => {
@@ -143,7 +150,7 @@ pub fn verdict(v: &Verdict, paint: Paint) -> String {
             line("  how its output began:".into());
             excerpt(&mut line, &v.stdout, 5, true);
         }
-        Kind::Skipped | Kind::ChangedCourseFiles => {}
+        Kind::Skipped | Kind::ChangedCourseFiles | Kind::ChangedShippedCode => {}
     }
     if !v.passed && v.verdict != Kind::Skipped {
         line(String::new());

@@ -34,7 +34,7 @@ pub(super) fn run_demo(
          sum(i * i for i in range(n)), is exposed twice: squares_holding keeps the GIL for the\n\
          whole call, squares_released runs it inside py.detach (Py_BEGIN_ALLOW_THREADS).",
     );
-    let (library, took) = build_extension(python, root, &template_dir(root))?;
+    let (library, took) = build_extension(python, root, &template_dir(root), None)?;
     let module_dir = work_dir(root).join("py");
     let module = place_module(python, &library, &module_dir, "real_gil")?;
     kv("extension built in", fmt_duration(took));

@@ -34,7 +34,12 @@ pub(super) fn run_exercise(
     let source =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let crate_dir = exercise_crate(root, &path, &source)?;
-    let (library, took) = build_extension(python, root, &crate_dir)?;
+    let shown = path
+        .strip_prefix(root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let (library, took) = build_extension(python, root, &crate_dir, Some(&shown))?;
     let module_dir = crate_dir.join("py");
     place_module(python, &library, &module_dir, &args.module)?;
     kv("source", args.source.display());

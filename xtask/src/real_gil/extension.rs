@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use gil_core::measure;
 
+use crate::grader::grade::COMPILE_ERROR_HEAD;
 use crate::python::Python;
 
 /// `target/real-gil` (or `$CARGO_TARGET_DIR/real-gil`) under the workspace `root`: everything
@@ -29,23 +30,54 @@ pub(super) fn template_dir(root: &Path) -> PathBuf {
 ///
 /// All extension builds share one target directory, so PyO3 is compiled once; the crate is
 /// outside the course workspace, so this never touches the workspace's own build.
+///
+/// With `learner_file` (a learner's module), cargo's messages are caught: if the file does not
+/// compile, the error is `compile error in FILE:` and the messages in order, with `src/lib.rs`
+/// named as the learner's file (the grader reads it); otherwise they are passed on.
 pub(super) fn build_extension(
     python: &Python,
     root: &Path,
     crate_dir: &Path,
+    learner_file: Option<&str>,
 ) -> anyhow::Result<(PathBuf, Duration)> {
     let target_dir = work_dir(root).join("cargo");
     let manifest = crate_dir.join("Cargo.toml");
     let lib_name = lib_name(&std::fs::read_to_string(&manifest).context("reading Cargo.toml")?)?;
+    let library = target_dir.join("release").join(format!(
+        "{}{lib_name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    // A learner's module built before from this very text for this Python is not built again
+    // (verify runs one file many times; even a cargo that finds nothing to do takes a second).
+    let stamp_file = crate_dir.join("built-from");
+    let stamp = format!(
+        "{}\n{}\n{:x}",
+        python.exe.display(),
+        python.version,
+        text_hash(&[&manifest, &crate_dir.join("src").join("lib.rs")])
+    );
+    if learner_file.is_some()
+        && library.is_file()
+        && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp)
+    {
+        return Ok((library, Duration::ZERO));
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
         "real-gil: building {} for Python {} (PyO3 itself is compiled once, in 15-60 s)",
         crate_dir.display(),
         python.version
     );
-    let (status, took) = measure::time(|| {
+    let colour = if learner_file.is_some() {
+        "never"
+    } else {
+        "auto"
+    };
+    let (output, took) = measure::time(|| {
         Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .args(["build", "--release", "--quiet", "--color", colour])
+            .arg("--manifest-path")
             .arg(&manifest)
             .arg("--target-dir")
             .arg(&target_dir)
@@ -55,22 +87,47 @@ pub(super) fn build_extension(
             // the symbols (maturin sets this too).
             .env("PYO3_BUILD_EXTENSION_MODULE", "1")
             .stdout(Stdio::null())
-            .status()
+            .stderr(if learner_file.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .output()
     });
-    let status = status.context("could not start cargo")?;
-    if !status.success() {
+    let output = output.context("could not start cargo")?;
+    let messages = String::from_utf8_lossy(&output.stderr);
+    if let Some(file) = learner_file {
+        let own_path = crate_dir.join("src").join("lib.rs");
+        let messages = messages
+            .replace(&own_path.display().to_string(), file)
+            .replace("src/lib.rs", file);
+        if !output.status.success() {
+            bail!("{COMPILE_ERROR_HEAD}{file}:\n{}", messages.trim_end());
+        }
+        eprint!("{messages}");
+    }
+    if !output.status.success() {
         bail!(
             "the extension in {} did not build (cargo's messages are above)",
             crate_dir.display()
         );
     }
-    let library = target_dir.join("release").join(format!(
-        "{}{lib_name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
     anyhow::ensure!(library.is_file(), "cargo built no {}", library.display());
+    if learner_file.is_some() {
+        // Only a cache: failing to write it costs a rebuild next time, nothing more.
+        let _ = std::fs::write(&stamp_file, &stamp);
+    }
     Ok((library, took))
+}
+
+/// FNV-1a over the bytes of `files` (a missing file counts as empty).
+fn text_hash(files: &[&Path]) -> u64 {
+    files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap_or_default())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// The `[lib] name` of a crate manifest.

@@ -13,6 +13,7 @@
 //! must work), else `python3` on `PATH`; without that, both say so in one line and succeed (the
 //! rest of the course never needs Python). Every Python run has a time limit (`--timeout`).
 
+mod deadlocks;
 mod demo;
 mod exercise;
 mod extension;
@@ -53,6 +54,8 @@ pub struct RealGilArgs {
 enum RealGilCommand {
     /// Build one learner's extension module from FILE and measure whether it releases the GIL
     Exercise(ExerciseArgs),
+    /// Build exercise 16's module from FILE and run its two deadlock scenarios in python3
+    Deadlocks(deadlocks::DeadlocksArgs),
 }
 
 /// `cargo xtask real-gil exercise --source FILE --threads N --iterations M`.
@@ -91,6 +94,9 @@ pub fn run(root: &Path, args: &RealGilArgs) -> anyhow::Result<()> {
     match args.command {
         Some(RealGilCommand::Exercise(ref exercise)) => {
             exercise::run_exercise(&python, root, exercise, timeout).map(drop)
+        }
+        Some(RealGilCommand::Deadlocks(ref deadlocks)) => {
+            deadlocks::run_deadlocks(&python, root, deadlocks)
         }
         None => demo::run_demo(&python, root, args, timeout),
     }

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use super::demo::{number, squares};
-use super::exercise::{exercise_manifest, run_exercise};
+use super::exercise::{exercise_crate, exercise_manifest, run_exercise};
 use super::extension::{
     build_extension, lib_name, place_module, run_driver, template_dir, work_dir,
 };
@@ -73,7 +73,7 @@ fn retried(what: &str, mut attempt: impl FnMut() -> Result<(), String>) {
 
 /// Build `crates/real-gil` and place it; returns the directory to put on PYTHONPATH.
 fn built_module(python: &Python, root: &Path) -> PathBuf {
-    let (library, _) = build_extension(python, root, &template_dir(root)).unwrap();
+    let (library, _) = build_extension(python, root, &template_dir(root), None).unwrap();
     let dir = work_dir(root).join("test-py");
     place_module(python, &library, &dir, "real_gil").unwrap();
     dir
@@ -212,5 +212,41 @@ fn the_exercise_is_told_apart_from_its_solution() {
                 }
             });
         }
+    });
+}
+
+#[test]
+fn a_learners_compile_error_names_their_file_and_says_what_pyo3_calls_it() {
+    with_python("compile error", |python, root| {
+        let handed_out =
+            std::fs::read_to_string(root.join("exercises/python/12_release_the_gil.rs")).unwrap();
+        // The model's name on a PyO3 `Python`: what a learner of exercises 05-08 types first.
+        let answer = handed_out
+            .replace("fn crunch(n: u64)", "fn crunch(py: Python<'_>, n: u64)")
+            .replace(
+                "    squares(n)\n}",
+                "    py.allow_threads(|| squares(n))\n}",
+            );
+        assert_ne!(answer, handed_out, "the exercise changed shape");
+        let scratch = work_dir(root).join("tests").join("12_compile_error.rs");
+        let crate_dir = exercise_crate(root, &scratch, &answer).unwrap();
+        let shown = "exercises/python/12_release_the_gil.rs";
+        let error = build_extension(python, root, &crate_dir, Some(shown))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{}{shown}:\n",
+                crate::grader::grade::COMPILE_ERROR_HEAD
+            )),
+            "{error}"
+        );
+        assert!(error.contains(&format!("--> {shown}:")), "{error}");
+        assert!(!error.contains("src/lib.rs"), "{error}");
+        let notes = crate::grader::grade::course_notes(&error);
+        assert!(
+            notes.iter().any(|n| n.contains("`detach`")),
+            "{error}\n{notes:?}"
+        );
     });
 }

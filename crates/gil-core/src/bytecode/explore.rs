@@ -2,8 +2,8 @@
 //!
 //! Sampled runs ([`Scheduler`](super::Scheduler), real threads) show what usually happens;
 //! this module answers for all schedules at once. It steps model threads instruction by
-//! instruction with [`bfs`](crate::model_check::bfs): a thread holding the GIL runs on until
-//! it reaches a switch point (then any thread may run next), blocks, or finishes. The first
+//! instruction, breadth first ([`crate::model_check::bfs`]): a thread holding the GIL runs on
+//! until it reaches a switch point (then any thread may run next), blocks, or finishes. The first
 //! store that overwrites another thread's increment ends the search, so the path to it is a
 //! shortest losing schedule. Where none is found, none exists.
 //!

@@ -155,7 +155,8 @@ impl LineChart {
             &self.y_label,
         );
 
-        // The lines, then the legend over them (top left, inside the plot).
+        // The lines, then the legend over them, in the corner of the plot they cross least.
+        let mut drawn: Vec<(f64, f64)> = Vec::new();
         for (i, series) in self.series.iter().enumerate() {
             let colour = style::SERIES[i % style::SERIES.len()];
             let pts: Vec<(f64, f64)> = series
@@ -168,6 +169,14 @@ impl LineChart {
             for (px, py) in &pts {
                 svg.circle(*px, *py, 3.5, colour);
             }
+            for pair in pts.windows(2) {
+                let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+                drawn.extend((0..=16).map(|k| {
+                    let t = f64::from(k) / 16.0;
+                    (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+                }));
+            }
+            drawn.extend(pts);
         }
         let legend_width = self
             .series
@@ -175,22 +184,49 @@ impl LineChart {
             .map(|s| text_width(&s.name))
             .fold(0.0, f64::max)
             + 40.0;
-        svg.outlined_rect(
-            LEFT + 10.0,
-            top + 8.0,
-            legend_width,
-            10.0 + 18.0 * self.series.len() as f64,
-            "#ffffff",
-            style::FAINT,
-        );
+        let legend_height = 10.0 + 18.0 * self.series.len() as f64;
+        let (left, right) = (LEFT + 10.0, WIDTH - RIGHT - 10.0 - legend_width);
+        let (upper, lower) = (top + 8.0, HEIGHT - BOTTOM - 8.0 - legend_height);
+        let (lx, ly) = [(left, upper), (right, upper), (right, lower), (left, lower)]
+            .into_iter()
+            .min_by_key(|(cx, cy)| {
+                drawn
+                    .iter()
+                    .filter(|(px, py)| {
+                        (cx - 4.0..=cx + legend_width + 4.0).contains(px)
+                            && (cy - 4.0..=cy + legend_height + 4.0).contains(py)
+                    })
+                    .count()
+            })
+            .unwrap_or((left, upper));
+        svg.outlined_rect(lx, ly, legend_width, legend_height, "#ffffff", style::FAINT);
         for (i, series) in self.series.iter().enumerate() {
             let colour = style::SERIES[i % style::SERIES.len()];
-            let ly = top + 24.0 + 18.0 * i as f64;
-            svg.line(LEFT + 18.0, ly - 4.0, LEFT + 36.0, ly - 4.0, colour, 2.0);
-            svg.circle(LEFT + 27.0, ly - 4.0, 3.5, colour);
-            svg.text(LEFT + 42.0, ly, Anchor::Start, &series.name);
+            let row = ly + 16.0 + 18.0 * i as f64;
+            svg.line(lx + 8.0, row - 4.0, lx + 26.0, row - 4.0, colour, 2.0);
+            svg.circle(lx + 17.0, row - 4.0, 3.5, colour);
+            svg.text(lx + 32.0, row, Anchor::Start, &series.name);
         }
         Figure::new(&self.name, &self.title, svg.finish())
+    }
+}
+
+/// The nearest of 1, 2, 5 × 10^k above (`up`) or below `v`: log axes end on round values
+/// close to the data.
+fn round_125(v: f64, up: bool) -> f64 {
+    let magnitude = 10f64.powf(v.log10().floor());
+    let steps = [1.0, 2.0, 5.0, 10.0].map(|m| m * magnitude);
+    if up {
+        steps
+            .into_iter()
+            .find(|s| *s >= v * (1.0 - 1e-9))
+            .unwrap_or(v)
+    } else {
+        steps
+            .into_iter()
+            .rev()
+            .find(|s| *s <= v * (1.0 + 1e-9))
+            .unwrap_or(v)
     }
 }
 
@@ -214,10 +250,7 @@ impl Axis {
             _ if values.is_empty() => (0.0, 1.0),
             Scale::Linear => (min.min(0.0), nice_max(max)),
             Scale::Log2 => (min.log2().floor().exp2(), max.log2().ceil().exp2()),
-            Scale::Log10 => (
-                10f64.powf(min.log10().floor()),
-                10f64.powf(max.log10().ceil()),
-            ),
+            Scale::Log10 => (round_125(min, false), round_125(max, true)),
         };
         let hi = if hi > lo { hi } else { lo * 2.0 + 1.0 };
         Axis {
@@ -257,12 +290,47 @@ impl Axis {
                     self.lo.log10().round() as i32,
                     self.hi.log10().round() as i32,
                 );
-                (a..=b)
+                (a - 1..=b)
                     .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
-                    .filter(|v| *v <= self.hi * (1.0 + 1e-9))
+                    .filter(|v| *v >= self.lo * (1.0 - 1e-9) && *v <= self.hi * (1.0 + 1e-9))
                     .collect()
             }
         };
         values.into_iter().map(|v| (v, fmt_value(v))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axes_end_on_round_values_near_the_data() {
+        assert_eq!(round_125(0.1, false), 0.1);
+        assert_eq!(round_125(37.0, true), 50.0);
+        assert_eq!(round_125(37.0, false), 20.0);
+        let axis = Axis::new(Scale::Log10, [0.1, 20.0].into_iter(), 0.0, 100.0);
+        let ticks: Vec<f64> = axis.ticks().into_iter().map(|t| t.0).collect();
+        assert_eq!(ticks.first(), Some(&0.1));
+        assert_eq!(ticks.last(), Some(&20.0));
+    }
+
+    #[test]
+    fn the_legend_avoids_the_corner_the_lines_cross() {
+        let falling = LineChart::new("f", "F", "x", "y")
+            .series(Series::new("falling", [(0.0, 10.0), (10.0, 0.0)]))
+            .render();
+        let legend_x: f64 = falling
+            .svg()
+            .lines()
+            .find(|l| l.starts_with("<rect") && l.contains("stroke="))
+            .and_then(|l| l.split("x=\"").nth(1))
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(
+            legend_x > WIDTH / 2.0,
+            "legend at x = {legend_x}, over the line"
+        );
     }
 }

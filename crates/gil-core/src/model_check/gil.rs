@@ -602,6 +602,23 @@ impl Model {
         None
     }
 
+    /// A bounded-waiting counterexample as numbered lines, up to the end of its first loop,
+    /// with "and then, for ever:" before the steps that repeat.
+    pub fn starving_schedule(&self, path: &[Action]) -> Vec<String> {
+        let steps = self.describe(path);
+        let (from, to) = self
+            .starvation_loop(path)
+            .unwrap_or((steps.len(), steps.len()));
+        let mut lines = Vec::new();
+        for (n, step) in steps.iter().enumerate().take(to) {
+            if n == from {
+                lines.push("and then, for ever:".to_owned());
+            }
+            lines.push(format!("{:>2}. {step}", n + 1));
+        }
+        lines
+    }
+
     /// Replay `path` from the start and describe each step in words.
     pub fn describe(&self, path: &[Action]) -> Vec<String> {
         let mut s = self.initial();
@@ -769,5 +786,8 @@ mod tests {
         let (from, to) = model.starvation_loop(&path).expect("a loop");
         let kinds: Vec<ActionKind> = path[from..to].iter().map(|a| a.kind).collect();
         assert!(kinds.contains(&ActionKind::CheckPoint) && kinds.contains(&ActionKind::Retry));
+        let schedule = model.starving_schedule(&path);
+        assert_eq!(schedule[from], "and then, for ever:");
+        assert_eq!(schedule.len(), to + 1);
     }
 }

@@ -263,6 +263,15 @@ pub fn judge(
                 RelationKind::AtLeast => number.value >= expected - slack,
                 RelationKind::AtMost => number.value <= expected + slack,
             };
+            // The reason that fits the way it missed, when the manifest gives one.
+            let direction = if number.value > expected {
+                &check.why_too_high
+            } else {
+                &check.why_too_low
+            };
+            if !result.passed && direction.is_some() {
+                result.why.clone_from(direction);
+            }
             results.push(result);
         }
     }

@@ -17,8 +17,13 @@ use super::value;
 use crate::process::{self, Ending, Limits, Outcome};
 use crate::python;
 
+mod compile;
 mod judge;
 
+pub use compile::COMPILE_ERROR_HEAD;
+#[cfg(test)]
+pub use compile::course_notes;
+use compile::*;
 pub use judge::judge;
 use judge::*;
 
@@ -49,6 +54,9 @@ pub enum Kind {
     /// A check failed.
     #[serde(rename = "wrong result")]
     WrongResult,
+    /// The learner changed code that ships with the exercise; not graded.
+    #[serde(rename = "changed shipped code")]
+    ChangedShippedCode,
     /// The program changed the course's own files (or the grader's); not passed.
     #[serde(rename = "changed course files")]
     ChangedCourseFiles,
@@ -68,6 +76,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::OutputFlood => "output flood",
             Kind::WrongResult => "wrong result",
+            Kind::ChangedShippedCode => "changed shipped code",
             Kind::ChangedCourseFiles => "changed course files",
             Kind::Skipped => "skipped",
         }
@@ -102,15 +111,18 @@ impl CheckResult {
     /// expression is a literal (`2`, `yes`), "the solution's …" for the solution's text, else
     /// `expression = value`.
     pub fn target(&self) -> String {
+        let expression = plain(&self.expression);
         let Some(expected) = &self.expected else {
-            return self.expression.clone();
+            return expression;
         };
         if self.expression.trim().parse::<f64>().is_ok() || self.relation == TRUTH {
             expected.clone()
         } else if self.expression == "solution" {
             format!("the solution's {expected}")
+        } else if expression.starts_with("the printed") {
+            format!("{expression}, {expected}")
         } else {
-            format!("{} = {expected}", self.expression)
+            format!("{expression} = {expected}")
         }
     }
 
@@ -124,6 +136,30 @@ impl CheckResult {
                 self.actual.as_deref().unwrap_or("nothing")
             ),
         }
+    }
+}
+
+/// An expression as people read it: `out("label")` (the manifest's way to name another printed
+/// line) becomes `the printed "label"`.
+pub fn plain(expression: &str) -> String {
+    let mut text = String::new();
+    let mut rest = expression;
+    let mut count = 0;
+    while let Some(at) = rest.find("out(\"") {
+        let after = &rest[at + 5..];
+        let Some(end) = after.find("\")") else {
+            break;
+        };
+        text.push_str(&rest[..at]);
+        text.push_str(&format!("\"{}\"", &after[..end]));
+        rest = &after[end + 2..];
+        count += 1;
+    }
+    text.push_str(rest);
+    match count {
+        0 => text,
+        1 if text.starts_with('"') && text.ends_with('"') => format!("the printed {text}"),
+        _ => format!("{text}, the values printed under those labels"),
     }
 }
 
@@ -161,8 +197,65 @@ pub struct Verdict {
     pub stderr: String,
     /// Where to get help (absent on a pass).
     pub hint: Option<String>,
+    /// On a pass: what the exercise showed about the GIL (the manifest's `learned`).
+    pub learned: Option<String>,
+    /// On a pass: the command that checks the next exercise not passing yet.
+    pub next: Option<String>,
+    /// On a pass: every exercise passes now.
+    pub all_done: bool,
     /// How long grading took.
     pub seconds: f64,
+}
+
+impl Verdict {
+    /// A verdict not reached yet.
+    fn new(exercise: &Exercise) -> Verdict {
+        Verdict {
+            exercise: exercise.name.clone(),
+            verdict: Kind::Pass,
+            passed: false,
+            message: String::new(),
+            todo: false,
+            run: 0,
+            runs: exercise.runs,
+            params: BTreeMap::new(),
+            command: None,
+            checks: Vec::new(),
+            compiler_output: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            hint: Some(format!("cargo xtask hint {}", exercise.name)),
+            learned: None,
+            next: None,
+            all_done: false,
+            seconds: 0.0,
+        }
+    }
+
+    /// Settle on `kind`: a pass brings the lesson learned, a skip needs no hint.
+    fn end(&mut self, exercise: &Exercise, kind: Kind, message: String, started: Instant) {
+        self.verdict = kind;
+        self.passed = kind == Kind::Pass;
+        self.message = message;
+        if matches!(kind, Kind::Pass | Kind::Skipped) {
+            self.hint = None;
+        }
+        if self.passed {
+            self.learned = Some(exercise.learned.trim().to_owned());
+        }
+        self.seconds = started.elapsed().as_secs_f64();
+    }
+}
+
+/// What a stage of grading decided: `Some` ends grading with this verdict, `None` goes on.
+type Stage = anyhow::Result<Option<(Kind, String)>>;
+
+/// "pass: every check holds on all 3 runs".
+fn pass_message(runs: u32) -> String {
+    match runs {
+        1 => "pass: every check holds".to_owned(),
+        n => format!("pass: every check holds on all {n} runs"),
+    }
 }
 
 /// Whose output is graded.
@@ -223,36 +316,41 @@ impl Grading<'_> {
 
     /// Grade `exercise` as written by `learner`. An `Err` is the course's fault (the solution
     /// fails, a file is missing), never the learner's.
+    ///
+    /// Stages, each of which may end grading with its verdict: the tools are there, the
+    /// shipped code is as handed out, everything builds, then each run with fresh parameters.
     pub fn grade(&mut self, exercise: &Exercise, learner: &Learner) -> anyhow::Result<Verdict> {
         let started = Instant::now();
-        let mut verdict = Verdict {
-            exercise: exercise.name.clone(),
-            verdict: Kind::Pass,
-            passed: false,
-            message: String::new(),
-            todo: false,
-            run: 0,
-            runs: exercise.runs,
-            params: BTreeMap::new(),
-            command: None,
-            checks: Vec::new(),
-            compiler_output: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            hint: Some(format!("cargo xtask hint {}", exercise.name)),
-            seconds: 0.0,
+        let mut verdict = Verdict::new(exercise);
+        let (kind, message) = match self.stages(exercise, learner, &mut verdict)? {
+            Some(end) => end,
+            None => (Kind::Pass, pass_message(exercise.runs)),
         };
-        let finish = |mut verdict: Verdict, kind: Kind, message: String| {
-            verdict.passed = kind == Kind::Pass;
-            if verdict.passed {
-                verdict.hint = None;
-            }
-            verdict.verdict = kind;
-            verdict.message = message;
-            verdict.seconds = started.elapsed().as_secs_f64();
-            Ok(verdict)
-        };
+        verdict.end(exercise, kind, message, started);
+        Ok(verdict)
+    }
 
+    /// The stages in order; `Some` is the verdict of the first that ended grading.
+    fn stages(&mut self, exercise: &Exercise, learner: &Learner, verdict: &mut Verdict) -> Stage {
+        if let Some(end) = self.tools_missing(exercise)? {
+            return Ok(Some(end));
+        }
+        if let Some(end) = self.shipped_code_changed(exercise, learner) {
+            return Ok(Some(end));
+        }
+        if let Some(end) = self.build_all(exercise, learner, verdict)? {
+            return Ok(Some(end));
+        }
+        for run in 1..=exercise.runs {
+            if let Some(end) = self.run_once(exercise, learner, run, verdict)? {
+                return Ok(Some(end));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Skipped (not passed) when a tool the exercise needs is missing.
+    fn tools_missing(&self, exercise: &Exercise) -> Stage {
         let missing: Vec<&str> = exercise
             .requires
             .iter()
@@ -260,151 +358,212 @@ impl Grading<'_> {
             .filter(|tool| !on_path(tool))
             .collect();
         if !missing.is_empty() {
-            verdict.hint = None;
             let message = format!("skipped (not passed): needs {} on PATH", missing.join(", "));
-            return finish(verdict, Kind::Skipped, message);
+            return Ok(Some((Kind::Skipped, message)));
         }
-
-        let launch = exercise.launch();
-        if let Launch::Python { need, .. } = launch
+        if let Launch::Python { need, .. } = exercise.launch()
             && python_for(need)?.is_none()
         {
-            verdict.hint = None;
-            return finish(verdict, Kind::Skipped, skipped_without(need));
+            return Ok(Some((Kind::Skipped, skipped_without(need))));
         }
-        let needs_solution = exercise.needs_solution();
-        if self.build && launch.is_built() {
-            if let Learner::Program(side) = learner {
-                self.say(&format!(
-                    "compiling {} ({})…",
-                    exercise.name,
-                    side.package()
-                ));
-                if let Build::Failed(output) =
-                    self.project.build(*side, &[exercise], self.colour)?
-                {
-                    if *side == Side::Solution {
-                        return Err(self.project.blame(
-                            &format!(
-                                "the solution of {} does not compile:\n{output}",
-                                exercise.name
-                            ),
-                            &exercise.requires,
-                        ));
-                    }
-                    verdict.compiler_output = Some(output);
-                    let message = "compile error: the compiler rejected your code".to_owned();
-                    return finish(verdict, Kind::CompileError, message);
-                }
-            }
-            let learner_is_solution = matches!(learner, Learner::Program(Side::Solution));
-            if needs_solution && !learner_is_solution {
-                self.say(&format!("compiling {} (solutions)…", exercise.name));
-                if let Build::Failed(output) =
-                    self.project
-                        .build(Side::Solution, &[exercise], self.colour)?
-                {
-                    return Err(self.project.blame(
-                        &format!(
-                            "the solution of {} does not compile:\n{output}",
-                            exercise.name
-                        ),
-                        &exercise.requires,
-                    ));
-                }
-            }
-        }
+        Ok(None)
+    }
 
-        for run in 1..=exercise.runs {
-            verdict.run = run;
-            verdict.params = exercise.draw(|low, high| self.rng.between(low, high));
-            let mine = match learner {
-                Learner::Program(_) | Learner::Built(_) => {
-                    let (side, built) = match learner {
-                        Learner::Built(path) => (Side::Exercise, Some(path.as_path())),
-                        Learner::Program(side) => (*side, None),
-                        Learner::Printed(_) => unreachable!("matched above"),
-                    };
-                    let (program, args) =
-                        self.command(launch, exercise, side, built, &verdict.params)?;
-                    verdict.command =
-                        Some(self.shown_command(launch, exercise, side, &verdict.params)?);
-                    self.say(&format!(
-                        "running {}{} ({})…",
-                        exercise.name,
-                        if exercise.runs > 1 {
-                            format!(", run {run} of {}", exercise.runs)
-                        } else {
-                            String::new()
-                        },
-                        show_params(&verdict.params)
-                    ));
-                    // What the grader saw before the program ran, to tell afterwards whether it
-                    // touched the course's files or the learner's progress.
-                    let before = Snapshot::take(self.project);
-                    let outcome = self.execute(exercise, &program, &args)?;
-                    let changed = before.changes(self.project);
-                    if !changed.is_empty() {
-                        before.restore_progress(self.project);
-                        verdict.stdout = outcome.stdout;
-                        verdict.stderr = outcome.stderr;
-                        let message = format!(
-                            "your program changed files it must not touch: {} — the grade stands \
-                             as it was; {}",
-                            changed.join(", "),
-                            super::course::how_to_restore(&changed)
-                        );
-                        return finish(verdict, Kind::ChangedCourseFiles, message);
-                    }
-                    outcome
+    /// The learner's file keeps the code that ships with the exercise (a "shipped" reference
+    /// it is compared with, the harness) as it was handed out; a change is named, not graded.
+    fn shipped_code_changed(
+        &self,
+        exercise: &Exercise,
+        learner: &Learner,
+    ) -> Option<(Kind, String)> {
+        if !matches!(learner, Learner::Program(Side::Exercise))
+            || matches!(exercise.launch(), Launch::Python { .. })
+        {
+            return None;
+        }
+        let file = self.project.source(exercise, Side::Exercise).ok()?;
+        let mine = std::fs::read_to_string(&file).ok()?;
+        let handed_out = String::from_utf8(self.project.handed_out(&file)?).ok()?;
+        let changed = super::source::changed_shipped_code(&handed_out, &mine);
+        if changed.is_empty() {
+            return None;
+        }
+        let shown = self.project.shown(&file);
+        Some((
+            Kind::ChangedShippedCode,
+            format!(
+                "not graded: you changed code that ships with the exercise ({}), which the \
+                 checks compare yours with. Undo that change (`git diff {shown}` shows it) and \
+                 write your fix where the TODO is.",
+                changed.join(", ")
+            ),
+        ))
+    }
+
+    /// Build the learner's program and the solution it is compared with; a learner's compile
+    /// error ends grading, the solution's is the course's fault.
+    fn build_all(
+        &mut self,
+        exercise: &Exercise,
+        learner: &Learner,
+        verdict: &mut Verdict,
+    ) -> Stage {
+        if !self.build || !exercise.launch().is_built() {
+            return Ok(None);
+        }
+        if let Learner::Program(side) = learner {
+            self.say(&format!(
+                "compiling {} ({})…",
+                exercise.name,
+                side.package()
+            ));
+            if let Build::Failed(output) = self.project.build(*side, &[exercise], self.colour)? {
+                if *side == Side::Solution {
+                    return Err(self.solution_does_not_compile(exercise, &output));
                 }
-                Learner::Printed(text) => Outcome::printed(text),
-            };
-            verdict.stdout = mine.stdout.clone();
-            verdict.stderr = mine.stderr.clone();
-            if let Some((kind, message, todo)) = classify(&mine, exercise) {
-                verdict.todo = todo;
-                return finish(verdict, kind, message);
-            }
-            let reference = if needs_solution {
-                let (program, args) =
-                    self.command(launch, exercise, Side::Solution, None, &verdict.params)?;
-                let outcome = self.execute(exercise, &program, &args)?;
-                if let Some((kind, message, _)) = classify(&outcome, exercise) {
-                    return Err(self.project.blame(
-                        &format!(
-                            "the solution of {} failed with {} ({}: {message})",
-                            exercise.name,
-                            show_params(&verdict.params),
-                            kind.name()
-                        ),
-                        &exercise.requires,
-                    ));
-                }
-                Some(outcome.stdout)
-            } else {
-                None
-            };
-            verdict.checks = judge(
-                exercise,
-                &verdict.params,
-                &mine.stdout,
-                reference.as_deref(),
-            )?;
-            if let Some(failed) = verdict.checks.iter().find(|c| !c.passed) {
-                let message = format!("wrong result: {}", failed.describe());
-                return finish(verdict, Kind::WrongResult, message);
+                let file = self.project.source(exercise, *side)?;
+                let message = compile_error_message(&self.project.shown(&file), &output);
+                verdict.compiler_output = Some(with_notes(&output));
+                return Ok(Some((Kind::CompileError, message)));
             }
         }
-        let runs = match exercise.runs {
-            1 => String::new(),
-            n => format!(" on all {n} runs"),
-        };
-        finish(
-            verdict,
-            Kind::Pass,
-            format!("pass: every check holds{runs}"),
+        let learner_is_solution = matches!(learner, Learner::Program(Side::Solution));
+        if exercise.needs_solution() && !learner_is_solution {
+            self.say(&format!("compiling {} (solutions)…", exercise.name));
+            if let Build::Failed(output) =
+                self.project
+                    .build(Side::Solution, &[exercise], self.colour)?
+            {
+                return Err(self.solution_does_not_compile(exercise, &output));
+            }
+        }
+        Ok(None)
+    }
+
+    fn solution_does_not_compile(&self, exercise: &Exercise, output: &str) -> anyhow::Error {
+        self.project.blame(
+            &format!(
+                "the solution of {} does not compile:\n{output}",
+                exercise.name
+            ),
+            &exercise.requires,
         )
+    }
+
+    /// One run: draw parameters, run the learner's program (and the solution), apply the checks.
+    fn run_once(
+        &mut self,
+        exercise: &Exercise,
+        learner: &Learner,
+        run: u32,
+        verdict: &mut Verdict,
+    ) -> Stage {
+        verdict.run = run;
+        verdict.params = exercise.draw(|low, high| self.rng.between(low, high));
+        let mine = match learner {
+            Learner::Program(side) => self.run_learner(exercise, *side, None, verdict)?,
+            Learner::Built(path) => {
+                self.run_learner(exercise, Side::Exercise, Some(path), verdict)?
+            }
+            Learner::Printed(text) => Ok(Outcome::printed(text)),
+        };
+        let mine = match mine {
+            Ok(outcome) => outcome,
+            Err(end) => return Ok(Some(end)),
+        };
+        verdict.stdout = mine.stdout.clone();
+        verdict.stderr = mine.stderr.clone();
+        if mine.ending != Ending::Exited(0)
+            && let Some((file, messages)) = reported_compile_error(&mine.stderr)
+        {
+            let message = compile_error_message(&file, &messages);
+            verdict.compiler_output = Some(with_notes(&messages));
+            return Ok(Some((Kind::CompileError, message)));
+        }
+        if let Some((kind, message, todo)) = classify(&mine, exercise) {
+            verdict.todo = todo;
+            return Ok(Some((kind, message)));
+        }
+        let reference = if exercise.needs_solution() {
+            Some(self.run_reference(exercise, &verdict.params)?)
+        } else {
+            None
+        };
+        verdict.checks = judge(
+            exercise,
+            &verdict.params,
+            &mine.stdout,
+            reference.as_deref(),
+        )?;
+        Ok(verdict.checks.iter().find(|c| !c.passed).map(|failed| {
+            (
+                Kind::WrongResult,
+                format!("wrong result: {}", failed.describe()),
+            )
+        }))
+    }
+
+    /// Run the learner's program once; `Err` when it changed files it must not touch.
+    fn run_learner(
+        &self,
+        exercise: &Exercise,
+        side: Side,
+        built: Option<&Path>,
+        verdict: &mut Verdict,
+    ) -> anyhow::Result<Result<Outcome, (Kind, String)>> {
+        let launch = exercise.launch();
+        let (program, args) = self.command(launch, exercise, side, built, &verdict.params)?;
+        verdict.command = Some(self.shown_command(launch, exercise, side, &verdict.params)?);
+        self.say(&format!(
+            "running {}{} ({})…",
+            exercise.name,
+            if exercise.runs > 1 {
+                format!(", run {} of {}", verdict.run, exercise.runs)
+            } else {
+                String::new()
+            },
+            show_params(&verdict.params)
+        ));
+        // What the grader saw before the program ran, to tell afterwards whether it touched
+        // the course's files or the learner's progress.
+        let before = Snapshot::take(self.project);
+        let outcome = self.execute(exercise, &program, &args)?;
+        let changed = before.changes(self.project);
+        if changed.is_empty() {
+            return Ok(Ok(outcome));
+        }
+        before.restore_progress(self.project);
+        verdict.stdout = outcome.stdout;
+        verdict.stderr = outcome.stderr;
+        let message = format!(
+            "your program changed files it must not touch: {} — the grade stands as it was; {}",
+            changed.join(", "),
+            super::course::how_to_restore(&changed)
+        );
+        Ok(Err((Kind::ChangedCourseFiles, message)))
+    }
+
+    /// The solution's output with `params`, which checks that use `solution` compare with.
+    fn run_reference(
+        &self,
+        exercise: &Exercise,
+        params: &BTreeMap<String, i64>,
+    ) -> anyhow::Result<String> {
+        let (program, args) =
+            self.command(exercise.launch(), exercise, Side::Solution, None, params)?;
+        let outcome = self.execute(exercise, &program, &args)?;
+        if let Some((kind, message, _)) = classify(&outcome, exercise) {
+            return Err(self.project.blame(
+                &format!(
+                    "the solution of {} failed with {} ({}: {message})",
+                    exercise.name,
+                    show_params(params),
+                    kind.name()
+                ),
+                &exercise.requires,
+            ));
+        }
+        Ok(outcome.stdout)
     }
 
     /// Run `side`'s program of `exercise` once with `params`.
@@ -618,6 +777,7 @@ name = "counter"
 section = "atomicity"
 title = "t"
 params = { threads = [1, 10], iterations = [1, 100] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "locked total"
@@ -701,6 +861,7 @@ expect = "solution"
 name = "t"
 section = "io-bound"
 title = "t"
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "held"
@@ -720,6 +881,7 @@ name = "t"
 section = "atomicity"
 title = "t"
 params = { threads = [1, 10], iterations = [1, 1000000] }
+learned = "l"
 hints = ["h"]
 [[exercise.check]]
 label = "count"
@@ -768,6 +930,60 @@ at_most = "0.4131"
         assert_eq!(kind, Kind::Panic);
         assert!(is_todo);
         assert!(message.starts_with("not done yet: the TODO is still there"));
+    }
+
+    #[test]
+    fn messages_show_no_manifest_expressions_and_a_why_that_fits() {
+        assert_eq!(plain("threads * words"), "threads * words");
+        assert_eq!(
+            plain("out(\"times `the` occurs\")"),
+            "the printed \"times `the` occurs\""
+        );
+        let text = r#"
+[[exercise]]
+name = "t"
+section = "cpu-bound"
+title = "t"
+params = { n = [1, 10] }
+learned = "l"
+hints = ["h"]
+[[exercise.check]]
+label = "counted"
+expect = "n"
+why = "exactly n"
+why_too_low = "n is odd: one thread takes the extra step"
+why_too_high = "each thread counted all of n"
+[[exercise.check]]
+label = "same as printed"
+expect = "out(\"total\")"
+"#;
+        let exercise = Manifest::parse(text).unwrap().exercises.remove(0);
+        let params = BTreeMap::from([("n".into(), 5)]);
+        let why = |mine: &str| {
+            judge(&exercise, &params, mine, None).unwrap()[0]
+                .why
+                .clone()
+        };
+        assert_eq!(
+            why("counted: 4\n").unwrap(),
+            "n is odd: one thread takes the extra step"
+        );
+        assert_eq!(
+            why("counted: 10\n").unwrap(),
+            "each thread counted all of n"
+        );
+        let checks = judge(
+            &exercise,
+            &params,
+            "counted: 5\ntotal: 7\nsame as printed: 6\n",
+            None,
+        );
+        let line = checks.unwrap()[1].describe();
+        assert_eq!(
+            line,
+            "`same as printed` must equal the printed \"total\", 7, got 6"
+        );
+        assert!(!line.contains("out("));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::grade::{Grading, Kind, Learner, Rng, show_params};
 use super::manifest::Exercise;
 use super::project::{Build, Project, Side};
 use super::render::Paint;
+use super::source::{functions, split_at_fence};
 use crate::process::Ending;
 
 mod consistency;
@@ -53,8 +54,7 @@ impl Default for VerifyArgs {
     }
 }
 
-/// The line that ends the learner's part of an exercise file; the harness follows it.
-pub const FENCE: &str = "You do not need to change anything below this line";
+pub use super::source::FENCE;
 
 /// Where the wrong answers live: `solutions/wrong/NAME/KIND.rs`.
 const WRONG: &str = "solutions/wrong";
@@ -72,11 +72,34 @@ struct Findings {
 /// One row of the summary.
 struct Row {
     name: String,
-    solution: String,
-    untouched: String,
-    hard_coded: String,
-    wrong: String,
+    solution: Cell,
+    untouched: Cell,
+    hard_coded: Cell,
+    wrong: Cell,
     seconds: f64,
+}
+
+/// One cell of the summary table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cell {
+    /// As it must be: "passes 3/3", "fails: TODO", "fails 1/1", "2✗ 1✓ 3/3", "none".
+    Holds(String),
+    /// A problem, also listed under the table: "FAILS 2/3", "PASSES", "ERROR", "no compile".
+    Problem(String),
+    /// Not checked: a tool the exercise needs is missing.
+    Skipped,
+    /// Not run, because the solution does not pass.
+    NotRun,
+}
+
+impl Cell {
+    fn text(&self) -> &str {
+        match self {
+            Cell::Holds(text) | Cell::Problem(text) => text,
+            Cell::Skipped => "skipped",
+            Cell::NotRun => "-",
+        }
+    }
 }
 
 /// A plausible wrong answer: the learner's part of the file, written the wrong way.
@@ -129,13 +152,6 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let wrong = wrong_answers(&project, &exercises, &mut findings.problems)?;
 
-    let mut grading = Grading {
-        project: &project,
-        rng: Rng::from_entropy(),
-        colour: false,
-        chatty: false,
-        build: false,
-    };
     let width = exercises
         .iter()
         .map(|e| e.name.len())
@@ -144,51 +160,95 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .max(8);
     println!("\n{}", paint.bold(&header(width)));
     let bar = progress_bar(exercises.len());
-    for exercise in exercises {
-        let clock = Instant::now();
-        let name = &exercise.name;
-        bar.set_message(format!("{name}: solution"));
-        let solution = if broken_solutions.contains(name) {
-            "no compile".to_owned()
-        } else {
-            solution_passes(&mut grading, exercise, repeat, &mut findings.problems)
-        };
-        let passes = solution.starts_with("passes");
-        bar.set_message(format!("{name}: the exercise as handed out"));
-        let untouched = if broken_exercises.contains(name) {
-            "no compile".to_owned()
-        } else if solution == "skipped" {
-            "skipped".to_owned()
-        } else {
-            untouched_fails(&mut grading, exercise, &mut findings.problems)
-        };
-        bar.set_message(format!("{name}: a hard-coded output"));
-        let hard_coded = if passes {
-            hard_coded_fails(&mut grading, exercise, repeat, &mut findings.problems)
-        } else {
-            "-".to_owned()
-        };
-        bar.set_message(format!("{name}: other answers"));
-        let mine = wrong.get(name.as_str()).map_or(&[][..], Vec::as_slice);
-        let wrong = if passes {
-            wrong_answers_fail(&mut grading, exercise, mine, repeat, &mut findings.problems)
-        } else {
-            "-".to_owned()
-        };
-        let row = Row {
-            name: name.clone(),
-            solution,
-            untouched,
-            hard_coded,
-            wrong,
-            seconds: clock.elapsed().as_secs_f64(),
-        };
-        bar.suspend(|| print_row(&row, width, paint));
-        findings.rows.push(row);
-        bar.inc(1);
-    }
+    // Exercises run side by side only where each still gets two cores: their checks time
+    // threads against each other, and on two cores one exercise needs the whole machine.
+    let jobs = (gil_core::measure::cores() / 2).clamp(1, exercises.len().max(1));
+    let queue = std::sync::Mutex::new(exercises.iter().copied().enumerate());
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let mut grading = Grading {
+                    project: &project,
+                    rng: Rng::from_entropy(),
+                    colour: false,
+                    chatty: false,
+                    build: false,
+                };
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((at, exercise)) = next else { break };
+                    bar.set_message(exercise.name.clone());
+                    let mine = wrong
+                        .get(exercise.name.as_str())
+                        .map_or(&[][..], Vec::as_slice);
+                    let broken = (
+                        broken_exercises.contains(&exercise.name),
+                        broken_solutions.contains(&exercise.name),
+                    );
+                    let (row, problems) = verify_one(&mut grading, exercise, mine, repeat, broken);
+                    bar.suspend(|| print_row(&row, width, paint));
+                    bar.inc(1);
+                    done.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((at, row, problems));
+                }
+            });
+        }
+    });
     bar.finish_and_clear();
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(at, _, _)| *at);
+    for (_, row, problems) in done {
+        findings.problems.extend(problems);
+        findings.rows.push(row);
+    }
     Ok(summary(&findings, started, paint))
+}
+
+/// Phase 5, one exercise: its solution passes, the untouched exercise fails, a hard-coded
+/// output fails, each wrong answer fails where its header says. `broken`: whether the
+/// exercise and the solution failed to compile.
+fn verify_one(
+    grading: &mut Grading<'_>,
+    exercise: &Exercise,
+    wrong: &[WrongAnswer],
+    repeat: u32,
+    broken: (bool, bool),
+) -> (Row, Vec<String>) {
+    let clock = Instant::now();
+    let mut problems = Vec::new();
+    let name = &exercise.name;
+    let solution = if broken.1 {
+        Cell::Problem("no compile".into())
+    } else {
+        solution_passes(grading, exercise, repeat, &mut problems)
+    };
+    let passes = matches!(solution, Cell::Holds(_));
+    let untouched = if broken.0 {
+        Cell::Problem("no compile".into())
+    } else if solution == Cell::Skipped {
+        Cell::Skipped
+    } else {
+        untouched_fails(grading, exercise, &mut problems)
+    };
+    let (hard_coded, wrong) = if passes {
+        (
+            hard_coded_fails(grading, exercise, &mut problems),
+            wrong_answers_fail(grading, exercise, wrong, repeat, &mut problems),
+        )
+    } else {
+        (Cell::NotRun, Cell::NotRun)
+    };
+    let row = Row {
+        name: name.clone(),
+        solution,
+        untouched,
+        hard_coded,
+        wrong,
+        seconds: clock.elapsed().as_secs_f64(),
+    };
+    (row, problems)
 }
 
 /// A progress bar on stderr over `exercises`, or nothing when stderr is not a terminal.
@@ -267,27 +327,27 @@ fn solution_passes(
     exercise: &Exercise,
     repeat: u32,
     problems: &mut Vec<String>,
-) -> String {
+) -> Cell {
     let name = &exercise.name;
     for attempt in 1..=repeat {
         match grading.grade(exercise, &Learner::Program(Side::Solution)) {
             Ok(v) if v.passed => {}
-            Ok(v) if v.verdict == Kind::Skipped => return "skipped".into(),
+            Ok(v) if v.verdict == Kind::Skipped => return Cell::Skipped,
             Ok(v) => {
                 problems.push(format!(
                     "{name}: the solution failed on attempt {attempt} of {repeat} ({}): {}",
                     show_params(&v.params),
                     v.message
                 ));
-                return format!("FAILS {attempt}/{repeat}");
+                return Cell::Problem(format!("FAILS {attempt}/{repeat}"));
             }
             Err(error) => {
                 problems.push(format!("{name}: {error:#}"));
-                return "ERROR".into();
+                return Cell::Problem("ERROR".into());
             }
         }
     }
-    format!("passes {repeat}/{repeat}")
+    Cell::Holds(format!("passes {repeat}/{repeat}"))
 }
 
 /// Phase 5b: the exercise as handed out fails, and not only by timing out.
@@ -295,49 +355,49 @@ fn untouched_fails(
     grading: &mut Grading<'_>,
     exercise: &Exercise,
     problems: &mut Vec<String>,
-) -> String {
+) -> Cell {
     let name = &exercise.name;
     match grading.grade(exercise, &Learner::Program(Side::Exercise)) {
         Ok(v) if v.passed => {
             problems.push(format!("{name}: the untouched exercise passes its checks"));
-            "PASSES".into()
+            Cell::Problem("PASSES".into())
         }
-        Ok(v) if v.todo => "fails: TODO".into(),
-        Ok(v) => {
-            if v.verdict == Kind::Timeout {
-                problems.push(format!(
-                    "{name}: the untouched exercise only fails by timing out ({} s)",
-                    exercise.timeout
-                ));
-            }
-            format!("fails: {}", v.verdict.name())
+        Ok(v) if v.todo => Cell::Holds("fails: TODO".into()),
+        Ok(v) if v.verdict == Kind::Timeout => {
+            problems.push(format!(
+                "{name}: the untouched exercise only fails by timing out ({} s)",
+                exercise.timeout
+            ));
+            Cell::Problem("fails: timeout".into())
         }
+        Ok(v) => Cell::Holds(format!("fails: {}", v.verdict.name())),
         Err(error) => {
             problems.push(format!("{name}: {error:#}"));
-            "ERROR".into()
+            Cell::Problem("ERROR".into())
         }
     }
 }
 
-/// Phase 5c: a program printing the solution's default output verbatim fails every time.
+/// Phase 5c: a program printing the solution's default output verbatim fails. One draw is
+/// enough: the drawn parameters never include the defaults, and every exercise has a check
+/// that depends on them or on the solution's own run.
 fn hard_coded_fails(
     grading: &mut Grading<'_>,
     exercise: &Exercise,
-    repeat: u32,
     problems: &mut Vec<String>,
-) -> String {
+) -> Cell {
     let name = &exercise.name;
-    match hard_coded(grading, exercise, repeat) {
-        Ok(0) => format!("fails {repeat}/{repeat}"),
-        Ok(passed) => {
+    match hard_coded(grading, exercise, 1) {
+        Ok(0) => Cell::Holds("fails 1/1".into()),
+        Ok(_) => {
             problems.push(format!(
-                "{name}: a program printing the solution's default output verbatim passed {passed} of {repeat} checks"
+                "{name}: a program printing the solution's default output verbatim passed"
             ));
-            format!("PASSES {passed}/{repeat}")
+            Cell::Problem("PASSES".into())
         }
         Err(error) => {
             problems.push(format!("{name}: {error:#}"));
-            "ERROR".into()
+            Cell::Problem("ERROR".into())
         }
     }
 }
@@ -374,9 +434,9 @@ fn wrong_answers_fail(
     answers: &[WrongAnswer],
     repeat: u32,
     problems: &mut Vec<String>,
-) -> String {
+) -> Cell {
     if answers.is_empty() {
-        return "none".into();
+        return Cell::Holds("none".into());
     }
     let (mut wrong, mut right, mut broken) = (0, 0, 0);
     for answer in answers {
@@ -432,7 +492,7 @@ fn wrong_answers_fail(
         }
     }
     if broken > 0 {
-        return format!("{broken} WRONG");
+        return Cell::Problem(format!("{broken} WRONG"));
     }
     let mut cell = Vec::new();
     if wrong > 0 {
@@ -441,7 +501,7 @@ fn wrong_answers_fail(
     if right > 0 {
         cell.push(format!("{right}✓"));
     }
-    format!("{} {repeat}/{repeat}", cell.join(" "))
+    Cell::Holds(format!("{} {repeat}/{repeat}", cell.join(" ")))
 }
 
 fn header(width: usize) -> String {
@@ -452,18 +512,12 @@ fn header(width: usize) -> String {
 }
 
 fn print_row(row: &Row, width: usize, paint: Paint) {
-    let cell = |text: &str, width: usize| {
-        let padded = format!("{text:width$}");
-        if text.contains("FAILS")
-            || text.contains("PASS")
-            || text.contains("WRONG")
-            || text == "ERROR"
-        {
-            paint.red(&padded)
-        } else if text == "skipped" {
-            paint.yellow(&padded)
-        } else {
-            padded
+    let cell = |cell: &Cell, width: usize| {
+        let padded = format!("{:width$}", cell.text());
+        match cell {
+            Cell::Problem(_) => paint.red(&padded),
+            Cell::Skipped => paint.yellow(&padded),
+            Cell::Holds(_) | Cell::NotRun => padded,
         }
     };
     println!(

@@ -101,7 +101,10 @@ pub(super) fn wrong_answers<'a>(
             ));
         }
     }
-    if let Err(error) = build_scratch_package(project, &sources) {
+    // Only `run` exercises' answers (files, not binaries): nothing to build.
+    if !sources.is_empty()
+        && let Err(error) = build_scratch_package(project, &sources)
+    {
         problems.push(format!("the wrong answers do not build: {error:#}"));
         return Ok(BTreeMap::new());
     }
@@ -184,13 +187,6 @@ fn read_python_answer(
     })
 }
 
-/// `NAME` and the text above and below the fence line (the fence line goes with the harness).
-pub(super) fn split_at_fence(text: &str) -> Option<(&str, &str)> {
-    let at = text.find(FENCE)?;
-    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    Some((&text[..line_start], &text[line_start..]))
-}
-
 /// Read `solutions/wrong/NAME/KIND.rs`: a `// Wrong:` line saying what it gets wrong, a
 /// `// Fails:` line naming the check (label) or verdict it must get, then the functions that
 /// replace the solution's. A `right` answer (`solutions/other/NAME/STYLE.rs`) has a `// Style:`
@@ -251,57 +247,6 @@ pub(super) fn read_wrong_answer(
         fails,
         functions: text,
     })
-}
-
-/// The top-level functions in `text`: (name, the item's byte range from its `fn` line to its
-/// closing brace). Braces inside string literals and `//` comments are skipped.
-pub(super) fn functions(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        let start = at;
-        at += line.len();
-        let Some(rest) = line.strip_prefix("fn ") else {
-            continue;
-        };
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if let Some(end) = item_end(text, start) {
-            found.push((name, start..end));
-        }
-    }
-    found
-}
-
-/// Where the item starting at `start` ends: just after the brace that closes its body.
-pub(super) fn item_end(text: &str, start: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
-    let bytes = text.as_bytes();
-    for i in start..bytes.len() {
-        let byte = bytes[i];
-        if in_comment {
-            in_comment = byte != b'\n';
-        } else if in_string {
-            in_string = escaped || byte != b'"';
-            escaped = !escaped && byte == b'\\';
-        } else {
-            match byte {
-                b'/' if bytes.get(i + 1) == Some(&b'/') => in_comment = true,
-                b'"' => in_string = true,
-                b'{' => depth += 1,
-                b'}' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    None
 }
 
 /// `learner_part` with each function of `replacements` in place of its namesake.
