@@ -17,8 +17,9 @@ use serde_json::Value;
 
 /// Crates too heavy for the learner's path: the book renderer and its template engine, plot
 /// libraries, model checkers, browser drivers.
-const HEAVY: [&str; 7] = [
+const HEAVY: [&str; 8] = [
     "mdbook",
+    "pulldown-cmark",
     "handlebars",
     "plotters",
     "stateright",

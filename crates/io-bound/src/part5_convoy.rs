@@ -440,7 +440,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         .zoom(from, to)
         .caption("Zoomed: one round trip that lost the GIL, and the interval it waited."),
     )?;
-    if session::current().figures.is_on() {
+    if figure::wanted() {
         figure::show(&latency_chart(cfg))?;
     }
     Ok(())

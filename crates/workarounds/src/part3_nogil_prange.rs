@@ -124,7 +124,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 /// The loop beside a Python thread, holding the GIL and then detached, as the simulator runs
 /// them (for `--svg` and `--trace`; nothing is simulated without those flags).
 fn show_figures(cfg: &Config, len: usize) -> anyhow::Result<()> {
-    if !session::current().figures.is_on() {
+    if !figure::wanted() {
         return Ok(());
     }
     let [holding, detached] = expected::part3_timelines(cfg, session::sim_cores(), len);

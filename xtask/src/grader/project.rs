@@ -183,7 +183,7 @@ impl Project {
             self.manifest
                 .exercises
                 .iter()
-                .filter(|e| e.run.is_none())
+                .filter(|e| e.launch().is_built())
                 .collect()
         } else {
             exercises.to_vec()

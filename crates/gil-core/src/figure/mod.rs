@@ -115,6 +115,12 @@ pub fn show(figure: &impl Draw) -> anyhow::Result<()> {
     session.figures.show(session.part, figure)
 }
 
+/// Whether the running lesson wants figures at all (`--svg` or `--trace`): a part that must
+/// simulate extra runs only for a figure asks first.
+pub fn wanted() -> bool {
+    session::current().figures.is_on()
+}
+
 /// Where a lesson run's figures go: the `--svg` directory and the `--trace` file, either
 /// optional. Clones share one destination. The default goes nowhere.
 #[derive(Clone, Default)]
