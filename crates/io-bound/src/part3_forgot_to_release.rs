@@ -10,8 +10,9 @@
 //! The experiment: N threads each make a few requests to the slow server, first through a
 //! well-behaved extension ([`detach`](gil_core::GilGuard::detach) around the
 //! request), then through one that makes the identical call while holding the GIL. The
-//! timeline shows the difference: mostly `░` (released, waiting together) versus one `█` at a
-//! time. With the GIL held, the waits cannot overlap, so the wall time is at least their sum.
+//! terminal draws the held run (one `█` at a time, the others `▒`, queued for the GIL); the
+//! SVG figures draw both. With the GIL held, the waits cannot overlap, so the wall time is at
+//! least their sum.
 //!
 //! The two extensions take turns (released, held, released, held …); figures are medians.
 
