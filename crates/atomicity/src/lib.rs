@@ -73,37 +73,18 @@ pub mod part4_atomic_ops;
 pub mod part5_rust;
 pub mod setup;
 
-use gil_core::lesson::{Lesson, Part};
+use gil_core::lesson::Lesson;
+use gil_core::part::LessonPart;
 
 pub use setup::Config;
 
 /// The lesson's parts, in teaching order (`--part N` runs the N-th).
-pub static PARTS: [Part<Config>; 5] = [
-    Part {
-        title: "counter += 1 is four bytecodes",
-        python: part1_bytecode::PYTHON,
-        run: |cfg| part1_bytecode::run(cfg).map(drop),
-    },
-    Part {
-        title: "the race: many threads, one counter",
-        python: part2_race::PYTHON,
-        run: |cfg| part2_race::run(cfg).map(drop),
-    },
-    Part {
-        title: "one lost update, replayed",
-        python: part3_replay::PYTHON,
-        run: |cfg| part3_replay::run(cfg).map(drop),
-    },
-    Part {
-        title: "what the GIL makes atomic, and what it does not",
-        python: part4_atomic_ops::PYTHON,
-        run: |cfg| part4_atomic_ops::run(cfg).map(drop),
-    },
-    Part {
-        title: "the Rust side",
-        python: part5_rust::PYTHON,
-        run: |cfg| part5_rust::run(cfg).map(drop),
-    },
+pub static PARTS: [&dyn LessonPart<Config>; 5] = [
+    &part1_bytecode::Bytecode,
+    &part2_race::RaceCounter,
+    &part3_replay::Replayed,
+    &part4_atomic_ops::AtomicOps,
+    &part5_rust::RustSide,
 ];
 
 /// Lesson 4 as the shared runner sees it.
@@ -117,6 +98,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             statements are several bytecodes: where the GIL may change hands between them \
             decides whether an update survives.",
     steadier: "",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
+    parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],
 };

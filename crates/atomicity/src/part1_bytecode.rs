@@ -3,7 +3,9 @@
 #![doc = include_str!("part1_bytecode.md")]
 
 use gil_core::bytecode::{CheckPolicy, Program};
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::part::{Part, Run};
 use gil_core::report::note;
 
 use crate::setup::Config;
@@ -26,6 +28,12 @@ pub struct Report {
     pub listing_new: String,
     /// The read-call-write variant's listing with 3.10+'s check points.
     pub listing_call: String,
+    /// `counter += 1`'s listing with a check-point column per version, as printed.
+    pub listing_both: String,
+    /// The read-call-write listing with its 3.10+ column, as printed.
+    pub listing_call_by_version: String,
+    /// The read-call-write loop body on one line.
+    pub call_source: String,
     /// Check points strictly between `LOAD_GLOBAL counter` and `STORE_GLOBAL counter`:
     /// `counter += 1` under ≤ 3.9, under 3.10+, and the read-call-write variant under 3.10+.
     pub window_check_points: [usize; 3],
@@ -33,10 +41,10 @@ pub struct Report {
 
 /// State one check-point count as a claim: the model computes it, so it is its own
 /// expectation; `opens` says whether the sentence needs at least one check point or none.
-fn window_claim(figure: &str, count: usize, opens: bool, text: &str) {
+fn window_claim(cx: &mut Cx, figure: &str, count: usize, opens: bool, text: &str) {
     let count = count as f64;
     let (low, high) = if opens { (1.0, 16.0) } else { (0.0, 0.0) };
-    claim(Claim {
+    cx.claim(Claim {
         figure,
         unit: Unit::Count,
         measured: count,
@@ -98,78 +106,112 @@ pub fn listing_by_version(program: &Program, policies: &[(CheckPolicy, &str)]) -
     out
 }
 
-/// Run part 1: print the listings and count the check points inside the update.
-pub fn run(_cfg: &Config) -> anyhow::Result<Report> {
+/// Part 1 as the lesson runs it: listings and counts are computed from the model bytecode,
+/// the same in a live run and a simulated one.
+pub struct Bytecode;
+
+impl Part<Config> for Bytecode {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "counter += 1 is four bytecodes"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part1_bytecode.md")
+    }
+
+    /// Deterministic: the same figures on any machine, so a busy one changes nothing.
+    fn cores_needed(&self, _: &Config) -> usize {
+        0
+    }
+
+    fn live(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
+        Ok(listings())
+    }
+
+    fn simulate(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
+        Ok(listings())
+    }
+
+    fn show(&self, cx: &mut Cx, _: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let report = run.figures;
+        print_indented(&report.listing_both);
+        println!();
+        let [old, new, with_call] = report.window_check_points;
+        window_claim(
+            cx,
+            "check points inside counter += 1, <=3.9",
+            old,
+            true,
+            "Under 3.9 a switch can fall after the read and before the write (after \
+             LOAD_GLOBAL or BINARY_OP; STORE_GLOBAL's mark comes after the write); the \
+             thread then writes its stale copy + 1 over what others added meanwhile.",
+        );
+        window_claim(
+            cx,
+            "check points inside counter += 1, 3.10+",
+            new,
+            false,
+            "Under 3.10+ no switch can fall inside this loop body, but only by luck of where \
+             the interpreter looks.",
+        );
+        println!();
+        note("Put a call between the read and the write and the window opens again:");
+        println!();
+        println!("    {}", report.call_source);
+        print_indented(&report.listing_call_by_version);
+        println!();
+        window_claim(
+            cx,
+            "check points inside, with a call, 3.10+",
+            with_call,
+            true,
+            "The call is a check point between the read and the write, on every CPython \
+             version.",
+        );
+        println!();
+        every_schedule();
+        Ok(())
+    }
+}
+
+/// The listings and the check points inside each read-modify-write.
+pub fn listings() -> Report {
     let increment = Program::increment();
     let call = Program::read_call_write();
-    let report = Report {
+    Report {
         listing_old: increment.listing(CheckPolicy::EveryInstruction),
         listing_new: increment.listing(CheckPolicy::BackEdgesAndCalls),
         listing_call: call.listing(CheckPolicy::BackEdgesAndCalls),
+        listing_both: listing_by_version(
+            &increment,
+            &[
+                (CheckPolicy::EveryInstruction, "<=3.9"),
+                (CheckPolicy::BackEdgesAndCalls, "3.10+"),
+            ],
+        ),
+        listing_call_by_version: listing_by_version(
+            &call,
+            &[(CheckPolicy::BackEdgesAndCalls, "3.10+")],
+        ),
+        call_source: call
+            .source
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; "),
         window_check_points: [
             increment.check_points_in_window(CheckPolicy::EveryInstruction),
             increment.check_points_in_window(CheckPolicy::BackEdgesAndCalls),
             call.check_points_in_window(CheckPolicy::BackEdgesAndCalls),
         ],
-    };
-    note(
-        "The loop body is a read, an add and a write of the global (bracketed; CPython \
-         3.11-3.13's names). The GIL can change hands only at check points: \"yes\" marks \
-         an instruction after which the interpreter checks. Up to 3.9 that was most \
-         instructions; since 3.10, calls, the loop's back edge, a few other jumps and \
-         function entry.",
-    );
-    println!();
-    print_indented(&listing_by_version(
-        &increment,
-        &[
-            (CheckPolicy::EveryInstruction, "<=3.9"),
-            (CheckPolicy::BackEdgesAndCalls, "3.10+"),
-        ],
-    ));
-    println!();
-    let [old, new, with_call] = report.window_check_points;
-    window_claim(
-        "check points inside counter += 1, <=3.9",
-        old,
-        true,
-        "Under 3.9 a switch can fall after the read and before the write (after \
-         LOAD_GLOBAL or BINARY_OP; STORE_GLOBAL's mark comes after the write); the thread \
-         then writes its stale copy + 1 over what others added meanwhile.",
-    );
-    window_claim(
-        "check points inside counter += 1, 3.10+",
-        new,
-        false,
-        "Under 3.10+ no switch can fall inside this loop body, but only by luck of where \
-         the interpreter looks.",
-    );
-    println!();
-    note("Put a call between the read and the write and the window opens again:");
-    println!();
-    println!(
-        "    {}",
-        call.source
-            .lines()
-            .skip(1)
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    print_indented(&listing_by_version(
-        &call,
-        &[(CheckPolicy::BackEdgesAndCalls, "3.10+")],
-    ));
-    println!();
-    window_claim(
-        "check points inside, with a call, 3.10+",
-        with_call,
-        true,
-        "The call is a check point between the read and the write, on every CPython version.",
-    );
-    println!();
-    every_schedule();
-    Ok(report)
+    }
 }
 
 /// "Is `counter += 1` atomic?" over every schedule, version by version: two threads, two
@@ -210,19 +252,6 @@ pub fn every_schedule() {
     }
 }
 
-/// What `--deep` adds to part 1: where each version checks, by opcode, and the names the
-/// listing leaves out.
-pub const DEEP: &str = "\
-CPython <= 3.9 checked at the top of its dispatch loop, so after every instruction except \
-those that ended with FAST_DISPATCH() in Python/ceval.c: LOAD_FAST, LOAD_CONST, STORE_FAST, \
-POP_TOP, ROT_TWO/THREE/FOUR, DUP_TOP, DUP_TOP_TWO, NOP, IS_OP, CONTAINS_OP, JUMP_FORWARD, \
-and conditional jumps on a plain True or False. 3.10 (bpo-29988) checks after calls, on \
-backward jumps, on taken POP_JUMP_IF_* jumps and on frame entry; 3.11-3.12 at RESUME, \
-JUMP_BACKWARD and calls into C; 3.13+ at _CHECK_PERIODIC / RESUME_CHECK (Python/bytecodes.c). \
-For this loop all of them mean the back edge only. Names: before 3.11 the add was \
-BINARY_ADD / INPLACE_ADD (3.11 made every binary operator one BINARY_OP, 13 is +=); 3.14 \
-loads the 1 with LOAD_SMALL_INT and enters `with` blocks with LOAD_SPECIAL instead of \
-BEFORE_WITH. Real `dis` output also shows RESUME, the range() call and inline caches.";
 /// Print a multi-line block indented by four spaces.
 pub fn print_indented(block: &str) {
     for line in block.lines() {

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use gil_core::bytecode::INSTRUCTION_TIME;
 use gil_core::bytecode::{CheckPolicy, CounterRun, Program, Replay, Scheduler, run_counter};
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{Samples, fmt_count, fmt_duration, time};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
 use gil_core::sim::{self, Script, SimConfig, Step};
-use gil_core::{Mode, Timeline, session};
+use gil_core::{Mode, Timeline};
 
 use crate::setup::Config;
 
@@ -111,8 +113,8 @@ pub struct Race {
     pub switches: u64,
     /// Median wall time of a live run (`None` under `--simulated`).
     pub wall: Option<Duration>,
-    /// The deterministic scheduler's run at the same size: the expectation.
-    pub simulated: Replay,
+    /// What every run should reach: threads × iterations.
+    pub target: u64,
 }
 
 impl Race {
@@ -123,7 +125,7 @@ impl Race {
 
     /// What every run should have reached.
     pub fn expected(&self) -> u64 {
-        self.simulated.expected
+        self.target
     }
 
     /// The most updates one run lost.
@@ -145,10 +147,10 @@ impl Race {
         self.runs_that_lost() == 0
     }
 
-    /// The sentence this race supports when its figure holds, and whether it needs a loss.
-    fn point(&self, threads: usize) -> (String, bool) {
-        let loses = self.simulated.lost() > 0;
-        let text = match (loses, self.kind) {
+    /// The sentence this race supports when its figure holds, given whether the simulator
+    /// expects it to lose updates.
+    fn point(&self, threads: usize, loses: bool) -> String {
+        match (loses, self.kind) {
             (_, _) if threads == 1 => "One thread has nobody to race: nothing was lost.".into(),
             (false, Kind::LockedGil | Kind::LockedFree) => {
                 "With a lock every run was exact, with a GIL or without.".into()
@@ -161,8 +163,7 @@ impl Race {
             (true, _) => "Updates were lost: a switch between a thread's read and write \
                           let its stale write wipe out what others had added."
                 .into(),
-        };
-        (text, loses)
+        }
     }
 }
 
@@ -171,6 +172,8 @@ impl Race {
 pub struct Report {
     /// The six races, in [`Kind::ALL`] order.
     pub races: Vec<Race>,
+    /// What `threading.active_count()` and the threads' names were in a live run.
+    pub introspection: Option<(Vec<usize>, Vec<String>)>,
     /// Who held the GIL when during the ≤ 3.9 race: recorded live (its last run), or the
     /// simulator's with `--simulated`.
     pub timeline: Timeline,
@@ -227,15 +230,155 @@ pub fn introspect(cfg: &Config) -> (Vec<usize>, Vec<String>) {
     seen.into_iter().unzip()
 }
 
-/// Run part 2: every race, in turns, then the table and one claim per race.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let simulated = session::simulated();
-    let how = if simulated {
+/// Part 2 as the lesson runs it: the races live on the model GIL, or on part 3's
+/// deterministic scheduler.
+pub struct RaceCounter;
+
+impl Part<Config> for RaceCounter {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the race: many threads, one counter"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part2_race.md")
+    }
+
+    fn cores_needed(&self, _: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate_all(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
+}
+
+/// A race's label: "GIL" becomes "no GIL" when `--free-threaded` takes the GIL away.
+fn label(cfg: &Config, kind: Kind) -> (String, Mode) {
+    let mode = cfg.gil.mode(kind.mode());
+    let label = if mode != kind.mode() {
+        kind.label().replace("GIL", "no GIL")
+    } else {
+        kind.label().to_owned()
+    };
+    (label, mode)
+}
+
+/// Every race once on the deterministic scheduler (side by side: they are independent), and
+/// the simulator's timeline of the <=3.9 race.
+pub fn simulate_all(cfg: &Config, cores: usize) -> Report {
+    let sims: Vec<Replay> = std::thread::scope(|scope| {
+        let handles: Vec<_> = Kind::ALL
+            .into_iter()
+            .map(|kind| scope.spawn(move || simulate(cfg, kind)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let races = Kind::ALL
+        .into_iter()
+        .zip(sims)
+        .map(|(kind, sim)| {
+            let (label, mode) = label(cfg, kind);
+            Race {
+                kind,
+                label,
+                mode,
+                runs: vec![CounterRun {
+                    total: sim.total,
+                    expected: sim.expected,
+                }],
+                switches: sim.switches,
+                wall: None,
+                target: cfg.increments(),
+            }
+        })
+        .collect();
+    Report {
+        races,
+        introspection: None,
+        timeline: simulated_timeline(cfg, cores),
+    }
+}
+
+/// Every race live, in turns (one run of each, then the next round), recording the <=3.9
+/// race's timeline, and what the threads say about themselves.
+pub fn measure(cfg: &Config) -> Report {
+    let programs: Vec<Program> = Kind::ALL.iter().map(|k| k.program()).collect();
+    let mut live: Vec<(Vec<CounterRun>, Vec<Duration>, u64)> = vec![Default::default(); 6];
+    let mut timeline = None;
+    for _ in 0..cfg.runs.max(1) {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            let gil = cfg.gil(kind.mode());
+            if kind == Kind::Old {
+                gil.record_timeline();
+            }
+            let (run, wall) = time(|| {
+                run_counter(
+                    &gil,
+                    &programs[i],
+                    kind.policy(),
+                    cfg.threads,
+                    cfg.iterations,
+                )
+            });
+            live[i].0.push(run);
+            live[i].1.push(wall);
+            live[i].2 += gil.stats().switches;
+            if kind == Kind::Old {
+                timeline = Some(gil.take_timeline());
+            }
+        }
+    }
+    let races = Kind::ALL
+        .into_iter()
+        .zip(live)
+        .map(|(kind, (runs, walls, switches))| {
+            let (label, mode) = label(cfg, kind);
+            Race {
+                kind,
+                label,
+                mode,
+                runs,
+                switches,
+                wall: Some(Samples(walls).median()),
+                target: cfg.increments(),
+            }
+        })
+        .collect();
+    Report {
+        races,
+        introspection: Some(introspect(cfg)),
+        timeline: timeline.unwrap_or_else(|| simulated_timeline(cfg, 1)),
+    }
+}
+
+/// Print the races, the figure and one claim per race (one for both locked races).
+fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
+    let how = if cx.showing_simulated() {
         "Part 3's deterministic scheduler runs each race once.".to_owned()
     } else {
         format!(
             "Real threads run part 1's bytecode on the model GIL, each race {} time(s), in \
-             turns; the expectation is part 3's deterministic scheduler at the same size.",
+             turns.",
             cfg.runs
         )
     };
@@ -251,98 +394,21 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             ""
         }
     ));
-    println!();
-    let (counts, names) = introspect(cfg);
-    note(&format!(
-        "(threading.active_count() while they run: {} in the model, one more in CPython, \
-         which counts the main thread; current_thread().name: {}.)",
-        counts.iter().max().copied().unwrap_or_default(),
-        match names.as_slice() {
-            [] => String::new(),
-            [one] => one.clone(),
-            [first, .., last] => format!("{first} to {last}"),
-        }
-    ));
-    println!();
-    let programs: Vec<Program> = Kind::ALL.iter().map(|k| k.program()).collect();
-    let mut live: Vec<(Vec<CounterRun>, Vec<Duration>, u64)> = vec![Default::default(); 6];
-    let mut timeline = None;
-    if !simulated {
-        for _ in 0..cfg.runs.max(1) {
-            for (i, kind) in Kind::ALL.into_iter().enumerate() {
-                let gil = cfg.gil(kind.mode());
-                if kind == Kind::Old {
-                    gil.record_timeline();
-                }
-                let (run, wall) = time(|| {
-                    run_counter(
-                        &gil,
-                        &programs[i],
-                        kind.policy(),
-                        cfg.threads,
-                        cfg.iterations,
-                    )
-                });
-                live[i].0.push(run);
-                live[i].1.push(wall);
-                live[i].2 += gil.stats().switches;
-                if kind == Kind::Old {
-                    timeline = Some(gil.take_timeline());
-                }
+    if let Some((counts, names)) = &report.introspection {
+        note(&format!(
+            "(threading.active_count() while they run: {} in the model, one more in \
+             CPython, which counts the main thread; current_thread().name: {}.)",
+            counts.iter().max().copied().unwrap_or_default(),
+            match names.as_slice() {
+                [] => String::new(),
+                [one] => one.clone(),
+                [first, .., last] => format!("{first} to {last}"),
             }
-        }
+        ));
     }
-    // The six simulations are independent: run them side by side, after the live runs.
-    let sims: Vec<Replay> = std::thread::scope(|scope| {
-        let handles: Vec<_> = Kind::ALL
-            .into_iter()
-            .map(|kind| scope.spawn(move || simulate(cfg, kind)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let races: Vec<Race> = Kind::ALL
-        .into_iter()
-        .zip(live)
-        .zip(sims)
-        .map(|((kind, (runs, walls, switches)), sim)| {
-            let mode = cfg.gil.mode(kind.mode());
-            let label = if mode != kind.mode() {
-                kind.label().replace("GIL", "no GIL")
-            } else {
-                kind.label().to_owned()
-            };
-            let (runs, switches, wall) = if simulated {
-                let run = CounterRun {
-                    total: sim.total,
-                    expected: sim.expected,
-                };
-                (vec![run], sim.switches, None)
-            } else {
-                (runs, switches, Some(Samples(walls).median()))
-            };
-            Race {
-                kind,
-                label,
-                mode,
-                runs,
-                switches,
-                wall,
-                simulated: sim,
-            }
-        })
-        .collect();
-    let report = Report {
-        races,
-        timeline: timeline.unwrap_or_else(|| simulated_timeline(cfg, session::sim_cores())),
-    };
-    print_table(&report, cfg);
-    figure::show(
+    println!();
+    print_table(cx, report, cfg);
+    cx.figure(
         &TimelineChart::new(
             "race-gil",
             "Who held the GIL during the <=3.9 race",
@@ -351,32 +417,35 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         .caption("A thread switched out mid-update writes a stale count when its turn comes."),
     )?;
     println!();
-    for race in &report.races {
+    for (race, sim) in report.races.iter().zip(&expected.races) {
         // The two locked races make one statement: a lock is exact with a GIL or without.
+        // 3.10+'s plain loop is part 1's claim and the every-schedule table's answer: its
+        // row stands in the table without a sentence of its own.
         let (figure, measured, expected) = match race.kind {
-            Kind::LockedGil => continue,
+            Kind::LockedGil | Kind::Modern => continue,
             Kind::LockedFree => {
                 let with_gil = report.race(Kind::LockedGil);
                 (
                     "most lost, with a lock".to_owned(),
                     race.most_lost().max(with_gil.most_lost()),
-                    race.simulated.lost().max(with_gil.simulated.lost()),
+                    sim.most_lost()
+                        .max(expected.race(Kind::LockedGil).most_lost()),
                 )
             }
             _ => (
                 format!("most lost, {}", race.label),
                 race.most_lost(),
-                race.simulated.lost(),
+                sim.most_lost(),
             ),
         };
-        let (text, loses) = race.point(cfg.threads);
-        let loses = loses || (race.kind == Kind::LockedFree && expected > 0);
+        let loses = expected > 0;
+        let text = race.point(cfg.threads, loses);
         let (low, high) = if loses {
             (1.0, cfg.increments() as f64)
         } else {
             (0.0, 0.0)
         };
-        claim(Claim {
+        cx.claim(Claim {
             figure: &figure,
             unit: Unit::Count,
             measured: measured as f64,
@@ -386,24 +455,18 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             text: &text,
         });
     }
-    if report.race(Kind::Old).simulated.switches == 0 && !cfg.gil.free_threaded {
+    if expected.race(Kind::Old).switches == 0 && !cfg.gil.free_threaded {
         note(
             "These races are shorter than one switch interval: the GIL may never change \
              hands, so there is nothing to lose. Raise --iterations to see the race.",
         );
     }
-    println!();
-    note(
-        "Nothing promises that 3.10+ stays exact: a call in between, another version or \
-         another Python (PyPy) reopens the window. A lock, not the GIL, makes a \
-         read-modify-write atomic. Try the Python above on python3.9 and on 3.10+.",
-    );
-    Ok(report)
+    Ok(())
 }
 
-fn print_table(report: &Report, cfg: &Config) {
+fn print_table(cx: &Cx, report: &Report, cfg: &Config) {
     // A simulated race runs once and takes no wall time: only its loss and hand-offs show.
-    let simulated = session::simulated();
+    let simulated = cx.showing_simulated();
     let mut table = if simulated {
         Table::new(&["race", "lost", "switches"])
     } else {

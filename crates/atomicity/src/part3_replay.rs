@@ -3,10 +3,12 @@
 #![doc = include_str!("part3_replay.md")]
 
 use gil_core::bytecode::{CheckPolicy, Effect, Event, Program, Replay, Scheduler};
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, StepLanes};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::StepLanes;
 use gil_core::measure::fmt_count;
-use gil_core::report::{Table, kv, note};
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, kv};
 
 use crate::part1_bytecode::print_indented;
 use crate::setup::Config;
@@ -44,14 +46,14 @@ pub fn scheduler(seed: u64, policy: CheckPolicy) -> Scheduler {
 }
 
 /// State what a replay lost as a claim (the schedule is its own expectation: deterministic).
-fn lost_claim(figure: &str, replay: &Replay, lost_text: &str, exact_text: &str) {
+fn lost_claim(cx: &mut Cx, figure: &str, replay: &Replay, lost_text: &str, exact_text: &str) {
     let lost = replay.lost() as f64;
     let (low, high, text) = if replay.lost() > 0 {
         (1.0, replay.expected as f64, lost_text)
     } else {
         (0.0, 0.0, exact_text)
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure,
         unit: Unit::Count,
         measured: lost,
@@ -166,10 +168,69 @@ pub fn first_loss_lanes(replay: &Replay) -> String {
     out
 }
 
-/// Run part 3: three schedules from one seed, with the first lost update of each shown.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
+/// Part 3 as the lesson runs it: the scheduler is deterministic, so a live run and a
+/// simulated one replay the same schedules.
+pub struct Replayed;
+
+impl Part<Config> for Replayed {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "one lost update, replayed"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part3_replay.md")
+    }
+
+    /// Deterministic: the same figures on any machine, so a busy one changes nothing.
+    fn cores_needed(&self, _: &Config) -> usize {
+        0
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(replays(cfg))
+    }
+
+    fn simulate(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(replays(cfg))
+    }
+
+    fn show(&self, cx: &mut Cx, _: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let report = run.figures;
+        kv("seed", report.seed);
+        println!();
+        summary(report);
+        println!();
+        println!("  The first lost update, <=3.9 check points (offset, instruction):");
+        show_first_loss(&report.every_instruction);
+        if let Some(lanes) = lost_update_figure(&report.every_instruction) {
+            cx.figure(&lanes)?;
+        }
+        println!();
+        lost_claim(
+            cx,
+            "<=3.9 check points, updates lost",
+            &report.every_instruction,
+            "Both threads read the same value and stored it + 1: two increments, and the \
+             counter moved by one.",
+            "This seed's schedule happened to lose nothing; try another --seed.",
+        );
+        // The 3.10+ rows only confirm part 1's listing and part 2's races: their figures
+        // stand in the table without a sentence of their own.
+        Ok(())
+    }
+}
+
+/// Three schedules from `cfg.seed`: `counter += 1` under <=3.9 and 3.10+, and the
+/// read-call-write loop under 3.10+.
+pub fn replays(cfg: &Config) -> Report {
     let increment = Program::increment();
-    let report = Report {
+    Report {
         seed: cfg.seed,
         every_instruction: scheduler(cfg.seed, CheckPolicy::EveryInstruction)
             .run(&increment, THREADS, ITERATIONS),
@@ -180,42 +241,5 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             THREADS,
             ITERATIONS,
         ),
-    };
-    note(&format!(
-        "A deterministic scheduler steps {THREADS} model threads one instruction at a time. \
-         Requests to hand over the GIL (drop requests) come at moments drawn from the seed, \
-         and the holder obeys at its next check point: one seed, one interleaving, on every \
-         machine.",
-    ));
-    println!();
-    kv("seed", report.seed);
-    println!();
-    summary(&report);
-    println!();
-    println!("  The first lost update, <=3.9 check points (offset, instruction):");
-    show_first_loss(&report.every_instruction);
-    if let Some(lanes) = lost_update_figure(&report.every_instruction) {
-        figure::show(&lanes)?;
     }
-    println!();
-    lost_claim(
-        "<=3.9 check points, updates lost",
-        &report.every_instruction,
-        "Both threads read the same value and stored it + 1: two increments, and the \
-         counter moved by one.",
-        "This seed's schedule happened to lose nothing; try another --seed.",
-    );
-    lost_claim(
-        "3.10+ check points, updates lost",
-        &report.back_edges,
-        "Updates were lost even with 3.10+'s policy.",
-        "3.10+ switches only after the write (JUMP_BACKWARD): exact.",
-    );
-    lost_claim(
-        "3.10+ with a call, updates lost",
-        &report.read_call_write,
-        "With a call in the window, the same drop requests fall inside it.",
-        "This seed's schedule happened to lose nothing; try another --seed.",
-    );
-    Ok(report)
 }

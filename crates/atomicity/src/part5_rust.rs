@@ -34,10 +34,11 @@ use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
 use gil_core::bytecode::{CheckPolicy, Program, Scheduler};
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::{cores, fmt_count, repeat};
-use gil_core::report::{Table, for_rust_readers, note};
-use gil_core::session;
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, note};
 
 use crate::setup::Config;
 
@@ -204,52 +205,56 @@ pub fn simulated_loss(threads: usize, seed: u64) -> f64 {
     100.0 * replay.lost() as f64 / replay.expected.max(1) as f64
 }
 
-/// Run part 5: race the three kinds of increment and time them.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    for_rust_readers(
-        "Two threads doing `COUNTER += 1` on a `static mut` do not compile in safe Rust \
-         (E0133; a compile_fail doctest here checks it): in `unsafe` it would be a data \
-         race, undefined behaviour, not merely a lost update. The safe tools are atomics \
-         (`AtomicU64`) and locks (`Mutex<u64>`, a lock that owns its value).",
-    );
-    println!();
-    let threads = cores().max(2);
-    let sim_threads = session::sim_cores().max(2);
-    let expected_loss = simulated_loss(sim_threads, cfg.seed);
-    if session::simulated() {
-        note(&format!(
-            "{sim_threads} threads each add 1, {} times, as an atomic load then an atomic \
-             store, on part 3's scheduler with no GIL (a live run also times fetch_add and \
-             a Mutex on real cores).",
-            fmt_count(simulated_increments(sim_threads))
-        ));
-        let simulated = Kind::simulated("AtomicU64 load, then store", expected_loss, sim_threads);
-        load_store_claim(
-            simulated.expected - simulated.total,
-            simulated.expected,
-            expected_loss,
-        );
-        return Ok(Report {
-            threads: sim_threads,
-            increments: simulated_increments(sim_threads),
-            load_store: simulated,
-            fetch_add: Kind::simulated("AtomicU64 fetch_add", 0.0, sim_threads),
-            mutex: Kind::simulated("Mutex<u64>", 0.0, sim_threads),
-        });
+/// Part 5 as the lesson runs it: the three increments raced and timed on every core, or the
+/// load-then-store race on the scheduler.
+pub struct RustSide;
+
+impl Part<Config> for RustSide {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the Rust side"
     }
-    note(&format!(
-        "{threads} threads (one per core, at least two) each add 1 to one counter, {} \
-         times, three ways: an AtomicU64 (an integer whose single loads and stores are \
-         indivisible) read and then written back; its fetch_add (one indivisible \
-         read-add-write); and a Mutex (a lock around the value). Times are medians of {} \
-         runs; \"racing\" is the race's wall time divided by all the increments in it.",
-        fmt_count(cfg.rust_increments),
-        cfg.repeats
-    ));
-    println!();
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part5_rust.md")
+    }
+
+    fn cores_needed(&self, _: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure_all(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        let threads = cx.sim_cores().max(2);
+        let loss = simulated_loss(threads, cfg.seed);
+        Ok(Report {
+            threads,
+            increments: simulated_increments(threads),
+            load_store: Kind::simulated("AtomicU64 load, then store", loss, threads),
+            fetch_add: Kind::simulated("AtomicU64 fetch_add", 0.0, threads),
+            mutex: Kind::simulated("Mutex<u64>", 0.0, threads),
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
+}
+
+/// The three increments raced and timed on this machine's cores (at least two threads).
+pub fn measure_all(cfg: &Config) -> Report {
+    let threads = cores().max(2);
     let atomic = AtomicU64::new(0);
     let locked = Mutex::new(0u64);
-    let report = Report {
+    Report {
         threads,
         increments: cfg.rust_increments,
         load_store: measure(
@@ -276,7 +281,40 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             || *locked.lock().unwrap_or_else(|p| p.into_inner()) = 0,
             || *locked.lock().unwrap_or_else(|p| p.into_inner()),
         ),
-    };
+    }
+}
+
+/// Print the increments and state what they support; `expected` is the scheduler's run.
+fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
+    let lost = |k: &Kind| k.expected.saturating_sub(k.total);
+    let expected_share =
+        100.0 * lost(&expected.load_store) as f64 / expected.load_store.expected.max(1) as f64;
+    if cx.showing_simulated() {
+        note(&format!(
+            "{} threads each add 1, {} times, as an atomic load then store, on part 3's \
+             scheduler without a GIL.",
+            report.threads,
+            fmt_count(report.increments)
+        ));
+        load_store_claim(
+            cx,
+            lost(&report.load_store),
+            report.load_store.expected,
+            expected_share,
+        );
+        return Ok(());
+    }
+    note(&format!(
+        "{} threads (one per core, at least two) each add 1 to one counter, {} times, three \
+         ways: an AtomicU64 (an integer whose single loads and stores are indivisible) read \
+         and then written back; its fetch_add (one indivisible read-add-write); and a Mutex \
+         (a lock around the value). Times are medians of {} runs; \"racing\" is the race's \
+         wall time divided by all the increments in it.",
+        report.threads,
+        fmt_count(cfg.rust_increments),
+        cfg.repeats
+    ));
+    println!();
     let mut table = Table::new(&["increment", "total", "of", "ns alone", "ns racing"]);
     for kind in [&report.load_store, &report.fetch_add, &report.mutex] {
         table.push([
@@ -289,8 +327,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     table.print();
     println!();
-    let lost = |k: &Kind| k.expected.saturating_sub(k.total);
-    claim(Claim {
+    cx.claim(Claim {
         figure: "fetch_add and Mutex, increments lost",
         unit: Unit::Count,
         measured: (lost(&report.fetch_add) + lost(&report.mutex)) as f64,
@@ -301,9 +338,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                read-modify-write one step.",
     });
     load_store_claim(
+        cx,
         lost(&report.load_store),
         report.load_store.expected,
-        expected_loss,
+        expected_share,
     );
     let fetch = &report.fetch_add;
     if fetch.contended_ns > fetch.alone_ns {
@@ -314,18 +352,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
              from the other core.",
         );
     }
-    note(
-        "Rust needs no GIL because the compiler refuses unsynchronised sharing; Python had \
-         no such check, so CPython took one lock for everything.",
-    );
-    Ok(report)
+    Ok(())
 }
 
 /// The load-then-store race loses updates: `lost` of `total` increments, against the
 /// scheduler's share `expected_share` (%) of the same total.
-fn load_store_claim(lost: u64, total: u64, expected_share: f64) {
+fn load_store_claim(cx: &mut Cx, lost: u64, total: u64, expected_share: f64) {
     let expected = (total as f64 * expected_share / 100.0).round().max(1.0);
-    claim(Claim {
+    cx.claim(Claim {
         figure: "load, then store: increments lost",
         unit: Unit::Count,
         measured: lost as f64,

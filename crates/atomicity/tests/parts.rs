@@ -12,7 +12,7 @@ use gil_core::bytecode::{CheckPolicy, Program, run_counter};
 
 #[test]
 fn part1_counts_the_switch_points_inside_the_update() {
-    let r = part1_bytecode::run(&Config::quick()).unwrap();
+    let r = part1_bytecode::listings();
     assert_eq!(r.window_check_points, [2, 0, 1]);
     assert!(
         r.listing_old.contains("BINARY_OP        13 (+=)"),
@@ -28,7 +28,7 @@ fn part1_counts_the_switch_points_inside_the_update() {
 #[test]
 fn part2_a_lock_is_exact_and_the_modern_plain_loop_never_loses() {
     let cfg = Config::quick();
-    let r = part2_race::run(&cfg).unwrap();
+    let r = part2_race::measure(&cfg);
     let expected = cfg.threads as u64 * cfg.iterations;
     assert_eq!(r.races.len(), 6);
     for race in &r.races {
@@ -137,14 +137,14 @@ fn part3_replays_the_same_trace_for_a_fixed_seed() {
         seed: 41,
         ..Config::quick()
     };
-    let r = part3_replay::run(&cfg).unwrap();
+    let r = part3_replay::replays(&cfg);
     assert_eq!(r.every_instruction.first_lost_update_trace(), SEED_41_TRACE);
     assert_eq!(
         (r.every_instruction.total, r.every_instruction.expected),
         (68, 81)
     );
     // Same seed, same everything; a second run is identical event for event.
-    let again = part3_replay::run(&cfg).unwrap();
+    let again = part3_replay::replays(&cfg);
     assert_eq!(again.every_instruction, r.every_instruction);
     assert_eq!(again.read_call_write, r.read_call_write);
     // 3.10+'s check points: the plain loop is exact, the call reopens the window.
@@ -160,7 +160,7 @@ fn part3_replays_the_same_trace_for_a_fixed_seed() {
 
 #[test]
 fn part4_single_operations_never_break_under_the_gil_or_with_object_locks() {
-    let r = part4_atomic_ops::run(&Config::quick()).unwrap();
+    let r = part4_atomic_ops::measure(&Config::quick());
     assert_eq!(r.operations.len(), 8);
     for op in &r.operations {
         if op.atomic_under_gil {
@@ -203,7 +203,7 @@ fn part4_gil_columns_are_the_schedulers_exact_figures() {
 #[test]
 fn part5_fetch_add_and_mutex_are_exact() {
     let cfg = Config::quick();
-    let r = part5_rust::run(&cfg).unwrap();
+    let r = part5_rust::measure_all(&cfg);
     let expected = r.threads as u64 * r.increments;
     assert!(r.threads >= 2);
     for kind in [&r.fetch_add, &r.mutex] {

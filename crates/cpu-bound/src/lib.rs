@@ -73,38 +73,9 @@ pub mod part4_cores;
 pub mod part5_old_gil;
 pub mod setup;
 
-use gil_core::lesson::{Lesson, Part};
+use gil_core::lesson::Lesson;
 
 pub use setup::Config;
-
-/// The lesson's parts, in teaching order; `--part N` picks one.
-pub static PARTS: [Part<Config>; 5] = [
-    Part {
-        title: "one thread against two",
-        python: part1_countdown::PYTHON,
-        run: |cfg| part1_countdown::run(cfg).map(drop),
-    },
-    Part {
-        title: "more threads",
-        python: part2_switching_overhead::PYTHON,
-        run: |cfg| part2_switching_overhead::run(cfg).map(drop),
-    },
-    Part {
-        title: "the switch interval",
-        python: part3_switch_interval::PYTHON,
-        run: |cfg| part3_switch_interval::run(cfg).map(drop),
-    },
-    Part {
-        title: "free threads and the cores",
-        python: "",
-        run: |cfg| part4_cores::run(cfg).map(drop),
-    },
-    Part {
-        title: "the old GIL, where \"threads are slower\" began",
-        python: part5_old_gil::PYTHON,
-        run: |cfg| part5_old_gil::run(cfg).map(drop),
-    },
-];
 
 /// Lesson 2, as `cargo run -p cpu-bound` runs it.
 pub static LESSON: Lesson<Config> = Lesson {
@@ -115,7 +86,13 @@ pub static LESSON: Lesson<Config> = Lesson {
             changes hands; and where \"threads make Python slower\" came from.",
     intro: "",
     steadier: "--scale 2",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
+    parts: &[
+        &part1_countdown::Countdown,
+        &part2_switching_overhead::MoreThreads,
+        &part3_switch_interval::SwitchInterval,
+        &part4_cores::Cores,
+        &part5_old_gil::OldGil,
+    ],
     exercises: &["03_countdown_threads", "04_switch_interval"],
 };
 

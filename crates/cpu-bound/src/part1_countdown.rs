@@ -5,16 +5,16 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, WIDTH, kv, note};
 use gil_core::work::countdown;
-use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline, session};
+use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline};
 
-use crate::setup::{
-    Config, Trial, enough_intervals, measurable, measured_or_simulated, median, prose,
-};
+use crate::setup::{Config, Trial, enough_intervals, measurable, median};
 
 /// How long the single thread counts at scale 1: ten switch intervals at the default 5 ms, so
 /// the two-thread run hands the GIL over about ten times. The step count follows from the
@@ -57,6 +57,8 @@ pub struct Report {
     pub free_one: Trial,
     /// Free-threaded, two threads doing N each.
     pub free_two: Trial,
+    /// What each thread of a two-thread run saw: `(current_thread().name, active_count())`.
+    pub seen: Vec<(String, usize)>,
 }
 
 impl Report {
@@ -103,6 +105,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     }
     Ok(Report {
         n,
+        seen: introspect(&gil),
         gil_one: median(&gil_one).clone(),
         gil_two: median(&gil_two).clone(),
         free_one: median(&free_one).clone(),
@@ -118,6 +121,8 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
     let free = cfg.sim(Mode::FreeThreaded, cores);
     Report {
         n,
+        // The model's own threads answer: the answers depend on no clock.
+        seen: introspect(&Gil::new()),
         gil_one: Trial::simulate(&gil, 1, total, cfg.step_picos),
         gil_two: Trial::simulate(&gil, 2, total, cfg.step_picos),
         free_one: Trial::simulate(&free, 1, total, cfg.step_picos),
@@ -144,19 +149,43 @@ pub fn introspect(gil: &Gil) -> Vec<(String, usize)> {
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part1_countdown.md");
 
-/// Run part 1: the threads' introspection, then both shapes of the work under the GIL and
-/// free-threaded (live, or simulated with `--simulated`), the GIL timeline, and the claims.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    prose(TEXT);
-    println!();
-    let gil = cfg.gil(Mode::Gil)?;
-    show_introspection(&introspect(&gil));
+/// Part 1 in the lesson's table.
+pub struct Countdown;
 
-    let cores = session::sim_cores();
-    let expected = simulate(cfg, cores);
-    let measured = measured_or_simulated(&expected, || measure(cfg))?;
-    print(cfg, &measured, &expected)?;
-    Ok(measured)
+impl Part<Config> for Countdown {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "one thread against two"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        // The model's threads answer the same in every showing: print them once.
+        if cx.simulated() || !cx.showing_simulated() {
+            show_introspection(&run.figures.seen);
+        }
+        print(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// What the threads saw, in two lines: the model's answers, and CPython's one difference.
@@ -175,7 +204,7 @@ fn show_introspection(seen: &[(String, usize)]) {
     println!();
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     // Too short live or on the simulator: either way the figures would not mean anything.
     let one_thread = r.gil_one.wall.min(r.free_one.wall);
     if !measurable(cfg, one_thread.min(expected.gil_one.wall)) {
@@ -196,15 +225,15 @@ fn print(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         ]);
     }
     table.print();
-    if !session::simulated() {
+    if !cx.showing_simulated() {
         note(&format!(
             "Medians of {}, the four kinds in turns.",
             cfg.repeats.max(1)
         ));
     }
     println!();
-    claim_gil_ratio(r.gil_time_ratio(), expected.gil_time_ratio());
-    claim_free_speedup(r.free_speedup(), expected.free_speedup());
+    claim_gil_ratio(cx, r.gil_time_ratio(), expected.gil_time_ratio());
+    claim_free_speedup(cx, r.free_speedup(), expected.free_speedup());
 
     println!();
     let timeline = r.timeline();
@@ -222,7 +251,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
             note(line.trim());
         }
     }
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "countdown",
             "Two threads counting down under the GIL",
@@ -234,13 +263,13 @@ fn print(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     println!();
     let overlap = r.gil_two.wall.min(expected.gil_two.wall);
     if enough_intervals(cfg, overlap, cfg.switch_interval.max(MIN_SWITCH_WAIT)) {
-        claim_switching(cfg.switch_interval, r, expected);
+        claim_switching(cx, cfg.switch_interval, r, expected);
     }
     Ok(())
 }
 
-fn claim_gil_ratio(measured: f64, expected: f64) {
-    claim(Claim {
+fn claim_gil_ratio(cx: &mut Cx, measured: f64, expected: f64) {
+    cx.claim(Claim {
         figure: "GIL time, two threads / one",
         unit: Unit::Ratio,
         measured,
@@ -252,9 +281,9 @@ fn claim_gil_ratio(measured: f64, expected: f64) {
     });
 }
 
-fn claim_free_speedup(measured: f64, expected: f64) {
+fn claim_free_speedup(cx: &mut Cx, measured: f64, expected: f64) {
     if expected >= 1.5 {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "free-threaded speedup, two threads over one",
             unit: Unit::Ratio,
             measured,
@@ -264,7 +293,7 @@ fn claim_free_speedup(measured: f64, expected: f64) {
             text: "Without a GIL both threads counted at once, on two cores.",
         });
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "free-threaded speedup, two threads over one",
             unit: Unit::Ratio,
             measured,
@@ -277,7 +306,7 @@ fn claim_free_speedup(measured: f64, expected: f64) {
     }
 }
 
-fn claim_switching(interval: Duration, r: &Report, expected: &Report) {
+fn claim_switching(cx: &mut Cx, interval: Duration, r: &Report, expected: &Report) {
     let (unit, per_unit) = if interval >= Duration::from_millis(1) {
         (Unit::Millis, 1e3)
     } else {
@@ -292,7 +321,7 @@ fn claim_switching(interval: Duration, r: &Report, expected: &Report) {
     // At long enough intervals the interval sets the pace; at very short ones the time the
     // operating system takes to wake the waiter does, and the sentence must say which.
     if want_hold <= 1.5 * wait {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "median hold before a hand-off",
             unit,
             measured: hold * per_unit,
@@ -305,7 +334,7 @@ fn claim_switching(interval: Duration, r: &Report, expected: &Report) {
             ),
         });
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "median hold before a hand-off",
             unit,
             measured: hold * per_unit,

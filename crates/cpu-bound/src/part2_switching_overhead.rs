@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, LineChart, Scale, Series};
+use gil_core::Mode;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::{LineChart, Scale, Series};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
-use gil_core::{Mode, session};
 
-use crate::setup::{Config, Trial, measurable, measured_or_simulated, median, prose};
+use crate::setup::{Config, Trial, measurable, median};
 
 /// How long the one-thread row counts at scale 1; the step count follows from the step cost.
 pub const ONE_THREAD: Duration = Duration::from_millis(80);
@@ -88,29 +90,56 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part2_switching_overhead.md");
 
-/// Run part 2 on the interpreter the flags chose (the GIL unless `--free-threaded`).
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    prose(TEXT);
-    if cfg.free_threaded {
-        kv("interpreter", cfg.chosen_mode());
+/// Part 2 in the lesson's table: the GIL, or none with `--free-threaded`.
+pub struct MoreThreads;
+
+impl Part<Config> for MoreThreads {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "more threads"
     }
-    println!();
-    let expected = simulate(cfg, session::sim_cores());
-    let measured = measured_or_simulated(&expected, || measure(cfg))?;
-    print(cfg, &measured, &expected);
-    figure::show(&thread_sweep(cfg, &measured))?;
-    Ok(measured)
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        // A waiter wakes on time only with a core of its own.
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        if cfg.free_threaded {
+            kv("interpreter", cfg.chosen_mode());
+            println!();
+        }
+        print(cx, cfg, run.figures, run.expected);
+        cx.figure(&thread_sweep(cfg, run.figures, cx.sim_cores()))
+    }
 }
 
 /// The figure: time against threads, these rows beside the simulator's free-threaded run of
 /// the same work (the time processes would take too, start-up aside).
-fn thread_sweep(cfg: &Config, r: &Report) -> LineChart {
+fn thread_sweep(cfg: &Config, r: &Report, cores: usize) -> LineChart {
     let free = simulate(
         &Config {
             free_threaded: true,
             ..cfg.clone()
         },
-        session::sim_cores(),
+        cores,
     );
     let points = |report: &Report| -> Vec<(f64, f64)> {
         report
@@ -131,12 +160,12 @@ fn thread_sweep(cfg: &Config, r: &Report) -> LineChart {
     .caption("Processes share the work like free threads, plus their start-up.")
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) {
+fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.rows[0].wall.min(expected.rows[0].wall)) {
         return;
     }
     // Simulated, the expectation is the figure itself: its columns would repeat it.
-    let live = !session::simulated();
+    let live = !cx.showing_simulated();
     let mut head = vec!["threads", "time", "vs one"];
     if live {
         head.push("expected");
@@ -184,11 +213,11 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     let (fastest, slowest) = r.ratio_range();
     let (want_fastest, want_slowest) = expected.ratio_range();
     if r.mode == Mode::FreeThreaded {
-        claim_free(fastest, want_fastest, session::sim_cores());
+        claim_free(cx, fastest, want_fastest);
         return;
     }
     if want_slowest <= 1.3 {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "slowest of 2-8 threads, time / one",
             unit: Unit::Ratio,
             measured: slowest,
@@ -199,7 +228,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
                    waiting thread sleeps, and a hand-off takes microseconds.",
         });
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "slowest of 2, 4 and 8 threads, time / one",
             unit: Unit::Ratio,
             measured: slowest,
@@ -215,9 +244,9 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     }
 }
 
-fn claim_free(fastest: f64, expected: f64, cores: usize) {
-    if cores >= 2 {
-        claim(Claim {
+fn claim_free(cx: &mut Cx, fastest: f64, expected: f64) {
+    if cx.sim_cores() >= 2 {
+        cx.claim(Claim {
             figure: "free-threaded, fastest time / one thread",
             unit: Unit::Ratio,
             measured: fastest,
@@ -228,7 +257,7 @@ fn claim_free(fastest: f64, expected: f64, cores: usize) {
                    cores at once (part 4 shows how far that goes).",
         });
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "free-threaded, fastest time / one thread",
             unit: Unit::Ratio,
             measured: fastest,

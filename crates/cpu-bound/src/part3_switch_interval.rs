@@ -4,16 +4,16 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, LineChart, Scale, Series};
+use gil_core::Mode;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::{LineChart, Scale, Series};
 use gil_core::measure::{fmt_count, fmt_duration, fmt_ratio, speedup};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
-use gil_core::{Mode, session};
 
-use crate::setup::{
-    Config, MIN_INTERVALS, Trial, measurable, measured_or_simulated, median, print_prose, prose,
-};
+use crate::setup::{Config, MIN_INTERVALS, Trial, measurable, median};
 
 /// How long the one-thread baseline counts at scale 1; the step count follows from the step
 /// cost.
@@ -142,24 +142,49 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part3_switch_interval.md");
 
-/// Run part 3: two threads at each interval, on the interpreter the flags chose.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let after = prose(TEXT);
-    println!();
-    kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
-    if cfg.free_threaded {
-        kv("interpreter", cfg.chosen_mode());
+/// Part 3 in the lesson's table.
+pub struct SwitchInterval;
+
+impl Part<Config> for SwitchInterval {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the switch interval"
     }
-    println!();
-    let expected = simulate(cfg, session::sim_cores());
-    let measured = measured_or_simulated(&expected, || measure(cfg))?;
-    print(cfg, &measured, &expected);
-    for chart in interval_charts(&measured) {
-        figure::show(&chart)?;
+
+    fn python(&self) -> &'static str {
+        PYTHON
     }
-    println!();
-    print_prose(after);
-    Ok(measured)
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        // A waiter wakes on time only with a core of its own.
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        kv("sys.getswitchinterval()", cfg.switch_interval.as_secs_f64());
+        if cfg.free_threaded {
+            kv("interpreter", cfg.chosen_mode());
+        }
+        println!();
+        print(cx, cfg, run.figures, run.expected);
+        for chart in interval_charts(run.figures) {
+            cx.figure(&chart)?;
+        }
+        Ok(())
+    }
 }
 
 /// The figures: switches per second and time against the interval.
@@ -203,12 +228,12 @@ fn hold(mode: Mode, row: &Row) -> String {
     }
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) {
+fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.one_thread.wall.min(expected.one_thread.wall)) {
         return;
     }
     // Simulated, the expectation is the figure itself: its columns would repeat it.
-    let live = !session::simulated();
+    let live = !cx.showing_simulated();
     let head: &[&str] = if live {
         &[
             "interval",
@@ -251,7 +276,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     });
     println!();
     if r.mode == Mode::FreeThreaded {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "GIL switches at all four intervals",
             unit: Unit::Count,
             measured: r.all_switches() as f64,
@@ -270,7 +295,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     let long_enough = ran_for >= default_row.interval * MIN_INTERVALS;
     if long_enough {
         let want = expected.switch_rate_gain();
-        claim(Claim {
+        cx.claim(Claim {
             figure: "switches/s, 0.1 ms interval over 5 ms",
             unit: Unit::Ratio,
             measured: r.switch_rate_gain(),
@@ -302,7 +327,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             "At 0.1 ms the hand-offs themselves cost time: two threads were slower than one.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "time at 0.1 ms / one thread",
         unit: Unit::Ratio,
         measured: r.time_ratio(0),

@@ -8,14 +8,16 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, LineChart, Scale, Series};
+use gil_core::Mode;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::{LineChart, Scale, Series};
 use gil_core::measure::{self, fmt_duration, fmt_ratio, speedup};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
-use gil_core::{Mode, session};
 
-use crate::setup::{Config, Trial, measurable, measured_or_simulated, median, prose};
+use crate::setup::{Config, Trial, measurable, median};
 
 /// How long one free-threaded thread counts at scale 1; the step count follows from the step
 /// cost.
@@ -156,33 +158,57 @@ pub fn core_sweep(cfg: &Config) -> Vec<SweepRow> {
         .collect()
 }
 
-/// Run part 4: free-threaded scaling over this machine's cores, then the simulator's sweep.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    prose(TEXT);
-    println!();
-    let sim_cores = session::sim_cores();
-    // Live, the thread counts follow this machine; the simulator says what the same counts
-    // would do on the machine `--cores` describes.
-    let threads_for = if session::simulated() {
-        sim_cores
-    } else {
+/// Part 4 in the lesson's table.
+pub struct Cores;
+
+impl Part<Config> for Cores {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "free threads and the cores"
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
         measure::cores()
-    };
-    let expected = simulate(cfg, threads_for, sim_cores);
-    let measured = measured_or_simulated(&expected, || measure(cfg))?;
-    print(cfg, &measured, &expected);
-    println!();
-    let sweep = core_sweep(cfg);
-    print_sweep(&sweep);
-    figure::show(&sweep_chart(&sweep))?;
-    Ok(measured)
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        // Live, the thread counts follow this machine; the simulator says what the same counts
+        // would do on the machine `--cores` describes.
+        let threads_for = if cx.simulated() {
+            cx.sim_cores()
+        } else {
+            measure::cores()
+        };
+        Ok(simulate(cfg, threads_for, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        print(cx, cfg, run.figures, run.expected);
+        // The sweep is the simulator's in every showing: print it once.
+        if cx.simulated() || !cx.showing_simulated() {
+            println!();
+            let sweep = core_sweep(cfg);
+            print_sweep(&sweep);
+            cx.figure(&sweep_chart(&sweep))?;
+        }
+        Ok(())
+    }
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) {
+fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
     if !measurable(cfg, r.rows[0].trial.wall.min(expected.rows[0].trial.wall)) {
         return;
     }
-    let live = !session::simulated();
+    let live = !cx.showing_simulated();
     let mut table = Table::new(if live {
         &["free threads", "time", "speedup", "expected", "ideal"][..]
     } else {
@@ -215,7 +241,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     println!();
     match (r.beyond_the_cores(), expected.beyond_the_cores()) {
         (Some(measured), Some(want)) => {
-            claim(Claim {
+            cx.claim(Claim {
                 figure: "2 threads per core over 1 per core, speedup",
                 unit: Unit::Ratio,
                 measured,
@@ -228,7 +254,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         }
         _ => {
             let (row, want) = (r.per_core_row(), expected.per_core_row().speedup);
-            claim(Claim {
+            cx.claim(Claim {
                 figure: "free-threaded speedup, 2 threads on 1 core",
                 unit: Unit::Ratio,
                 measured: row.speedup,

@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
-use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL, session};
+use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
 
-use crate::setup::{Config, Trial, measurable, median, print_prose, prose};
+use crate::setup::{Config, Trial, measurable, median};
 
 /// The pre-3.2 GIL with CPython's default check interval.
 const OLD_GIL: Mode = Mode::OldGil {
@@ -185,28 +187,58 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part5_old_gil.md");
 
-/// Run part 5: calibrate a tick, then one and two threads under the old and the new GIL.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let after = prose(TEXT);
-    println!();
-    let expected = simulate(cfg, session::sim_cores());
-    let measured = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg, calibrate())?
-    };
-    print(cfg, &measured, &expected);
-    if let Some(timeline) = &expected.old_two.timeline {
-        figure::show(
-            &TimelineChart::new("old-gil", "The old GIL, two threads (simulated)", timeline)
-                .caption("T2 waits until T1 is done: each time T1 let go, it took the lock back."),
-        )?;
+/// Part 5 in the lesson's table.
+pub struct OldGil;
+
+impl Part<Config> for OldGil {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the old GIL, where \"threads are slower\" began"
     }
-    println!();
-    why_waiters_starved();
-    println!();
-    print_prose(after);
-    Ok(measured)
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        // The old GIL's lost races need the woken thread on a core of its own.
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg, calibrate())
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        if cx.deep() {
+            show_tick(&run.figures.calibration);
+            println!();
+        }
+        print(cx, cfg, run.figures, run.expected);
+        if let Some(timeline) = &run.expected.old_two.timeline {
+            cx.figure(
+                &TimelineChart::new("old-gil", "The old GIL, two threads (simulated)", timeline)
+                    .caption(
+                        "T2 waits until T1 is done: each time T1 let go, it took the lock back.",
+                    ),
+            )?;
+        }
+        // Over every schedule, not one run: printed once, in whichever showing is last.
+        if cx.simulated() || !cx.showing_simulated() {
+            println!();
+            why_waiters_starved();
+        }
+        Ok(())
+    }
 }
 
 /// The reason, over every schedule: the model checker's shortest schedule in which the old
@@ -263,7 +295,7 @@ pub fn show_tick(calibration: &Calibration) {
     }
 }
 
-fn print(cfg: &Config, r: &Report, expected: &Report) {
+fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
     let one_thread = r.new_one.wall.min(r.old_one.wall);
     if !measurable(cfg, one_thread.min(expected.new_one.wall)) {
         return;
@@ -299,7 +331,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
             fmt_count(r.new_two.stats.switches),
         ])
         .print();
-    note(&if session::simulated() {
+    note(&if cx.showing_simulated() {
         "A take is one acquisition of the GIL; a hand-off, a take by another thread.".to_owned()
     } else {
         format!(
@@ -312,7 +344,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     let want_old = expected.old_time_ratio();
     let old_is_slow = want_old >= 1.15;
     let old_held = if old_is_slow {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "old GIL time, two threads / one",
             unit: Unit::Ratio,
             measured: r.old_time_ratio(),
@@ -323,7 +355,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
                    both a wake-up.",
         })
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "old GIL time, two threads / one",
             unit: Unit::Ratio,
             measured: r.old_time_ratio(),
@@ -335,7 +367,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
         })
     };
     let want_new = expected.new_time_ratio();
-    let new_held = claim(Claim {
+    let new_held = cx.claim(Claim {
         figure: "3.2+ GIL time, two threads / one",
         unit: Unit::Ratio,
         measured: r.new_time_ratio(),
@@ -348,7 +380,7 @@ fn print(cfg: &Config, r: &Report, expected: &Report) {
     // The comparison only concludes something when both of its halves held.
     if old_is_slow && old_held && new_held {
         let want = want_old / want_new;
-        claim(Claim {
+        cx.claim(Claim {
             figure: "two/one, old GIL over 3.2+ GIL",
             unit: Unit::Ratio,
             measured: r.old_time_ratio() / r.new_time_ratio(),

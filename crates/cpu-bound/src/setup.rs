@@ -9,7 +9,7 @@ use gil_core::measure::{self, Samples, fmt_duration};
 use gil_core::report::note;
 use gil_core::sim::{self, Script, SimConfig, Step};
 use gil_core::work::countdown_step_picos;
-use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, GilStats, Mode, Timeline, session};
+use gil_core::{DEFAULT_SWITCH_INTERVAL, Gil, GilGuard, GilStats, Mode, Timeline};
 
 /// The `--scale` values accepted: from a hundredth of the work (the parts then say they are
 /// too short to measure) to four times it (about half a minute on an idle 2-core machine).
@@ -252,19 +252,6 @@ impl Trial {
     }
 }
 
-/// The figures a part reports: `expected` itself with `--simulated`, otherwise what `measure`
-/// finds on this machine (the part prints them beside `expected`).
-pub fn measured_or_simulated<R: Clone>(
-    expected: &R,
-    measure: impl FnOnce() -> anyhow::Result<R>,
-) -> anyhow::Result<R> {
-    if session::simulated() {
-        Ok(expected.clone())
-    } else {
-        measure()
-    }
-}
-
 /// The run with the median wall time (the lower middle for an even count).
 ///
 /// # Panics
@@ -324,44 +311,4 @@ fn scale_for(cfg: &Config, wall: Duration, target: Duration) -> Option<f64> {
     let needed = flag * 1.2 * target.as_secs_f64() / wall.as_secs_f64().max(1e-9);
     let needed = ((needed * 10.0).ceil() / 10.0).max(*SCALE_RANGE.start());
     (needed <= *SCALE_RANGE.end()).then_some(needed)
-}
-
-/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
-/// Returns the text after the figures marker, for the part to print after its figures.
-pub fn prose(markdown: &str) -> &str {
-    let (before, after) = markdown
-        .split_once("<!-- figures -->")
-        .unwrap_or((markdown, ""));
-    print_prose(before);
-    after
-}
-
-/// Print markdown prose as [`prose`] does, all of it.
-pub fn print_prose(markdown: &str) {
-    let mut deep = false;
-    let mut paragraph = String::new();
-    let mut first = true;
-    let mut flush = |paragraph: &mut String| {
-        if !paragraph.trim().is_empty() {
-            if !first {
-                println!();
-            }
-            first = false;
-            note(&paragraph.replace("**", ""));
-        }
-        paragraph.clear();
-    };
-    for line in markdown.lines() {
-        match line.trim() {
-            "<!-- deep -->" => deep = true,
-            "<!-- /deep -->" => deep = false,
-            _ if deep => {}
-            "" => flush(&mut paragraph),
-            text => {
-                paragraph.push_str(text);
-                paragraph.push(' ');
-            }
-        }
-    }
-    flush(&mut paragraph);
 }

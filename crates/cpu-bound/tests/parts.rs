@@ -54,7 +54,7 @@ fn part1_gil_threads_take_turns_and_free_threads_never_switch() {
         switch_interval: Duration::from_millis(1),
         ..Config::quick()
     };
-    let r = part1_countdown::run(&cfg).unwrap();
+    let r = part1_countdown::measure(&cfg).unwrap();
     for trial in [&r.gil_one, &r.gil_two, &r.free_one, &r.free_two] {
         assert_eq!(trial.work_done, 2 * r.n, "every countdown step was done");
     }
@@ -84,7 +84,7 @@ fn part1_gil_threads_take_turns_and_free_threads_never_switch() {
 
 #[test]
 fn part2_every_thread_takes_the_gil_and_does_its_share() {
-    let r = part2_switching_overhead::run(&Config::quick()).unwrap();
+    let r = part2_switching_overhead::measure(&Config::quick()).unwrap();
     let counts: Vec<usize> = r.rows.iter().map(|t| t.threads).collect();
     assert_eq!(counts, part2_switching_overhead::THREAD_COUNTS);
     for row in &r.rows {
@@ -105,7 +105,7 @@ fn part2_free_threaded_has_no_switches() {
         free_threaded: true,
         ..Config::quick()
     };
-    let r = part2_switching_overhead::run(&cfg).unwrap();
+    let r = part2_switching_overhead::measure(&cfg).unwrap();
     for row in &r.rows {
         assert_eq!(row.work_done, r.total);
         assert_eq!(row.stats.switches, 0);
@@ -115,7 +115,7 @@ fn part2_free_threaded_has_no_switches() {
 
 #[test]
 fn part3_a_shorter_interval_switches_more() {
-    let r = part3_switch_interval::run(&Config::quick()).unwrap();
+    let r = part3_switch_interval::measure(&Config::quick()).unwrap();
     let intervals: Vec<Duration> = r.rows.iter().map(|row| row.interval).collect();
     assert_eq!(
         intervals,
@@ -140,7 +140,7 @@ fn part4_thread_counts_follow_the_cores() {
     assert_eq!(part4_cores::thread_counts(1), [1, 2]);
     assert_eq!(part4_cores::thread_counts(2), [1, 2, 4]);
     assert_eq!(part4_cores::thread_counts(8), [1, 8, 16]);
-    let r = part4_cores::run(&Config::quick()).unwrap();
+    let r = part4_cores::measure(&Config::quick()).unwrap();
     assert_eq!(r.cores, cores());
     let counts: Vec<usize> = r.rows.iter().map(|row| row.trial.threads).collect();
     assert_eq!(counts, part4_cores::thread_counts(r.cores));
@@ -153,7 +153,7 @@ fn part4_thread_counts_follow_the_cores() {
 
 #[test]
 fn part5_old_gil_releases_every_hundred_ticks_exactly() {
-    let r = part5_old_gil::run(&Config::quick()).unwrap();
+    let r = part5_old_gil::measure(&Config::quick(), part5_old_gil::calibrate()).unwrap();
     assert!(r.calibration.work_per_tick >= 1);
     assert!(r.calibration.tick > Duration::ZERO);
     for trial in [&r.old_one, &r.old_two, &r.new_one, &r.new_two] {

@@ -8,7 +8,6 @@ use clap::Parser;
 use cpu_bound::setup::Config;
 use cpu_bound::{part1_countdown, part2_switching_overhead, part3_switch_interval};
 use cpu_bound::{part4_cores, part5_old_gil};
-use gil_core::claim;
 use gil_core::lesson::LessonArgs;
 
 /// The lesson's flags, as the binary parses them.
@@ -143,10 +142,10 @@ fn every_claim_holds_on_the_simulator_it_is_checked_against() {
                 ];
                 argv.extend_from_slice(extra);
                 let flags = Flags::try_parse_from(&argv).expect("valid flags");
-                let before = claim::log().len();
-                cpu_bound::run(&flags.lesson, &Config::from_args(&flags.lesson, 1.0))
+                let cfg = Config::from_args(&flags.lesson, 1.0);
+                let cx = gil_core::lesson::run(&cpu_bound::LESSON, &flags.lesson, &cfg)
                     .expect("the simulated lesson runs");
-                let made = claim::log().split_off(before);
+                let made = cx.claims().to_vec();
                 assert!(made.len() >= 5, "{argv:?}: at least one claim per part");
                 for record in made {
                     assert!(record.held, "{argv:?}: {record:?}");

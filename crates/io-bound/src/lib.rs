@@ -88,9 +88,9 @@ pub mod part6_release_table;
 use std::time::Duration;
 
 use gil_core::cli::{DEFAULT_SWITCH_INTERVAL_MS, GilArgs};
-use gil_core::lesson::{Lesson, Part};
+use gil_core::lesson::Lesson;
 use gil_core::sim::SimConfig;
-use gil_core::{Gil, GilStats, Mode, report, session};
+use gil_core::{Gil, GilStats, Mode, report};
 
 /// The lesson: its title, parts (with the Python each models) and exercises.
 pub static LESSON: Lesson<Config> = Lesson {
@@ -105,43 +105,15 @@ pub static LESSON: Lesson<Config> = Lesson {
             file and socket calls and NumPy's long loops do.",
     steadier: "",
     parts: &[
-        &PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4], &PARTS[5],
+        &part1_downloads::Downloads,
+        &part2_real_io::RealIo,
+        &part3_forgot_to_release::ForgotToDetach,
+        &part4_mixed::Mixed,
+        &part5_convoy::ConvoyEffect,
+        &part6_release_table::ReleaseTable,
     ],
     exercises: &["05_overlap_downloads", "06_blocking_call"],
 };
-
-static PARTS: [Part<Config>; 6] = [
-    Part {
-        title: "downloads that sleep",
-        python: part1_downloads::PYTHON,
-        run: part1_downloads::part,
-    },
-    Part {
-        title: "real files and a slow server",
-        python: part2_real_io::PYTHON,
-        run: part2_real_io::part,
-    },
-    Part {
-        title: "an extension that forgot to detach",
-        python: part3_forgot_to_release::PYTHON,
-        run: part3_forgot_to_release::part,
-    },
-    Part {
-        title: "a CPU phase, then a wait",
-        python: part4_mixed::PYTHON,
-        run: part4_mixed::part,
-    },
-    Part {
-        title: "the convoy effect",
-        python: part5_convoy::PYTHON,
-        run: part5_convoy::part,
-    },
-    Part {
-        title: "when is the GIL released?",
-        python: part6_release_table::PYTHON,
-        run: part6_release_table::part,
-    },
-];
 
 /// Sizes and interpreter settings for one run of the lesson.
 #[derive(Clone, Debug)]
@@ -230,15 +202,11 @@ impl Config {
         }
     }
 
-    /// The simulator set up like this run: same interpreter and interval, the session's cores,
+    /// The simulator set up like this run: same interpreter and interval, the simulated machine's cores,
     /// bytecodes of 1 µs (check points that often are plenty for these scenarios, and keep
     /// long computations cheap to simulate).
-    pub fn sim(&self) -> SimConfig {
-        let mut sim = SimConfig::new(
-            self.gil.mode(Mode::Gil),
-            self.gil.interval(),
-            session::sim_cores(),
-        );
+    pub fn sim(&self, cores: usize) -> SimConfig {
+        let mut sim = SimConfig::new(self.gil.mode(Mode::Gil), self.gil.interval(), cores);
         sim.bytecode = Duration::from_micros(1);
         sim
     }
@@ -324,44 +292,4 @@ pub fn print_chart(chart: &str) {
             report::indented(line, "    ", "      ");
         }
     }
-}
-
-/// Print a part's markdown prose: paragraphs re-wrapped, `<!-- deep -->` sections left out.
-/// Returns the text after the figures marker, for the part to print after its figures.
-pub fn prose(markdown: &str) -> &str {
-    let (before, after) = markdown
-        .split_once("<!-- figures -->")
-        .unwrap_or((markdown, ""));
-    print_prose(before);
-    after
-}
-
-/// Print markdown prose as [`prose`] does, all of it.
-pub fn print_prose(markdown: &str) {
-    let mut deep = false;
-    let mut paragraph = String::new();
-    let mut first = true;
-    let mut flush = |paragraph: &mut String| {
-        if !paragraph.trim().is_empty() {
-            if !first {
-                println!();
-            }
-            first = false;
-            report::note(&paragraph.replace("**", ""));
-        }
-        paragraph.clear();
-    };
-    for line in markdown.lines() {
-        match line.trim() {
-            "<!-- deep -->" => deep = true,
-            "<!-- /deep -->" => deep = false,
-            _ if deep => {}
-            "" => flush(&mut paragraph),
-            text => {
-                paragraph.push_str(text);
-                paragraph.push(' ');
-            }
-        }
-    }
-    flush(&mut paragraph);
 }

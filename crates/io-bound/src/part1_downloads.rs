@@ -1,7 +1,5 @@
 //! Part 1 — simulated downloads: sleeping threads do not need the GIL.
 //!
-#![doc = include_str!("part1_downloads.md")]
-//!
 //! A "download" here is a sleep inside [`detach`](gil_core::GilGuard::detach),
 //! which is what `time.sleep` does in CPython: drop the GIL, sleep, take it back. One thread
 //! downloading N files waits N times in a row. N threads each wait once, all at the same time,
@@ -13,11 +11,13 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_duration, speedup, time};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, Timeline, report, session};
+use gil_core::{GilGuard, Timeline, report};
 
 use crate::{Config, Overlap, median_duration};
 
@@ -127,15 +127,15 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// The same downloads on the simulator (an idle machine with the session's cores).
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let (n, delay) = (cfg.downloads, cfg.delay);
     let one = || vec![Step::Bytecode(PYTHON_AROUND_A_WAIT), Step::Blocking(delay)];
     let alone = simulate(
-        &cfg.sim(),
+        &cfg.sim(cores),
         vec![Script::new("main", vec![Step::Repeat(n as u32, one())])],
     );
     let threads = simulate(
-        &cfg.sim(),
+        &cfg.sim(cores),
         (1..=n)
             .map(|i| Script::new(format!("T{i}"), one()))
             .collect(),
@@ -157,26 +157,41 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 1 as the lesson runs it: live (or simulated with `--simulated`), then the claims.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected)
+/// Part 1 in the lesson's table.
+pub struct Downloads;
+
+impl Part<Config> for Downloads {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "downloads that sleep"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        1
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
-/// The part's prose (also its documentation, and the book's page).
-pub const TEXT: &str = include_str!("part1_downloads.md");
-
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.downloads;
-    if !session::simulated() && cfg.rounds(r.delay * (n + 1) as u32) > 1 {
+    if !cx.showing_simulated() && cfg.rounds(r.delay * (n + 1) as u32) > 1 {
         report::note(&format!(
             "Each way runs {} times, taking turns; the figures are medians.",
             cfg.rounds(r.delay * (n + 1) as u32)
@@ -188,7 +203,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     );
     report::kv(&format!("on {n} threads"), fmt_duration(r.threaded));
     let speedup = expected.speedup();
-    claim(Claim {
+    cx.claim(Claim {
         figure: "speedup on threads",
         unit: Unit::Ratio,
         measured: r.speedup(),
@@ -198,7 +213,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         text: &format!("The {n} waits overlapped: {n} threads took about as long as one download."),
     });
     let held = expected.overlap.held_share() * 100.0;
-    claim(Claim {
+    cx.claim(Claim {
         figure: "share of the threads' time holding the GIL",
         unit: Unit::Percent,
         measured: r.overlap.held_share() * 100.0,
@@ -207,7 +222,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         high: (held * 2.0).max(5.0),
         text: "A sleeping thread does not hold the GIL.",
     });
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "downloads",
             &format!("{n} downloads on {n} threads"),
@@ -224,7 +239,7 @@ mod tests {
     #[test]
     fn simulated_downloads_overlap_completely() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert_eq!(r.downloads, 3);
         assert!(r.sequential >= r.delay * 3, "{r:?}");
         assert!(r.threaded >= r.delay && r.threaded < r.delay + Duration::from_millis(1));

@@ -25,11 +25,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
 use gil_core::measure::{fmt_duration, speedup, time};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, report, session};
+use gil_core::{GilGuard, report};
 
 use crate::cleanup::ScratchDir;
 use crate::{Config, Overlap, median_duration};
@@ -233,7 +235,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// The same workloads on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let n = cfg.downloads;
     let chunks = (cfg.file_kib * 1024).div_ceil(CHUNK).max(1) as u32;
     let file = vec![
@@ -250,14 +252,14 @@ pub fn simulated(cfg: &Config) -> Report {
     let request = vec![Step::Blocking(cfg.server_delay)];
     let compare = |steps: Vec<Step>| {
         let one = simulate(
-            &cfg.sim(),
+            &cfg.sim(cores),
             vec![Script::new(
                 "main",
                 vec![Step::Repeat(n as u32, steps.clone())],
             )],
         );
         let threads = simulate(
-            &cfg.sim(),
+            &cfg.sim(cores),
             (1..=n)
                 .map(|i| Script::new(format!("T{i}"), steps.clone()))
                 .collect(),
@@ -276,18 +278,39 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 2 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected);
-    Ok(())
+/// Part 2 in the lesson's table.
+pub struct RealIo;
+
+impl Part<Config> for RealIo {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "real files and a slow server"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// The part's prose (also its documentation, and the book's page).
@@ -299,11 +322,11 @@ fn print_comparison(what: &str, n: usize, c: &Comparison) {
 }
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.tasks;
     print_comparison(&format!("{n} files of {} KiB", cfg.file_kib), n, &r.file_io);
     let held = expected.file_io.overlap.held_share() * 100.0;
-    claim(Claim {
+    cx.claim(Claim {
         figure: "share of the file threads' time holding the GIL",
         unit: Unit::Percent,
         measured: r.file_io.overlap.held_share() * 100.0,
@@ -319,7 +342,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         &r.network,
     );
     let speedup = expected.network.speedup();
-    claim(Claim {
+    cx.claim(Claim {
         figure: "network speedup on threads",
         unit: Unit::Ratio,
         measured: r.network.speedup(),
@@ -343,6 +366,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             },
         );
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -352,10 +376,10 @@ mod tests {
     #[test]
     fn simulated_requests_overlap_and_files_hold_the_gil_little() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert!(r.live.is_none());
         assert!(r.network.speedup() > 2.9 && r.network.speedup() <= 3.0);
         assert!(r.file_io.overlap.held_share() < 0.25, "{r:?}");
-        assert_eq!(simulated(&cfg).file_io.threaded, r.file_io.threaded);
+        assert_eq!(simulated(&cfg, 2).file_io.threaded, r.file_io.threaded);
     }
 }

@@ -10,19 +10,22 @@
 //! The experiment: N threads each make a few requests to the slow server, first through a
 //! well-behaved extension ([`detach`](gil_core::GilGuard::detach) around the
 //! request), then through one that makes the identical call while holding the GIL. The
-//! timeline shows the difference: mostly `░` (released, waiting together) versus one `█` at a
-//! time. With the GIL held, the waits cannot overlap, so the wall time is at least their sum.
+//! terminal draws the held run (one `█` at a time, the others `▒`, queued for the GIL); the
+//! SVG figures draw both. With the GIL held, the waits cannot overlap, so the wall time is at
+//! least their sum.
 //!
 //! The two extensions take turns (released, held, released, held …); figures are medians.
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_duration, time};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{GilGuard, Timeline, report, session};
+use gil_core::{GilGuard, Timeline, report};
 
 use crate::{CHART_CELLS, Config, Overlap, print_chart};
 
@@ -160,7 +163,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// Both extensions on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let n = cfg.downloads;
     let call_delay = call_delay(cfg);
     let run = |wait: Step| {
@@ -169,7 +172,7 @@ pub fn simulated(cfg: &Config) -> Report {
             vec![wait, Step::Bytecode(PYTHON_AROUND_A_CALL)],
         )];
         let sim = simulate(
-            &cfg.sim(),
+            &cfg.sim(cores),
             (1..=n)
                 .map(|i| Script::new(format!("T{i}"), steps.clone()))
                 .collect(),
@@ -190,24 +193,46 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 3 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected)
+/// Part 3 in the lesson's table.
+pub struct ForgotToDetach;
+
+impl Part<Config> for ForgotToDetach {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "an extension that forgot to detach"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        1
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part3_forgot_to_release.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let n = r.threads;
     report::kv(
         &format!(
@@ -229,7 +254,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     if let Some((ok, sent)) = r.correct_replies {
         report::kv("replies that matched", format!("{ok} of {sent}"));
     }
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "forgot-to-detach",
             "Requests made with the GIL held, and detached",
@@ -237,7 +262,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         )
         .caption("Held: one thread waits for the server at a time, the rest wait for the GIL."),
     )?;
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "detached",
             "The same requests, detached",
@@ -251,7 +276,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     } else {
         "Forgetting made the run slower: the threads waited for the server one at a time."
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "time with the GIL held / detached",
         unit: Unit::Ratio,
         measured: r.slowdown(),
@@ -262,7 +287,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     });
     if !cfg.free_threaded() {
         let ratio = expected.held_wall_over_waits();
-        claim(Claim {
+        cx.claim(Claim {
             figure: "time with the GIL held / the waits added up",
             unit: Unit::Ratio,
             measured: r.held_wall_over_waits(),
@@ -284,7 +309,7 @@ mod tests {
     #[test]
     fn simulated_forgetting_serialises_the_waits() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert!(r.held.wall >= r.sum_of_waits, "{r:?}");
         assert!(r.released.wall < r.sum_of_waits / 2, "{r:?}");
         assert!(r.slowdown() > 2.5, "{}", r.slowdown());

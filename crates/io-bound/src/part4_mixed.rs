@@ -18,12 +18,14 @@
 
 use std::time::{Duration, Instant};
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, time};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
-use gil_core::{Timeline, report, session};
+use gil_core::{Timeline, report};
 
 use crate::{CHART_CELLS, Config, Overlap, median, median_duration, print_chart};
 
@@ -159,9 +161,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// The same workers on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let cpu = SIM_STEP.saturating_mul(u32::try_from(cfg.cpu_iters).unwrap_or(u32::MAX));
-    let sim = cfg.sim();
+    let sim = cfg.sim(cores);
     let alone = simulate(&sim, vec![Script::new("alone", vec![Step::Bytecode(cpu)])]);
     // The CPU phases alone: they finish exactly as in the full run (sleeping threads do not
     // touch the GIL), which gives each worker's CPU end.
@@ -208,24 +210,46 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 4 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected)
+/// Part 4 in the lesson's table.
+pub struct Mixed;
+
+impl Part<Config> for Mixed {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "a CPU phase, then a wait"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part4_mixed.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::kv(
         &format!("one CPU phase (N = {})", fmt_count(cfg.cpu_iters)),
         fmt_duration(r.cpu_alone),
@@ -237,7 +261,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     );
     report::kv("3 workers, time taken", fmt_duration(r.run.wall));
     print_chart(&r.run.timeline.render(CHART_CELLS));
-    figure::show(
+    cx.figure(
         &TimelineChart::new("mixed", "Three workers: count, then sleep", &r.run.timeline)
             .caption("The counting takes turns on the GIL; the sleeps, detached, overlap."),
     )?;
@@ -255,7 +279,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
             "The CPU phases took turns: threads helped the waiting, not the counting.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "CPU phases running at once (average)",
         unit: Unit::Ratio,
         measured: r.cpu_overlap,
@@ -265,7 +289,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         text,
     });
     let io = expected.io_overlap;
-    claim(Claim {
+    cx.claim(Claim {
         figure: "sleeps running at once (average)",
         unit: Unit::Ratio,
         measured: r.io_overlap,
@@ -284,7 +308,7 @@ mod tests {
     #[test]
     fn simulated_cpu_phases_take_turns_and_sleeps_overlap() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert!(r.cpu_overlap > 0.9 && r.cpu_overlap <= 1.0, "{r:?}");
         assert!(r.io_overlap > 2.0 && r.io_overlap <= 3.0, "{r:?}");
         assert_eq!(r.run.cpu_span(), Duration::from_micros(18_878));

@@ -24,12 +24,14 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
-use gil_core::figure::{self, LineChart, Scale, Series, TimelineChart};
+use gil_core::figure::{LineChart, Scale, Series, TimelineChart};
 use gil_core::measure::{fmt_count, fmt_duration};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{Timeline, report, session};
+use gil_core::{Timeline, report};
 
 use crate::{CHART_CELLS, Config, median, print_chart};
 
@@ -224,8 +226,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// One simulated batch: the I/O thread's round trips, beside a spinner or not.
-fn sim_batch(cfg: &Config, interval: Duration, with_cpu: bool) -> (Batch, Timeline) {
-    let mut sim = cfg.sim();
+fn sim_batch(cfg: &Config, cores: usize, interval: Duration, with_cpu: bool) -> (Batch, Timeline) {
+    let mut sim = cfg.sim(cores);
     sim.switch_interval = interval;
     let ops = cfg.ops as u32;
     let mut scripts = Vec::new();
@@ -263,12 +265,12 @@ fn sim_batch(cfg: &Config, interval: Duration, with_cpu: bool) -> (Batch, Timeli
 }
 
 /// The three batches on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let interval = cfg.gil.interval();
     let short = short_interval(interval);
-    let (alone, _) = sim_batch(cfg, interval, false);
-    let (beside, timeline) = sim_batch(cfg, interval, true);
-    let (beside_short, _) = sim_batch(cfg, short, true);
+    let (alone, _) = sim_batch(cfg, cores, interval, false);
+    let (beside, timeline) = sim_batch(cfg, cores, interval, true);
+    let (beside_short, _) = sim_batch(cfg, cores, short, true);
     Report {
         interval,
         short_interval: short,
@@ -280,24 +282,46 @@ pub fn simulated(cfg: &Config) -> Report {
     }
 }
 
-/// Part 5 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected)
+/// Part 5 in the lesson's table.
+pub struct ConvoyEffect;
+
+impl Part<Config> for ConvoyEffect {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the convoy effect"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part5_convoy.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     report::note(&format!(
         "{} echo round trips over loopback, each send and receive detached:",
         cfg.ops
@@ -340,7 +364,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     table.print();
     if free {
         let slowdown = expected.slowdown();
-        claim(Claim {
+        cx.claim(Claim {
             figure: "round trip beside the CPU thread / alone",
             unit: Unit::Ratio,
             measured: r.slowdown(),
@@ -368,7 +392,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
              came back before the spinner took the GIL.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "round trips that lost the GIL beside the CPU thread",
         unit: Unit::Percent,
         measured: r.beside.lost_share * 100.0,
@@ -384,7 +408,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         .map_or(f64::NAN, |w| w.as_secs_f64() * 1e3);
     // The waits track the interval only where it is long next to waking a thread.
     if (interval_ms * 0.5..=interval_ms * 3.0).contains(&wait) {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "wait to win the GIL back",
             unit: Unit::Millis,
             measured: r
@@ -414,7 +438,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
              fast a thread wakes up, not by the interval.",
         )
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "faster at the shorter interval",
         unit: Unit::Ratio,
         measured: r.gain_from_shorter_interval(),
@@ -430,7 +454,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let (from, to) = zoom(&r.timeline, r.interval);
     print_chart(&r.timeline.render_window(from, to, CHART_CELLS));
     let (start, _) = r.timeline.extent();
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "convoy",
             "The convoy: an I/O thread beside a CPU thread",
@@ -440,18 +464,18 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
         .zoom(from, to)
         .caption("Zoomed: one round trip that lost the GIL, and the interval it waited."),
     )?;
-    if figure::wanted() {
-        figure::show(&latency_chart(cfg))?;
+    if cx.session().figures.is_on() {
+        cx.figure(&latency_chart(cfg, cx.sim_cores()))?;
     }
     Ok(())
 }
 
 /// Round-trip time against the switch interval, alone and beside the CPU thread, from the
 /// simulator's batches (drawn only for `--svg`: it runs sixteen more batches).
-fn latency_chart(cfg: &Config) -> LineChart {
+fn latency_chart(cfg: &Config, cores: usize) -> LineChart {
     const INTERVALS_MS: [f64; 8] = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0];
     let micros_per_trip = |ms: f64, with_cpu: bool| {
-        let (batch, _) = sim_batch(cfg, Duration::from_secs_f64(ms / 1e3), with_cpu);
+        let (batch, _) = sim_batch(cfg, cores, Duration::from_secs_f64(ms / 1e3), with_cpu);
         batch.per_op.as_secs_f64() * 1e6
     };
     LineChart::new(
@@ -496,7 +520,7 @@ mod tests {
     #[test]
     fn simulated_convoy_pays_an_interval_per_round_trip() {
         let cfg = Config::quick(crate::default_gil_args());
-        let r = simulated(&cfg);
+        let r = simulated(&cfg, 2);
         assert_eq!(r.alone.lost_share, 0.0);
         assert!(r.beside.lost_share > 0.9, "{r:?}");
         let gain = r.gain_from_shorter_interval();
@@ -505,7 +529,7 @@ mod tests {
 
     #[test]
     fn simulated_convoy_figures_are_exact() {
-        let r = simulated(&Config::quick(crate::default_gil_args()));
+        let r = simulated(&Config::quick(crate::default_gil_args()), 2);
         assert_eq!(r.alone.per_op, Duration::from_micros(41));
         assert_eq!(r.beside.per_op, Duration::from_micros(5_141));
         assert_eq!(r.beside_short.per_op, Duration::from_micros(1_141));

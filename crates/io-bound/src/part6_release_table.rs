@@ -23,12 +23,14 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::echo::{Behaviour, LoopbackServer};
 use gil_core::measure::{fmt_ratio, time};
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
-use gil_core::{GilGuard, report, session};
+use gil_core::{GilGuard, report};
 use ndarray::Array1;
 
 use crate::cleanup::ScratchDir;
@@ -251,12 +253,12 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
 }
 
 /// Every row on the simulator.
-pub fn simulated(cfg: &Config) -> Report {
+pub fn simulated(cfg: &Config, cores: usize) -> Report {
     let rows = Operation::ALL
         .iter()
         .map(|&op| {
             let run = simulate(
-                &cfg.sim(),
+                &cfg.sim(cores),
                 (1..=THREADS)
                     .map(|i| Script::new(format!("T{i}"), op.sim_steps(cfg)))
                     .collect(),
@@ -273,20 +275,39 @@ pub fn simulated(cfg: &Config) -> Report {
 /// The part's prose (also its documentation, and the book's page).
 pub const TEXT: &str = include_str!("part6_release_table.md");
 
-/// Part 6 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    let after = crate::prose(TEXT);
-    println!();
-    let expected = simulated(cfg);
-    let r = if session::simulated() {
-        expected.clone()
-    } else {
-        measure(cfg)?
-    };
-    show(cfg, &r, &expected);
-    println!();
-    crate::print_prose(after);
-    Ok(())
+/// Part 6 in the lesson's table.
+pub struct ReleaseTable;
+
+impl Part<Config> for ReleaseTable {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "when is the GIL released?"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        measure(cfg)
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// Rows whose "released?" answer is the expected one (waiting and native loops release,
@@ -299,7 +320,7 @@ fn rows_as_expected(r: &Report) -> usize {
 }
 
 /// Print the table of `r` and the claims it supports, beside the simulator's `expected`.
-pub fn show(cfg: &Config, r: &Report, expected: &Report) {
+pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
     let free = cfg.free_threaded();
     let mut table = report::Table::new(&[
         "operation",
@@ -331,7 +352,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
                 .map_or(f64::NAN, |row| row.overlap.ratio())
         };
         let e = pure(expected);
-        claim(Claim {
+        cx.claim(Claim {
             figure: "pure computation, threads running at once",
             unit: Unit::Ratio,
             measured: pure(r),
@@ -341,10 +362,10 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
             text: "Without a GIL even pure computation ran on both threads at once, as far as \
                    the cores allowed.",
         });
-        return;
+        return Ok(());
     }
     let e = rows_as_expected(expected) as f64;
-    claim(Claim {
+    cx.claim(Claim {
         figure: "rows that came out as expected",
         unit: Unit::Count,
         measured: rows_as_expected(r) as f64,
@@ -354,6 +375,7 @@ pub fn show(cfg: &Config, r: &Report, expected: &Report) {
         text: "Waiting, file I/O and the ndarray loop release the GIL; Python code does \
                not, so two threads running it take turns.",
     });
+    Ok(())
 }
 
 /// Drop the scratch directory and make sure it is gone.

@@ -201,10 +201,9 @@ fn the_whole_lesson_runs_simulated_through_its_part_table_and_every_claim_holds(
     let args = Cli::try_parse_from(["io-bound", "--simulated", "--quick"])
         .unwrap()
         .lesson;
-    let before = gil_core::claim::log().len();
-    gil_core::lesson::run_lesson(&io_bound::LESSON, &args, &Config::quick(args.gil.clone()))
-        .unwrap();
-    let made = gil_core::claim::log().split_off(before);
+    let cx =
+        gil_core::lesson::run(&io_bound::LESSON, &args, &Config::quick(args.gil.clone())).unwrap();
+    let made = cx.claims();
     assert_eq!(made.len(), 12);
     assert!(made.iter().all(|c| c.held), "{made:?}");
     // At least one claim per part.

@@ -43,7 +43,8 @@ pub mod part5_history;
 pub mod race_sim;
 pub mod setup;
 
-use gil_core::lesson::{Lesson, Part};
+use gil_core::lesson::Lesson;
+use gil_core::part::LessonPart;
 
 pub use setup::{Config, SizeArgs};
 
@@ -57,32 +58,12 @@ lets go only at check points between bytecodes, when another thread asks or arou
 blocking call (lesson 2 shows the hand-off). Why one lock? Reference counts.";
 
 /// The parts, in teaching order (what `--part N` selects).
-pub static PARTS: [Part<Config>; 5] = [
-    Part {
-        title: "counting references with sys.getrefcount",
-        python: part1_getrefcount::PYTHON,
-        run: |_| part1_getrefcount::run().map(drop),
-    },
-    Part {
-        title: "the race the GIL prevents",
-        python: part2_race::PYTHON,
-        run: |cfg| part2_race::run(cfg).map(drop),
-    },
-    Part {
-        title: "why not just make the counts atomic?",
-        python: part3_cost::PYTHON,
-        run: |cfg| part3_cost::run(cfg).map(drop),
-    },
-    Part {
-        title: "Rust's answer: Rc and Arc",
-        python: part4_rust::PYTHON,
-        run: |cfg| part4_rust::run(cfg).map(drop),
-    },
-    Part {
-        title: "historical simplicity: one lock, taken rarely",
-        python: part5_history::PYTHON,
-        run: |cfg| part5_history::run(cfg).map(drop),
-    },
+pub static PARTS: [&dyn LessonPart<Config>; 5] = [
+    &part1_getrefcount::GetRefcount,
+    &part2_race::Race,
+    &part3_cost::Cost,
+    &part4_rust::RustAnswer,
+    &part5_history::History,
 ];
 
 /// Lesson 1, as `run_lesson` runs it.
@@ -94,6 +75,6 @@ pub static LESSON: Lesson<Config> = Lesson {
             once lose updates, and the GIL is what stops them.",
     intro: INTRO,
     steadier: "",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3], &PARTS[4]],
+    parts: &PARTS,
     exercises: &["01_refcounts", "02_refcount_race"],
 };

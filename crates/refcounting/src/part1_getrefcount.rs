@@ -4,9 +4,13 @@
 
 use std::rc::Rc;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::object::{Counting, Fate, IMMORTAL_REFCNT, PyObject};
-use gil_core::report::{Table, for_rust_readers, kv, note};
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, kv};
+
+use crate::setup::Config;
 
 /// The Python this part models.
 pub const PYTHON: &str = "\
@@ -19,20 +23,6 @@ del b
 del c
 print(sys.getrefcount(None))  # None is immortal (3.12+)
 del a                         # the last reference: freed at once";
-
-/// What `--deep` adds to part 1: the immortal count's exact value by version, and which
-/// strings are immortal.
-pub fn deep() -> String {
-    format!(
-        "sys.getrefcount(None) is 4294967295 on 64-bit CPython 3.12 and 3.13 \
-         (_Py_IMMORTAL_REFCNT, UINT_MAX, Include/object.h) and {} on 3.14 \
-         (_Py_IMMORTAL_INITIAL_REFCNT, 3 << 30, Include/refcount.h). Statically allocated \
-         strings are immortal too. Strings from sys.intern were immortal in 3.12.0; \
-         gh-113993 made them mortal again in 3.13 and in a 3.12 bugfix release of 2024, \
-         while the free-threaded build keeps every interned string immortal.",
-        PY314_IMMORTAL_INITIAL_REFCNT
-    )
-}
 
 /// `sys.getrefcount(None)` on 64-bit CPython 3.14 and later: `_Py_IMMORTAL_INITIAL_REFCNT`,
 /// `3ULL << 30` in `Include/refcount.h`. (3.12 and 3.13 report `_Py_IMMORTAL_REFCNT`, `UINT_MAX`,
@@ -65,15 +55,88 @@ pub struct Report {
     pub deallocs: u64,
 }
 
-/// Run part 1: bind and unbind names to one model list and print its counts after each step.
-/// Deterministic: the same on every run, live or `--simulated`.
-pub fn run() -> anyhow::Result<Report> {
-    note(
-        "Every object counts its references (names, container slots, call arguments): \
-         Py_INCREF adds one, Py_DECREF takes one away, and at zero the object is freed at \
-         once. A model list runs the statements above.",
-    );
+/// Part 1 as the lesson runs it: the walk-through is deterministic, so a live run and the
+/// simulator compute the same figures.
+pub struct GetRefcount;
 
+impl Part<Config> for GetRefcount {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "counting references with sys.getrefcount"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part1_getrefcount.md")
+    }
+
+    /// Deterministic: the same figures on any machine, so a busy one changes nothing.
+    fn cores_needed(&self, _: &Config) -> usize {
+        0
+    }
+
+    fn live(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
+        Ok(walk())
+    }
+
+    fn simulate(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
+        Ok(walk())
+    }
+
+    fn show(&self, cx: &mut Cx, _: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let report = run.figures;
+        let steps = &report.steps;
+        let mut table = Table::new(&[
+            "after",
+            "sys.getrefcount(a)",
+            "the count itself",
+            "Rc::strong_count",
+        ]);
+        for s in steps {
+            table.push([
+                s.statement.to_owned(),
+                s.getrefcount.to_string(),
+                s.refcnt.to_string(),
+                s.rc_strong_count.to_string(),
+            ]);
+        }
+        table.print();
+        println!();
+        let extra = steps.first().map_or(0, |s| s.getrefcount - s.refcnt);
+        cx.claim(Claim {
+            figure: "getrefcount(a) - the count",
+            unit: Unit::Count,
+            measured: extra as f64,
+            expected: 1.0,
+            low: 1.0,
+            high: 1.0,
+            text: "sys.getrefcount reads one more than the names you can see: its own \
+                   parameter holds `a` during the call (3.14 may show one less inside \
+                   functions).",
+        });
+        println!();
+        kv("sys.getrefcount(None)", report.immortal_getrefcount);
+        kv("after del a", report.fate);
+        cx.claim(Claim {
+            figure: "times the list was freed",
+            unit: Unit::Count,
+            measured: report.deallocs as f64,
+            expected: 1.0,
+            low: 1.0,
+            high: 1.0,
+            text: "The count reached zero at `del a`; the list was freed then, once.",
+        });
+        Ok(())
+    }
+}
+
+/// Bind and unbind names to one model list (and an `Rc` beside it) and record the counts
+/// after each step, then ask an immortal object its count and delete the last name.
+pub fn walk() -> Report {
     let a = PyObject::new("list", Counting::Plain); // a = []
     let rc_a = Rc::new(Vec::<u8>::new());
     let mut steps = Vec::new();
@@ -103,67 +166,15 @@ pub fn run() -> anyhow::Result<Report> {
     drop(rc_c);
     step("del c", &rc_a);
 
-    let mut table = Table::new(&["after", "sys.getrefcount(a)", "the count itself"]);
-    for s in &steps {
-        table.push([
-            s.statement.to_owned(),
-            s.getrefcount.to_string(),
-            s.refcnt.to_string(),
-        ]);
-    }
-    println!();
-    table.print();
-    println!();
-    claim(Claim {
-        figure: "getrefcount(a) - the count",
-        unit: Unit::Count,
-        measured: (steps[0].getrefcount - steps[0].refcnt) as f64,
-        expected: 1.0,
-        low: 1.0,
-        high: 1.0,
-        text: "sys.getrefcount reads one more than the names you can see: its own \
-               parameter holds `a` during the call (3.14 may show one less inside \
-               functions).",
-    });
-    for_rust_readers(&format!(
-        "Rc::strong_count(&a) for the same steps: {} (it borrows, so no extra count).",
-        steps
-            .iter()
-            .map(|s| s.rc_strong_count.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-
-    let none = PyObject::immortal("NoneType");
-    let immortal_getrefcount = none.getrefcount();
-    println!();
-    kv("sys.getrefcount(None)", immortal_getrefcount);
-    note(
-        "None, True, False and small ints are immortal objects since 3.12 (PEP 683): \
-         increfs and decrefs leave their huge fixed count alone, so threads cannot corrupt \
-         it, and they are never freed.",
-    );
+    let immortal_getrefcount = PyObject::immortal("NoneType").getrefcount();
     debug_assert_eq!(immortal_getrefcount, IMMORTAL_REFCNT);
 
     a.decref(); // del a: the last reference
     let audit = a.audit();
-    let fate = audit.fate();
-    println!();
-    kv("after del a", fate);
-    claim(Claim {
-        figure: "times the list was freed",
-        unit: Unit::Count,
-        measured: audit.deallocs as f64,
-        expected: 1.0,
-        low: 1.0,
-        high: 1.0,
-        text: "The count reached zero at `del a`; the list was freed then, once.",
-    });
-
-    Ok(Report {
+    Report {
         steps,
         immortal_getrefcount,
-        fate,
+        fate: audit.fate(),
         deallocs: audit.deallocs,
-    })
+    }
 }

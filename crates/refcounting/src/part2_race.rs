@@ -8,12 +8,14 @@
 
 use std::sync::Barrier;
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, LineChart, Series};
+use gil_core::Gil;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::{LineChart, Series};
 use gil_core::measure::fmt_count;
 use gil_core::object::{Counting, Fate, PyObject};
-use gil_core::report::{Table, kv, note};
-use gil_core::{Gil, session};
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, note};
 
 use crate::race_sim::{self, Schedule};
 use crate::setup::Config;
@@ -119,10 +121,10 @@ fn fmt_drift(n: isize) -> String {
 /// What part 2 measured (or, with `--simulated`, computed).
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// The replayed lost incref: the object is freed while `main` still holds a reference.
-    pub forced_lost_incref: Fate,
-    /// The replayed lost decref: the object is never freed.
-    pub forced_lost_decref: Fate,
+    /// The two lost updates, replayed.
+    pub replays: Replays,
+    /// What `threading.active_count()` and the threads' names were in a live race.
+    pub seen: Option<RaceRun>,
     /// References each racing thread takes or drops per trial.
     pub refs: u64,
     /// Plain counts, no GIL: the race.
@@ -142,22 +144,25 @@ impl Report {
     }
 }
 
-/// Replay one lost update of each kind, step by step, on one thread, and return what became
-/// of the two objects. Deterministic: the same on every machine and every run.
+/// The two lost updates, replayed step by step on one thread (see [`forced`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replays {
+    /// The lost incref: each step and the count after it.
+    pub incref_steps: Vec<(&'static str, String)>,
+    /// What became of its object: freed while `main` still held a reference.
+    pub lost_incref: Fate,
+    /// The lost decref: the count both threads read, and what both wrote.
+    pub decref_read_write: (isize, isize),
+    /// What became of its object: never freed.
+    pub lost_decref: Fate,
+}
+
+/// Replay one lost update of each kind, step by step, on one thread. Deterministic: the same
+/// on every machine and every run.
 ///
 /// The model cannot pause a thread between the read and the write of an incref, so the replay
 /// performs the updates that survive and skips the one that is overwritten.
-pub fn forced() -> (Fate, Fate) {
-    let print = |steps: &[(&str, String)]| {
-        let mut table = Table::new(&["step", "count"]);
-        for (what, count) in steps {
-            table.push([(*what).to_owned(), count.clone()]);
-        }
-        table.print();
-    };
-
-    println!();
-    note("A lost incref, replayed (main holds one reference):");
+pub fn forced() -> Replays {
     let obj = PyObject::new("list", Counting::Plain);
     let start = obj.refcnt();
     obj.incref(); // the write that survives; the other thread's identical write is lost
@@ -168,30 +173,27 @@ pub fn forced() -> (Fate, Fate) {
     let after_t2 = obj.audit().refcnt;
     obj.decref(); // main is done with the list and drops its reference
     let lost_incref = obj.audit().fate();
-    print(&[
+    let incref_steps = vec![
         ("T1 reads, T2 reads", start.to_string()),
         ("T1 writes +1, T2 writes +1", after_increfs.to_string()),
         ("T1 decrefs", after_t1.to_string()),
         ("T2 decrefs: freed", after_t2.to_string()),
         ("main drops its reference", "use after free!".to_owned()),
-    ]);
-    note(&format!("Result: {lost_incref}."));
+    ];
 
-    // The lost decref is the same interleaving the other way round: said in one line, with
-    // the model's verdict, rather than a second table.
     let obj = PyObject::new("list", Counting::Plain);
     obj.incref();
     obj.incref();
-    let start = obj.refcnt();
+    let read = obj.refcnt();
     obj.decref(); // the write that survives; the other thread's identical write is lost
-    let after_decrefs = obj.refcnt();
+    let written = obj.refcnt();
     obj.decref(); // main drops its reference: every reference is gone now
-    let lost_decref = obj.audit().fate();
-    note(&format!(
-        "A lost decref is the same race the other way round: T1 and T2 both read {start} \
-         and write {after_decrefs}; when main lets go, the list is {lost_decref}."
-    ));
-    (lost_incref, lost_decref)
+    Replays {
+        incref_steps,
+        lost_incref,
+        decref_read_write: (read, written),
+        lost_decref: obj.audit().fate(),
+    }
 }
 
 /// What one live race saw besides the count.
@@ -316,21 +318,6 @@ pub fn simulate(cfg: &Config, cores: usize) -> [Scenario; 4] {
     })
 }
 
-/// Start the two racing threads once, briefly, and show what Python's introspection would
-/// say about them.
-fn show_threads(cfg: &Config) {
-    let obj = PyObject::with_refs("list", Counting::Plain, 2);
-    let seen = race(&obj, &cfg.gil(), 1);
-    kv(
-        "threads attached while racing",
-        format!("{} ({})", seen.active_threads, seen.names.join(" and ")),
-    );
-    note(
-        "(threading.active_count() and current_thread().name in the model; CPython's count \
-         would include the main thread.)",
-    );
-}
-
 /// Every row's trials live, in turns: trial 1 of each row, then trial 2 of each, and so on.
 pub fn measure(cfg: &Config) -> [Scenario; 4] {
     let free = Gil::free_threaded();
@@ -350,80 +337,123 @@ pub fn measure(cfg: &Config) -> [Scenario; 4] {
     scenarios
 }
 
-/// Run part 2: replay one lost update of each kind, then race plain counts with no GIL, under
-/// the GIL, atomic and biased, and say what each did.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    note(&format!(
-        "`shared` is held by {holders} other names and {n} slots of `old`. T1 adds {n} \
-         references (increfs) while T2 drops the old ones (decrefs); afterwards the count \
-         must be {total}, and reach 0 once when all let go. An incref is `ob_refcnt++`: a \
-         read, then a write.",
-        holders = fmt_count(cfg.holders.max(1)),
-        n = fmt_count(cfg.refs),
-        total = fmt_count(references(cfg).unsigned_abs() as u64),
-    ));
+/// Part 2 as the lesson runs it: the race live on this machine's cores, or on a seeded
+/// schedule.
+pub struct Race;
 
-    let (forced_lost_incref, forced_lost_decref) = forced();
-    println!();
-    let session = session::current();
-    let expected = simulate(cfg, session.cores);
-    let how = if session.simulated {
-        "a seeded schedule picks who steps next"
-    } else {
-        "real threads, nothing replayed"
-    };
-    note(&format!(
-        "The race, {} trials per row ({how}). Atomic counts cannot be split. Biased counts \
-         are the free-threaded build's (CPython without a GIL, PEP 703): the object's \
-         creator counts plainly, other threads atomically.",
-        cfg.trials.max(1)
-    ));
-    let [no_gil, with_gil, atomic, biased] = if session.simulated {
-        expected.clone()
-    } else {
-        show_threads(cfg);
-        measure(cfg)
-    };
-    let report = Report {
-        forced_lost_incref,
-        forced_lost_decref,
+impl Part<Config> for Race {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "the race the GIL prevents"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part2_race.md")
+    }
+
+    fn cores_needed(&self, _: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measured(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(report(cfg, None, simulate(cfg, cx.sim_cores())))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let report = run.figures;
+        note(&format!(
+            "{} other holders, {} references per thread: the count must end at {}.",
+            fmt_count(cfg.holders.max(1)),
+            fmt_count(cfg.refs),
+            fmt_count(references(cfg).unsigned_abs() as u64)
+        ));
+        println!();
+        note("A lost incref, replayed (main holds one reference):");
+        let mut steps = Table::new(&["step", "count"]);
+        for (what, count) in &report.replays.incref_steps {
+            steps.push([(*what).to_owned(), count.clone()]);
+        }
+        steps.print();
+        note(&format!("Result: {}.", report.replays.lost_incref));
+        let (read, written) = report.replays.decref_read_write;
+        note(&format!(
+            "A lost decref, the other way round (both read {read}, both write {written}): \
+             the list is {}.",
+            report.replays.lost_decref
+        ));
+        println!();
+        let how = if cx.showing_simulated() {
+            "a seeded schedule picks who steps next"
+        } else {
+            "real threads, nothing replayed"
+        };
+        note(&format!(
+            "The race, {} trials per row ({how}):",
+            cfg.trials.max(1)
+        ));
+        if let Some(seen) = &report.seen {
+            note(&format!(
+                "(threading.active_count() while racing: {} in the model, one more in \
+                 CPython, which counts the main thread; names {}.)",
+                seen.active_threads,
+                seen.names.join(" and ")
+            ));
+        }
+        let mut table = Table::new(&[
+            "counting",
+            "exact",
+            "leaked",
+            "freed early",
+            "uses after free",
+            "drift",
+        ]);
+        for s in report.scenarios() {
+            table.push([
+                s.label.to_owned(),
+                format!("{}/{}", s.exact(), s.trials.len()),
+                format!("{}/{}", s.leaks(), s.trials.len()),
+                format!("{}/{}", s.premature_frees(), s.trials.len()),
+                fmt_count(s.uses_after_free()),
+                s.drift_range(),
+            ]);
+        }
+        table.print();
+        cx.figure(&drift_chart(report))?;
+        println!();
+        make_claims(cx, report, run.expected);
+        Ok(())
+    }
+}
+
+/// A live run's figures: what the racing threads say about themselves, and every row's
+/// trials.
+pub fn measured(cfg: &Config) -> Report {
+    let obj = PyObject::with_refs("list", Counting::Plain, 2);
+    let seen = race(&obj, &cfg.gil(), 1);
+    report(cfg, Some(seen), measure(cfg))
+}
+
+/// The figures of one run: the replays (the same every time) and the race's rows.
+fn report(cfg: &Config, seen: Option<RaceRun>, rows: [Scenario; 4]) -> Report {
+    let [no_gil, with_gil, atomic, biased] = rows;
+    Report {
+        replays: forced(),
+        seen,
         refs: cfg.refs,
         no_gil,
         with_gil,
         atomic,
         biased,
-    };
-
-    let mut table = Table::new(&[
-        "counting",
-        "exact",
-        "leaked",
-        "freed early",
-        "uses after free",
-        "drift",
-    ]);
-    for s in report.scenarios() {
-        table.push([
-            s.label.to_owned(),
-            format!("{}/{}", s.exact(), s.trials.len()),
-            format!("{}/{}", s.leaks(), s.trials.len()),
-            format!("{}/{}", s.premature_frees(), s.trials.len()),
-            fmt_count(s.uses_after_free()),
-            s.drift_range(),
-        ]);
     }
-    println!();
-    table.print();
-    figure::show(&drift_chart(&report))?;
-    println!();
-    note(
-        "A lost decref leaks the object; a lost incref frees it while still in use, and \
-         CPython would then touch freed memory (a crash, or wrong data far from the bug). \
-         The model counts each such use instead.",
-    );
-    println!();
-    make_claims(&report, &expected, session.simulated);
-    Ok(report)
 }
 
 /// The trials' drift as a line chart: one line per way of counting, trial by trial.
@@ -454,26 +484,25 @@ pub fn drift_chart(report: &Report) -> LineChart {
 pub const RACE_VISIBLE_REFS: u64 = 100_000;
 
 /// The sentences part 2 may say, each checked against its figure.
-fn make_claims(report: &Report, expected: &[Scenario; 4], simulated: bool) {
+fn make_claims(cx: &mut Cx, report: &Report, expected: &Report) {
     let trials = report.no_gil.trials.len() as f64;
     let wrong = |s: &Scenario| (s.trials.len() - s.exact()) as f64;
-    let expected_wrong = wrong(&expected[0]);
-    if !simulated && report.refs < RACE_VISIBLE_REFS {
+    let expected_wrong = wrong(&expected.no_gil);
+    if !cx.showing_simulated() && report.refs < RACE_VISIBLE_REFS {
         note(&format!(
             "With fewer than {} references per thread the race is over before the second \
              thread gets going, so the no-GIL row shows little. Try more --refs.",
             fmt_count(RACE_VISIBLE_REFS)
         ));
     } else if expected_wrong >= 1.0 {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "no-GIL trials that went wrong",
             unit: Unit::Count,
             measured: wrong(&report.no_gil),
             expected: expected_wrong,
             low: 1.0,
             high: trials,
-            text: "Without a lock the plain counts went wrong: both threads read the same \
-                   value, and one of the two writes was lost.",
+            text: "Without a lock the plain counts went wrong.",
         });
     } else {
         note(
@@ -482,25 +511,25 @@ fn make_claims(report: &Report, expected: &[Scenario; 4], simulated: bool) {
         );
     }
     if report.with_gil.gil {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "exact trials under the GIL",
             unit: Unit::Count,
             measured: report.with_gil.exact() as f64,
-            expected: expected[1].exact() as f64,
+            expected: expected.with_gil.exact() as f64,
             low: trials,
             high: trials,
             text: "Under the GIL the same plain updates were exact: a thread lets go only at \
                    a check point between bytecodes, never halfway through an incref.",
         });
     }
-    claim(Claim {
+    cx.claim(Claim {
         figure: "exact trials, atomic and biased",
         unit: Unit::Count,
         measured: (report.atomic.exact() + report.biased.exact()) as f64,
-        expected: (expected[2].exact() + expected[3].exact()) as f64,
+        expected: (expected.atomic.exact() + expected.biased.exact()) as f64,
         low: 2.0 * trials,
         high: 2.0 * trials,
-        text: "Atomic and biased counts were exact without any lock: T1 and T2 do not own \
-               the object, so biased counting gave both its atomic shared count.",
+        text: "Atomic and biased counts were exact without any lock (T1 and T2 do not own \
+               the object: both used its atomic shared count).",
     });
 }

@@ -2,11 +2,12 @@
 //!
 #![doc = include_str!("part3_cost.md")]
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
-use gil_core::session;
 
 use crate::cost::{ATOMIC_UPDATE, Pair};
 use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, per_pair_two_threads, ratio};
@@ -132,19 +133,46 @@ pub fn measure(cfg: &Config) -> Report {
     }
 }
 
-/// Run part 3: time incref+decref pairs of each kind, alone and with two threads at once
-/// (with `--simulated`, print the model's costs instead).
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let simulated = session::simulated();
-    note(
-        "CPython updates counts on nearly every name load, call and container access. Why \
-         not make them atomic and drop the GIL? That depends on what an atomic update costs.",
-    );
-    let report = if simulated {
-        simulate(cfg)
-    } else {
-        measure(cfg)
-    };
+/// Part 3 as the lesson runs it: each kind of pair timed on this machine, or the model's
+/// costs.
+pub struct Cost;
+
+impl Part<Config> for Cost {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "why not just make the counts atomic?"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part3_cost.md")
+    }
+
+    fn cores_needed(&self, _: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure(cfg))
+    }
+
+    fn simulate(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures)
+    }
+}
+
+/// Print the pairs' table and state what the figures support. With simulated figures the
+/// atomic pair's price is the model's assumption, so no result rests on it.
+fn show(cx: &mut Cx, cfg: &Config, report: &Report) -> anyhow::Result<()> {
+    let simulated = cx.showing_simulated();
 
     let time = |ns: f64| {
         if ns.is_nan() {
@@ -216,12 +244,11 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             ]);
         }
     }
-    println!();
     table.print();
     if simulated {
         note(&format!(
-            "model cost: in plain pairs, taking an atomic update as {ATOMIC_UPDATE} plain \
-             ones: the model's assumption, not a measurement (a live run times this machine)."
+            "model cost: in plain pairs, if an atomic update costs {ATOMIC_UPDATE} plain ones, \
+             the model's assumption (a live run measures it)."
         ));
     } else {
         note(&format!(
@@ -235,7 +262,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     }
     println!();
     if !simulated {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "atomic pair / plain pair",
             unit: Unit::Ratio,
             measured: report.atomic_over_plain(),
@@ -248,7 +275,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                    decades.",
         });
     }
-    claim(Claim {
+    cx.claim(Claim {
         figure: "biased owner's pair / plain pair",
         unit: Unit::Ratio,
         measured: report.biased_over_plain(),
@@ -258,11 +285,5 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         text: "The owner's biased pair costs about a plain one: most objects never leave the \
                thread that made them, so only other threads pay for atomics.",
     });
-    println!();
-    note(
-        "Two cores updating one count also trade its cache line on every update, atomic or \
-         not. The free-threaded build's counting costs single-threaded code about 40% in \
-         3.13 and 1% to 8% in 3.14 (the free-threading HOWTO).",
-    );
-    Ok(report)
+    Ok(())
 }

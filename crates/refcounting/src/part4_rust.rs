@@ -26,10 +26,11 @@
 //! assert_eq!(Arc::strong_count(&shared), 1);
 //! ```
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::fmt_ratio;
-use gil_core::report::{Table, for_rust_readers, note};
-use gil_core::session;
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, note};
 use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -93,69 +94,83 @@ pub fn measure(cfg: &Config) -> Report {
     }
 }
 
-/// Run part 4: time `Rc` and `Arc` clones (with `--simulated`, the model's costs) and explain
-/// `Send`.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    note(
-        "Rust has both kinds of count: Rc counts plainly, like CPython under the GIL; Arc \
-         atomically, like the free-threaded build's shared count. A clone is an incref, its \
-         drop a decref.",
-    );
-    let simulated = session::simulated();
-    let report = if simulated {
-        Report {
-            rc: Pair::Plain.over_plain(),
-            arc: Pair::Atomic.over_plain(),
-            arc_contended: f64::NAN,
-        }
-    } else {
-        measure(cfg)
-    };
-    println!();
-    let table = if simulated {
-        Table::new(&["clone+drop", "atomic updates", "model cost"])
-            .row([
-                "Rc".to_owned(),
-                Pair::Plain.atomic_updates().to_string(),
-                fmt_ratio(report.rc),
-            ])
-            .row([
-                "Arc".to_owned(),
-                Pair::Atomic.atomic_updates().to_string(),
-                fmt_ratio(report.arc),
-            ])
-    } else {
-        Table::new(&["clone+drop", "time"])
-            .row(["Rc, one thread", &fmt_ns(report.rc)])
-            .row(["Arc, one thread", &fmt_ns(report.arc)])
-            .row(["Arc, two threads at once", &fmt_ns(report.arc_contended)])
-    };
-    table.print();
-    println!();
-    if simulated {
-        note("(model cost: part 3's assumption again, not a measurement.)");
-    } else {
-        claim(Claim {
-            figure: "Arc clone+drop / Rc clone+drop",
-            unit: Unit::Ratio,
-            measured: report.arc_over_rc(),
-            expected: Pair::Atomic.over_plain(),
-            low: 2.0,
-            high: 200.0,
-            text: "An Arc clone+drop costs at least twice an Rc one: the price of an atomic \
-                   count, paid only by values that may be shared between threads.",
-        });
+/// The model's figures: each clone+drop's cost in plain pairs, and no two-thread figure (the
+/// model has no caches).
+pub fn simulate() -> Report {
+    Report {
+        rc: Pair::Plain.over_plain(),
+        arc: Pair::Atomic.over_plain(),
+        arc_contended: f64::NAN,
     }
-    println!();
-    note(
-        "The compiler refuses a program that sends an Rc to another thread and lets an Arc \
-         go: that check is why Rust needs no GIL. C has none, so CPython could not tell a \
-         shared object from a private one and made every count safe with one lock.",
-    );
-    println!();
-    for_rust_readers(
-        "Rc<T> is !Send: spawning a thread that takes one fails with E0277 (a \
-         compile_fail doctest here checks it). Arc<T> is Send when T is Send + Sync.",
-    );
-    Ok(report)
+}
+
+/// Part 4 as the lesson runs it: `Rc` and `Arc` timed, or the model's costs.
+pub struct RustAnswer;
+
+impl Part<Config> for RustAnswer {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "Rust's answer: Rc and Arc"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part4_rust.md")
+    }
+
+    fn cores_needed(&self, _: &Config) -> usize {
+        2
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure(cfg))
+    }
+
+    fn simulate(&self, _: &Cx, _: &Config) -> anyhow::Result<Report> {
+        Ok(simulate())
+    }
+
+    fn show(&self, cx: &mut Cx, _: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let report = run.figures;
+        let simulated = cx.showing_simulated();
+        let table = if simulated {
+            Table::new(&["clone+drop", "atomic updates", "model cost"])
+                .row([
+                    "Rc".to_owned(),
+                    Pair::Plain.atomic_updates().to_string(),
+                    fmt_ratio(report.rc),
+                ])
+                .row([
+                    "Arc".to_owned(),
+                    Pair::Atomic.atomic_updates().to_string(),
+                    fmt_ratio(report.arc),
+                ])
+        } else {
+            Table::new(&["clone+drop", "time"])
+                .row(["Rc, one thread", &fmt_ns(report.rc)])
+                .row(["Arc, one thread", &fmt_ns(report.arc)])
+                .row(["Arc, two threads at once", &fmt_ns(report.arc_contended)])
+        };
+        table.print();
+        println!();
+        if simulated {
+            note("(model cost: part 3's assumption again, not a measurement.)");
+        } else {
+            cx.claim(Claim {
+                figure: "Arc clone+drop / Rc clone+drop",
+                unit: Unit::Ratio,
+                measured: report.arc_over_rc(),
+                expected: Pair::Atomic.over_plain(),
+                low: 2.0,
+                high: 200.0,
+                text: "An Arc clone+drop costs at least twice an Rc one: the price of an \
+                       atomic count, paid only by values that may be shared between threads.",
+            });
+        }
+        Ok(())
+    }
 }

@@ -6,12 +6,14 @@
 //! times an incref+decref with a per-object mutex against the plain one, and counts how many
 //! times the GIL itself changed hands while two threads did millions of plain updates.
 
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
+use gil_core::Timeline;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_ratio};
 use gil_core::object::{Counting, PyObject};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
-use gil_core::{Timeline, session};
 use std::sync::Mutex;
 
 use crate::cost::Pair;
@@ -21,9 +23,8 @@ use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
 /// The Python this part models: part 2's two threads, under one lock for everything.
 pub const PYTHON: &str = "\
-# instead of one global lock, fine-grained locking: many small
-# locks (the model: one in every object, around every incref and
-# decref). CPython runs part 2's threads under one lock, the GIL.";
+# part 2's threads under one lock, the GIL, or with fine-grained
+# locking: here, a lock in every object around each incref/decref";
 
 /// What part 5 measured. With `--simulated`, the times are the model's costs in plain pairs
 /// and the hand-offs come from the simulator.
@@ -103,16 +104,42 @@ pub fn simulate(cfg: &Config, cores: usize) -> Report {
     }
 }
 
-/// Run part 5: per-object locks against one lock, then the history.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let session = session::current();
-    let expected = simulate(cfg, session.cores);
-    let report = if session.simulated {
-        expected.clone()
-    } else {
-        measure(cfg)
-    };
-    let table = if session.simulated {
+/// Part 5 as the lesson runs it: per-object locks timed against plain updates, and the
+/// GIL's hand-offs while two threads update counts.
+pub struct History;
+
+impl Part<Config> for History {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "historical simplicity: one lock, taken rarely"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part5_history.md")
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(simulate(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
+}
+
+/// Print the two tables and the figure, and state what they support.
+fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
+    let simulated = cx.showing_simulated();
+    let table = if simulated {
         Table::new(&["incref+decref", "atomic updates", "model cost"])
             .row([
                 "plain".to_owned(),
@@ -135,13 +162,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     };
     table.print();
     println!();
-    if session.simulated {
+    if simulated {
         note(
             "(model cost: a lock and an unlock are an atomic update each, at part 3's \
              assumed price.)",
         );
     } else {
-        claim(Claim {
+        cx.claim(Claim {
             figure: "lock per object / plain",
             unit: Unit::Ratio,
             measured: report.locked_over_plain(),
@@ -161,7 +188,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         ])
         .row(["GIL hand-offs meanwhile", &fmt_count(report.gil_switches)]);
     race_table.print();
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "gil-handoffs",
             "Two threads updating counts under the GIL",
@@ -180,7 +207,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
              thread switch, not per update, so inside it every count can stay plain.",
             fmt_count(low as u64)
         );
-        claim(Claim {
+        cx.claim(Claim {
             figure: "updates per GIL hand-off",
             unit: Unit::Count,
             measured: report.updates_per_handoff(),
@@ -190,16 +217,5 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             text: &text,
         });
     }
-    println!();
-    note(
-        "Threads and the GIL came to Python in 1992, on one-CPU machines: one lock let a \
-         thread blocked on I/O give way while single-threaded code stayed fast, with plain \
-         code behind it for every count, dict and list. The Python FAQ records that Greg \
-         Stein's fine-grained-locking patches for Python 1.5 made single-threaded code at \
-         least 30% slower. One lock also made C extensions easy: holding the GIL, an \
-         extension may touch any object with no locks of its own. Decades of extensions \
-         assume that, so the free-threaded build turns the GIL back on for one that does \
-         not declare it can run without it.",
-    );
-    Ok(report)
+    Ok(())
 }

@@ -1,10 +1,7 @@
-//! The lesson run through its table, as `main` runs it. In a file of its own: running a lesson
-//! sets the process-wide session (simulated or live), which the parts called directly in
-//! `quick.rs` must not see.
+//! The lesson run through its table, as `main` runs it; the run's context holds its claims.
 
 use clap::Parser;
-use gil_core::claim;
-use gil_core::lesson::{LessonArgs, run_lesson};
+use gil_core::lesson::{self, LessonArgs};
 use refcounting::{Config, LESSON, SizeArgs};
 
 /// The binary's flags, parsed the way `main` parses them.
@@ -24,9 +21,9 @@ fn parse(args: &[&str]) -> Cli {
 fn every_part_is_reached_through_the_lesson_table_and_every_simulated_claim_holds() {
     let cli = parse(&["--simulated", "--quick"]);
     let cfg = Config::from_flags(cli.lesson.quick, &cli.sizes, &cli.lesson.gil);
-    run_lesson(&LESSON, &cli.lesson, &cfg).unwrap();
+    let cx = lesson::run(&LESSON, &cli.lesson, &cfg).unwrap();
     assert_eq!(LESSON.parts.len(), 5);
-    let claims = claim::log();
+    let claims = cx.claims();
     // Part 4's only simulated figure (Arc against Rc) rests on the model's assumed price of
     // an atomic update, so it is printed without a claim; every other part states a result.
     for part in [1, 2, 3, 5] {
@@ -46,5 +43,5 @@ fn every_part_is_reached_through_the_lesson_table_and_every_simulated_claim_hold
     }
 
     let cli = parse(&["--part", "9"]);
-    assert!(run_lesson(&LESSON, &cli.lesson, &cfg).is_err());
+    assert!(lesson::run(&LESSON, &cli.lesson, &cfg).is_err());
 }

@@ -44,7 +44,7 @@ fn stdout(out: &Output) -> String {
 
 #[test]
 fn getrefcount_walk_through_is_two_three_four_three_two() {
-    let report = part1_getrefcount::run().unwrap();
+    let report = part1_getrefcount::walk();
     let getrefcount: Vec<_> = report.steps.iter().map(|s| s.getrefcount).collect();
     let refcnt: Vec<_> = report.steps.iter().map(|s| s.refcnt).collect();
     let rc: Vec<_> = report.steps.iter().map(|s| s.rc_strong_count).collect();
@@ -62,7 +62,9 @@ fn getrefcount_walk_through_is_two_three_four_three_two() {
 
 #[test]
 fn forced_lost_updates_are_caught() {
-    let (lost_incref, lost_decref) = part2_race::forced();
+    let replays = part2_race::forced();
+    let (lost_incref, lost_decref) = (replays.lost_incref, replays.lost_decref);
+    assert_eq!(replays.decref_read_write, (3, 2));
     assert_eq!(
         lost_incref,
         Fate::PrematureFree {
@@ -75,7 +77,7 @@ fn forced_lost_updates_are_caught() {
 
 #[test]
 fn gil_atomic_and_biased_counts_are_exact_every_trial() {
-    let report = part2_race::run(&Config::quick()).unwrap();
+    let report = part2_race::measured(&Config::quick());
     for s in [&report.with_gil, &report.atomic, &report.biased] {
         assert_eq!(s.exact(), s.trials.len(), "{}: {:?}", s.label, s.trials);
         assert!(s.trials.iter().all(|t| t.drift() == 0), "{}", s.label);
@@ -97,7 +99,7 @@ fn free_threaded_flag_takes_the_gil_away_from_part_two() {
         ..Config::quick()
     };
     cfg.gil.free_threaded = true;
-    let report = part2_race::run(&cfg).unwrap();
+    let report = part2_race::measured(&cfg);
     assert!(!report.with_gil.gil);
     assert_eq!(report.with_gil.trials[0].switches, 0);
 }
@@ -182,9 +184,9 @@ fn biased_owner_fast_path_costs_about_a_plain_update() {
 #[test]
 fn timing_parts_run_in_quick_mode() {
     let cfg = Config::quick();
-    let rust = part4_rust::run(&cfg).unwrap();
+    let rust = part4_rust::measure(&cfg);
     assert!(rust.rc > 0.0 && rust.arc > 0.0 && rust.arc_contended > 0.0);
-    let history = part5_history::run(&cfg).unwrap();
+    let history = part5_history::measure(&cfg);
     assert_eq!(history.updates_under_gil, 2 * cfg.refs);
     assert!(history.gil_switches >= 1);
 }

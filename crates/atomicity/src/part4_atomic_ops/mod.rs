@@ -25,10 +25,12 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use gil_core::bytecode::{CheckPolicy, ModelThread, Scheduler, Site};
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::fmt_count;
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, note};
-use gil_core::{Gil, Mode, session};
+use gil_core::{Gil, Mode};
 
 pub use containers::{CLEARED, Dict, Interp, List};
 pub use rows::{Op, ROWS, Regs, Row, Shared, Size};
@@ -198,14 +200,14 @@ impl Report {
 
 /// A count the model computed, stated as a claim: the figure is its own expectation, and
 /// the sentence is chosen by whether it is zero.
-fn count_claim(figure: &str, count: u64, most: u64, some: &str, none: &str) {
+fn count_claim(cx: &mut Cx, figure: &str, count: u64, most: u64, some: &str, none: &str) {
     let value = count as f64;
     let (low, high, text) = if count > 0 {
         (1.0, most as f64, some)
     } else {
         (0.0, 0.0, none)
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure,
         unit: Unit::Count,
         measured: value,
@@ -227,29 +229,65 @@ D.get, k in D and the rows marked \"ours\" follow from the same rule (one opcode
 point inside). The unlocked column needs two threads truly running at once, inside each \
 other's C code; on one core or a busy machine it may show nothing.";
 
-/// Run part 4: every row in every column, the table, and the claims.
-pub fn run(cfg: &Config) -> anyhow::Result<Report> {
-    let simulated = session::simulated();
-    let size = Size {
+/// Part 4 as the lesson runs it: the GIL columns from the deterministic scheduler, the
+/// free-threaded ones live on real threads (or scheduled too, with `--simulated`).
+pub struct AtomicOps;
+
+impl Part<Config> for AtomicOps {
+    type Figures = Report;
+
+    fn title(&self) -> &'static str {
+        "what the GIL makes atomic, and what it does not"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("../part4_atomic_ops.md")
+    }
+
+    fn cores_needed(&self, cfg: &Config) -> usize {
+        size(cfg).threads.min(2)
+    }
+
+    fn live(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(measure(cfg))
+    }
+
+    fn simulate(&self, _: &Cx, cfg: &Config) -> anyhow::Result<Report> {
+        Ok(operations(cfg, false))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Report>) -> anyhow::Result<()> {
+        let size = size(cfg);
+        note(&format!(
+            "Per row: {} threads x {} operations, a drop request about every {} µs.",
+            size.threads,
+            fmt_count(size.ops),
+            HAMMER_INTERVAL.as_micros()
+        ));
+        println!();
+        print_table(run.figures);
+        println!();
+        state_results(cx, run.figures, size);
+        Ok(())
+    }
+}
+
+/// Threads and operations per thread of every row.
+fn size(cfg: &Config) -> Size {
+    Size {
         threads: cfg.hammer_threads.max(2),
         ops: cfg.hammer_ops.max(1),
-    };
-    note(&format!(
-        "{} threads x {} operations per row, scheduled as in part 3 (a drop request about \
-         every {} µs); a cell counts what went wrong (lost updates, double pops, torn \
-         reads, keys made twice). 3.13t, the free-threaded build, locks an object during \
-         a single operation{}.",
-        size.threads,
-        fmt_count(size.ops),
-        HAMMER_INTERVAL.as_micros(),
-        if simulated {
-            ""
-        } else {
-            "; its columns are real threads running at once, \"unlocked\" without those \
-             locks"
-        }
-    ));
-    println!();
+    }
+}
+
+/// Every row: the GIL columns and 3.13t's expectation from the scheduler, and with `live` the
+/// free-threaded columns hammered on real threads.
+fn operations(cfg: &Config, live: bool) -> Report {
+    let size = size(cfg);
     // The schedules are independent: run them side by side, before any live hammer.
     let columns = [Column::GilOld, Column::GilNew, Column::FreeThreaded];
     let scheduled: Vec<[(u64, u64); 3]> = std::thread::scope(|scope| {
@@ -268,13 +306,13 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     let mut operations = Vec::new();
     for (row, figures) in ROWS.iter().zip(scheduled) {
         let [(old, old_switches), (new, new_switches), (expected_free, _)] = figures;
-        let (free, no_locks) = if simulated {
-            (Some(expected_free), None)
-        } else {
+        let (free, no_locks) = if live {
             (
                 Some(hammer(row, Column::FreeThreaded, size)),
                 Some(hammer(row, Column::NoObjectLocks, size)),
             )
+        } else {
+            (Some(expected_free), None)
         };
         operations.push(Operation {
             code: row.code,
@@ -285,11 +323,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
             switches: old_switches + new_switches,
         });
     }
-    let report = Report { operations };
-    print_table(&report);
-    println!();
-    state_results(&report, size);
-    Ok(report)
+    Report { operations }
+}
+
+/// Every row live: the GIL columns scheduled, the free-threaded ones on real threads.
+pub fn measure(cfg: &Config) -> Report {
+    operations(cfg, true)
 }
 
 fn print_table(report: &Report) {
@@ -330,16 +369,15 @@ fn print_table(report: &Report) {
     table.print();
     let switches: u64 = report.operations.iter().map(|op| op.switches).sum();
     note(&format!(
-        "atomic?: the Python FAQ's verdict, or ours where it does not list the operation \
-         (D.get on a plain dict is one C call, as atomic as D[k] = v; acting on its result \
-         is the hazard). GIL hand-offs: {}.",
+        "GIL hand-offs in the GIL columns: {}.",
         fmt_count(switches)
     ));
 }
 
-fn state_results(report: &Report, size: Size) {
+fn state_results(cx: &mut Cx, report: &Report, size: Size) {
     let most = size.total();
     count_claim(
+        cx,
         "violations of the five atomic rows, GIL columns",
         report.total(0, true) + report.total(1, true),
         most,
@@ -350,16 +388,18 @@ fn state_results(report: &Report, size: Size) {
     let row = |code: &str| report.get(code);
     if let Some(op) = row("D[k] = D.get(k, 0) + 1") {
         count_claim(
+            cx,
             "D[k] = D.get(k, 0) + 1 lost, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
-            "D[k] = D.get(k, 0) + 1 loses updates even on 3.10+: the call to D.get is a \
-             check point between the read and the write.",
+            "It loses updates even on 3.10+: the D.get call is a check point between \
+             read and write.",
             "This schedule put no switch at the D.get call; try another --seed.",
         );
     }
     if let Some(op) = row("if k not in D: D[k] = make(k)") {
         count_claim(
+            cx,
             "keys made twice, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
@@ -375,7 +415,7 @@ fn state_results(report: &Report, size: Size) {
         .filter(|op| op.atomic_under_gil)
         .map(|op| op.expected_free)
         .sum();
-    claim(Claim {
+    cx.claim(Claim {
         figure: "violations of the five atomic rows, 3.13t",
         unit: Unit::Count,
         measured: free_atomic as f64,
