@@ -67,7 +67,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         table.push([imp.name, imp.has_gil, imp.notes]);
     }
     table.print();
-    note("Older tutorials list GraalPy as GIL-free; it is not.");
+    note("Older articles list GraalPy as GIL-free; it is not.");
     println!();
     for line in guide(cfg).lines() {
         println!("  {line}");
@@ -197,10 +197,8 @@ fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
     let record = sentences.iter().find_map(|sentence| claim::find(sentence));
     let lines = match record {
         Some(r) if r.held && session::simulated() => {
-            vec![format!(
-                "part {part}, simulated on {machine}: {}",
-                show(r.measured)
-            )]
+            // The lesson's header already says every figure is the simulator's.
+            vec![format!("part {part}: {}", show(r.measured))]
         }
         Some(r) if r.held => vec![format!("part {part} measured {}", show(r.measured))],
         Some(r) => vec![
