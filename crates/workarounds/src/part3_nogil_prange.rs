@@ -88,10 +88,6 @@ pub fn prange_loop(values: &[f64]) -> f64 {
 
 const RAISE_LEN: &str = "raise --array-len";
 
-/// How long rayon's workers get to go idle before a plain loop is timed (they sleep after a
-/// few hundred microseconds without work).
-const RAYON_SETTLE: Duration = Duration::from_millis(3);
-
 /// Run part 3 (in `--simulated` mode, its simulated figures only).
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
@@ -192,21 +188,8 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
             black_box(gil.attach("loop", |py| run_way(py, values, way, || ()).0));
         }
     });
-    for way in &mut timed {
-        way(); // warm caches and rayon's threads, untimed
-    }
-    // After a parallel job rayon's idle workers keep polling for more work (yielding) before
-    // they sleep. On a 2-core machine that steals the core the plain loop runs on when it is
-    // timed right after prange: let them fall asleep, untimed, before each plain loop.
-    let times: Vec<Duration> = measure::in_turns(cfg.runs, ways.len(), |i| {
-        if ways[i] != Way::Prange {
-            std::thread::sleep(RAYON_SETTLE);
-        }
-        measure::time(timed[i]).1
-    })
-    .into_iter()
-    .map(|samples| measure::Samples(samples).median())
-    .collect();
+    let [a, b, c] = &mut timed;
+    let times = crate::medians_in_turns(cfg.runs, &mut [a, b, c]);
     let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
         let beside = beside_python_thread(gil, values, ways[i]);
         LoopRun {
