@@ -118,7 +118,8 @@ pub enum Pass {
     /// A busy machine: the simulator's idle-machine figures lead. Claims print as in a
     /// simulated run and are not recorded (the live pass after it records them).
     Lead,
-    /// A busy machine: the live figures beside the lead. Each claim takes one line.
+    /// A busy machine: the live figures, not printed as the part shows them; each claim
+    /// becomes one row of [`side_by_side`], this run's figure beside the idle machine's.
     Beside,
 }
 
@@ -167,7 +168,6 @@ impl Sink {
             c.figure
         );
         let held = c.low <= c.measured && c.measured <= c.high;
-        let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
         let shown = c.unit.show(c.measured);
         match pass {
             Pass::Lead => {
@@ -175,14 +175,8 @@ impl Sink {
                 report::indented(c.text, "  ✓ ", "    ");
                 return held;
             }
-            Pass::Beside => {
-                let line = if held {
-                    format!("{}: {shown}, as on an idle machine", c.figure)
-                } else {
-                    format!("{}: {shown}, not shown live ({needs})", c.figure)
-                };
-                report::indented(&line, if held { "  ✓ " } else { "  ✗ " }, "    ");
-            }
+            // Printed by the runner, beside the idle machine's figure: see `side_by_side`.
+            Pass::Beside => {}
             Pass::Only => {
                 let figure_line = if session.simulated {
                     format!("{}: {shown}", c.figure)
@@ -197,6 +191,7 @@ impl Sink {
                 if held {
                     report::indented(c.text, "  ✓ ", "    ");
                 } else {
+                    let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
                     report::indented(&format!("Not shown by this run ({needs})."), "  ✗ ", "    ");
                 }
             }
@@ -275,6 +270,83 @@ pub fn no_faster<'a>(figure: &'a str, measured: f64, expected: f64, text: &'a st
         high: (expected * 1.15).max(1.15),
         text,
     }
+}
+
+/// One claim as a busy machine shows it: this run's figure beside the simulator's for an idle
+/// machine, and whether the sentence held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compared {
+    /// What was measured (the claim's `figure`).
+    pub figure: String,
+    /// The simulator's figure for an idle machine, written in the claim's unit.
+    pub idle: String,
+    /// This run's figure.
+    pub this_run: String,
+    /// Whether this run's figure supports the sentence.
+    pub held: bool,
+    /// The bound the sentence needs, e.g. `1.50x to 2.50x`.
+    pub needs: String,
+}
+
+impl Compared {
+    /// `c` as a row: its figures written in its unit, whether it held, the bound it needs.
+    pub fn of(c: &Claim<'_>) -> Self {
+        let needs = if c.low == c.high {
+            c.unit.show(c.low)
+        } else {
+            format!("{} to {}", c.unit.show(c.low), c.unit.show(c.high))
+        };
+        Compared {
+            figure: c.figure.to_owned(),
+            idle: c.unit.show(c.expected),
+            this_run: c.unit.show(c.measured),
+            held: c.low <= c.measured && c.measured <= c.high,
+            needs,
+        }
+    }
+}
+
+/// A part's claims on a busy machine as one table, each in one row: ✓ or ✗, the idle
+/// machine's figure (the simulator's) beside this run's, and the bound the sentence needs.
+/// Long figure names wrap so every line fits in [`report::WIDTH`] columns.
+pub fn side_by_side(rows: &[Compared]) -> String {
+    const HEADER: [&str; 4] = ["result", "idle machine", "this run", "needs"];
+    let widest = |header: &str, cell: fn(&Compared) -> &str| {
+        rows.iter()
+            .map(|r| cell(r).chars().count())
+            .chain([header.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let idle_w = widest(HEADER[1], |r| &r.idle);
+    let run_w = widest(HEADER[2], |r| &r.this_run);
+    let needs_w = widest(HEADER[3], |r| &r.needs);
+    // "  ✓ " figure "  " idle "  " run "  " needs
+    let room = report::WIDTH.saturating_sub(4 + 2 + idle_w + 2 + run_w + 2 + needs_w);
+    let figure_w = widest(HEADER[0], |r| &r.figure).min(room.max(12));
+    let line = |mark: &str, cells: [&str; 4]| {
+        let [figure, idle, run, needs] = cells;
+        format!("{mark} {figure:<figure_w$}  {idle:>idle_w$}  {run:>run_w$}  {needs}")
+            .trim_end()
+            .to_owned()
+    };
+    let rules = [figure_w, idle_w, run_w, needs_w].map(|w| "-".repeat(w));
+    let mut out = vec![
+        line(" ", HEADER),
+        line(" ", [&rules[0], &rules[1], &rules[2], &rules[3]]),
+    ];
+    for r in rows {
+        let options = textwrap::Options::new(figure_w).break_words(true);
+        let names = textwrap::wrap(&r.figure, options);
+        let mark = if r.held { "✓" } else { "✗" };
+        let first = names.first().map(|n| n.to_string()).unwrap_or_default();
+        out.push(line(mark, [&first, &r.idle, &r.this_run, &r.needs]));
+        out.extend(names.iter().skip(1).map(|n| format!("  {n}")));
+    }
+    out.iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The process-wide sink of parts not yet written as [`crate::part::Part`]s.
