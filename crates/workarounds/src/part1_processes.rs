@@ -249,10 +249,6 @@ impl Part<Config> for Processes {
 
 /// The live timings: the pids, the ways compared, whether the results agree.
 fn show_times(cfg: &Config, m: &Part1) {
-    kv(
-        "worker pids",
-        crate::fit_on_line("worker pids", m.pids.iter().map(u32::to_string)),
-    );
     Table::new(&["way", "time"])
         .row(["one thread".to_owned(), fmt_duration(m.sequential)])
         .row([
@@ -341,10 +337,7 @@ fn inject_run(cfg: &Config, failure: Failure) -> anyhow::Error {
         Err(error) => return error,
     };
     let pids = pool.pids().to_vec();
-    kv(
-        "worker pids",
-        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
-    );
+    print_pids(&pids);
     let report = inject(&pool, failure);
     drop(pool); // kills and reaps every worker, joins every feeder thread
     let gone = pids.iter().all(|&pid| !process_exists(pid));
@@ -352,7 +345,14 @@ fn inject_run(cfg: &Config, failure: Failure) -> anyhow::Error {
     report.context("a worker died, as asked by --inject-failure")
 }
 
-/// Run part 1 on this machine (printing nothing): the ways compared, what the pool costs, and
+fn print_pids(pids: &[u32]) {
+    kv(
+        "worker pids",
+        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
+    );
+}
+
+/// Run part 1 on this machine (printing only the workers' pids): the ways compared, what the pool costs, and
 /// a clean shutdown.
 pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let workers = cfg.workers.max(1);
@@ -363,6 +363,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let pool = ProcessPool::start(&cfg.worker_exe, workers)?;
     let start_up = pool.start_up();
     let pids = pool.pids().to_vec();
+    // Printed as the pool starts (the one line the live run prints while it measures), so
+    // that the workers can be watched, with ps or top, while they run.
+    print_pids(&pids);
     let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
     let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
     let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
