@@ -239,8 +239,8 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
     if args.simulated {
         report::indented(
             &format!(
-                "Every figure below comes from the simulator, for {machine} (--simulated): \
-                 the same on every run."
+                "Every figure below is the simulator's, for {machine}: the same on every \
+                 run."
             ),
             "",
             "",

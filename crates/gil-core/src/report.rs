@@ -382,15 +382,15 @@ pub fn now_try(exercises: &[&str]) {
     }
     heading("Now try");
     // The Python track's files (py1_…) are in exercises/python/.
-    let dir = if exercises.iter().all(|name| name.starts_with("py")) {
-        "exercises/python/"
+    let (dir, ext) = if exercises.iter().all(|name| name.starts_with("py")) {
+        ("exercises/python/", "py")
     } else {
-        "exercises/src/bin/"
+        ("exercises/src/bin/", "rs")
     };
     indented(
         &format!(
-            "Open the exercise file in {dir}, write the code its TODO asks for, then check \
-             it (`cargo xtask hint NAME` when stuck):"
+            "Fill in the TODO of {dir}NAME.{ext}, then check it (hints: `cargo xtask hint \
+             NAME`):"
         ),
         "  ",
         "  ",
