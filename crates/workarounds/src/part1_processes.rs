@@ -432,7 +432,7 @@ fn ints(outputs: Vec<Output>) -> anyhow::Result<Vec<u64>> {
 
 /// Many tasks of a few thousand items each: the messaging dominates.
 fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Result<TinyTasks> {
-    let count = if cfg.quick() { 500 } else { 4_000 };
+    let count = if cfg.quick() { 500 } else { 2_000 };
     let items = 1_000;
     let gil = cfg.build_gil();
     let job = vec![Task::SumOfSquares { n: items }; count];
