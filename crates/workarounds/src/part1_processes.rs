@@ -290,7 +290,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let round_trip = measure::repeat(if cfg.quick() { 50 } else { 300 }, || {
         let _ = pool.submit(Task::SumOfSquares { n: 1 }).result();
     })
-    .median();
+    .middle();
     kv("one empty task, round trip", fmt_duration(round_trip));
     let per_item = sequential.as_secs_f64() / (tasks as f64 * cfg.items.max(1) as f64);
     kv(

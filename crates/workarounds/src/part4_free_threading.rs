@@ -247,7 +247,7 @@ fn countdown(cfg: &Config, threads: usize) -> Countdown {
 /// nanoseconds per pair (median of 3 runs).
 pub fn refcount_costs(pairs: u64) -> RefcountCosts {
     let per_pair = |d: Duration| d.as_secs_f64() * 1e9 / pairs as f64;
-    let median = |f: &dyn Fn()| per_pair(measure::repeat(3, f).median());
+    let median = |f: &dyn Fn()| per_pair(measure::repeat(3, f).middle());
     let hammer = |object: &PyObject| {
         let object = black_box(object);
         for _ in 0..pairs {

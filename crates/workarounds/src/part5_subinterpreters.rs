@@ -182,7 +182,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
                 ensure!(back == i, "ping {i} came back as {back}");
             }
             let _ = to_b.send(Message::Stop);
-            Ok((expected, received, measure::Samples(times).median()))
+            Ok((expected, received, measure::Samples(times).middle()))
         })
     })?;
     ensure!(
