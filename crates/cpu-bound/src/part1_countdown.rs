@@ -5,7 +5,7 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit};
+use gil_core::claim::{self, Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
@@ -282,28 +282,14 @@ fn claim_gil_ratio(cx: &mut Cx, measured: f64, expected: f64) {
 }
 
 fn claim_free_speedup(cx: &mut Cx, measured: f64, expected: f64) {
-    if expected >= 1.5 {
-        cx.claim(Claim {
-            figure: "free-threaded speedup, two threads over one",
-            unit: Unit::Ratio,
-            measured,
-            expected,
-            low: 1.0 + 0.4 * (expected - 1.0),
-            high: expected * 1.3,
-            text: "Without a GIL both threads counted at once, on two cores.",
-        });
-    } else {
-        cx.claim(Claim {
-            figure: "free-threaded speedup, two threads over one",
-            unit: Unit::Ratio,
-            measured,
-            expected,
-            low: 0.75_f64.min(expected),
-            high: 1.3_f64.max(expected),
-            text: "With one core, even without a GIL the two threads could not count at \
-                   once: no speedup. Free threading needs free cores.",
-        });
-    }
+    cx.claim(claim::speedup(
+        "free-threaded speedup, two threads over one",
+        measured,
+        expected,
+        "Without a GIL both threads counted at once, on two cores.",
+        "With one core, even without a GIL the two threads could not count at once: no \
+         speedup. Free threading needs free cores.",
+    ));
 }
 
 fn claim_switching(cx: &mut Cx, interval: Duration, r: &Report, expected: &Report) {

@@ -239,8 +239,8 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
     if args.simulated {
         report::indented(
             &format!(
-                "Every figure below comes from the simulator, for {machine} (--simulated): \
-                 the same on every run."
+                "Every figure below is the simulator's, for {machine}: the same on every \
+                 run."
             ),
             "",
             "",
@@ -265,8 +265,9 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
     if load.known && load.busy() >= 0.5 {
         report::indented(
             &format!(
-                "Other programs are using about {:.1} cores. A part that needs more free cores \
-                 than that shows the simulator's idle-machine figures first, then this run's.",
+                "Other programs are using about {:.1} cores: a part that needs more free \
+                 cores than are left shows the simulator's figures for an idle machine, with \
+                 this run's beside them.",
                 load.busy()
             ),
             "",
@@ -288,13 +289,18 @@ fn summary(cx: &Cx) {
     } else if held == made.len() {
         format!("All {} results this run stated held.", made.len())
     } else {
-        let cause = made
-            .iter()
-            .find_map(|r| r.cause.clone())
-            .unwrap_or_else(|| "unknown".to_owned());
         let advice = match cx.session().steadier {
             "" => "Rerun when the machine is quieter.".to_owned(),
             flag => format!("Rerun when the machine is quieter, or with {flag}."),
+        };
+        let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
+        let cause = match made.iter().find_map(|r| r.cause.clone()) {
+            // The top of the lesson already said the machine was busy: say it once.
+            Some(cause) if busy_at_start && cause.starts_with("other programs") => {
+                "the busy machine (see the top)".to_owned()
+            }
+            Some(cause) => cause,
+            None => "unknown".to_owned(),
         };
         format!(
             "{held} of {} results held this run (✗ above). Likely cause: {cause}. {advice}",

@@ -214,9 +214,10 @@ fn simulated_run_prices_every_workaround_and_never_defers_to_a_live_run() {
         for price in [
             "pool start-up:",
             "a task pays only above:",
-            "sent to a worker:",
+            "sending 1 MB of floats:",
             "a released call pays above:",
-            "loop, at the simulator's price:",
+            "one pass of the loop:",
+            "model interpreter start:",
             "message round trip:",
         ] {
             assert!(out.contains(price), "--cores {cores}: no {price:?}\n{out}");
