@@ -198,9 +198,7 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "workarounds",
     number: 5,
     title: "Getting around the GIL",
-    shows: "How Python programs compute in parallel despite the GIL - processes, native code \
-            that releases it, nogil loops, free threading, subinterpreters - and what each \
-            costs.",
+    shows: "Ways to compute in parallel despite the GIL, and what each costs.",
     intro: "",
     steadier: "larger sizes (--items 100000000 --call-ms 20 --array-len 5000000)",
     parts: &[

@@ -115,7 +115,6 @@ pub struct Figures {
 /// start methods need).
 pub const PYTHON: &str = r#"
 from multiprocessing import Pool
-from concurrent.futures import ProcessPoolExecutor
 
 def cpu_bound(n):
     return sum(i * i for i in range(n))
@@ -123,15 +122,12 @@ def cpu_bound(n):
 if __name__ == "__main__":      # workers import this module
     with Pool(4) as pool:
         results = pool.map(cpu_bound, [10_000_000] * 4)
-    with ProcessPoolExecutor() as executor:
-        results = list(executor.map(cpu_bound, [10_000_000] * 4))
 "#;
 
 /// The claim part 6 quotes for threads under the GIL.
 pub const GIL_THREADS: &str = "Under the GIL the threads take turns: no faster than one thread.";
 /// The claim part 6 quotes for the process pool.
-pub const POOL: &str =
-    "Each worker process has its own GIL, so the workers compute at the same time.";
+pub const POOL: &str = "Each worker has its own GIL: the workers computed at the same time.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
 /// The claim made instead where the simulator expects no gain (or no GIL).

@@ -32,21 +32,18 @@ pub const TEXT: &str = include_str!("part3_nogil_prange.md");
 
 /// The Python (Cython) this part models: `parallel_sum`, summing squares.
 pub const PYTHON: &str = r#"
-# mymodule.pyx, compiled by Cython with OpenMP
-from cython.parallel import prange
+from cython.parallel import prange     # Cython, compiled with OpenMP
 
 def parallel_sum(double[:] arr):
     cdef double total = 0
-    cdef Py_ssize_t i
     with nogil:                            # release the GIL
         for i in prange(arr.shape[0]):     # split across threads
-            total += arr[i] * arr[i]       # a reduction: one share each
+            total += arr[i] * arr[i]
     return total
 "#;
 
 /// The claim for a loop that holds the GIL.
-pub const HOLDING: &str =
-    "Holding the GIL, the loop stopped every other Python thread for its whole length.";
+pub const HOLDING: &str = "Holding the GIL, the loop stopped the other Python thread throughout.";
 /// The claim for a loop inside `with nogil:`.
 pub const NOGIL: &str = "With the GIL released, the other Python thread kept running.";
 /// The claim part 6 quotes for prange.

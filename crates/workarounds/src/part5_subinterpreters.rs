@@ -26,10 +26,6 @@ pub const TEXT: &str = include_str!("part5_subinterpreters.md");
 pub const PYTHON: &str = r#"
 from concurrent.futures import InterpreterPoolExecutor    # 3.14
 
-def countdown(n):
-    while n > 0:
-        n -= 1
-
 with InterpreterPoolExecutor(max_workers=4) as executor:
     list(executor.map(countdown, [N // 4] * 4))    # one GIL each
 "#;
@@ -97,7 +93,7 @@ impl Part<Config> for Subinterpreters {
     type Figures = Figures;
 
     fn title(&self) -> &'static str {
-        "subinterpreters, one GIL each (PEP 684, PEP 734)"
+        "subinterpreters, one GIL each"
     }
 
     fn python(&self) -> &'static str {

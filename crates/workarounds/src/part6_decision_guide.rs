@@ -32,7 +32,7 @@ pub const IMPLEMENTATIONS: [Implementation; 6] = [
     Implementation {
         name: "CPython",
         has_gil: "yes",
-        notes: "one GIL per interpreter; subinterpreters (part 5)",
+        notes: "one GIL per interpreter (part 5)",
     },
     Implementation {
         name: "CPython 3.13t / 3.14t",
@@ -91,10 +91,7 @@ impl Part<Config> for DecisionGuide {
             println!("  {line}");
         }
         println!();
-        note(
-            "To place your own program in this guide, measure it: lesson 6 (cargo run \
-             --release -p practice) runs recipes on your own Python.",
-        );
+        note("To place your own program in this guide, measure it (lesson 6).");
         heading("Key takeaways");
         for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
             gil_core::report::indented(&format!("{}. {takeaway}", i + 1), "  ", "     ");
@@ -166,13 +163,10 @@ pub fn guide(cx: &Cx, cfg: &Config) -> String {
         "\
 Profile first (cProfile, py-spy): is the program waiting or computing?
 |
-+- Waiting (files, sockets, sleeps)
-|    -> threads: blocking calls release the GIL (lesson 3), but beside a
-|       CPU-bound thread short I/O calls wait (the convoy effect)
-|    -> thousands of concurrent waits: async/await on one thread
++- Waiting (I/O): threads, or async/await for thousands of waits (lesson 3)
 |
 +- Computing
-     +- In a library that releases the GIL (NumPy, SciPy)?
+     +- In a library that releases the GIL, like NumPy?
      |    -> threads, if each call is long ({release_pays})
 {released}
      +- Native code you write (Cython, C, Rust)?
@@ -184,11 +178,11 @@ Profile first (cProfile, py-spy): is the program waiting or computing?
      +- Pure Python, tiny tasks?
      |    -> batch them (chunksize), or stay in one process
      |       ({pool_pays})
-     +- CPython 3.13t/3.14t, and your extensions support it?
-     |    -> free-threaded threads
+     +- Free-threaded CPython, and your extensions support it?
+     |    -> threads
 {free}
      +- Isolation without processes (3.14)?
-     |    -> subinterpreters, data sent between them
+     |    -> subinterpreters
 {interpreters}
      +- Plain threads under the GIL do not help
 {gil_threads}"
@@ -231,10 +225,7 @@ fn quote(cx: &Cx, part: u8, sentences: &[&str], expected: f64) -> String {
 }
 
 /// What the course comes down to, printed at the end of the lesson.
-pub const TAKEAWAYS: [&str; 4] = [
-    "Under the GIL one thread at a time runs bytecode: threads help a program that \
-     waits, not one that computes.",
-    "Every workaround pays only above a size (the prices above): measure first.",
-    "The GIL is not thread safety: put compound updates such as counter += 1 under a lock.",
-    "Free-threaded CPython runs threads in parallel, at a price on reference counts.",
+pub const TAKEAWAYS: [&str; 2] = [
+    "Under the GIL, threads help a program that waits, not one that computes.",
+    "Every way around the GIL pays only above a size: measure first.",
 ];
