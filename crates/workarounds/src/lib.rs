@@ -299,7 +299,7 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
 }
 
 /// Time several alternatives in turns and return each one's median (gil-core's).
-pub use gil_core::measure::medians_in_turns;
+pub use gil_core::measure::time_in_turns as medians_in_turns;
 
 /// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
 /// platform does not say. Unlike the wall clock it does not count time the OS gave to other

@@ -392,7 +392,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let round_trip = measure::repeat(if cfg.quick() { 50 } else { 200 }, || {
         let _ = pool.submit(Task::SumOfSquares { n: 1 }).result();
     })
-    .median();
+    .middle();
     let tiny = tiny_tasks(cfg, &pool, workers)?;
     let shipping = shipping(cfg, &pool)?;
 

@@ -388,7 +388,7 @@ fn ns_per_float(len: usize) -> f64 {
             }
         })
         .collect();
-    measure::Samples(times).median().as_secs_f64() * 1e9 / (repeats * len) as f64
+    measure::Samples(times).middle().as_secs_f64() * 1e9 / (repeats * len) as f64
 }
 
 /// Time the three ways for `arrays` arrays of `len` floats; `call` names the call length, its

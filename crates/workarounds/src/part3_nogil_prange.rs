@@ -315,7 +315,7 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
     let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
         let beside = beside_python_thread(&gil, &values, ways[i]);
         LoopRun {
-            time: Samples(times[i].clone()).median(),
+            time: Samples(times[i].clone()).middle(),
             total: beside.total,
             other_thread_steps: beside.steps,
             other_thread_share: beside.share,

@@ -193,7 +193,7 @@ fn interpreter_start(cfg: &Config) -> Duration {
             s.spawn(|| interp.attach("interp", |_py| ()));
         });
     })
-    .median()
+    .middle()
 }
 
 /// Run part 5 on this machine with `n` interpreters (printing nothing).
@@ -262,7 +262,7 @@ pub fn measure(cfg: &Config, n: usize) -> anyhow::Result<Part5> {
                 ensure!(back == i, "ping {i} came back as {back}");
             }
             let _ = to_b.send(Message::Stop);
-            Ok((expected, received, measure::Samples(times).median()))
+            Ok((expected, received, measure::Samples(times).middle()))
         })
     })?;
     ensure!(
