@@ -13,7 +13,7 @@ use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
 
-use crate::setup::{Config, Trial, measurable, median};
+use crate::setup::{Config, Trial, measurable, middle_trial};
 
 /// How long the one-thread row counts at scale 1; the step count follows from the step cost.
 pub const ONE_THREAD: Duration = Duration::from_millis(80);
@@ -66,7 +66,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
             runs.push(Trial::run(&gil, *threads, total, false, countdown));
         }
     }
-    let rows = runs.iter().map(|r| median(r).clone()).collect();
+    let rows = runs.iter().map(|r| middle_trial(r).clone()).collect();
     Ok(Report { mode, total, rows })
 }
 

@@ -17,7 +17,7 @@ use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, note};
 use gil_core::work::countdown;
 
-use crate::setup::{Config, Trial, measurable, median};
+use crate::setup::{Config, Trial, measurable, middle_trial};
 
 /// How long one free-threaded thread counts at scale 1; the step count follows from the step
 /// cost.
@@ -106,7 +106,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
             runs.push(Trial::run(&free, *threads, total, false, countdown));
         }
     }
-    let free = runs.iter().map(|r| median(r).clone()).collect();
+    let free = runs.iter().map(|r| middle_trial(r).clone()).collect();
     Ok(report(cores, total, &counts, free))
 }
 

@@ -13,7 +13,7 @@ use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown_heavy;
 use gil_core::{Gil, GilGuard, Mode, OLD_GIL_CHECK_INTERVAL};
 
-use crate::setup::{Config, Trial, measurable, median};
+use crate::setup::{Config, Trial, measurable, middle_trial};
 
 /// The pre-3.2 GIL with CPython's default check interval.
 const OLD_GIL: Mode = Mode::OldGil {
@@ -155,10 +155,10 @@ pub fn measure(cfg: &Config, calibration: Calibration) -> anyhow::Result<Report>
     Ok(Report {
         calibration,
         ticks,
-        old_one: median(&old_one).clone(),
-        old_two: median(&old_two).clone(),
-        new_one: median(&new_one).clone(),
-        new_two: median(&new_two).clone(),
+        old_one: middle_trial(&old_one).clone(),
+        old_two: middle_trial(&old_two).clone(),
+        new_one: middle_trial(&new_one).clone(),
+        new_two: middle_trial(&new_two).clone(),
     })
 }
 

@@ -228,6 +228,50 @@ impl Sink {
     }
 }
 
+/// The one claim about a speed-up over one thread: `parallel` (work ran at once on several
+/// cores) where the simulator expects a gain of 1.5x or more, else `serial` (no faster than
+/// one thread, e.g. on one core).
+///
+/// A gain may lose up to two thirds of itself to a busy spell and still show parallel work; a
+/// figure far above the expectation means the baseline was slowed, so the top bound is 1.3
+/// times the expectation. "No faster" is [`no_faster`]'s bound.
+pub fn speedup<'a>(
+    figure: &'a str,
+    measured: f64,
+    expected: f64,
+    parallel: &'a str,
+    serial: &'a str,
+) -> Claim<'a> {
+    if expected >= 1.5 {
+        Claim {
+            figure,
+            unit: Unit::Ratio,
+            measured,
+            expected,
+            low: 1.0 + (expected - 1.0) * 0.35,
+            high: expected * 1.3,
+            text: parallel,
+        }
+    } else {
+        no_faster(figure, measured, expected, serial)
+    }
+}
+
+/// The claim that something ran no faster than one thread (the simulator expects about 1x or
+/// less): slower down to half, faster only by what timing noise explains (15 %), so "no
+/// faster" never stands beside a figure that says otherwise.
+pub fn no_faster<'a>(figure: &'a str, measured: f64, expected: f64, text: &'a str) -> Claim<'a> {
+    Claim {
+        figure,
+        unit: Unit::Ratio,
+        measured,
+        expected,
+        low: (expected * 0.5).min(0.5),
+        high: (expected * 1.15).max(1.15),
+        text,
+    }
+}
+
 /// One claim as a busy machine shows it: this run's figure beside the simulator's for an idle
 /// machine, and whether the sentence held.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -382,6 +426,16 @@ mod tests {
                 .iter()
                 .all(|r| r.cause.as_deref().is_some_and(|c| !c.is_empty()))
         );
+    }
+
+    #[test]
+    fn a_speedup_claim_picks_its_sentence_by_the_expectation_and_contains_it() {
+        let two = speedup("x", 1.9, 2.0, "parallel", "serial");
+        assert_eq!(two.text, "parallel");
+        assert!(two.low <= 2.0 && 2.0 <= two.high && two.low > 1.0);
+        let one = speedup("x", 1.0, 0.99, "parallel", "serial");
+        assert_eq!(one.text, "serial");
+        assert!(one.low <= 0.99 && 0.99 <= one.high && one.high < 1.5);
     }
 
     #[test]

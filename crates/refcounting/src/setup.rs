@@ -138,7 +138,7 @@ pub fn per_op(total: Duration, n: u64) -> f64 {
 pub fn in_turns(repeats: usize, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
     measure::in_turns(repeats, variants.len(), |i| variants[i]())
         .into_iter()
-        .map(measure::median)
+        .map(|times| measure::median_by(times, |t| *t).unwrap_or(f64::NAN))
         .collect()
 }
 
