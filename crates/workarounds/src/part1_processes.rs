@@ -538,7 +538,8 @@ fn inject(pool: &ProcessPool, failure: Failure) -> anyhow::Error {
         Ok(output) => anyhow::anyhow!("the task unexpectedly returned {output:?}"),
         Err(error) => error,
     };
-    kv("the pool reports", format!("{error:#}"));
+    // Wrapped like prose: the report names the worker, its pid and how it died.
+    gil_core::report::indented(&format!("The pool reports: {error:#}"), "  ", "  ");
     note(
         "Like CPython's BrokenProcessPool: once a worker dies abruptly, the pool refuses more \
          work. The lesson kills the remaining workers, reaps them all, and exits non-zero.",
