@@ -8,9 +8,9 @@
 //! second model Python thread counts "bytecodes": it makes progress only while the GIL is free.
 //!
 //! Each way is timed as several passes back to back in one timed call ([`passes_for`]);
-//! prange's run inside its pool, woken right before the clock starts: a sleeping rayon worker
-//! can take milliseconds to wake on a virtual machine, which would otherwise be timed as loop
-//! work.
+//! prange's passes are one parallel loop inside its pool, woken right before the clock
+//! starts: a sleeping rayon worker can take milliseconds to wake on a virtual machine, which
+//! would otherwise be timed as loop work.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -112,7 +112,22 @@ pub fn typed_loop(values: &[f64]) -> f64 {
 /// The same loop split across threads, each summing a range, then the partial sums added
 /// (a `prange` reduction).
 pub fn prange_loop(values: &[f64]) -> f64 {
-    values.par_chunks(64 * 1024).map(typed_loop).sum()
+    values.par_chunks(CHUNK).map(typed_loop).sum()
+}
+
+/// Floats per share of a prange loop.
+const CHUNK: usize = 64 * 1024;
+
+/// `passes` passes of [`prange_loop`] as one parallel loop over every pass's shares, so the
+/// pool's threads go from one pass to the next without falling idle (a rayon worker that
+/// finds no work soon sleeps, and waking it can take as long as a pass); the sum of all
+/// passes.
+pub fn prange_passes(values: &[f64], passes: usize) -> f64 {
+    let shares: Vec<&[f64]> = values.chunks(CHUNK).collect();
+    (0..passes * shares.len())
+        .into_par_iter()
+        .map(|k| typed_loop(shares[k % shares.len()]))
+        .sum()
 }
 
 const RAISE_LEN: &str = "raise --array-len";
@@ -249,8 +264,8 @@ fn show_live(m: &Part3) {
     }
     table.print();
     note(&format!(
-        "One pass: the median over runs of {} passes back to back, prange's inside its \
-         pool with its threads woken first, so their wake-up is not timed as loop work. \
+        "One pass: the median over runs of {} passes back to back (prange's as one \
+         parallel loop, its threads woken first, so waking them is not timed as loop work). \
          Last column: bytecodes another Python thread ran during a pass, and for what share \
          of it, judged by its speed alone.",
         m.passes
@@ -340,24 +355,26 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
 
 /// One timed call: `passes` passes of the loop `way`, back to back; the time of one pass.
 ///
-/// prange's passes run inside its pool, as OpenMP's calling thread joins its team: the
-/// caller would otherwise sleep between passes and wake after rayon's idle workers had gone
-/// back to sleep. A broadcast to every worker wakes them all just before the clock starts.
+/// prange's passes are one parallel loop ([`prange_passes`]) run inside its pool, as
+/// OpenMP's calling thread joins its team, and a broadcast to every worker wakes them all just
+/// before the clock starts: a sleeping rayon worker can take as long as a pass to wake.
 fn timed_passes(py: &mut GilGuard<'_>, values: &[f64], way: Way, passes: usize) -> Duration {
-    let time = |pass: fn(&[f64]) -> f64| {
+    let plain = || {
         let clock = Stopwatch::start();
         for _ in 0..passes {
-            black_box(pass(black_box(values)));
+            black_box(typed_loop(black_box(values)));
         }
         clock.elapsed() / passes as u32
     };
     match way {
-        Way::HoldingGil => time(typed_loop),
-        Way::NoGil => py.detach(|| time(typed_loop)),
+        Way::HoldingGil => plain(),
+        Way::NoGil => py.detach(plain),
         Way::Prange => py.detach(|| {
             rayon::scope(|_| {
                 rayon::broadcast(|_| ());
-                time(prange_loop)
+                let clock = Stopwatch::start();
+                black_box(prange_passes(black_box(values), passes));
+                clock.elapsed() / passes as u32
             })
         }),
     }
