@@ -359,7 +359,7 @@ pub fn measure(cfg: &Config) -> Report {
                 mode,
                 runs,
                 switches,
-                wall: Some(Samples(walls).median()),
+                wall: Some(Samples(walls).middle()),
                 target: cfg.increments(),
             }
         })

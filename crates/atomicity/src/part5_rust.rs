@@ -149,7 +149,7 @@ fn measure(
         reset();
         work(n);
     })
-    .median();
+    .middle();
     let mut total = u64::MAX;
     let start = Barrier::new(threads + 1);
     let arrived = AtomicUsize::new(0);
@@ -179,7 +179,7 @@ fn measure(
             start.wait();
             total = total.min(read());
         })
-        .median()
+        .middle()
     });
     let per = |d: Duration, count: u64| d.as_secs_f64() * 1e9 / count.max(1) as f64;
     Kind {

@@ -5,7 +5,7 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit};
+use gil_core::claim::{self, Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::figure::TimelineChart;
 use gil_core::measure::{fmt_count, fmt_duration, speedup};
@@ -14,7 +14,7 @@ use gil_core::report::{Table, WIDTH, kv, note};
 use gil_core::work::countdown;
 use gil_core::{Gil, MIN_SWITCH_WAIT, Mode, Timeline};
 
-use crate::setup::{Config, Trial, enough_intervals, measurable, median};
+use crate::setup::{Config, Trial, enough_intervals, measurable, middle_trial};
 
 /// How long the single thread counts at scale 1: ten switch intervals at the default 5 ms, so
 /// the two-thread run hands the GIL over about ten times. The step count follows from the
@@ -38,10 +38,8 @@ def countdown(n):
 
 countdown(2 * N)                      # one thread does all the work
 pair = [threading.Thread(target=countdown, args=(N,)) for _ in range(2)]
-for t in pair:
-    t.start()
-for t in pair:
-    t.join()                          # two threads, half the work each
+for t in pair: t.start()
+for t in pair: t.join()               # two threads, half the work each
 ";
 
 /// What part 1 measured (median runs of each kind), live or on the simulator.
@@ -73,8 +71,8 @@ impl Report {
     }
 
     /// Median length of a GIL hold that ended in a hand-off to the other thread.
-    pub fn median_contended_hold(&self) -> Duration {
-        self.gil_two.median_contended_hold()
+    pub fn middle_contended_hold(&self) -> Duration {
+        self.gil_two.middle_contended_hold()
     }
 
     /// The GIL two-thread run's timeline.
@@ -106,10 +104,10 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     Ok(Report {
         n,
         seen: introspect(&gil),
-        gil_one: median(&gil_one).clone(),
-        gil_two: median(&gil_two).clone(),
-        free_one: median(&free_one).clone(),
-        free_two: median(&free_two).clone(),
+        gil_one: middle_trial(&gil_one).clone(),
+        gil_two: middle_trial(&gil_two).clone(),
+        free_one: middle_trial(&free_one).clone(),
+        free_two: middle_trial(&free_two).clone(),
     })
 }
 
@@ -197,8 +195,7 @@ fn show_introspection(seen: &[(String, usize)]) {
     kv("name, active_count() in each", answers.join(", "));
     let most = seen.iter().map(|(_, active)| *active).max().unwrap_or(0);
     note(&format!(
-        "CPython's active_count() also counts the main thread, waiting in join(): it \
-         prints {}.",
+        "(CPython prints {}: it also counts the main thread, waiting in join().)",
         most + 1
     ));
     println!();
@@ -276,34 +273,20 @@ fn claim_gil_ratio(cx: &mut Cx, measured: f64, expected: f64) {
         expected,
         low: 0.85_f64.min(expected),
         high: 1.35_f64.max(expected),
-        text: "Under the GIL the two threads took turns: they needed as long as one thread \
-               doing all the work.",
+        text: "Under the GIL the two threads took turns: as long as one thread doing all \
+               the work.",
     });
 }
 
 fn claim_free_speedup(cx: &mut Cx, measured: f64, expected: f64) {
-    if expected >= 1.5 {
-        cx.claim(Claim {
-            figure: "free-threaded speedup, two threads over one",
-            unit: Unit::Ratio,
-            measured,
-            expected,
-            low: 1.0 + 0.4 * (expected - 1.0),
-            high: expected * 1.3,
-            text: "Without a GIL both threads counted at once, on two cores.",
-        });
-    } else {
-        cx.claim(Claim {
-            figure: "free-threaded speedup, two threads over one",
-            unit: Unit::Ratio,
-            measured,
-            expected,
-            low: 0.75_f64.min(expected),
-            high: 1.3_f64.max(expected),
-            text: "With one core, even without a GIL the two threads could not count at \
-                   once: no speedup. Free threading needs free cores.",
-        });
-    }
+    cx.claim(claim::speedup(
+        "free-threaded speedup, two threads over one",
+        measured,
+        expected,
+        "Without a GIL both threads counted at once, on two cores.",
+        "With one core, even without a GIL the two threads could not count at once: no \
+         speedup. Free threading needs free cores.",
+    ));
 }
 
 fn claim_switching(cx: &mut Cx, interval: Duration, r: &Report, expected: &Report) {
@@ -313,8 +296,8 @@ fn claim_switching(cx: &mut Cx, interval: Duration, r: &Report, expected: &Repor
         (Unit::Micros, 1e6)
     };
     let wait = interval.max(MIN_SWITCH_WAIT).as_secs_f64();
-    let want_hold = expected.median_contended_hold().as_secs_f64();
-    let hold = r.median_contended_hold().as_secs_f64();
+    let want_hold = expected.middle_contended_hold().as_secs_f64();
+    let hold = r.middle_contended_hold().as_secs_f64();
     let shown = fmt_duration(interval);
     // At long enough intervals the interval sets the pace; at very short ones the time the
     // operating system takes to wake the waiter does, and the sentences must say which.

@@ -13,7 +13,7 @@ use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, kv, note};
 use gil_core::work::countdown;
 
-use crate::setup::{Config, MIN_INTERVALS, Trial, measurable, median};
+use crate::setup::{Config, MIN_INTERVALS, Trial, measurable, middle_trial};
 
 /// How long the one-thread baseline counts at scale 1; the step count follows from the step
 /// cost.
@@ -28,7 +28,7 @@ const DEFAULT_ROW: usize = 2;
 /// The Python this part models.
 pub const PYTHON: &str = "
 import sys
-print(sys.getswitchinterval())        # 0.005 unless someone changed it
+print(sys.getswitchinterval())
 for seconds in (0.0001, 0.001, 0.005, 0.02):
     sys.setswitchinterval(seconds)
     run_in_two_threads(countdown, TOTAL)
@@ -45,8 +45,8 @@ pub struct Row {
 
 impl Row {
     /// Median length of a hold that ended in a hand-off.
-    pub fn median_contended_hold(&self) -> Duration {
-        self.trial.median_contended_hold()
+    pub fn middle_contended_hold(&self) -> Duration {
+        self.trial.middle_contended_hold()
     }
 }
 
@@ -104,13 +104,13 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         .zip(&runs)
         .map(|(interval, runs)| Row {
             interval: *interval,
-            trial: median(runs).clone(),
+            trial: middle_trial(runs).clone(),
         })
         .collect();
     Ok(Report {
         mode,
         total,
-        one_thread: median(&one).clone(),
+        one_thread: middle_trial(&one).clone(),
         rows,
     })
 }
@@ -224,7 +224,7 @@ fn interval_charts(r: &Report) -> [LineChart; 2] {
 fn hold(mode: Mode, row: &Row) -> String {
     match mode {
         Mode::FreeThreaded => "-".to_owned(),
-        _ => fmt_duration(row.median_contended_hold()),
+        _ => fmt_duration(row.middle_contended_hold()),
     }
 }
 

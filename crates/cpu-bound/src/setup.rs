@@ -246,9 +246,9 @@ impl Trial {
     }
 
     /// Median length of a hold that ended in a hand-off (zero if none, or not recorded).
-    pub fn median_contended_hold(&self) -> Duration {
+    pub fn middle_contended_hold(&self) -> Duration {
         let holds = self.timeline.as_ref().map(Timeline::contended_holds);
-        Samples(holds.unwrap_or_default()).median()
+        Samples(holds.unwrap_or_default()).middle()
     }
 }
 
@@ -256,7 +256,7 @@ impl Trial {
 ///
 /// # Panics
 /// If `trials` is empty; every part runs at least one trial of each kind.
-pub fn median(trials: &[Trial]) -> &Trial {
+pub fn middle_trial(trials: &[Trial]) -> &Trial {
     gil_core::measure::median_by(trials, |t| t.wall).expect("median of a non-empty set of trials")
 }
 

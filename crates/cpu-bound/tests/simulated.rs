@@ -33,7 +33,7 @@ fn part1_two_gil_threads_take_turns_every_interval_and_free_ones_halve_the_time(
         (10, 8)
     );
     assert_eq!(four(r.gil_two.switches_per_second()), "199.0723");
-    assert_eq!(r.median_contended_hold(), Duration::from_micros(5_100));
+    assert_eq!(r.middle_contended_hold(), Duration::from_micros(5_100));
     assert_eq!(r.free_two.stats.switches, 0);
 }
 
@@ -62,7 +62,7 @@ fn part3_the_interval_sets_the_hand_off_rate() {
                 four(r.time_ratio(i)),
                 row.trial.stats.switches,
                 format!("{:.1}", row.trial.switches_per_second()),
-                row.median_contended_hold(),
+                row.middle_contended_hold(),
             )
         })
         .collect();

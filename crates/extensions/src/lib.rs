@@ -66,48 +66,28 @@ pub mod part3_shared_object;
 pub mod part4_stop_the_world;
 pub mod setup;
 
-use gil_core::lesson::{Lesson, Part};
-use gil_core::report;
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
+use gil_core::lesson::Lesson;
+use gil_core::{Timeline, report};
 
 pub use setup::Config;
 
 /// Width of the timeline charts, in cells.
 pub const CHART_CELLS: usize = 60;
 
-/// Print a timeline chart indented under the figures.
-pub fn print_chart(chart: &str) {
-    for line in chart.lines() {
+/// Print a timeline chart indented under the figures, and hand it to `--svg` and `--trace`
+/// as `name` (unique within its part) with `title`.
+pub fn show_timeline(cx: &Cx, name: &str, title: &str, timeline: &Timeline) -> anyhow::Result<()> {
+    for line in timeline.render(CHART_CELLS).lines() {
         if line.chars().count() + 4 <= report::WIDTH {
             println!("    {line}");
         } else {
             report::indented(line, "    ", "      ");
         }
     }
+    cx.figure(&TimelineChart::new(name, title, timeline))
 }
-
-/// The lesson's parts, in teaching order (`--part N` runs the N-th).
-pub static PARTS: [Part<Config>; 4] = [
-    Part {
-        title: "a Rust lock and the GIL, each waiting for the other",
-        python: part1_lock_order::PYTHON,
-        run: part1_lock_order::part,
-    },
-    Part {
-        title: "worker threads that attach while the caller holds the GIL",
-        python: part2_workers::PYTHON,
-        run: part2_workers::part,
-    },
-    Part {
-        title: "one #[pyclass] object, several threads, no GIL",
-        python: part3_shared_object::PYTHON,
-        run: part3_shared_object::part,
-    },
-    Part {
-        title: "without a GIL, detaching still matters: stop-the-world",
-        python: part4_stop_the_world::PYTHON,
-        run: part4_stop_the_world::part,
-    },
-];
 
 /// Lesson 7 as the shared runner sees it.
 pub static LESSON: Lesson<Config> = Lesson {
@@ -121,7 +101,12 @@ pub static LESSON: Lesson<Config> = Lesson {
             Python::attach and Python::detach (allow_threads before PyO3 0.26), CPython's \
             Py_BEGIN_ALLOW_THREADS.",
     steadier: "",
-    parts: &[&PARTS[0], &PARTS[1], &PARTS[2], &PARTS[3]],
+    parts: &[
+        &part1_lock_order::LockOrder,
+        &part2_workers::Workers,
+        &part3_shared_object::SharedObject,
+        &part4_stop_the_world::StopTheWorld,
+    ],
     exercises: &[
         "13_lock_order",
         "14_worker_join",

@@ -1,16 +1,6 @@
-//! Part 1 — a Rust lock and the GIL, each waiting for the other.
+//! Part 1: a Rust lock and the GIL, each waiting for the other.
 //!
-//! An extension keeps a table in a `static Mutex<Option<Table>>` (or a `OnceLock`, a
-//! `LazyLock`): the first caller fills it, and filling it calls into Python (`py.import`).
-//! Any call into Python may let go of the GIL — an import reads files with it released, and a
-//! check point may hand it over — so another thread can take the GIL and call in too. It finds
-//! the Rust lock taken and waits for it *still attached*, holding the GIL. The first thread
-//! now needs the GIL back to finish filling the table and release the lock: neither can go on.
-//!
-//! CPython's `threading.Lock` never does this: `lock.acquire()` waits with the GIL released.
-//! A Rust lock knows nothing of the GIL, so the extension must wait the same way itself:
-//! PyO3's `MutexExt::lock_py_attached` detaches while it waits, and `PyOnceLock` makes every
-//! caller that finds the cell being initialised wait detached.
+#![doc = include_str!("part1_lock_order.md")]
 //!
 //! The live runs use [`gil_core::sync`]'s model locks; the lesson gives the stuck thread a
 //! timeout that real code does not have, so that the run ends. The simulator runs the same
@@ -20,13 +10,16 @@
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::Timeline;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::fmt_duration;
+use gil_core::part::{Part, Run};
+use gil_core::report;
 use gil_core::sim::{Blocked, Held, Script, SimRun, Step, simulate};
 use gil_core::sync::{PyOnceLock, RustMutex};
-use gil_core::{report, session};
 
-use crate::{CHART_CELLS, Config, print_chart};
+use crate::{Config, show_timeline};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -50,7 +43,7 @@ pub struct Outcome {
     /// From the start until T2 had the table (`None`: it never did).
     pub t2_done: Option<Duration>,
     /// Who held the GIL when.
-    pub chart: String,
+    pub timeline: Timeline,
     /// What each stuck thread held and waited for (the simulator's; empty live).
     pub blocked: Vec<Blocked>,
 }
@@ -123,7 +116,7 @@ fn live_run(cfg: &Config, way: Way) -> Outcome {
             }
         });
     });
-    let chart = gil.take_timeline().render(CHART_CELLS);
+    let timeline = gil.take_timeline();
     let m = moments.into_inner().unwrap_or_else(|p| p.into_inner());
     // T1 is stuck if it got the GIL back only once T2 had given up: the evidence of the cycle.
     let t1_stuck =
@@ -131,7 +124,7 @@ fn live_run(cfg: &Config, way: Way) -> Outcome {
     Outcome {
         stuck: usize::from(m.t2_gave_up.is_some()) + usize::from(t1_stuck),
         t2_done: m.t2_done.map(|t| t - start),
-        chart,
+        timeline,
         blocked: Vec::new(),
     }
 }
@@ -145,9 +138,9 @@ pub fn live(cfg: &Config) -> Figures {
     }
 }
 
-fn sim_run(cfg: &Config, t2_waits: Step) -> SimRun {
+fn sim_run(cfg: &Config, cores: usize, t2_waits: Step) -> SimRun {
     simulate(
-        &cfg.sim(),
+        &cfg.sim(cores),
         vec![
             Script::new(
                 "T1",
@@ -169,31 +162,50 @@ fn sim_outcome(run: SimRun) -> Outcome {
     Outcome {
         stuck: run.stuck.len(),
         t2_done: run.stuck.is_empty().then(|| run.finished[1]),
-        chart: run.timeline.render(CHART_CELLS),
+        timeline: run.timeline,
         blocked: run.blocked,
     }
 }
 
-/// The same threads on the simulator.
-pub fn simulated(cfg: &Config) -> Figures {
-    let detached = sim_outcome(sim_run(cfg, Step::Acquire(TABLE)));
+/// The same threads on the simulator, for an idle machine with `cores` cores.
+pub fn simulated(cfg: &Config, cores: usize) -> Figures {
+    let detached = sim_outcome(sim_run(cfg, cores, Step::Acquire(TABLE)));
     Figures {
-        attached: sim_outcome(sim_run(cfg, Step::AcquireHolding(TABLE))),
+        attached: sim_outcome(sim_run(cfg, cores, Step::AcquireHolding(TABLE))),
         once_lock: detached.clone(),
         detached,
     }
 }
 
-/// Part 1 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    let expected = simulated(cfg);
-    let figures = if session::simulated() {
-        expected.clone()
-    } else {
-        live(cfg)
-    };
-    show(cfg, &figures, &expected);
-    Ok(())
+/// Part 1 in the lesson's table.
+pub struct LockOrder;
+
+impl Part<Config> for LockOrder {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "a Rust lock and the GIL, each waiting for the other"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part1_lock_order.md")
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(live(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
 /// "the GIL" or "the table's Mutex".
@@ -225,7 +237,7 @@ pub fn cycle_lines(blocked: &[Blocked]) -> Vec<String> {
         .collect()
 }
 
-fn print_outcome(what: &str, o: &Outcome) {
+fn print_outcome(cx: &Cx, what: &str, o: &Outcome, figure: &str) -> anyhow::Result<()> {
     report::kv(&format!("{what}: threads stuck"), o.stuck);
     if let Some(done) = o.t2_done {
         report::kv(
@@ -233,18 +245,23 @@ fn print_outcome(what: &str, o: &Outcome) {
             fmt_duration(done),
         );
     }
-    print_chart(&o.chart);
+    show_timeline(
+        cx,
+        figure,
+        &format!("T2 waits for the Rust lock: {what}"),
+        &o.timeline,
+    )
 }
 
 /// Print the figures and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
+fn show(cx: &mut Cx, cfg: &Config, f: &Figures, expected: &Figures) -> anyhow::Result<()> {
     report::note(&format!(
         "T1 takes the Rust lock and imports ({} detached); T2 calls in meanwhile. A live \
          thread stuck for {} is let go, which real code would not do.",
         fmt_duration(cfg.import),
         fmt_duration(cfg.patience)
     ));
-    print_outcome("waiting attached", &f.attached);
+    print_outcome(cx, "waiting attached", &f.attached, "attached")?;
     let lines = cycle_lines(&expected.attached.blocked);
     if !lines.is_empty() {
         report::note("The simulator stops with every thread blocked:");
@@ -259,7 +276,7 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         "T2 held the GIL while it waited for the Rust lock, and T1 needed the GIL to finish \
          and release that lock: both were stuck until one of them was let go."
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "threads stuck, T2 waiting attached",
         unit: Unit::Count,
         measured: f.attached.stuck as f64,
@@ -268,10 +285,10 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         high: expected.attached.stuck as f64,
         text: stuck_text,
     });
-    print_outcome("lock_py_attached", &f.detached);
-    print_outcome("PyOnceLock", &f.once_lock);
+    print_outcome(cx, "lock_py_attached", &f.detached, "lock-py-attached")?;
+    print_outcome(cx, "PyOnceLock", &f.once_lock, "py-once-lock")?;
     let fixed = (f.detached.stuck + f.once_lock.stuck) as f64;
-    claim(Claim {
+    cx.claim(Claim {
         figure: "threads stuck, waiting detached (both ways)",
         unit: Unit::Count,
         measured: fixed,
@@ -291,7 +308,7 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         })
     };
     let slowest = |x: &Figures| ratio(&x.detached).max(ratio(&x.once_lock));
-    claim(Claim {
+    cx.claim(Claim {
         figure: "T2 had the table after / the import's length",
         unit: Unit::Ratio,
         measured: slowest(f),
@@ -306,4 +323,5 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
          (OnceLockExt::get_or_init_py_attached if you must keep the OnceLock). Both wait \
          detached.",
     );
+    Ok(())
 }

@@ -1,11 +1,6 @@
-//! Part 2 — worker threads that attach while their caller still holds the GIL.
+//! Part 2: worker threads that attach while their caller still holds the GIL.
 //!
-//! A `*_many` function called from Python hands the items to worker threads (rayon, a thread
-//! pool, tokio) and joins them. Each worker computes in plain Rust, then attaches
-//! (`Python::attach`) to turn its result into a Python object. The caller is attached too — it
-//! was called from Python — so if it joins while attached, it holds the GIL while it waits for
-//! workers that wait for the GIL. Nothing moves. PyO3's guide (`parallelism.md`) has the fix:
-//! detach around the spawn-and-join, `py.detach(|| items.par_iter().map(..).collect())`.
+#![doc = include_str!("part2_workers.md")]
 //!
 //! Live, the caller waits at most the lesson's patience, then detaches so the workers can
 //! finish. The simulator's caller joins each worker through a lock the worker holds until it
@@ -14,12 +9,15 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::Timeline;
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::fmt_duration;
+use gil_core::part::{Part, Run};
+use gil_core::report;
 use gil_core::sim::{Script, SimRun, Step, simulate};
-use gil_core::{report, session};
 
-use crate::{CHART_CELLS, Config, print_chart};
+use crate::{Config, show_timeline};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -43,7 +41,7 @@ pub struct Outcome {
     /// From the spawn until every result was back (`None`: not without being let go).
     pub done: Option<Duration>,
     /// Who held the GIL when.
-    pub chart: String,
+    pub timeline: Timeline,
 }
 
 /// What part 2 measured (or simulated).
@@ -123,13 +121,13 @@ fn live_run(cfg: &Config, detach_around_join: bool) -> Outcome {
             outcome = Some((n - done_in_time, caller_stuck, start.elapsed()));
         });
     });
-    let chart = gil.take_timeline().render(CHART_CELLS);
+    let timeline = gil.take_timeline();
     let (stuck_workers, caller_stuck, elapsed) = outcome.expect("the caller ran");
     Outcome {
         stuck_workers,
         caller_stuck,
         done: (stuck_workers == 0).then_some(elapsed),
-        chart,
+        timeline,
     }
 }
 
@@ -142,7 +140,7 @@ pub fn live(cfg: &Config) -> Figures {
     }
 }
 
-fn sim_run(cfg: &Config, detach_around_join: bool) -> SimRun {
+fn sim_run(cfg: &Config, cores: usize, detach_around_join: bool) -> SimRun {
     let n = cfg.workers;
     // Worker w holds lock w until it is done: joining it is waiting for that lock.
     let mut scripts: Vec<Script> = (0..n)
@@ -168,42 +166,61 @@ fn sim_run(cfg: &Config, detach_around_join: bool) -> SimRun {
         caller.push(Step::Release(w));
     }
     scripts.push(Script::new("caller", caller));
-    simulate(&cfg.sim(), scripts)
+    simulate(&cfg.sim(cores), scripts)
 }
 
-fn sim_outcome(run: &SimRun) -> Outcome {
+fn sim_outcome(run: SimRun) -> Outcome {
     let caller = run.finished.len() - 1;
     let stuck_workers = run.stuck.iter().filter(|s| s.starts_with('W')).count();
     Outcome {
         stuck_workers,
         caller_stuck: run.stuck.iter().any(|s| s == "caller"),
         done: run.stuck.is_empty().then(|| run.finished[caller]),
-        chart: run.timeline.render(CHART_CELLS),
+        timeline: run.timeline,
     }
 }
 
-/// Both ways on the simulator.
-pub fn simulated(cfg: &Config) -> Figures {
+/// Both ways on the simulator, for an idle machine with `cores` cores.
+pub fn simulated(cfg: &Config, cores: usize) -> Figures {
     Figures {
         workers: cfg.workers,
-        attached: sim_outcome(&sim_run(cfg, false)),
-        detached: sim_outcome(&sim_run(cfg, true)),
+        attached: sim_outcome(sim_run(cfg, cores, false)),
+        detached: sim_outcome(sim_run(cfg, cores, true)),
     }
 }
 
-/// Part 2 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    let expected = simulated(cfg);
-    let figures = if session::simulated() {
-        expected.clone()
-    } else {
-        live(cfg)
-    };
-    show(cfg, &figures, &expected);
-    Ok(())
+/// Part 2 in the lesson's table.
+pub struct Workers;
+
+impl Part<Config> for Workers {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "worker threads that attach while the caller holds the GIL"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part2_workers.md")
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(live(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
-fn print_outcome(what: &str, o: &Outcome) {
+fn print_outcome(cx: &Cx, what: &str, o: &Outcome, figure: &str) -> anyhow::Result<()> {
     report::kv(&format!("{what}: workers stuck"), o.stuck_workers);
     report::kv(
         &format!("{what}: caller stuck"),
@@ -215,11 +232,11 @@ fn print_outcome(what: &str, o: &Outcome) {
             fmt_duration(done),
         );
     }
-    print_chart(&o.chart);
+    show_timeline(cx, figure, &format!("Workers {what}"), &o.timeline)
 }
 
 /// Print the figures and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
+fn show(cx: &mut Cx, cfg: &Config, f: &Figures, expected: &Figures) -> anyhow::Result<()> {
     report::note(&format!(
         "The caller, attached, starts {} workers; each works {} detached, then attaches to \
          build its result. A live caller stuck for {} is let go.",
@@ -227,14 +244,14 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         fmt_duration(cfg.work),
         fmt_duration(cfg.patience)
     ));
-    print_outcome("joined attached", &f.attached);
+    print_outcome(cx, "joined attached", &f.attached, "joined-attached")?;
     let text = if cfg.free_threaded() {
         "Without a GIL the workers could attach while the caller waited: none was stuck."
     } else {
         "Every worker waited for the GIL, which the caller held while it waited for the \
          workers: all were stuck until the caller let go."
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "workers stuck, joined attached",
         unit: Unit::Count,
         measured: f.attached.stuck_workers as f64,
@@ -243,12 +260,12 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         high: expected.attached.stuck_workers as f64,
         text,
     });
-    print_outcome("joined detached", &f.detached);
+    print_outcome(cx, "joined detached", &f.detached, "joined-detached")?;
     let ratio = |o: &Outcome| {
         o.done
             .map_or(f64::INFINITY, |d| d.as_secs_f64() / cfg.work.as_secs_f64())
     };
-    claim(Claim {
+    cx.claim(Claim {
         figure: "detached join: all back after / one worker's work",
         unit: Unit::Ratio,
         measured: ratio(&f.detached),
@@ -263,4 +280,5 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
          The closure given to detach must not hold the caller's Python token or a Bound; \
          pass plain Rust data, or Py<T>, in.",
     );
+    Ok(())
 }

@@ -1,18 +1,6 @@
-//! Part 3 — one `#[pyclass]` object, several threads, no GIL.
+//! Part 3: one `#[pyclass]` object, several threads, no GIL.
 //!
-//! PyO3 guards a `#[pyclass]`'s Rust data with a borrow flag, as a `RefCell` does: a method
-//! taking `&mut self` (or a `#[pyo3(set)]` setter) borrows it exclusively, and a second borrow
-//! at the same moment is refused with `RuntimeError: Already borrowed`. Under the GIL two
-//! calls into the object rarely overlap (only when one detaches or calls back into Python).
-//! On a free-threaded build they overlap whenever two threads call at once, so:
-//!
-//! * `obj.count += 1` with `#[pyo3(get, set)]` is a getter call, then a setter call: another
-//!   thread's update between the two is overwritten (lost silently), and a getter or setter
-//!   that meets another thread's borrow raises;
-//! * `obj.increment()` with `&mut self` loses nothing silently, but every call that overlaps
-//!   another raises;
-//! * `#[pyclass(frozen)]` with an `AtomicU64` (`fetch_add`) or a `Mutex<u64>` never borrows
-//!   mutably: exact, on every run.
+#![doc = include_str!("part3_shared_object.md")]
 //!
 //! Live, real threads run on the free-threaded model. The simulator here is a deterministic
 //! interleaving: each call is split into the steps above (borrow, read, write, release) and a
@@ -22,10 +10,12 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::{SplitMix64, fmt_count};
+use gil_core::part::{Part, Run};
 use gil_core::sync::{AlreadyBorrowed, PyClassCell};
-use gil_core::{Gil, GilGuard, Mode, report, session};
+use gil_core::{Gil, GilGuard, Mode, report};
 
 use crate::Config;
 
@@ -305,20 +295,45 @@ pub fn simulated(cfg: &Config) -> Figures {
     }
 }
 
-/// Part 3 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    let expected = simulated(cfg);
-    let figures = if session::simulated() {
-        expected.clone()
-    } else {
-        live(cfg)
-    };
-    show(cfg, &figures, &expected);
-    Ok(())
+/// Part 3 in the lesson's table.
+pub struct SharedObject;
+
+impl Part<Config> for SharedObject {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "one #[pyclass] object, several threads, no GIL"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part3_shared_object.md")
+    }
+
+    fn cores_needed(&self, cfg: &Config) -> usize {
+        // Calls collide only when the threads run at the same moment.
+        cfg.threads
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(live(cfg))
+    }
+
+    fn simulate(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(simulated(cfg))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected);
+        Ok(())
+    }
 }
 
 /// Print the figures and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
+fn show(cx: &mut Cx, cfg: &Config, f: &Figures, expected: &Figures) {
     report::note(&format!(
         "{} threads x {} calls on one object, free-threaded (this part always runs without \
          a GIL). The simulator switches threads after any step of a call, far more often \
@@ -338,7 +353,7 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
     table.print();
     let missing =
         |x: &Figures, ways: &[usize]| ways.iter().map(|&i| x.tallies[i].missing()).sum::<u64>();
-    claim(Claim {
+    cx.claim(Claim {
         figure: "updates refused or lost, get/set and &mut self",
         unit: Unit::Count,
         measured: missing(f, &[0, 1]) as f64,
@@ -349,7 +364,7 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         text: "Without a GIL two threads were inside the object at once: calls raised \
                RuntimeError: Already borrowed, and count += 1 also lost updates silently.",
     });
-    claim(Claim {
+    cx.claim(Claim {
         figure: "updates missing, frozen with an atomic or a Mutex",
         unit: Unit::Count,
         measured: missing(f, &[2, 3]) as f64,

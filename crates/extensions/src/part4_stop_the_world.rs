@@ -1,12 +1,6 @@
-//! Part 4 — without a GIL, detaching still matters: stop-the-world pauses.
+//! Part 4: without a GIL, detaching still matters: stop-the-world pauses.
 //!
-//! A free-threaded CPython sometimes needs every thread to stand still: its garbage collector
-//! (to see all reference counts at once), `os.fork`, `sys.settrace`. The thread that needs the
-//! pause asks; each attached thread stops at its next check point, a detached one is parked
-//! where it is and waits if it tries to attach; the work begins once no other thread is
-//! attached (`stop_the_world` and `park_detached_threads` in `Python/pystate.c`). A native
-//! call that stays attached reaches no check point, so the pause waits for it to return, and
-//! every thread that already stopped waits too. The same call detached delays nobody.
+#![doc = include_str!("part4_stop_the_world.md")]
 //!
 //! The live run uses [`World`], a small model of that handshake beside the free-threaded
 //! [`Gil`]; the simulator has the same rules ([`Step::StopTheWorld`]).
@@ -16,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::fmt_duration;
+use gil_core::part::{Part, Run};
 use gil_core::sim::{Script, Step, simulate};
-use gil_core::{Gil, GilGuard, Mode, report, session};
+use gil_core::{Gil, GilGuard, Mode, Timeline, report};
 
-use crate::{CHART_CELLS, Config, print_chart};
+use crate::{Config, show_timeline};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -42,7 +38,7 @@ pub struct Outcome {
     /// The Python thread's longest stretch without running.
     pub python_stalled: Duration,
     /// Who was attached when.
-    pub chart: String,
+    pub timeline: Timeline,
 }
 
 /// What part 4 measured (or simulated).
@@ -193,7 +189,7 @@ fn live_run(cfg: &Config, detached: bool) -> Outcome {
     Outcome {
         time_to_stop,
         python_stalled: stalled,
-        chart: gil.take_timeline().render(CHART_CELLS),
+        timeline: gil.take_timeline(),
     }
 }
 
@@ -205,14 +201,14 @@ pub fn live(cfg: &Config) -> Figures {
     }
 }
 
-fn sim_run(cfg: &Config, detached: bool) -> Outcome {
+fn sim_run(cfg: &Config, cores: usize, detached: bool) -> Outcome {
     let native = if detached {
         Step::NativeReleased(cfg.long_call)
     } else {
         Step::NativeHolding(cfg.long_call)
     };
     let run = simulate(
-        &cfg.sim_free_threaded(),
+        &cfg.sim_free_threaded(cores),
         vec![
             Script::new("python", vec![Step::Bytecode(python_work(cfg))]),
             Script::new("native", vec![native]),
@@ -228,31 +224,55 @@ fn sim_run(cfg: &Config, detached: bool) -> Outcome {
             .first()
             .map_or(Duration::ZERO, |p| p.time_to_stop()),
         python_stalled: run.finished[0].saturating_sub(python_work(cfg)),
-        chart: run.timeline.render(CHART_CELLS),
+        timeline: run.timeline,
     }
 }
 
-/// Both runs on the simulator.
-pub fn simulated(cfg: &Config) -> Figures {
+/// Both runs on the simulator, for an idle machine with `cores` cores.
+pub fn simulated(cfg: &Config, cores: usize) -> Figures {
     Figures {
-        attached: sim_run(cfg, false),
-        detached: sim_run(cfg, true),
+        attached: sim_run(cfg, cores, false),
+        detached: sim_run(cfg, cores, true),
     }
 }
 
-/// Part 4 as the lesson runs it.
-pub fn part(cfg: &Config) -> anyhow::Result<()> {
-    let expected = simulated(cfg);
-    let figures = if session::simulated() {
-        expected.clone()
-    } else {
-        live(cfg)
-    };
-    show(cfg, &figures, &expected);
-    Ok(())
+/// Part 4 in the lesson's table.
+pub struct StopTheWorld;
+
+impl Part<Config> for StopTheWorld {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "without a GIL, detaching still matters: stop-the-world"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        include_str!("part4_stop_the_world.md")
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        // The Python thread and the native call run at once.
+        2
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(live(cfg))
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(simulated(cfg, cx.sim_cores()))
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        show(cx, cfg, run.figures, run.expected)
+    }
 }
 
-fn print_outcome(what: &str, o: &Outcome) {
+fn print_outcome(cx: &Cx, what: &str, o: &Outcome, figure: &str) -> anyhow::Result<()> {
     report::kv(
         &format!("{what}: the pause waited"),
         fmt_duration(o.time_to_stop),
@@ -261,11 +281,16 @@ fn print_outcome(what: &str, o: &Outcome) {
         &format!("{what}: Python stood still up to"),
         fmt_duration(o.python_stalled),
     );
-    print_chart(&o.chart);
+    show_timeline(
+        cx,
+        figure,
+        &format!("A stop-the-world pause, the native {what}"),
+        &o.timeline,
+    )
 }
 
 /// Print the figures and the claims they support, beside the simulator's `expected`.
-pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
+fn show(cx: &mut Cx, cfg: &Config, f: &Figures, expected: &Figures) -> anyhow::Result<()> {
     report::note(&format!(
         "Free-threaded (always, in this part). A native call of {} starts with the Python \
          thread; {} in, the collector asks the world to stop for {}.",
@@ -273,10 +298,10 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         fmt_duration(request_at(cfg)),
         fmt_duration(COLLECT)
     ));
-    print_outcome("call attached", &f.attached);
+    print_outcome(cx, "call attached", &f.attached, "call-attached")?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let rest = ms(cfg.long_call - request_at(cfg));
-    claim(Claim {
+    cx.claim(Claim {
         figure: "call attached: the pause waited",
         unit: Unit::Millis,
         measured: ms(f.attached.time_to_stop),
@@ -286,8 +311,8 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
         text: "The pause waited for the attached call to return, and the Python thread, \
                stopped at its first check point, waited with it.",
     });
-    print_outcome("call detached", &f.detached);
-    claim(Claim {
+    print_outcome(cx, "call detached", &f.detached, "call-detached")?;
+    cx.claim(Claim {
         figure: "call detached: the pause waited",
         unit: Unit::Millis,
         measured: ms(f.detached.time_to_stop),
@@ -302,4 +327,5 @@ pub fn show(cfg: &Config, f: &Figures, expected: &Figures) {
          reason. A thread attached and blocked on something only another pause-stopped \
          thread can give is a deadlock, with or without a GIL.",
     );
+    Ok(())
 }

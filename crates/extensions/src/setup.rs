@@ -5,7 +5,7 @@ use std::time::Duration;
 use gil_core::cli::GilArgs;
 use gil_core::lesson::DEFAULT_SWITCH_INTERVAL_MS;
 use gil_core::sim::SimConfig;
-use gil_core::{Gil, Mode, session};
+use gil_core::{Gil, Mode};
 
 /// How long, how many: what the command line decided.
 #[derive(Clone, Debug)]
@@ -71,21 +71,13 @@ impl Config {
         self.gil.build()
     }
 
-    /// The simulator for parts 1 and 2, on this run's cores.
-    pub fn sim(&self) -> SimConfig {
-        SimConfig::new(
-            self.gil.mode(Mode::Gil),
-            self.gil.interval(),
-            session::sim_cores(),
-        )
+    /// The simulator for parts 1 and 2, on an idle machine with `cores` cores.
+    pub fn sim(&self, cores: usize) -> SimConfig {
+        SimConfig::new(self.gil.mode(Mode::Gil), self.gil.interval(), cores)
     }
 
-    /// The simulator without a GIL (parts 3 and 4).
-    pub fn sim_free_threaded(&self) -> SimConfig {
-        SimConfig::new(
-            Mode::FreeThreaded,
-            self.gil.interval(),
-            session::sim_cores(),
-        )
+    /// The simulator without a GIL (part 4).
+    pub fn sim_free_threaded(&self, cores: usize) -> SimConfig {
+        SimConfig::new(Mode::FreeThreaded, self.gil.interval(), cores)
     }
 }

@@ -118,7 +118,8 @@ pub enum Pass {
     /// A busy machine: the simulator's idle-machine figures lead. Claims print as in a
     /// simulated run and are not recorded (the live pass after it records them).
     Lead,
-    /// A busy machine: the live figures beside the lead. Each claim takes one line.
+    /// A busy machine: the live figures, not printed as the part shows them; each claim
+    /// becomes one row of [`side_by_side`], this run's figure beside the idle machine's.
     Beside,
 }
 
@@ -167,7 +168,6 @@ impl Sink {
             c.figure
         );
         let held = c.low <= c.measured && c.measured <= c.high;
-        let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
         let shown = c.unit.show(c.measured);
         match pass {
             Pass::Lead => {
@@ -175,14 +175,8 @@ impl Sink {
                 report::indented(c.text, "  ✓ ", "    ");
                 return held;
             }
-            Pass::Beside => {
-                let line = if held {
-                    format!("{}: {shown}, as on an idle machine", c.figure)
-                } else {
-                    format!("{}: {shown}, not shown live ({needs})", c.figure)
-                };
-                report::indented(&line, if held { "  ✓ " } else { "  ✗ " }, "    ");
-            }
+            // Printed by the runner, beside the idle machine's figure: see `side_by_side`.
+            Pass::Beside => {}
             Pass::Only => {
                 let figure_line = if session.simulated {
                     format!("{}: {shown}", c.figure)
@@ -197,6 +191,7 @@ impl Sink {
                 if held {
                     report::indented(c.text, "  ✓ ", "    ");
                 } else {
+                    let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
                     report::indented(&format!("Not shown by this run ({needs})."), "  ✗ ", "    ");
                 }
             }
@@ -231,6 +226,127 @@ impl Sink {
         }
         self.records.push(record);
     }
+}
+
+/// The one claim about a speed-up over one thread: `parallel` (work ran at once on several
+/// cores) where the simulator expects a gain of 1.5x or more, else `serial` (no faster than
+/// one thread, e.g. on one core).
+///
+/// A gain may lose up to two thirds of itself to a busy spell and still show parallel work; a
+/// figure far above the expectation means the baseline was slowed, so the top bound is 1.3
+/// times the expectation. "No faster" is [`no_faster`]'s bound.
+pub fn speedup<'a>(
+    figure: &'a str,
+    measured: f64,
+    expected: f64,
+    parallel: &'a str,
+    serial: &'a str,
+) -> Claim<'a> {
+    if expected >= 1.5 {
+        Claim {
+            figure,
+            unit: Unit::Ratio,
+            measured,
+            expected,
+            low: 1.0 + (expected - 1.0) * 0.35,
+            high: expected * 1.3,
+            text: parallel,
+        }
+    } else {
+        no_faster(figure, measured, expected, serial)
+    }
+}
+
+/// The claim that something ran no faster than one thread (the simulator expects about 1x or
+/// less): slower down to half, faster only by what timing noise explains (15 %), so "no
+/// faster" never stands beside a figure that says otherwise.
+pub fn no_faster<'a>(figure: &'a str, measured: f64, expected: f64, text: &'a str) -> Claim<'a> {
+    Claim {
+        figure,
+        unit: Unit::Ratio,
+        measured,
+        expected,
+        low: (expected * 0.5).min(0.5),
+        high: (expected * 1.15).max(1.15),
+        text,
+    }
+}
+
+/// One claim as a busy machine shows it: this run's figure beside the simulator's for an idle
+/// machine, and whether the sentence held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compared {
+    /// What was measured (the claim's `figure`).
+    pub figure: String,
+    /// The simulator's figure for an idle machine, written in the claim's unit.
+    pub idle: String,
+    /// This run's figure.
+    pub this_run: String,
+    /// Whether this run's figure supports the sentence.
+    pub held: bool,
+    /// The bound the sentence needs, e.g. `1.50x to 2.50x`.
+    pub needs: String,
+}
+
+impl Compared {
+    /// `c` as a row: its figures written in its unit, whether it held, the bound it needs.
+    pub fn of(c: &Claim<'_>) -> Self {
+        let needs = if c.low == c.high {
+            c.unit.show(c.low)
+        } else {
+            format!("{} to {}", c.unit.show(c.low), c.unit.show(c.high))
+        };
+        Compared {
+            figure: c.figure.to_owned(),
+            idle: c.unit.show(c.expected),
+            this_run: c.unit.show(c.measured),
+            held: c.low <= c.measured && c.measured <= c.high,
+            needs,
+        }
+    }
+}
+
+/// A part's claims on a busy machine as one table, each in one row: ✓ or ✗, the idle
+/// machine's figure (the simulator's) beside this run's, and the bound the sentence needs.
+/// Long figure names wrap so every line fits in [`report::WIDTH`] columns.
+pub fn side_by_side(rows: &[Compared]) -> String {
+    const HEADER: [&str; 4] = ["result", "idle machine", "this run", "needs"];
+    let widest = |header: &str, cell: fn(&Compared) -> &str| {
+        rows.iter()
+            .map(|r| cell(r).chars().count())
+            .chain([header.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let idle_w = widest(HEADER[1], |r| &r.idle);
+    let run_w = widest(HEADER[2], |r| &r.this_run);
+    let needs_w = widest(HEADER[3], |r| &r.needs);
+    // "  ✓ " figure "  " idle "  " run "  " needs
+    let room = report::WIDTH.saturating_sub(4 + 2 + idle_w + 2 + run_w + 2 + needs_w);
+    let figure_w = widest(HEADER[0], |r| &r.figure).min(room.max(12));
+    let line = |mark: &str, cells: [&str; 4]| {
+        let [figure, idle, run, needs] = cells;
+        format!("{mark} {figure:<figure_w$}  {idle:>idle_w$}  {run:>run_w$}  {needs}")
+            .trim_end()
+            .to_owned()
+    };
+    let rules = [figure_w, idle_w, run_w, needs_w].map(|w| "-".repeat(w));
+    let mut out = vec![
+        line(" ", HEADER),
+        line(" ", [&rules[0], &rules[1], &rules[2], &rules[3]]),
+    ];
+    for r in rows {
+        let options = textwrap::Options::new(figure_w).break_words(true);
+        let names = textwrap::wrap(&r.figure, options);
+        let mark = if r.held { "✓" } else { "✗" };
+        let first = names.first().map(|n| n.to_string()).unwrap_or_default();
+        out.push(line(mark, [&first, &r.idle, &r.this_run, &r.needs]));
+        out.extend(names.iter().skip(1).map(|n| format!("  {n}")));
+    }
+    out.iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The process-wide sink of parts not yet written as [`crate::part::Part`]s.
@@ -310,6 +426,16 @@ mod tests {
                 .iter()
                 .all(|r| r.cause.as_deref().is_some_and(|c| !c.is_empty()))
         );
+    }
+
+    #[test]
+    fn a_speedup_claim_picks_its_sentence_by_the_expectation_and_contains_it() {
+        let two = speedup("x", 1.9, 2.0, "parallel", "serial");
+        assert_eq!(two.text, "parallel");
+        assert!(two.low <= 2.0 && 2.0 <= two.high && two.low > 1.0);
+        let one = speedup("x", 1.0, 0.99, "parallel", "serial");
+        assert_eq!(one.text, "serial");
+        assert!(one.low <= 0.99 && 0.99 <= one.high && one.high < 1.5);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! every part; nothing about the run lives in a global. A test makes its own:
 //! `Cx::new(Session::simulated(2))`.
 
-use crate::claim::{Claim, Pass, Record, Sink};
+use crate::claim::{Claim, Compared, Pass, Record, Sink};
 use crate::figure::Draw;
 use crate::probe::MachineLoad;
 use crate::report;
@@ -18,6 +18,8 @@ pub struct Cx {
     claims: Sink,
     pass: Pass,
     load: Option<MachineLoad>,
+    /// A busy machine's live claims, waiting to be printed beside the idle machine's figures.
+    compared: Vec<Compared>,
 }
 
 impl Cx {
@@ -33,6 +35,7 @@ impl Cx {
             claims,
             pass: Pass::Only,
             load: None,
+            compared: Vec::new(),
         }
     }
 
@@ -70,6 +73,9 @@ impl Cx {
     /// Print a claim beside its expectation and the sentence if the figure supports it (see
     /// [`crate::claim`]); record it. Returns whether it held.
     pub fn claim(&mut self, claim: Claim<'_>) -> bool {
+        if self.pass == Pass::Beside {
+            self.compared.push(Compared::of(&claim));
+        }
         self.claims.state(&self.session, self.pass, claim)
     }
 
@@ -112,7 +118,13 @@ impl Cx {
         short.then_some(load.free)
     }
 
-    pub(crate) fn set_load(&mut self, load: MachineLoad) {
+    /// The busy machine's live claims gathered since the last call (see [`Pass::Beside`]).
+    pub(crate) fn take_compared(&mut self) -> Vec<Compared> {
+        std::mem::take(&mut self.compared)
+    }
+
+    /// Set how busy the machine is, as the runner's probe found it (tests pass a made-up one).
+    pub fn set_load(&mut self, load: MachineLoad) {
         self.load = Some(load);
     }
 

@@ -1,5 +1,5 @@
 //! One way to run a lesson: the flags every lesson shares, its table of parts, and the runner
-//! that frames them (title, machine probe, each part's Python, "Now try").
+//! that frames them (title, intro, machine probe, each part's Python, "Now try").
 //!
 //! Every lesson's `main` is the same: its clap struct (its own size flags beside the flattened
 //! [`LessonArgs`]) implements [`LessonCli`], saying how to build the lesson's configuration,
@@ -178,15 +178,10 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
         report::markdown(glossary::GLOSSARY, args.deep);
         return Ok(cx);
     }
-    if args.part.is_none() {
+    // The parts' headings follow; no list of them first (each title is printed once).
+    if args.part.is_none() && !lesson.intro.is_empty() {
         println!();
-        for (n, part) in &parts {
-            println!("  Part {n}: {}", part.title());
-        }
-        if !lesson.intro.is_empty() {
-            println!();
-            report::note(lesson.intro);
-        }
+        report::note(lesson.intro);
     }
     println!();
     print_source(&mut cx, args);
@@ -239,8 +234,8 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
     if args.simulated {
         report::indented(
             &format!(
-                "Every figure below comes from the simulator, for {machine} (--simulated): \
-                 the same on every run."
+                "Every figure below is the simulator's, for {machine}: the same on every \
+                 run."
             ),
             "",
             "",
@@ -265,8 +260,9 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
     if load.known && load.busy() >= 0.5 {
         report::indented(
             &format!(
-                "Other programs are using about {:.1} cores. A part that needs more free cores \
-                 than that shows the simulator's idle-machine figures first, then this run's.",
+                "Other programs are using about {:.1} cores: a part that needs more free \
+                 cores than are left shows the simulator's figures for an idle machine, with \
+                 this run's beside them.",
                 load.busy()
             ),
             "",
@@ -288,13 +284,18 @@ fn summary(cx: &Cx) {
     } else if held == made.len() {
         format!("All {} results this run stated held.", made.len())
     } else {
-        let cause = made
-            .iter()
-            .find_map(|r| r.cause.clone())
-            .unwrap_or_else(|| "unknown".to_owned());
         let advice = match cx.session().steadier {
             "" => "Rerun when the machine is quieter.".to_owned(),
             flag => format!("Rerun when the machine is quieter, or with {flag}."),
+        };
+        let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
+        let cause = match made.iter().find_map(|r| r.cause.clone()) {
+            // The top of the lesson already said the machine was busy: say it once.
+            Some(cause) if busy_at_start && cause.starts_with("other programs") => {
+                "the busy machine (see the top)".to_owned()
+            }
+            Some(cause) => cause,
+            None => "unknown".to_owned(),
         };
         format!(
             "{held} of {} results held this run (✗ above). Likely cause: {cause}. {advice}",

@@ -39,9 +39,9 @@ impl Samples {
         self.0.iter().copied().min().unwrap_or_default()
     }
 
-    /// The middle run ([`median_by`]; zero for none).
-    pub fn median(&self) -> Duration {
-        median_by(&self.0, |d| *d).copied().unwrap_or_default()
+    /// The middle run, the lower one for an even count ([`median_by`]; zero for none).
+    pub fn middle(&self) -> Duration {
+        median_by(&self.0, |d| **d).copied().unwrap_or_default()
     }
 
     /// The slowest run.
@@ -52,28 +52,27 @@ impl Samples {
 
 /// The middle item of `items` ordered by `key`: the lower middle for an even count (as
 /// `xtask/fidelity/fidelity.py` takes it, so model and CPython figures are comparable), `None`
-/// for none. The one median of the course: [`median`], [`median_duration`] and
-/// [`Samples::median`] are this.
-pub fn median_by<T, K: PartialOrd>(items: &[T], key: impl Fn(&T) -> K) -> Option<&T> {
-    let mut sorted: Vec<&T> = items.iter().collect();
+/// for none; keys that do not compare (NaN) sort as equal to anything. The one median of the
+/// course: of values `median_by(values, |v| *v)`, of a slice's runs
+/// `median_by(&runs, |r| r.wall)` (a reference to the middle run).
+///
+/// ```
+/// use gil_core::measure::median_by;
+/// assert_eq!(median_by([4.0, 1.0, 3.0, 2.0], |v| *v), Some(2.0));
+/// assert_eq!(median_by(&["bb", "a", "ccc"], |s| s.len()), Some(&"bb"));
+/// ```
+pub fn median_by<T, K: PartialOrd>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Option<T> {
+    let mut sorted: Vec<T> = items.into_iter().collect();
     sorted.sort_by(|a, b| {
         key(a)
             .partial_cmp(&key(b))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
-}
-
-/// The [`median_by`] value of `values` (NaN for none; NaNs sort as equal to anything).
-pub fn median<V: std::borrow::Borrow<f64>>(values: impl IntoIterator<Item = V>) -> f64 {
-    let values: Vec<f64> = values.into_iter().map(|v| *v.borrow()).collect();
-    median_by(&values, |v| *v).copied().unwrap_or(f64::NAN)
-}
-
-/// The [`median_by`] duration of `values` (zero for none).
-pub fn median_duration(values: impl IntoIterator<Item = Duration>) -> Duration {
-    let values: Vec<Duration> = values.into_iter().collect();
-    median_by(&values, |d| *d).copied().unwrap_or_default()
+    let middle = sorted.len().checked_sub(1)? / 2;
+    sorted.into_iter().nth(middle)
 }
 
 /// Time `runs` runs of `f` (at least one).
@@ -106,13 +105,13 @@ pub fn in_turns<T>(rounds: usize, variants: usize, mut run: impl FnMut(usize) ->
 
 /// Time several alternatives [`in_turns`] and return each one's median wall time. Each runs
 /// once untimed first (warm caches, page faults, thread stacks).
-pub fn medians_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+pub fn time_in_turns(runs: usize, alternatives: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
     for alternative in alternatives.iter_mut() {
         alternative();
     }
     in_turns(runs, alternatives.len(), |i| time(&mut *alternatives[i]).1)
         .into_iter()
-        .map(|times| Samples(times).median())
+        .map(|times| Samples(times).middle())
         .collect()
 }
 
@@ -218,14 +217,18 @@ mod tests {
     }
 
     #[test]
-    fn median_and_best_of_samples() {
+    fn samples_give_their_best_middle_and_worst() {
         let s = Samples([5, 1, 3, 9].map(Duration::from_millis).to_vec());
         assert_eq!(s.best(), Duration::from_millis(1));
-        assert_eq!(s.median(), Duration::from_millis(3));
+        assert_eq!(s.middle(), Duration::from_millis(3));
         assert_eq!(s.worst(), Duration::from_millis(9));
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), 2.0, "the lower middle");
-        assert_eq!(median([5.0, 1.0, 3.0].iter()), 3.0);
-        assert!(median(Vec::<f64>::new()).is_nan());
+        assert_eq!(
+            median_by([4.0, 1.0, 3.0, 2.0], |v| *v),
+            Some(2.0),
+            "the lower middle"
+        );
+        assert_eq!(median_by([5.0, 1.0, 3.0].iter(), |v| **v), Some(&3.0));
+        assert_eq!(median_by(Vec::<f64>::new(), |v| *v), None);
         assert_eq!(median_by(&["bb", "a", "ccc"], |s| s.len()), Some(&"bb"));
     }
 

@@ -4,8 +4,8 @@
 //! The runner, not the part, decides where figures come from, once: with `--simulated` only
 //! [`Part::simulate`] runs; otherwise [`Part::simulate`] gives the idle-machine expectation and
 //! [`Part::live`] the measurement, and [`Part::show`] gets both ([`Run`]). On a machine with
-//! fewer free cores than the part needs ([`Part::cores_needed`]) the simulator's figures lead
-//! and the live ones follow, each claim in one line. A renderer that draws figures (terminal
+//! fewer free cores than the part needs ([`Part::cores_needed`]) the simulator's figures lead,
+//! and one table sets each claim's live figure beside the idle machine's, one row each. A renderer that draws figures (terminal
 //! today, pictures next) therefore serves both runs.
 //!
 //! ```
@@ -151,7 +151,9 @@ impl<C, P: Part<C>> LessonPart<C> for P {
     }
 }
 
-/// A busy machine: the simulator's idle-machine figures first, then the live ones.
+/// A busy machine: the simulator's idle-machine figures lead, as in a simulated run; then one
+/// table sets this run's figure beside the idle machine's for each claim, one row each. The
+/// part's own printing of the live figures is muted (its claims are still recorded).
 fn show_busy<C, P: Part<C>>(
     part: &P,
     cx: &mut Cx,
@@ -161,14 +163,7 @@ fn show_busy<C, P: Part<C>>(
     needed: usize,
     free: f64,
 ) -> anyhow::Result<()> {
-    report::indented(
-        &format!(
-            "This part needs {needed} free cores and about {free:.1} are free, so the \
-             simulator's figures for an idle machine come first; this run's follow."
-        ),
-        "  ",
-        "  ",
-    );
+    report::indented(&busy_note(needed, free), "  ", "  ");
     println!();
     cx.set_pass(Pass::Lead);
     let lead = part.show(
@@ -181,19 +176,34 @@ fn show_busy<C, P: Part<C>>(
     );
     cx.set_pass(Pass::Beside);
     let beside = lead.and_then(|()| {
-        println!();
-        report::indented("Measured now, on this busy machine:", "  ", "  ");
-        part.show(
-            cx,
-            cfg,
-            Run {
-                figures: live,
-                expected,
-            },
-        )
+        report::muted(|| {
+            part.show(
+                cx,
+                cfg,
+                Run {
+                    figures: live,
+                    expected,
+                },
+            )
+        })
     });
     cx.set_pass(Pass::Only);
+    let rows = cx.take_compared();
+    if !rows.is_empty() {
+        println!();
+        println!("{}", claim::side_by_side(&rows));
+    }
     beside
+}
+
+/// What a part says once when the machine has fewer free cores than it needs.
+pub fn busy_note(needed: usize, free: f64) -> String {
+    let cores = if needed == 1 { "core" } else { "cores" };
+    format!(
+        "Too busy for this part (it needs {needed} free {cores}, about {free:.1} are free): \
+         the figures below are the simulator's for an idle machine, and the last table sets \
+         this run's beside them."
+    )
 }
 
 /// `text` before and after [`FIGURES_MARKER`] (all of it before when there is none).
@@ -249,5 +259,115 @@ impl<C> crate::lesson::Part<C> {
         let from = claim::made();
         (self.run)(cfg)?;
         Ok(from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::{Claim, Compared, Unit};
+    use crate::probe::MachineLoad;
+    use crate::session::Session;
+
+    /// A part whose live run counts to `cfg` and whose idle machine counts to three.
+    struct Count;
+
+    impl Part<u64> for Count {
+        type Figures = u64;
+        fn title(&self) -> &'static str {
+            "counting"
+        }
+        fn cores_needed(&self, _: &u64) -> usize {
+            2
+        }
+        fn live(&self, _: &Cx, cfg: &u64) -> anyhow::Result<u64> {
+            Ok(*cfg)
+        }
+        fn simulate(&self, _: &Cx, _: &u64) -> anyhow::Result<u64> {
+            Ok(3)
+        }
+        fn show(&self, cx: &mut Cx, _: &u64, run: Run<'_, u64>) -> anyhow::Result<()> {
+            for (figure, low) in [("count", 3.0), ("count, at least two", 2.0)] {
+                cx.claim(Claim {
+                    figure,
+                    unit: Unit::Count,
+                    measured: *run.figures as f64,
+                    expected: *run.expected as f64,
+                    low,
+                    high: 3.0,
+                    text: "It counted to three.",
+                });
+            }
+            Ok(())
+        }
+    }
+
+    fn live_cx(free: f64) -> Cx {
+        let mut cx = Cx::new(Session {
+            simulated: false,
+            ..Session::simulated(2)
+        });
+        cx.set_load(MachineLoad {
+            cores: 2,
+            free,
+            known: true,
+        });
+        cx
+    }
+
+    #[test]
+    fn a_busy_machine_records_each_live_claim_once_beside_the_idle_figure() {
+        assert_eq!(live_cx(0.2).too_busy_for(2), Some(0.2));
+        assert_eq!(live_cx(1.8).too_busy_for(2), None);
+        assert_eq!(live_cx(0.2).too_busy_for(0), None);
+
+        let mut cx = live_cx(0.2);
+        LessonPart::run(&Count, &mut cx, &2).unwrap();
+        // The leading idle-machine showing records nothing; the live one records both claims.
+        let held: Vec<bool> = cx.claims().iter().map(|r| r.held).collect();
+        assert_eq!(held, [false, true]);
+        assert!(
+            cx.claims()
+                .iter()
+                .all(|r| r.measured == 2.0 && r.expected == 3.0)
+        );
+        // The rows were printed and handed over: none is left for the next part.
+        assert!(cx.take_compared().is_empty());
+    }
+
+    #[test]
+    fn the_side_by_side_table_gives_each_claim_one_row_within_80_columns() {
+        let row = |figure: &str, held| Compared {
+            figure: figure.to_owned(),
+            idle: "2.00x".to_owned(),
+            this_run: "1.01x".to_owned(),
+            held,
+            needs: "1.50x to 2.50x".to_owned(),
+        };
+        let table = claim::side_by_side(&[
+            row("GIL time, two threads / one", true),
+            row("free-threaded speedup, two threads over one", false),
+        ]);
+        assert_eq!(
+            table,
+            "    result                                idle machine  this run  needs
+    ------------------------------------  ------------  --------  --------------
+  ✓ GIL time, two threads / one                  2.00x     1.01x  1.50x to 2.50x
+  ✗ free-threaded speedup, two threads           2.00x     1.01x  1.50x to 2.50x
+    over one"
+        );
+        let long = "a figure whose name is far too long to share one line with its figures";
+        let table = claim::side_by_side(&[row(long, false)]);
+        assert!(
+            table.lines().all(|l| l.chars().count() <= report::WIDTH),
+            "{table}"
+        );
+        assert_eq!(table.lines().filter(|l| l.contains('✗')).count(), 1);
+    }
+
+    #[test]
+    fn the_busy_note_names_the_cores() {
+        assert!(busy_note(1, 0.1).contains("it needs 1 free core,"));
+        assert!(busy_note(2, 0.4).contains("it needs 2 free cores, about 0.4 are free"));
     }
 }

@@ -90,6 +90,63 @@ fn wrap_line(line: &str, first: &str, rest: &str) -> Vec<String> {
         .collect()
 }
 
+/// Run `f` with this process's standard output going nowhere (a busy machine's live pass of a
+/// part: its claims are recorded and shown beside the idle machine's figures instead). Where
+/// the platform cannot redirect it (not Unix), `f` prints as usual.
+pub fn muted<T>(f: impl FnOnce() -> T) -> T {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _restore = Mute::start();
+    f()
+}
+
+/// Standard output sent to `/dev/null` until dropped; then flushed and put back.
+struct Mute {
+    #[cfg(unix)]
+    saved: Option<std::os::fd::OwnedFd>,
+}
+
+impl Mute {
+    #[cfg(unix)]
+    fn start() -> Self {
+        use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+        let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+            return Mute { saved: None };
+        };
+        // SAFETY: dup and dup2 only copy file descriptors; `saved` is a fresh descriptor we
+        // own, and fd 1 is put back from it when the guard drops.
+        let saved = unsafe { libc::dup(1) };
+        if saved < 0 {
+            return Mute { saved: None };
+        }
+        // SAFETY: `saved` was just returned by dup, so it is open and nobody else owns it.
+        let saved = unsafe { OwnedFd::from_raw_fd(saved) };
+        // SAFETY: both descriptors are open; dup2 replaces fd 1 atomically.
+        if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
+            return Mute { saved: None };
+        }
+        Mute { saved: Some(saved) }
+    }
+
+    #[cfg(not(unix))]
+    fn start() -> Self {
+        Mute {}
+    }
+}
+
+impl Drop for Mute {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: `saved` is open (we own it); dup2 puts the original stdout back on fd 1.
+            unsafe { libc::dup2(saved.as_raw_fd(), 1) };
+        }
+    }
+}
+
 /// Print a lesson's title block: `Lesson N: title`, then what it shows.
 pub fn lesson_title(number: u8, title: &str, shows: &str) {
     let title = format!("Lesson {number}: {title}");
@@ -325,15 +382,15 @@ pub fn now_try(exercises: &[&str]) {
     }
     heading("Now try");
     // The Python track's files (py1_…) are in exercises/python/.
-    let dir = if exercises.iter().all(|name| name.starts_with("py")) {
-        "exercises/python/"
+    let (dir, ext) = if exercises.iter().all(|name| name.starts_with("py")) {
+        ("exercises/python/", "py")
     } else {
-        "exercises/src/bin/"
+        ("exercises/src/bin/", "rs")
     };
     indented(
         &format!(
-            "Open the exercise file in {dir}, write the code its TODO asks for, then check \
-             it (`cargo xtask hint NAME` when stuck):"
+            "Fill in the TODO of {dir}NAME.{ext}, then check it (hints: `cargo xtask hint \
+             NAME`):"
         ),
         "  ",
         "  ",
@@ -449,6 +506,32 @@ impl Table {
     }
 }
 
+/// What keeps a lesson's `--simulated` text from reading as issue 19 asks, one sentence per
+/// problem (none when it reads well): more than `budget` words (`wc -w`), "simulated" more
+/// than once (the header says where figures come from), a line wider than [`WIDTH`], or
+/// naming a text the learner does not have ("tutorial") or a figure left out ("measured only
+/// in a live run").
+pub fn reading_problems(output: &str, budget: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    let words = output.split_whitespace().count();
+    if words > budget {
+        problems.push(format!("{words} words, over the budget of {budget}"));
+    }
+    let simulated = output.matches("simulated").count();
+    if simulated > 1 {
+        problems.push(format!("\"simulated\" {simulated} times"));
+    }
+    if widest_line(output) > WIDTH {
+        problems.push(format!("a line {} columns wide", widest_line(output)));
+    }
+    for banned in ["tutorial", "measured only in a live run"] {
+        if output.contains(banned) {
+            problems.push(format!("{banned:?} in the text"));
+        }
+    }
+    problems
+}
+
 /// Parse `label: value` lines back into pairs (what the grader and tests read).
 pub fn parse_kv(output: &str) -> Vec<(String, String)> {
     output
@@ -461,6 +544,17 @@ pub fn parse_kv(output: &str) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reading_problems_name_each_way_a_text_goes_wrong() {
+        assert!(super::reading_problems("two words", 2).is_empty());
+        let problems = super::reading_problems(
+            "simulated, simulated: as the tutorial's table (measured only in a live run)",
+            3,
+        );
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(super::reading_problems(&"x".repeat(81), 9).len(), 1);
+    }
+
     use super::*;
 
     #[test]

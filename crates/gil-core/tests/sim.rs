@@ -41,7 +41,7 @@ fn two_cpu_threads_at_5ms_switch_about_every_interval() {
     let stats = run.stats();
     let hold = expected_hold(INTERVAL, &cfg.machine);
     assert_eq!(hold, us(5_100));
-    assert_eq!(run.median_contended_hold(), hold);
+    assert_eq!(run.middle_contended_hold(), hold);
     let hand_offs = 392;
     assert_eq!(
         stats.switches,
@@ -107,7 +107,7 @@ fn eight_threads_on_two_cores() {
     assert_eq!(fmt_ratio(speedup(ms(2000), free_run.elapsed)), "2.00x");
     assert_eq!(gil_run.stats().threads.len(), 8);
     assert_eq!(
-        gil_run.median_contended_hold(),
+        gil_run.middle_contended_hold(),
         expected_hold(INTERVAL, &gil.machine)
     );
     // Every thread gets the GIL in turn: all eight were switched in at least twice.
@@ -136,8 +136,8 @@ fn intervals_below_a_microsecond_wait_one_microsecond() {
     assert_eq!(tiny.elapsed, micro.elapsed);
     assert_eq!(tiny.stats().switches, micro.stats().switches);
     let machine = Machine::idle(2);
-    assert_eq!(tiny.median_contended_hold(), expected_hold(us(1), &machine));
-    assert_eq!(tiny.median_contended_hold(), us(101));
+    assert_eq!(tiny.middle_contended_hold(), expected_hold(us(1), &machine));
+    assert_eq!(tiny.middle_contended_hold(), us(101));
 }
 
 #[test]
@@ -447,7 +447,7 @@ fn simulating_two_threads_for_a_second_is_fast() {
 fn the_simulator_agrees_with_the_live_lock() {
     let cfg = SimConfig::new(Mode::Gil, INTERVAL, 2);
     let sim = simulate(&cfg, cpu_threads(2, ms(60)));
-    let sim_hold = sim.median_contended_hold();
+    let sim_hold = sim.middle_contended_hold();
     let sim_rate = sim.switches_per_second();
     assert_eq!(
         sim.timeline.spans()[0].thread,

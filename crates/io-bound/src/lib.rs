@@ -235,8 +235,6 @@ pub fn default_gil_args() -> GilArgs {
     }
 }
 
-pub use gil_core::measure::{median, median_duration};
-
 /// How much the threads of one experiment ran at the same time, from the model's accounting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Overlap {

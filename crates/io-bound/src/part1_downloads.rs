@@ -14,12 +14,12 @@ use std::time::Duration;
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::figure::TimelineChart;
-use gil_core::measure::{fmt_duration, speedup, time};
+use gil_core::measure::{fmt_duration, median_by, speedup, time};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{GilGuard, Timeline, report};
 
-use crate::{Config, Overlap, median_duration};
+use crate::{Config, Overlap};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -117,7 +117,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     Ok(Report {
         downloads: n,
         delay,
-        sequential: median_duration(sequential),
+        sequential: median_by(sequential, |d| *d).unwrap_or_default(),
         threaded,
         overlap,
         active_count,

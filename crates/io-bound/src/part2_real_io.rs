@@ -28,13 +28,13 @@ use anyhow::Context as _;
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
-use gil_core::measure::{fmt_duration, speedup, time};
+use gil_core::measure::{fmt_duration, median_by, speedup, time};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{GilGuard, report};
 
 use crate::cleanup::ScratchDir;
-use crate::{Config, Overlap, median_duration};
+use crate::{Config, Overlap};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -169,7 +169,7 @@ fn compare<R: Send>(
     let (threaded, overlap) = threaded[threaded.len() / 2];
     Ok((
         Comparison {
-            sequential: median_duration(sequential),
+            sequential: median_by(sequential, |d| *d).unwrap_or_default(),
             threaded,
             overlap,
         },

@@ -22,7 +22,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::echo::{Behaviour, LoopbackServer, expected_reply, fetch};
 use gil_core::figure::TimelineChart;
-use gil_core::measure::{fmt_duration, time};
+use gil_core::measure::{fmt_duration, median_by, time};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{GilGuard, Timeline, report};
@@ -128,13 +128,6 @@ fn call_delay(cfg: &Config) -> Duration {
     cfg.server_delay / 4
 }
 
-/// The run with the median wall time (at least one run).
-fn median_run(runs: Vec<Run>) -> Run {
-    gil_core::measure::median_by(&runs, |r| r.wall)
-        .cloned()
-        .expect("at least one run")
-}
-
 /// Time both extensions live, taking turns.
 pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     let n = cfg.downloads;
@@ -156,8 +149,8 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         threads: n,
         call_delay,
         sum_of_waits,
-        released: median_run(released),
-        held: median_run(held),
+        released: median_by(released, |r| r.wall).expect("at least one round"),
+        held: median_by(held, |r| r.wall).expect("at least one round"),
         correct_replies: Some((correct, 2 * rounds * n * CALLS_PER_THREAD)),
     })
 }

@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::figure::TimelineChart;
-use gil_core::measure::{fmt_count, fmt_duration, time};
+use gil_core::measure::{fmt_count, fmt_duration, median_by, time};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::work::countdown;
 use gil_core::{Timeline, report};
 
-use crate::{CHART_CELLS, Config, Overlap, median, median_duration, print_chart};
+use crate::{CHART_CELLS, Config, Overlap, print_chart};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -148,11 +148,11 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
         alone.push(took);
         runs.push(workers(cfg));
     }
-    let cpu_overlap = median(runs.iter().map(Run::cpu_overlap));
-    let io_overlap = median(runs.iter().map(Run::io_overlap));
+    let cpu_overlap = median_by(runs.iter().map(Run::cpu_overlap), |v| *v).unwrap_or(f64::NAN);
+    let io_overlap = median_by(runs.iter().map(Run::io_overlap), |v| *v).unwrap_or(f64::NAN);
     runs.sort_by_key(|r| r.wall);
     Ok(Report {
-        cpu_alone: median_duration(alone),
+        cpu_alone: median_by(alone, |d| *d).unwrap_or_default(),
         io_delay: cfg.delay,
         run: runs.swap_remove(runs.len() / 2),
         cpu_overlap,

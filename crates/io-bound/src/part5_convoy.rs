@@ -28,12 +28,12 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
 use gil_core::figure::{LineChart, Scale, Series, TimelineChart};
-use gil_core::measure::{fmt_count, fmt_duration};
+use gil_core::measure::{fmt_count, fmt_duration, median_by};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report};
 
-use crate::{CHART_CELLS, Config, median, print_chart};
+use crate::{CHART_CELLS, Config, print_chart};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
@@ -83,8 +83,9 @@ impl Batch {
         }
     }
 
-    fn median_of(batches: &[Batch]) -> Batch {
-        let m = |f: fn(&Batch) -> f64| median(batches.iter().map(f));
+    /// Each figure's median over `batches` (the fewest operations).
+    fn middle_of(batches: &[Batch]) -> Batch {
+        let m = |f: fn(&Batch) -> f64| median_by(batches.iter().map(f), |v| *v).unwrap_or(f64::NAN);
         let waits: Vec<f64> = batches
             .iter()
             .filter_map(|b| b.mean_wait.map(|w| w.as_secs_f64()))
@@ -93,7 +94,7 @@ impl Batch {
             ops: batches.iter().map(|b| b.ops).min().unwrap_or(0),
             per_op: Duration::from_secs_f64(m(|b| b.per_op.as_secs_f64()).max(0.0)),
             lost_share: m(|b| b.lost_share),
-            mean_wait: (!waits.is_empty()).then(|| Duration::from_secs_f64(median(waits))),
+            mean_wait: median_by(waits, |v| *v).map(Duration::from_secs_f64),
             io_wait_share: m(|b| b.io_wait_share),
         }
     }
@@ -216,9 +217,9 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Report> {
     Ok(Report {
         interval,
         short_interval: short,
-        alone: Batch::median_of(&alone),
-        beside: Batch::median_of(&beside),
-        beside_short: Batch::median_of(&beside_short),
+        alone: Batch::middle_of(&alone),
+        beside: Batch::middle_of(&beside),
+        beside_short: Batch::middle_of(&beside_short),
         switches_and_wins,
         timeline: timeline
             .ok_or_else(|| anyhow::anyhow!("the first batch records its timeline"))?,

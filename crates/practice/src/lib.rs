@@ -28,7 +28,8 @@
 use std::time::Duration;
 
 use gil_core::Mode;
-use gil_core::lesson::{Lesson, LessonArgs, Part};
+use gil_core::context::Cx;
+use gil_core::lesson::{Lesson, LessonArgs};
 use gil_core::python::{self, Choice, Python};
 use gil_core::sim::SimConfig;
 
@@ -52,16 +53,13 @@ pub struct Cli {
     pub python: Option<std::path::PathBuf>,
 }
 
-/// What every part needs: the interpreter (if any) and the scripts' directory.
+/// What every part needs: the interpreter (if any) and the scripts' directory. The run's
+/// own settings (`--quick`, `--simulated`) come from the parts' [`Cx`].
 pub struct Config {
     /// The learner's Python; `None` without one, or with `--simulated`.
     pub python: Option<Python>,
     /// The scripts, written out.
     pub scripts: scripts::Scripts,
-    /// Smaller workloads (`--quick`).
-    pub quick: bool,
-    /// `--simulated`: the model's side only.
-    pub simulated: bool,
     /// What the simulator predicts for: the interpreter measured, the machine, the interval.
     pub model: Model,
 }
@@ -92,14 +90,33 @@ impl Model {
 
 impl Config {
     /// Workload scale for the scripts: 1, or smaller with `--quick`.
-    pub fn scale(&self) -> &'static str {
-        if self.quick { "0.25" } else { "1" }
+    pub fn scale(&self, cx: &Cx) -> &'static str {
+        if cx.quick() { "0.25" } else { "1" }
     }
 
     /// Timeout for one script run.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(60)
     }
+
+    /// Free cores a part's live run needs: one while a Python measures, none when the live
+    /// figures are the model's own (no Python found).
+    pub fn cores_needed(&self) -> usize {
+        usize::from(self.python.is_some())
+    }
+}
+
+/// Whether a showing states its claims: on figures the learner's Python measured, and on
+/// the simulator's when they are shown as such. A live run without Python shows the model's
+/// side only and claims nothing.
+pub fn states_claims(cx: &Cx, measured: bool) -> bool {
+    measured || cx.showing_simulated()
+}
+
+/// Whether this showing is the one that prints what is said once per part (the recipe, the
+/// profilers): not the simulator's lead on a busy machine, which the live figures follow.
+pub fn first_showing_of_its_kind(cx: &Cx) -> bool {
+    cx.simulated() || !cx.showing_simulated()
 }
 
 /// The lesson's parts in teaching order.
@@ -115,31 +132,11 @@ pub static LESSON: Lesson<Config> = Lesson {
             on your own code.",
     steadier: "",
     parts: &[
-        &Part {
-            title: "CPU-bound or waiting?",
-            python: part1_cpu_or_wait::PYTHON,
-            run: part1_cpu_or_wait::run,
-        },
-        &Part {
-            title: "does this call release the GIL?",
-            python: part2_release::PYTHON,
-            run: part2_release::run,
-        },
-        &Part {
-            title: "how much does the GIL cost my program?",
-            python: part3_cost::PYTHON,
-            run: part3_cost::run,
-        },
-        &Part {
-            title: "threads and asyncio",
-            python: part4_asyncio::PYTHON,
-            run: part4_asyncio::run,
-        },
-        &Part {
-            title: "free-threaded Python in practice",
-            python: part5_free_threaded::PYTHON,
-            run: part5_free_threaded::run,
-        },
+        &part1_cpu_or_wait::CpuOrWait,
+        &part2_release::ReleaseProbe,
+        &part3_cost::Cost,
+        &part4_asyncio::Asyncio,
+        &part5_free_threaded::FreeThreaded,
     ],
     exercises: &[
         "py1_counter_lock",
@@ -195,8 +192,6 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
     let cfg = Config {
         python,
         scripts: scripts::Scripts::write()?,
-        quick: cli.lesson.quick,
-        simulated: cli.lesson.simulated,
         model: Model {
             mode: if free_threaded {
                 Mode::FreeThreaded
@@ -220,16 +215,6 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
         );
     }
     Ok(cfg)
-}
-
-/// Print a part's markdown prose, paragraph by paragraph, wrapped to 80 columns.
-pub fn prose(markdown: &str) {
-    for (i, paragraph) in markdown.split("\n\n").enumerate() {
-        if i > 0 {
-            println!();
-        }
-        gil_core::report::note(&paragraph.split_whitespace().collect::<Vec<_>>().join(" "));
-    }
 }
 
 /// `share` (0 to 1) as a percentage with one decimal.

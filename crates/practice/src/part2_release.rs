@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::claim::{Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::part::{Part, Run as PartRun};
 use gil_core::report::{Table, note, python};
 use gil_core::sim::{Script, Step, simulate};
 use serde::Deserialize;
 
-use crate::{Config, Model, percent, scripts};
+use crate::{Config, Model, first_showing_of_its_kind, percent, scripts, states_claims};
 
 /// The Python this part runs (in `py/release.py`).
 pub const PYTHON: &str = "\
@@ -128,103 +130,193 @@ pub fn expected_share(gil: Gil, model: Model) -> f64 {
 #[derive(Deserialize)]
 struct Measured {
     numpy: Option<String>,
-    rows: Vec<Row>,
+    rows: Vec<Measurement>,
 }
 
 #[derive(Deserialize)]
-struct Row {
+struct Measurement {
     call: String,
     seconds: f64,
     share: f64,
 }
 
+/// One call's row of the table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The call, as the script names it.
+    pub call: &'static str,
+    /// What it does with the GIL by CPython's source (everything releases without a GIL).
+    pub gil: Gil,
+    /// How long the call took, when Python ran it.
+    pub seconds: Option<f64>,
+    /// The share of the call's time the heartbeat could run, 0 to 1 (the simulator's when
+    /// nothing measured it).
+    pub share: f64,
+}
+
+/// What part 2 shows: a row per call of [`CALLS`] that ran (NumPy's only where installed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    /// Whether the learner's Python measured the shares (false: the simulator's).
+    pub measured: bool,
+    /// NumPy's version where the learner's Python has it (`None` also when nothing ran).
+    pub numpy: Option<String>,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+impl Figures {
+    /// The row of `call`, if it ran.
+    pub fn row(&self, call: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.call == call)
+    }
+}
+
+/// What the call of kind `gil` does under `model`: without a GIL nothing holds it, so every
+/// call lets the heartbeat run.
+fn kind(gil: Gil, model: Model) -> Gil {
+    if model.free_threaded() {
+        Gil::Releases
+    } else {
+        gil
+    }
+}
+
 /// The part's prose: the module docs, and what the lesson prints first.
 pub const TEXT: &str = include_str!("part2_release.md");
 
-/// Run part 2.
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    crate::prose(TEXT);
-    println!();
-    let measured: Option<Measured> = match &cfg.python {
-        Some(python) => {
-            Some(
-                cfg.scripts
-                    .run(python, "release.py", &[cfg.scale()], cfg.timeout())?,
-            )
-        }
-        None => None,
-    };
-    let mut table = Table::new(&["call", "time", "heartbeat", "verdict", "model"]);
-    let mut claims = Vec::new();
-    for (name, gil) in CALLS {
-        // Without a GIL nothing holds it: every call lets the heartbeat run.
-        let gil = if cfg.model.free_threaded() {
-            Gil::Releases
-        } else {
-            gil
-        };
-        let expected = expected_share(gil, cfg.model);
-        let row = match &measured {
-            Some(m) => match m.rows.iter().find(|r| r.call == name) {
-                Some(row) => Some(row),
-                None => continue, // NumPy is not installed
-            },
-            None => None,
-        };
-        let share = row.map_or(expected, |r| r.share);
-        table.push([
-            name.to_owned(),
-            row.map_or("-".into(), |r| format!("{:.0} ms", r.seconds * 1e3)),
-            percent(share),
-            Gil::from_share(share).verdict().to_owned(),
-            format!(
-                "{} {}",
-                if cfg.model.free_threaded() {
-                    "no GIL"
-                } else {
-                    gil.verdict()
-                },
-                percent(expected)
-            ),
-        ]);
-        claims.push((name, gil, share, expected));
+/// Part 2 in the lesson's table.
+pub struct ReleaseProbe;
+
+impl Part<Config> for ReleaseProbe {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "does this call release the GIL?"
     }
-    table.print();
-    let numpy = match measured.as_ref().map(|m| m.numpy.as_deref()) {
-        Some(Some(version)) => format!("NumPy {version} is installed: its rows are measured."),
-        Some(None) => "NumPy is not installed for this Python, so its rows are left out \
-                       (`python3 -m pip install numpy` adds them)."
-            .to_owned(),
-        None => String::new(),
-    };
-    note(&format!(
-        "heartbeat: the share of the call's time the heartbeat could run, against its pace \
-         alone. hands over: Python code, which lets a waiting thread in once per switch \
-         interval. model: what CPython's source says the call does, and the simulator's \
-         share for it. {numpy}"
-    ));
-    if cfg.python.is_some() || cfg.simulated {
-        println!();
-        for (name, gil, share, expected) in claims {
-            let (low, high) = gil.bounds();
-            claim(Claim {
-                figure: &format!("heartbeat during {name}"),
-                unit: Unit::Percent,
-                measured: share * 100.0,
-                expected: expected * 100.0,
-                low: low * 100.0,
-                high: high * 100.0,
-                text: &gil.sentence(name),
-            });
-        }
+
+    fn python(&self) -> &'static str {
+        PYTHON
     }
-    println!();
-    note(
-        "The probe as a recipe: paste it into your program and call it on the call you \
-         wonder about, with data of your real size. Near 1: threads will overlap it. Near \
-         0: it holds the GIL; threads will queue behind it (use processes, or a library \
-         that releases it).",
-    );
-    python(scripts::release_probe());
-    Ok(())
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, cfg: &Config) -> usize {
+        cfg.cores_needed()
+    }
+
+    fn live(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let Some(python) = &cfg.python else {
+            return self.simulate(cx, cfg);
+        };
+        let m: Measured = cfg
+            .scripts
+            .run(python, "release.py", &[cfg.scale(cx)], cfg.timeout())?;
+        // A call the script did not run needs NumPy, which is not installed.
+        let rows = CALLS
+            .iter()
+            .filter_map(|&(call, gil)| {
+                let r = m.rows.iter().find(|r| r.call == call)?;
+                Some(Row {
+                    call,
+                    gil: kind(gil, cfg.model),
+                    seconds: Some(r.seconds),
+                    share: r.share,
+                })
+            })
+            .collect();
+        Ok(Figures {
+            measured: true,
+            numpy: m.numpy,
+            rows,
+        })
+    }
+
+    fn simulate(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let rows = CALLS
+            .iter()
+            .map(|&(call, gil)| {
+                let gil = kind(gil, cfg.model);
+                Row {
+                    call,
+                    gil,
+                    seconds: None,
+                    share: expected_share(gil, cfg.model),
+                }
+            })
+            .collect();
+        Ok(Figures {
+            measured: false,
+            numpy: None,
+            rows,
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: PartRun<'_, Figures>) -> anyhow::Result<()> {
+        let f = run.figures;
+        let expected = |row: &Row| run.expected.row(row.call).map_or(f64::NAN, |e| e.share);
+        let mut table = Table::new(&["call", "time", "heartbeat", "verdict", "model"]);
+        for row in &f.rows {
+            table.push([
+                row.call.to_owned(),
+                row.seconds
+                    .map_or("-".into(), |s| format!("{:.0} ms", s * 1e3)),
+                percent(row.share),
+                Gil::from_share(row.share).verdict().to_owned(),
+                format!(
+                    "{} {}",
+                    if cfg.model.free_threaded() {
+                        "no GIL"
+                    } else {
+                        row.gil.verdict()
+                    },
+                    percent(expected(row))
+                ),
+            ]);
+        }
+        table.print();
+        let numpy = match (f.measured, &f.numpy) {
+            (true, Some(version)) => {
+                format!("NumPy {version} is installed: its rows are measured.")
+            }
+            (true, None) => "NumPy is not installed for this Python, so its rows are left \
+                             out (`python3 -m pip install numpy` adds them)."
+                .to_owned(),
+            (false, _) => String::new(),
+        };
+        note(&format!(
+            "heartbeat: the share of the call's time the heartbeat could run, against its pace \
+             alone. hands over: Python code, which lets a waiting thread in once per switch \
+             interval. model: what CPython's source says the call does, and the simulator's \
+             share for it. {numpy}"
+        ));
+        if states_claims(cx, f.measured) {
+            println!();
+            for row in &f.rows {
+                let (low, high) = row.gil.bounds();
+                cx.claim(Claim {
+                    figure: &format!("heartbeat during {}", row.call),
+                    unit: Unit::Percent,
+                    measured: row.share * 100.0,
+                    expected: expected(row) * 100.0,
+                    low: low * 100.0,
+                    high: high * 100.0,
+                    text: &row.gil.sentence(row.call),
+                });
+            }
+        }
+        if first_showing_of_its_kind(cx) {
+            println!();
+            note(
+                "The probe as a recipe: paste it into your program and call it on the call \
+                 you wonder about, with data of your real size. Near 1: threads will overlap \
+                 it. Near 0: it holds the GIL; threads will queue behind it (use processes, \
+                 or a library that releases it).",
+            );
+            python(scripts::release_probe());
+        }
+        Ok(())
+    }
 }

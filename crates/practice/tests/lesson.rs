@@ -134,3 +134,31 @@ fn a_named_python_that_does_not_exist_is_a_one_line_error() {
         "error: --python /nonexistent/python3: no such program"
     );
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    lesson: gil_core::lesson::LessonArgs,
+}
+
+#[test]
+fn simulated_every_part_returns_its_figures_and_every_claim_holds() {
+    use clap::Parser as _;
+    let args = Cli::try_parse_from(["practice", "--simulated", "--cores", "2"])
+        .unwrap()
+        .lesson;
+    let cfg = practice::Config {
+        python: None,
+        scripts: scripts::Scripts::write().unwrap(),
+        model: with_gil(),
+    };
+    let cx = gil_core::lesson::run(&practice::LESSON, &args, &cfg).unwrap();
+    let made = cx.claims();
+    // Five calls in part 1, eight in part 2, two waits, four gaps; part 5 needs a real
+    // free-threaded Python.
+    let per_part: Vec<usize> = (1..=5)
+        .map(|n| made.iter().filter(|c| c.part == n).count())
+        .collect();
+    assert_eq!(per_part, [5, 8, 2, 4, 0], "{made:?}");
+    assert!(made.iter().all(|c| c.held), "{made:?}");
+}

@@ -51,11 +51,10 @@ pub use setup::{Config, SizeArgs};
 /// What the learner reads before part 1: what the GIL is, and why this lesson starts with
 /// reference counts.
 pub const INTRO: &str = "\
-CPython runs your code as bytecode: small instructions the compiler makes from each line. \
-Each interpreter has one lock, the Global Interpreter Lock (GIL), and only the thread \
-holding it runs bytecode, so one interpreter runs Python on one core at a time. The holder \
-lets go only at check points between bytecodes, when another thread asks or around a \
-blocking call (lesson 2 shows the hand-off). Why one lock? Reference counts.";
+CPython compiles your code to bytecode, small instructions. Only the thread holding the \
+Global Interpreter Lock (GIL) runs bytecode, so Python runs on one core at a time. The \
+holder lets go only at a check point, between bytecodes, where it looks whether another \
+thread is waiting. Why one lock? Reference counts.";
 
 /// The parts, in teaching order (what `--part N` selects).
 pub static PARTS: [&dyn LessonPart<Config>; 5] = [
@@ -71,8 +70,8 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "refcounting",
     number: 1,
     title: "why the GIL exists: reference counts",
-    shows: "CPython counts references to every object; two threads updating one count at \
-            once lose updates, and the GIL is what stops them.",
+    shows: "Two threads updating one reference count at once lose updates; the GIL is what \
+            stops them.",
     intro: INTRO,
     steadier: "",
     parts: &PARTS,

@@ -22,13 +22,12 @@ use crate::setup::Config;
 
 /// The Python this part models.
 pub const PYTHON: &str = "\
-shared = []                  # also held by `holders` other names
+shared = []
 old, new = [shared] * n, []
 def build():                 # thread T1: n increfs
     for _ in range(n): new.append(shared)
-def drop_old():              # thread T2: n decrefs
-    for _ in range(n): old.pop()
-# run both at once; then the count must be holders + n again";
+def drop_old():              # thread T2, at the same time: n decrefs
+    for _ in range(n): old.pop()";
 
 /// One trial: what the count did and what became of the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,12 +172,16 @@ pub fn forced() -> Replays {
     let after_t2 = obj.audit().refcnt;
     obj.decref(); // main is done with the list and drops its reference
     let lost_incref = obj.audit().fate();
+    let last = match lost_incref {
+        Fate::PrematureFree { .. } => "use after free!".to_owned(),
+        fate => fate.to_string(),
+    };
     let incref_steps = vec![
         ("T1 reads, T2 reads", start.to_string()),
         ("T1 writes +1, T2 writes +1", after_increfs.to_string()),
         ("T1 decrefs", after_t1.to_string()),
         ("T2 decrefs: freed", after_t2.to_string()),
-        ("main drops its reference", "use after free!".to_owned()),
+        ("main drops its reference", last),
     ];
 
     let obj = PyObject::new("list", Counting::Plain);
@@ -383,11 +386,9 @@ impl Part<Config> for Race {
             steps.push([(*what).to_owned(), count.clone()]);
         }
         steps.print();
-        note(&format!("Result: {}.", report.replays.lost_incref));
         let (read, written) = report.replays.decref_read_write;
         note(&format!(
-            "A lost decref, the other way round (both read {read}, both write {written}): \
-             the list is {}.",
+            "A lost decref (both read {read}, both write {written}): the list is {}.",
             report.replays.lost_decref
         ));
         println!();
@@ -396,10 +397,7 @@ impl Part<Config> for Race {
         } else {
             "real threads, nothing replayed"
         };
-        note(&format!(
-            "The race, {} trials per row ({how}):",
-            cfg.trials.max(1)
-        ));
+        note(&format!("{} trials per row ({how}):", cfg.trials.max(1)));
         if let Some(seen) = &report.seen {
             note(&format!(
                 "(threading.active_count() while racing: {} in the model, one more in \
@@ -518,8 +516,8 @@ fn make_claims(cx: &mut Cx, report: &Report, expected: &Report) {
             expected: expected.with_gil.exact() as f64,
             low: trials,
             high: trials,
-            text: "Under the GIL the same plain updates were exact: a thread lets go only at \
-                   a check point between bytecodes, never halfway through an incref.",
+            text: "Under the GIL they were exact: a thread lets go only at a check point, \
+                   never halfway through an incref.",
         });
     }
     cx.claim(Claim {
@@ -529,7 +527,7 @@ fn make_claims(cx: &mut Cx, report: &Report, expected: &Report) {
         expected: (expected.atomic.exact() + expected.biased.exact()) as f64,
         low: 2.0 * trials,
         high: 2.0 * trials,
-        text: "Atomic and biased counts were exact without any lock (T1 and T2 do not own \
-               the object: both used its atomic shared count).",
+        text: "Atomic and biased counts were exact without a lock (neither thread owns the \
+               object, so both counted atomically).",
     });
 }

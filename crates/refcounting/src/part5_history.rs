@@ -21,11 +21,6 @@ use crate::part2_race::race;
 use crate::race_sim::gil_race;
 use crate::setup::{Config, fmt_ns, in_turns, pairs, per_pair, ratio};
 
-/// The Python this part models: part 2's two threads, under one lock for everything.
-pub const PYTHON: &str = "\
-# part 2's threads under one lock, the GIL, or with fine-grained
-# locking: here, a lock in every object around each incref/decref";
-
 /// What part 5 measured. With `--simulated`, the times are the model's costs in plain pairs
 /// and the hand-offs come from the simulator.
 #[derive(Clone, Debug)]
@@ -112,11 +107,7 @@ impl Part<Config> for History {
     type Figures = Report;
 
     fn title(&self) -> &'static str {
-        "historical simplicity: one lock, taken rarely"
-    }
-
-    fn python(&self) -> &'static str {
-        PYTHON
+        "one lock, taken rarely"
     }
 
     fn text(&self) -> &'static str {
@@ -138,19 +129,13 @@ impl Part<Config> for History {
 
 /// Print the two tables and the figure, and state what they support.
 fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
-    let simulated = cx.showing_simulated();
-    let table = if simulated {
-        Table::new(&["incref+decref", "atomic updates", "model cost"])
-            .row([
-                "plain".to_owned(),
-                Pair::Plain.atomic_updates().to_string(),
-                fmt_ratio(report.plain),
-            ])
-            .row([
-                "with a lock per object".to_owned(),
-                Pair::LockPerObject.atomic_updates().to_string(),
-                fmt_ratio(report.locked),
-            ])
+    if cx.showing_simulated() {
+        note(&format!(
+            "A lock per object adds {} atomic updates to each incref+decref (a lock and an \
+             unlock around each): {} a plain pair at part 3's assumed price.",
+            Pair::LockPerObject.atomic_updates(),
+            fmt_ratio(ratio(report.locked, report.plain))
+        ));
     } else {
         Table::new(&["incref+decref", "time", "x plain"])
             .row(["plain", &fmt_ns(report.plain), &fmt_ratio(1.0)])
@@ -159,15 +144,8 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow
                 &fmt_ns(report.locked),
                 &fmt_ratio(report.locked_over_plain()),
             ])
-    };
-    table.print();
-    println!();
-    if simulated {
-        note(
-            "(model cost: a lock and an unlock are an atomic update each, at part 3's \
-             assumed price.)",
-        );
-    } else {
+            .print();
+        println!();
         cx.claim(Claim {
             figure: "lock per object / plain",
             unit: Unit::Ratio,
@@ -203,8 +181,8 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow
         let expected_per_handoff = expected.updates_per_handoff();
         let low = (expected_per_handoff / 4.0).clamp(1.0, 1_000.0).floor();
         let text = format!(
-            "The GIL changed hands at most once per {} updates: it is taken once per \
-             thread switch, not per update, so inside it every count can stay plain.",
+            "The GIL changed hands at most once per {} updates: it is taken per thread \
+             switch, not per update, so every count inside it can stay plain.",
             fmt_count(low as u64)
         );
         cx.claim(Claim {

@@ -1,5 +1,5 @@
 //! What the simulator expects: each part's comparison replayed on `gil_core::sim`, in virtual
-//! time, for `cores` idle cores (the lesson passes [`session::sim_cores`]).
+//! time, for `cores` idle cores (the lesson passes `cx.sim_cores()`).
 //!
 //! The simulator runs *scripts* of steps (Python bytecode, native code that holds or releases
 //! the GIL, blocking waits) and implements the same lock as the live model. A process or a
@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use gil_core::Mode;
+use gil_core::context::Cx;
 use gil_core::measure::speedup;
-use gil_core::session;
 use gil_core::sim::{Script, SimConfig, SimRun, Step, simulate};
 
 use crate::Config;
@@ -34,9 +34,9 @@ pub fn work(unit: Duration, count: u64) -> Duration {
 }
 
 /// Threads (and interpreters) parts 4 and 5 run: the cores the figures are for, at least two.
-pub fn parallel_threads() -> usize {
-    if session::simulated() {
-        session::sim_cores().max(2)
+pub fn parallel_threads(cx: &Cx) -> usize {
+    if cx.simulated() {
+        cx.sim_cores().max(2)
     } else {
         gil_core::measure::cores().max(2)
     }
@@ -74,8 +74,6 @@ fn one_thread(tasks: usize, work: Duration) -> Vec<Script> {
 pub struct Part1 {
     /// One thread per task in the interpreter the flags choose.
     pub threads: f64,
-    /// One thread per task, free-threaded.
-    pub free_threads: f64,
     /// `Pool(workers).map`: each worker a process, so an interpreter of its own.
     pub pool: f64,
 }
@@ -96,10 +94,6 @@ pub fn part1(cfg: &Config, cores: usize) -> Part1 {
         .collect();
     Part1 {
         threads: speedup(base, elapsed(cfg, cores, Mode::Gil, threads(tasks, each))),
-        free_threads: speedup(
-            base,
-            elapsed(cfg, cores, Mode::FreeThreaded, threads(tasks, each)),
-        ),
         pool: speedup(base, elapsed(cfg, cores, Mode::Gil, pool)),
     }
 }
@@ -250,10 +244,12 @@ pub fn part5(cfg: &Config, cores: usize, each: u64, n: usize) -> f64 {
 }
 
 /// What the simulator assumes for the costs it does not simulate — a worker process's start,
-/// a message to it, the bytes of a message — so that a `--simulated` run prices every
-/// workaround and the decision guide is complete. Set from live runs of part 1 and part 5 on
-/// the course's reference machine (PERFORMANCE.md, "Simulated prices"); a live run measures
-/// each one on yours instead, and the lesson labels these as the simulator's.
+/// a message to it, the bytes of a message, an interpreter's start — so that a `--simulated`
+/// run prices every workaround and the decision guide is complete. Calibrated from live runs
+/// of parts 1 and 5 on the course's 2-core reference machine (they print the same prices,
+/// measured: e.g. 18.7 ms to send 1 MB of floats against 18.75 ms here, and 45 µs to start
+/// an interpreter against 40 µs); a live run measures each one on yours instead, and the
+/// lesson labels these as the simulator's calibrated prices.
 pub mod price {
     use std::time::Duration;
 
@@ -266,22 +262,29 @@ pub mod price {
     pub const SEND_PER_FLOAT: Duration = Duration::from_nanos(150);
     /// One message between two interpreters of one process and its answer back.
     pub const INTERPRETER_ROUND_TRIP: Duration = Duration::from_micros(10);
+    /// Starting one model interpreter: its lock, and a thread attached to it.
+    pub const INTERPRETER_START: Duration = Duration::from_micros(40);
 }
 
-/// The prices part 1 and the decision guide need, computed from [`price`] on the simulator.
+/// What a process pool costs: the prices part 1 prints and the decision guide quotes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prices {
     /// `workers` workers started, in sequence.
     pub start_up: Duration,
-    /// The least work a task must carry before `Pool.map` of `tasks` such tasks beats one
-    /// thread: below it, the round trips cost more than the cores gain.
-    pub break_even: Duration,
-    /// Sending `floats` floats to a worker and the answer back.
-    pub shipping: Duration,
+    /// One empty task to a worker and its result back.
+    pub round_trip: Duration,
+    /// The least work a task must carry before `Pool.map` of such tasks beats one thread:
+    /// below it, the round trips cost more than the cores gain. `None`: never (one core).
+    pub break_even: Option<Duration>,
+    /// Sending one MB (10^6 bytes) of floats to a worker, serialised, and the answer back.
+    pub per_mb: Duration,
 }
 
+/// Floats in one MB (10^6 bytes).
+pub const FLOATS_PER_MB: u32 = 125_000;
+
 /// Part 1's prices: `tasks` tasks over `workers` workers on `cores` simulated cores.
-pub fn prices(cfg: &Config, cores: usize, floats: usize) -> Prices {
+pub fn prices(cfg: &Config, cores: usize) -> Prices {
     let tasks = cfg.tasks.max(1);
     let workers = cfg.workers.clamp(1, tasks);
     let pool_beats_one_thread = |task: Duration| {
@@ -304,7 +307,7 @@ pub fn prices(cfg: &Config, cores: usize, floats: usize) -> Prices {
     // Bisect on whole microseconds of work per task: the simulator is deterministic, so the
     // answer is the same on every run. A machine too small to gain never breaks even.
     let (mut low, mut high) = (0_u64, 1_000_000_u64);
-    let break_even = if pool_beats_one_thread(Duration::from_micros(high)) {
+    let break_even = pool_beats_one_thread(Duration::from_micros(high)).then(|| {
         while high - low > 1 {
             let mid = (low + high) / 2;
             if pool_beats_one_thread(Duration::from_micros(mid)) {
@@ -314,14 +317,12 @@ pub fn prices(cfg: &Config, cores: usize, floats: usize) -> Prices {
             }
         }
         Duration::from_micros(high)
-    } else {
-        Duration::MAX
-    };
+    });
     Prices {
         start_up: price::WORKER_START * u32::try_from(workers).unwrap_or(u32::MAX),
+        round_trip: price::ROUND_TRIP,
         break_even,
-        shipping: price::ROUND_TRIP
-            + price::SEND_PER_FLOAT.saturating_mul(u32::try_from(floats).unwrap_or(u32::MAX)),
+        per_mb: price::SEND_PER_FLOAT * FLOATS_PER_MB,
     }
 }
 

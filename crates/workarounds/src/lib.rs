@@ -2,130 +2,40 @@
 //!
 //! Lessons 2 and 3 showed the rule: under the GIL, one thread at a time runs Python bytecode, so
 //! threads help a program that *waits* and do nothing for a program that *computes*. This
-//! lesson is about the escape routes people actually use, and it measures each of them on your
-//! machine, because each one has a price and a size below which it does not pay.
+//! lesson measures the escape routes people actually use, each with its price and the size
+//! below which it does not pay.
 //!
 //! Run it with `cargo run --release -p workarounds` (`--part N` for one part, `--quick` for
 //! small sizes, `--simulated` for the simulator's figures only, `--help` for the rest). The
 //! lesson sizes its pools from the number of CPUs this process may use. Every figure that
 //! states a result is printed beside what the deterministic simulator (`gil_core::sim`) expects
 //! on an idle machine with that many cores, and the sentence is printed only when the figure
-//! supports it: on one core, nothing in here can run in parallel, and the lesson says so.
+//! supports it. In `--simulated` runs the prices (a worker's start-up, sending a MB, a
+//! round trip, break-even sizes) are the simulator's calibrated ones ([`expected::price`]).
 //!
-//! ## Part 1 — more interpreters: processes ([`part1_processes`])
+//! ## The parts
 //!
-//! A process is a whole interpreter with a GIL of its own, so N worker processes can compute on
-//! N cores. That is what `multiprocessing.Pool` and `concurrent.futures.ProcessPoolExecutor`
-//! give you. The lesson builds a small pool of its own ([`pool`]): it starts copies of its own
-//! binary in a hidden worker mode and talks to them over pipes, one JSON line per message —
-//! our stand-in for pickling. You get two shapes of the same pool: `map` (run this function on
-//! every item, results in order) and `submit` (queue one call, get a *future*, ask it for the
-//! result later).
+//! Each part's text is a markdown file beside it, printed by the lesson and included in its
+//! module's documentation:
 //!
-//! Processes are not free. Starting one costs an `exec`, every argument and every result is
-//! serialised, copied through the kernel and parsed again, and nothing is shared. The part
-//! measures all three and prints the break-even point: how much work a task must carry before
-//! sending it to another process is faster than doing it here. How CPython starts a worker is
-//! its *start method*: since Python 3.14 the default on Linux is `forkserver` (before: `fork`),
-//! so each new worker is forked from a small server process and then imports the main module
-//! (Python docs, `multiprocessing`, "Contexts and start methods"; "What's New In Python 3.14").
-//! macOS and Windows use `spawn`, a fresh interpreter per worker. Tiny tasks lose; batching them
-//! (`chunksize`) wins some of it back. When a worker dies mid-task — try
-//! `--inject-failure kill` — the pool reports which one, and how, and the lesson exits with an
-//! error; no worker is left running.
-//!
-//! ## Part 2 — "NumPy releases the GIL" ([`part2_numpy`])
-//!
-//! A native library can drop the GIL around a long loop that touches no Python objects
-//! (`Py_BEGIN_ALLOW_THREADS` in C, [`GilGuard::detach`](gil_core::GilGuard::detach)
-//! in the model). Four threads, each squaring and summing its own array with the GIL released,
-//! then really do run at once. The same pool calling a library that forgets to release runs one
-//! call at a time, and the GIL statistics show who held the lock for how long. The part runs
-//! two call lengths, chosen by *duration* rather than by array length: the lesson first times
-//! the loop on this machine and then sizes the arrays so that one call takes about 10 µs (short)
-//! or about `--call-ms` (long). Short calls lose: starting and joining the pool's threads costs
-//! more than the work. Releasing the GIL pays only when each call is long compared with that.
-//!
-//! What limits the model's loop is not the GIL and, mostly, not memory either. It keeps one
-//! running total, so every add must wait for the previous add's result: a serial chain whose
-//! speed is set by the *latency* of a floating-point add (a few CPU cycles). (NumPy's own
-//! `np.sum` adds in blocks with several partial sums, "pairwise summation" in the `numpy.sum`
-//! documentation, so it runs several chains at once and is faster per float.) The part prints
-//! the time per float for an array that fits in the CPU caches and for its long arrays, so you
-//! can see whether memory added anything on your machine. A second core runs a second chain,
-//! which is why released calls on different arrays scale with the cores.
-//!
-//! ## Part 3 — Cython's `nogil` and `prange` ([`part3_nogil_prange`])
-//!
-//! Cython lets you write the loop yourself, release the GIL with `with nogil:` and split the
-//! loop across OpenMP threads with `prange`. The Rust equivalent is a rayon parallel iterator
-//! inside `detach`. Two things are measured: the speed-up of the loop, and whether
-//! another *Python* thread can run while the loop runs — it can only when the GIL was released.
-//! A parallel sum adds the numbers in a different order, so it differs from the sequential one
-//! in the last bits; the part prints by how much.
-//!
-//! ## Part 4 — free threading, PEP 703 ([`part4_free_threading`])
-//!
-//! PEP 703 (accepted in 2023) gave CPython 3.13 a second build with no GIL at all. It is a
-//! build-time choice: the sources configured with `./configure --disable-gil` produce a
-//! separate interpreter, installed as `python3.13t` beside the ordinary `python3.13`. In 3.13
-//! it was experimental; PEP 779 made it a supported build in 3.14 (`python3.14t`), still
-//! optional — the default CPython keeps its GIL. The countdown of lesson 2 then scales with the cores. The price is paid on
-//! every reference count: with threads truly running at once, `Py_INCREF` can no longer be a
-//! plain increment (lesson 1 showed what races do to counts). An atomic increment is correct
-//! but slow, so the free-threaded build uses *biased* reference counting: the thread that owns
-//! an object uses a plain counter, every other thread an atomic one. The part measures those
-//! costs in Rust and quotes CPython's own figures, marked as such.
-//!
-//! ## Part 5 — subinterpreters, PEP 684 and PEP 734 ([`part5_subinterpreters`])
-//!
-//! Since 3.12 each interpreter in a process can have its own GIL (PEP 684, C API), and 3.14 adds
-//! `concurrent.interpreters` and `InterpreterPoolExecutor` (PEP 734). Threads in different
-//! interpreters run in parallel; objects are never shared between interpreters — they are sent.
-//! In the model each interpreter is its own [`Gil`], and data moves between them
-//! over channels as owned values.
-//!
-//! ## Part 6 — which Python, and which workaround ([`part6_decision_guide`])
-//!
-//! A table of implementations (note: GraalPy *has* a GIL, whatever older tutorials say) and a
-//! decision guide whose every leaf points at the part of this lesson that measured it. A leaf
-//! quotes this run's figure only where that part's claim held; otherwise it quotes the
-//! simulator's expectation, labelled as such.
+//! 1. [`part1_processes`]: a process pool ([`pool`]: copies of this binary in a hidden worker
+//!    mode, one JSON line per message as our stand-in for pickling), what it costs and where
+//!    it pays; `--inject-failure kill` shows how a dead worker is reported.
+//! 2. [`part2_numpy`]: a thread pool over arrays whose native calls release the GIL, or not.
+//! 3. [`part3_nogil_prange`]: Cython's `nogil` and `prange`, as rayon inside `detach`.
+//! 4. [`part4_free_threading`]: the free-threaded build (PEP 703).
+//! 5. [`part5_subinterpreters`]: one GIL per interpreter (PEP 684, PEP 734).
+//! 6. [`part6_decision_guide`]: which Python, and which workaround.
 //!
 //! ## Where the model simplifies CPython
 //!
 //! * A worker here is a copy of a small Rust binary; a CPython worker also has to start an
-//!   interpreter or be forked, and import modules, which is slower. Serialising with `serde_json` stands in
-//!   for `pickle`; both copy every byte through a pipe.
+//!   interpreter or be forked, and import modules, which is slower. Serialising with
+//!   `serde_json` stands in for `pickle`; both copy every byte through a pipe.
 //! * The arrays of parts 2 and 3 are Rust `ndarray`s; "releasing the GIL" around them is exactly
 //!   what NumPy's C loops do, but NumPy's own speed is not modelled.
-//! * The model's free-threaded mode removes the lock but does not reference-count; part 4
-//!   measures the reference-counting price separately.
-//!
-//! ## Key takeaways (lessons 1 to 5)
-//!
-//! 1. **One runner per interpreter.** Only the thread holding the GIL executes bytecode, however
-//!    many cores there are. A waiting thread asks for the lock after one switch interval; the
-//!    holder lets go at its next check point.
-//! 2. **Threads pay for waiting, not for computing.** CPU-bound threads under the GIL finish no
-//!    sooner than one thread (lesson 2); I/O-bound threads overlap their waits, because
-//!    blocking calls release the lock (lesson 3). The catch: beside a CPU-bound thread, every
-//!    short I/O call may wait about a switch interval to get the lock back — the convoy effect.
-//! 3. **Every workaround has a price and a break-even size.** Processes pay for start-up and
-//!    for serialising every argument: worth it for big tasks with little data. Native code that
-//!    releases the GIL (NumPy, Cython `nogil`/`prange`, Rust) pays only when each call does
-//!    enough work. Subinterpreters (3.14) give isolation without processes; data is sent, not
-//!    shared. For thousands of concurrent waits, `async`/`await` on one thread is the lighter
-//!    tool. Profile first: measure where the time goes before choosing.
-//! 4. **The GIL is not thread safety for your code.** It protects the interpreter's own
-//!    structures, and single operations such as `list.append` happen whole, but a
-//!    read-modify-write like `counter += 1` can still lose updates (lesson 4): guard compound
-//!    operations with a `threading.Lock`.
-//! 5. **The lock can go.** The free-threaded builds 3.13t and 3.14t run Python threads in
-//!    parallel, paying in reference-counting cost, some single-thread speed and extensions that
-//!    must declare support (part 4).
-//! 6. **The GIL belongs to CPython, not to Python.** PyPy has one too; Jython and IronPython
-//!    have none; GraalPy has one per context and gets parallelism from several contexts.
+//! * The model's free-threaded mode removes the lock but does not reference-count; lesson 1
+//!   measures the reference-counting price.
 
 pub mod expected;
 pub mod part1_processes;
@@ -140,8 +50,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::lesson::{Lesson, LessonArgs, Part};
+use gil_core::lesson::{Lesson, LessonArgs};
 use gil_core::{Gil, Mode};
 
 /// Lesson 5: processes, GIL-releasing native code, nogil loops, free threading, subinterpreters.
@@ -152,17 +61,17 @@ pub struct Cli {
     #[command(flatten)]
     pub lesson: LessonArgs,
 
-    /// Tasks (and arrays) per comparison, 1 to 64; the tutorial uses 4
+    /// Tasks (and arrays) per comparison, 1 to 64 [default: 4]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub tasks: Option<u16>,
 
     /// Items per CPU-bound task, sum(i * i for i in range(ITEMS)), 1,000 to 200,000,000
-    /// [default: 50,000,000; --quick 2,000,000]
+    /// [default: 15,000,000; --quick 2,000,000]
     #[arg(long, value_name = "ITEMS",
           value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
     pub items: Option<u64>,
 
-    /// Floats per array in parts 1, 3 and 5, 1,000 to 20,000,000 (the tutorial: 1,000,000)
+    /// Floats per array in parts 1, 3 and 5, 1,000 to 20,000,000
     /// [default: 1,000,000; --quick 200,000]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1_000..=20_000_000))]
@@ -238,11 +147,11 @@ pub enum Failure {
 pub struct Config {
     /// The flags every lesson shares (`--quick`, `--simulated`, the interpreter, …).
     pub lesson: LessonArgs,
-    /// How many tasks (arrays, jobs) each comparison runs; the tutorial uses 4.
+    /// How many tasks (arrays, jobs) each comparison runs.
     pub tasks: usize,
     /// Items per CPU-bound model task (`sum(i * i for i in range(items))`).
     pub items: u64,
-    /// Length of the arrays in parts 1 (shipping), 3 and 5; the tutorial uses 1,000,000.
+    /// Length of the arrays in parts 1 (shipping), 3 and 5.
     pub array_len: usize,
     /// How long one long call of part 2 should take; its arrays are sized to it.
     pub long_call: Duration,
@@ -263,7 +172,7 @@ impl Config {
         Config {
             lesson,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 50_000_000 },
+            items: if quick { 2_000_000 } else { 15_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
             long_call: Duration::from_millis(if quick { 1 } else { 5 }),
             workers: gil_core::measure::cores(),
@@ -289,44 +198,16 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "workarounds",
     number: 5,
     title: "Getting around the GIL",
-    shows: "How Python programs compute in parallel despite the GIL - processes, native code \
-            that releases it, nogil loops, free threading, subinterpreters - and what each \
-            costs.",
-    intro: "Lessons 2 and 3 showed the rule: under the GIL one thread at a time runs Python \
-            bytecode, so threads help a program that waits and not one that computes. Each \
-            part below measures one way around that rule, and its price.",
+    shows: "Ways to compute in parallel despite the GIL, and what each costs.",
+    intro: "",
     steadier: "larger sizes (--items 100000000 --call-ms 20 --array-len 5000000)",
     parts: &[
-        &Part {
-            title: "multiprocessing, one GIL per process",
-            python: part1_processes::PYTHON,
-            run: part1_processes::run,
-        },
-        &Part {
-            title: "NumPy releases the GIL (a thread pool over arrays)",
-            python: part2_numpy::PYTHON,
-            run: part2_numpy::run,
-        },
-        &Part {
-            title: "Cython nogil and prange",
-            python: part3_nogil_prange::PYTHON,
-            run: part3_nogil_prange::run,
-        },
-        &Part {
-            title: "free threading (PEP 703)",
-            python: part4_free_threading::PYTHON,
-            run: part4_free_threading::run,
-        },
-        &Part {
-            title: "subinterpreters, one GIL each (PEP 684, PEP 734)",
-            python: part5_subinterpreters::PYTHON,
-            run: part5_subinterpreters::run,
-        },
-        &Part {
-            title: "which Python, and which workaround",
-            python: "",
-            run: part6_decision_guide::run,
-        },
+        &part1_processes::Processes,
+        &part2_numpy::ReleasingPool,
+        &part3_nogil_prange::NogilPrange,
+        &part4_free_threading::FreeThreading,
+        &part5_subinterpreters::Subinterpreters,
+        &part6_decision_guide::DecisionGuide,
     ],
     exercises: &[
         "09_ndarray_threads",
@@ -361,47 +242,10 @@ impl gil_core::lesson::LessonCli for Cli {
     }
 }
 
-/// Run the lesson as the flags in `cfg` ask (what `main` does; tests call it too).
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    gil_core::lesson::run_lesson(&LESSON, &cfg.lesson, cfg)
-}
-
-/// Claim a speed-up: "runs in parallel" when the simulator expects one, else "takes turns".
-///
-/// `parallel` is the sentence for an expected gain (1.5x or more), `serial` the sentence for a
-/// machine where the simulator expects none (one core). The bound is generous below: a busy
-/// spell may cost two thirds of the gain. Above, a figure well over the expectation means the
-/// baseline was slowed, so that does not support the sentence either.
-pub fn speedup_claim(figure: &str, measured: f64, expected: f64, parallel: &str, serial: &str) {
-    if expected >= 1.5 {
-        claim(Claim {
-            figure,
-            unit: Unit::Ratio,
-            measured,
-            expected,
-            low: 1.0 + (expected - 1.0) * 0.35,
-            high: expected * 1.15 + 0.05,
-            text: parallel,
-        });
-    } else {
-        no_faster_claim(figure, measured, expected, serial);
-    }
-}
-
-/// Claim that something is no faster than one thread (the simulator expects about 1x or less).
-///
-/// Slower is allowed down to half; faster only by what timing noise explains (10 %), so
-/// "no faster" never stands beside a figure that says otherwise.
-pub fn no_faster_claim(figure: &str, measured: f64, expected: f64, text: &str) {
-    claim(Claim {
-        figure,
-        unit: Unit::Ratio,
-        measured,
-        expected,
-        low: (expected * 0.5).min(0.5),
-        high: (expected * 1.1).max(1.1),
-        text,
-    });
+/// Run the lesson as the flags in `cfg` ask (what `main` does; tests call it too), returning
+/// its context (the claims made).
+pub fn run(cfg: &Config) -> anyhow::Result<gil_core::context::Cx> {
+    gil_core::lesson::run(&LESSON, &cfg.lesson, cfg)
 }
 
 /// The least work per thread a comparison of threads can measure: starting a thread costs
@@ -455,7 +299,7 @@ pub fn close(a: f64, b: f64, rel: f64) -> bool {
 }
 
 /// Time several alternatives in turns and return each one's median (gil-core's).
-pub use gil_core::measure::medians_in_turns;
+pub use gil_core::measure::time_in_turns as medians_in_turns;
 
 /// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
 /// platform does not say. Unlike the wall clock it does not count time the OS gave to other

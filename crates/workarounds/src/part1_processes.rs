@@ -1,21 +1,29 @@
 //! Part 1 — `multiprocessing`: worker processes, each with its own GIL.
 //!
-//! Compares one thread, threads under the GIL, free-threaded threads, and a process pool on the
-//! same CPU-bound tasks; then measures what processes cost (start-up, a round trip, shipping
-//! data) and where they stop paying; then shuts the pool down and checks every worker exited.
+#![doc = include_str!("part1_processes.md")]
+//!
+//! The live run compares one thread, threads under the GIL and a process pool on the same
+//! CPU-bound tasks; then measures what processes cost (start-up, a round trip, sending data)
+//! and where they stop paying; then shuts the pool down and checks every worker exited.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use gil_core::claim;
+use gil_core::context::Cx;
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration, fmt_ratio, speedup};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, kv, note};
-use gil_core::{Gil, Mode, session, work};
+use gil_core::{Mode, work};
 
-use crate::expected;
+use crate::expected::{self, FLOATS_PER_MB, Prices};
 use crate::pool::{Output, ProcessPool, Task};
 use crate::{Config, Failure};
 
-/// What part 1 measured.
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part1_processes.md");
+
+/// What part 1 measured on this machine, beyond the figures the simulator also gives.
 #[derive(Clone, Debug)]
 pub struct Part1 {
     /// Worker processes used.
@@ -30,8 +38,6 @@ pub struct Part1 {
     pub sequential: Duration,
     /// One thread per task, under the GIL.
     pub gil_threads: Duration,
-    /// One thread per task, free-threaded.
-    pub free_threads: Duration,
     /// Starting the pool, until every worker was ready.
     pub start_up: Duration,
     /// `Pool.map` on a started pool.
@@ -42,8 +48,10 @@ pub struct Part1 {
     pub tiny: TinyTasks,
     /// Shipping an array to a worker vs summing it here.
     pub shipping: Shipping,
-    /// The process ids of the workers (all gone once `run` returns).
+    /// The process ids of the workers (all gone once `measure` returns).
     pub pids: Vec<u32>,
+    /// Workers that exited with status 0 at shutdown.
+    pub exited: usize,
 }
 
 /// Many tiny tasks: where processes lose.
@@ -76,11 +84,37 @@ pub struct Shipping {
     pub worker_busy: Duration,
 }
 
-/// The Python this part models (the tutorial's, with the `__main__` guard that the `spawn` and
-/// `forkserver` start methods need).
+impl Shipping {
+    /// Sending one MB of floats and the answer back, the worker's computing left out.
+    pub fn per_mb(&self) -> Duration {
+        let mb = self.values as f64 / f64::from(FLOATS_PER_MB);
+        self.via_worker
+            .saturating_sub(self.worker_busy)
+            .div_f64(mb.max(1e-9))
+    }
+}
+
+/// Part 1's figures, from this machine or from the simulator.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Worker processes.
+    pub workers: usize,
+    /// Tasks compared.
+    pub tasks: usize,
+    /// One task's work on one thread (too short to compare below [`crate::MIN_WORK`]).
+    pub per_task: Duration,
+    /// Threads and the pool over one thread.
+    pub speedups: expected::Part1,
+    /// What the pool costs.
+    pub prices: Prices,
+    /// The live run's own figures (none from the simulator).
+    pub live: Option<Part1>,
+}
+
+/// The Python this part models (with the `__main__` guard that the `spawn` and `forkserver`
+/// start methods need).
 pub const PYTHON: &str = r#"
 from multiprocessing import Pool
-from concurrent.futures import ProcessPoolExecutor
 
 def cpu_bound(n):
     return sum(i * i for i in range(n))
@@ -88,15 +122,12 @@ def cpu_bound(n):
 if __name__ == "__main__":      # workers import this module
     with Pool(4) as pool:
         results = pool.map(cpu_bound, [10_000_000] * 4)
-    with ProcessPoolExecutor() as executor:
-        results = list(executor.map(cpu_bound, [10_000_000] * 4))
 "#;
 
 /// The claim part 6 quotes for threads under the GIL.
 pub const GIL_THREADS: &str = "Under the GIL the threads take turns: no faster than one thread.";
 /// The claim part 6 quotes for the process pool.
-pub const POOL: &str =
-    "Each worker process has its own GIL, so the workers compute at the same time.";
+pub const POOL: &str = "Each worker has its own GIL: the workers computed at the same time.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const POOL_ONE_CORE: &str = "With one core the worker processes take turns on it.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
@@ -104,206 +135,169 @@ pub const NO_GIL_THREADS: &str = "Without a GIL (--free-threaded) the threads co
 
 const RAISE_ITEMS: &str = "raise --items";
 
-/// Run part 1 (in `--simulated` mode, its simulated figures only).
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    if session::simulated() {
-        simulated(cfg);
+/// Part 1 in the lesson's table.
+pub struct Processes;
+
+impl Part<Config> for Processes {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "multiprocessing, one GIL per process"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, cfg: &Config) -> usize {
+        cfg.workers.clamp(1, cfg.tasks.max(1))
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        if let Some(failure) = cfg.inject_failure {
+            return Err(inject_run(cfg, failure));
+        }
+        let m = measure(cfg)?;
+        let tasks = cfg.tasks.max(1);
+        let cores = m.workers.min(measure::cores()).min(tasks);
+        let prices = Prices {
+            start_up: m.start_up,
+            round_trip: m.round_trip,
+            // W workers finish W tasks of work w in w + a round trip: they beat one thread
+            // once w exceeds a round trip / (W - 1).
+            break_even: (cores > 1).then(|| m.round_trip / (cores as u32 - 1)),
+            per_mb: m.shipping.per_mb(),
+        };
+        Ok(Figures {
+            workers: m.workers,
+            tasks,
+            per_task: m.sequential / tasks as u32,
+            speedups: expected::Part1 {
+                threads: speedup(m.sequential, m.gil_threads),
+                pool: speedup(m.sequential, m.pool_map),
+            },
+            prices,
+            live: Some(m),
+        })
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        Ok(Figures {
+            workers: cfg.workers.max(1),
+            tasks: cfg.tasks.max(1),
+            per_task: expected::work(expected::ITEM, cfg.items),
+            speedups: expected::part1(cfg, cx.sim_cores()),
+            prices: expected::prices(cfg, cx.sim_cores()),
+            live: None,
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        let f = run.figures;
+        kv("worker processes", f.workers);
+        kv(
+            "tasks",
+            format!(
+                "{} x sum(i * i for i in range({}))",
+                f.tasks,
+                fmt_count(cfg.items)
+            ),
+        );
+        if let Some(m) = &f.live {
+            show_times(cfg, m);
+        }
+        if crate::long_enough(f.per_task, RAISE_ITEMS) {
+            let e = run.expected.speedups;
+            cx.claim(claim::speedup(
+                &format!(
+                    "{} threads, {}, vs one thread",
+                    f.tasks,
+                    cfg.lesson.mode(Mode::Gil)
+                ),
+                f.speedups.threads,
+                e.threads,
+                NO_GIL_THREADS,
+                GIL_THREADS,
+            ));
+            cx.claim(claim::speedup(
+                &format!("Pool({}).map vs one thread", f.workers),
+                f.speedups.pool,
+                e.pool,
+                POOL,
+                POOL_ONE_CORE,
+            ));
+        }
+        println!();
+        show_prices(cx, &f.prices, f.live.as_ref());
+        if let Some(m) = &f.live {
+            kv(
+                "workers exited",
+                format!("{} of {}, all with status 0", m.exited, m.workers),
+            );
+        }
         Ok(())
+    }
+}
+
+/// The live timings: the pids, the ways compared, whether the results agree.
+fn show_times(cfg: &Config, m: &Part1) {
+    Table::new(&["way", "time"])
+        .row(["one thread".to_owned(), fmt_duration(m.sequential)])
+        .row([
+            format!(
+                "{} threads, {}",
+                cfg.tasks.max(1),
+                cfg.lesson.mode(Mode::Gil)
+            ),
+            fmt_duration(m.gil_threads),
+        ])
+        .row([format!("Pool({}).map", m.workers), fmt_duration(m.pool_map)])
+        .row([
+            "the same, with start-up".to_owned(),
+            fmt_duration(m.pool_map + m.start_up),
+        ])
+        .print();
+    kv("results match one thread", "yes (map and submit)");
+}
+
+/// What a pool costs: this run's prices, or the simulator's calibrated ones.
+fn show_prices(cx: &Cx, p: &Prices, live: Option<&Part1>) {
+    note(if cx.showing_simulated() {
+        "What a process pool costs, at the simulator's calibrated prices:"
     } else {
-        measure(cfg).map(drop)
-    }
-}
-
-fn simulated(cfg: &Config) {
-    let tasks = cfg.tasks.max(1);
-    describe(cfg, tasks, cfg.workers.max(1));
-    let expected = expected::part1(cfg, session::sim_cores());
-    if crate::long_enough(expected::work(expected::ITEM, cfg.items), RAISE_ITEMS) {
-        make_claims(cfg, &expected, &expected);
-    }
-    simulated_prices(cfg);
-    start_method_note();
-}
-
-/// What a pool costs, from the simulator's prices ([`expected::price`]): a live run measures
-/// the same figures instead.
-fn simulated_prices(cfg: &Config) {
-    let prices = expected::prices(cfg, session::sim_cores(), cfg.array_len);
-    println!();
-    note("What a process pool costs, at the simulator's prices (a live run measures them):");
+        "What a process pool costs here:"
+    });
+    let workers = live.map_or(1, |m| m.workers.max(1));
     kv(
         "pool start-up",
-        format!(
-            "{}  ({} per worker)",
-            fmt_duration(prices.start_up),
-            fmt_duration(expected::price::WORKER_START)
-        ),
-    );
-    kv(
-        "one empty task, round trip",
-        fmt_duration(expected::price::ROUND_TRIP),
-    );
-    kv(
-        "a task pays only above",
-        if prices.break_even == Duration::MAX {
-            "never, with one core".to_owned()
-        } else {
-            format!("~{} of work", fmt_duration(prices.break_even))
+        match live {
+            Some(_) => format!(
+                "{}  ({} per worker)",
+                fmt_duration(p.start_up),
+                fmt_duration(p.start_up / workers as u32)
+            ),
+            None => fmt_duration(p.start_up),
         },
     );
-    kv(
-        &format!(
-            "{} floats, sent to a worker",
-            fmt_count(cfg.array_len as u64)
-        ),
-        format!("{} and back", fmt_duration(prices.shipping)),
-    );
-}
-
-/// The work, the workers, and the threads compared.
-fn describe(cfg: &Config, tasks: usize, workers: usize) {
-    kv("worker processes", workers);
-    kv(
-        "tasks",
-        format!(
-            "{tasks} x sum(i * i for i in range({}))",
-            fmt_count(cfg.items)
-        ),
-    );
-}
-
-/// The part's claims: `measured` speed-ups over one thread beside the simulator's.
-fn make_claims(cfg: &Config, measured: &expected::Part1, expected: &expected::Part1) {
-    let tasks = cfg.tasks.max(1);
-    crate::speedup_claim(
-        &format!(
-            "{tasks} threads, {}, vs one thread",
-            cfg.lesson.mode(Mode::Gil)
-        ),
-        measured.threads,
-        expected.threads,
-        NO_GIL_THREADS,
-        GIL_THREADS,
-    );
-    crate::speedup_claim(
-        &format!("Pool({}).map vs one thread", cfg.workers.max(1)),
-        measured.pool,
-        expected.pool,
-        POOL,
-        POOL_ONE_CORE,
-    );
-}
-
-fn start_method_note() {
-    note(
-        "Every argument and result is serialised and piped (CPython pickles it): send work \
-         that is big next to its data, batch small tasks (chunksize), start the pool once. \
-         A CPython worker also starts an interpreter and imports modules: since 3.14 \
-         Linux forks it from a forkserver (before: fork), macOS and Windows spawn it.",
-    );
-}
-
-/// Run part 1 live and print what it measures.
-pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
-    let workers = cfg.workers.max(1);
-    let tasks = cfg.tasks.max(1);
-    describe(cfg, tasks, workers);
-
-    let gil = cfg.build_gil();
-    let free = Gil::free_threaded();
-
-    // The pool: start it (timed) before anything else, so all four ways run in turns.
-    let pool = ProcessPool::start(&cfg.worker_exe, workers)?;
-    let start_up = pool.start_up();
-    let pids = pool.pids().to_vec();
-    kv(
-        "worker pids",
-        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
-    );
-    let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
-    let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
-    let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
-    let times = crate::medians_in_turns(
-        cfg.runs.min(3),
-        &mut [
-            &mut || expected = gil.attach("main", |py| (0..tasks).map(|i| sum(i, py)).collect()),
-            &mut || drop(gil.run_threads(tasks, sum)),
-            &mut || drop(free.run_threads(tasks, sum)),
-            &mut || from_map = pool.map(job.clone(), 1),
-        ],
-    );
-    let [sequential, gil_threads, free_threads, pool_map] = times[..] else {
-        bail!("expected four timings");
-    };
-    let from_map = ints(from_map?)?;
-    let mut table = Table::new(&["way", "time"]);
-    table.push(["one thread".to_owned(), fmt_duration(sequential)]);
-    table.push([
-        format!("{tasks} threads, {}", gil.mode()),
-        fmt_duration(gil_threads),
-    ]);
-    if !gil.is_free_threaded() {
-        table.push([
-            format!("{tasks} threads, free-threaded"),
-            fmt_duration(free_threads),
-        ]);
-    }
-    table.push([format!("Pool({workers}).map"), fmt_duration(pool_map)]);
-    table.push([
-        "the same, with start-up".to_owned(),
-        fmt_duration(pool_map + start_up),
-    ]);
-    table.print();
-    let measured = expected::Part1 {
-        threads: speedup(sequential, gil_threads),
-        free_threads: speedup(sequential, free_threads),
-        pool: speedup(sequential, pool_map),
-    };
-    if crate::long_enough(sequential / tasks as u32, RAISE_ITEMS) {
-        make_claims(cfg, &measured, &expected::part1(cfg, session::sim_cores()));
-    }
-
-    let futures: Vec<_> = job.into_iter().map(|t| pool.submit(t)).collect();
-    let from_futures = ints(
-        futures
-            .into_iter()
-            .map(|f| f.result())
-            .collect::<anyhow::Result<Vec<_>>>()?,
-    )?;
-    ensure!(
-        from_map == expected && from_futures == expected,
-        "the pool returned wrong results: {from_map:?} / {from_futures:?}, expected {expected:?}"
-    );
-    kv("results match one thread", "yes (map and submit)");
-
-    // What processes cost.
-    println!();
-    note("What a process pool costs:");
-    kv(
-        "pool start-up",
-        format!(
-            "{}  ({} per worker)",
-            fmt_duration(start_up),
-            fmt_duration(start_up / workers as u32)
-        ),
-    );
-    let round_trip = measure::repeat(if cfg.quick() { 50 } else { 300 }, || {
-        let _ = pool.submit(Task::SumOfSquares { n: 1 }).result();
-    })
-    .median();
-    kv("one empty task, round trip", fmt_duration(round_trip));
-    let per_item = sequential.as_secs_f64() / (tasks as f64 * cfg.items.max(1) as f64);
+    kv("one empty task, round trip", fmt_duration(p.round_trip));
     kv(
         "a task pays only above",
-        format!(
-            "~{}  (~{} items at {:.2} ns each)",
-            fmt_duration(round_trip),
-            fmt_count((round_trip.as_secs_f64() / per_item.max(1e-12)) as u64),
-            per_item * 1e9
+        p.break_even.map_or_else(
+            || "never, with one core".to_owned(),
+            |d| format!("~{} of work", fmt_duration(d)),
         ),
     );
+    kv("sending 1 MB of floats", fmt_duration(p.per_mb));
+    if let Some(m) = live {
+        show_tiny(&m.tiny);
+    }
+}
 
-    let tiny = tiny_tasks(cfg, &pool, workers)?;
+fn show_tiny(tiny: &TinyTasks) {
     Table::new(&[
         &format!(
             "{} tasks of {} items",
@@ -329,40 +323,89 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         fmt_ratio(speedup(tiny.here, tiny.chunked)),
     ])
     .print();
+}
 
+/// Start a pool, make a worker die as `--inject-failure` asks, and return the error that ends
+/// the lesson (after printing the pids, the pool's report and that no worker is left).
+fn inject_run(cfg: &Config, failure: Failure) -> anyhow::Error {
+    let pool = match ProcessPool::start(&cfg.worker_exe, cfg.workers.max(1)) {
+        Ok(pool) => pool,
+        Err(error) => return error,
+    };
+    let pids = pool.pids().to_vec();
+    print_pids(&pids);
+    let report = inject(&pool, failure);
+    drop(pool); // kills and reaps every worker, joins every feeder thread
+    let gone = pids.iter().all(|&pid| !process_exists(pid));
+    kv("workers left running", if gone { "none" } else { "SOME" });
+    report.context("a worker died, as asked by --inject-failure")
+}
+
+fn print_pids(pids: &[u32]) {
+    kv(
+        "worker pids",
+        crate::fit_on_line("worker pids", pids.iter().map(u32::to_string)),
+    );
+}
+
+/// Run part 1 on this machine (printing only the workers' pids): the ways compared, what the pool costs, and
+/// a clean shutdown.
+pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
+    let workers = cfg.workers.max(1);
+    let tasks = cfg.tasks.max(1);
+    let gil = cfg.build_gil();
+
+    // The pool: start it (timed) before anything else, so all the ways run in turns.
+    let pool = ProcessPool::start(&cfg.worker_exe, workers)?;
+    let start_up = pool.start_up();
+    let pids = pool.pids().to_vec();
+    // Printed as the pool starts (the one line the live run prints while it measures), so
+    // that the workers can be watched, with ps or top, while they run.
+    print_pids(&pids);
+    let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
+    let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
+    let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
+    let times = crate::medians_in_turns(
+        cfg.runs.min(3),
+        &mut [
+            &mut || expected = gil.attach("main", |py| (0..tasks).map(|i| sum(i, py)).collect()),
+            &mut || drop(gil.run_threads(tasks, sum)),
+            &mut || from_map = pool.map(job.clone(), 1),
+        ],
+    );
+    let [sequential, gil_threads, pool_map] = times[..] else {
+        bail!("expected three timings");
+    };
+    let from_map = ints(from_map?)?;
+    let futures: Vec<_> = job.into_iter().map(|t| pool.submit(t)).collect();
+    let from_futures = ints(
+        futures
+            .into_iter()
+            .map(|f| f.result())
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    )?;
+    ensure!(
+        from_map == expected && from_futures == expected,
+        "the pool returned wrong results: {from_map:?} / {from_futures:?}, expected {expected:?}"
+    );
+
+    let round_trip = measure::repeat(if cfg.quick() { 50 } else { 200 }, || {
+        let _ = pool.submit(Task::SumOfSquares { n: 1 }).result();
+    })
+    .middle();
+    let tiny = tiny_tasks(cfg, &pool, workers)?;
     let shipping = shipping(cfg, &pool)?;
-    kv(
-        &format!("{} floats, summed here", fmt_count(shipping.values as u64)),
-        fmt_duration(shipping.here),
-    );
-    kv(
-        "sent to a worker and back",
-        format!(
-            "{}  (of which computing {})",
-            fmt_duration(shipping.via_worker),
-            fmt_duration(shipping.worker_busy)
-        ),
-    );
-    start_method_note();
-
-    if let Some(failure) = cfg.inject_failure {
-        let report = inject(&pool, failure);
-        drop(pool); // kills and reaps every worker, joins every feeder thread
-        let gone = pids.iter().all(|&pid| !process_exists(pid));
-        kv("workers left running", if gone { "none" } else { "SOME" });
-        return Err(report.context("a worker died, as asked by --inject-failure"));
-    }
 
     let shutdown = pool.shutdown()?;
-    kv(
-        "workers exited",
-        format!("{} of {}, all with status 0", shutdown.exits.len(), workers),
+    ensure!(
+        shutdown.exits.iter().all(|(_, status)| status.success()),
+        "a worker exited with an error: {:?}",
+        shutdown.exits
     );
     ensure!(
         pids.iter().all(|&pid| !process_exists(pid)),
         "a worker process is still running after shutdown"
     );
-
     Ok(Part1 {
         workers,
         expected,
@@ -370,13 +413,13 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
         from_futures,
         sequential,
         gil_threads,
-        free_threads,
         start_up,
         pool_map,
         round_trip,
         tiny,
         shipping,
         pids,
+        exited: shutdown.exits.len(),
     })
 }
 
@@ -389,7 +432,7 @@ fn ints(outputs: Vec<Output>) -> anyhow::Result<Vec<u64>> {
 
 /// Many tasks of a few thousand items each: the messaging dominates.
 fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Result<TinyTasks> {
-    let count = if cfg.quick() { 500 } else { 4_000 };
+    let count = if cfg.quick() { 500 } else { 2_000 };
     let items = 1_000;
     let gil = cfg.build_gil();
     let job = vec![Task::SumOfSquares { n: items }; count];
@@ -434,7 +477,8 @@ fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
         ),
         "lower --array-len",
     )?;
-    let values = crate::random_array(cfg.array_len, 7).to_vec();
+    // A quarter of the array (2 MB by default) prices a MB as well as the whole of it.
+    let values = crate::random_array((cfg.array_len / 4).max(1_000), 7).to_vec();
     let (mut local, mut reply) = (0.0, Err(anyhow::anyhow!("not sent yet")));
     let times = crate::medians_in_turns(
         if cfg.quick() { 1 } else { 3 },
@@ -494,7 +538,8 @@ fn inject(pool: &ProcessPool, failure: Failure) -> anyhow::Error {
         Ok(output) => anyhow::anyhow!("the task unexpectedly returned {output:?}"),
         Err(error) => error,
     };
-    kv("the pool reports", format!("{error:#}"));
+    // Wrapped like prose: the report names the worker, its pid and how it died.
+    gil_core::report::indented(&format!("The pool reports: {error:#}"), "  ", "  ");
     note(
         "Like CPython's BrokenProcessPool: once a worker dies abruptly, the pool refuses more \
          work. The lesson kills the remaining workers, reaps them all, and exits non-zero.",

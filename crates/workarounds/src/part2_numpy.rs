@@ -1,5 +1,7 @@
 //! Part 2 — "NumPy releases the GIL": a thread pool over arrays, with and without releasing.
 //!
+#![doc = include_str!("part2_numpy.md")]
+//!
 //! Each model thread computes `np.sum(arr ** 2)` on its own array. With the GIL released around
 //! the computation (`py.detach`) the threads overlap; a library that forgets to release
 //! holds the GIL through the whole call, and the pool runs one call at a time. The arrays are
@@ -9,25 +11,26 @@
 use std::time::Duration;
 
 use anyhow::ensure;
-use gil_core::claim::{Claim, Unit, claim};
+use gil_core::GilStats;
+use gil_core::claim::{self, Claim, Unit};
+use gil_core::context::Cx;
 use gil_core::measure::{self, fmt_count, fmt_duration, speedup};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, kv, note};
-use gil_core::{GilStats, session};
 use ndarray::Array1;
 
 use crate::{Config, expected, sum_of_squares};
 
-/// The Python this part models (the tutorial's exercise 3).
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part2_numpy.md");
+
+/// The Python this part models.
 pub const PYTHON: &str = r#"
-import numpy as np
 from concurrent.futures import ThreadPoolExecutor
 
-def numpy_operation(arr):
-    return np.sum(arr ** 2)     # NumPy's loop runs with the GIL released
-
 arrays = [np.random.rand(1_000_000) for _ in range(4)]
-with ThreadPoolExecutor(max_workers=4) as executor:
-    results = list(executor.map(numpy_operation, arrays))
+with ThreadPoolExecutor(max_workers=4) as executor:    # np.sum runs with
+    results = list(executor.map(lambda a: np.sum(a ** 2), arrays))  # no GIL
 "#;
 
 /// The claim part 6 quotes for long calls that release the GIL.
@@ -48,7 +51,7 @@ pub const SHORT_CALL: Duration = Duration::from_micros(10);
 /// Floats in the array that calibrates the loop: 128 kB, inside the CPU's caches.
 const IN_CACHE_FLOATS: usize = 16_384;
 
-/// Part 2's figures for one call length.
+/// Part 2's live figures for one call length.
 #[derive(Clone, Debug)]
 pub struct SizeRun {
     /// "short" or "long".
@@ -86,13 +89,43 @@ pub struct SizeRun {
     pub holding_detached: Duration,
 }
 
-/// What part 2 measured.
+/// What part 2 measured on this machine.
 #[derive(Clone, Debug)]
 pub struct Part2 {
     /// Nanoseconds per float for an array that fits in the caches, one thread.
     pub ns_per_float_in_cache: f64,
     /// Short calls first, then long ones.
     pub sizes: Vec<SizeRun>,
+    /// `threading.active_count()` inside the pool, and the pool threads' names.
+    pub seen: (usize, Vec<String>),
+}
+
+/// One call length's figures.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// "short" or "long".
+    pub name: &'static str,
+    /// How long one call was meant to take.
+    pub target: Duration,
+    /// Floats per array for calls that long.
+    pub len: usize,
+    /// The pools over one thread.
+    pub speedups: expected::Part2,
+}
+
+/// Part 2's figures, from this machine or from the simulator.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Arrays (and pool threads).
+    pub arrays: usize,
+    /// Short calls, then long ones.
+    pub calls: Vec<Call>,
+    /// Nanoseconds per float, array in cache.
+    pub ns_per_float: f64,
+    /// The shortest call that gains from releasing (the simulator's, in every run).
+    pub break_even: Option<Duration>,
+    /// The live run's own figures.
+    pub live: Option<Part2>,
 }
 
 /// The two call lengths: short (loses) and long (`--call-ms`).
@@ -100,58 +133,128 @@ fn calls(cfg: &Config) -> [(&'static str, Duration); 2] {
     [("short", SHORT_CALL), ("long", cfg.long_call)]
 }
 
-/// Run part 2 (in `--simulated` mode, its simulated figures only).
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    if session::simulated() {
-        let arrays = cfg.tasks.max(1);
-        kv("pool threads", format!("{arrays}, one per array"));
-        for (name, call) in calls(cfg) {
-            kv(
-                &format!("{name} calls"),
-                format!("{arrays} x np.sum(arr ** 2) of {}", fmt_duration(call)),
-            );
-        }
-        for (name, call) in calls(cfg) {
-            let e = expected::part2(cfg, session::sim_cores(), call);
-            make_claims(cfg, name, e, e);
-        }
-        simulated_prices(cfg);
-        Ok(())
-    } else {
-        measure(cfg).map(drop)
-    }
-}
+/// Part 2 in the lesson's table.
+pub struct ReleasingPool;
 
-/// Array lengths and the break-even call length at the simulator's price of a float
-/// ([`expected::FLOAT`]); a live run times a float on this machine instead.
-fn simulated_prices(cfg: &Config) {
-    note("At the simulator's price of a float (a live run times one):");
-    for (name, call) in calls(cfg) {
-        let floats = call.as_nanos() / expected::FLOAT.as_nanos().max(1);
+impl Part<Config> for ReleasingPool {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "NumPy releases the GIL"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, cfg: &Config) -> usize {
+        cfg.tasks.clamp(1, measure::cores())
+    }
+
+    fn live(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let m = measure(cfg)?;
+        Ok(Figures {
+            arrays: cfg.tasks.max(1),
+            calls: m
+                .sizes
+                .iter()
+                .map(|run| Call {
+                    name: run.name,
+                    target: run.target,
+                    len: run.len,
+                    speedups: expected::Part2 {
+                        released: speedup(run.sequential, run.released),
+                        holding: speedup(run.sequential, run.holding),
+                    },
+                })
+                .collect(),
+            ns_per_float: m.ns_per_float_in_cache,
+            break_even: expected::release_break_even(cfg, cx.sim_cores()),
+            live: Some(m),
+        })
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let per_float = expected::FLOAT.as_nanos().max(1);
+        Ok(Figures {
+            arrays: cfg.tasks.max(1),
+            calls: calls(cfg)
+                .into_iter()
+                .map(|(name, target)| Call {
+                    name,
+                    target,
+                    len: usize::try_from(target.as_nanos() / per_float).unwrap_or(usize::MAX),
+                    speedups: expected::part2(cfg, cx.sim_cores(), target),
+                })
+                .collect(),
+            ns_per_float: expected::FLOAT.as_secs_f64() * 1e9,
+            break_even: expected::release_break_even(cfg, cx.sim_cores()),
+            live: None,
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        let f = run.figures;
         kv(
-            &format!("{name} call, array length"),
+            "one float",
             format!(
-                "{} floats, {} each",
-                fmt_count(u64::try_from(floats).unwrap_or(u64::MAX)),
-                fmt_duration(expected::FLOAT)
+                "{:.2} ns{}",
+                f.ns_per_float,
+                if cx.showing_simulated() {
+                    " (the simulator's price)"
+                } else {
+                    " of CPU time, array in cache (timed first)"
+                }
             ),
         );
+        for call in &f.calls {
+            kv(
+                &format!("{} calls", call.name),
+                format!(
+                    "{} x {} floats, {} each",
+                    f.arrays,
+                    fmt_count(call.len as u64),
+                    fmt_duration(call.target)
+                ),
+            );
+        }
+        if let Some(m) = &f.live {
+            show_live(m);
+        }
+        for (call, want) in f.calls.iter().zip(&run.expected.calls) {
+            make_claims(cx, cfg, call, want.speedups);
+        }
+        let whose = if cx.showing_simulated() {
+            ""
+        } else {
+            " (the simulator's)"
+        };
+        kv(
+            "a released call pays above",
+            f.break_even.map_or_else(
+                || "never, with one core".to_owned(),
+                |d| format!("~{}{whose}", fmt_duration(d)),
+            ),
+        );
+        if let Some(long) = f.live.as_ref().and_then(|m| m.sizes.last()) {
+            print_gil_times(long);
+            explain_memory(f.ns_per_float, long);
+        }
+        Ok(())
     }
-    kv(
-        "a released call pays above",
-        expected::release_break_even(cfg, session::sim_cores()).map_or_else(
-            || "never, with one core".to_owned(),
-            |d| format!("~{}", fmt_duration(d)),
-        ),
-    );
 }
 
-/// Claims for one call length: `measured` pool speed-ups beside the simulator's.
-fn make_claims(cfg: &Config, name: &str, measured: expected::Part2, e: expected::Part2) {
-    if name == "short" {
+/// Claims for one call length: the measured pool speed-ups beside the simulator's.
+fn make_claims(cx: &mut Cx, cfg: &Config, call: &Call, e: expected::Part2) {
+    let measured = call.speedups;
+    if call.name == "short" {
         // Short calls: the point is only that they lose, when the simulator agrees.
         if e.released < 1.0 {
-            claim(Claim {
+            cx.claim(Claim {
                 figure: "short calls, released pool vs one thread",
                 unit: Unit::Ratio,
                 measured: measured.released,
@@ -163,32 +266,50 @@ fn make_claims(cfg: &Config, name: &str, measured: expected::Part2, e: expected:
         }
         return;
     }
-    crate::speedup_claim(
-        &format!("{name} calls, released pool vs one thread"),
+    cx.claim(claim::speedup(
+        &format!("{} calls, released pool vs one thread", call.name),
         measured.released,
         e.released,
         RELEASED,
         RELEASED_ONE_CORE,
-    );
+    ));
     if !cfg.lesson.free_threaded() {
-        crate::no_faster_claim(
-            &format!("{name} calls, pool keeping the GIL vs one thread"),
+        cx.claim(claim::no_faster(
+            &format!("{} calls, pool keeping the GIL vs one thread", call.name),
             measured.holding,
             e.holding,
             HOLDING,
-        );
+        ));
     }
 }
 
-/// Run part 2 live and print what it measures.
+/// The live run's table and what the pool's threads saw of themselves.
+fn show_live(m: &Part2) {
+    let mut table = Table::new(&["calls", "one thread", "GIL released", "GIL kept"]);
+    for run in &m.sizes {
+        table.push([
+            run.name.to_owned(),
+            fmt_duration(run.sequential),
+            fmt_duration(run.released),
+            fmt_duration(run.holding),
+        ]);
+    }
+    table.print();
+    let (most, names) = &m.seen;
+    kv(
+        "threading.active_count()",
+        format!("{most} in the pool (CPython would add the main thread)"),
+    );
+    kv(
+        "current_thread().name",
+        crate::fit_on_line("current_thread().name", names.iter().cloned()),
+    );
+}
+
+/// Run part 2 on this machine (printing nothing).
 pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
     let arrays = cfg.tasks.max(1);
-    kv("pool threads", format!("{arrays}, one per array"));
     let ns_per_float_in_cache = ns_per_float(IN_CACHE_FLOATS);
-    kv(
-        "one float, array in cache",
-        format!("{ns_per_float_in_cache:.2} ns of CPU time (timed first)"),
-    );
     let mut sizes = Vec::new();
     for (name, target) in calls(cfg) {
         let (len, timed) = length_for(target, ns_per_float_in_cache, name)?;
@@ -202,41 +323,10 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part2> {
         )?;
         sizes.push(one_size(cfg, (name, target, timed), len, arrays)?);
     }
-
-    let mut table = Table::new(&["calls", "one thread", "GIL released", "GIL kept"]);
-    for run in &sizes {
-        table.push([
-            format!(
-                "{name}: {arrays} x {}",
-                fmt_count(run.len as u64),
-                name = run.name
-            ),
-            fmt_duration(run.sequential),
-            fmt_duration(run.released),
-            fmt_duration(run.holding),
-        ]);
-    }
-    table.print();
-    introspect(cfg, arrays);
-    for run in &sizes {
-        let measured = expected::Part2 {
-            released: speedup(run.sequential, run.released),
-            holding: speedup(run.sequential, run.holding),
-        };
-        make_claims(
-            cfg,
-            run.name,
-            measured,
-            expected::part2(cfg, session::sim_cores(), run.target),
-        );
-    }
-    if let Some(long) = sizes.last() {
-        print_gil_times(long);
-        explain_latency(ns_per_float_in_cache, long);
-    }
     Ok(Part2 {
         ns_per_float_in_cache,
         sizes,
+        seen: introspect(cfg, arrays),
     })
 }
 
@@ -268,7 +358,7 @@ fn length_for(
 
 /// `threading.active_count()` and `threading.current_thread().name` inside the pool: every
 /// thread waits (GIL released) until all have started, then looks.
-fn introspect(cfg: &Config, arrays: usize) {
+fn introspect(cfg: &Config, arrays: usize) -> (usize, Vec<String>) {
     let gil = cfg.build_gil();
     let all_started = std::sync::Barrier::new(arrays);
     let seen = gil.run_threads(arrays, |_, py| {
@@ -276,17 +366,7 @@ fn introspect(cfg: &Config, arrays: usize) {
         (py.name().to_owned(), gil.active_count())
     });
     let most = seen.iter().map(|(_, count)| *count).max().unwrap_or(0);
-    kv(
-        "threading.active_count()",
-        format!("{most} in the pool (CPython would add the main thread)"),
-    );
-    kv(
-        "current_thread().name",
-        crate::fit_on_line(
-            "current_thread().name",
-            seen.into_iter().map(|(name, _)| name),
-        ),
-    );
+    (most, seen.into_iter().map(|(name, _)| name).collect())
 }
 
 /// Median nanoseconds per float of `sum_of_squares` over an array of `len` floats, in CPU
@@ -308,7 +388,7 @@ fn ns_per_float(len: usize) -> f64 {
             }
         })
         .collect();
-    measure::Samples(times).median().as_secs_f64() * 1e9 / (repeats * len) as f64
+    measure::Samples(times).middle().as_secs_f64() * 1e9 / (repeats * len) as f64
 }
 
 /// Time the three ways for `arrays` arrays of `len` floats; `call` names the call length, its
@@ -402,8 +482,8 @@ fn print_gil_times(run: &SizeRun) {
         .print();
 }
 
-/// What limits the loop: the figures for an array in cache and for the long arrays.
-fn explain_latency(in_cache: f64, long: &SizeRun) {
+/// Whether memory slowed the long arrays: their time per float against the array in cache.
+fn explain_memory(in_cache: f64, long: &SizeRun) {
     let (per_float, timed_len) = long.timed;
     kv(
         "one float, a long array",
@@ -412,24 +492,16 @@ fn explain_latency(in_cache: f64, long: &SizeRun) {
             timed_len * std::mem::size_of::<f64>() / 1_000_000
         ),
     );
-    note(
-        "The model's loop keeps one running total, so each add has to wait for the previous \
-         add's result: the loop is a chain, and its speed is the latency of one floating-point \
-         add (a few CPU cycles), however fast memory is. A second core runs a second chain, \
-         on another array. (NumPy's np.sum adds in blocks with several partial sums - \
-         pairwise summation, says the numpy.sum documentation - so it runs several chains at \
-         once.)",
-    );
     if per_float <= in_cache * 1.3 {
         note(
-            "Here a long array took about as long per float as the array in cache: memory did \
-             not slow the loop, the chain of adds did.",
+            "A long array took about as long per float as the array in cache: memory did not \
+             slow the loop, the chain of adds did (--deep says why).",
         );
     } else {
         note(&format!(
-            "Here a long array took {:.1} times as long per float as the array in cache: it \
-             does not fit in the CPU's caches, and waiting for memory added to the chain of \
-             adds. Cores share the memory bus, so such arrays may gain less from threads.",
+            "A long array took {:.1} times as long per float as the array in cache: it does \
+             not fit in the CPU's caches, so waiting for memory added to the chain of adds. \
+             Cores share the memory bus, so such arrays may gain less from threads.",
             per_float / in_cache
         ));
     }

@@ -1,41 +1,50 @@
 //! Part 3 — Cython's `with nogil:` and `prange`: a rayon parallel loop inside `detach`.
 //!
+#![doc = include_str!("part3_nogil_prange.md")]
+//!
 //! One model thread runs a typed loop over an array, `total += arr[i] * arr[i]`, three ways:
 //! a plain loop holding the GIL, a plain loop inside `detach`, and a rayon parallel loop
 //! inside `detach` (what `prange` compiles to, with OpenMP instead of rayon). Meanwhile a
 //! second model Python thread counts "bytecodes": it makes progress only while the GIL is free.
+//!
+//! Each way is timed as several passes back to back in one timed call ([`passes_for`]);
+//! prange's run inside its pool, woken right before the clock starts: a sleeping rayon worker
+//! can take milliseconds to wake on a virtual machine, which would otherwise be timed as loop
+//! work.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::ensure;
-use gil_core::claim::{Claim, Unit, claim};
-use gil_core::figure::{self, TimelineChart};
-use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
+use gil_core::claim::{self, Claim, Unit};
+use gil_core::context::Cx;
+use gil_core::figure::TimelineChart;
+use gil_core::measure::{self, Samples, Stopwatch, fmt_count, fmt_duration};
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, kv, note};
-use gil_core::{Gil, GilGuard, session};
+use gil_core::{Gil, GilGuard};
 use rayon::prelude::*;
 
 use crate::{Config, expected};
 
-/// The Python (Cython) this part models: the tutorial's `parallel_sum`, summing squares.
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part3_nogil_prange.md");
+
+/// The Python (Cython) this part models: `parallel_sum`, summing squares.
 pub const PYTHON: &str = r#"
-# mymodule.pyx, compiled by Cython with OpenMP
-from cython.parallel import prange
+from cython.parallel import prange     # Cython, compiled with OpenMP
 
 def parallel_sum(double[:] arr):
     cdef double total = 0
-    cdef Py_ssize_t i
     with nogil:                            # release the GIL
         for i in prange(arr.shape[0]):     # split across threads
-            total += arr[i] * arr[i]       # a reduction: one share each
+            total += arr[i] * arr[i]
     return total
 "#;
 
 /// The claim for a loop that holds the GIL.
-pub const HOLDING: &str =
-    "Holding the GIL, the loop stopped every other Python thread for its whole length.";
+pub const HOLDING: &str = "Holding the GIL, the loop stopped the other Python thread throughout.";
 /// The claim for a loop inside `with nogil:`.
 pub const NOGIL: &str = "With the GIL released, the other Python thread kept running.";
 /// The claim part 6 quotes for prange.
@@ -43,10 +52,13 @@ pub const PRANGE: &str = "prange split the loop across the cores.";
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const PRANGE_ONE_CORE: &str = "With one core prange has no second core to use.";
 
+/// How long one timed call of a loop lasts at least (several passes back to back).
+const TIMED_CALL: Duration = Duration::from_millis(10);
+
 /// One way of running the loop.
 #[derive(Clone, Debug)]
 pub struct LoopRun {
-    /// Median wall time of the loop.
+    /// Median wall time of one pass of the loop.
     pub time: Duration,
     /// The sum it computed.
     pub total: f64,
@@ -56,19 +68,36 @@ pub struct LoopRun {
     pub other_thread_share: f64,
 }
 
-/// What part 3 measured.
+/// What part 3 measured on this machine.
 #[derive(Clone, Debug)]
 pub struct Part3 {
     /// Array length.
     pub len: usize,
     /// rayon's thread count.
     pub rayon_threads: usize,
+    /// Passes of the loop in each timed call.
+    pub passes: usize,
     /// Plain loop, GIL held (Cython without `nogil`).
     pub with_gil: LoopRun,
     /// Plain loop inside `with nogil:`.
     pub nogil: LoopRun,
     /// `prange` inside `with nogil:`.
     pub prange: LoopRun,
+}
+
+/// Part 3's figures, from this machine or from the simulator.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Array length.
+    pub len: usize,
+    /// The other thread's shares and prange's speed-up.
+    pub shares: expected::Part3,
+    /// One pass of the plain loop in nogil.
+    pub plain: Duration,
+    /// One pass with prange.
+    pub prange: Duration,
+    /// The live run's own figures.
+    pub live: Option<Part3>,
 }
 
 /// `for i in range(n): total += arr[i] * arr[i]` over a typed buffer: no Python objects.
@@ -88,47 +117,109 @@ pub fn prange_loop(values: &[f64]) -> f64 {
 
 const RAISE_LEN: &str = "raise --array-len";
 
-/// Run part 3 (in `--simulated` mode, its simulated figures only).
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    let len = cfg.array_len.saturating_mul(cfg.tasks.max(1));
-    kv("array", format!("{} floats", fmt_count(len as u64)));
-    show_figures(cfg, len)?;
-    if session::simulated() {
-        let e = expected::part3(cfg, session::sim_cores(), len);
-        if crate::long_enough(expected::work(expected::FLOAT, len as u64), RAISE_LEN) {
-            make_claims(cfg, e, e);
-        }
+/// Part 3 in the lesson's table.
+pub struct NogilPrange;
+
+impl Part<Config> for NogilPrange {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "Cython nogil and prange"
+    }
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        measure::cores().min(2)
+    }
+
+    fn live(&self, _cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let len = array_len(cfg);
+        crate::ensure_floats_fit(
+            len.saturating_mul(2),
+            &format!("an array of {} floats", fmt_count(len as u64)),
+            "lower --array-len or --tasks",
+        )?;
+        let m = measure(cfg, len)?;
+        Ok(Figures {
+            len,
+            shares: expected::Part3 {
+                holding_share: m.with_gil.other_thread_share,
+                nogil_share: m.nogil.other_thread_share,
+                prange: measure::speedup(m.nogil.time, m.prange.time),
+            },
+            plain: m.nogil.time,
+            prange: m.prange.time,
+            live: Some(m),
+        })
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let len = array_len(cfg);
+        let shares = expected::part3(cfg, cx.sim_cores(), len);
         let plain = expected::work(expected::FLOAT, len as u64);
+        Ok(Figures {
+            len,
+            shares,
+            plain,
+            prange: plain.div_f64(shares.prange.max(1e-9)),
+            live: None,
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        let f = run.figures;
+        kv("array", format!("{} floats", fmt_count(f.len as u64)));
+        show_timelines(cx, cfg, f.len)?;
+        if let Some(m) = &f.live {
+            show_live(m);
+        }
         kv(
-            "loop, at the simulator's price",
+            "one pass of the loop",
             format!(
                 "{} in nogil, {} with prange",
-                fmt_duration(plain),
-                fmt_duration(plain.div_f64(e.prange.max(1e-9)))
+                fmt_duration(f.plain),
+                fmt_duration(f.prange)
             ),
         );
-        return Ok(());
+        if crate::long_enough(f.plain, RAISE_LEN) {
+            make_claims(cx, cfg, f.shares, run.expected.shares);
+        }
+        if let Some(m) = &f.live {
+            let diff = (m.prange.total - m.with_gil.total).abs()
+                / m.with_gil.total.abs().max(f64::MIN_POSITIVE);
+            kv(
+                "parallel vs sequential sum",
+                format!("relative difference {diff:.1e}"),
+            );
+        }
+        Ok(())
     }
-    crate::ensure_floats_fit(
-        len.saturating_mul(2),
-        &format!("an array of {} floats", fmt_count(len as u64)),
-        "lower --array-len or --tasks",
-    )?;
-    measure(cfg, len).map(drop)
+}
+
+/// The array part 3 loops over: `--array-len` floats per task, all tasks in one.
+fn array_len(cfg: &Config) -> usize {
+    cfg.array_len.saturating_mul(cfg.tasks.max(1))
 }
 
 /// The loop beside a Python thread, holding the GIL and then detached, as the simulator runs
 /// them (for `--svg` and `--trace`; nothing is simulated without those flags).
-fn show_figures(cfg: &Config, len: usize) -> anyhow::Result<()> {
-    if !figure::wanted() {
+fn show_timelines(cx: &Cx, cfg: &Config, len: usize) -> anyhow::Result<()> {
+    if !cx.session().figures.is_on() {
         return Ok(());
     }
-    let [holding, detached] = expected::part3_timelines(cfg, session::sim_cores(), len);
-    figure::show(
+    let [holding, detached] = expected::part3_timelines(cfg, cx.sim_cores(), len);
+    cx.figure(
         &TimelineChart::new("loop-holding", "A native loop that keeps the GIL", &holding)
             .caption("Simulated: the other Python thread waits until the loop is done."),
     )?;
-    figure::show(
+    cx.figure(
         &TimelineChart::new(
             "loop-detached",
             "The same loop with nogil (detached)",
@@ -138,73 +229,13 @@ fn show_figures(cfg: &Config, len: usize) -> anyhow::Result<()> {
     )
 }
 
-fn make_claims(cfg: &Config, measured: expected::Part3, e: expected::Part3) {
-    // With --free-threaded there is no GIL to hold, so nothing stops the other thread.
-    if !cfg.lesson.free_threaded() {
-        claim(Claim {
-            figure: "other thread's share of the loop, GIL held",
-            unit: Unit::Percent,
-            measured: measured.holding_share,
-            expected: e.holding_share,
-            low: 0.0,
-            high: (e.holding_share * 1.5).max(1.0),
-            text: HOLDING,
-        });
-    }
-    claim(Claim {
-        figure: "other thread's share of the loop, nogil",
-        unit: Unit::Percent,
-        measured: measured.nogil_share,
-        expected: e.nogil_share,
-        // "Kept running" needs a clear share, not full speed: holding the GIL leaves it ~0 %.
-        low: e.nogil_share * 0.1,
-        high: (e.nogil_share * 2.0).max(150.0),
-        text: NOGIL,
-    });
-    crate::speedup_claim(
-        "prange vs the plain loop, both nogil",
-        measured.prange,
-        e.prange,
-        PRANGE,
-        PRANGE_ONE_CORE,
-    );
-}
-
-/// Run part 3 live on an array of `len` floats and print what it measures.
-pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
-    let values = crate::random_array(len, 11).into_raw_vec_and_offset().0;
-    let rayon_threads = rayon::current_num_threads();
-    kv("threads prange uses", rayon_threads);
-    note(
-        "The model's prange is rayon, a Rust library that splits a loop across a pool of \
-         threads, one per core, as OpenMP does for Cython.",
-    );
-    let gil = cfg.build_gil();
-
-    let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];
-    let (gil, values) = (&gil, &values);
-    let mut timed = ways.map(|way| {
-        move || {
-            black_box(gil.attach("loop", |py| run_way(py, values, way, || ()).0));
-        }
-    });
-    let [a, b, c] = &mut timed;
-    let times = crate::medians_in_turns(cfg.runs, &mut [a, b, c]);
-    let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
-        let beside = beside_python_thread(gil, values, ways[i]);
-        LoopRun {
-            time: times[i],
-            total: beside.total,
-            other_thread_steps: beside.steps,
-            other_thread_share: beside.share,
-        }
-    });
-
-    let mut table = Table::new(&["loop", "time", "other thread ran"]);
+fn show_live(m: &Part3) {
+    kv("threads prange uses", m.rayon_threads);
+    let mut table = Table::new(&["loop", "one pass", "other thread ran"]);
     for (name, run) in [
-        ("holding the GIL", &with_gil),
-        ("in nogil", &nogil),
-        ("prange in nogil", &prange),
+        ("holding the GIL", &m.with_gil),
+        ("in nogil", &m.nogil),
+        ("prange in nogil", &m.prange),
     ] {
         table.push([
             name.to_owned(),
@@ -217,33 +248,79 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
         ]);
     }
     table.print();
-    note(
-        "The last column: how many model bytecodes another Python thread ran while the loop \
-         ran, and for what share of the loop's time, judged by its speed when alone.",
-    );
-    if !crate::long_enough(nogil.time, RAISE_LEN) {
-        return Ok(Part3 {
-            len,
-            rayon_threads,
-            with_gil,
-            nogil,
-            prange,
+    note(&format!(
+        "One pass: the median over runs of {} passes back to back, prange's inside its \
+         pool with its threads woken first, so their wake-up is not timed as loop work. \
+         Last column: bytecodes another Python thread ran during a pass, and for what share \
+         of it, judged by its speed alone.",
+        m.passes
+    ));
+}
+
+fn make_claims(cx: &mut Cx, cfg: &Config, measured: expected::Part3, e: expected::Part3) {
+    // With --free-threaded there is no GIL to hold, so nothing stops the other thread.
+    if !cfg.lesson.free_threaded() {
+        cx.claim(Claim {
+            figure: "other thread's share of the loop, GIL held",
+            unit: Unit::Percent,
+            measured: measured.holding_share,
+            expected: e.holding_share,
+            low: 0.0,
+            high: (e.holding_share * 1.5).max(1.0),
+            text: HOLDING,
         });
     }
-    make_claims(
-        cfg,
-        expected::Part3 {
-            holding_share: with_gil.other_thread_share,
-            nogil_share: nogil.other_thread_share,
-            prange: measure::speedup(nogil.time, prange.time),
-        },
-        expected::part3(cfg, session::sim_cores(), len),
-    );
-    let diff = (prange.total - with_gil.total).abs() / with_gil.total.abs().max(f64::MIN_POSITIVE);
-    kv(
-        "parallel vs sequential sum",
-        format!("relative difference {diff:.1e}"),
-    );
+    cx.claim(Claim {
+        figure: "other thread's share of the loop, nogil",
+        unit: Unit::Percent,
+        measured: measured.nogil_share,
+        expected: e.nogil_share,
+        // "Kept running" needs a clear share, not full speed: holding the GIL leaves it ~0 %.
+        low: e.nogil_share * 0.1,
+        high: (e.nogil_share * 2.0).max(150.0),
+        text: NOGIL,
+    });
+    cx.claim(claim::speedup(
+        "prange vs the plain loop, both nogil",
+        measured.prange,
+        e.prange,
+        PRANGE,
+        PRANGE_ONE_CORE,
+    ));
+}
+
+/// Passes of the loop per timed call, so that one call lasts about [`TIMED_CALL`] (at least
+/// 2, at most 64): one untimed plain pass sizes it.
+pub fn passes_for(values: &[f64]) -> usize {
+    let clock = Stopwatch::start();
+    black_box(typed_loop(black_box(values)));
+    let one = clock.elapsed().as_secs_f64().max(1e-7);
+    ((TIMED_CALL.as_secs_f64() / one).ceil() as usize).clamp(2, 64)
+}
+
+/// Run part 3 on this machine on an array of `len` floats (printing nothing).
+pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
+    let values = crate::random_array(len, 11).into_raw_vec_and_offset().0;
+    let rayon_threads = rayon::current_num_threads();
+    let gil = cfg.build_gil();
+    let ways = [Way::HoldingGil, Way::NoGil, Way::Prange];
+    let passes = passes_for(&values);
+    // Once each untimed: page faults, rayon's threads started.
+    for way in ways {
+        gil.attach("loop", |py| black_box(run_way(py, &values, way, || ())));
+    }
+    let times = measure::in_turns(cfg.runs, ways.len(), |i| {
+        gil.attach("loop", |py| timed_passes(py, &values, ways[i], passes))
+    });
+    let [with_gil, nogil, prange] = [0, 1, 2].map(|i| {
+        let beside = beside_python_thread(&gil, &values, ways[i]);
+        LoopRun {
+            time: Samples(times[i].clone()).middle(),
+            total: beside.total,
+            other_thread_steps: beside.steps,
+            other_thread_share: beside.share,
+        }
+    });
     ensure!(
         crate::close(prange.total, with_gil.total, 1e-9) && nogil.total == with_gil.total,
         "sums disagree: {} / {} / {}",
@@ -251,20 +328,39 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
         nogil.total,
         prange.total
     );
-    note(
-        "Adding in a different order rounds differently, so a parallel sum agrees with the \
-         sequential one in all but the last few digits, not bit for bit: compare floats with \
-         a tolerance. Cython refuses prange outside nogil; a Rust extension could hold the \
-         GIL through a parallel loop, and would then stop every Python thread as the first \
-         row does.",
-    );
     Ok(Part3 {
         len,
         rayon_threads,
+        passes,
         with_gil,
         nogil,
         prange,
     })
+}
+
+/// One timed call: `passes` passes of the loop `way`, back to back; the time of one pass.
+///
+/// prange's passes run inside its pool, as OpenMP's calling thread joins its team: the
+/// caller would otherwise sleep between passes and wake after rayon's idle workers had gone
+/// back to sleep. A broadcast to every worker wakes them all just before the clock starts.
+fn timed_passes(py: &mut GilGuard<'_>, values: &[f64], way: Way, passes: usize) -> Duration {
+    let time = |pass: fn(&[f64]) -> f64| {
+        let clock = Stopwatch::start();
+        for _ in 0..passes {
+            black_box(pass(black_box(values)));
+        }
+        clock.elapsed() / passes as u32
+    };
+    match way {
+        Way::HoldingGil => time(typed_loop),
+        Way::NoGil => py.detach(|| time(typed_loop)),
+        Way::Prange => py.detach(|| {
+            rayon::scope(|_| {
+                rayon::broadcast(|_| ());
+                time(prange_loop)
+            })
+        }),
+    }
 }
 
 /// The three ways of running the loop.

@@ -1,5 +1,7 @@
 //! Part 5 — subinterpreters (PEP 684, PEP 734): one GIL per interpreter, objects sent, not shared.
 //!
+#![doc = include_str!("part5_subinterpreters.md")]
+//!
 //! Each model interpreter is its own [`Gil`]. The same countdown runs on N threads in one
 //! interpreter (they take turns) and on one thread in each of N interpreters (they do not).
 //! Then two interpreters exchange data over channels: a value is *moved* to the other side, so
@@ -9,19 +11,20 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use crossbeam::channel;
+use gil_core::context::Cx;
 use gil_core::measure::{self, Stopwatch, fmt_count, fmt_duration};
-use gil_core::report::{Table, for_rust_readers, kv, note};
-use gil_core::{Gil, session, work};
+use gil_core::part::{Part, Run};
+use gil_core::report::{Table, kv, note};
+use gil_core::{Gil, claim, work};
 
 use crate::{Config, expected};
+
+/// The part's prose (also its documentation, and the book's page).
+pub const TEXT: &str = include_str!("part5_subinterpreters.md");
 
 /// The Python this part models (Python 3.14, PEP 734).
 pub const PYTHON: &str = r#"
 from concurrent.futures import InterpreterPoolExecutor    # 3.14
-
-def countdown(n):
-    while n > 0:
-        n -= 1
 
 with InterpreterPoolExecutor(max_workers=4) as executor:
     list(executor.map(countdown, [N // 4] * 4))    # one GIL each
@@ -32,7 +35,7 @@ pub const SEPARATE: &str = "Threads in different interpreters ran at the same ti
 /// The claim made instead where the simulator expects no gain (or no GIL).
 pub const SEPARATE_ONE_CORE: &str = "With one core even separate interpreters take turns on it.";
 
-/// What part 5 measured.
+/// What part 5 measured on this machine.
 #[derive(Clone, Debug)]
 pub struct Part5 {
     /// Interpreters (and threads) used.
@@ -45,8 +48,31 @@ pub struct Part5 {
     pub received_sum: u64,
     /// The sum the sending interpreter expected.
     pub expected_sum: u64,
+    /// Length of the list sent.
+    pub list_len: usize,
     /// Median round trip of a small message between two interpreters.
     pub message_round_trip: Duration,
+    /// Median time to start a model interpreter (its lock and a thread attached to it).
+    pub start: Duration,
+}
+
+/// Part 5's figures, from this machine or from the simulator.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Interpreters (and threads).
+    pub n: usize,
+    /// Countdown steps per thread.
+    pub each: u64,
+    /// One thread's work (too short to compare below [`crate::MIN_WORK`]).
+    pub work: Duration,
+    /// One thread in each interpreter over all threads in one.
+    pub speedup: f64,
+    /// Starting a model interpreter.
+    pub start: Duration,
+    /// A message to another interpreter and its answer back.
+    pub round_trip: Duration,
+    /// The live run's own figures.
+    pub live: Option<Part5>,
 }
 
 /// A message between interpreters: owned data only, nothing that points into the sender.
@@ -60,47 +86,118 @@ enum Message {
     Stop,
 }
 
-/// Run part 5 (in `--simulated` mode, its simulated figures only).
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    let n = expected::parallel_threads();
-    let each = cfg.items / n as u64;
-    kv("work", format!("{n} x countdown({})", fmt_count(each)));
-    if session::simulated() {
-        let e = expected::part5(cfg, session::sim_cores(), each, n);
-        if crate::long_enough(expected::work(expected::ITEM, each), "raise --items") {
-            claim(n, e, e);
-        }
-        kv(
-            "message round trip",
-            format!(
-                "{} (simulated price)",
-                fmt_duration(expected::price::INTERPRETER_ROUND_TRIP)
-            ),
-        );
-        explain();
-        return Ok(());
+/// Part 5 in the lesson's table.
+pub struct Subinterpreters;
+
+impl Part<Config> for Subinterpreters {
+    type Figures = Figures;
+
+    fn title(&self) -> &'static str {
+        "subinterpreters, one GIL each"
     }
-    crate::ensure_floats_fit(
-        cfg.array_len,
-        &format!("a list of {} ints", fmt_count(cfg.array_len as u64)),
-        "lower --array-len",
-    )?;
-    measure(cfg).map(drop)
+
+    fn python(&self) -> &'static str {
+        PYTHON
+    }
+
+    fn text(&self) -> &'static str {
+        TEXT
+    }
+
+    fn cores_needed(&self, _cfg: &Config) -> usize {
+        measure::cores()
+    }
+
+    fn live(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        crate::ensure_floats_fit(
+            cfg.array_len,
+            &format!("a list of {} ints", fmt_count(cfg.array_len as u64)),
+            "lower --array-len",
+        )?;
+        let n = expected::parallel_threads(cx);
+        let m = measure(cfg, n)?;
+        Ok(Figures {
+            n,
+            each: cfg.items / n as u64,
+            work: m.one_interpreter / n as u32,
+            speedup: measure::speedup(m.one_interpreter, m.many_interpreters),
+            start: m.start,
+            round_trip: m.message_round_trip,
+            live: Some(m),
+        })
+    }
+
+    fn simulate(&self, cx: &Cx, cfg: &Config) -> anyhow::Result<Figures> {
+        let n = expected::parallel_threads(cx);
+        let each = cfg.items / n as u64;
+        Ok(Figures {
+            n,
+            each,
+            work: expected::work(expected::ITEM, each),
+            speedup: expected::part5(cfg, cx.sim_cores(), each, n),
+            start: expected::price::INTERPRETER_START,
+            round_trip: expected::price::INTERPRETER_ROUND_TRIP,
+            live: None,
+        })
+    }
+
+    fn show(&self, cx: &mut Cx, _cfg: &Config, run: Run<'_, Figures>) -> anyhow::Result<()> {
+        let (f, n) = (run.figures, run.figures.n);
+        kv("work", format!("{n} x countdown({})", fmt_count(f.each)));
+        if let Some(m) = &f.live {
+            Table::new(&["way", "time"])
+                .row([
+                    format!("one interpreter, {n} threads"),
+                    fmt_duration(m.one_interpreter),
+                ])
+                .row([
+                    format!("one thread in each of {n} interpreters"),
+                    fmt_duration(m.many_interpreters),
+                ])
+                .print();
+        }
+        if crate::long_enough(f.work, "raise --items") {
+            cx.claim(claim::speedup(
+                &format!("{n} interpreters vs {n} threads in one"),
+                f.speedup,
+                run.expected.speedup,
+                SEPARATE,
+                SEPARATE_ONE_CORE,
+            ));
+        }
+        if let Some(m) = &f.live {
+            kv(
+                &format!(
+                    "list of {} ints sent to interp2",
+                    fmt_count(m.list_len as u64)
+                ),
+                format!("summed there to {}", fmt_count(m.received_sum)),
+            );
+        }
+        note(if cx.showing_simulated() {
+            "At the simulator's calibrated prices:"
+        } else {
+            "Measured here:"
+        });
+        kv("model interpreter start", fmt_duration(f.start));
+        kv("message round trip", fmt_duration(f.round_trip));
+        Ok(())
+    }
 }
 
-fn claim(n: usize, measured: f64, expected: f64) {
-    crate::speedup_claim(
-        &format!("{n} interpreters vs {n} threads in one"),
-        measured,
-        expected,
-        SEPARATE,
-        SEPARATE_ONE_CORE,
-    );
+/// Median time to start a model interpreter: a fresh lock and a thread that attaches to it.
+fn interpreter_start(cfg: &Config) -> Duration {
+    measure::repeat(if cfg.quick() { 10 } else { 30 }, || {
+        let interp = cfg.build_gil();
+        std::thread::scope(|s| {
+            s.spawn(|| interp.attach("interp", |_py| ()));
+        });
+    })
+    .middle()
 }
 
-/// Run part 5 live and print what it measures.
-pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
-    let n = expected::parallel_threads();
+/// Run part 5 on this machine with `n` interpreters (printing nothing).
+pub fn measure(cfg: &Config, n: usize) -> anyhow::Result<Part5> {
     let each = cfg.items / n as u64;
     let shared = cfg.build_gil();
     let interpreters: Vec<Gil> = (0..n).map(|_| cfg.build_gil()).collect();
@@ -121,24 +218,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
         ],
     );
     let (one_interpreter, many_interpreters) = (times[0], times[1]);
-    Table::new(&["way", "time"])
-        .row([
-            format!("one interpreter, {n} threads"),
-            fmt_duration(one_interpreter),
-        ])
-        .row([
-            format!("one thread in each of {n} interpreters"),
-            fmt_duration(many_interpreters),
-        ])
-        .print();
-    let claims = crate::long_enough(one_interpreter / n as u32, "raise --items");
-    if claims {
-        claim(
-            n,
-            measure::speedup(one_interpreter, many_interpreters),
-            expected::part5(cfg, session::sim_cores(), each, n),
-        );
-    }
+    let start = interpreter_start(cfg);
 
     // Sending: interpreter 1 builds a list and sends it; interpreter 2 sums it and answers.
     let len = cfg.array_len;
@@ -182,19 +262,13 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
                 ensure!(back == i, "ping {i} came back as {back}");
             }
             let _ = to_b.send(Message::Stop);
-            Ok((expected, received, measure::Samples(times).median()))
+            Ok((expected, received, measure::Samples(times).middle()))
         })
     })?;
     ensure!(
         received_sum == expected_sum,
         "interp2 summed {received_sum}, expected {expected_sum}"
     );
-    kv(
-        &format!("list of {} ints sent to interp2", fmt_count(len as u64)),
-        format!("summed there to {}", fmt_count(received_sum)),
-    );
-    kv("message round trip", fmt_duration(message_round_trip));
-    explain();
     Ok(Part5 {
         interpreters: n,
         one_interpreter,
@@ -202,23 +276,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part5> {
         received_sum,
         expected_sum,
         message_round_trip,
+        start,
+        list_len: len,
     })
-}
-
-fn explain() {
-    note(
-        "Interpreters with a GIL each run in parallel like processes, inside one process. \
-         The price is isolation: an object belongs to one interpreter, and what another \
-         needs is sent (CPython pickles most of it, so the model's hand-over is cheaper).",
-    );
-    for_rust_readers(
-        "Here a Vec is moved through a channel: the sender cannot touch it afterwards, and \
-         the compiler checks that. A GilGuard cannot be sent to another thread at all (it is \
-         !Send, meaning \"may not cross threads\"), like a CPython thread state.",
-    );
-    note(
-        "In CPython an interpreter has a GIL of its own only when created with one (PEP \
-         684, C API, 3.12); concurrent.interpreters and InterpreterPoolExecutor (PEP 734, \
-         3.14) create them so. The older Py_NewInterpreter() shares the main GIL.",
-    );
 }

@@ -4,10 +4,11 @@
 //! it. A leaf quotes this run's figure only where that part's claim held; otherwise, or when
 //! the part did not run, it quotes the simulator's expectation, labelled as such.
 
-use gil_core::claim::{self, Unit};
+use gil_core::claim::Unit;
+use gil_core::context::Cx;
 use gil_core::measure::fmt_duration;
+use gil_core::part::{Part, Run};
 use gil_core::report::{Table, heading, note};
-use gil_core::session;
 
 use crate::{
     Config, expected, part1_processes, part2_numpy, part3_nogil_prange, part4_free_threading,
@@ -31,22 +32,22 @@ pub const IMPLEMENTATIONS: [Implementation; 6] = [
     Implementation {
         name: "CPython",
         has_gil: "yes",
-        notes: "one GIL; 3.12+ subinterpreters may have their own",
+        notes: "one GIL per interpreter (part 5)",
     },
     Implementation {
         name: "CPython 3.13t / 3.14t",
         has_gil: "no",
-        notes: "free-threaded build (PEP 703), supported in 3.14",
+        notes: "free-threaded build (part 4)",
     },
     Implementation {
         name: "PyPy",
         has_gil: "yes",
-        notes: "JIT compiler: faster Python, threads take turns",
+        notes: "a JIT compiler; threads take turns",
     },
     Implementation {
         name: "GraalPy",
         has_gil: "yes",
-        notes: "GraalVM; a GIL per context, parallel contexts",
+        notes: "a GIL per context; contexts run in parallel",
     },
     Implementation {
         name: "Jython",
@@ -60,38 +61,51 @@ pub const IMPLEMENTATIONS: [Implementation; 6] = [
     },
 ];
 
-/// Print the table and the guide, quoting this run's claims where they held.
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    let mut table = Table::new(&["implementation", "GIL", "notes"]);
-    for imp in IMPLEMENTATIONS {
-        table.push([imp.name, imp.has_gil, imp.notes]);
-    }
-    table.print();
-    note("Older articles list GraalPy as GIL-free; it is not.");
-    println!();
-    for line in guide(cfg).lines() {
-        println!("  {line}");
-    }
-    println!();
-    note(
-        "To place your own program in this guide, measure it: lesson 6 (cargo run --release \
-         -p practice) runs recipes on your Python - the CPU share of a call (part 1), whether \
-         a call releases the GIL, with a probe to paste (part 2), what the GIL costs your \
-         threads (part 3), asyncio's blocking trap (part 4).",
-    );
+/// Part 6 in the lesson's table: it measures nothing, and quotes the parts before it.
+pub struct DecisionGuide;
 
-    heading("Key takeaways");
-    for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
-        gil_core::report::indented(&format!("{}. {takeaway}", i + 1), "  ", "     ");
+impl Part<Config> for DecisionGuide {
+    type Figures = ();
+
+    fn title(&self) -> &'static str {
+        "which Python, and which workaround"
     }
-    Ok(())
+
+    fn live(&self, _cx: &Cx, _cfg: &Config) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn simulate(&self, _cx: &Cx, _cfg: &Config) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn show(&self, cx: &mut Cx, cfg: &Config, _run: Run<'_, ()>) -> anyhow::Result<()> {
+        let mut table = Table::new(&["implementation", "GIL", "notes"]);
+        for imp in IMPLEMENTATIONS {
+            table.push([imp.name, imp.has_gil, imp.notes]);
+        }
+        table.print();
+        note("Older articles list GraalPy as GIL-free; it is not.");
+        println!();
+        for line in guide(cx, cfg).lines() {
+            println!("  {line}");
+        }
+        println!();
+        note("To place your own program in this guide, measure it (lesson 6).");
+        heading("Key takeaways");
+        for (i, takeaway) in TAKEAWAYS.iter().enumerate() {
+            gil_core::report::indented(&format!("{}. {takeaway}", i + 1), "  ", "     ");
+        }
+        Ok(())
+    }
 }
 
 /// The decision guide, each measured leaf followed by its figure.
-pub fn guide(cfg: &Config) -> String {
-    let threads = expected::parallel_threads();
-    let cores = session::sim_cores();
+pub fn guide(cx: &Cx, cfg: &Config) -> String {
+    let threads = expected::parallel_threads(cx);
+    let cores = cx.sim_cores();
     let e1 = expected::part1(cfg, cores);
+    let quote = |part: u8, sentences: &[&str], expected: f64| quote(cx, part, sentences, expected);
     let released = quote(
         2,
         &[part2_numpy::RELEASED, part2_numpy::RELEASED_ONE_CORE],
@@ -134,53 +148,41 @@ pub fn guide(cfg: &Config) -> String {
         ],
         e1.threads,
     );
-    // Break-even sizes come from the simulator's prices in every run: a live run's part 1
-    // and part 2 measure their own, printed there.
-    let at_prices = "simulated";
+    // Break-even sizes are the simulator's in every run (a live run's parts 1 and 2 print
+    // their own beside them); a simulated run's header already says so.
+    let whose = if cx.simulated() { "" } else { ", simulated" };
     let release_pays = expected::release_break_even(cfg, cores).map_or_else(
         || "never on one core".to_owned(),
-        |d| format!("above ~{}, {at_prices}", fmt_duration(d)),
+        |d| format!("above ~{}{whose}", fmt_duration(d)),
     );
-    let pool_break_even = expected::prices(cfg, cores, cfg.array_len).break_even;
-    let pool_pays = if pool_break_even == std::time::Duration::MAX {
-        "a pool never pays on one core".to_owned()
-    } else {
-        format!(
-            "a task pays above ~{} of work, {at_prices}",
-            fmt_duration(pool_break_even)
-        )
-    };
+    let pool_pays = expected::prices(cfg, cores).break_even.map_or_else(
+        || "a pool never pays on one core".to_owned(),
+        |d| format!("a task pays above ~{} of work{whose}", fmt_duration(d)),
+    );
     format!(
         "\
-First profile: measure where the time goes (cProfile, py-spy) before changing
-anything.
-
-Is the program waiting (I/O) or computing (CPU)?
+Profile first (cProfile, py-spy): is the program waiting or computing?
 |
-+- Waiting (files, sockets, sleeps)
-|    -> threads: blocking calls release the GIL (lesson 3)
-|       but beside a CPU-bound thread each short I/O call may wait a switch
-|       interval (the convoy effect, lesson 3 part 5)
-|    -> thousands of concurrent waits: async/await, one thread, an event loop
++- Waiting (I/O): threads, or async/await for thousands of waits (lesson 3)
 |
 +- Computing
-     +- The hot loop is in a library that releases the GIL (NumPy, SciPy)?
+     +- In a library that releases the GIL, like NumPy?
      |    -> threads, if each call is long ({release_pays})
 {released}
-     +- You write the native code yourself (Cython, C, Rust)?
+     +- Native code you write (Cython, C, Rust)?
      |    -> release the GIL and parallelise the loop
 {prange}
-     +- Pure Python, tasks big compared with their data?
+     +- Pure Python, tasks big next to their data?
      |    -> a process pool
 {pool}
-     +- Pure Python, tasks of less work than a worker's round trip?
+     +- Pure Python, tiny tasks?
      |    -> batch them (chunksize), or stay in one process
      |       ({pool_pays})
-     +- CPython 3.13t/3.14t, and your extensions support it?
-     |    -> free-threaded threads
+     +- Free-threaded CPython, and your extensions support it?
+     |    -> threads
 {free}
      +- Isolation without processes (3.14)?
-     |    -> subinterpreters, data sent between them
+     |    -> subinterpreters
 {interpreters}
      +- Plain threads under the GIL do not help
 {gil_threads}"
@@ -191,12 +193,14 @@ Is the program waiting (I/O) or computing (CPU)?
 ///
 /// `sentences` are the claims the part may have made for it (one for a machine where the
 /// simulator expects a gain, one for a machine where it does not).
-fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
+fn quote(cx: &Cx, part: u8, sentences: &[&str], expected: f64) -> String {
     let show = |x: f64| Unit::Ratio.show(x);
-    let machine = format!("an idle {}-core machine", session::sim_cores());
-    let record = sentences.iter().find_map(|sentence| claim::find(sentence));
+    let machine = format!("an idle {}-core machine", cx.sim_cores());
+    let record = sentences
+        .iter()
+        .find_map(|sentence| cx.find_claim(sentence));
     let lines = match record {
-        Some(r) if r.held && session::simulated() => {
+        Some(r) if r.held && cx.simulated() => {
             // The lesson's header already says every figure is the simulator's.
             vec![format!("part {part}: {}", show(r.measured))]
         }
@@ -220,14 +224,8 @@ fn quote(part: u8, sentences: &[&str], expected: f64) -> String {
         .join("\n")
 }
 
-/// What the course comes down to, printed at the end of the lesson (the crate docs say it at
-/// more length).
-pub const TAKEAWAYS: [&str; 6] = [
-    "One thread at a time runs bytecode in an interpreter: the one holding the GIL.",
-    "Threads help a program that waits, not one that computes; beside a CPU-bound thread, \
-     short I/O calls wait about a switch interval each (the convoy effect).",
-    "Every workaround pays only above a size (the prices above): measure before you choose.",
-    "The GIL is not thread safety: put compound updates such as counter += 1 under a lock.",
-    "Free-threaded CPython runs threads in parallel, at a price on reference counts.",
-    "The GIL is CPython's: PyPy has one, Jython and IronPython none, GraalPy one per context.",
+/// What the course comes down to, printed at the end of the lesson.
+pub const TAKEAWAYS: [&str; 2] = [
+    "Under the GIL, threads help a program that waits, not one that computes.",
+    "Every way around the GIL pays only above a size: measure first.",
 ];

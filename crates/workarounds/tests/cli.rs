@@ -214,9 +214,10 @@ fn simulated_run_prices_every_workaround_and_never_defers_to_a_live_run() {
         for price in [
             "pool start-up:",
             "a task pays only above:",
-            "sent to a worker:",
+            "sending 1 MB of floats:",
             "a released call pays above:",
-            "loop, at the simulator's price:",
+            "one pass of the loop:",
+            "model interpreter start:",
             "message round trip:",
         ] {
             assert!(out.contains(price), "--cores {cores}: no {price:?}\n{out}");
@@ -225,4 +226,20 @@ fn simulated_run_prices_every_workaround_and_never_defers_to_a_live_run() {
     // One core: no pool and no released call ever pays, and the guide says so.
     let out = text(&run(&["--simulated", "--cores", "1", "--part", "6"]).stdout);
     assert!(out.contains("never on one core"), "{out}");
+}
+
+#[test]
+fn simulated_text_is_short_plain_and_deep_on_demand() {
+    let out = text(&run(&["--simulated", "--cores", "2"]).stdout);
+    let words = out.split_whitespace().count();
+    assert!(words <= 1_250, "{words} words:\n{out}");
+    assert!(!out.to_lowercase().contains("tutorial"), "{out}");
+    // The header says once where the figures come from; claims do not repeat it.
+    let claim_lines = out.lines().filter(|l| l.contains("✓") || l.contains("✗"));
+    assert_eq!(claim_lines.filter(|l| l.contains("simulated")).count(), 0);
+    let deep = text(&run(&["--simulated", "--cores", "2", "--deep"]).stdout);
+    assert!(deep.contains("forkserver") && !out.contains("forkserver"));
+    let glossary = run(&["--glossary"]);
+    assert!(glossary.status.success());
+    assert!(text(&glossary.stdout).contains("subinterpreter"));
 }

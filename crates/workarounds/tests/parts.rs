@@ -5,7 +5,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
+use gil_core::context::Cx;
+use gil_core::part::Part;
+use gil_core::session::Session;
 use workarounds::part1_processes::{process_exists, wait_until_gone};
+use workarounds::part4_free_threading::FreeThreading;
 use workarounds::pool::{Output, ProcessPool, Task};
 use workarounds::{Cli, Config, close};
 
@@ -118,7 +122,12 @@ fn the_lesson_exits_non_zero_when_a_worker_is_killed_and_leaves_no_orphans() {
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("no '{label}' line in\n{stdout}"))
     };
-    assert!(get("the pool reports").contains("signal: 9"));
+    assert!(
+        stdout.contains("The pool reports: broken process pool"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signal: 9"), "{stdout}");
+    assert!(gil_core::report::widest_line(&stdout) <= gil_core::report::WIDTH);
     assert_eq!(get("workers left running"), "none");
     let pids: Vec<u32> = get("worker pids")
         .split_whitespace()
@@ -168,14 +177,18 @@ fn prange_sum_equals_the_sequential_sum_and_frees_other_threads() {
 }
 
 #[test]
-fn free_threading_part_runs() {
-    let r = workarounds::part4_free_threading::measure(&quick()).unwrap();
-    assert!(r.refcounts.plain > 0.0 && r.refcounts.atomic > 0.0);
+fn free_threading_part_runs_and_shares_the_work() {
+    let cx = Cx::new(Session::default());
+    let f = FreeThreading.live(&cx, &quick()).unwrap();
+    assert_eq!(f.total, quick().items * 2);
+    assert!(f.threads >= 2);
+    let (one, many) = f.live.unwrap();
+    assert!(one > Duration::ZERO && many > Duration::ZERO);
 }
 
 #[test]
 fn subinterpreters_receive_what_was_sent() {
-    let r = workarounds::part5_subinterpreters::measure(&quick()).unwrap();
+    let r = workarounds::part5_subinterpreters::measure(&quick(), 2).unwrap();
     assert_eq!(r.received_sum, r.expected_sum);
     let n = quick().array_len as u64;
     assert_eq!(r.received_sum, n * (n - 1) / 2);

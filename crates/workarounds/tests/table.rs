@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use gil_core::claim;
 use workarounds::{Cli, LESSON};
 
 #[test]
@@ -13,8 +12,8 @@ fn every_timed_part_makes_a_claim_and_all_hold_when_simulated() {
     let cfg = cli
         .config(PathBuf::from(env!("CARGO_BIN_EXE_workarounds")))
         .unwrap();
-    workarounds::run(&cfg).unwrap();
-    let records = claim::log();
+    let cx = workarounds::run(&cfg).unwrap();
+    let records = cx.claims();
     for part in 1..=5u8 {
         assert!(
             records.iter().any(|r| r.part == part),

@@ -10,7 +10,7 @@ use gil_core::sim::{Script, Step};
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use super::live::{LiveModel, median};
+use super::live::{LiveModel, median_by};
 use super::script::Header;
 use super::simulated::{Simulator, duration};
 use super::table::{Figures, Row, Tolerance};
@@ -81,7 +81,7 @@ impl Experiment for Convoy {
                     Ok(done.per_op().as_secs_f64() * 1e3)
                 })
                 .collect::<anyhow::Result<Vec<f64>>>()?;
-            Ok(median(&ms))
+            Ok(median_by(&ms, |v| **v).copied().unwrap_or(f64::NAN))
         };
         let live = Live {
             alone_ms: per_op(model.interval, None)?,

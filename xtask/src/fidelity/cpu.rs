@@ -5,7 +5,7 @@ use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use super::live::{LiveModel, median, wall};
+use super::live::{LiveModel, median_by, wall};
 use super::script::Header;
 use super::simulated::{Simulator, duration};
 use super::table::{Figures, RATIO, Row};
@@ -67,8 +67,8 @@ impl Experiment for Cpu {
             .unzip();
         Ok(Live {
             steps,
-            one_s: median(&ones),
-            ratio: median(&ratios),
+            one_s: median_by(&ones, |v| **v).copied().unwrap_or(f64::NAN),
+            ratio: median_by(&ratios, |v| **v).copied().unwrap_or(f64::NAN),
         })
     }
 

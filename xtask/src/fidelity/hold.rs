@@ -7,7 +7,7 @@ use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use super::live::{LiveModel, median};
+use super::live::{LiveModel, median_by};
 use super::script::Header;
 use super::simulated::{Simulator, duration};
 use super::table::{Figures, RATIO, Row, Value};
@@ -43,7 +43,7 @@ impl Live {
     fn of(holds: &[Duration]) -> Live {
         let ms: Vec<f64> = holds.iter().map(|d| d.as_secs_f64() * 1e3).collect();
         Live {
-            median_ms: (!ms.is_empty()).then(|| median(&ms)),
+            median_ms: median_by(&ms, |v| **v).copied(),
             count: ms.len(),
         }
     }

@@ -9,7 +9,7 @@ use gil_core::work::countdown;
 use serde::{Deserialize, Serialize};
 
 use super::Experiment;
-use super::live::{LiveModel, median, wall};
+use super::live::{LiveModel, median_by, wall};
 use super::script::Header;
 use super::simulated::{Simulator, duration};
 use super::table::{Figures, RATIO, Row};
@@ -77,7 +77,7 @@ impl Experiment for Mixed {
         Ok(Live {
             steps,
             cpu_s,
-            ratio: median(&ratios),
+            ratio: median_by(&ratios, |v| **v).copied().unwrap_or(f64::NAN),
         })
     }
 

@@ -356,8 +356,8 @@ impl SimRun {
 
     /// Median length of an interpreter-0 hold that ended with another thread taking over
     /// (zero when the GIL never changed hands under contention).
-    pub fn median_contended_hold(&self) -> Duration {
-        crate::measure::Samples(self.timeline.contended_holds()).median()
+    pub fn middle_contended_hold(&self) -> Duration {
+        crate::measure::Samples(self.timeline.contended_holds()).middle()
     }
 }
 
