@@ -82,8 +82,8 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "cpu-bound",
     number: 2,
     title: "CPU-bound threads under the GIL",
-    shows: "Under the GIL two threads running Python take as long as one; how the lock \
-            changes hands; and where \"threads make Python slower\" came from.",
+    shows: "Why two threads running Python take as long as one under the GIL, and where \
+            \"threads make Python slower\" came from.",
     intro: "",
     steadier: "--scale 2",
     parts: &[

@@ -38,10 +38,8 @@ def countdown(n):
 
 countdown(2 * N)                      # one thread does all the work
 pair = [threading.Thread(target=countdown, args=(N,)) for _ in range(2)]
-for t in pair:
-    t.start()
-for t in pair:
-    t.join()                          # two threads, half the work each
+for t in pair: t.start()
+for t in pair: t.join()               # two threads, half the work each
 ";
 
 /// What part 1 measured (median runs of each kind), live or on the simulator.
@@ -197,8 +195,7 @@ fn show_introspection(seen: &[(String, usize)]) {
     kv("name, active_count() in each", answers.join(", "));
     let most = seen.iter().map(|(_, active)| *active).max().unwrap_or(0);
     note(&format!(
-        "CPython's active_count() also counts the main thread, waiting in join(): it \
-         prints {}.",
+        "(CPython prints {}: it also counts the main thread, waiting in join().)",
         most + 1
     ));
     println!();
@@ -276,8 +273,8 @@ fn claim_gil_ratio(cx: &mut Cx, measured: f64, expected: f64) {
         expected,
         low: 0.85_f64.min(expected),
         high: 1.35_f64.max(expected),
-        text: "Under the GIL the two threads took turns: they needed as long as one thread \
-               doing all the work.",
+        text: "Under the GIL the two threads took turns: as long as one thread doing all \
+               the work.",
     });
 }
 

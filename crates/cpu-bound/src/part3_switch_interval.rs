@@ -28,7 +28,7 @@ const DEFAULT_ROW: usize = 2;
 /// The Python this part models.
 pub const PYTHON: &str = "
 import sys
-print(sys.getswitchinterval())        # 0.005 unless someone changed it
+print(sys.getswitchinterval())
 for seconds in (0.0001, 0.001, 0.005, 0.02):
     sys.setswitchinterval(seconds)
     run_in_two_threads(countdown, TOTAL)

@@ -209,10 +209,11 @@ fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
         return;
     }
     let live = !cx.showing_simulated();
+    // The speedup's ceiling, min(threads, cores), is the claim's to state, not a column's.
     let mut table = Table::new(if live {
-        &["free threads", "time", "speedup", "expected", "ideal"][..]
+        &["free threads", "time", "speedup", "expected"][..]
     } else {
-        &["free threads", "time", "speedup", "ideal"][..]
+        &["free threads", "time", "speedup"][..]
     });
     for (row, want) in r.rows.iter().zip(&expected.rows) {
         let mut cells = vec![
@@ -223,21 +224,18 @@ fn print(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) {
         if live {
             cells.push(fmt_ratio(want.speedup));
         }
-        cells.push(fmt_ratio(row.ideal));
         table.push(cells);
     }
     table.print();
-    note(&if live {
-        format!(
+    if live {
+        note(&format!(
             "{} cores here. Medians of {} runs, in turns; \"expected\" is the simulator's \
-             figure for {} idle cores; ideal is min(threads, cores).",
+             figure for {} idle cores.",
             r.cores,
             cfg.few_repeats(),
             expected.cores
-        )
-    } else {
-        format!("{} cores; ideal is min(threads, cores).", r.cores)
-    });
+        ));
+    }
     println!();
     match (r.beyond_the_cores(), expected.beyond_the_cores()) {
         (Some(measured), Some(want)) => {
@@ -290,7 +288,7 @@ fn sweep_chart(sweep: &[SweepRow]) -> LineChart {
 
 /// The simulator's sweep as a table: one column per machine.
 fn print_sweep(sweep: &[SweepRow]) {
-    println!("  Simulated, one thread per core on idle machines:");
+    println!("  One thread per core, on idle machines:");
     let mut head = vec!["cores".to_owned()];
     head.extend(sweep.iter().map(|row| row.cores.to_string()));
     let head: Vec<&str> = head.iter().map(String::as_str).collect();

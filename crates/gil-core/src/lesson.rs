@@ -1,5 +1,5 @@
 //! One way to run a lesson: the flags every lesson shares, its table of parts, and the runner
-//! that frames them (title, machine probe, each part's Python, "Now try").
+//! that frames them (title, intro, machine probe, each part's Python, "Now try").
 //!
 //! Every lesson's `main` is the same: its clap struct (its own size flags beside the flattened
 //! [`LessonArgs`]) implements [`LessonCli`], saying how to build the lesson's configuration,
@@ -164,15 +164,10 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
         report::markdown(glossary::GLOSSARY, args.deep);
         return Ok(cx);
     }
-    if args.part.is_none() {
+    // The parts' headings follow; no list of them first (each title is printed once).
+    if args.part.is_none() && !lesson.intro.is_empty() {
         println!();
-        for (n, part) in &parts {
-            println!("  Part {n}: {}", part.title());
-        }
-        if !lesson.intro.is_empty() {
-            println!();
-            report::note(lesson.intro);
-        }
+        report::note(lesson.intro);
     }
     println!();
     print_source(&mut cx, args);

@@ -506,6 +506,32 @@ impl Table {
     }
 }
 
+/// What keeps a lesson's `--simulated` text from reading as issue 19 asks, one sentence per
+/// problem (none when it reads well): more than `budget` words (`wc -w`), "simulated" more
+/// than once (the header says where figures come from), a line wider than [`WIDTH`], or
+/// naming a text the learner does not have ("tutorial") or a figure left out ("measured only
+/// in a live run").
+pub fn reading_problems(output: &str, budget: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    let words = output.split_whitespace().count();
+    if words > budget {
+        problems.push(format!("{words} words, over the budget of {budget}"));
+    }
+    let simulated = output.matches("simulated").count();
+    if simulated > 1 {
+        problems.push(format!("\"simulated\" {simulated} times"));
+    }
+    if widest_line(output) > WIDTH {
+        problems.push(format!("a line {} columns wide", widest_line(output)));
+    }
+    for banned in ["tutorial", "measured only in a live run"] {
+        if output.contains(banned) {
+            problems.push(format!("{banned:?} in the text"));
+        }
+    }
+    problems
+}
+
 /// Parse `label: value` lines back into pairs (what the grader and tests read).
 pub fn parse_kv(output: &str) -> Vec<(String, String)> {
     output
@@ -518,6 +544,17 @@ pub fn parse_kv(output: &str) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reading_problems_name_each_way_a_text_goes_wrong() {
+        assert!(super::reading_problems("two words", 2).is_empty());
+        let problems = super::reading_problems(
+            "simulated, simulated: as the tutorial's table (measured only in a live run)",
+            3,
+        );
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(super::reading_problems(&"x".repeat(81), 9).len(), 1);
+    }
+
     use super::*;
 
     #[test]

@@ -303,6 +303,7 @@ impl Timeline {
         let name_width = self.lives.iter().map(|l| l.name.len()).max().unwrap_or(2);
         let mut out = String::new();
         let mut finished = false;
+        let mut used = String::new();
         for life in &self.lives {
             let mut held = vec![Duration::ZERO; cells];
             for span in self.spans.iter().filter(|s| s.thread == life.thread) {
@@ -339,6 +340,7 @@ impl Timeline {
                 })
                 .collect();
             finished |= ended;
+            used.push_str(&row);
             let _ = writeln!(out, "{:>name_width$} {}", life.name, row.trim_end());
         }
         let (ruler, tick) = scale_line(cells, cell, self.switch_interval);
@@ -352,17 +354,23 @@ impl Timeline {
             )
         };
         let _ = writeln!(out, "{:>name_width$} {ruler}", "");
+        // The key names only the glyphs the chart uses.
+        let key: Vec<String> = [
+            ('█', "holds the GIL"),
+            ('▒', "waits for it"),
+            ('░', "detached"),
+        ]
+        .into_iter()
+        .filter(|(glyph, _)| used.contains(*glyph))
+        .map(|(glyph, meaning)| format!("{glyph} {meaning}"))
+        .chain(finished.then(|| format!("{FINISHED} the thread ended")))
+        .collect();
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' {tick_meaning}; █ holds the GIL, ▒ waits for \
-             it, ░ detached{}",
+            "{:>name_width$} one cell = {}; '|' {tick_meaning}; {}",
             "",
             fmt_duration(cell),
-            if finished {
-                format!("; {FINISHED} the thread ended")
-            } else {
-                String::new()
-            },
+            key.join(", "),
         );
         out
     }
@@ -519,6 +527,9 @@ mod tests {
             "{}",
             rows[3]
         );
+        // The key names only the glyphs a chart uses.
+        let plain = two_threads_alternating().render(8);
+        assert!(!plain.contains("detached"), "{plain}");
     }
 
     #[test]
