@@ -432,7 +432,7 @@ fn ints(outputs: Vec<Output>) -> anyhow::Result<Vec<u64>> {
 
 /// Many tasks of a few thousand items each: the messaging dominates.
 fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Result<TinyTasks> {
-    let count = if cfg.quick() { 500 } else { 4_000 };
+    let count = if cfg.quick() { 500 } else { 2_000 };
     let items = 1_000;
     let gil = cfg.build_gil();
     let job = vec![Task::SumOfSquares { n: items }; count];
@@ -538,7 +538,8 @@ fn inject(pool: &ProcessPool, failure: Failure) -> anyhow::Error {
         Ok(output) => anyhow::anyhow!("the task unexpectedly returned {output:?}"),
         Err(error) => error,
     };
-    kv("the pool reports", format!("{error:#}"));
+    // Wrapped like prose: the report names the worker, its pid and how it died.
+    gil_core::report::indented(&format!("The pool reports: {error:#}"), "  ", "  ");
     note(
         "Like CPython's BrokenProcessPool: once a worker dies abruptly, the pool refuses more \
          work. The lesson kills the remaining workers, reaps them all, and exits non-zero.",

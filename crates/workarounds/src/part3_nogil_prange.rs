@@ -7,9 +7,10 @@
 //! inside `detach` (what `prange` compiles to, with OpenMP instead of rayon). Meanwhile a
 //! second model Python thread counts "bytecodes": it makes progress only while the GIL is free.
 //!
-//! Each way is timed as several passes back to back in one timed call ([`passes_for`]), and
-//! prange's pool is woken right before its clock starts: a sleeping rayon worker can take
-//! milliseconds to wake on a virtual machine, which would otherwise be timed as loop work.
+//! Each way is timed as several passes back to back in one timed call ([`passes_for`]);
+//! prange's run inside its pool, woken right before the clock starts: a sleeping rayon worker
+//! can take milliseconds to wake on a virtual machine, which would otherwise be timed as loop
+//! work.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -248,10 +249,10 @@ fn show_live(m: &Part3) {
     }
     table.print();
     note(&format!(
-        "A pass is the median of {} passes back to back, prange's threads woken just \
-         before, so their wake-up is not timed as loop work. The last column: bytecodes \
-         another Python thread ran during one pass, and for what share of it, judged by its \
-         speed alone.",
+        "One pass: the median over runs of {} passes back to back, prange's inside its \
+         pool with its threads woken first, so their wake-up is not timed as loop work. \
+         Last column: bytecodes another Python thread ran during a pass, and for what share \
+         of it, judged by its speed alone.",
         m.passes
     ));
 }
@@ -338,25 +339,27 @@ pub fn measure(cfg: &Config, len: usize) -> anyhow::Result<Part3> {
 }
 
 /// One timed call: `passes` passes of the loop `way`, back to back; the time of one pass.
-/// prange's pool is woken first, outside the clock (a broadcast to every worker).
+///
+/// prange's passes run inside its pool, as OpenMP's calling thread joins its team: the
+/// caller would otherwise sleep between passes and wake after rayon's idle workers had gone
+/// back to sleep. A broadcast to every worker wakes them all just before the clock starts.
 fn timed_passes(py: &mut GilGuard<'_>, values: &[f64], way: Way, passes: usize) -> Duration {
-    let time = || {
-        if way == Way::Prange {
-            rayon::broadcast(|_| ());
-        }
+    let time = |pass: fn(&[f64]) -> f64| {
         let clock = Stopwatch::start();
         for _ in 0..passes {
-            black_box(if way == Way::Prange {
-                prange_loop(black_box(values))
-            } else {
-                typed_loop(black_box(values))
-            });
+            black_box(pass(black_box(values)));
         }
         clock.elapsed() / passes as u32
     };
     match way {
-        Way::HoldingGil => time(),
-        Way::NoGil | Way::Prange => py.detach(time),
+        Way::HoldingGil => time(typed_loop),
+        Way::NoGil => py.detach(|| time(typed_loop)),
+        Way::Prange => py.detach(|| {
+            rayon::scope(|_| {
+                rayon::broadcast(|_| ());
+                time(prange_loop)
+            })
+        }),
     }
 }
 

@@ -122,7 +122,12 @@ fn the_lesson_exits_non_zero_when_a_worker_is_killed_and_leaves_no_orphans() {
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("no '{label}' line in\n{stdout}"))
     };
-    assert!(get("the pool reports").contains("signal: 9"));
+    assert!(
+        stdout.contains("The pool reports: broken process pool"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signal: 9"), "{stdout}");
+    assert!(gil_core::report::widest_line(&stdout) <= gil_core::report::WIDTH);
     assert_eq!(get("workers left running"), "none");
     let pids: Vec<u32> = get("worker pids")
         .split_whitespace()
