@@ -24,13 +24,13 @@ use crate::{Config, Overlap};
 /// The Python this part models.
 pub const PYTHON: &str = "
 def download(n):
-    time.sleep(0.05)         # the wait: sleeping releases the GIL
+    time.sleep(0.05)         # releases the GIL
     return f'file {n} downloaded'
 
-for n in range(4):           # one after another: 4 waits in a row
+for n in range(4):           # one after another
     download(n)
 threads = [Thread(target=download, args=(n,)) for n in range(4)]
-for t in threads: t.start()  # on threads: the 4 waits at once
+for t in threads: t.start()  # all at once
 for t in threads: t.join()";
 
 /// The "Python" a download runs around its wait, as the simulator sees it.
