@@ -2,8 +2,9 @@
 //!
 //! A lesson never prints "two threads take as long as one" on its own. It makes a [`Claim`]:
 //! the live figure, what the simulator expects on an idle machine with this many cores, the
-//! bound the sentence needs, and the sentence. [`claim`] prints the figure beside the
-//! expectation, then the sentence only if the figure is inside the bound. Otherwise it says
+//! bound the sentence needs, and the sentence. [`Cx::claim`](crate::context::Cx::claim)
+//! prints the figure beside the expectation, then the sentence only if the figure is inside
+//! the bound. Otherwise it says
 //! plainly that this run did not show it, why that probably is (a fresh [`probe`]), and what to
 //! do. Every claim is also recorded in the run's [`Sink`]: for the lesson itself
 //! ([`Cx::claims`](crate::context::Cx::claims); the decision guide quotes only claims that
