@@ -30,7 +30,7 @@ pub struct SizeArgs {
     pub holders: Option<u64>,
 
     /// Parts 3-5: incref+decref pairs per timing, 100000 to 100000000 (two-thread timings do
-    /// a tenth) [default: 4000000, --quick 1000000]
+    /// a tenth) [default: 8000000, --quick 1000000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100_000..=100_000_000))]
     pub pairs: Option<u64>,
 }
@@ -57,14 +57,14 @@ pub struct Config {
 
 impl Default for Config {
     /// The full lesson: a million references per racing thread (thousands of lost updates
-    /// without a lock), five trials, four million pairs per timing (tens of milliseconds for
+    /// without a lock), five trials, eight million pairs per timing (tens of milliseconds for
     /// the slowest kind, enough for a steady median of three).
     fn default() -> Self {
         Config {
             refs: 1_000_000,
             holders: 1_000,
             trials: 5,
-            pairs: 4_000_000,
+            pairs: 8_000_000,
             repeats: 3,
             gil: GilArgs {
                 free_threaded: false,
@@ -76,8 +76,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A small run for tests and `--quick`: a fifth of the references, three trials, a
-    /// quarter of the pairs, one timing each.
+    /// A small run for tests and `--quick`: a fifth of the references, three trials, an
+    /// eighth of the pairs, one timing each.
     pub fn quick() -> Self {
         Config {
             refs: 200_000,
