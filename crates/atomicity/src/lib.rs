@@ -92,10 +92,10 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "atomicity",
     number: 4,
     title: "the GIL is not thread safety",
-    shows: "The GIL keeps CPython's own data whole, not yours: it can change hands between \
-            two bytecodes, so counter += 1 and other read-then-write code can lose updates.",
+    shows: "The GIL keeps CPython's own data whole, not yours: counter += 1 and other \
+            read-then-write code can lose updates.",
     intro: "Python runs as bytecode, small instructions compiled from each line; most \
-            statements are several of them.",
+            statements are several of them, and the GIL can change hands between them.",
     steadier: "",
     parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],
