@@ -58,14 +58,14 @@ pub struct Config {
 impl Default for Config {
     /// The full lesson: a million references per racing thread (thousands of lost updates
     /// without a lock), five trials, eight million pairs per timing (tens of milliseconds for
-    /// the slowest kind, enough for a steady median of three).
+    /// the slowest kind; a median of five timings after an untimed round).
     fn default() -> Self {
         Config {
             refs: 1_000_000,
             holders: 1_000,
             trials: 5,
             pairs: 8_000_000,
-            repeats: 3,
+            repeats: 5,
             gil: GilArgs {
                 free_threaded: false,
                 switch_interval: DEFAULT_SWITCH_INTERVAL_MS,
@@ -134,8 +134,15 @@ pub fn per_op(total: Duration, n: u64) -> f64 {
 /// Time several variants in turns — one timing of each, then the next round — and return
 /// each variant's median over `repeats` rounds. Each `variant` does one timing and returns
 /// nanoseconds per pair. Taking turns means a busy spell on the machine hits every variant
-/// alike instead of one block of timings.
+/// alike instead of one block of timings; with more than one round, one untimed round first
+/// warms the objects and the core (a cold first timing of the fastest variant once doubled
+/// it, and with it every ratio to plain).
 pub fn in_turns(repeats: usize, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
+    if repeats > 1 {
+        for variant in variants {
+            variant();
+        }
+    }
     measure::in_turns(repeats, variants.len(), |i| variants[i]())
         .into_iter()
         .map(|times| measure::median_by(times, |t| *t).unwrap_or(f64::NAN))
