@@ -200,9 +200,8 @@ fn show_busy<C, P: Part<C>>(
 pub fn busy_note(needed: usize, free: f64) -> String {
     let cores = if needed == 1 { "core" } else { "cores" };
     format!(
-        "Too busy for this part (it needs {needed} free {cores}, about {free:.1} are free): \
-         the figures below are the simulator's for an idle machine, and the last table sets \
-         this run's beside them."
+        "Too busy for this part ({needed} free {cores} needed, about {free:.1} free): the \
+         simulator's figures for an idle machine, then this run's beside them."
     )
 }
 
@@ -315,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_busy_note_names_the_cores() {
-        assert!(busy_note(1, 0.1).contains("it needs 1 free core,"));
-        assert!(busy_note(2, 0.4).contains("it needs 2 free cores, about 0.4 are free"));
+        assert!(busy_note(1, 0.1).contains("(1 free core needed,"));
+        assert!(busy_note(2, 0.4).contains("(2 free cores needed, about 0.4 free)"));
     }
 }
