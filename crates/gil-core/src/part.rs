@@ -289,7 +289,7 @@ mod tests {
             idle: "2.00x".to_owned(),
             this_run: "1.01x".to_owned(),
             held,
-            needs: "1.50x to 2.50x".to_owned(),
+            needs: "1.50-2.50x".to_owned(),
         };
         let table = claim::side_by_side(&[
             row("GIL time, two threads / one", true),
@@ -297,11 +297,11 @@ mod tests {
         ]);
         assert_eq!(
             table,
-            "    result                                idle machine  this run  needs
-    ------------------------------------  ------------  --------  --------------
-  ✓ GIL time, two threads / one                  2.00x     1.01x  1.50x to 2.50x
-  ✗ free-threaded speedup, two threads           2.00x     1.01x  1.50x to 2.50x
-    over one"
+            "    result                                    idle machine  this run  needs
+    ----------------------------------------  ------------  --------  ----------
+  ✓ GIL time, two threads / one                      2.00x     1.01x  1.50-2.50x
+  ✗ free-threaded speedup, two threads over          2.00x     1.01x  1.50-2.50x
+    one"
         );
         let long = "a figure whose name is far too long to share one line with its figures";
         let table = claim::side_by_side(&[row(long, false)]);
