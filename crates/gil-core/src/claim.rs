@@ -2,8 +2,9 @@
 //!
 //! A lesson never prints "two threads take as long as one" on its own. It makes a [`Claim`]:
 //! the live figure, what the simulator expects on an idle machine with this many cores, the
-//! bound the sentence needs, and the sentence. [`claim`] prints the figure beside the
-//! expectation, then the sentence only if the figure is inside the bound. Otherwise it says
+//! bound the sentence needs, and the sentence. [`Cx::claim`](crate::context::Cx::claim)
+//! prints the figure beside the expectation, then the sentence only if the figure is inside
+//! the bound. Otherwise it says
 //! plainly that this run did not show it, why that probably is (a fresh [`probe`]), and what to
 //! do. Every claim is also recorded in the run's [`Sink`]: for the lesson itself
 //! ([`Cx::claims`](crate::context::Cx::claims); the decision guide quotes only claims that
@@ -290,10 +291,18 @@ pub struct Compared {
 impl Compared {
     /// `c` as a row: its figures written in its unit, whether it held, the bound it needs.
     pub fn of(c: &Claim<'_>) -> Self {
+        let (low, high) = (c.unit.show(c.low), c.unit.show(c.high));
+        // "0.85-1.35x", "4.00-7.00 ms": the unit once, so the row fits on one line.
+        let unit = |s: &str| {
+            s.trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
+                .to_owned()
+        };
         let needs = if c.low == c.high {
-            c.unit.show(c.low)
+            low
+        } else if !unit(&low).is_empty() && unit(&low) == unit(&high) {
+            format!("{}-{high}", low.trim_end_matches(unit(&low).as_str()))
         } else {
-            format!("{} to {}", c.unit.show(c.low), c.unit.show(c.high))
+            format!("{low} to {high}")
         };
         Compared {
             figure: c.figure.to_owned(),
@@ -414,6 +423,27 @@ mod tests {
             serde_json::to_string(&record).unwrap(),
             r#"{"lesson":"cpu-bound","part":1,"claim":"x","measured":0.97,"expected":1.0,"low":0.8,"high":1.35,"held":true,"cause":null}"#
         );
+    }
+
+    #[test]
+    fn a_compared_row_writes_its_bound_with_the_unit_once() {
+        let needs = |unit, low, high| {
+            Compared::of(&Claim {
+                figure: "f",
+                unit,
+                measured: low,
+                expected: low,
+                low,
+                high,
+                text: "t",
+            })
+            .needs
+        };
+        assert_eq!(needs(Unit::Ratio, 0.85, 1.35), "0.85-1.35x");
+        assert_eq!(needs(Unit::Millis, 4.0, 7.0), "4.00-7.00 ms");
+        assert_eq!(needs(Unit::Percent, 50.0, 100.0), "50.0-100.0 %");
+        assert_eq!(needs(Unit::Count, 1.0, 1_000.0), "1 to 1,000");
+        assert_eq!(needs(Unit::Count, 5.0, 5.0), "5");
     }
 
     #[test]

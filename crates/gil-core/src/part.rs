@@ -200,13 +200,121 @@ fn show_busy<C, P: Part<C>>(
 pub fn busy_note(needed: usize, free: f64) -> String {
     let cores = if needed == 1 { "core" } else { "cores" };
     format!(
-        "Too busy for this part (it needs {needed} free {cores}, about {free:.1} are free): \
-         the figures below are the simulator's for an idle machine, and the last table sets \
-         this run's beside them."
+        "Too busy for this part ({needed} free {cores} needed, about {free:.1} free): the \
+         simulator's figures for an idle machine, then this run's beside them."
     )
 }
 
 /// `text` before and after [`FIGURES_MARKER`] (all of it before when there is none).
 pub fn split_at_figures(text: &str) -> (&str, &str) {
     text.split_once(FIGURES_MARKER).unwrap_or((text, ""))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claim::{Claim, Compared, Unit};
+    use crate::probe::MachineLoad;
+    use crate::session::Session;
+
+    /// A part whose live run counts to `cfg` and whose idle machine counts to three.
+    struct Count;
+
+    impl Part<u64> for Count {
+        type Figures = u64;
+        fn title(&self) -> &'static str {
+            "counting"
+        }
+        fn cores_needed(&self, _: &u64) -> usize {
+            2
+        }
+        fn live(&self, _: &Cx, cfg: &u64) -> anyhow::Result<u64> {
+            Ok(*cfg)
+        }
+        fn simulate(&self, _: &Cx, _: &u64) -> anyhow::Result<u64> {
+            Ok(3)
+        }
+        fn show(&self, cx: &mut Cx, _: &u64, run: Run<'_, u64>) -> anyhow::Result<()> {
+            for (figure, low) in [("count", 3.0), ("count, at least two", 2.0)] {
+                cx.claim(Claim {
+                    figure,
+                    unit: Unit::Count,
+                    measured: *run.figures as f64,
+                    expected: *run.expected as f64,
+                    low,
+                    high: 3.0,
+                    text: "It counted to three.",
+                });
+            }
+            Ok(())
+        }
+    }
+
+    fn live_cx(free: f64) -> Cx {
+        let mut cx = Cx::new(Session {
+            simulated: false,
+            ..Session::simulated(2)
+        });
+        cx.set_load(MachineLoad {
+            cores: 2,
+            free,
+            known: true,
+        });
+        cx
+    }
+
+    #[test]
+    fn a_busy_machine_records_each_live_claim_once_beside_the_idle_figure() {
+        assert_eq!(live_cx(0.2).too_busy_for(2), Some(0.2));
+        assert_eq!(live_cx(1.8).too_busy_for(2), None);
+        assert_eq!(live_cx(0.2).too_busy_for(0), None);
+
+        let mut cx = live_cx(0.2);
+        LessonPart::run(&Count, &mut cx, &2).unwrap();
+        // The leading idle-machine showing records nothing; the live one records both claims.
+        let held: Vec<bool> = cx.claims().iter().map(|r| r.held).collect();
+        assert_eq!(held, [false, true]);
+        assert!(
+            cx.claims()
+                .iter()
+                .all(|r| r.measured == 2.0 && r.expected == 3.0)
+        );
+        // The rows were printed and handed over: none is left for the next part.
+        assert!(cx.take_compared().is_empty());
+    }
+
+    #[test]
+    fn the_side_by_side_table_gives_each_claim_one_row_within_80_columns() {
+        let row = |figure: &str, held| Compared {
+            figure: figure.to_owned(),
+            idle: "2.00x".to_owned(),
+            this_run: "1.01x".to_owned(),
+            held,
+            needs: "1.50-2.50x".to_owned(),
+        };
+        let table = claim::side_by_side(&[
+            row("GIL time, two threads / one", true),
+            row("free-threaded speedup, two threads over one", false),
+        ]);
+        assert_eq!(
+            table,
+            "    result                                    idle machine  this run  needs
+    ----------------------------------------  ------------  --------  ----------
+  ✓ GIL time, two threads / one                      2.00x     1.01x  1.50-2.50x
+  ✗ free-threaded speedup, two threads over          2.00x     1.01x  1.50-2.50x
+    one"
+        );
+        let long = "a figure whose name is far too long to share one line with its figures";
+        let table = claim::side_by_side(&[row(long, false)]);
+        assert!(
+            table.lines().all(|l| l.chars().count() <= report::WIDTH),
+            "{table}"
+        );
+        assert_eq!(table.lines().filter(|l| l.contains('✗')).count(), 1);
+    }
+
+    #[test]
+    fn the_busy_note_names_the_cores() {
+        assert!(busy_note(1, 0.1).contains("(1 free core needed,"));
+        assert!(busy_note(2, 0.4).contains("(2 free cores needed, about 0.4 free)"));
+    }
 }

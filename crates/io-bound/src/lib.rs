@@ -101,7 +101,8 @@ pub static LESSON: Lesson<Config> = Lesson {
             goes wrong when a wait keeps it, or short waits meet a busy thread.",
     intro: "A thread detaches from the GIL around a call that may block (CPython's \
             Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as in \
-            time.sleep, file and socket calls and NumPy's long loops.",
+            time.sleep, file and socket calls and NumPy's long loops. A thread waiting for \
+            the GIL asks for it after one switch interval (5 ms by default, lesson 2).",
     steadier: "",
     parts: &[
         &part1_downloads::Downloads,

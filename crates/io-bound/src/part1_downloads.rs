@@ -210,7 +210,7 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         expected: speedup,
         low: speedup * 0.85,
         high: speedup * 1.1 + 0.05,
-        text: &format!("The {n} waits overlapped: {n} threads took about as long as one download."),
+        text: &format!("The {n} waits overlapped: {n} threads took about one download's time."),
     });
     let held = expected.overlap.held_share() * 100.0;
     cx.claim(Claim {

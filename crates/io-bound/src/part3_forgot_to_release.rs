@@ -31,8 +31,7 @@ use crate::{Config, Overlap};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-# ext.fetch in C: a careful one detaches around its recv(), a careless
-# one does not
+# ext.fetch: C code that may or may not detach around its recv()
 def worker(fetch):
     for call in range(4):
         fetch(f'GET /call-{call}')

@@ -37,7 +37,7 @@ use crate::{CHART_CELLS, Config, print_chart};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-def spin():                  # a CPU-bound thread: never waits
+def spin():                  # CPU-bound: never waits
     while True: pass
 def echo_client(sock, n):
     for _ in range(n):       # short waits, each detached

@@ -75,7 +75,8 @@ impl Figure {
     }
 }
 
-/// Something [`show`] can draw: every chart type of this module.
+/// Something [`Cx::figure`](crate::context::Cx::figure) can draw: every chart type of this
+/// module.
 pub trait Draw {
     /// Draw it as an SVG figure.
     fn render(&self) -> Figure;
