@@ -262,18 +262,29 @@ fn summary(cx: &Cx) {
     if made.is_empty() {
         return;
     }
-    let held = made.iter().filter(|r| r.held).count();
+    let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
     println!();
-    let summary = if made.len() == 1 && held == 1 {
+    report::indented(
+        &summary_text(made, busy_at_start, cx.session().steadier),
+        "",
+        "",
+    );
+}
+
+/// The summary's sentence: how many of `made` held and, if some missed, the likely cause,
+/// said once; when the top of the lesson already said the machine was busy, it refers back
+/// instead of saying it again.
+fn summary_text(made: &[crate::claim::Record], busy_at_start: bool, steadier: &str) -> String {
+    let held = made.iter().filter(|r| r.held).count();
+    if made.len() == 1 && held == 1 {
         "The one result this run stated held.".to_owned()
     } else if held == made.len() {
         format!("All {} results this run stated held.", made.len())
     } else {
-        let advice = match cx.session().steadier {
+        let advice = match steadier {
             "" => "Rerun when the machine is quieter.".to_owned(),
             flag => format!("Rerun when the machine is quieter, or with {flag}."),
         };
-        let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
         let cause = match made.iter().find_map(|r| r.cause.clone()) {
             // The top of the lesson already said the machine was busy: say it once.
             Some(cause) if busy_at_start && cause.starts_with("other programs") => {
@@ -286,8 +297,7 @@ fn summary(cx: &Cx) {
             "{held} of {} results held this run (✗ above). Likely cause: {cause}. {advice}",
             made.len()
         )
-    };
-    report::indented(&summary, "", "");
+    }
 }
 
 fn cores_text(n: usize) -> String {
@@ -404,6 +414,36 @@ mod tests {
         parts: &[&Echo("one"), &Echo("two")],
         exercises: &["00_demo"],
     };
+
+    #[test]
+    fn a_busy_machine_named_at_the_top_is_not_named_again_in_the_summary() {
+        let record = |held| crate::claim::Record {
+            lesson: "demo".into(),
+            part: 1,
+            claim: "x".into(),
+            measured: 1.0,
+            expected: 1.0,
+            low: 1.0,
+            high: 1.0,
+            held,
+            cause: (!held)
+                .then(|| "other programs were using about 2.0 of this machine's 2 cores".into()),
+        };
+        let made = [record(true), record(false), record(false)];
+        let once = summary_text(&made, true, "");
+        assert!(once.contains("the busy machine (see the top)"), "{once}");
+        assert!(!once.contains("other programs"), "{once}");
+        let first = summary_text(&made, false, "--scale 2");
+        assert!(
+            first.contains("other programs were using about 2.0"),
+            "{first}"
+        );
+        assert!(first.contains("or with --scale 2"), "{first}");
+        assert_eq!(
+            summary_text(&made[..1], true, ""),
+            "The one result this run stated held."
+        );
+    }
 
     #[test]
     fn flags_parse_and_bad_ones_are_refused() {
