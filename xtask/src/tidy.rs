@@ -235,6 +235,79 @@ fn architecture_dependency_rules_hold() {
     );
 }
 
+/// The statics gil-core may keep: each is about the process or one thread, never a lesson
+/// run's settings or claims (those live in its `Cx`). (file under `crates/gil-core/src`, name)
+const PROCESS_STATICS: [(&str, &str); 8] = [
+    ("object.rs", "MARK"),     // per thread: the owner mark of biased counts
+    ("process.rs", "RUNNING"), // children to kill when the process gets a signal
+    ("process.rs", "RUNS"),    // numbers those children
+    ("report.rs", "COLOUR"),   // whether stdout is a terminal, asked once
+    ("waits.rs", "CURRENT"),   // per thread: its tag in the wait-for registry
+    ("waits.rs", "REGISTRY"),  // who waits for what, across threads (deadlocks)
+    ("waits.rs", "NEXT_SLOT"), // numbers its entries
+    ("waits.rs", "STARTED"),   // the deadlock watchdog starts once
+];
+
+/// Every `static NAME` item in the Rust files under `dir`, as (path under `dir`, NAME).
+fn statics(dir: &Path, under: &Path, found: &mut Vec<(String, String)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            statics(&path, under, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            let file = path
+                .strip_prefix(under)
+                .expect("under")
+                .display()
+                .to_string();
+            for line in text.lines() {
+                let item = line.trim_start();
+                let item = item.strip_prefix("pub ").unwrap_or(item);
+                let item = item.strip_prefix("pub(crate) ").unwrap_or(item);
+                if let Some(rest) = item.strip_prefix("static ") {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    found.push((file.clone(), name));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gil_core_keeps_no_process_wide_session_or_claim_log() {
+    let src = root().join("crates/gil-core/src");
+    let mut found = Vec::new();
+    statics(&src, &src, &mut found);
+    let allowed: Vec<(String, String)> = PROCESS_STATICS
+        .iter()
+        .map(|(f, n)| ((*f).to_owned(), (*n).to_owned()))
+        .collect();
+    let unknown: Vec<String> = found
+        .iter()
+        .filter(|s| !allowed.contains(s))
+        .map(|(file, name)| format!("{file}: static {name}"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "gil-core has statics that are not about the process (a lesson run's state belongs \
+         in its Cx; a new process-wide static belongs in PROCESS_STATICS with its reason):\n  {}",
+        unknown.join("\n  ")
+    );
+    let gone: Vec<_> = allowed.iter().filter(|s| !found.contains(s)).collect();
+    assert!(
+        gone.is_empty(),
+        "PROCESS_STATICS lists statics that are gone: {gone:?}"
+    );
+}
+
 #[test]
 fn architecture_md_states_the_rules_this_test_checks() {
     let map = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
@@ -242,6 +315,7 @@ fn architecture_md_states_the_rules_this_test_checks() {
         "gil-core depends on no lesson",
         "never on a lesson",
         "xtask/src/tidy.rs",
+        "nothing about a lesson run is process-wide",
     ] {
         assert!(
             map.contains(rule),

@@ -92,11 +92,10 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "atomicity",
     number: 4,
     title: "the GIL is not thread safety",
-    shows: "The GIL keeps CPython's own data whole, but it can change hands between two \
-            bytecodes, so counter += 1 and other read-then-write code can lose updates.",
-    intro: "Python runs as bytecode (small instructions compiled from each line), and most \
-            statements are several bytecodes: where the GIL may change hands between them \
-            decides whether an update survives.",
+    shows: "The GIL keeps CPython's own data whole, not yours: counter += 1 and other \
+            read-then-write code can lose updates.",
+    intro: "Python runs as bytecode, small instructions compiled from each line; most \
+            statements are several of them, and the GIL can change hands between them.",
     steadier: "",
     parts: &PARTS,
     exercises: &["07_counter_lock", "08_compound_update"],

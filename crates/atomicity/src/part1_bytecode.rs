@@ -148,34 +148,37 @@ impl Part<Config> for Bytecode {
             "check points inside counter += 1, <=3.9",
             old,
             true,
-            "Under 3.9 a switch can fall after the read and before the write (after \
-             LOAD_GLOBAL or BINARY_OP; STORE_GLOBAL's mark comes after the write); the \
-             thread then writes its stale copy + 1 over what others added meanwhile.",
+            "Under 3.9 a switch can fall between the read and the write (after LOAD_GLOBAL \
+             or BINARY_OP; STORE_GLOBAL's mark is after the write): the thread then writes \
+             its stale copy + 1 over what others added meanwhile.",
         );
         window_claim(
             cx,
             "check points inside counter += 1, 3.10+",
             new,
             false,
-            "Under 3.10+ no switch can fall inside this loop body, but only by luck of where \
-             the interpreter looks.",
+            "Under 3.10+ no switch can fall inside this loop body (by luck of where the \
+             interpreter looks: part 2).",
         );
         println!();
-        note("Put a call between the read and the write and the window opens again:");
-        println!();
-        println!("    {}", report.call_source);
-        print_indented(&report.listing_call_by_version);
-        println!();
+        note(&format!(
+            "Put a call between the read and the write (`{}`) and the window opens again:",
+            report.call_source
+        ));
+        if cx.deep() {
+            println!();
+            print_indented(&report.listing_call_by_version);
+            println!();
+        }
         window_claim(
             cx,
             "check points inside, with a call, 3.10+",
             with_call,
             true,
-            "The call is a check point between the read and the write, on every CPython \
-             version.",
+            "The call is a check point between read and write on every CPython version.",
         );
         println!();
-        every_schedule();
+        every_schedule(cx.deep());
         Ok(())
     }
 }
@@ -215,16 +218,22 @@ pub fn listings() -> Report {
 }
 
 /// "Is `counter += 1` atomic?" over every schedule, version by version: two threads, two
-/// increments each, explored exhaustively by `gil_core::bytecode::explore`.
-pub fn every_schedule() {
+/// increments each, explored exhaustively by `gil_core::bytecode::explore`. `deep` adds the
+/// states explored and the shortest losing schedule (part 3 replays a lost update for all).
+pub fn every_schedule(deep: bool) {
     use gil_core::bytecode::explore::{self, TABLE_INCREMENTS, TABLE_THREADS};
     let rows = explore::counter_table();
     note(&format!(
-        "So, is `counter += 1` atomic? Every schedule of {TABLE_THREADS} threads doing it \
-         {TABLE_INCREMENTS} times each, with switches only where each version allows them:"
+        "Is `counter += 1` atomic? Over every schedule of {TABLE_THREADS} threads doing it \
+         {TABLE_INCREMENTS} times each, switching only where each version allows:"
     ));
     println!();
-    let mut table = gil_core::report::Table::new(&["interpreter", "lost update", "states"]);
+    let header: &[&str] = if deep {
+        &["interpreter", "lost update", "states"]
+    } else {
+        &["interpreter", "lost update"]
+    };
+    let mut table = gil_core::report::Table::new(header);
     for row in &rows {
         let lost = match &row.found.shortest_loss {
             Some(path) => format!("possible ({} steps)", path.len()),
@@ -237,6 +246,9 @@ pub fn every_schedule() {
         ]);
     }
     table.print();
+    if !deep {
+        return;
+    }
     if let Some((label, path)) = rows
         .iter()
         .find_map(|r| Some((r.rules.label(), r.found.shortest_loss.as_ref()?)))

@@ -28,13 +28,12 @@ threads = [threading.Thread(target=work, args=(100_000,))
            for _ in range(10)]
 for t in threads: t.start()
 for t in threads: t.join()
-print(counter)              # 1,000,000 every time?
+print(counter)              # 1,000,000?
 
-def work_locked(n):         # the fix
+def work_locked(n):         # the fix; lock = threading.Lock()
     global counter
     for _ in range(n):
-        with lock:          # lock = threading.Lock()
-            counter += 1";
+        with lock: counter += 1";
 
 /// The six races, in the order printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,9 +159,7 @@ impl Race {
                 "Without a GIL the threads ran at once and lost updates.".into()
             }
             (true, Kind::Call) => "Lost on 3.10+ too: the call is a check point.".into(),
-            (true, _) => "Updates were lost: a switch between a thread's read and write \
-                          let its stale write wipe out what others had added."
-                .into(),
+            (true, _) => "Updates were lost, as part 1 predicts.".into(),
         }
     }
 }
@@ -374,7 +371,7 @@ pub fn measure(cfg: &Config) -> Report {
 /// Print the races, the figure and one claim per race (one for both locked races).
 fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
     let how = if cx.showing_simulated() {
-        "Part 3's deterministic scheduler runs each race once.".to_owned()
+        "Each race runs once, on part 3's scheduler.".to_owned()
     } else {
         format!(
             "Real threads run part 1's bytecode on the model GIL, each race {} time(s), in \
@@ -383,29 +380,16 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow
         )
     };
     note(&format!(
-        "{} threads each add 1 to one global {} times; a thread waiting for the GIL asks \
-         for it after one switch interval ({}). {how}{}",
+        "{} threads each add 1 to one global {} times. {how}{}",
         cfg.threads,
         fmt_count(cfg.iterations),
-        fmt_duration(cfg.gil.interval()),
         if cfg.gil.free_threaded {
             " --free-threaded: every race below runs without a GIL."
         } else {
             ""
         }
     ));
-    if let Some((counts, names)) = &report.introspection {
-        note(&format!(
-            "(threading.active_count() while they run: {} in the model, one more in \
-             CPython, which counts the main thread; current_thread().name: {}.)",
-            counts.iter().max().copied().unwrap_or_default(),
-            match names.as_slice() {
-                [] => String::new(),
-                [one] => one.clone(),
-                [first, .., last] => format!("{first} to {last}"),
-            }
-        ));
-    }
+    // threading.active_count() and the names (report.introspection) are lesson 2's aside.
     println!();
     print_table(cx, report, cfg);
     cx.figure(
@@ -491,7 +475,7 @@ fn print_table(cx: &Cx, report: &Report, cfg: &Config) {
     }
     table.print();
     note(&format!(
-        "Each run should end at {}. switches: GIL hand-offs, all runs.",
+        "Each run should end at {}; switches are GIL hand-offs, all runs.",
         fmt_count(cfg.increments()),
     ));
 }

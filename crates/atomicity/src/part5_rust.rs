@@ -42,12 +42,6 @@ use gil_core::report::{Table, note};
 
 use crate::setup::Config;
 
-/// The Python this part compares Rust with.
-pub const PYTHON: &str = "\
-lock = threading.Lock()
-with lock:              # Rust: counter.lock() on a Mutex<u64>
-    counter += 1";
-
 /// Increments of the simulated load-then-store race, shared among its threads (so that
 /// `--simulated --cores 1024` costs no more than two cores do).
 pub const SIMULATED_INCREMENTS: u64 = 20_000;
@@ -216,10 +210,6 @@ impl Part<Config> for RustSide {
         "the Rust side"
     }
 
-    fn python(&self) -> &'static str {
-        PYTHON
-    }
-
     fn text(&self) -> &'static str {
         include_str!("part5_rust.md")
     }
@@ -367,6 +357,6 @@ fn load_store_claim(cx: &mut Cx, lost: u64, total: u64, expected_share: f64) {
         low: 1.0,
         high: total as f64,
         text: "Load-then-store lost updates: each load and each store is atomic, the pair \
-               is not (the lesson of counter += 1 again).",
+               is not.",
     });
 }

@@ -56,8 +56,8 @@
 //! * Parts size their work by time: a live run first times a countdown step
 //!   ([`setup::Config::calibrated`]); the simulator charges 0.4 ns per step
 //!   ([`setup::SIM_STEP_PICOS`]). Only ratios and rates are compared with the live run.
-//! * CPython 3.10 (bpo-29988) consults the eval breaker only after calls and on backward
-//!   jumps; 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial
+//! * CPython 3.10 (bpo-29988) consults the eval breaker after calls, on backward jumps, on
+//!   taken `POP_JUMP_IF_*` jumps and on frame entry; 3.11–3.12 at `RESUME` (function entry), `JUMP_BACKWARD` and calls into C (trivial
 //!   specialized calls such as `len()` skip it); 3.13+ at `_CHECK_PERIODIC` / `RESUME_CHECK`.
 //!   The countdown has one backward jump per step and no calls, so on all of them one check
 //!   point per step is what CPython does for this loop.

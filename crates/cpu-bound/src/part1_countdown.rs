@@ -195,7 +195,7 @@ fn show_introspection(seen: &[(String, usize)]) {
     kv("name, active_count() in each", answers.join(", "));
     let most = seen.iter().map(|(_, active)| *active).max().unwrap_or(0);
     note(&format!(
-        "(CPython prints {}: it also counts the main thread, waiting in join().)",
+        "(CPython prints {}: it counts the main thread too.)",
         most + 1
     ));
     println!();

@@ -2,21 +2,21 @@
 //!
 //! A lesson never prints "two threads take as long as one" on its own. It makes a [`Claim`]:
 //! the live figure, what the simulator expects on an idle machine with this many cores, the
-//! bound the sentence needs, and the sentence. [`claim`] prints the figure beside the
-//! expectation, then the sentence only if the figure is inside the bound. Otherwise it says
+//! bound the sentence needs, and the sentence. [`Cx::claim`](crate::context::Cx::claim)
+//! prints the figure beside the expectation, then the sentence only if the figure is inside
+//! the bound. Otherwise it says
 //! plainly that this run did not show it, why that probably is (a fresh [`probe`]), and what to
-//! do. Every claim is also recorded: [`log`] for the lesson itself (the decision guide quotes
-//! only claims that held) and, with `--claims FILE`, one JSON object per line.
+//! do. Every claim is also recorded in the run's [`Sink`]: for the lesson itself
+//! ([`Cx::claims`](crate::context::Cx::claims); the decision guide quotes only claims that
+//! held) and, with `--claims FILE`, one JSON object per line.
 
+use anyhow::Context as _;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use anyhow::Context as _;
 
 use crate::measure::fmt_count;
-use crate::session::{self, Session};
+use crate::session::Session;
 use crate::{probe, report};
 
 /// How a claim's figures are written.
@@ -65,7 +65,7 @@ pub struct Claim<'a> {
     pub unit: Unit,
     /// The live figure (in `--simulated` mode, the simulator's).
     pub measured: f64,
-    /// The simulator's figure for [`session::sim_cores`] cores on an idle machine.
+    /// The simulator's figure for the run's cores ([`Session::cores`]) on an idle machine.
     pub expected: f64,
     /// Lowest figure that still supports the sentence.
     pub low: f64,
@@ -291,10 +291,18 @@ pub struct Compared {
 impl Compared {
     /// `c` as a row: its figures written in its unit, whether it held, the bound it needs.
     pub fn of(c: &Claim<'_>) -> Self {
+        let (low, high) = (c.unit.show(c.low), c.unit.show(c.high));
+        // "0.85-1.35x", "4.00-7.00 ms": the unit once, so the row fits on one line.
+        let unit = |s: &str| {
+            s.trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
+                .to_owned()
+        };
         let needs = if c.low == c.high {
-            c.unit.show(c.low)
+            low
+        } else if !unit(&low).is_empty() && unit(&low) == unit(&high) {
+            format!("{}-{high}", low.trim_end_matches(unit(&low).as_str()))
         } else {
-            format!("{} to {}", c.unit.show(c.low), c.unit.show(c.high))
+            format!("{low} to {high}")
         };
         Compared {
             figure: c.figure.to_owned(),
@@ -349,50 +357,6 @@ pub fn side_by_side(rows: &[Compared]) -> String {
         .join("\n")
 }
 
-/// The process-wide sink of parts not yet written as [`crate::part::Part`]s.
-static LOG: Mutex<Option<Sink>> = Mutex::new(None);
-
-fn lock() -> MutexGuard<'static, Option<Sink>> {
-    LOG.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Claims made so far through [`claim`] (the old, process-wide way), oldest first. Parts written
-/// as [`crate::part::Part`]s read `cx.claims()` instead; this goes once every lesson has moved.
-pub fn log() -> Vec<Record> {
-    lock()
-        .as_ref()
-        .map(|sink| sink.records.clone())
-        .unwrap_or_default()
-}
-
-/// The latest claim made through [`claim`] whose sentence contains `needle`, if any.
-pub fn find(needle: &str) -> Option<Record> {
-    lock().as_ref().and_then(|sink| sink.find(needle).cloned())
-}
-
-/// How many claims [`claim`] has made in this process.
-pub(crate) fn made() -> usize {
-    lock().as_ref().map_or(0, |sink| sink.records.len())
-}
-
-/// The claims [`claim`] made after the first `from` (the runner copies an old-style part's
-/// claims into the lesson's own sink this way).
-pub(crate) fn made_since(from: usize) -> Vec<Record> {
-    lock()
-        .as_ref()
-        .map(|sink| sink.records.get(from..).unwrap_or_default().to_vec())
-        .unwrap_or_default()
-}
-
-/// State a claim the old way, through the process-wide sink and session. Parts written as
-/// [`crate::part::Part`]s call `cx.claim(..)`; this goes once every lesson has moved.
-pub fn claim(c: Claim<'_>) -> bool {
-    let session = session::current();
-    lock()
-        .get_or_insert_with(Sink::default)
-        .state(&session, Pass::Only, c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,16 +375,20 @@ mod tests {
 
     #[test]
     fn a_claim_holds_exactly_inside_its_bound() {
+        let mut sink = Sink::default();
+        let mut claim = |c| sink.state(&Session::simulated(2), Pass::Only, c);
         assert!(claim(sample(1.0)));
         assert!(claim(sample(0.8)));
         assert!(claim(sample(1.35)));
         assert!(!claim(sample(1.36)));
         assert!(!claim(sample(f64::NAN)));
-        let missed = log()
-            .into_iter()
-            .filter(|r| r.claim.starts_with("Two threads") && !r.held)
+        assert_eq!(sink.records().len(), 5);
+        let missed = sink
+            .records()
+            .iter()
+            .filter(|r| !r.held)
             .collect::<Vec<_>>();
-        assert!(missed.len() >= 2);
+        assert_eq!(missed.len(), 2);
         assert!(
             missed
                 .iter()
@@ -455,6 +423,27 @@ mod tests {
             serde_json::to_string(&record).unwrap(),
             r#"{"lesson":"cpu-bound","part":1,"claim":"x","measured":0.97,"expected":1.0,"low":0.8,"high":1.35,"held":true,"cause":null}"#
         );
+    }
+
+    #[test]
+    fn a_compared_row_writes_its_bound_with_the_unit_once() {
+        let needs = |unit, low, high| {
+            Compared::of(&Claim {
+                figure: "f",
+                unit,
+                measured: low,
+                expected: low,
+                low,
+                high,
+                text: "t",
+            })
+            .needs
+        };
+        assert_eq!(needs(Unit::Ratio, 0.85, 1.35), "0.85-1.35x");
+        assert_eq!(needs(Unit::Millis, 4.0, 7.0), "4.00-7.00 ms");
+        assert_eq!(needs(Unit::Percent, 50.0, 100.0), "50.0-100.0 %");
+        assert_eq!(needs(Unit::Count, 1.0, 1_000.0), "1 to 1,000");
+        assert_eq!(needs(Unit::Count, 5.0, 5.0), "5");
     }
 
     #[test]

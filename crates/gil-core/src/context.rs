@@ -1,8 +1,8 @@
 //! The context a lesson's parts run in: what the run was asked for, where claims go, and which
 //! showing of a part is printing (on a busy machine a part shows twice).
 //!
-//! The runner ([`crate::lesson::run_lesson`]) makes one [`Cx`] per lesson run and passes it to
-//! every part; nothing about the run lives in a global. A test makes its own:
+//! The runner ([`crate::lesson::run`]) makes one [`Cx`] per lesson run and passes it to every
+//! part; nothing about the run lives in a global. A test makes its own:
 //! `Cx::new(Session::simulated(2))`.
 
 use crate::claim::{Claim, Compared, Pass, Record, Sink};
@@ -134,10 +134,6 @@ impl Cx {
 
     pub(crate) fn set_pass(&mut self, pass: Pass) {
         self.pass = pass;
-    }
-
-    pub(crate) fn record(&mut self, record: Record) {
-        self.claims.push(record);
     }
 
     pub(crate) fn finish(&mut self) -> anyhow::Result<()> {

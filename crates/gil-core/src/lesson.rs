@@ -16,7 +16,7 @@ use crate::cli::GilArgs;
 use crate::context::Cx;
 use crate::figure::Figures;
 use crate::part::LessonPart;
-use crate::session::{self, Session};
+use crate::session::Session;
 use crate::{Gil, Mode, glossary, measure, probe, report};
 
 /// The default switch interval in milliseconds, as the flags show it.
@@ -108,23 +108,10 @@ pub struct Lesson<C: 'static> {
     pub intro: &'static str,
     /// Flag suggested for steadier figures when a claim misses, e.g. `--scale 2` ("" if none).
     pub steadier: &'static str,
-    /// The parts, in teaching order: `&Countdown` for a [`crate::part::Part`] (`&PARTS[2]` for
-    /// an old table entry, until every lesson has moved).
+    /// The parts, in teaching order: `&Countdown` for a [`crate::part::Part`] `Countdown`.
     pub parts: &'static [&'static dyn LessonPart<C>],
     /// The exercises that go with this lesson, e.g. `03_countdown_threads`.
     pub exercises: &'static [&'static str],
-}
-
-/// One part of a lesson, the old way: a function that prints as it runs and reads the
-/// process-wide session. New parts implement [`crate::part::Part`]; this goes once every
-/// lesson has moved.
-pub struct Part<C: 'static> {
-    /// Title, e.g. "Two threads counting down".
-    pub title: &'static str,
-    /// The few lines of Python the part models, shown before its figures ("" for none).
-    pub python: &'static str,
-    /// Runs the part, printing as it goes.
-    pub run: fn(&C) -> anyhow::Result<()>,
 }
 
 impl<C> Lesson<C> {
@@ -169,7 +156,6 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
         deep: args.deep,
         figures: figures.clone(),
     };
-    session::begin(session.clone());
     let mut cx = Cx::with_sink(session, sink);
 
     report::lesson_title(lesson.number, lesson.title, lesson.shows);
@@ -188,7 +174,6 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
 
     for (n, part) in parts {
         cx.enter_part(u8::try_from(n).unwrap_or(u8::MAX));
-        session::enter_part(u8::try_from(n).unwrap_or(u8::MAX));
         report::part_heading(n, part.title());
         if !part.python().is_empty() {
             report::python(part.python());
@@ -277,18 +262,29 @@ fn summary(cx: &Cx) {
     if made.is_empty() {
         return;
     }
-    let held = made.iter().filter(|r| r.held).count();
+    let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
     println!();
-    let summary = if made.len() == 1 && held == 1 {
+    report::indented(
+        &summary_text(made, busy_at_start, cx.session().steadier),
+        "",
+        "",
+    );
+}
+
+/// The summary's sentence: how many of `made` held and, if some missed, the likely cause,
+/// said once; when the top of the lesson already said the machine was busy, it refers back
+/// instead of saying it again.
+fn summary_text(made: &[crate::claim::Record], busy_at_start: bool, steadier: &str) -> String {
+    let held = made.iter().filter(|r| r.held).count();
+    if made.len() == 1 && held == 1 {
         "The one result this run stated held.".to_owned()
     } else if held == made.len() {
         format!("All {} results this run stated held.", made.len())
     } else {
-        let advice = match cx.session().steadier {
+        let advice = match steadier {
             "" => "Rerun when the machine is quieter.".to_owned(),
             flag => format!("Rerun when the machine is quieter, or with {flag}."),
         };
-        let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
         let cause = match made.iter().find_map(|r| r.cause.clone()) {
             // The top of the lesson already said the machine was busy: say it once.
             Some(cause) if busy_at_start && cause.starts_with("other programs") => {
@@ -301,8 +297,7 @@ fn summary(cx: &Cx) {
             "{held} of {} results held this run (✗ above). Likely cause: {cause}. {advice}",
             made.len()
         )
-    };
-    report::indented(&summary, "", "");
+    }
 }
 
 fn cores_text(n: usize) -> String {
@@ -376,32 +371,79 @@ mod tests {
         Cli::try_parse_from(std::iter::once("lesson").chain(args.iter().copied())).map(|c| c.lesson)
     }
 
-    static PARTS: [Part<u32>; 2] = [
-        Part {
-            title: "one",
-            python: "x = 1",
-            run: |_| Ok(()),
-        },
-        Part {
-            title: "two",
-            python: "",
-            run: |cfg| {
-                anyhow::ensure!(*cfg == 7, "cfg reached the part");
-                Ok(())
-            },
-        },
-    ];
+    /// A part whose figures are the configuration it was given; it refuses any but 7.
+    struct Echo(&'static str);
 
-    static LESSON: Lesson<u32> = Lesson {
+    impl crate::part::Part<u32> for Echo {
+        type Figures = u32;
+
+        fn title(&self) -> &'static str {
+            self.0
+        }
+
+        fn live(&self, _: &Cx, cfg: &u32) -> anyhow::Result<u32> {
+            Ok(*cfg)
+        }
+
+        fn simulate(&self, _: &Cx, cfg: &u32) -> anyhow::Result<u32> {
+            anyhow::ensure!(*cfg == 7, "cfg reached the part");
+            Ok(*cfg)
+        }
+
+        fn show(&self, cx: &mut Cx, _: &u32, run: crate::part::Run<'_, u32>) -> anyhow::Result<()> {
+            cx.claim(crate::claim::Claim {
+                figure: "configuration seen",
+                unit: crate::claim::Unit::Count,
+                measured: f64::from(*run.figures),
+                expected: f64::from(*run.expected),
+                low: 7.0,
+                high: 7.0,
+                text: "The part saw the lesson's configuration.",
+            });
+            Ok(())
+        }
+    }
+
+    const LESSON: Lesson<u32> = Lesson {
         name: "demo",
         number: 9,
         title: "A demo",
         shows: "It shows the runner.",
         intro: "",
         steadier: "",
-        parts: &[&PARTS[0], &PARTS[1]],
+        parts: &[&Echo("one"), &Echo("two")],
         exercises: &["00_demo"],
     };
+
+    #[test]
+    fn a_busy_machine_named_at_the_top_is_not_named_again_in_the_summary() {
+        let record = |held| crate::claim::Record {
+            lesson: "demo".into(),
+            part: 1,
+            claim: "x".into(),
+            measured: 1.0,
+            expected: 1.0,
+            low: 1.0,
+            high: 1.0,
+            held,
+            cause: (!held)
+                .then(|| "other programs were using about 2.0 of this machine's 2 cores".into()),
+        };
+        let made = [record(true), record(false), record(false)];
+        let once = summary_text(&made, true, "");
+        assert!(once.contains("the busy machine (see the top)"), "{once}");
+        assert!(!once.contains("other programs"), "{once}");
+        let first = summary_text(&made, false, "--scale 2");
+        assert!(
+            first.contains("other programs were using about 2.0"),
+            "{first}"
+        );
+        assert!(first.contains("or with --scale 2"), "{first}");
+        assert_eq!(
+            summary_text(&made[..1], true, ""),
+            "The one result this run stated held."
+        );
+    }
 
     #[test]
     fn flags_parse_and_bad_ones_are_refused() {
@@ -426,6 +468,12 @@ mod tests {
     fn parts_run_through_the_table_and_bad_parts_are_errors() {
         let args = parse(&["--simulated"]).unwrap();
         run_lesson(&LESSON, &args, &7).unwrap();
+        // Each run has its own context: the second does not see the first one's claims.
+        for _ in 0..2 {
+            let cx = run(&LESSON, &args, &7).unwrap();
+            let parts: Vec<(u8, bool)> = cx.claims().iter().map(|r| (r.part, r.held)).collect();
+            assert_eq!(parts, [(1, true), (2, true)]);
+        }
         let err = run_lesson(&LESSON, &parse(&["--part", "3"]).unwrap(), &7).unwrap_err();
         assert_eq!(err.to_string(), "there is no part 3: demo has parts 1 to 2");
         assert!(run_lesson(&LESSON, &args, &8).is_err());

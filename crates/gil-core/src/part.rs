@@ -38,7 +38,7 @@
 
 use crate::claim::Pass;
 use crate::context::Cx;
-use crate::{claim, report, session};
+use crate::{claim, report};
 
 /// Where a part's live figures go in its markdown text, when some prose must follow them.
 pub const FIGURES_MARKER: &str = "<!-- figures -->";
@@ -96,8 +96,8 @@ impl<F> Clone for Run<'_, F> {
 
 impl<F> Copy for Run<'_, F> {}
 
-/// A part as the lesson's table lists it: any [`Part`] of the lesson's configuration (and,
-/// until every lesson has moved, the old [`crate::lesson::Part`] table entries).
+/// A part as the lesson's table lists it: any [`Part`] of the lesson's configuration, its
+/// figures' type hidden so that one table holds parts of different figures.
 pub trait LessonPart<C>: Sync {
     /// The part's title.
     fn title(&self) -> &'static str;
@@ -200,9 +200,8 @@ fn show_busy<C, P: Part<C>>(
 pub fn busy_note(needed: usize, free: f64) -> String {
     let cores = if needed == 1 { "core" } else { "cores" };
     format!(
-        "Too busy for this part (it needs {needed} free {cores}, about {free:.1} are free): \
-         the figures below are the simulator's for an idle machine, and the last table sets \
-         this run's beside them."
+        "Too busy for this part ({needed} free {cores} needed, about {free:.1} free): the \
+         simulator's figures for an idle machine, then this run's beside them."
     )
 }
 
@@ -210,58 +209,6 @@ pub fn busy_note(needed: usize, free: f64) -> String {
 pub fn split_at_figures(text: &str) -> (&str, &str) {
     text.split_once(FIGURES_MARKER).unwrap_or((text, ""))
 }
-
-/// The old table entry: a title, the Python, and a function that prints as it runs, reading
-/// the process-wide session and claim log. Kept until every lesson's parts are [`Part`]s.
-///
-/// It fits the new contract this way: its "figures" are how many claims the old log held
-/// before it ran; it runs in whichever of [`Part::live`] and [`Part::simulate`] matches the
-/// run, does nothing in the other, and [`Part::show`] copies its claims into the context.
-impl<C> Part<C> for crate::lesson::Part<C> {
-    type Figures = usize;
-
-    fn title(&self) -> &'static str {
-        self.title
-    }
-
-    fn python(&self) -> &'static str {
-        self.python
-    }
-
-    fn cores_needed(&self, _cfg: &C) -> usize {
-        // Never "too busy": the old parts say what they measured themselves.
-        0
-    }
-
-    fn live(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
-        self.run_old(cx, cfg)
-    }
-
-    fn simulate(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
-        if cx.simulated() {
-            self.run_old(cx, cfg)
-        } else {
-            Ok(claim::made())
-        }
-    }
-
-    fn show(&self, cx: &mut Cx, _cfg: &C, run: Run<'_, usize>) -> anyhow::Result<()> {
-        for record in claim::made_since(*run.figures) {
-            cx.record(record);
-        }
-        Ok(())
-    }
-}
-
-impl<C> crate::lesson::Part<C> {
-    fn run_old(&self, cx: &Cx, cfg: &C) -> anyhow::Result<usize> {
-        session::begin(cx.session().clone());
-        let from = claim::made();
-        (self.run)(cfg)?;
-        Ok(from)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,7 +289,7 @@ mod tests {
             idle: "2.00x".to_owned(),
             this_run: "1.01x".to_owned(),
             held,
-            needs: "1.50x to 2.50x".to_owned(),
+            needs: "1.50-2.50x".to_owned(),
         };
         let table = claim::side_by_side(&[
             row("GIL time, two threads / one", true),
@@ -350,11 +297,11 @@ mod tests {
         ]);
         assert_eq!(
             table,
-            "    result                                idle machine  this run  needs
-    ------------------------------------  ------------  --------  --------------
-  ✓ GIL time, two threads / one                  2.00x     1.01x  1.50x to 2.50x
-  ✗ free-threaded speedup, two threads           2.00x     1.01x  1.50x to 2.50x
-    over one"
+            "    result                                    idle machine  this run  needs
+    ----------------------------------------  ------------  --------  ----------
+  ✓ GIL time, two threads / one                      2.00x     1.01x  1.50-2.50x
+  ✗ free-threaded speedup, two threads over          2.00x     1.01x  1.50-2.50x
+    one"
         );
         let long = "a figure whose name is far too long to share one line with its figures";
         let table = claim::side_by_side(&[row(long, false)]);
@@ -367,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_busy_note_names_the_cores() {
-        assert!(busy_note(1, 0.1).contains("it needs 1 free core,"));
-        assert!(busy_note(2, 0.4).contains("it needs 2 free cores, about 0.4 are free"));
+        assert!(busy_note(1, 0.1).contains("(1 free core needed,"));
+        assert!(busy_note(2, 0.4).contains("(2 free cores needed, about 0.4 free)"));
     }
 }

@@ -1,12 +1,9 @@
 //! What the running lesson was asked for: which lesson and part, simulated or live, and how
 //! many cores the simulator assumes.
 //!
-//! A part reads it from its context ([`crate::context::Cx::session`]). Parts not yet written as
-//! [`crate::part::Part`]s still read the process-wide copy ([`current`]) that
-//! [`lesson::run_lesson`](crate::lesson::run_lesson) sets once per part; when no lesson runs the
-//! defaults apply: live, this machine's cores, part 0.
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
+//! The runner ([`lesson::run`](crate::lesson::run)) makes one per lesson run and hands it to
+//! the parts inside their context ([`crate::context::Cx::session`]); nothing keeps a
+//! process-wide copy, so two runs in one process (tests) never see each other's settings.
 
 use crate::figure::Figures;
 use crate::measure;
@@ -28,7 +25,8 @@ pub struct Session {
     pub steadier: &'static str,
     /// `--deep`: also print the CPython-internals detail.
     pub deep: bool,
-    /// Where figures go (`--svg`, `--trace`); see [`figure::show`](crate::figure::show).
+    /// Where figures go (`--svg`, `--trace`); parts hand them over with
+    /// [`Cx::figure`](crate::context::Cx::figure).
     pub figures: Figures,
 }
 
@@ -56,38 +54,4 @@ impl Session {
             ..Session::default()
         }
     }
-}
-
-/// The settings of the lesson now running, for parts not yet written as
-/// [`crate::part::Part`]s (which get a [`crate::context::Cx`] instead); goes once all have moved.
-static CURRENT: Mutex<Option<Session>> = Mutex::new(None);
-
-fn slot() -> MutexGuard<'static, Option<Session>> {
-    CURRENT.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The settings in force (the defaults when no lesson has started).
-pub fn current() -> Session {
-    slot().clone().unwrap_or_default()
-}
-
-/// Whether parts should run on the simulator only.
-pub fn simulated() -> bool {
-    current().simulated
-}
-
-/// Cores the simulator assumes.
-pub fn sim_cores() -> usize {
-    current().cores
-}
-
-/// Install the settings of a lesson that is starting.
-pub(crate) fn begin(session: Session) {
-    *slot() = Some(session);
-}
-
-/// Mark part `part` as running.
-pub(crate) fn enter_part(part: u8) {
-    let mut slot = slot();
-    slot.get_or_insert_with(Session::default).part = part;
 }

@@ -348,7 +348,7 @@ impl Timeline {
             format!("every switch interval ({})", fmt_duration(tick))
         } else {
             format!(
-                "every {} (the switch interval is {})",
+                "every {} (switch interval {})",
                 fmt_duration(tick),
                 fmt_duration(self.switch_interval)
             )
@@ -363,11 +363,11 @@ impl Timeline {
         .into_iter()
         .filter(|(glyph, _)| used.contains(*glyph))
         .map(|(glyph, meaning)| format!("{glyph} {meaning}"))
-        .chain(finished.then(|| format!("{FINISHED} the thread ended")))
+        .chain(finished.then(|| format!("{FINISHED} ended")))
         .collect();
         let _ = write!(
             out,
-            "{:>name_width$} one cell = {}; '|' {tick_meaning}; {}",
+            "{:>name_width$} a cell is {}, '|' {tick_meaning}; {}",
             "",
             fmt_duration(cell),
             key.join(", "),
@@ -489,7 +489,7 @@ mod tests {
         let rows: Vec<&str> = chart.lines().collect();
         assert_eq!(rows[2], "   |---------|---------");
         assert!(
-            rows[3].contains("'|' every 100.00 ms (the switch interval is 5.00 ms)"),
+            rows[3].contains("'|' every 100.00 ms (switch interval 5.00 ms)"),
             "{}",
             rows[3]
         );
@@ -501,7 +501,7 @@ mod tests {
         let rows: Vec<&str> = chart.lines().collect();
         assert_eq!(rows[0], "T1 █▒█▒┤");
         assert_eq!(rows[1], "T2 ▒█▒█┤");
-        assert!(rows[3].contains("┤ the thread ended"), "{}", rows[3]);
+        assert!(rows[3].contains("┤ ended"), "{}", rows[3]);
         let whole = two_threads_alternating().render(8);
         assert!(
             !whole.contains(FINISHED),

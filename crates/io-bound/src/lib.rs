@@ -97,12 +97,12 @@ pub static LESSON: Lesson<Config> = Lesson {
     name: "io-bound",
     number: 3,
     title: "I/O-bound threads under the GIL",
-    shows: "A thread that waits for a timer, a disk or a socket lets go of the GIL, so \
-            waiting threads overlap; then what goes wrong when a wait keeps the GIL, and \
-            when short waits meet a busy thread.",
+    shows: "Waiting threads overlap, as a thread lets go of the GIL while it waits; what \
+            goes wrong when a wait keeps it, or short waits meet a busy thread.",
     intro: "A thread detaches from the GIL around a call that may block (CPython's \
-            Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as time.sleep, \
-            file and socket calls and NumPy's long loops do.",
+            Py_BEGIN_ALLOW_THREADS): the code inside runs without the GIL, as in \
+            time.sleep, file and socket calls and NumPy's long loops. A thread waiting for \
+            the GIL asks for it after one switch interval (5 ms by default, lesson 2).",
     steadier: "",
     parts: &[
         &part1_downloads::Downloads,

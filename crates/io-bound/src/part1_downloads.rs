@@ -24,13 +24,13 @@ use crate::{Config, Overlap};
 /// The Python this part models.
 pub const PYTHON: &str = "
 def download(n):
-    time.sleep(0.05)         # the wait: sleeping releases the GIL
+    time.sleep(0.05)         # releases the GIL
     return f'file {n} downloaded'
 
-for n in range(4):           # one after another: 4 waits in a row
+for n in range(4):           # one after another
     download(n)
 threads = [Thread(target=download, args=(n,)) for n in range(4)]
-for t in threads: t.start()  # on threads: the 4 waits at once
+for t in threads: t.start()  # all at once
 for t in threads: t.join()";
 
 /// The "Python" a download runs around its wait, as the simulator sees it.
@@ -210,7 +210,7 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         expected: speedup,
         low: speedup * 0.85,
         high: speedup * 1.1 + 0.05,
-        text: &format!("The {n} waits overlapped: {n} threads took about as long as one download."),
+        text: &format!("The {n} waits overlapped: {n} threads took about one download's time."),
     });
     let held = expected.overlap.held_share() * 100.0;
     cx.claim(Claim {

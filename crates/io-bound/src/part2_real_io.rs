@@ -38,13 +38,13 @@ use crate::{Config, Overlap};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-def save(path, data):
-    with open(path, 'wb') as f:        # write() and fsync() release the GIL
+def save(path, data):                  # write and fsync release the GIL
+    with open(path, 'wb') as f:
         f.write(data); os.fsync(f.fileno())
 
-def fetch(n):
+def fetch(n):                          # so do send and recv
     with socket.create_connection(server) as s:
-        s.sendall(b'GET /%d\\n' % n)       # send and recv release the GIL
+        s.sendall(b'GET /%d\\n' % n)
         return s.recv(4096)";
 
 /// Size of one `write`/`read` call.
@@ -318,7 +318,7 @@ pub const TEXT: &str = include_str!("part2_real_io.md");
 
 fn print_comparison(what: &str, n: usize, c: &Comparison) {
     report::kv(&format!("{what}, one by one"), fmt_duration(c.sequential));
-    report::kv(&format!("{what}, on {n} threads"), fmt_duration(c.threaded));
+    report::kv(&format!("on {n} threads"), fmt_duration(c.threaded));
 }
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.

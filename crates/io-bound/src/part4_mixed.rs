@@ -32,9 +32,9 @@ use crate::{CHART_CELLS, Config, Overlap, print_chart};
 /// The Python this part models.
 pub const PYTHON: &str = "
 def worker(n, wait):
-    while n > 0:          # CPU phase: Python bytecode, needs the GIL
+    while n > 0:          # CPU phase: needs the GIL
         n -= 1
-    time.sleep(wait)      # I/O phase: the GIL is released
+    time.sleep(wait)      # I/O phase: detached
 threads = [Thread(target=worker, args=(N, 0.05)) for _ in range(3)]";
 
 /// The tutorial's worker count.
@@ -259,7 +259,6 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         &format!("3 sleeps of {}, start to end", fmt_duration(r.io_delay)),
         fmt_duration(r.run.io_span()),
     );
-    report::kv("3 workers, time taken", fmt_duration(r.run.wall));
     print_chart(&r.run.timeline.render(CHART_CELLS));
     cx.figure(
         &TimelineChart::new("mixed", "Three workers: count, then sleep", &r.run.timeline)

@@ -28,7 +28,7 @@ use gil_core::claim::{Claim, Unit};
 use gil_core::context::Cx;
 use gil_core::echo::{self, Behaviour, Convoy, LoopbackServer, RoundTrips};
 use gil_core::figure::{LineChart, Scale, Series, TimelineChart};
-use gil_core::measure::{fmt_count, fmt_duration, median_by};
+use gil_core::measure::{fmt_duration, median_by};
 use gil_core::part::{Part, Run as PartRun};
 use gil_core::sim::{Script, Step, simulate};
 use gil_core::{Timeline, report};
@@ -37,10 +37,10 @@ use crate::{CHART_CELLS, Config, print_chart};
 
 /// The Python this part models.
 pub const PYTHON: &str = "
-def spin():                  # a CPU-bound thread: never waits
+def spin():                  # CPU-bound: never waits
     while True: pass
 def echo_client(sock, n):
-    for _ in range(n):       # many short waits: each releases the GIL
+    for _ in range(n):       # short waits, each detached
         sock.sendall(b'ping'); sock.recv(4)
 Thread(target=spin, daemon=True).start()
 echo_client(sock, 40)        # then again after sys.setswitchinterval(0.001)";
@@ -323,21 +323,12 @@ pub const TEXT: &str = include_str!("part5_convoy.md");
 
 /// Print the figures of `r` and the claims they support, beside the simulator's `expected`.
 pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow::Result<()> {
-    report::note(&format!(
-        "{} echo round trips over loopback, each send and receive detached:",
-        cfg.ops
-    ));
+    report::note(&format!("{} echo round trips over loopback:", cfg.ops));
     let free = cfg.free_threaded();
     let mut table = report::Table::new(if free {
-        &["I/O thread", "per round trip", "round trips/s"][..]
+        &["I/O thread", "per round trip"][..]
     } else {
-        &[
-            "I/O thread",
-            "per round trip",
-            "round trips/s",
-            "lost the GIL",
-            "mean wait",
-        ][..]
+        &["I/O thread", "per round trip", "lost the GIL", "mean wait"][..]
     });
     for (what, b) in [
         ("alone".to_owned(), &r.alone),
@@ -350,12 +341,7 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
             &r.beside_short,
         ),
     ] {
-        let per_second = 1.0 / b.per_op.as_secs_f64().max(1e-12);
-        let mut row = vec![
-            what,
-            fmt_duration(b.per_op),
-            fmt_count(per_second.round() as u64),
-        ];
+        let mut row = vec![what, fmt_duration(b.per_op)];
         if !free {
             row.push(format!("{:.0} %", b.lost_share * 100.0));
             row.push(b.mean_wait.map_or("-".to_owned(), fmt_duration));
@@ -382,8 +368,8 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         (
             50.0,
             100.0,
-            "Beside the CPU thread, most round trips lost the GIL: the spinner took it \
-             before the answer came back. That is the convoy.",
+            "Most round trips lost the GIL to the spinner before their answer came back: \
+             the convoy.",
         )
     } else {
         (
@@ -448,10 +434,7 @@ pub fn show(cx: &mut Cx, cfg: &Config, r: &Report, expected: &Report) -> anyhow:
         high: high.max(gain),
         text,
     });
-    report::note(
-        "One round trip beside the CPU thread, from the I/O thread letting go of the GIL \
-         to holding it again:",
-    );
+    report::note("One round trip beside the CPU thread:");
     let (from, to) = zoom(&r.timeline, r.interval);
     print_chart(&r.timeline.render_window(from, to, CHART_CELLS));
     let (start, _) = r.timeline.extent();

@@ -42,7 +42,7 @@ pub const PYTHON: &str = "
 def row(operation):          # e.g. lambda: np.sum(a ** 2)
     threads = [Thread(target=operation) for _ in range(2)]
     for t in threads: t.start()
-    for t in threads: t.join()  # did the two run at the same time?";
+    for t in threads: t.join()";
 
 /// Threads per experiment.
 pub const THREADS: usize = 2;
@@ -79,7 +79,7 @@ impl Operation {
     pub fn label(self) -> &'static str {
         match self {
             Operation::Sleep => "time.sleep",
-            Operation::FileIo => "file I/O (write, fsync, read)",
+            Operation::FileIo => "file write, fsync, read",
             Operation::NetworkIo => "network I/O (socket)",
             Operation::Ndarray => "ndarray sum of squares",
             Operation::PureComputation => "pure computation",

@@ -308,3 +308,17 @@ fn svg_and_trace_flags_write_every_figure_the_same_every_time() {
     assert!(trace.contains("\"traceEvents\"") && trace.contains("\"io\""));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// Issue 19's budget: the lesson reads in minutes, says "simulated" at most once, and never
+/// names a text the learner does not have.
+#[test]
+fn simulated_text_stays_within_its_word_budget() {
+    let out = lesson()
+        .arg("--simulated")
+        .output()
+        .expect("the lesson runs");
+    assert!(out.status.success());
+    let out = String::from_utf8(out.stdout).expect("UTF-8");
+    let problems = gil_core::report::reading_problems(&out, 1_050);
+    assert!(problems.is_empty(), "{problems:?}:\n{out}");
+}

@@ -21,7 +21,7 @@ b = a
 c = [a]                       # a list slot is a reference too
 del b
 del c
-print(sys.getrefcount(None))  # None is immortal
+print(sys.getrefcount(None))
 del a";
 
 /// `sys.getrefcount(None)` on 64-bit CPython 3.14 and later: `_Py_IMMORTAL_INITIAL_REFCNT`,

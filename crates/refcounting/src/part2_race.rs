@@ -398,14 +398,7 @@ impl Part<Config> for Race {
             "real threads, nothing replayed"
         };
         note(&format!("{} trials per row ({how}):", cfg.trials.max(1)));
-        if let Some(seen) = &report.seen {
-            note(&format!(
-                "(threading.active_count() while racing: {} in the model, one more in \
-                 CPython, which counts the main thread; names {}.)",
-                seen.active_threads,
-                seen.names.join(" and ")
-            ));
-        }
+        // threading.active_count() and the names (report.seen) are lesson 2's aside.
         let mut table = Table::new(&[
             "counting",
             "exact",

@@ -267,9 +267,14 @@ fn show(cx: &mut Cx, cfg: &Config, report: &Report) -> anyhow::Result<()> {
             unit: Unit::Ratio,
             measured: report.atomic_over_plain(),
             expected: Pair::Atomic.over_plain(),
-            low: 1.5,
+            // The model's plain pair carries the same bookkeeping as the atomic one (the
+            // immortal check, the dispatch on the kind of count, the use-after-free test), so
+            // the measured ratio is smaller than a bare `lock xadd` against `add`: 2.3-2.5x on
+            // a 2-core VM after a warm-up round, 1.5-2.1x when the plain pair was timed cold.
+            // The sentence needs "more", with room for noise.
+            low: 1.25,
             high: 200.0,
-            text: "An atomic incref+decref costs clearly more than a plain one, even with no \
+            text: "An atomic incref+decref costs more than a plain one, even with no \
                    other thread near it: atomic counts everywhere would tax every \
                    single-threaded program, which is why that simple fix was rejected for \
                    decades.",

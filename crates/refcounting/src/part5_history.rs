@@ -131,8 +131,8 @@ impl Part<Config> for History {
 fn show(cx: &mut Cx, cfg: &Config, report: &Report, expected: &Report) -> anyhow::Result<()> {
     if cx.showing_simulated() {
         note(&format!(
-            "A lock per object adds {} atomic updates to each incref+decref (a lock and an \
-             unlock around each): {} a plain pair at part 3's assumed price.",
+            "The alternative to one lock, a lock per object (fine-grained locking), adds {} \
+             atomic updates to each incref+decref: {} a plain pair at part 3's assumed price.",
             Pair::LockPerObject.atomic_updates(),
             fmt_ratio(ratio(report.locked, report.plain))
         ));

@@ -30,7 +30,7 @@ pub struct SizeArgs {
     pub holders: Option<u64>,
 
     /// Parts 3-5: incref+decref pairs per timing, 100000 to 100000000 (two-thread timings do
-    /// a tenth) [default: 4000000, --quick 1000000]
+    /// a tenth) [default: 8000000, --quick 1000000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100_000..=100_000_000))]
     pub pairs: Option<u64>,
 }
@@ -57,15 +57,15 @@ pub struct Config {
 
 impl Default for Config {
     /// The full lesson: a million references per racing thread (thousands of lost updates
-    /// without a lock), five trials, four million pairs per timing (tens of milliseconds for
-    /// the slowest kind, enough for a steady median of three).
+    /// without a lock), five trials, eight million pairs per timing (tens of milliseconds for
+    /// the slowest kind; a median of five timings after an untimed round).
     fn default() -> Self {
         Config {
             refs: 1_000_000,
             holders: 1_000,
             trials: 5,
-            pairs: 4_000_000,
-            repeats: 3,
+            pairs: 8_000_000,
+            repeats: 5,
             gil: GilArgs {
                 free_threaded: false,
                 switch_interval: DEFAULT_SWITCH_INTERVAL_MS,
@@ -76,8 +76,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A small run for tests and `--quick`: a fifth of the references, three trials, a
-    /// quarter of the pairs, one timing each.
+    /// A small run for tests and `--quick`: a fifth of the references, three trials, an
+    /// eighth of the pairs, one timing each.
     pub fn quick() -> Self {
         Config {
             refs: 200_000,
@@ -134,8 +134,15 @@ pub fn per_op(total: Duration, n: u64) -> f64 {
 /// Time several variants in turns — one timing of each, then the next round — and return
 /// each variant's median over `repeats` rounds. Each `variant` does one timing and returns
 /// nanoseconds per pair. Taking turns means a busy spell on the machine hits every variant
-/// alike instead of one block of timings.
+/// alike instead of one block of timings; with more than one round, one untimed round first
+/// warms the objects and the core (a cold first timing of the fastest variant once doubled
+/// it, and with it every ratio to plain).
 pub fn in_turns(repeats: usize, variants: &[&dyn Fn() -> f64]) -> Vec<f64> {
+    if repeats > 1 {
+        for variant in variants {
+            variant();
+        }
+    }
     measure::in_turns(repeats, variants.len(), |i| variants[i]())
         .into_iter()
         .map(|times| measure::median_by(times, |t| *t).unwrap_or(f64::NAN))

@@ -49,6 +49,10 @@ pub struct Exercise {
     /// How many times one check runs it (races need several).
     #[serde(default = "one")]
     pub runs: u32,
+    /// Its runs mostly wait (sleeps, a stuck program's time limit) and its checks time no
+    /// computation, so `verify` may run it beside an exercise that needs the cores.
+    #[serde(default)]
+    pub waits: bool,
     /// Command-line arguments, `{param}` filled in.
     #[serde(default)]
     pub args: String,

@@ -125,6 +125,8 @@ fn check_one(
         colour: chatty && Paint::for_stdout().on,
         chatty,
         build: true,
+        pythons: Default::default(),
+        solution_runs: None,
     };
     let hash = project
         .source(exercise, Side::Exercise)

@@ -69,19 +69,39 @@ pub(super) fn run_deadlocks(
     kv("source", args.source.display());
     kv("build", fmt_duration(took));
     kv("python", &python.version);
-    for scenario in ["lookup", "square_many"] {
-        run_scenario(python, root, &module_dir, args, scenario)?;
+    // The two scenarios are separate Python processes that mostly wait (a sleep, or a deadlock
+    // until the time limit): run them at once, report them in order.
+    let scenarios = ["lookup", "square_many"];
+    let outcomes = std::thread::scope(|scope| {
+        let running: Vec<_> = scenarios
+            .iter()
+            .map(|scenario| {
+                let module_dir = &module_dir;
+                scope.spawn(move || run_scenario(python, root, module_dir, args, scenario))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|run| {
+                run.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a scenario's thread panicked")))
+            })
+            .collect::<Vec<_>>()
+    });
+    for (scenario, outcome) in scenarios.iter().zip(outcomes) {
+        report_scenario(&outcome?, args, scenario)?;
     }
     Ok(())
 }
 
+/// Run one scenario's Python process under the time limit `--patience`.
 fn run_scenario(
     python: &Python,
     root: &Path,
     module_dir: &Path,
     args: &DeadlocksArgs,
     scenario: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<process::Outcome> {
     let driver = template_dir(root).join("deadlocks.py");
     let words = vec![
         "-B".to_owned(),
@@ -98,8 +118,16 @@ fn run_scenario(
         timeout: Duration::from_secs(args.patience.max(1)),
         max_output: 1 << 20,
     };
-    let outcome = process::run(&python.exe, &words, root, limits)
-        .with_context(|| format!("running deadlocks.py in Python {}", python.version))?;
+    process::run(&python.exe, &words, root, limits)
+        .with_context(|| format!("running deadlocks.py in Python {}", python.version))
+}
+
+/// Print what one scenario showed: its lines, or for one that hung, who waits for what.
+fn report_scenario(
+    outcome: &process::Outcome,
+    args: &DeadlocksArgs,
+    scenario: &str,
+) -> anyhow::Result<()> {
     for line in outcome
         .stdout
         .lines()

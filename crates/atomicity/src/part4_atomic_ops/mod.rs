@@ -37,13 +37,6 @@ pub use rows::{Op, ROWS, Regs, Row, Shared, Size};
 
 use crate::setup::Config;
 
-/// The Python this part models.
-pub const PYTHON: &str = "\
-L.append(x)    x = L.pop()    x = L[i]    D[k] = v    x = D.get(k, d)
-L[i] = L[i] + 1                  # read, then write
-D[k] = D.get(k, 0) + 1           # read, then write
-if k not in D: D[k] = make(k)    # check, then act";
-
 /// The scheduler's mean time between drop requests in the GIL columns: short, so the GIL
 /// changes hands hundreds of times and every check point inside an operation gets its chance.
 pub const HAMMER_INTERVAL: Duration = Duration::from_micros(50);
@@ -240,10 +233,6 @@ impl Part<Config> for AtomicOps {
         "what the GIL makes atomic, and what it does not"
     }
 
-    fn python(&self) -> &'static str {
-        PYTHON
-    }
-
     fn text(&self) -> &'static str {
         include_str!("../part4_atomic_ops.md")
     }
@@ -392,7 +381,7 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
             "D[k] = D.get(k, 0) + 1 lost, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
-            "It loses updates even on 3.10+: the D.get call is a check point between \
+            "It loses updates even on 3.10+: D.get is a call, so a check point between \
              read and write.",
             "This schedule put no switch at the D.get call; try another --seed.",
         );
@@ -403,8 +392,8 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
             "keys made twice, 3.10+",
             op.violations[1].unwrap_or(0),
             most,
-            "Check-then-act broke on 3.10+ too: another thread acted between check and \
-             act. Use a lock, or one call that does both (D.setdefault(k, v)).",
+            "Check-then-act broke on 3.10+ too: use a lock, or one call that does both \
+             (D.setdefault(k, v)).",
             "This schedule let no thread in between check and act; try another --seed.",
         );
     }
@@ -422,8 +411,8 @@ fn state_results(cx: &mut Cx, report: &Report, size: Size) {
         expected: expected as f64,
         low: 0.0,
         high: 0.0,
-        text: "3.13t's per-object locks kept the single operations whole without a GIL. \
-               The free-threading HOWTO calls that locking the current implementation, not \
-               a guarantee: share data through a lock.",
+        text: "3.13t's per-object locks kept the single operations whole without a GIL; \
+               the free-threading HOWTO calls that the current implementation, not a \
+               guarantee.",
     });
 }

@@ -1,6 +1,7 @@
 //! Pictures of what the model did: SVG figures and traces, one renderer for every lesson.
 //!
-//! A part builds a chart from the model's own types and hands it to [`show`]:
+//! A part builds a chart from the model's own types and hands it to its context,
+//! [`Cx::figure`](crate::context::Cx::figure):
 //!
 //! * [`TimelineChart`]: a [`Timeline`] as swim lanes, one lane per thread (holding, waiting,
 //!   detached, finished), switch-interval ticks, drop requests and forced drops marked, and an
@@ -10,7 +11,7 @@
 //! * [`StepLanes`]: an instruction trace, one lane per thread, a line wherever the GIL changed
 //!   hands (the lost update).
 //!
-//! [`show`] writes the figure to the directory of `--svg DIR` (as `partN-NAME.svg`) and a
+//! [`Figures::show`] writes the figure to the directory of `--svg DIR` (as `partN-NAME.svg`) and a
 //! timeline also to the trace of `--trace FILE`, which [`trace_json`] writes as Chrome Trace
 //! Event JSON for Perfetto or `chrome://tracing`. With neither flag it does nothing, not even
 //! draw. Output depends only on the figures, never on the clock: `--simulated` runs give the
@@ -39,7 +40,6 @@ pub use lanes::TimelineChart;
 pub use steps::{StepLanes, TraceStep};
 pub use trace::trace_json;
 
-use crate::session;
 use crate::timeline::Timeline;
 
 /// A finished SVG figure: its file name (without `.svg`), its title and the document.
@@ -75,7 +75,8 @@ impl Figure {
     }
 }
 
-/// Something [`show`] can draw: every chart type of this module.
+/// Something [`Cx::figure`](crate::context::Cx::figure) can draw: every chart type of this
+/// module.
 pub trait Draw {
     /// Draw it as an SVG figure.
     fn render(&self) -> Figure;
@@ -106,19 +107,6 @@ impl Draw for StepLanes {
     fn render(&self) -> Figure {
         StepLanes::render(self)
     }
-}
-
-/// Hand a figure of the running part to the lesson's `--svg` directory and, if it is a
-/// timeline, to its `--trace` file. Does nothing (and draws nothing) without those flags.
-pub fn show(figure: &impl Draw) -> anyhow::Result<()> {
-    let session = session::current();
-    session.figures.show(session.part, figure)
-}
-
-/// Whether the running lesson wants figures at all (`--svg` or `--trace`): a part that must
-/// simulate extra runs only for a figure asks first.
-pub fn wanted() -> bool {
-    session::current().figures.is_on()
 }
 
 /// Where a lesson run's figures go: the `--svg` directory and the `--trace` file, either

@@ -305,6 +305,39 @@ pub struct Grading<'a> {
     pub chatty: bool,
     /// Build before running (off when `verify` has built everything already).
     pub build: bool,
+    /// The Pythons found so far (asking one about itself takes a process start).
+    pub pythons: Pythons,
+    /// The solution's output for each exercise and parameters it ran with, kept by `verify`,
+    /// which draws the same parameters for every answer to an exercise, so the solution runs
+    /// once per draw; `None` (a learner's check) runs it for every run.
+    pub solution_runs: Option<SolutionRuns>,
+}
+
+/// The solution's standard output by exercise name and parameters.
+pub type SolutionRuns = std::cell::RefCell<BTreeMap<(String, BTreeMap<String, i64>), String>>;
+
+/// The Python for each [`PythonNeed`], looked up once per [`Grading`]: every run of a Python
+/// exercise needs it, and each lookup starts the interpreter (through pyenv's shim, a shell
+/// script, where there is one).
+#[derive(Default)]
+pub struct Pythons {
+    any: std::cell::OnceCell<Option<python::Python>>,
+    free_threaded: std::cell::OnceCell<Option<python::Python>>,
+}
+
+impl Pythons {
+    /// The Python `need` asks for (`None`: there is none).
+    fn get(&self, need: PythonNeed) -> anyhow::Result<Option<python::Python>> {
+        let cell = match need {
+            PythonNeed::Any => &self.any,
+            PythonNeed::FreeThreaded => &self.free_threaded,
+        };
+        if let Some(found) = cell.get() {
+            return Ok(found.clone());
+        }
+        let found = python_for(need)?;
+        Ok(cell.get_or_init(|| found).clone())
+    }
 }
 
 impl Grading<'_> {
@@ -362,7 +395,7 @@ impl Grading<'_> {
             return Ok(Some((Kind::Skipped, message)));
         }
         if let Launch::Python { need, .. } = exercise.launch()
-            && python_for(need)?.is_none()
+            && self.pythons.get(need)?.is_none()
         {
             return Ok(Some((Kind::Skipped, skipped_without(need))));
         }
@@ -544,11 +577,17 @@ impl Grading<'_> {
     }
 
     /// The solution's output with `params`, which checks that use `solution` compare with.
-    fn run_reference(
+    pub fn run_reference(
         &self,
         exercise: &Exercise,
         params: &BTreeMap<String, i64>,
     ) -> anyhow::Result<String> {
+        let key = (exercise.name.clone(), params.clone());
+        if let Some(kept) = self.solution_runs.as_ref()
+            && let Some(stdout) = kept.borrow().get(&key)
+        {
+            return Ok(stdout.clone());
+        }
         let (program, args) =
             self.command(exercise.launch(), exercise, Side::Solution, None, params)?;
         let outcome = self.execute(exercise, &program, &args)?;
@@ -563,18 +602,10 @@ impl Grading<'_> {
                 &exercise.requires,
             ));
         }
+        if let Some(kept) = &self.solution_runs {
+            kept.borrow_mut().insert(key, outcome.stdout.clone());
+        }
         Ok(outcome.stdout)
-    }
-
-    /// Run `side`'s program of `exercise` once with `params`.
-    pub fn run_side(
-        &self,
-        exercise: &Exercise,
-        side: Side,
-        params: &BTreeMap<String, i64>,
-    ) -> anyhow::Result<Outcome> {
-        let (program, args) = self.command(exercise.launch(), exercise, side, None, params)?;
-        self.execute(exercise, &program, &args)
     }
 
     /// Run a program in a scratch directory of its own, outside the repository: whatever it
@@ -627,7 +658,9 @@ impl Grading<'_> {
                 Ok((program, args))
             }
             Launch::Python { args, need } => {
-                let python = python_for(need)?
+                let python = self
+                    .pythons
+                    .get(need)?
                     .with_context(|| format!("{}: no Python to run it on", exercise.name))?;
                 let file = match built {
                     Some(file) => file.to_owned(),

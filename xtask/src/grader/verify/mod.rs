@@ -1,14 +1,14 @@
 //! `cargo xtask verify`: proof that the grader can both pass and fail each exercise.
 //!
-//! For every exercise: its solution passes every check several times in a row (a check that
-//! fails now and then is a flaky check); the exercise as handed out fails; a program that
-//! prints the solution's default output verbatim fails (the manifest's anti-cheat rule); every
-//! plausible wrong answer kept in `solutions/wrong/NAME/` (functions that replace the
-//! solution's functions of the same name) fails on every seed it tries, at the check its header
-//! names, while every right answer written in another style (`solutions/other/NAME/`) passes
-//! on every seed; the stubs are clippy-clean; and the files agree with each other
-//! (the manifest, the two packages, the `[[bin]]` list, the harness below each fence). A
-//! summary table ends it; on a terminal a progress bar says how far along it is.
+//! For every exercise: its solution passes a check (the grader's own rule: `runs` draws;
+//! `--repeat N` asks for N checks in a row, to hunt for a check that fails now and then); the
+//! exercise as handed out fails; a program that prints the solution's default output verbatim
+//! fails (the manifest's anti-cheat rule); every plausible wrong answer kept in
+//! `solutions/wrong/NAME/` (functions that replace the solution's functions of the same name)
+//! fails a check, at the check its header names, while every right answer written in another
+//! style (`solutions/other/NAME/`) passes one; the stubs are clippy-clean; and the files agree
+//! with each other (the manifest, the two packages, the `[[bin]]` list, the harness below each
+//! fence). A summary table ends it; on a terminal a progress bar says how far along it is.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -36,10 +36,11 @@ use wrong::*;
 pub struct VerifyArgs {
     /// Only these exercises (default: all)
     pub names: Vec<String>,
-    /// How many times in a row each solution must pass (and each wrong answer fail)
-    #[arg(long, default_value_t = 3)]
+    /// How many checks in a row each solution must pass and each wrong answer fail (1: the
+    /// grader's own rule, a check of `runs` draws; more to hunt for a flaky check)
+    #[arg(long, default_value_t = 1)]
     pub repeat: u32,
-    /// Leave out `cargo clippy -p exercises -- -D warnings`
+    /// Leave out `cargo clippy --release -p exercises -- -D warnings`
     #[arg(long)]
     pub no_clippy: bool,
 }
@@ -48,7 +49,7 @@ impl Default for VerifyArgs {
     fn default() -> VerifyArgs {
         VerifyArgs {
             names: Vec::new(),
-            repeat: 3,
+            repeat: 1,
             no_clippy: false,
         }
     }
@@ -160,24 +161,25 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .max(8);
     println!("\n{}", paint.bold(&header(width)));
     let bar = progress_bar(exercises.len());
-    // Exercises run side by side only where each still gets two cores: their checks time
-    // threads against each other, and on two cores one exercise needs the whole machine.
-    let jobs = (gil_core::measure::cores() / 2).clamp(1, exercises.len().max(1));
-    let queue = std::sync::Mutex::new(exercises.iter().copied().enumerate());
+    let queues = Queues::new(&exercises);
     let done = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
+        for lane in queues.lanes() {
+            let (queues, done, bar) = (&queues, &done, &bar);
+            let (wrong, broken_exercises, broken_solutions) =
+                (&wrong, &broken_exercises, &broken_solutions);
+            let project = &project;
+            scope.spawn(move || {
                 let mut grading = Grading {
-                    project: &project,
+                    project,
                     rng: Rng::from_entropy(),
                     colour: false,
                     chatty: false,
                     build: false,
+                    pythons: Default::default(),
+                    solution_runs: Some(Default::default()),
                 };
-                loop {
-                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some((at, exercise)) = next else { break };
+                while let Some((at, exercise)) = queues.next(lane) {
                     bar.set_message(exercise.name.clone());
                     let mine = wrong
                         .get(exercise.name.as_str())
@@ -206,6 +208,64 @@ pub fn verify(root: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(summary(&findings, started, paint))
 }
 
+/// Which exercises a lane of phase 5 takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Those that need the cores (their checks time threads against each other), then, once
+    /// none is left, those that wait.
+    Cores,
+    /// Only those that wait (`waits = true`): sleeps and time limits, beside a `Cores` lane.
+    Waits,
+}
+
+/// The exercises still to verify, in course order, split by whether they wait.
+struct Queues<'a> {
+    cores: std::sync::Mutex<std::collections::VecDeque<(usize, &'a Exercise)>>,
+    waits: std::sync::Mutex<std::collections::VecDeque<(usize, &'a Exercise)>>,
+}
+
+impl<'a> Queues<'a> {
+    fn new(exercises: &[&'a Exercise]) -> Queues<'a> {
+        let (waits, cores) = exercises
+            .iter()
+            .copied()
+            .enumerate()
+            .partition(|(_, e)| e.waits);
+        Queues {
+            cores: std::sync::Mutex::new(cores),
+            waits: std::sync::Mutex::new(waits),
+        }
+    }
+
+    /// One `Cores` lane per two cores: their checks time threads against each other, and on
+    /// two cores one such exercise needs the whole machine. Beside them one `Waits` lane,
+    /// where there is a second core and something waits.
+    fn lanes(&self) -> Vec<Lane> {
+        let cores = gil_core::measure::cores();
+        let mut lanes = vec![Lane::Cores; (cores / 2).max(1)];
+        let waiting = !self
+            .waits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        if cores >= 2 && waiting {
+            lanes.push(Lane::Waits);
+        }
+        lanes
+    }
+
+    /// The next exercise for `lane` (`None`: nothing left for it).
+    fn next(&self, lane: Lane) -> Option<(usize, &'a Exercise)> {
+        let pop = |queue: &std::sync::Mutex<std::collections::VecDeque<_>>| {
+            queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        };
+        match lane {
+            Lane::Cores => pop(&self.cores).or_else(|| pop(&self.waits)),
+            Lane::Waits => pop(&self.waits),
+        }
+    }
+}
+
 /// Phase 5, one exercise: its solution passes, the untouched exercise fails, a hard-coded
 /// output fails, each wrong answer fails where its header says. `broken`: whether the
 /// exercise and the solution failed to compile.
@@ -219,11 +279,16 @@ fn verify_one(
     let clock = Instant::now();
     let mut problems = Vec::new();
     let name = &exercise.name;
+    // Every answer to this exercise starts from the same draws, so the solution's output for
+    // them is computed once (`Grading::solution_runs`); each verify run draws afresh.
+    let seed = grading.rng.between(0, i64::MAX) as u64;
+    grading.rng = Rng::new(seed);
     let solution = if broken.1 {
         Cell::Problem("no compile".into())
     } else {
         solution_passes(grading, exercise, repeat, &mut problems)
     };
+    grading.rng = Rng::new(seed);
     let passes = matches!(solution, Cell::Holds(_));
     let untouched = if broken.0 {
         Cell::Problem("no compile".into())
@@ -232,10 +297,11 @@ fn verify_one(
     } else {
         untouched_fails(grading, exercise, &mut problems)
     };
+    grading.rng = Rng::new(seed);
     let (hard_coded, wrong) = if passes {
         (
             hard_coded_fails(grading, exercise, &mut problems),
-            wrong_answers_fail(grading, exercise, wrong, repeat, &mut problems),
+            wrong_answers_fail(grading, exercise, wrong, (repeat, seed), &mut problems),
         )
     } else {
         (Cell::NotRun, Cell::NotRun)
@@ -266,11 +332,14 @@ fn progress_bar(exercises: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// Phase 2: `cargo clippy -p exercises -- -D warnings` (the stubs as handed out).
+/// Phase 2: `cargo clippy --release -p exercises -- -D warnings` (the stubs as handed out; in
+/// the release profile, like every other build of the grader and of `cargo xtask ci`, so the
+/// check shares their build scripts and proc-macros).
 fn clippy_is_clean(project: &Project) -> anyhow::Result<Option<String>> {
-    eprintln!("$ cargo clippy -p exercises -- -D warnings");
+    eprintln!("$ cargo clippy --release -p exercises -- -D warnings");
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["clippy", "--quiet", "--color", "never", "--manifest-path"])
+        .args(["clippy", "--release", "--quiet", "--color", "never"])
+        .arg("--manifest-path")
         .arg(project.root.join("Cargo.toml"))
         .args(["--package", "exercises", "--", "-D", "warnings"])
         .current_dir(&project.root)
@@ -411,7 +480,7 @@ fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, repeat: u32) -> an
     } else {
         // A whole command always needs its parameters: use one random draw.
         let params = exercise.draw(|low, high| grading.rng.between(low, high));
-        grading.run_side(exercise, Side::Solution, &params)?
+        crate::process::Outcome::printed(&grading.run_reference(exercise, &params)?)
     };
     anyhow::ensure!(
         outcome.ending == Ending::Exited(0),
@@ -426,13 +495,13 @@ fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, repeat: u32) -> an
     Ok(passed)
 }
 
-/// Phase 5d: every wrong answer fails on each of `repeat` fresh draws, where its header says,
-/// and every right answer in another style passes on each.
+/// Phase 5d: every wrong answer fails `repeat` checks in a row where its header says, and
+/// every right answer in another style passes as many; each starts from the draws of `seed`.
 fn wrong_answers_fail(
     grading: &mut Grading<'_>,
     exercise: &Exercise,
     answers: &[WrongAnswer],
-    repeat: u32,
+    (repeat, seed): (u32, u64),
     problems: &mut Vec<String>,
 ) -> Cell {
     if answers.is_empty() {
@@ -448,6 +517,7 @@ fn wrong_answers_fail(
             wrong_file(grading.project, &answer.bin)
         };
         let mut ok = true;
+        grading.rng = Rng::new(seed);
         for attempt in 1..=repeat {
             let verdict = match grading.grade(exercise, &Learner::Built(program.clone())) {
                 Ok(verdict) => verdict,

@@ -92,13 +92,10 @@ pub(super) fn wrong_answers<'a>(
         let written = file
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&file, text));
+            .map_err(anyhow::Error::from)
+            .and_then(|()| write_if_changed(&file, text.as_bytes()));
         if let Err(error) = written {
-            problems.push(format!(
-                "{}: cannot write {}: {error}",
-                answer.shown,
-                file.display()
-            ));
+            problems.push(format!("{}: {error:#}", answer.shown));
         }
     }
     // Only `run` exercises' answers (files, not binaries): nothing to build.
@@ -272,8 +269,16 @@ pub(super) fn build_scratch_package(
 ) -> anyhow::Result<()> {
     let dir = project.target.join("wrong-answers");
     let src = dir.join("src");
-    let _ = std::fs::remove_dir_all(&src);
     std::fs::create_dir_all(&src).with_context(|| format!("cannot create {}", src.display()))?;
+    // Files of answers no longer kept go; the others are rewritten only when their text
+    // changed, since cargo rebuilds a binary whose file is newer than its last build.
+    for entry in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if !sources.iter().any(|(bin, _)| Some(bin) == stem.as_ref()) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
     let read = |path: PathBuf| -> anyhow::Result<toml::Table> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -340,15 +345,16 @@ pub(super) fn build_scratch_package(
         })
         .collect();
     manifest.insert("bin".into(), bins.into());
-    std::fs::write(dir.join("Cargo.toml"), toml::to_string(&manifest)?)
-        .context("cannot write the wrong answers' Cargo.toml")?;
+    write_if_changed(
+        &dir.join("Cargo.toml"),
+        toml::to_string(&manifest)?.as_bytes(),
+    )?;
     // The workspace's lock file: the same versions, so the same compiled dependencies.
     if let Ok(lock) = std::fs::read(project.root.join("Cargo.lock")) {
-        std::fs::write(dir.join("Cargo.lock"), lock).context("cannot copy Cargo.lock")?;
+        write_if_changed(&dir.join("Cargo.lock"), &lock)?;
     }
     for (bin, text) in sources {
-        std::fs::write(src.join(format!("{bin}.rs")), text)
-            .with_context(|| format!("cannot write {bin}.rs"))?;
+        write_if_changed(&src.join(format!("{bin}.rs")), text.as_bytes())?;
     }
     let _lock = project.lock()?;
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -368,6 +374,15 @@ pub(super) fn build_scratch_package(
         project.keep(&project.built(bin), &wrong_program(project, bin))?;
     }
     Ok(())
+}
+
+/// Write `bytes` to `path` unless it holds them already (an unchanged file keeps its time, so
+/// cargo does not build it again).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The grader's copy of the wrong answer `bin`.
