@@ -29,16 +29,18 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
             "warnings",
         ],
     )?;
-    steps.cargo(root, &["test", "--workspace", "--release"])?;
+    let test = [&["test", "--workspace", "--release"][..], &NO_TESTS].concat();
+    steps.cargo(root, &test)?;
     steps.step("cargo xtask model-check", || {
         if crate::model_check::run()? != ExitCode::SUCCESS {
             bail!("cargo xtask model-check found an unexpected verdict");
         }
         Ok(())
     })?;
-    steps.cargo(root, &["bench", "--workspace", "--no-run"])?;
+    let bench = [&["bench", "--workspace", "--no-run"][..], &NO_TESTS].concat();
+    steps.cargo(root, &bench)?;
     steps.step("cargo xtask book --check", || {
-        wait_for_browser_install(root);
+        wait_for_browser_install(&grader::project::cargo_target_dir(root).join(BROWSER_LOCK));
         if crate::book::run(root, &crate::book::BookArgs { check: true })? != ExitCode::SUCCESS {
             bail!("cargo xtask book --check failed");
         }
@@ -61,6 +63,11 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
     steps.print();
     Ok(code)
 }
+
+/// The packages that hold no tests (a test here would say so): the exercises and the
+/// solutions, one binary each. Left out of `cargo test` and `cargo bench`, which would build each
+/// binary again as an empty test harness; clippy checks them, and `verify` builds and runs them.
+const NO_TESTS: [&str; 4] = ["--exclude", "exercises", "--exclude", "solutions"];
 
 /// The steps run so far and how long each took.
 #[derive(Default)]
@@ -99,12 +106,14 @@ impl Steps {
 }
 
 /// `.ci/run` installs Chromium in the background while the build runs, holding an exclusive
-/// lock on `target/ci-browser.lock` until it is done: wait for that before the book's check
-/// looks for the browser. Without the file (no install under way) this returns at once.
-fn wait_for_browser_install(root: &Path) {
+/// lock on this file in the target directory until it is done.
+const BROWSER_LOCK: &str = "ci-browser.lock";
+
+/// Wait until nobody holds the lock `path` (the browser install, before the book's check looks
+/// for the browser). Without the file (no install under way) this returns at once.
+fn wait_for_browser_install(path: &Path) {
     use std::os::fd::AsRawFd as _;
-    let path = grader::project::cargo_target_dir(root).join("ci-browser.lock");
-    let Ok(file) = std::fs::File::open(&path) else {
+    let Ok(file) = std::fs::File::open(path) else {
         return;
     };
     let fd = file.as_raw_fd();
@@ -126,4 +135,67 @@ fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
         bail!("cargo {} failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd as _;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_book_check_waits_for_the_browser_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(super::BROWSER_LOCK);
+        // No install under way: no wait.
+        super::wait_for_browser_install(&lock);
+        let held = std::fs::File::create(&lock).unwrap();
+        // SAFETY: flock on a descriptor the test owns.
+        assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let started = Instant::now();
+        let installer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        super::wait_for_browser_install(&lock);
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        installer.join().unwrap();
+        // Done (the file stays): no wait.
+        let started = Instant::now();
+        super::wait_for_browser_install(&lock);
+        assert!(started.elapsed() < Duration::from_millis(250));
+    }
+
+    /// `cargo xtask ci` leaves `exercises` and `solutions` out of `cargo test` ([`NO_TESTS`]):
+    /// a test or a library (with doc-tests) there would never run.
+    #[test]
+    fn the_packages_left_out_of_cargo_test_hold_no_tests() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace root");
+        let mut found = Vec::new();
+        for package in ["exercises", "solutions"] {
+            let src = root.join(package).join("src");
+            assert!(
+                !src.join("lib.rs").exists(),
+                "{package}/src/lib.rs: take {package} out of super::NO_TESTS"
+            );
+            let mut dirs = vec![src];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if std::fs::read_to_string(&path)
+                        .is_ok_and(|text| text.contains("#[test]") || text.contains("#[cfg(test)]"))
+                    {
+                        found.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "tests in {found:?}: take their package out of super::NO_TESTS"
+        );
+    }
 }
