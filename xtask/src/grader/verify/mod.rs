@@ -642,6 +642,24 @@ mod tests {
     }
 
     #[test]
+    fn wrong_answers_are_built_as_the_solutions_are() {
+        let profile: toml::Value = toml::from_str(
+            "[release]\nopt-level = 3\n[release.package.solutions]\ncodegen-units = 1\n\
+             [release.package.exercises]\ncodegen-units = 1\n[release.package.xtask]\nopt-level = 1\n",
+        )
+        .unwrap();
+        let scratch = wrong_answers_profile(profile);
+        let packages = &scratch["release"]["package"];
+        assert_eq!(
+            packages["wrong-answers"]["codegen-units"].as_integer(),
+            Some(1)
+        );
+        assert!(packages.get("solutions").is_none() && packages.get("exercises").is_none());
+        assert_eq!(packages["xtask"]["opt-level"].as_integer(), Some(1));
+        assert_eq!(scratch["release"]["opt-level"].as_integer(), Some(3));
+    }
+
+    #[test]
     fn wrong_answers_replace_functions_by_name() {
         let solution = "use x;\n\n/// Doc.\nfn a(n: u64) -> u64 {\n    if n > 0 { n } else { 1 }\n}\n\nfn b() {\n    let s = \"}\"; // }\n}\n";
         let wrong = "// Wrong: b\n// Fails: x\nfn b() {\n    println!(\"{{}}\");\n}\n";
