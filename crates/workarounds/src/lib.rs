@@ -66,7 +66,7 @@ pub struct Cli {
     pub tasks: Option<u16>,
 
     /// Items per CPU-bound task, sum(i * i for i in range(ITEMS)), 1,000 to 200,000,000
-    /// [default: 15,000,000; --quick 2,000,000]
+    /// [default: 30,000,000; --quick 2,000,000]
     #[arg(long, value_name = "ITEMS",
           value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
     pub items: Option<u64>,
@@ -172,7 +172,7 @@ impl Config {
         Config {
             lesson,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 15_000_000 },
+            items: if quick { 2_000_000 } else { 30_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
             long_call: Duration::from_millis(if quick { 1 } else { 5 }),
             workers: gil_core::measure::cores(),
