@@ -157,7 +157,7 @@ pub struct Config {
     pub long_call: Duration,
     /// Worker processes; defaults to the number of CPUs (with `--simulated`, the simulator's).
     pub workers: usize,
-    /// Repeats per timing; the median is printed.
+    /// Repeats per timing, in turns; the fastest is printed.
     pub runs: usize,
     /// The binary to start as a worker (normally this very program).
     pub worker_exe: PathBuf,
@@ -297,9 +297,6 @@ pub fn sum_of_squares(arr: &ndarray::Array1<f64>) -> f64 {
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
 }
-
-/// Time several alternatives in turns and return each one's median (gil-core's).
-pub use gil_core::measure::time_in_turns as medians_in_turns;
 
 /// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
 /// platform does not say. Unlike the wall clock it does not count time the OS gave to other
