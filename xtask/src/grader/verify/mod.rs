@@ -40,7 +40,7 @@ pub struct VerifyArgs {
     /// grader's own rule, a check of `runs` draws; more to hunt for a flaky check)
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
-    /// Leave out `cargo clippy -p exercises -- -D warnings`
+    /// Leave out `cargo clippy --release -p exercises -- -D warnings`
     #[arg(long)]
     pub no_clippy: bool,
 }
@@ -332,11 +332,14 @@ fn progress_bar(exercises: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// Phase 2: `cargo clippy -p exercises -- -D warnings` (the stubs as handed out).
+/// Phase 2: `cargo clippy --release -p exercises -- -D warnings` (the stubs as handed out; in
+/// the release profile, like every other build of the grader and of `cargo xtask ci`, so the
+/// check shares their build scripts and proc-macros).
 fn clippy_is_clean(project: &Project) -> anyhow::Result<Option<String>> {
-    eprintln!("$ cargo clippy -p exercises -- -D warnings");
+    eprintln!("$ cargo clippy --release -p exercises -- -D warnings");
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["clippy", "--quiet", "--color", "never", "--manifest-path"])
+        .args(["clippy", "--release", "--quiet", "--color", "never"])
+        .arg("--manifest-path")
         .arg(project.root.join("Cargo.toml"))
         .args(["--package", "exercises", "--", "-D", "warnings"])
         .current_dir(&project.root)
@@ -636,6 +639,24 @@ mod tests {
         assert_eq!(learner, "fn mine() {}\n");
         assert!(harness.starts_with("// ── You do not"));
         assert!(split_at_fence("fn main() {}").is_none());
+    }
+
+    #[test]
+    fn wrong_answers_are_built_as_the_solutions_are() {
+        let profile: toml::Value = toml::from_str(
+            "[release]\nopt-level = 3\n[release.package.solutions]\ncodegen-units = 1\n\
+             [release.package.exercises]\ncodegen-units = 1\n[release.package.xtask]\nopt-level = 1\n",
+        )
+        .unwrap();
+        let scratch = wrong_answers_profile(profile);
+        let packages = &scratch["release"]["package"];
+        assert_eq!(
+            packages["wrong-answers"]["codegen-units"].as_integer(),
+            Some(1)
+        );
+        assert!(packages.get("solutions").is_none() && packages.get("exercises").is_none());
+        assert_eq!(packages["xtask"]["opt-level"].as_integer(), Some(1));
+        assert_eq!(scratch["release"]["opt-level"].as_integer(), Some(3));
     }
 
     #[test]

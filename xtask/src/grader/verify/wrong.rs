@@ -333,7 +333,7 @@ pub(super) fn build_scratch_package(
     manifest.insert("workspace".into(), toml::Table::new().into());
     manifest.insert("dependencies".into(), dependencies.into());
     if let Some(profile) = workspace.get("profile") {
-        manifest.insert("profile".into(), profile.clone());
+        manifest.insert("profile".into(), wrong_answers_profile(profile.clone()));
     }
     let bins: Vec<toml::Value> = sources
         .iter()
@@ -374,6 +374,25 @@ pub(super) fn build_scratch_package(
         project.keep(&project.built(bin), &wrong_program(project, bin))?;
     }
     Ok(())
+}
+
+/// The workspace's `[profile]` table for the scratch package: the wrong answers are built as
+/// the solutions are (`profile.*.package.solutions` applies to `wrong-answers`); overrides for
+/// the two course packages, which the scratch package does not have, are left out.
+pub(super) fn wrong_answers_profile(mut profile: toml::Value) -> toml::Value {
+    for (_, settings) in profile.as_table_mut().into_iter().flatten() {
+        let Some(packages) = settings
+            .get_mut("package")
+            .and_then(toml::Value::as_table_mut)
+        else {
+            continue;
+        };
+        packages.remove("exercises");
+        if let Some(solutions) = packages.remove("solutions") {
+            packages.insert("wrong-answers".into(), solutions);
+        }
+    }
+    profile
 }
 
 /// Write `bytes` to `path` unless it holds them already (an unchanged file keeps its time, so
