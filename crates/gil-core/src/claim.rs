@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::measure::fmt_count;
+use crate::report::Out;
 use crate::session::Session;
 use crate::{probe, report};
 
@@ -159,9 +160,9 @@ impl Sink {
         }
     }
 
-    /// Print `c` for `session` in `pass` (see [`Sink::state`]'s caller, `Cx::claim`) and record
+    /// Write `c` to `out` for `session` in `pass` (see [`Sink::state`]'s caller, `Cx::claim`) and record
     /// it. Returns whether the figure supports the sentence.
-    pub fn state(&mut self, session: &Session, pass: Pass, c: Claim<'_>) -> bool {
+    pub fn state(&mut self, out: &mut Out, session: &Session, pass: Pass, c: Claim<'_>) -> bool {
         debug_assert!(
             c.low <= c.expected && c.expected <= c.high,
             "the expectation of {:?} lies outside its own bound",
@@ -171,8 +172,8 @@ impl Sink {
         let shown = c.unit.show(c.measured);
         match pass {
             Pass::Lead => {
-                report::indented(&format!("{}: {shown}", c.figure), "  ", "    ");
-                report::indented(c.text, "  ✓ ", "    ");
+                out.indented(&format!("{}: {shown}", c.figure), "  ", "    ");
+                out.indented(c.text, "  ✓ ", "    ");
                 return held;
             }
             // Printed by the runner, beside the idle machine's figure: see `side_by_side`.
@@ -187,12 +188,12 @@ impl Sink {
                         c.unit.show(c.expected)
                     )
                 };
-                report::indented(&figure_line, "  ", "    ");
+                out.indented(&figure_line, "  ", "    ");
                 if held {
-                    report::indented(c.text, "  ✓ ", "    ");
+                    out.indented(c.text, "  ✓ ", "    ");
                 } else {
                     let needs = format!("needs {} to {}", c.unit.show(c.low), c.unit.show(c.high));
-                    report::indented(&format!("Not shown by this run ({needs})."), "  ✗ ", "    ");
+                    out.indented(&format!("Not shown by this run ({needs})."), "  ✗ ", "    ");
                 }
             }
         }
@@ -376,7 +377,7 @@ mod tests {
     #[test]
     fn a_claim_holds_exactly_inside_its_bound() {
         let mut sink = Sink::default();
-        let mut claim = |c| sink.state(&Session::simulated(2), Pass::Only, c);
+        let mut claim = |c| sink.state(&mut Out::Discard, &Session::simulated(2), Pass::Only, c);
         assert!(claim(sample(1.0)));
         assert!(claim(sample(0.8)));
         assert!(claim(sample(1.35)));

@@ -8,8 +8,9 @@
 use crate::claim::{Claim, Compared, Pass, Record, Sink};
 use crate::figure::Draw;
 use crate::probe::MachineLoad;
-use crate::report;
+use crate::report::{Out, Table};
 use crate::session::Session;
+use std::sync::{Mutex, MutexGuard};
 
 /// One lesson run's context: the session, the claims made so far, the showing in progress.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub struct Cx {
     load: Option<MachineLoad>,
     /// A busy machine's live claims, waiting to be printed beside the idle machine's figures.
     compared: Vec<Compared>,
+    /// Where everything the lesson shows is written.
+    out: Mutex<Out>,
 }
 
 impl Cx {
@@ -36,6 +39,7 @@ impl Cx {
             pass: Pass::Only,
             load: None,
             compared: Vec::new(),
+            out: Mutex::new(Out::Stdout),
         }
     }
 
@@ -76,7 +80,8 @@ impl Cx {
         if self.pass == Pass::Beside {
             self.compared.push(Compared::of(&claim));
         }
-        self.claims.state(&self.session, self.pass, claim)
+        let out = self.out.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.claims.state(out, &self.session, self.pass, claim)
     }
 
     /// Claims this run has recorded, oldest first.
@@ -99,10 +104,63 @@ impl Cx {
         self.session.figures.show(self.session.part, figure)
     }
 
-    /// Print lesson prose written in markdown (see [`report::markdown`]), with `--deep`
+    /// Write lesson prose written in markdown (see [`crate::report::markdown_lines`]), with `--deep`
     /// sections only when asked for.
     pub fn markdown(&self, text: &str) {
-        report::markdown(text, self.deep());
+        self.out().markdown(text, self.deep());
+    }
+
+    /// Where the lesson's text goes, to write more than one line of it (see [`Out`]):
+    /// `cx.out().kv(..)`. The shorthands below cover the usual cases.
+    pub fn out(&self) -> MutexGuard<'_, Out> {
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Send the lesson's text to `out` from now on (e.g. [`Out::buffer`] in a test); returns
+    /// where it went before.
+    pub fn set_out(&mut self, out: Out) -> Out {
+        let now = self.out.get_mut().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(now, out)
+    }
+
+    /// Write one line of text.
+    pub fn line(&self, line: impl AsRef<str>) {
+        self.out().line(line.as_ref());
+    }
+
+    /// Write an empty line.
+    pub fn blank(&self) {
+        self.out().blank();
+    }
+
+    /// Write one `label: value` line (see [`crate::report::kv_line`]).
+    pub fn kv(&self, label: &str, value: impl std::fmt::Display) {
+        self.out().kv(label, value);
+    }
+
+    /// Write prose, indented and wrapped (see [`Out::note`]).
+    pub fn note(&self, text: &str) {
+        self.out().note(text);
+    }
+
+    /// Write `text` wrapped, after `first` and then `rest` (see [`Out::indented`]).
+    pub fn indented(&self, text: &str, first: &str, rest: &str) {
+        self.out().indented(text, first, rest);
+    }
+
+    /// Write a table.
+    pub fn table(&self, table: &Table) {
+        self.out().table(table);
+    }
+
+    /// Write a few lines of Python, framed (see [`Out::python`]).
+    pub fn python(&self, code: &str) {
+        self.out().python(code);
+    }
+
+    /// Write a block for Rust readers (see [`Out::for_rust_readers`]).
+    pub fn for_rust_readers(&self, text: &str) {
+        self.out().for_rust_readers(text);
     }
 
     /// How busy the machine was when the lesson started (live runs only).

@@ -17,7 +17,7 @@ use crate::context::Cx;
 use crate::figure::Figures;
 use crate::part::LessonPart;
 use crate::session::Session;
-use crate::{Gil, Mode, glossary, measure, probe, report};
+use crate::{Gil, Mode, glossary, measure, probe};
 
 /// The default switch interval in milliseconds, as the flags show it.
 pub const DEFAULT_SWITCH_INTERVAL_MS: f64 = crate::cli::DEFAULT_SWITCH_INTERVAL_MS;
@@ -158,50 +158,51 @@ pub fn run<C>(lesson: &Lesson<C>, args: &LessonArgs, cfg: &C) -> anyhow::Result<
     };
     let mut cx = Cx::with_sink(session, sink);
 
-    report::lesson_title(lesson.number, lesson.title, lesson.shows);
+    cx.out()
+        .lesson_title(lesson.number, lesson.title, lesson.shows);
     if args.glossary {
-        println!();
-        report::markdown(glossary::GLOSSARY, args.deep);
+        cx.blank();
+        cx.out().markdown(glossary::GLOSSARY, args.deep);
         return Ok(cx);
     }
     // The parts' headings follow; no list of them first (each title is printed once).
     if args.part.is_none() && !lesson.intro.is_empty() {
-        println!();
-        report::note(lesson.intro);
+        cx.blank();
+        cx.note(lesson.intro);
     }
-    println!();
+    cx.blank();
     print_source(&mut cx, args);
 
     for (n, part) in parts {
         cx.enter_part(u8::try_from(n).unwrap_or(u8::MAX));
-        report::part_heading(n, part.title());
+        cx.out().part_heading(n, part.title());
         if !part.python().is_empty() {
-            report::python(part.python());
+            cx.python(part.python());
         }
-        println!();
+        cx.blank();
         part.run(&mut cx, cfg)?;
     }
 
     summary(&cx);
-    report::now_try(lesson.exercises);
-    written(&figures, args)?;
+    cx.out().now_try(lesson.exercises);
+    written(&cx, &figures, args)?;
     cx.finish()?;
     Ok(cx)
 }
 
 /// Say where `--svg` and `--trace` wrote this run's figures.
-fn written(figures: &Figures, args: &LessonArgs) -> anyhow::Result<()> {
+fn written(cx: &Cx, figures: &Figures, args: &LessonArgs) -> anyhow::Result<()> {
     let (written, trace) = figures.finish()?;
     if let Some(dir) = &args.svg {
-        println!();
+        cx.blank();
         let figures = match written.len() {
             1 => "1 figure".to_owned(),
             n => format!("{n} figures"),
         };
-        report::indented(&format!("{figures} written to {}", dir.display()), "", "  ");
+        cx.indented(&format!("{figures} written to {}", dir.display()), "", "  ");
     }
     if let Some(trace) = trace {
-        report::indented(
+        cx.indented(
             &format!(
                 "Trace written to {}: open it in ui.perfetto.dev or chrome://tracing.",
                 trace.display()
@@ -217,7 +218,7 @@ fn written(figures: &Figures, args: &LessonArgs) -> anyhow::Result<()> {
 fn print_source(cx: &mut Cx, args: &LessonArgs) {
     let machine = format!("an idle {}-core machine", args.sim_cores());
     if args.simulated {
-        report::indented(
+        cx.indented(
             &format!(
                 "Every figure below is the simulator's, for {machine}: the same on every \
                  run."
@@ -228,7 +229,7 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
         return;
     }
     let load = probe::sample();
-    println!("{load}");
+    cx.line(load.to_string());
     let note = match args.cores {
         Some(_) => format!(
             "Beside each figure, in brackets: what the simulator expects on {machine} \
@@ -240,10 +241,10 @@ fn print_source(cx: &mut Cx, args: &LessonArgs) {
             cores_text(load.cores)
         ),
     };
-    report::indented(&note, "", "");
+    cx.indented(&note, "", "");
     cx.set_load(load);
     if load.known && load.busy() >= 0.5 {
-        report::indented(
+        cx.indented(
             &format!(
                 "Other programs are using about {:.1} cores: a part that needs more free \
                  cores than are left shows the simulator's figures for an idle machine, with \
@@ -263,8 +264,8 @@ fn summary(cx: &Cx) {
         return;
     }
     let busy_at_start = cx.load().is_some_and(|l| l.known && l.busy() >= 0.5);
-    println!();
-    report::indented(
+    cx.blank();
+    cx.indented(
         &summary_text(made, busy_at_start, cx.session().steadier),
         "",
         "",

@@ -38,6 +38,7 @@
 
 use crate::claim::Pass;
 use crate::context::Cx;
+use crate::report::Out;
 use crate::{claim, report};
 
 /// Where a part's live figures go in its markdown text, when some prose must follow them.
@@ -120,7 +121,7 @@ impl<C, P: Part<C>> LessonPart<C> for P {
         let (before, after) = split_at_figures(self.text());
         if !before.trim().is_empty() {
             cx.markdown(before);
-            println!();
+            cx.blank();
         }
         if cx.simulated() {
             let figures = self.simulate(cx, cfg)?;
@@ -144,7 +145,7 @@ impl<C, P: Part<C>> LessonPart<C> for P {
             }
         }
         if !after.trim().is_empty() {
-            println!();
+            cx.blank();
             cx.markdown(after);
         }
         Ok(())
@@ -153,7 +154,8 @@ impl<C, P: Part<C>> LessonPart<C> for P {
 
 /// A busy machine: the simulator's idle-machine figures lead, as in a simulated run; then one
 /// table sets this run's figure beside the idle machine's for each claim, one row each. The
-/// part's own printing of the live figures is muted (its claims are still recorded).
+/// part's own text about the live figures goes nowhere ([`Out::Discard`]); its claims are
+/// still recorded.
 fn show_busy<C, P: Part<C>>(
     part: &P,
     cx: &mut Cx,
@@ -163,8 +165,8 @@ fn show_busy<C, P: Part<C>>(
     needed: usize,
     free: f64,
 ) -> anyhow::Result<()> {
-    report::indented(&busy_note(needed, free), "  ", "  ");
-    println!();
+    cx.indented(&busy_note(needed, free), "  ", "  ");
+    cx.blank();
     cx.set_pass(Pass::Lead);
     let lead = part.show(
         cx,
@@ -175,6 +177,7 @@ fn show_busy<C, P: Part<C>>(
         },
     );
     cx.set_pass(Pass::Beside);
+    let shown = cx.set_out(Out::Discard);
     let beside = lead.and_then(|()| {
         report::muted(|| {
             part.show(
@@ -187,11 +190,12 @@ fn show_busy<C, P: Part<C>>(
             )
         })
     });
+    cx.set_out(shown);
     cx.set_pass(Pass::Only);
     let rows = cx.take_compared();
     if !rows.is_empty() {
-        println!();
-        println!("{}", claim::side_by_side(&rows));
+        cx.blank();
+        cx.line(claim::side_by_side(&rows));
     }
     beside
 }
@@ -280,6 +284,33 @@ mod tests {
         );
         // The rows were printed and handed over: none is left for the next part.
         assert!(cx.take_compared().is_empty());
+    }
+
+    #[test]
+    fn a_part_shows_through_its_context_and_a_busy_machine_shows_the_live_pass_nowhere() {
+        let mut cx = Cx::new(Session::simulated(2));
+        cx.set_out(Out::buffer());
+        LessonPart::run(&Count, &mut cx, &2).unwrap();
+        let Out::Buffer(text) = cx.set_out(Out::Discard) else {
+            panic!("the buffer went away");
+        };
+        assert_eq!(
+            text,
+            "  count: 3\n  ✓ It counted to three.\n  count, at least two: 3\n  ✓ It counted to \
+             three.\n"
+        );
+
+        let mut cx = live_cx(0.2);
+        cx.set_out(Out::buffer());
+        LessonPart::run(&Count, &mut cx, &2).unwrap();
+        let Out::Buffer(text) = cx.set_out(Out::Discard) else {
+            panic!("the buffer went away");
+        };
+        // The idle machine's figures lead, then the table; the live pass printed nothing.
+        assert!(text.starts_with("  Too busy for this part"), "{text}");
+        assert_eq!(text.matches("  count: 3\n").count(), 1, "{text}");
+        assert!(!text.contains("count: 2"), "{text}");
+        assert!(text.contains("this run"), "{text}");
     }
 
     #[test]

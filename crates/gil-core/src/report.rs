@@ -25,49 +25,204 @@ pub fn kv_line(label: &str, value: impl std::fmt::Display) -> String {
     format!("{label:<LABEL_WIDTH$} {value}")
 }
 
-/// Print one `label: value` line.
-pub fn kv(label: &str, value: impl std::fmt::Display) {
-    println!("{}", kv_line(label, value));
+/// Where a lesson's text goes: the terminal, nowhere, or a buffer (tests).
+///
+/// A lesson run's [`Cx`](crate::context::Cx) holds one, and everything a part shows is written
+/// through it; a busy machine's second showing of a part sets it to [`Out::Discard`]. Colour
+/// (bold headings, dimmed prose) is only ever written to a terminal.
+#[derive(Debug, Default)]
+pub enum Out {
+    /// This process's standard output.
+    #[default]
+    Stdout,
+    /// Nowhere: the text is dropped.
+    Discard,
+    /// Kept in memory, one `\n` after each line.
+    Buffer(String),
 }
 
-/// Print a section heading, underlined (bold on a terminal).
-pub fn heading(title: &str) {
-    println!();
-    if colour() {
-        println!("\x1b[1m{title}\x1b[0m");
-    } else {
-        println!("{title}");
+impl Out {
+    /// An empty buffer.
+    pub fn buffer() -> Self {
+        Out::Buffer(String::new())
     }
-    println!("{}", "=".repeat(title.chars().count()));
+
+    fn colour(&self) -> bool {
+        matches!(self, Out::Stdout) && colour()
+    }
+
+    /// Write one line (a `\n` is added).
+    pub fn line(&mut self, line: &str) {
+        match self {
+            Out::Stdout => println!("{line}"),
+            Out::Discard => {}
+            Out::Buffer(text) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+
+    /// Write an empty line.
+    pub fn blank(&mut self) {
+        self.line("");
+    }
+
+    /// Write one `label: value` line.
+    pub fn kv(&mut self, label: &str, value: impl std::fmt::Display) {
+        self.line(&kv_line(label, value));
+    }
+
+    /// Write a section heading after an empty line, underlined (bold on a terminal).
+    pub fn heading(&mut self, title: &str) {
+        self.blank();
+        if self.colour() {
+            self.line(&format!("\x1b[1m{title}\x1b[0m"));
+        } else {
+            self.line(title);
+        }
+        self.line(&"=".repeat(title.chars().count()));
+    }
+
+    /// Write prose, indented by two spaces (dimmed on a terminal), re-wrapped to [`WIDTH`].
+    ///
+    /// Lines that already fit are kept as written (so small tables and charts survive); longer
+    /// ones are broken at spaces.
+    pub fn note(&mut self, text: &str) {
+        for line in text.lines() {
+            for piece in wrap_line(line, "  ", "  ") {
+                if self.colour() && !line.is_empty() {
+                    self.line(&format!("  \x1b[2m{}\x1b[0m", &piece[2..]));
+                } else {
+                    self.line(&piece);
+                }
+            }
+        }
+    }
+
+    /// Write `text` wrapped to [`WIDTH`], the first line after `first`, the others after
+    /// `rest`.
+    pub fn indented(&mut self, text: &str, first: &str, rest: &str) {
+        for line in text.lines() {
+            for piece in wrap_line(line, first, rest) {
+                self.line(&piece);
+            }
+        }
+    }
+
+    /// Write a table (see [`Table::render`]).
+    pub fn table(&mut self, table: &Table) {
+        self.line(&table.render());
+    }
+
+    /// Write a lesson's title block: `Lesson N: title`, then what it shows.
+    pub fn lesson_title(&mut self, number: u8, title: &str, shows: &str) {
+        let title = format!("Lesson {number}: {title}");
+        if self.colour() {
+            self.line(&format!("\x1b[1m{title}\x1b[0m"));
+        } else {
+            self.line(&title);
+        }
+        self.line(&"#".repeat(title.chars().count().min(WIDTH)));
+        self.indented(shows, "", "");
+    }
+
+    /// Write a part's heading, `Part N: title`, underlined.
+    pub fn part_heading(&mut self, number: usize, title: &str) {
+        self.heading(&format!("Part {number}: {title}"));
+    }
+
+    /// Write the few lines of Python a part models, framed so they read as code.
+    pub fn python(&mut self, code: &str) {
+        self.line("  Python:");
+        for line in code.trim_matches('\n').lines() {
+            let line = format!("  | {line}");
+            self.line(line.trim_end());
+        }
+    }
+
+    /// Write a block that only Rust readers need; Python-only learners can skip it.
+    pub fn for_rust_readers(&mut self, text: &str) {
+        self.line("  [For Rust readers; skip this if you only know Python]");
+        for line in text.lines() {
+            for piece in wrap_line(line, "  : ", "  : ") {
+                if piece.is_empty() {
+                    self.line("  :");
+                } else {
+                    self.line(&piece);
+                }
+            }
+        }
+    }
+
+    /// Write lesson prose written in markdown: what [`markdown_lines`] gives.
+    pub fn markdown(&mut self, text: &str, deep: bool) {
+        for line in markdown_lines(text, deep) {
+            self.line(&line);
+        }
+    }
+
+    /// Write where the lesson's exercises are and how to check them.
+    pub fn now_try(&mut self, exercises: &[&str]) {
+        if exercises.is_empty() {
+            return;
+        }
+        self.heading("Now try");
+        // The Python track's files (py1_…) are in exercises/python/.
+        let (dir, ext) = if exercises.iter().all(|name| name.starts_with("py")) {
+            ("exercises/python/", "py")
+        } else {
+            ("exercises/src/bin/", "rs")
+        };
+        self.indented(
+            &format!(
+                "Fill in the TODO of {dir}NAME.{ext}, then check it (hints: `cargo xtask hint \
+                 NAME`):"
+            ),
+            "  ",
+            "  ",
+        );
+        for name in exercises {
+            self.line(&format!("    cargo xtask check {name}"));
+        }
+    }
+}
+
+// The printers below write to standard output; parts write through their `Cx` instead
+// (these go once every lesson does).
+
+/// Print one `label: value` line.
+pub fn kv(label: &str, value: impl std::fmt::Display) {
+    Out::Stdout.kv(label, value);
+}
+
+/// Print prose (see [`Out::note`]).
+pub fn note(text: &str) {
+    Out::Stdout.note(text);
+}
+
+/// Print wrapped text (see [`Out::indented`]).
+pub fn indented(text: &str, first: &str, rest: &str) {
+    Out::Stdout.indented(text, first, rest);
+}
+
+/// Print a section heading (see [`Out::heading`]).
+pub fn heading(title: &str) {
+    Out::Stdout.heading(title);
+}
+
+/// Print Python (see [`Out::python`]).
+pub fn python(code: &str) {
+    Out::Stdout.python(code);
+}
+
+/// Print a block for Rust readers (see [`Out::for_rust_readers`]).
+pub fn for_rust_readers(text: &str) {
+    Out::Stdout.for_rust_readers(text);
 }
 
 /// Every line a lesson prints fits in this many columns.
 pub const WIDTH: usize = 80;
-
-/// Print prose, indented by two spaces (dimmed on a terminal), re-wrapped to [`WIDTH`].
-///
-/// Lines that already fit are kept as written (so small tables and charts survive); longer
-/// ones are broken at spaces.
-pub fn note(text: &str) {
-    for line in text.lines() {
-        for piece in wrap_line(line, "  ", "  ") {
-            if colour() && !line.is_empty() {
-                println!("  \x1b[2m{}\x1b[0m", &piece[2..]);
-            } else {
-                println!("{piece}");
-            }
-        }
-    }
-}
-
-/// Print `text` wrapped to [`WIDTH`], the first line after `first`, the others after `rest`.
-pub fn indented(text: &str, first: &str, rest: &str) {
-    for line in text.lines() {
-        for piece in wrap_line(line, first, rest) {
-            println!("{piece}");
-        }
-    }
-}
 
 /// One logical line broken into lines of at most [`WIDTH`] columns, with the given prefixes.
 /// An empty line stays one empty line; a line's own leading spaces are kept.
@@ -147,57 +302,10 @@ impl Drop for Mute {
     }
 }
 
-/// Print a lesson's title block: `Lesson N: title`, then what it shows.
-pub fn lesson_title(number: u8, title: &str, shows: &str) {
-    let title = format!("Lesson {number}: {title}");
-    if colour() {
-        println!("\x1b[1m{title}\x1b[0m");
-    } else {
-        println!("{title}");
-    }
-    println!("{}", "#".repeat(title.chars().count().min(WIDTH)));
-    indented(shows, "", "");
-}
-
-/// Print a part's heading, `Part N: title`, underlined.
-pub fn part_heading(number: usize, title: &str) {
-    heading(&format!("Part {number}: {title}"));
-}
-
-/// Print the few lines of Python a part models, framed so they read as code.
-pub fn python(code: &str) {
-    println!("  Python:");
-    for line in code.trim_matches('\n').lines() {
-        let line = format!("  | {line}");
-        println!("{}", line.trim_end());
-    }
-}
-
-/// Print a block that only Rust readers need; Python-only learners can skip it.
-pub fn for_rust_readers(text: &str) {
-    println!("  [For Rust readers; skip this if you only know Python]");
-    for line in text.lines() {
-        for piece in wrap_line(line, "  : ", "  : ") {
-            if piece.is_empty() {
-                println!("  :");
-            } else {
-                println!("{piece}");
-            }
-        }
-    }
-}
-
 /// Start and end of a `--deep` section in lesson markdown.
 pub const DEEP_START: &str = "<!-- deep -->";
 /// End of a `--deep` section.
 pub const DEEP_END: &str = "<!-- /deep -->";
-
-/// Print lesson prose written in markdown: what [`markdown_lines`] gives.
-pub fn markdown(text: &str, deep: bool) {
-    for line in markdown_lines(text, deep) {
-        println!("{line}");
-    }
-}
 
 /// Lesson markdown as terminal lines of at most [`WIDTH`] columns, blocks separated by one
 /// empty line.
@@ -375,31 +483,6 @@ fn inline(text: &str) -> String {
     out
 }
 
-/// Print where the lesson's exercises are and how to check them.
-pub fn now_try(exercises: &[&str]) {
-    if exercises.is_empty() {
-        return;
-    }
-    heading("Now try");
-    // The Python track's files (py1_…) are in exercises/python/.
-    let (dir, ext) = if exercises.iter().all(|name| name.starts_with("py")) {
-        ("exercises/python/", "py")
-    } else {
-        ("exercises/src/bin/", "rs")
-    };
-    indented(
-        &format!(
-            "Fill in the TODO of {dir}NAME.{ext}, then check it (hints: `cargo xtask hint \
-             NAME`):"
-        ),
-        "  ",
-        "  ",
-    );
-    for name in exercises {
-        println!("    cargo xtask check {name}");
-    }
-}
-
 /// Characters in the longest line of `output`, not counting terminal colour codes.
 pub fn widest_line(output: &str) -> usize {
     output
@@ -502,7 +585,7 @@ impl Table {
 
     /// Print the table.
     pub fn print(&self) {
-        println!("{}", self.render());
+        Out::Stdout.table(self);
     }
 }
 

@@ -66,7 +66,7 @@ pub struct Cli {
     pub tasks: Option<u16>,
 
     /// Items per CPU-bound task, sum(i * i for i in range(ITEMS)), 1,000 to 200,000,000
-    /// [default: 15,000,000; --quick 2,000,000]
+    /// [default: 30,000,000; --quick 2,000,000]
     #[arg(long, value_name = "ITEMS",
           value_parser = clap::value_parser!(u64).range(1_000..=200_000_000))]
     pub items: Option<u64>,
@@ -157,7 +157,7 @@ pub struct Config {
     pub long_call: Duration,
     /// Worker processes; defaults to the number of CPUs (with `--simulated`, the simulator's).
     pub workers: usize,
-    /// Repeats per timing; the median is printed.
+    /// Repeats per timing, in turns; the fastest is printed.
     pub runs: usize,
     /// The binary to start as a worker (normally this very program).
     pub worker_exe: PathBuf,
@@ -172,7 +172,7 @@ impl Config {
         Config {
             lesson,
             tasks: 4,
-            items: if quick { 2_000_000 } else { 15_000_000 },
+            items: if quick { 2_000_000 } else { 30_000_000 },
             array_len: if quick { 200_000 } else { 1_000_000 },
             long_call: Duration::from_millis(if quick { 1 } else { 5 }),
             workers: gil_core::measure::cores(),
@@ -297,9 +297,6 @@ pub fn sum_of_squares(arr: &ndarray::Array1<f64>) -> f64 {
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
 }
-
-/// Time several alternatives in turns and return each one's median (gil-core's).
-pub use gil_core::measure::time_in_turns as medians_in_turns;
 
 /// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`); `None` where the
 /// platform does not say. Unlike the wall clock it does not count time the OS gave to other

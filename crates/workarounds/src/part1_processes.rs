@@ -365,7 +365,7 @@ pub fn measure(cfg: &Config) -> anyhow::Result<Part1> {
     let job = vec![Task::SumOfSquares { n: cfg.items }; tasks];
     let sum = |_: usize, py: &mut gil_core::GilGuard<'_>| work::sum_of_squares(py, cfg.items);
     let (mut expected, mut from_map) = (Vec::new(), Ok(Vec::new()));
-    let times = crate::medians_in_turns(
+    let times = gil_core::measure::fastest_in_turns(
         cfg.runs.min(3),
         &mut [
             &mut || expected = gil.attach("main", |py| (0..tasks).map(|i| sum(i, py)).collect()),
@@ -438,7 +438,7 @@ fn tiny_tasks(cfg: &Config, pool: &ProcessPool, workers: usize) -> anyhow::Resul
     let job = vec![Task::SumOfSquares { n: items }; count];
     let chunksize = count.div_ceil(4 * workers);
     let (mut here, mut one, mut chunked) = (Vec::new(), Ok(Vec::new()), Ok(Vec::new()));
-    let times = crate::medians_in_turns(
+    let times = gil_core::measure::fastest_in_turns(
         cfg.runs.min(3),
         &mut [
             &mut || {
@@ -480,7 +480,7 @@ fn shipping(cfg: &Config, pool: &ProcessPool) -> anyhow::Result<Shipping> {
     // A quarter of the array (2 MB by default) prices a MB as well as the whole of it.
     let values = crate::random_array((cfg.array_len / 4).max(1_000), 7).to_vec();
     let (mut local, mut reply) = (0.0, Err(anyhow::anyhow!("not sent yet")));
-    let times = crate::medians_in_turns(
+    let times = gil_core::measure::fastest_in_turns(
         if cfg.quick() { 1 } else { 3 },
         &mut [
             &mut || local = values.iter().map(|v| v * v).sum::<f64>(),

@@ -415,7 +415,7 @@ fn one_size(
     // A native call that never releases: no detach, and no check point inside.
     let holding_pool = || holding_gil.run_threads(arrays, |i, _py| sum_of_squares(&data[i]));
     let (mut sums, mut released_sums, mut holding_sums) = (Vec::new(), Vec::new(), Vec::new());
-    let times = crate::medians_in_turns(
+    let times = gil_core::measure::fastest_in_turns(
         runs,
         &mut [
             &mut || sums = main.attach("main", |_py| data.iter().map(sum_of_squares).collect()),

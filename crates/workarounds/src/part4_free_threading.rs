@@ -130,15 +130,15 @@ impl Part<Config> for FreeThreading {
 }
 
 /// The free-threaded countdown of `total` steps on one thread, then shared by `threads`, in
-/// turns: the medians.
+/// turns: the fastest of each.
 fn countdown(cfg: &Config, threads: usize, total: u64) -> (Duration, Duration) {
     let share = total / threads as u64;
     let free = Gil::free_threaded();
     let run = |n: usize, each: u64| {
         free.run_threads(n, |_, py| work::countdown(py, each));
     };
-    let times = crate::medians_in_turns(
-        cfg.runs.min(3),
+    let times = gil_core::measure::fastest_in_turns(
+        cfg.runs,
         &mut [&mut || run(1, total), &mut || run(threads, share)],
     );
     (times[0], times[1])

@@ -201,8 +201,8 @@ pub fn measure(cfg: &Config, n: usize) -> anyhow::Result<Part5> {
     let each = cfg.items / n as u64;
     let shared = cfg.build_gil();
     let interpreters: Vec<Gil> = (0..n).map(|_| cfg.build_gil()).collect();
-    let times = crate::medians_in_turns(
-        cfg.runs.min(3),
+    let times = gil_core::measure::fastest_in_turns(
+        cfg.runs,
         &mut [
             &mut || drop(shared.run_threads(n, |_, py| work::countdown(py, each))),
             &mut || {

@@ -178,11 +178,14 @@ fn prange_sum_equals_the_sequential_sum_and_frees_other_threads() {
 
 #[test]
 fn prange_passes_add_up_every_pass() {
-    use workarounds::part3_nogil_prange::{prange_passes, typed_loop};
+    use workarounds::part3_nogil_prange::{hot_pool, prange_passes, typed_loop};
     let values = workarounds::random_array(300_000, 5).to_vec();
     let one = typed_loop(&values);
     assert!(close(prange_passes(&values, 3), 3.0 * one, 1e-9));
     assert!(close(prange_passes(&values, 1), one, 1e-9));
+    // With the pool's other threads held spinning, the timed work still runs and returns.
+    let hot = hot_pool(|| prange_passes(&values, 2));
+    assert!(close(hot, 2.0 * one, 1e-9));
 }
 
 #[test]
