@@ -95,15 +95,16 @@ impl Scenario {
         self.trials.iter().filter(|t| pick(&t.fate)).count()
     }
 
-    /// The smallest and largest drift over the trials, as `-4,527 to +4,357` (`0` when
-    /// every trial was exact).
+    /// The smallest and largest drift over the trials, as `-4,527..+4,357` (`0` when every
+    /// trial was exact). Compact, so that the table stays within 80 columns up to a drift of
+    /// a million either way (`-1,000,000..+1,000,000`; a live run drifted 63,465).
     pub fn drift_range(&self) -> String {
         let drifts = self.trials.iter().map(Trial::drift);
         let (low, high) = (drifts.clone().min(), drifts.max());
         match (low, high) {
             (Some(0), Some(0)) | (None, _) | (_, None) => "0".to_owned(),
             (Some(low), Some(high)) if low == high => fmt_drift(low),
-            (Some(low), Some(high)) => format!("{} to {}", fmt_drift(low), fmt_drift(high)),
+            (Some(low), Some(high)) => format!("{}..{}", fmt_drift(low), fmt_drift(high)),
         }
     }
 }
@@ -404,7 +405,7 @@ impl Part<Config> for Race {
             "exact",
             "leaked",
             "freed early",
-            "uses after free",
+            "used freed",
             "drift",
         ]);
         for s in report.scenarios() {
