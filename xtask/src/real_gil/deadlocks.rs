@@ -10,12 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gil_core::measure::fmt_duration;
 use gil_core::process::{self, Ending, Limits};
 use gil_core::report::{indented, kv};
 
-use super::exercise::exercise_crate;
-use super::extension::{build_extension, place_module, template_dir};
+use super::exercise::build_learner_module;
+use super::extension::template_dir;
 use crate::python::Python;
 
 /// The module the learner's file defines.
@@ -50,24 +49,7 @@ pub(super) fn run_deadlocks(
     root: &Path,
     args: &DeadlocksArgs,
 ) -> anyhow::Result<()> {
-    let path = if args.source.is_relative() && !args.source.exists() {
-        root.join(&args.source)
-    } else {
-        args.source.clone()
-    };
-    let source =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let crate_dir = exercise_crate(root, &path, &source)?;
-    let shown = path
-        .strip_prefix(root)
-        .unwrap_or(&path)
-        .display()
-        .to_string();
-    let (library, took) = build_extension(python, root, &crate_dir, Some(&shown))?;
-    let module_dir = crate_dir.join("py");
-    place_module(python, &library, &module_dir, MODULE)?;
-    kv("source", args.source.display());
-    kv("build", fmt_duration(took));
+    let module_dir = build_learner_module(python, root, &args.source, MODULE)?;
     kv("python", &python.version);
     // The two scenarios are separate Python processes that mostly wait (a sleep, or a deadlock
     // until the time limit): run them at once, report them in order.

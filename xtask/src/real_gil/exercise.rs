@@ -25,25 +25,7 @@ pub(super) fn run_exercise(
         args.threads > 0 && args.iterations > 0 && args.repeats > 0,
         "--threads, --iterations and --repeats must be at least 1"
     );
-    // A relative path is taken from the current directory, else from the workspace root.
-    let path = if args.source.is_relative() && !args.source.exists() {
-        root.join(&args.source)
-    } else {
-        args.source.clone()
-    };
-    let source =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let crate_dir = exercise_crate(root, &path, &source)?;
-    let shown = path
-        .strip_prefix(root)
-        .unwrap_or(&path)
-        .display()
-        .to_string();
-    let (library, took) = build_extension(python, root, &crate_dir, Some(&shown))?;
-    let module_dir = crate_dir.join("py");
-    place_module(python, &library, &module_dir, &args.module)?;
-    kv("source", args.source.display());
-    kv("build", fmt_duration(took));
+    let module_dir = build_learner_module(python, root, &args.source, &args.module)?;
     run_driver(
         python,
         root,
@@ -58,6 +40,36 @@ pub(super) fn run_exercise(
         ],
         timeout,
     )
+}
+
+/// Build the learner's `source` as the extension module `module` and put it where Python will
+/// import it; returns that directory. Says which file it built and how long the build took.
+pub(super) fn build_learner_module(
+    python: &Python,
+    root: &Path,
+    source: &Path,
+    module: &str,
+) -> anyhow::Result<PathBuf> {
+    // A relative path is taken from the current directory, else from the workspace root.
+    let path = if source.is_relative() && !source.exists() {
+        root.join(source)
+    } else {
+        source.to_path_buf()
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let crate_dir = exercise_crate(root, &path, &text)?;
+    let shown = path
+        .strip_prefix(root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let (library, took) = build_extension(python, root, &crate_dir, Some(&shown))?;
+    let module_dir = crate_dir.join("py");
+    place_module(python, &library, &module_dir, module)?;
+    kv("source", source.display());
+    kv("build", fmt_duration(took));
+    Ok(module_dir)
 }
 
 /// A copy of the extension crate whose `src/lib.rs` is the text `source` read from `path`,
