@@ -37,7 +37,13 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
-    let bench = [&["bench", "--workspace", "--no-run"][..], &NO_TESTS].concat();
+    // The release profile, not cargo's `bench` (the same settings under another name, so it
+    // would build gil-core and the lessons a second time): only the bench targets are new.
+    let bench = [
+        &["bench", "--workspace", "--no-run", "--profile", "release"][..],
+        &NO_TESTS,
+    ]
+    .concat();
     steps.cargo(root, &bench)?;
     steps.step("cargo xtask book --check", || {
         wait_for_browser_install(&grader::project::cargo_target_dir(root).join(BROWSER_LOCK));
