@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 
 use crate::grader;
 
-/// Formatting, clippy, tests, the model checker, benchmarks build, the book in Chromium, then
+/// Formatting, clippy, tests (benchmarks run once each), the model checker, the book in Chromium, then
 /// the grader's `verify`; each step's time, and a table of them at the end.
 ///
 /// Every cargo step uses the release profile, as the lessons, `cargo xtask` and the grader do:
@@ -29,22 +29,24 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
             "warnings",
         ],
     )?;
-    let test = [&["test", "--workspace", "--release"][..], &NO_TESTS].concat();
+    // The benchmarks too: criterion runs each one once as a test (a bench that panics fails
+    // here), built beside the tests instead of in a `cargo bench --no-run` step of its own.
+    // Naming the targets leaves out the doc tests, so they get a step of their own.
+    let tests = ["--lib", "--bins", "--tests", "--benches"];
+    let test = [&["test", "--workspace", "--release"][..], &tests, &NO_TESTS].concat();
     steps.cargo(root, &test)?;
+    let doc = [
+        &["test", "--workspace", "--release", "--doc"][..],
+        &NO_TESTS,
+    ]
+    .concat();
+    steps.cargo(root, &doc)?;
     steps.step("cargo xtask model-check", || {
         if crate::model_check::run()? != ExitCode::SUCCESS {
             bail!("cargo xtask model-check found an unexpected verdict");
         }
         Ok(())
     })?;
-    // The release profile, not cargo's `bench` (the same settings under another name, so it
-    // would build gil-core and the lessons a second time): only the bench targets are new.
-    let bench = [
-        &["bench", "--workspace", "--no-run", "--profile", "release"][..],
-        &NO_TESTS,
-    ]
-    .concat();
-    steps.cargo(root, &bench)?;
     steps.step("cargo xtask book --check", || {
         wait_for_browser_install(&grader::project::cargo_target_dir(root).join(BROWSER_LOCK));
         if crate::book::run(root, &crate::book::BookArgs { check: true })? != ExitCode::SUCCESS {
@@ -71,7 +73,7 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The packages that hold no tests (a test here would say so): the exercises and the
-/// solutions, one binary each. Left out of `cargo test` and `cargo bench`, which would build each
+/// solutions, one binary each. Left out of `cargo test`, which would build each
 /// binary again as an empty test harness; clippy checks them, and `verify` builds and runs them.
 const NO_TESTS: [&str; 4] = ["--exclude", "exercises", "--exclude", "solutions"];
 
