@@ -18,6 +18,12 @@ pub struct BookArgs {
 
 /// Build what the book needs, then build the book.
 pub fn run(root: &Path, args: &BookArgs) -> anyhow::Result<ExitCode> {
+    build_tools(root)?;
+    render(root, args)
+}
+
+/// `cargo build` of the book builder and the lessons it runs.
+pub fn build_tools(root: &Path) -> anyhow::Result<()> {
     let mut build = vec!["build", "--release", "--quiet", "-p", "course-book"];
     let lessons = lesson_packages(root)?;
     for lesson in &lessons {
@@ -32,6 +38,11 @@ pub fn run(root: &Path, args: &BookArgs) -> anyhow::Result<ExitCode> {
     if !status.success() {
         bail!("cargo {} failed ({status})", build.join(" "));
     }
+    Ok(())
+}
+
+/// Run the book builder [`build_tools`] built: the book, and with `--check` Chromium on it.
+pub fn render(root: &Path, args: &BookArgs) -> anyhow::Result<ExitCode> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
