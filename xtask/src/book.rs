@@ -43,9 +43,7 @@ pub fn build_tools(root: &Path) -> anyhow::Result<()> {
 
 /// Run the book builder [`build_tools`] built: the book, and with `--check` Chromium on it.
 pub fn render(root: &Path, args: &BookArgs) -> anyhow::Result<ExitCode> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::grader::project::cargo_target_dir(root);
     let mut book = Command::new(target.join("release").join("course-book"));
     book.arg("--root").arg(root);
     if args.check {

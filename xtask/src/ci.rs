@@ -53,7 +53,7 @@ pub fn ci(root: &Path) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| (Err(anyhow::anyhow!("the book check panicked")), 0.0));
         (tested, book)
     });
-    steps.record(&format!("{BOOK} (beside the tests)"), book.1);
+    steps.beside(&format!("{BOOK} (beside the tests)"), book.1);
     tested?;
     book.0?;
     let doc = [
@@ -105,9 +105,10 @@ fn book_check(root: &Path) -> anyhow::Result<()> {
 /// binary again as an empty test harness; clippy checks them, and `verify` builds and runs them.
 const NO_TESTS: [&str; 4] = ["--exclude", "exercises", "--exclude", "solutions"];
 
-/// The steps run so far and how long each took.
+/// The steps run so far: name, seconds, and whether it ran beside another step (its time is
+/// then not added to the total).
 #[derive(Default)]
-struct Steps(Vec<(String, f64)>);
+struct Steps(Vec<(String, f64, bool)>);
 
 impl Steps {
     /// Run `body` as the step `name`: say so first, time it.
@@ -121,13 +122,13 @@ impl Steps {
         let done = body();
         let seconds = started.elapsed().as_secs_f64();
         eprintln!("({name}: {seconds:.0} s)");
-        self.record(name, seconds);
+        self.0.push((name.to_owned(), seconds, false));
         done
     }
 
-    /// A step timed elsewhere (one that ran beside another).
-    fn record(&mut self, name: &str, seconds: f64) {
-        self.0.push((name.to_owned(), seconds));
+    /// A step timed on another thread, beside the steps around it.
+    fn beside(&mut self, name: &str, seconds: f64) {
+        self.0.push((name.to_owned(), seconds, true));
     }
 
     fn cargo(&mut self, root: &Path, args: &[&str]) -> anyhow::Result<()> {
@@ -136,18 +137,17 @@ impl Steps {
 
     /// The table of step times, on stderr.
     fn print(&self) {
-        let width = self.0.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-        eprintln!("\nci steps:");
-        for (name, seconds) in &self.0 {
-            eprintln!("  {name:width$}  {seconds:>5.0} s");
-        }
-        // A step that ran beside another is not added again.
-        let total: f64 = self
+        let width = self
             .0
             .iter()
-            .filter(|(n, _)| !n.contains("(beside"))
-            .map(|(_, s)| s)
-            .sum();
+            .map(|(name, ..)| name.len())
+            .max()
+            .unwrap_or(0);
+        eprintln!("\nci steps:");
+        for (name, seconds, _) in &self.0 {
+            eprintln!("  {name:width$}  {seconds:>5.0} s");
+        }
+        let total: f64 = self.0.iter().filter(|s| !s.2).map(|s| s.1).sum();
         eprintln!("  {:width$}  {total:>5.0} s", "total");
     }
 }

@@ -456,7 +456,7 @@ fn hard_coded_fails(
     problems: &mut Vec<String>,
 ) -> Cell {
     let name = &exercise.name;
-    match hard_coded(grading, exercise, HARD_CODED_DRAWS) {
+    match hard_coded(grading, exercise) {
         Ok(passed) if passed < HARD_CODED_DRAWS => Cell::Holds(format!("fails 1/{}", passed + 1)),
         Ok(_) => {
             problems.push(format!(
@@ -472,16 +472,15 @@ fn hard_coded_fails(
     }
 }
 
-/// How many of `repeat` checks a program printing the solution's default output passes.
 /// How many fresh draws a hard-coded output may pass before verify calls the exercise easy to
 /// fool. One is not enough: when the draw happens to repeat the parameters the output was
 /// made with (py5 draws n from 3 to 6), the output is simply right. Later draws are graded
 /// only while the earlier ones passed, so this costs nothing when the first one fails.
 const HARD_CODED_DRAWS: u32 = 3;
 
-/// Grade the solution's output for one set of parameters against up to `draws` fresh draws;
-/// how many passed before the first that failed (all of them: `draws`).
-fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, draws: u32) -> anyhow::Result<u32> {
+/// Grade the solution's output for one set of parameters against up to [`HARD_CODED_DRAWS`]
+/// fresh draws; how many passed before the first that failed (all of them: the constant).
+fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise) -> anyhow::Result<u32> {
     let outcome = if exercise.launch().is_built() {
         // The defaults: the program run with no arguments at all.
         let program = grading.project.program(exercise, Side::Solution);
@@ -496,13 +495,13 @@ fn hard_coded(grading: &mut Grading<'_>, exercise: &Exercise, draws: u32) -> any
         "the solution fails when run with its defaults ({:?})",
         outcome.ending
     );
-    for passed in 0..draws {
+    for passed in 0..HARD_CODED_DRAWS {
         let verdict = grading.grade(exercise, &Learner::Printed(outcome.stdout.clone()))?;
         if !verdict.passed {
             return Ok(passed);
         }
     }
-    Ok(draws)
+    Ok(HARD_CODED_DRAWS)
 }
 
 /// Phase 5d: every wrong answer fails `repeat` checks in a row where its header says, and
